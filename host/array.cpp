@@ -1,0 +1,48 @@
+// Backend-tagged allocation and copies behind gfnrl::Array.
+#include <cstdlib>
+#include <cstring>
+
+#include "backend_ops.hpp"
+#include "gfnrl/array.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
+
+namespace gfnrl::detail {
+
+std::shared_ptr<void> allocate_bytes(Backend b, std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+#if GFNRL_WITH_CUDA
+  if (b == Backend::Cuda) return cuda::allocate(bytes);
+#endif
+  require_cpu(b);
+  // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
+  const std::size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p)
+    throw AllocationError("host allocation of " + format_bytes(bytes) + " failed", bytes,
+                          available_bytes(Backend::Cpu));
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+void copy_bytes(void* dst, Backend dst_b, const void* src, Backend src_b, std::size_t bytes) {
+  if (bytes == 0) return;
+#if GFNRL_WITH_CUDA
+  if (dst_b == Backend::Cuda || src_b == Backend::Cuda) {
+    cuda::copy(dst, dst_b == Backend::Cuda, src, src_b == Backend::Cuda, bytes);
+    return;
+  }
+#endif
+  require_cpu(dst_b);
+  require_cpu(src_b);
+  std::memcpy(dst, src, bytes);
+}
+
+void fill_floats(float* dst, Backend b, std::size_t n, float value) {
+#if GFNRL_WITH_CUDA
+  if (b == Backend::Cuda) return cuda::fill_floats(dst, n, value);
+#endif
+  require_cpu(b);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = value;
+}
+
+}  // namespace gfnrl::detail

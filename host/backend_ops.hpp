@@ -1,0 +1,84 @@
+// Internal: the operations each backend implements, with identical signatures in gfnrl::detail::cpu
+// (host/cpu/, OpenMP) and gfnrl::detail::cuda (kernels/, CUDA). The dispatchers in host/*.cpp pick
+// one by Dag::backend(). No CUDA types appear here, so host code compiles without the toolkit.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <memory>
+
+#include "gfnrl/config.hpp"
+#include "gfnrl/dag.hpp"
+#include "gfnrl/detail/hypergrid_math.hpp"
+#include "gfnrl/detail/state_math.hpp"
+#include "gfnrl/sweep.hpp"
+
+namespace gfnrl::detail {
+
+/// Arrays of a hypergrid being generated (sizes known from closed forms).
+struct HypergridBuffers {
+  Array<int64_t> order;  // label: base-H code of state i
+  Array<int32_t> child_offsets, child_index, child_action;
+  Array<int32_t> parent_offsets, parent_index, parent_edge;
+  Array<float> log_reward;
+};
+
+#define GFNRL_BACKEND_OPS                                                                       \
+  /* Backward sweep of soft value iteration, last level first. */                               \
+  void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& opt,          \
+                   SweepGraphPtr& graph);                                                       \
+  /* Forward sweep (marginals or path counts), first level first. */                            \
+  void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions& opt,          \
+                     SweepGraphPtr& graph);                                                     \
+  /* The same sweep in double with zero weights: log path counts. */                            \
+  void path_counts(const Dag& dag, const PathCountArgs& args);                                  \
+  void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob);         \
+  void backward_policy(const DagView& d, const double* log_n, float* log_prob);                 \
+  /* Sum over children c of exp(log_prob of the parent edges), per child: for validation. */    \
+  void backward_sums(const DagView& d, const float* log_prob, double* sums);                    \
+  /* log sum exp(x) in double. */                                                               \
+  double log_sum_exp(const float* x, std::size_t n);                                            \
+  /* Sum over states of metric_terms(log_target[s] - log_z, log_terminal[s], log_visit[s]). */  \
+  MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,      \
+                         const float* log_visit, std::size_t n);                                \
+  /* Fills a hypergrid's arrays on the backend. */                                              \
+  void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);
+
+namespace cpu {
+GFNRL_BACKEND_OPS
+}
+namespace cuda {
+GFNRL_BACKEND_OPS
+}
+#undef GFNRL_BACKEND_OPS
+
+/// Throws when a CPU-only build is asked for Backend::Cuda.
+void require_cpu(Backend b);
+
+namespace cuda {
+// Device memory and the library's stream (kernels/device_memory.cu).
+std::shared_ptr<void> allocate(std::size_t bytes);
+void copy(void* dst, bool dst_device, const void* src, bool src_device, std::size_t bytes);
+void fill_floats(float* dst, std::size_t n, float value);
+void synchronize();
+bool device_available();
+std::string device_description();
+std::size_t free_bytes();
+// Event timing on the library stream (kernels/stopwatch.cu).
+std::shared_ptr<void> create_event_pair();
+void record_start(void* events);
+double elapsed_seconds(void* events);
+}  // namespace cuda
+
+// Calls detail::cpu::fn or detail::cuda::fn by backend; CPU-only builds refuse Backend::Cuda.
+#if GFNRL_WITH_CUDA
+#define GFNRL_BACKEND_CALL(b, fn, ...)                                                        \
+  ((b) == ::gfnrl::Backend::Cuda ? ::gfnrl::detail::cuda::fn(__VA_ARGS__)                      \
+                                 : ::gfnrl::detail::cpu::fn(__VA_ARGS__))
+#else
+#define GFNRL_BACKEND_CALL(b, fn, ...) \
+  (::gfnrl::detail::require_cpu(b), ::gfnrl::detail::cpu::fn(__VA_ARGS__))
+#endif
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,49 @@
+// Backward policies: uniform, max-entropy (from exact path counts), user tables (validated).
+#include <cmath>
+#include <string>
+
+#include "backend_ops.hpp"
+#include "gfnrl/backward_policy.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/marginals.hpp"
+
+namespace gfnrl {
+
+namespace {
+BackwardPolicy make(const Dag& dag, const double* log_n, const char* name) {
+  BackwardPolicy pb{Array<float>(dag.backend(), dag.num_edges()), name};
+  GFNRL_BACKEND_CALL(dag.backend(), backward_policy, dag.view(), log_n, pb.log_prob.data());
+  return pb;
+}
+}  // namespace
+
+BackwardPolicy uniform_backward_policy(const Dag& dag) { return make(dag, nullptr, "uniform"); }
+
+BackwardPolicy maxent_backward_policy(const Dag& dag) {
+  const Array<double> log_n = log_path_counts(dag);
+  return make(dag, log_n.data(), "maxent");
+}
+
+BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
+                                          double tolerance) {
+  if (log_prob.size() != static_cast<std::size_t>(dag.num_edges()))
+    throw InputError("backward policy table has " + std::to_string(log_prob.size()) +
+                     " entries; the DAG has " + std::to_string(dag.num_edges()) +
+                     " edges (one log-probability per edge)");
+  for (std::size_t e = 0; e < log_prob.size(); ++e)
+    if (std::isnan(log_prob[e]) || log_prob[e] > 0)
+      throw InputError("backward policy entry of edge " + std::to_string(e) + " is " +
+                       std::to_string(log_prob[e]) + ": log-probabilities must be in [-inf, 0]");
+  BackwardPolicy pb{Array<float>::from_host(dag.backend(), log_prob), "user"};
+  Array<double> sums(dag.backend(), dag.num_states());
+  GFNRL_BACKEND_CALL(dag.backend(), backward_sums, dag.view(), pb.log_prob.data(), sums.data());
+  const std::vector<double> h = sums.to_host();
+  for (int32_t c = 1; c < dag.num_states(); ++c)
+    if (std::abs(h[c] - 1.0) > tolerance)
+      throw InputError("backward policy of state " + std::to_string(c) + " sums to " +
+                       std::to_string(h[c]) + " over its parents; it must sum to 1 (tolerance " +
+                       std::to_string(tolerance) + ")");
+  return pb;
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,164 @@
+// build_dag: validate an edge list and lay it out level-sorted with CSR children / CSC parents.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+#include <string>
+
+#include "gfnrl/dag.hpp"
+#include "gfnrl/error.hpp"
+
+namespace gfnrl {
+
+namespace {
+
+std::string state_name(int32_t s) { return "state " + std::to_string(s); }
+
+void check_ids(const DagSpec& spec) {
+  if (spec.num_states < 1)
+    throw InputError("num_states must be >= 1, got " + std::to_string(spec.num_states));
+  auto in_range = [&](int32_t s) { return s >= 0 && s < spec.num_states; };
+  if (!in_range(spec.source))
+    throw InputError("source " + std::to_string(spec.source) + " is out of range [0, " +
+                     std::to_string(spec.num_states) + ")");
+  std::set<std::pair<int32_t, int32_t>> seen;
+  for (std::size_t i = 0; i < spec.edges.size(); ++i) {
+    const auto& e = spec.edges[i];
+    const std::string where = "edge " + std::to_string(i) + " (" + std::to_string(e.from) +
+                              " -> " + std::to_string(e.to) + ")";
+    if (!in_range(e.from) || !in_range(e.to))
+      throw InputError(where + ": endpoint out of range [0, " + std::to_string(spec.num_states) +
+                       ")");
+    if (e.from == e.to) throw InputError(where + ": self-loop, so the graph has a cycle through " +
+                                         state_name(e.from));
+    if (e.action < 0)
+      throw InputError(where + ": action id " + std::to_string(e.action) + " must be >= 0");
+    if (!seen.insert({e.from, e.to}).second) throw InputError(where + ": duplicate edge");
+  }
+  std::vector<char> rewarded(spec.num_states, 0);
+  for (const auto& [s, r] : spec.rewards) {
+    if (!in_range(s))
+      throw InputError("reward for " + state_name(s) + ": state out of range [0, " +
+                       std::to_string(spec.num_states) + ")");
+    if (!std::isfinite(r) || r <= 0)
+      throw InputError("reward of " + state_name(s) + " is " + std::to_string(r) +
+                       ": rewards must be finite and > 0 (a state with zero reward simply does "
+                       "not terminate: give it no reward)");
+    if (rewarded[s]) throw InputError("reward of " + state_name(s) + " is given twice");
+    rewarded[s] = 1;
+  }
+  if (spec.rewards.empty()) throw InputError("the DAG has no terminating state (no rewards given)");
+}
+
+}  // namespace
+
+Dag build_dag(const DagSpec& spec, Backend b) {
+  check_ids(spec);
+  const int32_t n = spec.num_states;
+  std::vector<std::vector<int32_t>> out(n);
+  std::vector<int32_t> indeg(n, 0);
+  for (const auto& e : spec.edges) {
+    out[e.from].push_back(e.to);
+    ++indeg[e.to];
+  }
+  // Reachability from the source (iterative DFS).
+  std::vector<char> reached(n, 0);
+  std::vector<int32_t> stack{spec.source};
+  reached[spec.source] = 1;
+  while (!stack.empty()) {
+    const int32_t s = stack.back();
+    stack.pop_back();
+    for (int32_t c : out[s])
+      if (!reached[c]) reached[c] = 1, stack.push_back(c);
+  }
+  // Kahn's algorithm over the reachable part; level = longest path from the source.
+  std::vector<int32_t> level(n, 0), pending = indeg, order;
+  order.reserve(n);
+  for (int32_t s = 0; s < n; ++s)
+    if (pending[s] == 0) order.push_back(s);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    for (int32_t c : out[order[i]]) {
+      level[c] = std::max(level[c], level[order[i]] + 1);
+      if (--pending[c] == 0) order.push_back(c);
+    }
+  if (static_cast<int32_t>(order.size()) < n) {
+    // Every state left has a pending parent; walking back along pending parents must revisit one.
+    std::vector<std::vector<int32_t>> in(n);
+    for (const auto& e : spec.edges) in[e.to].push_back(e.from);
+    int32_t s = 0;
+    while (pending[s] == 0) ++s;
+    std::vector<char> on_walk(n, 0);
+    while (!on_walk[s]) {
+      on_walk[s] = 1;
+      for (int32_t p : in[s])
+        if (pending[p] > 0) {
+          s = p;
+          break;
+        }
+    }
+    throw InputError("the graph has a cycle through " + state_name(s));
+  }
+  for (int32_t s = 0; s < n; ++s)
+    if (!reached[s]) throw InputError(state_name(s) + " is unreachable from the source " +
+                                      state_name(spec.source));
+  std::vector<float> log_r(n, -INFINITY);
+  for (const auto& [s, r] : spec.rewards) log_r[s] = static_cast<float>(std::log(r));
+  for (int32_t s = 0; s < n; ++s)
+    if (out[s].empty() && !(log_r[s] > -INFINITY))
+      throw InputError(state_name(s) + " has no children and no reward: trajectories would end "
+                       "there without terminating");
+
+  // New numbering: by (level, caller id). The source is the only state at level 0.
+  std::vector<int32_t> by_level(n);
+  std::iota(by_level.begin(), by_level.end(), 0);
+  std::stable_sort(by_level.begin(), by_level.end(),
+                   [&](int32_t a, int32_t c) { return level[a] < level[c]; });
+  std::vector<int32_t> rank(n);
+  for (int32_t i = 0; i < n; ++i) rank[by_level[i]] = i;
+
+  DagArrays a;
+  const int32_t num_levels = level[by_level.back()] + 1;
+  a.level_offsets.assign(num_levels + 1, 0);
+  for (int32_t s = 0; s < n; ++s) ++a.level_offsets[level[s] + 1];
+  std::partial_sum(a.level_offsets.begin(), a.level_offsets.end(), a.level_offsets.begin());
+
+  // CSR children sorted by new child id.
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> kids(n);  // (new child, action)
+  int32_t max_action = -1;
+  for (const auto& e : spec.edges) {
+    kids[rank[e.from]].push_back({rank[e.to], e.action});
+    max_action = std::max(max_action, e.action);
+  }
+  a.child_offsets.assign(n + 1, 0);
+  for (int32_t i = 0; i < n; ++i) {
+    std::sort(kids[i].begin(), kids[i].end());
+    a.child_offsets[i + 1] = a.child_offsets[i] + static_cast<int32_t>(kids[i].size());
+    for (const auto& [c, act] : kids[i]) {
+      a.child_index.push_back(c);
+      a.child_action.push_back(act);
+    }
+  }
+  // CSC parents: walking parents in increasing id gives each child's parents sorted.
+  a.parent_offsets.assign(n + 1, 0);
+  for (int32_t c : a.child_index) ++a.parent_offsets[c + 1];
+  std::partial_sum(a.parent_offsets.begin(), a.parent_offsets.end(), a.parent_offsets.begin());
+  a.parent_index.resize(a.child_index.size());
+  a.parent_edge.resize(a.child_index.size());
+  std::vector<int32_t> fill(a.parent_offsets.begin(), a.parent_offsets.end() - 1);
+  for (int32_t p = 0; p < n; ++p)
+    for (int32_t e = a.child_offsets[p]; e < a.child_offsets[p + 1]; ++e) {
+      const int32_t j = fill[a.child_index[e]]++;
+      a.parent_index[j] = p;
+      a.parent_edge[j] = e;
+    }
+  a.log_reward.resize(n);
+  a.label.resize(n);
+  for (int32_t i = 0; i < n; ++i) {
+    a.log_reward[i] = log_r[by_level[i]];
+    a.label[i] = by_level[i];
+  }
+  a.exit_action = max_action + 1;
+  return Dag::from_arrays(a, b);
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,114 @@
+// Hypergrid: parameter validation, size closed forms, memory estimate, backend dispatch.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/hypergrid.hpp"
+#include "gfnrl/memory_budget.hpp"
+
+namespace gfnrl {
+
+namespace {
+constexpr int64_t kIndexMax = std::numeric_limits<int32_t>::max();
+
+// H^D saturating at kIndexMax + 1 (enough to tell "too large").
+int64_t saturating_pow(int64_t h, int32_t d) {
+  int64_t r = 1;
+  for (int32_t i = 0; i < d; ++i) {
+    r *= h;
+    if (r > kIndexMax) return kIndexMax + 1;
+  }
+  return r;
+}
+
+void check_real(const char* name, double v, double lo, bool lo_open) {
+  if (!std::isfinite(v) || (lo_open ? v <= lo : v < lo))
+    throw InputError(std::string("hypergrid ") + name + " = " + std::to_string(v) + " is out of range: must be finite and " +
+                     (lo_open ? "> " : ">= ") + std::to_string(lo) +
+                     (lo_open ? " (every hypergrid state terminates, so every reward must be "
+                                "positive)"
+                              : ""));
+}
+}  // namespace
+
+int64_t hypergrid_num_states(const HypergridConfig& c) { return saturating_pow(c.height, c.ndim); }
+
+int64_t hypergrid_num_edges(const HypergridConfig& c) {
+  const int64_t n = hypergrid_num_states(c);
+  return n / c.height * (c.height - 1) * c.ndim;
+}
+
+void validate(const HypergridConfig& c) {
+  if (c.ndim < 1 || c.ndim > detail::kMaxHypergridDim)
+    throw InputError("hypergrid ndim = " + std::to_string(c.ndim) + " is out of range [1, " +
+                     std::to_string(detail::kMaxHypergridDim) + "]");
+  if (c.height < 2)
+    throw InputError("hypergrid height = " + std::to_string(c.height) + " is out of range: must be >= 2");
+  check_real("r0", c.r0, 0.0, true);
+  check_real("r1", c.r1, 0.0, false);
+  check_real("r2", c.r2, 0.0, false);
+  const int64_t n = hypergrid_num_states(c);
+  if (n > kIndexMax || hypergrid_num_edges(c) > kIndexMax)
+    throw InputError("hypergrid ndim = " + std::to_string(c.ndim) + ", height = " +
+                     std::to_string(c.height) + " has " +
+                     (n > kIndexMax ? std::string("more than 2^31-1 states")
+                                    : std::to_string(hypergrid_num_edges(c)) + " edges") +
+                     ": state and edge counts must be at most 2^31-1 (int32 indices)");
+}
+
+std::size_t estimate_hypergrid_bytes(const HypergridConfig& c) {
+  // Per state: offsets 2x4, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
+  // policy exit 4, log n 4, generator temporaries 16. Per edge: child index/action 8, parent
+  // index/edge 8, Q / log pi / P_B 12, a forward policy 4, slack 4.
+  const auto n = static_cast<std::size_t>(hypergrid_num_states(c));
+  const auto e = static_cast<std::size_t>(hypergrid_num_edges(c));
+  return n * 64 + e * 44 + (std::size_t(1) << 20);
+}
+
+std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t label) {
+  std::vector<int32_t> x(c.ndim);
+  detail::hypergrid_decode(label, {c.ndim, c.height, c.r0, c.r1, c.r2}, x.data());
+  return x;
+}
+
+Dag make_hypergrid(const HypergridConfig& c, Backend b) {
+  validate(c);
+  require_bytes(b, estimate_hypergrid_bytes(c),
+                "hypergrid ndim=" + std::to_string(c.ndim) + " height=" + std::to_string(c.height) +
+                    " (" + std::to_string(hypergrid_num_states(c)) + " states)");
+  const int64_t n = hypergrid_num_states(c);
+  const int64_t e = hypergrid_num_edges(c);
+  const int32_t d = c.ndim, top = c.height - 1;
+  // Level sizes: number of x in {0..H-1}^D with sum l (convolution of D boxes).
+  std::vector<int64_t> count{1};
+  for (int32_t k = 0; k < d; ++k) {
+    std::vector<int64_t> next(count.size() + top, 0);
+    for (std::size_t l = 0; l < count.size(); ++l)
+      for (int32_t v = 0; v <= top; ++v) next[l + v] += count[l];
+    count.swap(next);
+  }
+  const int32_t num_levels = static_cast<int32_t>(count.size());
+  std::vector<int32_t> levels(num_levels + 1, 0), max_out(num_levels), max_in(num_levels);
+  for (int32_t l = 0; l < num_levels; ++l) {
+    levels[l + 1] = levels[l] + static_cast<int32_t>(count[l]);
+    // A state of level l has at least l - D(H-2) coordinates at H-1 and at most l non-zero ones.
+    max_out[l] = d - std::clamp(l - d * (top - 1), 0, d);
+    max_in[l] = std::min(d, l);
+  }
+  detail::HypergridBuffers buf{Array<int64_t>(b, n),       Array<int32_t>(b, n + 1),
+                               Array<int32_t>(b, e),       Array<int32_t>(b, e),
+                               Array<int32_t>(b, n + 1),   Array<int32_t>(b, e),
+                               Array<int32_t>(b, e),       Array<float>(b, n)};
+  const detail::HypergridShape shape{c.ndim, c.height, c.r0, c.r1, c.r2};
+  GFNRL_BACKEND_CALL(b, build_hypergrid, shape, n, buf);
+  return Dag::from_parts(b, std::move(levels), std::move(max_out), std::move(max_in),
+                         std::move(buf.child_offsets), std::move(buf.child_index),
+                         std::move(buf.child_action), std::move(buf.parent_offsets),
+                         std::move(buf.parent_index), std::move(buf.parent_edge),
+                         std::move(buf.log_reward), std::move(buf.order), c.ndim);
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,47 @@
+// Available memory per backend, and the refusal of sizes that do not fit (before allocating).
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
+
+namespace gfnrl {
+
+namespace {
+std::size_t host_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  std::size_t kib = 0;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return static_cast<std::size_t>(1) << 34;  // unknown: assume 16 GiB
+}
+}  // namespace
+
+std::size_t available_bytes(Backend b) {
+  std::size_t avail = 0;
+#if GFNRL_WITH_CUDA
+  if (b == Backend::Cuda) avail = detail::cuda::free_bytes();
+#endif
+  if (b == Backend::Cpu) avail = host_available();
+  if (const char* cap = std::getenv("GFNRL_MEMORY_LIMIT")) {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(cap, &end, 10);
+    if (end != cap && *end == '\0' && v < avail) avail = static_cast<std::size_t>(v);
+  }
+  return avail;
+}
+
+void require_bytes(Backend b, std::size_t bytes_needed, const std::string& what) {
+  const std::size_t avail = available_bytes(b);
+  if (bytes_needed > avail)
+    throw AllocationError(what + " needs an estimated " + format_bytes(bytes_needed) + " (" +
+                              std::to_string(bytes_needed) + " bytes) but only " +
+                              format_bytes(avail) + " is available on the " + backend_name(b) +
+                              " backend",
+                          bytes_needed, avail);
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,59 @@
+// Soft value iteration and the uniform forward policy: output allocation and backend dispatch.
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/soft_values.hpp"
+
+namespace gfnrl {
+
+ForwardPolicy uniform_forward_policy(const Dag& dag) {
+  ForwardPolicy p{Array<float>(dag.backend(), dag.num_edges()),
+                  Array<float>(dag.backend(), dag.num_states())};
+  GFNRL_BACKEND_CALL(dag.backend(), uniform_forward_policy, dag.view(), p.log_prob.data(),
+                     p.exit_log_prob.data());
+  return p;
+}
+
+SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correction,
+                                 SoftValueOptions options)
+    : dag_(dag), options_(options) {
+  const Backend b = dag.backend();
+  if (correction) {
+    if (correction->log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
+        correction->log_prob.backend() != b)
+      throw InputError("backward policy '" + correction->name +
+                       "' does not belong to this DAG (size or backend differs)");
+    correction_ = correction->log_prob;
+  }
+  out_.value = Array<float>(b, dag.num_states());
+  out_.q = Array<float>(b, dag.num_edges());
+  out_.exit_q = Array<float>(b, dag.num_states());
+  out_.policy.log_prob = Array<float>(b, dag.num_edges());
+  out_.policy.exit_log_prob = Array<float>(b, dag.num_states());
+}
+
+void SoftValueSolver::run() {
+  const detail::SoftValueArgs args{dag_.view(),
+                                   correction_.empty() ? nullptr : correction_.data(),
+                                   options_.uniform_base_policy,
+                                   out_.value.data(),
+                                   out_.q.data(),
+                                   out_.policy.log_prob.data(),
+                                   out_.exit_q.data(),
+                                   out_.policy.exit_log_prob.data()};
+  GFNRL_BACKEND_CALL(dag_.backend(), soft_values, dag_, args, options_.sweep, graph_);
+}
+
+float SoftValueSolver::log_z() const {
+  float v = 0;
+  detail::copy_bytes(&v, Backend::Cpu, out_.value.data(), out_.value.backend(), sizeof v);
+  return v;
+}
+
+SoftValues solve_soft_values(const Dag& dag, const BackwardPolicy* correction,
+                             SoftValueOptions options) {
+  SoftValueSolver solver(dag, correction, options);
+  solver.run();
+  return solver.result();
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,29 @@
+/// @file backward_policy.hpp
+/// Backward policies P_B(s|s') as per-edge log-probabilities: log_prob[e] = log P_B(parent | child)
+/// for the CSR edge e = parent -> child, normalised over the parents of each child.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "gfnrl/array.hpp"
+#include "gfnrl/dag.hpp"
+
+namespace gfnrl {
+
+struct BackwardPolicy {
+  Array<float> log_prob;  ///< one entry per edge id, on the Dag's backend
+  std::string name;       ///< "uniform", "maxent" or "user"
+};
+
+/// P_B(s|s') = 1 / #parents(s').
+BackwardPolicy uniform_backward_policy(const Dag& dag);
+/// P_B(s|s') = n(s) / n(s'), n = number of paths from s0 (exact, from log_path_counts): the
+/// backward policy of maximal trajectory entropy.
+BackwardPolicy maxent_backward_policy(const Dag& dag);
+/// A user table, one log-probability per edge id. Throws InputError when the size is not
+/// num_edges, an entry is NaN or +inf, or a child's parent probabilities do not sum to 1 within
+/// `tolerance` (the message names the child state and the sum).
+BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
+                                          double tolerance = 1e-4);
+
+}  // namespace gfnrl

@@ -1,0 +1,112 @@
+/// @file dag.hpp
+/// An explicitly enumerated DAG of states, level-sorted, with children in CSR and parents in CSC.
+///
+/// Layout (all indices int32):
+///  - states are numbered so that each topological level is a contiguous range
+///    [level_offsets[l], level_offsets[l+1]); level 0 is the source s0 = state 0 alone; every
+///    edge goes from a lower level to a higher one (level = longest path from s0);
+///  - children (CSR): the out-edges of s are edge ids child_offsets[s] .. child_offsets[s+1]-1,
+///    edge e goes to child_index[e] with action child_action[e]; per-edge tables (Q, forward
+///    log-probabilities, backward log-probabilities) are indexed by this edge id;
+///  - parents (CSC, the transpose): position j in parent_offsets[c] .. parent_offsets[c+1]-1 names
+///    the parent parent_index[j] and the CSR id parent_edge[j] of that edge;
+///  - exit edges are implicit: state s terminates iff log_reward[s] is finite (> -inf); the exit
+///    action id is exit_action().
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gfnrl/array.hpp"
+#include "gfnrl/backend.hpp"
+
+namespace gfnrl {
+
+/// Raw pointers into a Dag's arrays, in the Dag's backend memory: what kernels and the CPU
+/// backend's per-state functions read.
+struct DagView {
+  int32_t num_states = 0;
+  int32_t num_edges = 0;
+  const int32_t* child_offsets = nullptr;
+  const int32_t* child_index = nullptr;
+  const int32_t* child_action = nullptr;
+  const int32_t* parent_offsets = nullptr;
+  const int32_t* parent_index = nullptr;
+  const int32_t* parent_edge = nullptr;
+  const float* log_reward = nullptr;
+};
+
+/// The host-side description of a Dag, as built by a generator (trusted: not validated).
+struct DagArrays {
+  std::vector<int32_t> level_offsets;
+  std::vector<int32_t> child_offsets, child_index, child_action;
+  std::vector<int32_t> parent_offsets, parent_index, parent_edge;
+  std::vector<float> log_reward;
+  std::vector<int64_t> label;  ///< caller's id (or the environment's code) of each state
+  int32_t exit_action = 0;
+};
+
+class Dag {
+ public:
+  Dag() = default;
+  /// Uploads trusted arrays (already level-sorted and consistent) to backend b.
+  static Dag from_arrays(const DagArrays& a, Backend b);
+  /// Internal: assembles a Dag from arrays already on backend b (used by device generators).
+  static Dag from_parts(Backend b, std::vector<int32_t> level_offsets,
+                        std::vector<int32_t> level_max_out, std::vector<int32_t> level_max_in,
+                        Array<int32_t> child_offsets, Array<int32_t> child_index,
+                        Array<int32_t> child_action, Array<int32_t> parent_offsets,
+                        Array<int32_t> parent_index, Array<int32_t> parent_edge,
+                        Array<float> log_reward, Array<int64_t> label, int32_t exit_action);
+
+  Backend backend() const { return backend_; }
+  int32_t num_states() const { return num_states_; }
+  int32_t num_edges() const { return num_edges_; }
+  int32_t num_levels() const { return static_cast<int32_t>(level_offsets_.size()) - 1; }
+  int32_t exit_action() const { return exit_action_; }
+  /// Host copies of the level structure (needed to launch level-synchronous sweeps).
+  const std::vector<int32_t>& level_offsets() const { return level_offsets_; }
+  const std::vector<int32_t>& level_max_out_degree() const { return level_max_out_; }
+  const std::vector<int32_t>& level_max_in_degree() const { return level_max_in_; }
+
+  DagView view() const;
+  const Array<float>& log_reward() const { return log_reward_; }
+  const Array<int64_t>& label() const { return label_; }
+  /// Deep copy to another backend.
+  Dag to(Backend b) const;
+  /// Host copy of every array (for tests, I/O and brute-force checks).
+  DagArrays to_host() const;
+  /// Bytes held by the DAG's arrays.
+  std::size_t bytes() const;
+
+ private:
+  Backend backend_ = Backend::Cpu;
+  int32_t num_states_ = 0, num_edges_ = 0, exit_action_ = 0;
+  std::vector<int32_t> level_offsets_, level_max_out_, level_max_in_;
+  Array<int32_t> child_offsets_, child_index_, child_action_;
+  Array<int32_t> parent_offsets_, parent_index_, parent_edge_;
+  Array<float> log_reward_;
+  Array<int64_t> label_;
+};
+
+/// A DAG given as an edge list, with the caller's own state ids 0..num_states-1.
+struct DagSpec {
+  struct Edge {
+    int32_t from, to, action;
+  };
+  int32_t num_states = 0;
+  int32_t source = 0;
+  std::vector<Edge> edges;
+  /// (state, R(x)) for each terminating state; R must be finite and > 0.
+  std::vector<std::pair<int32_t, double>> rewards;
+};
+
+/// Validates a DagSpec and builds the level-sorted Dag on backend b. Throws InputError naming the
+/// offending state or value for: out-of-range ids, self-loops and cycles (a state on the cycle),
+/// duplicate edges, negative action ids, states unreachable from the source, non-finite or
+/// non-positive rewards, no terminating state, and dead ends (no children and no reward).
+/// label[s] of the result is the caller's id of state s.
+Dag build_dag(const DagSpec& spec, Backend b);
+
+}  // namespace gfnrl

@@ -1,0 +1,169 @@
+/// @file state_math.hpp
+/// Per-state arithmetic of every sweep, shared verbatim by the CPU backend (OpenMP loops over a
+/// level) and the CUDA kernels (one thread or one warp per state).
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/dag.hpp"
+#include "gfnrl/detail/hd.hpp"
+
+namespace gfnrl::detail {
+
+// ---------------------------------------------------------------------------------------------
+// Soft value iteration (backward sweep, last level first).
+//   Q(s,e) = r(e) + V(child(e)),  r(e) = log P_B(s|child(e)) or 0,  Q(s,exit) = log R(s)
+//   V(s)   = log sum_a mu(a|s) exp Q(s,a),  log pi(a|s) = log mu(a|s) + Q(s,a) - V(s)
+// ---------------------------------------------------------------------------------------------
+struct SoftValueArgs {
+  DagView dag;
+  const float* correction;  ///< log P_B per edge id, or nullptr for r = 0
+  bool uniform_base;        ///< mu uniform over valid actions, else mu = 1
+  float* value;
+  float* q;
+  float* log_pi;
+  float* exit_q;
+  float* exit_log_pi;
+};
+
+GFNRL_HD inline bool terminates(const DagView& d, int32_t s) { return d.log_reward[s] > neg_inf(); }
+
+GFNRL_HD inline int32_t num_actions(const DagView& d, int32_t s) {
+  return d.child_offsets[s + 1] - d.child_offsets[s] + (terminates(d, s) ? 1 : 0);
+}
+
+/// log mu(a|s): the same for every action of s.
+GFNRL_HD inline float log_base(const SoftValueArgs& a, int32_t s) {
+  return a.uniform_base ? -log_(static_cast<float>(num_actions(a.dag, s))) : 0.0f;
+}
+
+GFNRL_HD inline float soft_edge_q(const SoftValueArgs& a, int32_t e) {
+  const float r = a.correction ? a.correction[e] : 0.0f;
+  return r + a.value[a.dag.child_index[e]];
+}
+
+GFNRL_HD inline void soft_write_edge(const SoftValueArgs& a, int32_t e, float v, float lmu) {
+  const float q = soft_edge_q(a, e);
+  a.q[e] = q;
+  a.log_pi[e] = log_ratio(q + lmu, v);
+}
+
+GFNRL_HD inline void soft_write_state(const SoftValueArgs& a, int32_t s, float v, float lmu) {
+  const float lr = a.dag.log_reward[s];
+  a.value[s] = v;
+  a.exit_q[s] = lr;
+  a.exit_log_pi[s] = terminates(a.dag, s) ? log_ratio(lr + lmu, v) : neg_inf();
+}
+
+/// One state, sequentially over its children (the CPU path and the thread-per-state kernel).
+GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
+  const int32_t b = a.dag.child_offsets[s], end = a.dag.child_offsets[s + 1];
+  const float lmu = log_base(a, s);
+  LseAcc<float> acc;
+  acc.add(a.dag.log_reward[s] + lmu);
+  for (int32_t e = b; e < end; ++e) acc.add(soft_edge_q(a, e) + lmu);
+  const float v = acc.value();
+  soft_write_state(a, s, v, lmu);
+  for (int32_t e = b; e < end; ++e) soft_write_edge(a, e, v, lmu);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward propagation (first level first): gather from parents.
+//   out(s0) = 0,  out(c) = log sum_{j in Pa(c)} exp(in(parent_j) + w(edge_j))
+// With w = log P_F it gives log visit probabilities; with w = 0, log path counts.
+// ---------------------------------------------------------------------------------------------
+template <class R>
+struct ForwardArgsT {
+  DagView dag;
+  const float* edge_weight;  ///< per edge id, or nullptr for 0
+  const float* exit_weight;  ///< per state log P_F(exit|s), or nullptr (no terminal output)
+  R* log_out;                ///< [num_states], read for parents, written for the level
+  R* log_terminal;           ///< [num_states] written when exit_weight is set
+};
+/// Marginals run in float (the policy tables' precision); path counts in double, because log n(s)
+/// reaches hundreds on large grids and P_B = n(s)/n(s') is a difference of two of them.
+using ForwardArgs = ForwardArgsT<float>;
+using PathCountArgs = ForwardArgsT<double>;
+
+template <class R>
+GFNRL_HD inline R forward_term(const ForwardArgsT<R>& a, int32_t j) {
+  const R w = a.edge_weight ? static_cast<R>(a.edge_weight[a.dag.parent_edge[j]]) : R(0);
+  return a.log_out[a.dag.parent_index[j]] + w;
+}
+
+template <class R>
+GFNRL_HD inline void forward_write_state(const ForwardArgsT<R>& a, int32_t c, R lv) {
+  a.log_out[c] = lv;
+  if (a.exit_weight) a.log_terminal[c] = lv + static_cast<R>(a.exit_weight[c]);
+}
+
+template <class R>
+GFNRL_HD inline void forward_state(const ForwardArgsT<R>& a, int32_t c) {
+  LseAcc<R> acc;
+  if (c == 0) {
+    acc.add(R(0));  // the source is visited by every trajectory
+  } else {
+    for (int32_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j)
+      acc.add(forward_term(a, j));
+  }
+  forward_write_state(a, c, acc.value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies built per state.
+// ---------------------------------------------------------------------------------------------
+/// Uniform forward policy over valid actions, exit included.
+GFNRL_HD inline void uniform_forward_state(const DagView& d, int32_t s, float* log_prob,
+                                           float* exit_log_prob) {
+  const float l = -log_(static_cast<float>(num_actions(d, s)));
+  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) log_prob[e] = l;
+  exit_log_prob[s] = terminates(d, s) ? l : neg_inf();
+}
+
+/// Backward policy of child c: uniform over parents (log_n == nullptr) or the max-entropy
+/// P_B(p|c) = n(p)/n(c) from log path counts.
+GFNRL_HD inline void backward_state(const DagView& d, int32_t c, const double* log_n,
+                                    float* log_prob) {
+  const int32_t b = d.parent_offsets[c], end = d.parent_offsets[c + 1];
+  const float uniform = -log_(static_cast<float>(end - b > 0 ? end - b : 1));
+  for (int32_t j = b; j < end; ++j)
+    log_prob[d.parent_edge[j]] =
+        log_n ? static_cast<float>(log_n[d.parent_index[j]] - log_n[c]) : uniform;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics: per-state terms, summed in double. p = target, q = model (P_T).
+// ---------------------------------------------------------------------------------------------
+struct MetricSums {
+  double tv = 0, kl_pq = 0, kl_qp = 0, jsd = 0, mass = 0, visits = 0;
+  GFNRL_HD static MetricSums merge(const MetricSums& a, const MetricSums& b) {
+    MetricSums r;
+    r.tv = a.tv + b.tv;
+    r.kl_pq = a.kl_pq + b.kl_pq;
+    r.kl_qp = a.kl_qp + b.kl_qp;
+    r.jsd = a.jsd + b.jsd;
+    r.mass = a.mass + b.mass;
+    r.visits = a.visits + b.visits;
+    return r;
+  }
+};
+
+/// x log(x/y) with the conventions 0 log 0 = 0 and x log(x/0) = +inf.
+GFNRL_HD inline double xlogxy(double x, double log_x, double log_y) {
+  return x > 0 ? x * (log_x - log_y) : 0.0;
+}
+
+GFNRL_HD inline MetricSums metric_terms(double log_p, double log_q, double log_visit) {
+  MetricSums t;
+  const double p = exp_(log_p), q = exp_(log_q);
+  const double m = 0.5 * (p + q);
+  const double log_m = m > 0 ? log_(m) : -std::numeric_limits<double>::infinity();
+  t.tv = 0.5 * (p > q ? p - q : q - p);
+  t.kl_pq = xlogxy(p, log_p, log_q);
+  t.kl_qp = xlogxy(q, log_q, log_p);
+  t.jsd = 0.5 * xlogxy(p, log_p, log_m) + 0.5 * xlogxy(q, log_q, log_m);
+  t.mass = q;
+  t.visits = exp_(log_visit);
+  return t;
+}
+
+}  // namespace gfnrl::detail

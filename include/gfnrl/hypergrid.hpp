@@ -1,0 +1,39 @@
+/// @file hypergrid.hpp
+/// The hypergrid environment: states {0..H-1}^D, actions +1 on one coordinate or exit, every state
+/// terminates, R(x) = R0 + R1*prod[0.25<|x_d/(H-1)-0.5|] + R2*prod[0.3<|x_d/(H-1)-0.5|<0.4].
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gfnrl/dag.hpp"
+
+namespace gfnrl {
+
+struct HypergridConfig {
+  int32_t ndim = 4;     ///< D, 1..16
+  int32_t height = 20;  ///< H, >= 2
+  double r0 = 1e-3;     ///< > 0 (every state terminates, so every reward must be positive)
+  double r1 = 0.5;      ///< >= 0
+  double r2 = 2.0;      ///< >= 0
+};
+
+/// Throws InputError naming the bad field and its allowed range (including sizes whose state or
+/// edge count does not fit int32 indices).
+void validate(const HypergridConfig& c);
+int64_t hypergrid_num_states(const HypergridConfig& c);
+int64_t hypergrid_num_edges(const HypergridConfig& c);  ///< inner edges (exits not counted)
+
+/// Bytes the hypergrid DAG plus one soft-value solve and one marginal evaluation need on a
+/// backend, so a run can be refused before it allocates.
+std::size_t estimate_hypergrid_bytes(const HypergridConfig& c);
+
+/// Builds the hypergrid DAG directly on backend b (on the GPU for Backend::Cuda). label[s] is the
+/// base-H code sum_d x_d H^d of state s. Checks the memory estimate first and throws
+/// AllocationError with it when it does not fit.
+Dag make_hypergrid(const HypergridConfig& c, Backend b);
+
+/// Coordinates of a label produced by make_hypergrid.
+std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t label);
+
+}  // namespace gfnrl

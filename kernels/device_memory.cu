@@ -1,0 +1,92 @@
+// Device memory (RAII through shared_ptr deleters), copies, the library stream, device queries.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+#include "launch.cuh"
+
+namespace gfnrl::detail::cuda {
+
+namespace {
+__global__ void fill_kernel(float* dst, std::size_t n, float value) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) dst[i] = value;
+}
+
+struct StreamOwner {
+  cudaStream_t s = nullptr;
+  StreamOwner() { GFNRL_CUDA_CHECK(cudaStreamCreate(&s)); }
+  ~StreamOwner() {
+    if (s) cudaStreamDestroy(s);
+  }
+};
+}  // namespace
+
+cudaStream_t library_stream() {
+  static StreamOwner owner;
+  return owner.s;
+}
+
+std::shared_ptr<void> allocate(std::size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, bytes);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free allocation error
+    throw AllocationError("cudaMalloc of " + format_bytes(bytes) + " failed: " +
+                              cudaGetErrorString(err),
+                          bytes, free_bytes());
+  }
+  return std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+}
+
+void copy(void* dst, bool dst_device, const void* src, bool src_device, std::size_t bytes) {
+  const cudaMemcpyKind kind = dst_device ? (src_device ? cudaMemcpyDeviceToDevice
+                                                       : cudaMemcpyHostToDevice)
+                                         : cudaMemcpyDeviceToHost;
+  // Ordered after the library stream's work, and synchronous for the host.
+  GFNRL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, library_stream()));
+  GFNRL_CUDA_CHECK(cudaStreamSynchronize(library_stream()));
+}
+
+void fill_floats(float* dst, std::size_t n, float value) {
+  if (n == 0) return;
+  fill_kernel<<<grid_for(static_cast<int64_t>(n)), kBlock, 0, library_stream()>>>(dst, n, value);
+  GFNRL_CUDA_CHECK_LAUNCH();
+}
+
+void synchronize() { GFNRL_CUDA_CHECK(cudaStreamSynchronize(library_stream())); }
+
+bool device_available() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+
+std::string device_description() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("no CUDA device: ") + cudaGetErrorString(err);
+  }
+  if (n == 0) return "no CUDA device";
+  int dev = 0;
+  cudaDeviceProp p{};
+  GFNRL_CUDA_CHECK(cudaGetDevice(&dev));
+  GFNRL_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
+         std::to_string(p.multiProcessorCount) + " SMs, " + format_bytes(p.totalGlobalMem) + ")";
+}
+
+std::size_t free_bytes() {
+  std::size_t free = 0, total = 0;
+  GFNRL_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
+}  // namespace gfnrl::detail::cuda

@@ -1,0 +1,68 @@
+// Forward propagation on the GPU, first level first; each state gathers from its parents (CSC),
+// so no atomics:  out(c) = log sum_{j in Pa(c)} exp(in(parent_j) + w(edge_j)),  out(s0) = 0.
+// Also the per-state construction of the uniform forward policy.
+#include "backend_ops.hpp"
+#include "launch.cuh"
+
+namespace gfnrl::detail::cuda {
+
+namespace {
+template <class R>
+__global__ void forward_thread(ForwardArgsT<R> a, int32_t begin, int32_t end) {
+  const int32_t c = begin + static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (c < end) forward_state(a, c);
+}
+
+template <class R>
+__global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t c = begin + static_cast<int32_t>(t / kWarp);
+  const int lane = threadIdx.x % kWarp;
+  if (c >= end) return;  // uniform across the warp
+  LseAcc<R> acc;
+  if (c == 0 && lane == 0) acc.add(R(0));
+  for (int32_t j = a.dag.parent_offsets[c] + lane; j < a.dag.parent_offsets[c + 1]; j += kWarp)
+    acc.add(forward_term(a, j));
+  const R lv = warp_merge(acc).value();
+  if (lane == 0) forward_write_state(a, c, lv);
+}
+
+__global__ void uniform_forward_kernel(DagView d, float* log_prob, float* exit_log_prob) {
+  const int32_t s = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s < d.num_states) uniform_forward_state(d, s, log_prob, exit_log_prob);
+}
+}  // namespace
+
+namespace {
+template <class R>
+void forward_levels(const Dag& dag, const ForwardArgsT<R>& args, KernelMode kernel,
+                    cudaStream_t st) {
+  const auto& lv = dag.level_offsets();
+  const auto& deg = dag.level_max_in_degree();
+  for (int32_t l = 0; l < dag.num_levels(); ++l) {
+    const int32_t n = lv[l + 1] - lv[l];
+    if (use_warp(kernel, deg[l]))
+      forward_warp<<<grid_for(int64_t(n) * kWarp), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
+    else
+      forward_thread<<<grid_for(n), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
+    GFNRL_CUDA_CHECK_LAUNCH();
+  }
+}
+}  // namespace
+
+void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions& opt,
+                   SweepGraphPtr& graph) {
+  run_sweep(opt.launch, graph, [&](cudaStream_t st) { forward_levels(dag, args, opt.kernel, st); });
+}
+
+void path_counts(const Dag& dag, const PathCountArgs& args) {
+  forward_levels(dag, args, KernelMode::Auto, library_stream());
+}
+
+void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
+  uniform_forward_kernel<<<grid_for(d.num_states), kBlock, 0, library_stream()>>>(d, log_prob,
+                                                                                 exit_log_prob);
+  GFNRL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace gfnrl::detail::cuda

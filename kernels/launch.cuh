@@ -1,0 +1,85 @@
+// The library's stream, grid sizing, and level sweeps launched per level or replayed from a
+// captured CUDA graph (a 4-D H=32 hypergrid has 125 levels: per-level launches are launch-bound).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "cuda_check.cuh"
+#include "gfnrl/sweep.hpp"
+
+namespace gfnrl::detail {
+
+/// Owner of an instantiated graph (the opaque type of sweep.hpp).
+struct SweepGraph {
+  cudaGraphExec_t exec = nullptr;
+  SweepGraph() = default;
+  SweepGraph(const SweepGraph&) = delete;
+  SweepGraph& operator=(const SweepGraph&) = delete;
+  ~SweepGraph() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
+};
+
+namespace cuda {
+
+/// One non-blocking-with-respect-to-nothing stream per process (a blocking stream, so plain
+/// cudaMemcpy on the legacy default stream orders after its work). Capturable, unlike stream 0.
+cudaStream_t library_stream();
+
+constexpr int kBlock = 256;
+constexpr int kWarp = 32;
+
+inline unsigned grid_for(int64_t threads) {
+  return static_cast<unsigned>((threads + kBlock - 1) / kBlock);
+}
+
+/// Warp per state when asked, or (Auto) when the level's maximum degree exceeds 16.
+inline bool use_warp(KernelMode m, int32_t max_degree) {
+  return m == KernelMode::WarpPerState || (m == KernelMode::Auto && max_degree > 16);
+}
+
+/// Runs `launch_all(stream)` (which enqueues every level) directly, or captures it once into
+/// `graph` and replays it.
+template <class LaunchAll>
+void run_sweep(LaunchMode mode, SweepGraphPtr& graph, LaunchAll&& launch_all) {
+  cudaStream_t st = library_stream();
+  if (mode == LaunchMode::PerLevel) {
+    launch_all(st);
+    return;
+  }
+  if (!graph) {
+    cudaGraph_t g = nullptr;
+    GFNRL_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    try {
+      launch_all(st);
+    } catch (...) {
+      cudaStreamEndCapture(st, &g);
+      if (g) cudaGraphDestroy(g);
+      throw;
+    }
+    GFNRL_CUDA_CHECK(cudaStreamEndCapture(st, &g));
+    auto owned = std::make_shared<SweepGraph>();
+    const cudaError_t err = cudaGraphInstantiate(&owned->exec, g, 0);
+    cudaGraphDestroy(g);
+    GFNRL_CUDA_CHECK(err);
+    graph = std::move(owned);
+  }
+  GFNRL_CUDA_CHECK(cudaGraphLaunch(graph->exec, st));
+}
+
+/// Merges a LseAcc across the 32 lanes of a warp (butterfly: every lane ends with the total).
+template <class Acc>
+__device__ inline Acc warp_merge(Acc a) {
+  for (int off = kWarp / 2; off > 0; off /= 2) {
+    Acc o;
+    o.m = __shfl_xor_sync(0xffffffffu, a.m, off);
+    o.s = __shfl_xor_sync(0xffffffffu, a.s, off);
+    a = Acc::merge(a, o);
+  }
+  return a;
+}
+
+}  // namespace cuda
+}  // namespace gfnrl::detail

@@ -1,0 +1,50 @@
+// Soft value iteration on the GPU: one launch per level, last level first (children are at
+// higher levels, so a level only reads values already final). Per state s:
+//   Q(s,e) = r(e) + V(child(e)),  V(s) = log sum_a mu(a|s) exp Q(s,a),
+//   log pi(a|s) = log mu(a|s) + Q(s,a) - V(s)
+// Thread per state on low-degree levels (the shared soft_value_state); warp per state on
+// high-degree levels (lanes stride the children, LseAcc merged across the warp).
+#include "backend_ops.hpp"
+#include "launch.cuh"
+
+namespace gfnrl::detail::cuda {
+
+namespace {
+__global__ void soft_values_thread(SoftValueArgs a, int32_t begin, int32_t end) {
+  const int32_t s = begin + static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s < end) soft_value_state(a, s);
+}
+
+__global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t s = begin + static_cast<int32_t>(t / kWarp);
+  const int lane = threadIdx.x % kWarp;
+  if (s >= end) return;  // uniform across the warp
+  const int32_t b = a.dag.child_offsets[s], e_end = a.dag.child_offsets[s + 1];
+  const float lmu = log_base(a, s);
+  LseAcc<float> acc;
+  if (lane == 0) acc.add(a.dag.log_reward[s] + lmu);
+  for (int32_t e = b + lane; e < e_end; e += kWarp) acc.add(soft_edge_q(a, e) + lmu);
+  const float v = warp_merge(acc).value();
+  if (lane == 0) soft_write_state(a, s, v, lmu);
+  for (int32_t e = b + lane; e < e_end; e += kWarp) soft_write_edge(a, e, v, lmu);
+}
+}  // namespace
+
+void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& opt,
+                 SweepGraphPtr& graph) {
+  const auto& lv = dag.level_offsets();
+  const auto& deg = dag.level_max_out_degree();
+  run_sweep(opt.launch, graph, [&](cudaStream_t st) {
+    for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {
+      const int32_t n = lv[l + 1] - lv[l];
+      if (use_warp(opt.kernel, deg[l]))
+        soft_values_warp<<<grid_for(int64_t(n) * kWarp), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
+      else
+        soft_values_thread<<<grid_for(n), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
+      GFNRL_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace gfnrl::detail::cuda

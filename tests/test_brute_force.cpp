@@ -1,0 +1,133 @@
+// DP results against explicit enumeration of every trajectory (double precision) on random small
+// DAGs and tiny hypergrids: P_F^T, n(x), V(s0) = log Z for every correction, the uncorrected
+// soft-optimal policy's bias toward n(x)R(x), and KL-regularised soft VI with a uniform base policy.
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+std::vector<Dag> small_dags(Backend b) {
+  std::vector<Dag> dags;
+  for (unsigned seed = 1; seed <= 12; ++seed) dags.push_back(build_dag(random_dag_spec(11, seed), b));
+  dags.push_back(make_hypergrid({2, 4, 1e-3, 0.5, 2.0}, b));
+  dags.push_back(make_hypergrid({3, 3, 1e-2, 0.5, 2.0}, b));
+  return dags;
+}
+
+// A random normalised forward policy on a DAG (host tables).
+ForwardPolicy random_policy(const Dag& dag, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
+  for (int s = 0; s < dag.num_states(); ++s) {
+    std::vector<float> logits;
+    for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) logits.push_back(u(rng));
+    const bool term = std::isfinite(a.log_reward[s]);
+    if (term) logits.push_back(u(rng));
+    double z = 0;
+    for (float l : logits) z += std::exp(double(l));
+    int k = 0;
+    for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+      lp[e] = static_cast<float>(logits[k++] - std::log(z));
+    ex[s] = term ? static_cast<float>(logits[k] - std::log(z)) : -INFINITY;
+  }
+  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
+}
+
+TEST(BruteForce, TerminatingDistributionOfRandomAndUniformPolicies) {
+  for (Backend b : test_backends()) {
+    unsigned seed = 100;
+    for (const Dag& dag : small_dags(b)) {
+      const BruteForce bf(dag);
+      for (const ForwardPolicy& pf : {random_policy(dag, ++seed), uniform_forward_policy(dag)}) {
+        const auto want = bf.terminal(pf.log_prob.to_host(), pf.exit_log_prob.to_host());
+        const Marginals m = compute_marginals(dag, pf);
+        const auto got = exp_vector(m.log_terminal.to_host());
+        for (int s = 0; s < bf.n(); ++s) EXPECT_NEAR(got[s], want[s], 2e-6) << "state " << s;
+        const Metrics met = compare_to_target(dag, m);
+        EXPECT_NEAR(met.model_mass, 1.0, 1e-5);
+        EXPECT_NEAR(met.tv, tv_distance(want, normalised(exp_vector(bf.a.log_reward))), 2e-6);
+        // Expected number of actions = E[#states visited] = sum over trajectories P(tau)*(T+1).
+        double len = 0;
+        const auto lp = pf.log_prob.to_host();
+        const auto ex = pf.exit_log_prob.to_host();
+        bf.for_each_trajectory([&](const std::vector<int>& path, int x) {
+          double l = ex[x];
+          for (int e : path) l += lp[e];
+          len += std::exp(l) * (path.size() + 1);
+        });
+        EXPECT_NEAR(met.expected_length, len, 1e-5);
+      }
+    }
+  }
+}
+
+TEST(BruteForce, PathCounts) {
+  for (Backend b : test_backends())
+    for (const Dag& dag : small_dags(b)) {
+      const auto want = BruteForce(dag).path_counts();
+      const auto got = exp_vector(log_path_counts(dag).to_host());
+      for (std::size_t s = 0; s < want.size(); ++s) EXPECT_NEAR(got[s], want[s], 1e-5 * want[s]);
+    }
+}
+
+TEST(BruteForce, CorrectedSoftValueIsLogZAndSamplesRewardsExactly) {
+  for (Backend b : test_backends())
+    for (const Dag& dag : small_dags(b)) {
+      const BruteForce bf(dag);
+      const auto target = normalised(exp_vector(bf.a.log_reward));
+      for (const BackwardPolicy& pb : {uniform_backward_policy(dag), maxent_backward_policy(dag)}) {
+        const auto pbh = pb.log_prob.to_host();
+        EXPECT_NEAR(bf.soft_value(&pbh, false), bf.log_z(), 1e-6) << "oracle self-check (float P_B)";
+        SoftValueSolver solver(dag, &pb);
+        solver.run();
+        EXPECT_NEAR(solver.log_z(), bf.log_z(), 1e-5) << pb.name;
+        const auto& pol = solver.result().policy;
+        const auto pt = bf.terminal(pol.log_prob.to_host(), pol.exit_log_prob.to_host());
+        EXPECT_LT(tv_distance(pt, target), 1e-6) << pb.name;
+      }
+    }
+}
+
+TEST(BruteForce, UncorrectedSoftOptimalPolicySamplesPathCountTimesReward) {
+  for (Backend b : test_backends())
+    for (const Dag& dag : small_dags(b)) {
+      const BruteForce bf(dag);
+      const auto n = bf.path_counts();
+      std::vector<double> biased(bf.n());
+      for (int s = 0; s < bf.n(); ++s) biased[s] = n[s] * std::exp(double(bf.a.log_reward[s]));
+      double zb = std::accumulate(biased.begin(), biased.end(), 0.0);
+      const SoftValues sv = solve_soft_values(dag, nullptr);
+      EXPECT_NEAR(sv.value.to_host()[0], std::log(zb), 1e-5);
+      EXPECT_NEAR(bf.soft_value(nullptr, false), std::log(zb), 1e-9) << "oracle self-check";
+      const auto pt = bf.terminal(sv.policy.log_prob.to_host(), sv.policy.exit_log_prob.to_host());
+      EXPECT_LT(tv_distance(pt, normalised(biased)), 1e-6);
+    }
+}
+
+TEST(BruteForce, UniformBasePolicySoftValue) {
+  // KL-regularised soft RL: V(s0) = log sum_tau prod_t mu(a_t|s_t) exp(r_t) R(x) for any inner
+  // reward r; with r = 0 the optimal policy samples mu^T(x)R(x) / sum mu^T R (Deleu's talk).
+  for (Backend b : test_backends())
+    for (const Dag& dag : small_dags(b)) {
+      const BruteForce bf(dag);
+      SoftValueOptions opt;
+      opt.uniform_base_policy = true;
+      const BackwardPolicy pb = uniform_backward_policy(dag);
+      const auto pbh = pb.log_prob.to_host();
+      EXPECT_NEAR(solve_soft_values(dag, &pb, opt).value.to_host()[0], bf.soft_value(&pbh, true),
+                  1e-5);
+      const SoftValues sv = solve_soft_values(dag, nullptr, opt);
+      EXPECT_NEAR(sv.value.to_host()[0], bf.soft_value(nullptr, true), 1e-5);
+      const ForwardPolicy mu = uniform_forward_policy(dag);
+      const auto mut = bf.terminal(mu.log_prob.to_host(), mu.exit_log_prob.to_host());
+      std::vector<double> w(bf.n());
+      for (int s = 0; s < bf.n(); ++s) w[s] = mut[s] * std::exp(double(bf.a.log_reward[s]));
+      const auto pt = bf.terminal(sv.policy.log_prob.to_host(), sv.policy.exit_log_prob.to_host());
+      EXPECT_LT(tv_distance(pt, normalised(w)), 1e-6);
+    }
+}
+
+}  // namespace
+}  // namespace gfnrl::test

@@ -1,0 +1,144 @@
+// Test helpers: random DAGs, backends to loop over, and brute-force enumeration of every
+// trajectory in double precision (the independent oracle the DP results are held against).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "gfnrl/gfnrl.hpp"
+
+namespace gfnrl::test {
+
+/// The backends to run a test on: the CPU always, CUDA when a device is present.
+inline std::vector<Backend> test_backends() {
+  std::vector<Backend> b{Backend::Cpu};
+  if (cuda_available()) b.push_back(Backend::Cuda);
+  return b;
+}
+
+/// A random DAG: a hidden topological order, each non-source state gets 1..3 parents earlier in
+/// it, sinks terminate, other states terminate with probability 1/2; caller ids are shuffled so
+/// the builder's relabelling is exercised.
+inline DagSpec random_dag_spec(int n, unsigned seed, int extra_edges = 8) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> id(n);
+  std::iota(id.begin(), id.end(), 0);
+  std::shuffle(id.begin(), id.end(), rng);  // id[k] = caller id of the k-th state in topo order
+  DagSpec spec;
+  spec.num_states = n;
+  spec.source = id[0];
+  std::set<std::pair<int, int>> edges;
+  auto add = [&](int a, int b) {
+    if (edges.insert({a, b}).second)
+      spec.edges.push_back({id[a], id[b], static_cast<int32_t>(rng() % 5)});
+  };
+  for (int k = 1; k < n; ++k) {
+    const int parents = 1 + static_cast<int>(rng() % 3);
+    for (int p = 0; p < parents; ++p) add(static_cast<int>(rng() % k), k);
+  }
+  for (int i = 0; i < extra_edges; ++i) {
+    const int a = static_cast<int>(rng() % (n - 1));
+    add(a, a + 1 + static_cast<int>(rng() % (n - 1 - a)));
+  }
+  std::vector<int> outdeg(n, 0);
+  for (const auto& [a, b] : edges) ++outdeg[a];
+  std::uniform_real_distribution<double> u(0.05, 3.0);
+  for (int k = 0; k < n; ++k)
+    if (outdeg[k] == 0 || rng() % 2) spec.rewards.push_back({id[k], u(rng)});
+  return spec;
+}
+
+/// Host arrays of a Dag plus brute-force helpers over all its trajectories.
+struct BruteForce {
+  DagArrays a;
+  explicit BruteForce(const Dag& dag) : a(dag.to_host()) {}
+  int n() const { return static_cast<int>(a.log_reward.size()); }
+  bool terminates(int s) const { return std::isfinite(a.log_reward[s]); }
+
+  /// Calls f(edges, x) for every complete trajectory s0 -> ... -> x -> exit.
+  void for_each_trajectory(const std::function<void(const std::vector<int>&, int)>& f) const {
+    std::vector<int> path;
+    std::function<void(int)> go = [&](int s) {
+      if (terminates(s)) f(path, s);
+      for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
+        path.push_back(e);
+        go(a.child_index[e]);
+        path.pop_back();
+      }
+    };
+    go(0);
+  }
+  /// Number of paths from s0 to every state.
+  std::vector<double> path_counts() const {
+    std::vector<double> cnt(n(), 0.0);
+    std::function<void(int)> go = [&](int s) {
+      cnt[s] += 1;
+      for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) go(a.child_index[e]);
+    };
+    go(0);
+    return cnt;
+  }
+  /// P_T(x) of a forward policy, summing the probability of every trajectory.
+  std::vector<double> terminal(const std::vector<float>& lp, const std::vector<float>& exit_lp) const {
+    std::vector<double> pt(n(), 0.0);
+    for_each_trajectory([&](const std::vector<int>& path, int x) {
+      double l = exit_lp[x];
+      for (int e : path) l += lp[e];
+      pt[x] += std::exp(l);
+    });
+    return pt;
+  }
+  /// log sum over trajectories of exp(sum_t r(e_t) + log R(x)) * prod mu (the soft value of s0).
+  double soft_value(const std::vector<float>* pb, bool uniform_mu) const {
+    double total = 0;
+    for_each_trajectory([&](const std::vector<int>& path, int x) {
+      double l = a.log_reward[x];
+      int s = 0;
+      for (int e : path) {
+        if (pb) l += (*pb)[e];
+        if (uniform_mu) l -= std::log(double(actions(s)));
+        s = a.child_index[e];
+      }
+      if (uniform_mu) l -= std::log(double(actions(x)));
+      total += std::exp(l);
+    });
+    return std::log(total);
+  }
+  int actions(int s) const {
+    return a.child_offsets[s + 1] - a.child_offsets[s] + (terminates(s) ? 1 : 0);
+  }
+  double log_z() const {
+    double z = 0;
+    for (int s = 0; s < n(); ++s)
+      if (terminates(s)) z += std::exp(double(a.log_reward[s]));
+    return std::log(z);
+  }
+};
+
+inline double tv_distance(const std::vector<double>& p, const std::vector<double>& q) {
+  double t = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) t += std::abs(p[i] - q[i]);
+  return 0.5 * t;
+}
+
+inline std::vector<double> normalised(std::vector<double> w) {
+  const double s = std::accumulate(w.begin(), w.end(), 0.0);
+  for (double& x : w) x /= s;
+  return w;
+}
+
+template <class T>
+inline std::vector<double> exp_vector(const std::vector<T>& l) {
+  std::vector<double> r(l.size());
+  for (std::size_t i = 0; i < l.size(); ++i) r[i] = std::exp(double(l[i]));
+  return r;
+}
+
+}  // namespace gfnrl::test
