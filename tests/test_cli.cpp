@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -18,7 +19,10 @@ struct Result {
 };
 
 Result run(const std::string& args, const std::string& env = "") {
-  const std::string err_file = ::testing::TempDir() + "gfnrl_cli_stderr.txt";
+  // Unique per process and call: CTest runs these tests as parallel processes.
+  static int calls = 0;
+  const std::string err_file = ::testing::TempDir() + "gfnrl_cli_stderr_" +
+                               std::to_string(::getpid()) + "_" + std::to_string(++calls) + ".txt";
   const std::string cmd = env + " " GFNRL_CLI_PATH " " + args + " 2>" + err_file;
   Result r{};
   FILE* p = popen(cmd.c_str(), "r");
@@ -31,6 +35,7 @@ Result run(const std::string& args, const std::string& env = "") {
   std::stringstream ss;
   ss << in.rdbuf();
   r.err = ss.str();
+  std::remove(err_file.c_str());
   return r;
 }
 

@@ -35,7 +35,7 @@ step "compute-sanitizer"
 for tool in memcheck racecheck; do
   compute-sanitizer --tool "$tool" --error-exitcode 3 build-gpu/bin/gfnrl_tests \
     --gtest_filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts' >"$OUT/sanitizer-$tool.log" 2>&1
-  rc=$?; echo "$tool over CUDA tests: rc=$rc ($(grep -m1 -E 'ERROR SUMMARY' "$OUT/sanitizer-$tool.log"))"
+  rc=$?; echo "$tool over CUDA tests: rc=$rc ($(grep -m1 -E "(ERROR|RACECHECK) SUMMARY" "$OUT/sanitizer-$tool.log"))"
   [ $rc -eq 0 ] || status=1
 done
 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/bin/gfnrl solve --ndim 3 --height 12 \
