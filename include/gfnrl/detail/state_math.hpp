@@ -55,15 +55,36 @@ GFNRL_HD inline void soft_write_state(const SoftValueArgs& a, int32_t s, float v
 }
 
 /// One state, sequentially over its children (the CPU path and the thread-per-state kernel).
+/// The first kSoftCached children's Q stay in registers between the logsumexp and the writes, so
+/// low-degree states (hypergrids: degree <= D) read child index, P_B and V(child) once. The loops
+/// over the cache have constant bounds so that the array is never indexed at run time (no spill
+/// to local memory on the GPU).
+constexpr int kSoftCached = 8;
 GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
   const int32_t b = a.dag.child_offsets[s], end = a.dag.child_offsets[s + 1];
   const float lmu = log_base(a, s);
   LseAcc<float> acc;
   acc.add(a.dag.log_reward[s] + lmu);
-  for (int32_t e = b; e < end; ++e) acc.add(soft_edge_q(a, e) + lmu);
+  float qc[kSoftCached];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int k = 0; k < kSoftCached; ++k) {
+    qc[k] = b + k < end ? soft_edge_q(a, b + k) : neg_inf();
+    acc.add(qc[k] + lmu);
+  }
+  for (int32_t e = b + kSoftCached; e < end; ++e) acc.add(soft_edge_q(a, e) + lmu);
   const float v = acc.value();
   soft_write_state(a, s, v, lmu);
-  for (int32_t e = b; e < end; ++e) soft_write_edge(a, e, v, lmu);
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int k = 0; k < kSoftCached; ++k)
+    if (b + k < end) {
+      a.q[b + k] = qc[k];
+      a.log_pi[b + k] = log_ratio(qc[k] + lmu, v);
+    }
+  for (int32_t e = b + kSoftCached; e < end; ++e) soft_write_edge(a, e, v, lmu);
 }
 
 // ---------------------------------------------------------------------------------------------
