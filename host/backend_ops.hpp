@@ -39,9 +39,10 @@ struct HypergridBuffers {
   void backward_sums(const DagView& d, const float* log_prob, double* sums);                    \
   /* log sum exp(x) in double. */                                                               \
   double log_sum_exp(const float* x, std::size_t n);                                            \
-  /* Sum over states of metric_terms(log_target[s] - log_z, log_terminal[s], log_visit[s]). */  \
+  /* Sum over states of metric_terms(log_target[s] - log_z, log_terminal[s] - log_mass,      */ \
+  /* log_visit[s]). */                                                                          \
   MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,      \
-                         const float* log_visit, std::size_t n);                                \
+                         double log_mass, const float* log_visit, std::size_t n);               \
   /* Fills a hypergrid's arrays on the backend. */                                              \
   void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);
 

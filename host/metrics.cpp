@@ -1,4 +1,6 @@
 // Exact metrics of a terminating distribution against a target, reduced in double.
+#include <cmath>
+
 #include "backend_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/metrics.hpp"
@@ -19,14 +21,20 @@ Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>
                      std::to_string(n) + ") on the DAG's backend");
   Metrics r;
   r.log_z = GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, target.data(), n);
+  // Distances use P_T / sum P_T: float rounding leaves the mass at 1 +- 1e-7, which would
+  // otherwise make a KL print as a small negative number. A real leak shows in model_mass.
+  const double log_mass =
+      GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, m.log_terminal.data(), n);
+  if (!(log_mass > -INFINITY))
+    throw InputError("compare_to_target: the policy never terminates (sum of P_T is 0)");
   const detail::MetricSums s =
       GFNRL_BACKEND_CALL(dag.backend(), metric_sums, target.data(), r.log_z,
-                         m.log_terminal.data(), m.log_visit.data(), n);
+                         m.log_terminal.data(), log_mass, m.log_visit.data(), n);
   r.tv = s.tv;
   r.kl_target_model = s.kl_pq;
   r.kl_model_target = s.kl_qp;
   r.jsd = s.jsd;
-  r.model_mass = s.mass;
+  r.model_mass = std::exp(log_mass);
   r.expected_length = s.visits;
   return r;
 }

@@ -26,10 +26,11 @@ struct LseMerge {
 };
 struct MetricTerm {
   const float *log_target, *log_terminal, *log_visit;
-  double log_z;
+  double log_z, log_mass;
   __device__ MetricSums operator()(std::size_t i) const {
     return metric_terms(static_cast<double>(log_target[i]) - log_z,
-                        static_cast<double>(log_terminal[i]), static_cast<double>(log_visit[i]));
+                        static_cast<double>(log_terminal[i]) - log_mass,
+                        static_cast<double>(log_visit[i]));
   }
 };
 struct MetricMerge {
@@ -57,8 +58,8 @@ double log_sum_exp(const float* x, std::size_t n) {
 }
 
 MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,
-                       const float* log_visit, std::size_t n) {
-  return reduce<MetricSums>(n, MetricTerm{log_target, log_terminal, log_visit, log_z},
+                       double log_mass, const float* log_visit, std::size_t n) {
+  return reduce<MetricSums>(n, MetricTerm{log_target, log_terminal, log_visit, log_z, log_mass},
                             MetricMerge{});
 }
 

@@ -63,6 +63,16 @@ TEST(BruteForce, TerminatingDistributionOfRandomAndUniformPolicies) {
   }
 }
 
+TEST(BruteForce, PolicyThatNeverTerminatesIsAnError) {
+  for (Backend b : test_backends()) {
+    const Dag dag = make_hypergrid({2, 3}, b);
+    ForwardPolicy pf = uniform_forward_policy(dag);
+    pf.exit_log_prob = Array<float>::from_host(
+        b, std::vector<float>(dag.num_states(), -std::numeric_limits<float>::infinity()));
+    EXPECT_THROW(compare_to_target(dag, compute_marginals(dag, pf)), InputError);
+  }
+}
+
 TEST(BruteForce, PathCounts) {
   for (Backend b : test_backends())
     for (const Dag& dag : small_dags(b)) {

@@ -40,12 +40,12 @@ double log_sum_exp(const float* x, std::size_t n) {
 }
 
 MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,
-                       const float* log_visit, std::size_t n) {
+                       double log_mass, const float* log_visit, std::size_t n) {
   return chunked_reduce<MetricSums>(
       n,
       [&](std::size_t i) {
         return metric_terms(static_cast<double>(log_target[i]) - log_z,
-                            static_cast<double>(log_terminal[i]),
+                            static_cast<double>(log_terminal[i]) - log_mass,
                             static_cast<double>(log_visit[i]));
       },
       [](const MetricSums& p, const MetricSums& q) { return MetricSums::merge(p, q); });

@@ -21,7 +21,8 @@ struct Metrics {
 double log_partition(const Dag& dag);
 
 /// Compares P_T with the target p(x) = w(x) / sum w, where log w = `log_target_weight` (one entry
-/// per state, -inf off the support) or, when it is null, the DAG's log-rewards.
+/// per state, -inf off the support) or, when it is null, the DAG's log-rewards. The distances use
+/// P_T normalised by its mass (reported as model_mass, 1 up to rounding for a normalised policy).
 Metrics compare_to_target(const Dag& dag, const Marginals& marginals,
                           const Array<float>* log_target_weight = nullptr);
 

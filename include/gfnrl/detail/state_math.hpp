@@ -155,14 +155,13 @@ GFNRL_HD inline void backward_state(const DagView& d, int32_t c, const double* l
 // Metrics: per-state terms, summed in double. p = target, q = model (P_T).
 // ---------------------------------------------------------------------------------------------
 struct MetricSums {
-  double tv = 0, kl_pq = 0, kl_qp = 0, jsd = 0, mass = 0, visits = 0;
+  double tv = 0, kl_pq = 0, kl_qp = 0, jsd = 0, visits = 0;
   GFNRL_HD static MetricSums merge(const MetricSums& a, const MetricSums& b) {
     MetricSums r;
     r.tv = a.tv + b.tv;
     r.kl_pq = a.kl_pq + b.kl_pq;
     r.kl_qp = a.kl_qp + b.kl_qp;
     r.jsd = a.jsd + b.jsd;
-    r.mass = a.mass + b.mass;
     r.visits = a.visits + b.visits;
     return r;
   }
@@ -182,7 +181,6 @@ GFNRL_HD inline MetricSums metric_terms(double log_p, double log_q, double log_v
   t.kl_pq = xlogxy(p, log_p, log_q);
   t.kl_qp = xlogxy(q, log_q, log_p);
   t.jsd = 0.5 * xlogxy(p, log_p, log_m) + 0.5 * xlogxy(q, log_q, log_m);
-  t.mass = q;
   t.visits = exp_(log_visit);
   return t;
 }
