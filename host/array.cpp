@@ -37,12 +37,4 @@ void copy_bytes(void* dst, Backend dst_b, const void* src, Backend src_b, std::s
   std::memcpy(dst, src, bytes);
 }
 
-void fill_floats(float* dst, Backend b, std::size_t n, float value) {
-#if GFNRL_WITH_CUDA
-  if (b == Backend::Cuda) return cuda::fill_floats(dst, n, value);
-#endif
-  require_cpu(b);
-  for (std::size_t i = 0; i < n; ++i) dst[i] = value;
-}
-
 }  // namespace gfnrl::detail

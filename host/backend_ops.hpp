@@ -61,7 +61,6 @@ namespace cuda {
 // Device memory and the library's stream (kernels/device_memory.cu).
 std::shared_ptr<void> allocate(std::size_t bytes);
 void copy(void* dst, bool dst_device, const void* src, bool src_device, std::size_t bytes);
-void fill_floats(float* dst, std::size_t n, float value);
 void synchronize();
 bool device_available();
 std::string device_description();

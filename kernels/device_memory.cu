@@ -1,4 +1,5 @@
 // Device memory (RAII through shared_ptr deleters), copies, the library stream, device queries.
+// Host code reaches these only through host/backend_ops.hpp.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -10,11 +11,6 @@
 namespace gfnrl::detail::cuda {
 
 namespace {
-__global__ void fill_kernel(float* dst, std::size_t n, float value) {
-  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (i < n) dst[i] = value;
-}
-
 struct StreamOwner {
   cudaStream_t s = nullptr;
   StreamOwner() { GFNRL_CUDA_CHECK(cudaStreamCreate(&s)); }
@@ -48,12 +44,6 @@ void copy(void* dst, bool dst_device, const void* src, bool src_device, std::siz
   // Ordered after the library stream's work, and synchronous for the host.
   GFNRL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, library_stream()));
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(library_stream()));
-}
-
-void fill_floats(float* dst, std::size_t n, float value) {
-  if (n == 0) return;
-  fill_kernel<<<grid_for(static_cast<int64_t>(n)), kBlock, 0, library_stream()>>>(dst, n, value);
-  GFNRL_CUDA_CHECK_LAUNCH();
 }
 
 void synchronize() { GFNRL_CUDA_CHECK(cudaStreamSynchronize(library_stream())); }

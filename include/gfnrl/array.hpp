@@ -15,8 +15,6 @@ namespace detail {
 std::shared_ptr<void> allocate_bytes(Backend b, std::size_t bytes);
 /// memcpy between any two backends.
 void copy_bytes(void* dst, Backend dst_b, const void* src, Backend src_b, std::size_t bytes);
-/// Sets every float of a buffer to `value` on its backend.
-void fill_floats(float* dst, Backend b, std::size_t n, float value);
 }  // namespace detail
 
 template <class T>
