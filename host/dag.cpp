@@ -92,10 +92,4 @@ DagArrays Dag::to_host() const {
   return a;
 }
 
-std::size_t Dag::bytes() const {
-  return (2 * (static_cast<std::size_t>(num_states_) + 1) + 4 * std::size_t(num_edges_)) *
-             sizeof(int32_t) +
-         num_states_ * (sizeof(float) + sizeof(int64_t));
-}
-
 }  // namespace gfnrl

@@ -39,14 +39,9 @@ void forward_levels(const Dag& dag, const ForwardArgsT<R>& args, KernelMode kern
                     cudaStream_t st) {
   const auto& lv = dag.level_offsets();
   const auto& deg = dag.level_max_in_degree();
-  for (int32_t l = 0; l < dag.num_levels(); ++l) {
-    const int32_t n = lv[l + 1] - lv[l];
-    if (use_warp(kernel, deg[l]))
-      forward_warp<<<grid_for(int64_t(n) * kWarp), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
-    else
-      forward_thread<<<grid_for(n), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
-    GFNRL_CUDA_CHECK_LAUNCH();
-  }
+  for (int32_t l = 0; l < dag.num_levels(); ++l)
+    launch_level(use_warp(kernel, deg[l]), forward_thread<R>, forward_warp<R>, args, lv[l],
+                 lv[l + 1], st);
 }
 }  // namespace
 

@@ -40,6 +40,20 @@ inline bool use_warp(KernelMode m, int32_t max_degree) {
   return m == KernelMode::WarpPerState || (m == KernelMode::Auto && max_degree > 16);
 }
 
+/// Launches one level [begin, end) with a warp per state or a thread per state; both kernels
+/// take (args, begin, end).
+template <class Args>
+void launch_level(bool warp, void (*thread_kernel)(Args, int32_t, int32_t),
+                  void (*warp_kernel)(Args, int32_t, int32_t), const Args& args, int32_t begin,
+                  int32_t end, cudaStream_t st) {
+  const int64_t n = end - begin;
+  if (warp)
+    warp_kernel<<<grid_for(n * kWarp), kBlock, 0, st>>>(args, begin, end);
+  else
+    thread_kernel<<<grid_for(n), kBlock, 0, st>>>(args, begin, end);
+  GFNRL_CUDA_CHECK_LAUNCH();
+}
+
 /// Runs `launch_all(stream)` (which enqueues every level) directly, or captures it once into
 /// `graph` and replays it.
 template <class LaunchAll>

@@ -36,14 +36,9 @@ void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& 
   const auto& lv = dag.level_offsets();
   const auto& deg = dag.level_max_out_degree();
   run_sweep(opt.launch, graph, [&](cudaStream_t st) {
-    for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {
-      const int32_t n = lv[l + 1] - lv[l];
-      if (use_warp(opt.kernel, deg[l]))
-        soft_values_warp<<<grid_for(int64_t(n) * kWarp), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
-      else
-        soft_values_thread<<<grid_for(n), kBlock, 0, st>>>(args, lv[l], lv[l + 1]);
-      GFNRL_CUDA_CHECK_LAUNCH();
-    }
+    for (int32_t l = dag.num_levels() - 1; l >= 0; --l)
+      launch_level(use_warp(opt.kernel, deg[l]), soft_values_thread, soft_values_warp, args, lv[l],
+                   lv[l + 1], st);
   });
 }
 

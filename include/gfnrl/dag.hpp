@@ -77,8 +77,6 @@ class Dag {
   Dag to(Backend b) const;
   /// Host copy of every array (for tests, I/O and brute-force checks).
   DagArrays to_host() const;
-  /// Bytes held by the DAG's arrays.
-  std::size_t bytes() const;
 
  private:
   Backend backend_ = Backend::Cpu;
