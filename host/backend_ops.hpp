@@ -11,6 +11,11 @@
 #include "gfnrl/config.hpp"
 #include "gfnrl/dag.hpp"
 #include "gfnrl/detail/hypergrid_math.hpp"
+#include "gfnrl/detail/dqn_math.hpp"
+#include "gfnrl/detail/loss_math.hpp"
+#include "gfnrl/detail/optimizer_math.hpp"
+#include "gfnrl/detail/replay_math.hpp"
+#include "gfnrl/detail/rollout_math.hpp"
 #include "gfnrl/detail/state_math.hpp"
 #include "gfnrl/sweep.hpp"
 
@@ -44,7 +49,27 @@ struct HypergridBuffers {
   MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,      \
                          double log_mass, const float* log_visit, std::size_t n);               \
   /* Fills a hypergrid's arrays on the backend. */                                              \
-  void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);
+  void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);    \
+  /* ---- batched training (the detail/ math headers) ---- */                                         \
+  /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
+  void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \
+                        int32_t runs, float scale, float* log_prob, float* exit_log_prob);     \
+  /* out[r] = row[log Z] (mode 0), row[F(s0)] (1), or tau LSE(row(s0, .) / tau) (2). */        \
+  void log_z_estimates(const DagView& d, const TableLayout& L, const float* params,            \
+                       int32_t runs, int32_t mode, float tau, float* out);                     \
+  void rollout(const RolloutArgs& a);                                                           \
+  void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a);                      \
+  void dqn_loss(const DqnArgs<float>& a);                                                       \
+  /* Appends every trajectory of `t` to its run's ring buffer and advances the heads. */        \
+  void replay_insert(const ReplayArgs& b, const RolloutArgs& t);                                \
+  void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,        \
+                     int32_t* slot, int32_t* state, int32_t* action);                           \
+  /* priority[slot] = (|td| + kPriorityFloor)^exponent; raises max_priority. */                 \
+  void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,      \
+                                const float* abs_td, float exponent);                           \
+  void optimizer_step(const OptimizerArgs& a);                                                  \
+  void polyak(float* target, const float* source, std::size_t n, float rate);                   \
+  void fill(float* x, std::size_t n, float value);
 
 namespace cpu {
 GFNRL_BACKEND_OPS
@@ -53,6 +78,9 @@ namespace cuda {
 GFNRL_BACKEND_OPS
 }
 #undef GFNRL_BACKEND_OPS
+
+/// Added to |TD error| before the priority exponent, so no transition's priority reaches 0.
+constexpr float kPriorityFloor = 1e-3f;
 
 /// Throws when a CPU-only build is asked for Backend::Cuda.
 void require_cpu(Backend b);

@@ -112,3 +112,21 @@ Dag make_hypergrid(const HypergridConfig& c, Backend b) {
 }
 
 }  // namespace gfnrl
+
+namespace gfnrl {
+
+HypergridConfig hypergrid_preset(const std::string& name) {
+  HypergridConfig c;
+  c.ndim = 4;
+  c.height = 20;
+  if (name == "standard") {
+    c.r0 = 1e-3, c.r1 = 0.5, c.r2 = 2.0;
+  } else if (name == "hard") {
+    c.r0 = 1e-4, c.r1 = 1.0, c.r2 = 3.0;
+  } else {
+    throw InputError("unknown hypergrid preset '" + name + "' (allowed: standard, hard)");
+  }
+  return c;
+}
+
+}  // namespace gfnrl

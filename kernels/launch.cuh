@@ -83,6 +83,22 @@ void run_sweep(LaunchMode mode, SweepGraphPtr& graph, LaunchAll&& launch_all) {
   GFNRL_CUDA_CHECK(cudaGraphLaunch(graph->exec, st));
 }
 
+/// Element-wise kernels of the training step: f(i) for every i in [0, n), grid-stride.
+template <class F>
+__global__ void for_each_index_kernel(int64_t n, F f) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    f(i);
+}
+
+template <class F>
+void for_each_index(int64_t n, F f, cudaStream_t st = library_stream()) {
+  if (n <= 0) return;
+  const unsigned grid = grid_for(n) < 65535u * 8u ? grid_for(n) : 65535u * 8u;
+  for_each_index_kernel<<<grid, kBlock, 0, st>>>(n, f);
+  GFNRL_CUDA_CHECK_LAUNCH();
+}
+
 /// Merges a LseAcc across the 32 lanes of a warp (butterfly: every lane ends with the total).
 template <class Acc>
 __device__ inline Acc warp_merge(Acc a) {

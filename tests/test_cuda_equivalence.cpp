@@ -6,10 +6,6 @@
 namespace gfnrl::test {
 namespace {
 
-#define REQUIRE_CUDA_DEVICE()                                                                  \
-  if (!cuda_available())                                                                       \
-  GTEST_SKIP() << "CUDA backend not tested: " << cuda_device_description()
-
 // s0 -> w middle states -> a sink: degrees of w on both sides (warp kernels on Auto).
 DagSpec wide_dag_spec(int w) {
   DagSpec s;

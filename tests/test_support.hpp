@@ -16,6 +16,11 @@
 
 namespace gfnrl::test {
 
+/// Skips a CUDA-only test visibly (the reason is printed) when no device is present.
+#define REQUIRE_CUDA_DEVICE()                                                                  \
+  if (!cuda_available())                                                                       \
+  GTEST_SKIP() << "CUDA backend not tested: " << cuda_device_description()
+
 /// The backends to run a test on: the CPU always, CUDA when a device is present.
 inline std::vector<Backend> test_backends() {
   std::vector<Backend> b{Backend::Cpu};

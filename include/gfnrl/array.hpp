@@ -42,6 +42,15 @@ class Array {
     return a;
   }
 
+  /// A view of elements [offset, offset + n) sharing this buffer's memory (and keeping it alive).
+  Array slice(std::size_t offset, std::size_t n) const {
+    Array a;
+    a.backend_ = backend_;
+    a.size_ = n;
+    a.mem_ = std::shared_ptr<void>(mem_, static_cast<T*>(mem_.get()) + offset);
+    return a;
+  }
+
   Backend backend() const { return backend_; }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -14,3 +14,4 @@
 #include "gfnrl/soft_values.hpp"
 #include "gfnrl/stopwatch.hpp"
 #include "gfnrl/sweep.hpp"
+#include "gfnrl/train.hpp"

@@ -33,6 +33,10 @@ std::size_t estimate_hypergrid_bytes(const HypergridConfig& c);
 /// AllocationError with it when it does not fit.
 Dag make_hypergrid(const HypergridConfig& c, Backend b);
 
+/// The seeds' reward presets on the 4-D H=20 grid: "standard" (R0 1e-3, R1 0.5, R2 2) and
+/// "hard" (R0 1e-4, R1 1, R2 3). InputError for other names.
+HypergridConfig hypergrid_preset(const std::string& name);
+
 /// Coordinates of a label produced by make_hypergrid.
 std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t label);
 

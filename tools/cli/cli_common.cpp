@@ -39,6 +39,12 @@ Dag build_environment(const EnvOptions& o, Backend b) {
   return make_hypergrid(o.grid, b);
 }
 
+std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Dag& dag) {
+  if (name == "none") return nullptr;
+  if (name == "maxent") return std::make_unique<BackwardPolicy>(maxent_backward_policy(dag));
+  return std::make_unique<BackwardPolicy>(uniform_backward_policy(dag));
+}
+
 void print_json_line(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 
 }  // namespace gfnrl::cli

@@ -18,12 +18,6 @@ struct SolveOptions {
   bool base_uniform = false;
 };
 
-std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Dag& dag) {
-  if (name == "none") return nullptr;
-  if (name == "maxent") return std::make_unique<BackwardPolicy>(maxent_backward_policy(dag));
-  return std::make_unique<BackwardPolicy>(uniform_backward_policy(dag));
-}
-
 void add_solver_options(CLI::App& cmd, SolveOptions& o) {
   add_env_options(cmd, o.env);
   cmd.add_option("--correction", o.correction,

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(GFNRL_VERSION));
   gfnrl::cli::register_solve(app);
   gfnrl::cli::register_eval(app);
+  gfnrl::cli::register_train(app);
+  gfnrl::cli::register_study(app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -1,0 +1,120 @@
+// gfnrl-bench-train: training steps per second and trajectories per second of every learner, for
+// 1 and 64 runs, on the CPU and CUDA backends (default: the seeds' 4-D H=20 standard hypergrid,
+// 16 trajectories per step and run).
+//
+// What one step moves, at minimum (float32 tables of `stride` = E + 2N + 1 entries per run):
+//   dense optimizer:  Adam reads param, grad, m, v and writes param, m, v (28 B per entry),
+//                     plus zeroing the gradient (4 B)                      -> 32 B x runs x stride
+//   DQN target table: Polyak reads both tables, writes one (12 B per entry) -> +12 B x runs x stride
+// Rollouts and loss gradients touch only the visited states (~ runs x batch x trajectory length
+// x degree): small next to the dense sweeps on large grids, which is why "table GB/s" is the
+// number to hold against the memory bandwidth.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "gfnrl/gfnrl.hpp"
+
+using namespace gfnrl;
+
+int main(int argc, char** argv) {
+  CLI::App app{"gfnrl-bench-train: training throughput of every tabular learner, CPU and CUDA"};
+  HypergridConfig grid = hypergrid_preset("standard");
+  std::string algos = "tb,db,subtb,softdqn,munchausen", backends = "all";
+  std::vector<int> runs_list{1, 64};
+  int batch = 16, warmup = 20, max_steps = 2000;
+  double min_seconds = 1.0;
+  bool json = false;
+  app.add_option("--ndim", grid.ndim, "hypergrid D")->capture_default_str();
+  app.add_option("--height", grid.height, "hypergrid H")->capture_default_str();
+  app.add_option("--algos", algos, "comma list of learners")->capture_default_str();
+  app.add_option("--runs", runs_list, "run counts to time")->capture_default_str();
+  app.add_option("--batch", batch, "trajectories per step and run")->capture_default_str();
+  app.add_option("--backend", backends, "cpu, cuda or all (all available)")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
+      ->capture_default_str();
+  app.add_option("--warmup", warmup, "untimed steps first (DQN: past learning-starts)")
+      ->capture_default_str();
+  app.add_option("--min-seconds", min_seconds, "time steps until this much has elapsed")
+      ->capture_default_str();
+  app.add_option("--max-steps", max_steps, "or until this many timed steps")->capture_default_str();
+  app.add_flag("--json", json, "one JSON object per line instead of the table");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    validate(grid);
+    std::vector<Backend> bs;
+    if (backends != "cuda") bs.push_back(Backend::Cpu);
+    if (backends != "cpu") {
+      if (cuda_available())
+        bs.push_back(Backend::Cuda);
+      else
+        std::cerr << "[bench] CUDA skipped: " << cuda_device_description() << std::endl;
+    }
+    if (!json)
+      std::printf("%-5s %-10s %5s %9s %10s %8s %12s %13s %10s %9s\n", "bknd", "algo", "runs",
+                  "states", "entries", "steps", "steps/s", "traj/s", "tableMB", "tableGB/s");
+    for (Backend b : bs) {
+      const Dag dag = make_hypergrid(grid, b);
+      const BackwardPolicy pb = uniform_backward_policy(dag);
+      std::stringstream ss(algos);
+      for (std::string name; std::getline(ss, name, ',');) {
+        const Algo a = parse_algo(name);
+        for (int runs : runs_list) {
+          TrainConfig c;
+          c.algo = a;
+          c.runs = runs;
+          c.batch = batch;
+          c.learning_starts = std::min(c.learning_starts, warmup);
+          Trainer t(dag, &pb, c);
+          for (int i = 0; i < warmup; ++i) t.step();
+          synchronize(b);
+          const auto t0 = std::chrono::steady_clock::now();
+          int steps = 0;
+          double secs = 0;
+          while (steps < max_steps && secs < min_seconds) {
+            t.step();
+            ++steps;
+            if (steps % 10 == 0 || b == Backend::Cpu) {
+              synchronize(b);
+              secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            }
+          }
+          synchronize(b);
+          secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double entries = double(runs) * (double(dag.num_edges()) + 2.0 * dag.num_states() + 1);
+          const double bytes = entries * (32.0 + (is_dqn(a) ? 12.0 : 0.0));
+          const double sps = steps / secs;
+          if (json) {
+            nlohmann::json j{{"backend", backend_name(b)}, {"algo", name}, {"runs", runs},
+                             {"ndim", grid.ndim}, {"height", grid.height},
+                             {"states", dag.num_states()}, {"edges", dag.num_edges()},
+                             {"batch", batch}, {"steps", steps}, {"seconds", secs},
+                             {"steps_per_second", sps},
+                             {"trajectories_per_second", sps * batch * runs},
+                             {"table_bytes_per_step", bytes},
+                             {"table_gb_per_second", bytes * sps / 1e9}};
+            if (b == Backend::Cuda) j["device"] = cuda_device_description();
+            std::cout << j.dump() << std::endl;
+          } else {
+            std::printf("%-5s %-10s %5d %9d %10.0f %8d %12.1f %13.0f %10.1f %9.1f\n",
+                        backend_name(b), name.c_str(), runs, dag.num_states(), entries,
+                        steps, sps, sps * batch * runs, bytes / 1e6, bytes * sps / 1e9);
+            std::fflush(stdout);
+          }
+        }
+      }
+    }
+  } catch (const InputError& e) {
+    std::cerr << "gfnrl-bench-train: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "gfnrl-bench-train: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,71 @@
+// Training configuration: learner names and the validation of every hyperparameter.
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "gfnrl/error.hpp"
+#include "gfnrl/train.hpp"
+
+namespace gfnrl {
+
+namespace {
+const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen"};
+
+std::string num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+void require(bool ok, const std::string& name, double v, const std::string& range) {
+  if (!ok) throw InputError(name + " = " + num(v) + " is out of range: must be " + range);
+}
+
+void require_rates(const std::vector<float>& rates, const std::string& name, int32_t runs) {
+  if (rates.empty() || (rates.size() != 1 && rates.size() != static_cast<std::size_t>(runs)))
+    throw InputError(name + " has " + std::to_string(rates.size()) +
+                     " values: give one, or one per run (" + std::to_string(runs) + ")");
+  for (float v : rates) require(std::isfinite(v) && v > 0, name, v, "finite and > 0");
+}
+}  // namespace
+
+Algo parse_algo(const std::string& name) {
+  for (int i = 0; i < 5; ++i)
+    if (name == kAlgoNames[i]) return static_cast<Algo>(i);
+  throw InputError("unknown algorithm '" + name +
+                   "' (allowed: tb, db, subtb, softdqn, munchausen)");
+}
+
+std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }
+
+bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }
+
+float TrainConfig::entropy_coefficient() const {
+  return algo == Algo::Munchausen ? 1.0f / (1.0f - munchausen_alpha) : 1.0f;
+}
+
+void TrainConfig::validate() const {
+  require(runs >= 1, "runs", runs, ">= 1");
+  require(batch >= 1, "batch", batch, ">= 1");
+  require(epsilon >= 0 && epsilon <= 1, "epsilon", epsilon, "in [0, 1]");
+  require(std::isfinite(temperature) && temperature > 0, "temperature", temperature,
+          "finite and > 0");
+  require_rates(lr, "lr", runs);
+  require_rates(lr_log_z, "lr-log-z", runs);
+  require(adam_beta1 >= 0 && adam_beta1 < 1, "adam beta1", adam_beta1, "in [0, 1)");
+  require(adam_beta2 >= 0 && adam_beta2 < 1, "adam beta2", adam_beta2, "in [0, 1)");
+  require(adam_eps > 0, "adam eps", adam_eps, "> 0");
+  require(subtb_lambda > 0 && subtb_lambda <= 1, "subtb lambda", subtb_lambda, "in (0, 1]");
+  require(target_rate > 0 && target_rate <= 1, "target rate", target_rate, "in (0, 1]");
+  require(target_every >= 1, "target every", target_every, ">= 1");
+  require(replay_capacity >= 1, "replay capacity", replay_capacity, ">= 1");
+  require(replay_batch >= 1, "replay batch", replay_batch, ">= 1");
+  require(priority_exponent >= 0 && std::isfinite(priority_exponent), "priority exponent",
+          priority_exponent, "finite and >= 0");
+  require(learning_starts >= 0, "learning starts", learning_starts, ">= 0");
+  require(munchausen_alpha >= 0 && munchausen_alpha < 1, "munchausen alpha", munchausen_alpha,
+          "in [0, 1)");
+  require(munchausen_l0 < 0, "munchausen l0", munchausen_l0, "< 0");
+}
+
+}  // namespace gfnrl

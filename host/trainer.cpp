@@ -1,0 +1,302 @@
+// Trainer: owns every run's tables, trajectories, replay buffers and evaluation solvers on one
+// backend, and sequences the backend operations of one training step (see train.hpp).
+#include <cmath>
+#include <limits>
+
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/marginals.hpp"
+#include "gfnrl/memory_budget.hpp"
+#include "gfnrl/train.hpp"
+
+namespace gfnrl {
+
+namespace {
+detail::TableLayout layout_of(const Dag& dag) {
+  detail::TableLayout L;
+  L.num_states = dag.num_states();
+  L.num_edges = dag.num_edges();
+  return L;
+}
+
+std::vector<float> per_run(const std::vector<float>& v, int32_t runs) {
+  return v.size() == 1 ? std::vector<float>(runs, v[0]) : v;
+}
+}  // namespace
+
+struct Trainer::State {
+  detail::TableLayout layout;
+  int32_t max_len = 0;
+  Array<float> params, grad, m, v, target, loss;
+  Array<float> lr, lr_log_z, log_pb;
+  Array<int32_t> states, actions, lengths;
+  Array<float> scratch;  // SubTB
+  // Replay (DQN learners).
+  Array<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
+  Array<float> priority, max_priority, abs_td;
+  Array<double> cumsum;
+  Array<int64_t> inserted;
+  // Evaluation.
+  Array<float> log_prob, exit_log_prob, log_z;
+  std::vector<std::unique_ptr<MarginalSolver>> solvers;
+  int64_t updates = 0;
+  bool loss_valid = false;
+
+  std::size_t table_size() const { return std::size_t(layout.stride()) * params_runs; }
+  int32_t params_runs = 0;
+};
+
+std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {
+  const detail::TableLayout L = layout_of(dag);
+  const std::size_t runs = c.runs, stride = L.stride();
+  const std::size_t len = dag.num_levels();
+  std::size_t tables = 2 + (c.optimizer == OptimizerKind::Adam ? 2 : 0) + (is_dqn(c.algo) ? 1 : 0);
+  std::size_t bytes = tables * runs * stride * sizeof(float);
+  bytes += runs * c.batch * (2 * len + 1) * sizeof(int32_t);
+  if (c.algo == Algo::SubTB)
+    bytes += runs * c.batch * detail::kSubTBScratch * (len + 1) * sizeof(float);
+  if (is_dqn(c.algo)) {
+    const std::size_t slot = 2 * sizeof(int32_t) + (c.prioritized ? sizeof(float) + sizeof(double) : 0);
+    bytes += runs * std::size_t(c.replay_capacity) * slot;
+    bytes += runs * std::size_t(c.replay_batch) * (3 * sizeof(int32_t) + sizeof(float));
+  }
+  // Evaluation: every run's policy plus one marginal solver (visit + terminal) per run.
+  bytes += runs * (std::size_t(dag.num_edges()) + 3 * std::size_t(dag.num_states())) * sizeof(float);
+  return bytes;
+}
+
+Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config)
+    : dag_(dag), config_(std::move(config)), st_(std::make_unique<State>()) {
+  config_.validate();
+  const Backend b = dag.backend();
+  if (correction && (correction->log_prob.size() != std::size_t(dag.num_edges()) ||
+                     correction->log_prob.backend() != b))
+    throw InputError("backward policy does not belong to this DAG (" +
+                     std::to_string(correction->log_prob.size()) + " entries, the DAG has " +
+                     std::to_string(dag.num_edges()) + " edges; same backend required)");
+  require_bytes(b, estimate_bytes(dag, config_),
+                "training " + std::to_string(config_.runs) + " runs of " + algo_name(config_.algo));
+  State& s = *st_;
+  const int32_t R = config_.runs;
+  s.layout = layout_of(dag);
+  s.params_runs = R;
+  s.max_len = dag.num_levels();  // (levels - 1) edges plus the exit
+  const std::size_t n = s.table_size();
+  auto zeros = [&](std::size_t count) {
+    Array<float> a(b, count);
+    GFNRL_BACKEND_CALL(b, fill, a.data(), count, 0.0f);
+    return a;
+  };
+  s.params = zeros(n);
+  s.grad = zeros(n);
+  if (config_.optimizer == OptimizerKind::Adam) {
+    s.m = zeros(n);
+    s.v = zeros(n);
+  }
+  s.loss = zeros(R);
+  s.lr = Array<float>::from_host(b, per_run(config_.lr, R));
+  s.lr_log_z = Array<float>::from_host(b, per_run(config_.lr_log_z, R));
+  if (correction) s.log_pb = correction->log_prob;
+  const std::size_t traj = std::size_t(R) * config_.batch;
+  s.states = Array<int32_t>(b, traj * s.max_len);
+  s.actions = Array<int32_t>(b, traj * s.max_len);
+  s.lengths = Array<int32_t>(b, traj);
+  if (config_.algo == Algo::SubTB)
+    s.scratch = Array<float>(b, traj * detail::kSubTBScratch * (s.max_len + 1));
+  if (is_dqn(config_.algo)) {
+    s.target = zeros(n);
+    const std::size_t slots = std::size_t(R) * config_.replay_capacity;
+    s.slot_state = Array<int32_t>(b, slots);
+    s.slot_action = Array<int32_t>(b, slots);
+    const std::size_t k = std::size_t(R) * config_.replay_batch;
+    s.sample_slot = Array<int32_t>(b, k);
+    s.sample_state = Array<int32_t>(b, k);
+    s.sample_action = Array<int32_t>(b, k);
+    s.abs_td = Array<float>(b, k);
+    s.inserted = Array<int64_t>::from_host(b, std::vector<int64_t>(R, 0));
+    s.max_priority = Array<float>::from_host(b, std::vector<float>(R, 1.0f));
+    if (config_.prioritized) {
+      s.priority = Array<float>(b, slots);
+      s.cumsum = Array<double>(b, slots);
+    }
+  }
+  s.log_prob = Array<float>(b, std::size_t(R) * dag.num_edges());
+  s.exit_log_prob = Array<float>(b, std::size_t(R) * dag.num_states());
+  s.log_z = Array<float>(b, R);
+}
+
+Trainer::~Trainer() = default;
+
+namespace {
+detail::RolloutArgs rollout_args(const Dag& dag, const TrainConfig& c, int32_t max_len,
+                                 const detail::TableLayout& L, const float* params,
+                                 int32_t* states, int32_t* actions, int32_t* lengths,
+                                 int64_t step) {
+  detail::RolloutArgs a{};
+  a.dag = dag.view();
+  a.layout = L;
+  a.params = params;
+  a.runs = c.runs;
+  a.batch = c.batch;
+  a.max_len = max_len;
+  a.scale = 1.0f / (c.entropy_coefficient() * c.temperature);
+  a.epsilon = c.epsilon;
+  a.seed = c.seed;
+  a.step = static_cast<uint64_t>(step);
+  a.states = states;
+  a.actions = actions;
+  a.lengths = lengths;
+  return a;
+}
+}  // namespace
+
+void Trainer::step() {
+  State& s = *st_;
+  const Backend b = dag_.backend();
+  const TrainConfig& c = config_;
+  const auto ra = rollout_args(dag_, c, s.max_len, s.layout, s.params.data(), s.states.data(),
+                               s.actions.data(), s.lengths.data(), steps_);
+  GFNRL_BACKEND_CALL(b, rollout, ra);
+  const float* log_pb = s.log_pb.empty() ? nullptr : s.log_pb.data();
+  bool update = false;
+  if (!is_dqn(c.algo)) {
+    GFNRL_BACKEND_CALL(b, fill, s.grad.data(), s.table_size(), 0.0f);
+    GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
+    detail::TrajectoryLossArgs<float> la{};
+    la.dag = dag_.view();
+    la.layout = s.layout;
+    la.params = s.params.data();
+    la.grad = s.grad.data();
+    la.loss = s.loss.data();
+    la.log_pb = log_pb;
+    la.runs = c.runs;
+    la.batch = c.batch;
+    la.max_len = s.max_len;
+    la.states = s.states.data();
+    la.actions = s.actions.data();
+    la.lengths = s.lengths.data();
+    la.lambda = c.subtb_lambda;
+    la.scratch = s.scratch.empty() ? nullptr : s.scratch.data();
+    const auto kind = c.algo == Algo::TB   ? detail::LossKind::TB
+                      : c.algo == Algo::DB ? detail::LossKind::DB
+                                           : detail::LossKind::SubTB;
+    GFNRL_BACKEND_CALL(b, trajectory_loss, kind, la);
+    update = true;
+  } else {
+    detail::ReplayArgs rb{};
+    rb.runs = c.runs;
+    rb.capacity = c.replay_capacity;
+    rb.slot_state = s.slot_state.data();
+    rb.slot_action = s.slot_action.data();
+    rb.priority = s.priority.empty() ? nullptr : s.priority.data();
+    rb.cumsum = s.cumsum.empty() ? nullptr : s.cumsum.data();
+    rb.inserted = s.inserted.data();
+    rb.max_priority = s.max_priority.data();
+    GFNRL_BACKEND_CALL(b, replay_insert, rb, ra);
+    if (steps_ >= c.learning_starts) {
+      GFNRL_BACKEND_CALL(b, replay_sample, rb, c.seed, static_cast<uint64_t>(steps_),
+                         c.replay_batch, s.sample_slot.data(), s.sample_state.data(),
+                         s.sample_action.data());
+      GFNRL_BACKEND_CALL(b, fill, s.grad.data(), s.table_size(), 0.0f);
+      GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
+      detail::DqnArgs<float> da{};
+      da.dag = dag_.view();
+      da.layout = s.layout;
+      da.params = s.params.data();
+      da.target = s.target.data();
+      da.grad = s.grad.data();
+      da.loss = s.loss.data();
+      da.abs_td = s.abs_td.data();
+      da.log_pb = log_pb;
+      da.runs = c.runs;
+      da.samples = c.replay_batch;
+      da.sample_state = s.sample_state.data();
+      da.sample_action = s.sample_action.data();
+      da.tau = c.entropy_coefficient();
+      da.alpha = c.algo == Algo::Munchausen ? c.munchausen_alpha : 0.0f;
+      da.l0 = c.munchausen_l0;
+      da.huber = c.huber;
+      GFNRL_BACKEND_CALL(b, dqn_loss, da);
+      if (rb.priority)
+        GFNRL_BACKEND_CALL(b, replay_update_priorities, rb, c.replay_batch, s.sample_slot.data(),
+                           s.abs_td.data(), c.priority_exponent);
+      update = true;
+    }
+  }
+  if (update) {
+    ++s.updates;
+    detail::OptimizerArgs oa{};
+    oa.params = s.params.data();
+    oa.grad = s.grad.data();
+    oa.m = s.m.empty() ? nullptr : s.m.data();
+    oa.v = s.v.empty() ? nullptr : s.v.data();
+    oa.stride = s.layout.stride();
+    oa.log_z_entry = s.layout.log_z_entry();
+    oa.runs = c.runs;
+    oa.lr = s.lr.data();
+    oa.lr_log_z = s.lr_log_z.data();
+    oa.adam = c.optimizer == OptimizerKind::Adam;
+    oa.beta1 = c.adam_beta1;
+    oa.beta2 = c.adam_beta2;
+    oa.eps = c.adam_eps;
+    oa.bias1 = static_cast<float>(1.0 - std::pow(double(c.adam_beta1), double(s.updates)));
+    oa.bias2 = static_cast<float>(1.0 - std::pow(double(c.adam_beta2), double(s.updates)));
+    GFNRL_BACKEND_CALL(b, optimizer_step, oa);
+    if (is_dqn(c.algo) && s.updates % c.target_every == 0)
+      GFNRL_BACKEND_CALL(b, polyak, s.target.data(), s.params.data(), s.table_size(),
+                         c.target_rate);
+    s.loss_valid = true;
+  }
+  ++steps_;
+}
+
+void Trainer::refresh_policies() const {
+  State& s = *st_;
+  GFNRL_BACKEND_CALL(dag_.backend(), policy_log_probs, dag_.view(), s.layout, s.params.data(),
+                     config_.runs, 1.0f / config_.entropy_coefficient(), s.log_prob.data(),
+                     s.exit_log_prob.data());
+}
+
+std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight) {
+  State& s = *st_;
+  const Backend b = dag_.backend();
+  refresh_policies();
+  const int32_t mode = config_.algo == Algo::TB ? 0 : is_dqn(config_.algo) ? 2 : 1;
+  GFNRL_BACKEND_CALL(b, log_z_estimates, dag_.view(), s.layout, s.params.data(), config_.runs,
+                     mode, config_.entropy_coefficient(), s.log_z.data());
+  const std::vector<float> log_z = s.log_z.to_host();
+  std::vector<RunEvaluation> out(config_.runs);
+  const std::size_t E = dag_.num_edges(), N = dag_.num_states();
+  for (int32_t r = 0; r < config_.runs; ++r) {
+    if (s.solvers.size() <= std::size_t(r))
+      s.solvers.push_back(std::make_unique<MarginalSolver>(
+          dag_, ForwardPolicy{s.log_prob.slice(r * E, E), s.exit_log_prob.slice(r * N, N)}));
+    s.solvers[r]->run();
+    out[r].metrics = compare_to_target(dag_, s.solvers[r]->result(), log_target_weight);
+    out[r].log_z_estimate = log_z[r];
+  }
+  return out;
+}
+
+ForwardPolicy Trainer::policy(int32_t run) const {
+  if (run < 0 || run >= config_.runs)
+    throw InputError("run " + std::to_string(run) + " is out of range [0, " +
+                     std::to_string(config_.runs) + ")");
+  refresh_policies();
+  const std::size_t E = dag_.num_edges(), N = dag_.num_states();
+  const Backend b = dag_.backend();
+  return ForwardPolicy{st_->log_prob.slice(run * E, E).to(b),
+                       st_->exit_log_prob.slice(run * N, N).to(b)};
+}
+
+std::vector<double> Trainer::last_loss() const {
+  std::vector<double> out(config_.runs, 0.0);
+  if (!st_->loss_valid) return out;
+  const std::vector<float> l = st_->loss.to_host();
+  for (int32_t r = 0; r < config_.runs; ++r) out[r] = l[r];
+  return out;
+}
+
+std::vector<float> Trainer::parameters() const { return st_->params.to_host(); }
+
+}  // namespace gfnrl

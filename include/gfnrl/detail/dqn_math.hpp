@@ -1,0 +1,80 @@
+/// @file dqn_math.hpp
+/// SoftDQN and Munchausen DQN on a Q table (Tiapkin et al., AISTATS 2024), one replayed
+/// transition (s, a) at a time, shared by the CPU backend and the CUDA kernel.
+///   V_tgt(s)       = tau * LSE(Q_tgt(s, .) / tau),    log pi_tgt(a|s) = Q_tgt(s,a)/tau - LSE(Q_tgt(s,.)/tau)
+///   y              = log P_B(s|s') + V_tgt(s')  for an edge a = s -> s'  (r = 0 without correction)
+///                  = log R(s)                     for the exit
+///   y             += alpha * clip(tau * log pi_tgt(a|s), l0, 0)            (Munchausen term)
+///   loss           = mean over the replayed batch of Huber_1(Q(s,a) - y) (or (Q - y)^2)
+/// tau = 1 / (1 - alpha) keeps (1 - alpha) tau = 1, so the fixed point's policy softmax(Q/tau)
+/// samples R/Z and V(s0) = log Z; alpha = 0 is SoftDQN.
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/detail/table_layout.hpp"
+
+namespace gfnrl::detail {
+
+template <class R>
+struct DqnArgs {
+  DagView dag;
+  TableLayout layout;
+  const R* params;       ///< online Q, [runs x stride]
+  const R* target;       ///< target Q, [runs x stride]
+  R* grad;               ///< [runs x stride], accumulated into
+  R* loss;               ///< [runs], accumulated into
+  R* abs_td;             ///< [runs x samples]: |Q - y| (new priorities), or nullptr
+  const float* log_pb;   ///< per edge id, or nullptr (no correction)
+  int32_t runs, samples;
+  const int32_t* sample_state;   ///< [runs x samples]
+  const int32_t* sample_action;  ///< [runs x samples]
+  R tau, alpha, l0;
+  bool huber;
+};
+
+template <class R>
+GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, const R* tgt_row, int32_t s, int64_t act) {
+  const TableLayout& L = a.layout;
+  const R inv_tau = R(1) / a.tau;
+  R y;
+  if (L.is_exit(act)) {
+    y = static_cast<R>(a.dag.log_reward[s]);
+  } else {
+    const int32_t next = a.dag.child_index[act];
+    y = (a.log_pb ? static_cast<R>(a.log_pb[act]) : R(0)) +
+        a.tau * action_lse(a.dag, L, tgt_row, next, inv_tau);
+  }
+  if (a.alpha > R(0)) {
+    R m = a.tau * (tgt_row[act] * inv_tau - action_lse(a.dag, L, tgt_row, s, inv_tau));
+    m = m < a.l0 ? a.l0 : (m > R(0) ? R(0) : m);
+    y += a.alpha * m;
+  }
+  return y;
+}
+
+/// Replayed sample i of run r: loss and d loss / d Q(s, a).
+template <class R>
+GFNRL_HD inline void dqn_sample(const DqnArgs<R>& a, int32_t r, int32_t i) {
+  const TableLayout& L = a.layout;
+  const int64_t k = int64_t(r) * a.samples + i;
+  const int32_t s = a.sample_state[k];
+  const int64_t act = a.sample_action[k];
+  const R* row = a.params + int64_t(r) * L.stride();
+  const R* tgt = a.target + int64_t(r) * L.stride();
+  const R d = row[act] - dqn_target(a, tgt, s, act);
+  const R ad = d < R(0) ? -d : d;
+  R l, g;
+  if (a.huber && ad > R(1)) {
+    l = ad - R(0.5);
+    g = d > R(0) ? R(1) : R(-1);
+  } else {
+    l = a.huber ? R(0.5) * d * d : d * d;
+    g = a.huber ? d : R(2) * d;
+  }
+  const R n = R(a.samples);
+  grad_add(a.grad + int64_t(r) * L.stride() + act, g / n);
+  grad_add(a.loss + r, l / n);
+  if (a.abs_td) a.abs_td[k] = ad;
+}
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,173 @@
+/// @file loss_math.hpp
+/// Exact gradients of the GFlowNet losses with respect to the table entries a trajectory touches,
+/// shared by the CPU backend and the CUDA kernels (templated on the real type so that tests can
+/// check them in double against finite differences). One call handles one trajectory of one run
+/// and scatter-adds into that run's gradient row.
+///
+/// Notation for trajectory s_0 -> ... -> s_T -exit->: a_t the action taken at s_t,
+/// log P_F(a|s) = row[a] - LSE(row over the actions of s), b_t = log P_B(s_t | s_{t+1}) for t < T
+/// (0 with no correction), F(s) = row[flow_entry(s)], log R = dag.log_reward.
+///   TB:    delta = log Z + sum_t log P_F(a_t|s_t) - log R(s_T) - sum_{t<T} b_t,
+///          loss = mean over the batch of delta^2.
+///   DB:    delta_t = F(s_t) + log P_F(a_t|s_t) - F(s_{t+1}) - b_t        (t < T),
+///          delta_T = F(s_T) + log P_F(exit|s_T) - log R(s_T),
+///          loss = sum over all transitions of the batch of delta^2 / their number.
+///   SubTB: positions k = 0..T+1 with phi_k = F(s_k) (k <= T) and phi_{T+1} = log R(s_T);
+///          c_k = log P_F(a_k|s_k) - b_k (b_T = 0);  for 0 <= i < j <= T+1:
+///          delta_ij = phi_i + sum_{i<=k<j} c_k - phi_j,  weight lambda^(j-i) / sum of weights;
+///          loss = mean over the batch of sum_ij weight * delta_ij^2.
+///          (j = i+1 gives the DB residuals, (0, T+1) TB with log Z = F(s_0).)
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/detail/table_layout.hpp"
+
+namespace gfnrl::detail {
+
+enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2 };
+
+/// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients.
+constexpr int kSubTBScratch = 3;
+
+template <class R>
+struct TrajectoryLossArgs {
+  DagView dag;
+  TableLayout layout;
+  const R* params;         ///< [runs x stride]
+  R* grad;                 ///< [runs x stride], accumulated into
+  R* loss;                 ///< [runs], accumulated into
+  const float* log_pb;     ///< per edge id, or nullptr for b = 0
+  int32_t runs, batch, max_len;
+  const int32_t* states;   ///< as written by rollout_trajectory
+  const int32_t* actions;
+  const int32_t* lengths;
+  R lambda;                ///< SubTB
+  R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]
+};
+
+template <class R>
+GFNRL_HD inline R backward_term(const TrajectoryLossArgs<R>& a, int64_t act) {
+  return (a.log_pb && !a.layout.is_exit(act)) ? static_cast<R>(a.log_pb[act]) : R(0);
+}
+
+template <class R>
+GFNRL_HD inline R step_log_pf(const TrajectoryLossArgs<R>& a, const R* row, int32_t s,
+                              int64_t act) {
+  return row[act] - action_lse(a.dag, a.layout, row, s, R(1));
+}
+
+template <class R>
+GFNRL_HD inline void tb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
+  const int32_t len = a.lengths[int64_t(r) * a.batch + m];
+  R delta = row[L.log_z_entry()] - static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
+  for (int32_t t = 0; t < len; ++t) {
+    const int64_t act = a.actions[base + t];
+    delta += step_log_pf(a, row, a.states[base + t], act) - backward_term(a, act);
+  }
+  const R g = R(2) * delta / R(a.batch);
+  grad_add(a.loss + r, delta * delta / R(a.batch));
+  grad_add(g_row + L.log_z_entry(), g);
+  for (int32_t t = 0; t < len; ++t) {
+    const int32_t s = a.states[base + t];
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, int64_t(a.actions[base + t]),
+                             action_lse(a.dag, L, row, s, R(1)), g);
+  }
+}
+
+template <class R>
+GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  int64_t transitions = 0;  // the run's batch size in transitions (the loss is their mean)
+  for (int32_t k = 0; k < a.batch; ++k) transitions += a.lengths[int64_t(r) * a.batch + k];
+  const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
+  const int32_t len = a.lengths[int64_t(r) * a.batch + m];
+  for (int32_t t = 0; t < len; ++t) {
+    const int32_t s = a.states[base + t];
+    const int64_t act = a.actions[base + t];
+    const R lse = action_lse(a.dag, L, row, s, R(1));
+    const int32_t next = next_state(a.dag, L, act);
+    const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, act)
+                            : static_cast<R>(a.dag.log_reward[s]);
+    const R delta = row[L.flow_entry(s)] + row[act] - lse - end;
+    const R g = R(2) * delta / R(transitions);
+    grad_add(a.loss + r, delta * delta / R(transitions));
+    grad_add(g_row + L.flow_entry(s), g);
+    if (next >= 0) grad_add(g_row + L.flow_entry(next), -g);
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse, g);
+  }
+}
+
+/// O(T^2) over the sub-trajectory pairs: prefix sums of c_k make each residual O(1); the
+/// per-step coefficient sum_{i<=k<j} 2 w delta_ij is accumulated as a difference array and the
+/// flow gradients per position, so each table entry is scattered once per visit.
+template <class R>
+GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const int64_t traj = int64_t(r) * a.batch + m;
+  const int64_t base = traj * a.max_len;
+  const int32_t len = a.lengths[traj];  // T + 1 actions, T + 2 positions
+  R* prefix = a.scratch + traj * kSubTBScratch * (a.max_len + 1);  // C_j = sum_{k<j} c_k
+  R* coef = prefix + (a.max_len + 1);  // difference array of the step coefficients
+  R* gphi = coef + (a.max_len + 1);    // d loss / d phi_k
+  const int32_t positions = len + 1;
+  prefix[0] = R(0);
+  for (int32_t k = 0; k < len; ++k) {
+    const int64_t act = a.actions[base + k];
+    prefix[k + 1] = prefix[k] + step_log_pf(a, row, a.states[base + k], act) - backward_term(a, act);
+    coef[k] = gphi[k] = R(0);
+  }
+  coef[len] = gphi[len] = R(0);
+  R total_weight = R(0), lam = R(1);
+  for (int32_t d = 1; d < positions; ++d) {
+    lam *= a.lambda;
+    total_weight += R(positions - d) * lam;
+  }
+  const R scale = R(1) / (total_weight * R(a.batch));
+  const R log_r = static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
+  R loss = R(0);
+  for (int32_t i = 0; i < len; ++i) {  // i = T+1 starts no pair
+    const R phi_i = row[L.flow_entry(a.states[base + i])];
+    R w = scale;
+    for (int32_t j = i + 1; j < positions; ++j) {
+      w *= a.lambda;
+      const R phi_j = j < len ? row[L.flow_entry(a.states[base + j])] : log_r;
+      const R delta = phi_i + prefix[j] - prefix[i] - phi_j;
+      const R g = R(2) * w * delta;
+      loss += w * delta * delta;
+      gphi[i] += g;
+      gphi[j] -= g;  // gphi[T+1] belongs to log R: never scattered
+      coef[i] += g;  // steps i .. j-1
+      coef[j] -= g;
+    }
+  }
+  grad_add(a.loss + r, loss);
+  R running = R(0);
+  for (int32_t k = 0; k < len; ++k) {
+    running += coef[k];
+    const int32_t s = a.states[base + k];
+    grad_add(g_row + L.flow_entry(s), gphi[k]);
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, int64_t(a.actions[base + k]),
+                             action_lse(a.dag, L, row, s, R(1)), running);
+  }
+}
+
+template <class R>
+GFNRL_HD inline void trajectory_loss(LossKind kind, const TrajectoryLossArgs<R>& a, int32_t r,
+                                     int32_t m) {
+  if (kind == LossKind::TB)
+    tb_trajectory(a, r, m);
+  else if (kind == LossKind::DB)
+    db_trajectory(a, r, m);
+  else
+    subtb_trajectory(a, r, m);
+}
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,50 @@
+/// @file optimizer_math.hpp
+/// Per-entry optimizer updates on the batched tables (every entry of every run, so Adam's moments
+/// decay where a step left no gradient, as with a dense parameter tensor), shared by both backends.
+///   SGD:  theta -= lr * g
+///   Adam: m = b1 m + (1-b1) g,  v = b2 v + (1-b2) g^2,
+///         theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+/// lr is the run's table rate, or its log Z rate for the log Z entry.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "gfnrl/detail/hd.hpp"
+
+namespace gfnrl::detail {
+
+struct OptimizerArgs {
+  float* params;
+  const float* grad;
+  float* m;  ///< Adam first moments (unused by SGD)
+  float* v;  ///< Adam second moments (unused by SGD)
+  int64_t stride, log_z_entry;
+  int32_t runs;
+  const float* lr;       ///< [runs]
+  const float* lr_log_z; ///< [runs]
+  bool adam;
+  float beta1, beta2, eps;
+  float bias1, bias2;  ///< 1 - beta1^t, 1 - beta2^t for this step t
+};
+
+GFNRL_HD inline void optimizer_entry(const OptimizerArgs& a, int64_t i) {
+  const int64_t r = i / a.stride;
+  const float lr = (i - r * a.stride) == a.log_z_entry ? a.lr_log_z[r] : a.lr[r];
+  const float g = a.grad[i];
+  if (!a.adam) {
+    a.params[i] -= lr * g;
+    return;
+  }
+  const float m = a.beta1 * a.m[i] + (1.0f - a.beta1) * g;
+  const float v = a.beta2 * a.v[i] + (1.0f - a.beta2) * g * g;
+  a.m[i] = m;
+  a.v[i] = v;
+  a.params[i] -= lr * (m / a.bias1) / (sqrtf(v / a.bias2) + a.eps);
+}
+
+/// target = (1 - rate) * target + rate * source (rate 1: a hard copy).
+GFNRL_HD inline void polyak_entry(float* target, const float* source, float rate, int64_t i) {
+  target[i] = rate >= 1.0f ? source[i] : (1.0f - rate) * target[i] + rate * source[i];
+}
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,69 @@
+/// @file replay_math.hpp
+/// Per-run ring buffers of transitions (s, a) for the DQN learners, shared by both backends.
+/// Sampling is uniform over the filled slots, or proportional to a stored priority p_i (stored
+/// already raised to the priority exponent): slot = the first i with cumsum_i > u * cumsum_last,
+/// from an inclusive prefix sum of the run's priorities in double.
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/detail/philox.hpp"
+
+namespace gfnrl::detail {
+
+struct ReplayArgs {
+  int32_t runs, capacity;
+  int32_t* slot_state;   ///< [runs x capacity]
+  int32_t* slot_action;  ///< [runs x capacity]
+  float* priority;       ///< [runs x capacity], or nullptr for uniform replay
+  double* cumsum;        ///< [runs x capacity] scratch for prioritized sampling
+  int64_t* inserted;     ///< [runs]: transitions ever inserted (the ring's write head)
+  float* max_priority;   ///< [runs]: priority given to new transitions
+};
+
+GFNRL_HD inline int32_t replay_size(const ReplayArgs& b, int32_t r) {
+  return b.inserted[r] < b.capacity ? static_cast<int32_t>(b.inserted[r]) : b.capacity;
+}
+
+/// Copies trajectory m of run r (its transitions start at `offset` past the run's head).
+GFNRL_HD inline void replay_insert_trajectory(const ReplayArgs& b, const int32_t* states,
+                                              const int32_t* actions, const int32_t* lengths,
+                                              int32_t batch, int32_t max_len, int32_t r,
+                                              int32_t m, int64_t offset) {
+  const int64_t traj = int64_t(r) * batch + m;
+  const int64_t row = int64_t(r) * b.capacity;
+  for (int32_t t = 0; t < lengths[traj]; ++t) {
+    const int64_t slot = row + (b.inserted[r] + offset + t) % b.capacity;
+    b.slot_state[slot] = states[traj * max_len + t];
+    b.slot_action[slot] = actions[traj * max_len + t];
+    if (b.priority) b.priority[slot] = b.max_priority[r];
+  }
+}
+
+/// Replayed sample i of run r: writes its slot, state and action.
+GFNRL_HD inline void replay_sample_one(const ReplayArgs& b, uint64_t seed, uint64_t step,
+                                       int32_t samples, int32_t r, int32_t i, int32_t* out_slot,
+                                       int32_t* out_state, int32_t* out_action) {
+  const int32_t n = replay_size(b, r);
+  const Philox4 u = draw(seed + uint64_t(r), step, static_cast<uint32_t>(i), 0u, kStreamReplay);
+  int32_t k;
+  if (!b.priority) {
+    k = static_cast<int32_t>(uniform_below(u.v[0], static_cast<uint32_t>(n)));
+  } else {
+    const double* c = b.cumsum + int64_t(r) * b.capacity;
+    const double x = (static_cast<double>(u.v[0]) + static_cast<double>(u.v[1]) * 0x1.0p-32) *
+                     0x1.0p-32 * c[n - 1];
+    int32_t lo = 0, hi = n - 1;  // first k with c[k] > x
+    while (lo < hi) {
+      const int32_t mid = lo + (hi - lo) / 2;
+      if (c[mid] > x) hi = mid; else lo = mid + 1;
+    }
+    k = lo;
+  }
+  const int64_t slot = int64_t(r) * b.capacity + k;
+  const int64_t o = int64_t(r) * samples + i;
+  out_slot[o] = k;
+  out_state[o] = b.slot_state[slot];
+  out_action[o] = b.slot_action[slot];
+}
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,81 @@
+/// @file table_layout.hpp
+/// Where each learned quantity of one run lives in its row of the batched parameter table
+/// [runs x stride], and the per-state softmax over a state's actions that every learner uses.
+///
+/// Row layout (E edges, N states):
+///   [0, E)          one logit (TB/DB/SubTB) or Q-value (SoftDQN/M-DQN) per edge id,
+///   [E, E+N)        the same for the exit action of state s at E + s (unused if s never exits),
+///   [E+N, E+2N)     log F(s), the learned log-flows (DB, SubTB),
+///   E+2N            log Z (TB).
+/// An *action id* a in [0, E+N) names an edge (a < E) or the exit of state a - E.
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/dag.hpp"
+#include "gfnrl/detail/hd.hpp"
+#include "gfnrl/detail/state_math.hpp"
+
+namespace gfnrl::detail {
+
+struct TableLayout {
+  int32_t num_states = 0;
+  int32_t num_edges = 0;
+  GFNRL_HD int64_t num_actions() const { return int64_t(num_edges) + num_states; }
+  GFNRL_HD int64_t exit_entry(int32_t s) const { return int64_t(num_edges) + s; }
+  GFNRL_HD int64_t flow_entry(int32_t s) const { return int64_t(num_edges) + num_states + s; }
+  GFNRL_HD int64_t log_z_entry() const { return int64_t(num_edges) + 2 * int64_t(num_states); }
+  GFNRL_HD int64_t stride() const { return log_z_entry() + 1; }
+  GFNRL_HD bool is_exit(int64_t a) const { return a >= num_edges; }
+};
+
+/// log sum over the actions a of s of exp(scale * row[a]) (exit included when s terminates).
+template <class R>
+GFNRL_HD inline R action_lse(const DagView& d, const TableLayout& L, const R* row, int32_t s,
+                             R scale) {
+  LseAcc<R> acc;
+  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) acc.add(scale * row[e]);
+  if (terminates(d, s)) acc.add(scale * row[L.exit_entry(s)]);
+  return acc.value();
+}
+
+/// Adds to a gradient entry: atomically on the device (many trajectories of a run share
+/// entries), plainly on the host (the CPU backend gives each run to one thread).
+template <class R>
+GFNRL_HD inline void grad_add(R* p, R v) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(p, v);
+#else
+  *p += v;
+#endif
+}
+
+/// d/d row of g * log pi(a|s), pi = softmax(row over the actions of s) at scale 1:
+/// row[b] += g * (1[b = a] - pi(b|s)). `lse` is action_lse(row, s, 1).
+template <class R>
+GFNRL_HD inline void scatter_log_softmax_grad(const DagView& d, const TableLayout& L, const R* row,
+                                              R* grad_row, int32_t s, int64_t a, R lse, R g) {
+  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+    grad_add(grad_row + e, -g * exp_(row[e] - lse));
+  if (terminates(d, s)) {
+    const int64_t x = L.exit_entry(s);
+    grad_add(grad_row + x, -g * exp_(row[x] - lse));
+  }
+  grad_add(grad_row + a, g);
+}
+
+/// log-probabilities of softmax(scale * row) over the actions of s, into per-edge and per-state
+/// exit arrays (the ForwardPolicy layout; -inf for the exit of a state that does not terminate).
+GFNRL_HD inline void policy_state(const DagView& d, const TableLayout& L, const float* row,
+                                  int32_t s, float scale, float* log_prob, float* exit_log_prob) {
+  const float lse = action_lse(d, L, row, s, scale);
+  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+    log_prob[e] = scale * row[e] - lse;
+  exit_log_prob[s] = terminates(d, s) ? scale * row[L.exit_entry(s)] - lse : neg_inf();
+}
+
+/// The state an action leads to (-1 for an exit: the trajectory ends).
+GFNRL_HD inline int32_t next_state(const DagView& d, const TableLayout& L, int64_t a) {
+  return L.is_exit(a) ? -1 : d.child_index[a];
+}
+
+}  // namespace gfnrl::detail

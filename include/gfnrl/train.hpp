@@ -1,0 +1,116 @@
+/// @file train.hpp
+/// Batched tabular training: many independent runs (seeds and/or learning rates) of one learner on
+/// one DAG, stored as one table [runs x entries] and advanced by the same launches, with the exact
+/// terminating distribution of every run's current policy available at any step.
+///
+/// One step of every run:
+///   1. sample `batch` trajectories from the current policy (Philox, counter = (step, trajectory,
+///      position), key = seed + run), with epsilon-uniform exploration and a temperature;
+///   2. TB / DB / SubTB: the exact gradient of the loss on those trajectories;
+///      SoftDQN / Munchausen: insert them into the run's replay buffer and, after the warm-up,
+///      the gradient of the TD loss on `replay_batch` replayed transitions;
+///   3. an Adam or SGD step on every entry; DQN learners then update their target table.
+/// Formulas: detail/loss_math.hpp, detail/dqn_math.hpp, detail/optimizer_math.hpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gfnrl/array.hpp"
+#include "gfnrl/backward_policy.hpp"
+#include "gfnrl/dag.hpp"
+#include "gfnrl/metrics.hpp"
+#include "gfnrl/soft_values.hpp"
+
+namespace gfnrl {
+
+enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen };
+enum class OptimizerKind { Adam, Sgd };
+
+/// "tb" | "db" | "subtb" | "softdqn" | "munchausen" (InputError otherwise, naming the value).
+Algo parse_algo(const std::string& name);
+std::string algo_name(Algo a);
+/// True for the learners that keep a Q table (policy softmax(Q / tau)) rather than logits.
+bool is_dqn(Algo a);
+
+struct TrainConfig {
+  Algo algo = Algo::TB;
+  int32_t runs = 1;
+  uint64_t seed = 0;          ///< run r draws with seed + r
+  int32_t batch = 16;         ///< trajectories sampled per step and run
+  // Exploration of the behaviour policy.
+  float epsilon = 0.0f;       ///< probability of a uniformly random action, in [0, 1]
+  float temperature = 1.0f;   ///< behaviour logits divided by this, > 0
+  // Optimizer.
+  OptimizerKind optimizer = OptimizerKind::Adam;
+  std::vector<float> lr{1e-2f};       ///< table learning rate; one value, or one per run
+  std::vector<float> lr_log_z{1e-1f}; ///< TB's log Z learning rate; one value, or one per run
+  float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
+  // SubTB.
+  float subtb_lambda = 0.9f;  ///< geometric weight of sub-trajectory length, in (0, 1]
+  // SoftDQN / Munchausen.
+  bool huber = true;              ///< Huber (delta 1) TD loss, else squared error
+  float target_rate = 0.25f;      ///< Polyak rate of the target table, in (0, 1]
+  int32_t target_every = 1;       ///< target update period in steps (rate 1: hard copies)
+  int32_t replay_capacity = 100000;
+  int32_t replay_batch = 256;
+  bool prioritized = true;        ///< proportional prioritized replay (no importance weights)
+  float priority_exponent = 0.5f;
+  int32_t learning_starts = 16;   ///< steps that only fill the buffer
+  float munchausen_alpha = 0.15f; ///< in [0, 1); the entropy coefficient is tau = 1 / (1 - alpha)
+  float munchausen_l0 = -100.0f;  ///< lower clip of the Munchausen term, < 0
+
+  /// Throws InputError naming the first bad value and its allowed range.
+  void validate() const;
+  /// tau: 1 for the logit learners and SoftDQN, 1 / (1 - alpha) for Munchausen.
+  float entropy_coefficient() const;
+};
+
+/// One evaluation of one run.
+struct RunEvaluation {
+  Metrics metrics;        ///< exact P_T of the run's policy against the target
+  double log_z_estimate;  ///< TB: log Z; DB/SubTB: F(s0); DQN: tau * LSE(Q(s0, .) / tau)
+};
+
+class Trainer {
+ public:
+  /// `correction` is the backward policy of the losses and the DQN reward correction, or nullptr
+  /// for none (log P_B = 0: the learners then target n(x) R(x)). Tables start at zero (uniform
+  /// policy, log F = log Z = 0). Refuses (AllocationError) a configuration that does not fit in
+  /// the backend's memory before allocating anything.
+  Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// One training step of every run.
+  void step();
+  int64_t steps_done() const { return steps_; }
+  int64_t trajectories_per_run() const { return steps_ * config_.batch; }
+
+  /// The exact terminating distribution of every run's current policy (computed on the
+  /// trainer's backend; only scalars reach the host) compared with the target: R/Z, or
+  /// w / sum w for `log_target_weight` (one entry per state).
+  std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr);
+  /// The current forward policy of run r (log-probabilities, on the backend; a fresh copy).
+  ForwardPolicy policy(int32_t run) const;
+  /// Mean loss of each run at the last step (0 before the first update).
+  std::vector<double> last_loss() const;
+  /// Every run's table, [runs x entries], copied to the host (for tests and checkpoints).
+  std::vector<float> parameters() const;
+  static std::size_t estimate_bytes(const Dag& dag, const TrainConfig& config);
+
+  const TrainConfig& config() const { return config_; }
+  const Dag& dag() const { return dag_; }
+
+ private:
+  struct State;
+  void refresh_policies() const;
+  Dag dag_;
+  TrainConfig config_;
+  int64_t steps_ = 0;
+  std::unique_ptr<State> st_;
+};
+
+}  // namespace gfnrl

@@ -1,0 +1,58 @@
+// Rollouts and policy tables of batched training on the GPU: one thread per (run, trajectory)
+// samples with Philox (detail/rollout_math.hpp), one thread per (run, state) writes the policy.
+#include "backend_ops.hpp"
+#include "launch.cuh"
+
+namespace gfnrl::detail::cuda {
+
+namespace {
+struct PolicyState {
+  DagView d;
+  TableLayout L;
+  const float* params;
+  float scale;
+  float *log_prob, *exit_log_prob;
+  __device__ void operator()(int64_t i) const {
+    const int64_t r = i / d.num_states;
+    policy_state(d, L, params + r * L.stride(), static_cast<int32_t>(i - r * d.num_states), scale,
+                 log_prob + r * d.num_edges, exit_log_prob + r * d.num_states);
+  }
+};
+
+struct LogZEstimate {
+  DagView d;
+  TableLayout L;
+  const float* params;
+  int32_t mode;
+  float tau;
+  float* out;
+  __device__ void operator()(int64_t r) const {
+    const float* row = params + r * L.stride();
+    out[r] = mode == 0   ? row[L.log_z_entry()]
+             : mode == 1 ? row[L.flow_entry(0)]
+                         : tau * action_lse(d, L, row, 0, 1.0f / tau);
+  }
+};
+
+struct Rollout {
+  RolloutArgs a;
+  __device__ void operator()(int64_t i) const {
+    rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  }
+};
+}  // namespace
+
+void policy_log_probs(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
+                      float scale, float* log_prob, float* exit_log_prob) {
+  for_each_index(int64_t(runs) * d.num_states,
+                 PolicyState{d, L, params, scale, log_prob, exit_log_prob});
+}
+
+void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
+                     int32_t mode, float tau, float* out) {
+  for_each_index(runs, LogZEstimate{d, L, params, mode, tau, out});
+}
+
+void rollout(const RolloutArgs& a) { for_each_index(int64_t(a.runs) * a.batch, Rollout{a}); }
+
+}  // namespace gfnrl::detail::cuda

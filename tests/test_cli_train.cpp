@@ -1,0 +1,158 @@
+// `gfnrl train` and `gfnrl study` as a user runs them: the CSV contract, reproducibility, the
+// JSON summary, and bad input (exit 2 or 1, one line, no output file left behind).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.hpp"
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "gfnrl_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+// Every file in the directory of `path` whose name starts with its file name (temporaries too).
+bool any_file_with_prefix(const std::string& path) {
+  const std::string cmd = "ls " + path + "* 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[256];
+  const bool found = fgets(buf, sizeof buf, p) != nullptr;
+  pclose(p);
+  return found;
+}
+
+const char* kSmall = "--ndim 2 --height 6 --backend cpu --quiet";
+
+TEST(CliTrain, CsvContractAndJsonSummary) {
+  const std::string out = temp_path("curve.csv");
+  const Result r = run(std::string("train --algo subtb --runs 3 --seed 5 --steps 60 --batch 8 "
+                                   "--eval-every 20 --json --out ") + out + " " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = read_csv(out);
+  ASSERT_EQ(rows.size(), 1u + 3 * 4);  // header + 3 runs x evaluations at steps 0, 20, 40, 60
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"algo", "run", "seed", "step", "trajectories", "tv",
+                                               "kl", "jsd", "log_z_error", "seconds"}));
+  std::set<std::string> seeds;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 10u);
+    EXPECT_EQ(rows[i][0], "subtb");
+    seeds.insert(rows[i][2]);
+    EXPECT_EQ(std::stoll(rows[i][4]), 8 * std::stoll(rows[i][3]));
+    const double tv = std::stod(rows[i][5]);
+    EXPECT_GE(tv, 0.0);
+    EXPECT_LE(tv, 1.0);
+  }
+  EXPECT_EQ(seeds, (std::set<std::string>{"5", "6", "7"}));
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["command"], "train");
+  EXPECT_EQ(j["algo"], "subtb");
+  EXPECT_EQ(j["runs"], 3);
+  EXPECT_EQ(j["trajectories_per_run"], 480);
+  EXPECT_EQ(j["final_tv"].size(), 3u);
+  EXPECT_NEAR(j["final_tv"][2].get<double>(), std::stod(rows.back()[5]), 1e-8);  // CSV: 9 digits
+  std::remove(out.c_str());
+}
+
+// The wall-clock `seconds` column is the only one allowed to differ between two runs.
+TEST(CliTrain, SameSeedTwiceGivesIdenticalCsv) {
+  for (const char* algo : {"tb", "softdqn"}) {
+    std::vector<std::vector<std::vector<std::string>>> csvs;
+    for (int k = 0; k < 2; ++k) {
+      const std::string out = temp_path(std::string("repeat") + std::to_string(k) + algo + ".csv");
+      const Result r = run(std::string("train --algo ") + algo +
+                           " --runs 2 --steps 40 --eval-every 10 --learning-starts 4 --out " + out +
+                           " " + kSmall);
+      ASSERT_EQ(r.code, 0) << r.err;
+      auto rows = read_csv(out);
+      for (auto& row : rows) row.pop_back();  // seconds
+      csvs.push_back(rows);
+      std::remove(out.c_str());
+    }
+    EXPECT_EQ(csvs[0], csvs[1]) << algo;
+    EXPECT_GT(csvs[0].size(), 5u);
+  }
+}
+
+void expect_refused(const std::string& args, int code, const std::string& fragment,
+                    const std::string& env = "") {
+  const std::string out = temp_path("refused.csv");
+  const Result r = run(args + " --out " + out, env);
+  EXPECT_EQ(r.code, code) << args << "\n" << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\nstderr: " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  EXPECT_FALSE(any_file_with_prefix(out)) << "a partial output was left behind: " << args;
+}
+
+TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
+  expect_refused(std::string("train --algo ppo ") + kSmall, 2, "ppo not in {tb,db,subtb");
+  expect_refused(std::string("train --runs 0 ") + kSmall, 2, "--runs: Value 0 not in range");
+  expect_refused(std::string("train --lr -0.01 ") + kSmall, 2,
+                 "lr = -0.01 is out of range: must be finite and > 0");
+  expect_refused(std::string("train --lr 0 ") + kSmall, 2, "lr = 0 is out of range");
+  expect_refused(std::string("train --runs 3 --lr 0.1,0.2 ") + kSmall, 2, "one per run (3)");
+  expect_refused(std::string("train --lr abc ") + kSmall, 2, "'abc' is not a number");
+  expect_refused(std::string("train --eval-every 0 ") + kSmall, 2, "--eval-every = 0 must be >= 1");
+  expect_refused(std::string("train --algo munchausen --alpha 1 ") + kSmall, 2,
+                 "munchausen alpha = 1 is out of range");
+  expect_refused(std::string("train --preset medium ") + kSmall, 2, "medium not in {standard,hard}");
+  expect_refused(std::string("study --algos tb,ppo ") + kSmall, 2, "unknown algorithm 'ppo'");
+  expect_refused(std::string("train --batch 10000000 --runs 100000 ") + kSmall, 1,
+                 "out of memory: training 100000 runs of tb needs");
+  expect_refused(std::string("train ") + kSmall, 1, "needs", "GFNRL_MEMORY_LIMIT=20000");
+}
+
+TEST(CliTrain, UnwritableOutputExitsTwoBeforeAnyWork) {
+  const Result r = run(std::string("train --out /nonexistent-dir/curve.csv ") + kSmall);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot write the output file '/nonexistent-dir/curve.csv'"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(CliTrain, PresetSetsTheSeedsGridAndFlagsOverrideIt) {
+  const std::string out = temp_path("preset.csv");
+  const Result r = run("train --preset hard --height 5 --steps 0 --json --quiet --backend cpu --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ndim"], 4);
+  EXPECT_EQ(j["height"], 5);
+  EXPECT_DOUBLE_EQ(j["r0"].get<double>(), 1e-4);
+  EXPECT_DOUBLE_EQ(j["r2"].get<double>(), 3.0);
+  std::remove(out.c_str());
+}
+
+TEST(CliStudy, EveryLearnerInOneCsv) {
+  const std::string out = temp_path("study.csv");
+  const Result r = run("study --runs 2 --steps 30 --eval-every 10 --learning-starts 2 --json --out " +
+                       out + " " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::set<std::string> algos;
+  for (const auto& row : read_csv(out)) algos.insert(row[0]);
+  EXPECT_EQ(algos, (std::set<std::string>{"algo", "tb", "db", "subtb", "softdqn", "munchausen"}));
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["learners"].size(), 5u);
+  std::remove(out.c_str());
+}
+
+}  // namespace

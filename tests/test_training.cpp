@@ -1,0 +1,190 @@
+// Batched training end to end on the CPU backend (and CUDA against it when a device exists):
+// every learner converges on a 2-D H=8 hypergrid within a stated budget, a seed reproduces a run
+// bit for bit whatever the thread count, runs in a batch are independent, and SoftDQN without
+// the reward correction converges to n(x)R(x) instead of R(x).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+Dag small_grid(Backend b) {
+  HypergridConfig g;
+  g.ndim = 2;
+  g.height = 8;
+  return make_hypergrid(g, b);
+}
+
+// Budget: 3000 steps of 16 trajectories (48,000 per run) with these table learning rates.
+TrainConfig converging_config(Algo a) {
+  TrainConfig c;
+  c.algo = a;
+  c.runs = 2;
+  c.seed = 11;
+  c.lr = {a == Algo::TB ? 3e-2f : a == Algo::DB ? 1e-1f : a == Algo::SubTB ? 3e-2f : 1e-2f};
+  return c;
+}
+constexpr int kBudgetSteps = 3000;
+
+std::vector<RunEvaluation> train(const Dag& dag, const BackwardPolicy* pb, const TrainConfig& c,
+                                 int steps, const Array<float>* target = nullptr) {
+  Trainer t(dag, pb, c);
+  for (int i = 0; i < steps; ++i) t.step();
+  return t.evaluate(target);
+}
+
+class EveryLearner : public ::testing::TestWithParam<Algo> {};
+
+TEST_P(EveryLearner, ReachesExactTvBelow005WithinBudget) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  const double log_z = log_partition(dag);
+  Trainer t(dag, &pb, converging_config(GetParam()));
+  const double tv0 = t.evaluate()[0].metrics.tv;
+  for (int i = 0; i < kBudgetSteps; ++i) t.step();
+  for (const RunEvaluation& e : t.evaluate()) {
+    EXPECT_LT(e.metrics.tv, 0.05) << algo_name(GetParam()) << " (uniform policy: " << tv0 << ")";
+    EXPECT_NEAR(e.metrics.model_mass, 1.0, 1e-5);
+    EXPECT_LT(std::abs(e.log_z_estimate - log_z), 0.1) << algo_name(GetParam());
+  }
+}
+
+TEST_P(EveryLearner, SameSeedGivesIdenticalTablesForAnyThreadCount) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  TrainConfig c = converging_config(GetParam());
+  c.runs = 3;
+  auto run = [&](int threads) {
+#if defined(_OPENMP)
+    const int keep = omp_get_max_threads();
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    Trainer t(dag, &pb, c);
+    for (int i = 0; i < 200; ++i) t.step();
+#if defined(_OPENMP)
+    omp_set_num_threads(keep);
+#endif
+    return std::make_pair(t.parameters(), t.evaluate()[2].metrics.tv);
+  };
+  const auto a = run(1), b = run(2), again = run(2);
+  EXPECT_EQ(a.first, b.first);
+  EXPECT_EQ(b.first, again.first);
+  EXPECT_EQ(a.second, b.second);
+  c.seed += 1;
+  Trainer other(dag, &pb, c);
+  for (int i = 0; i < 200; ++i) other.step();
+  EXPECT_NE(other.parameters(), a.first) << "a different seed must give different trajectories";
+}
+
+// Run r of a batch equals a single run with seed + r: runs share launches, not state.
+TEST_P(EveryLearner, RunsInABatchAreIndependent) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  TrainConfig c = converging_config(GetParam());
+  c.runs = 3;
+  Trainer batch(dag, &pb, c);
+  c.runs = 1;
+  c.seed += 2;
+  Trainer single(dag, &pb, c);
+  for (int i = 0; i < 100; ++i) batch.step(), single.step();
+  const auto all = batch.parameters(), one = single.parameters();
+  const std::size_t stride = one.size();
+  EXPECT_EQ(std::vector<float>(all.begin() + 2 * stride, all.end()), one);
+}
+
+INSTANTIATE_TEST_SUITE_P(Learners, EveryLearner,
+                         ::testing::Values(Algo::TB, Algo::DB, Algo::SubTB, Algo::SoftDQN,
+                                           Algo::Munchausen),
+                         [](const auto& info) { return algo_name(info.param); });
+
+// The seeds' central claim: without log P_B on inner edges, soft Q-learning samples n(x)R(x).
+TEST(SoftDqn, WithoutCorrectionConvergesToPathCountWeightedTarget) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const std::vector<double> log_n = log_path_counts(dag).to_host();
+  const DagArrays h = dag.to_host();
+  std::vector<float> biased(h.log_reward.size());
+  std::vector<double> p(biased.size()), q(biased.size());
+  for (std::size_t s = 0; s < biased.size(); ++s) {
+    biased[s] = static_cast<float>(log_n[s] + h.log_reward[s]);
+    p[s] = std::exp(double(h.log_reward[s]));
+    q[s] = std::exp(double(biased[s]));
+  }
+  const double gap = tv_distance(normalised(p), normalised(q));  // TV(R/Z, nR/sum nR)
+  ASSERT_GT(gap, 0.2);
+  const Array<float> target = Array<float>::from_host(Backend::Cpu, biased);
+  TrainConfig c = converging_config(Algo::SoftDQN);
+  Trainer t(dag, nullptr, c);
+  for (int i = 0; i < kBudgetSteps; ++i) t.step();
+  const auto to_biased = t.evaluate(&target);
+  const auto to_reward = t.evaluate();
+  for (int r = 0; r < c.runs; ++r) {
+    EXPECT_LT(to_biased[r].metrics.tv, 0.05);
+    EXPECT_GT(to_reward[r].metrics.tv, gap - 0.05);
+  }
+}
+
+TEST(TrainConfigValidation, RejectsOutOfRangeValuesByName) {
+  const Dag dag = small_grid(Backend::Cpu);
+  auto expect_error = [&](TrainConfig c, const std::string& needle) {
+    try {
+      Trainer t(dag, nullptr, c);
+      ADD_FAILURE() << "accepted a config with bad " << needle;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  TrainConfig c;
+  c.runs = 0;
+  expect_error(c, "runs = 0");
+  c = {};
+  c.lr = {-1e-3f};
+  expect_error(c, "lr = -0.001");
+  c = {};
+  c.lr = {1e-3f, 1e-3f};
+  c.runs = 3;
+  expect_error(c, "one per run (3)");
+  c = {};
+  c.batch = 0;
+  expect_error(c, "batch = 0");
+  c = {};
+  c.munchausen_alpha = 1.0f;
+  expect_error(c, "munchausen alpha = 1");
+  c = {};
+  c.subtb_lambda = 0.0f;
+  expect_error(c, "subtb lambda = 0");
+  EXPECT_THROW(parse_algo("ppo"), InputError);
+  EXPECT_EQ(parse_algo("munchausen"), Algo::Munchausen);
+}
+
+TEST(TrainerMemory, RefusesATableThatDoesNotFitBeforeAllocating) {
+  const Dag dag = small_grid(Backend::Cpu);
+  TrainConfig c;
+  c.runs = 1 << 20;
+  c.batch = 1 << 24;  // 2^44 trajectories: far beyond any machine
+  EXPECT_THROW(Trainer(dag, nullptr, c), AllocationError);
+}
+
+// CUDA learners against the CPU learners: the same final TV band (atomics reorder sums, so
+// curves agree statistically, not bit for bit).
+TEST_P(EveryLearner, CudaMatchesCpuFinalTvBand) {
+  REQUIRE_CUDA_DEVICE();
+  const TrainConfig c = converging_config(GetParam());
+  const Dag cpu = small_grid(Backend::Cpu), gpu = small_grid(Backend::Cuda);
+  const BackwardPolicy pb_cpu = uniform_backward_policy(cpu), pb_gpu = uniform_backward_policy(gpu);
+  const auto a = train(cpu, &pb_cpu, c, kBudgetSteps), b = train(gpu, &pb_gpu, c, kBudgetSteps);
+  for (int r = 0; r < c.runs; ++r) {
+    EXPECT_LT(b[r].metrics.tv, 0.05);
+    EXPECT_NEAR(b[r].metrics.tv, a[r].metrics.tv, 0.03);
+  }
+}
+
+}  // namespace
+}  // namespace gfnrl::test

@@ -1,0 +1,216 @@
+// Shared training loop of `gfnrl train` and `gfnrl study`.
+#include "train_session.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace gfnrl::cli {
+
+float default_lr(Algo a) {
+  switch (a) {
+    case Algo::TB:
+    case Algo::DB:
+    case Algo::SubTB:
+      return 1e-2f;
+    default:
+      return 1e-2f;
+  }
+}
+
+void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
+  TrainConfig& c = o.cfg;
+  cmd.add_option("--lr", o.lr,
+                 "table learning rate: 'auto' (the learner's default: 1e-2 for every learner, "
+                 "tuned for tabular Adam), one value, or a comma list with one value per run")
+      ->capture_default_str();
+  cmd.add_option("--lr-log-z", o.lr_log_z,
+                 "TB's log Z learning rate: one value or one per run (comma list)")
+      ->capture_default_str();
+  cmd.add_option("--optimizer", o.optimizer, "adam (beta 0.9/0.999, eps 1e-8) or sgd")
+      ->check(CLI::IsMember({"adam", "sgd"}))
+      ->capture_default_str();
+  cmd.add_option("--epsilon", c.epsilon,
+                 "probability of a uniformly random action while sampling, in [0, 1]")
+      ->capture_default_str();
+  cmd.add_option("--temperature", c.temperature,
+                 "behaviour-policy temperature (logits divided by it), > 0")
+      ->capture_default_str();
+  cmd.add_option("--subtb-lambda", c.subtb_lambda, "SubTB weight lambda^(length), in (0, 1]")
+      ->capture_default_str();
+  cmd.add_option("--loss", o.loss, "DQN TD loss: huber (delta 1) or mse")
+      ->check(CLI::IsMember({"huber", "mse"}))
+      ->capture_default_str();
+  cmd.add_option("--target-rate", c.target_rate,
+                 "DQN target table Polyak rate, in (0, 1] (1 = hard copy)")
+      ->capture_default_str();
+  cmd.add_option("--target-every", c.target_every, "DQN target update period in updates, >= 1")
+      ->capture_default_str();
+  cmd.add_option("--replay", o.replay, "DQN replay: prioritized (proportional) or uniform")
+      ->check(CLI::IsMember({"prioritized", "uniform"}))
+      ->capture_default_str();
+  cmd.add_option("--replay-capacity", c.replay_capacity, "DQN replay transitions per run, >= 1")
+      ->capture_default_str();
+  cmd.add_option("--replay-batch", c.replay_batch, "DQN transitions replayed per update, >= 1")
+      ->capture_default_str();
+  cmd.add_option("--priority-exponent", c.priority_exponent,
+                 "DQN prioritized replay exponent, >= 0")
+      ->capture_default_str();
+  cmd.add_option("--learning-starts", c.learning_starts,
+                 "DQN steps that only fill the replay buffer, >= 0")
+      ->capture_default_str();
+  cmd.add_option("--alpha", c.munchausen_alpha,
+                 "Munchausen alpha in [0, 1); tau = 1/(1 - alpha)")
+      ->capture_default_str();
+  cmd.add_option("--l0", c.munchausen_l0, "Munchausen lower clip l0, < 0")->capture_default_str();
+}
+
+namespace {
+std::vector<float> parse_rates(const std::string& text, const std::string& name) {
+  std::vector<float> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    const float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || end == item.c_str() || *end != '\0')
+      throw InputError("--" + name + " '" + text + "': '" + item + "' is not a number");
+    out.push_back(v);
+  }
+  if (out.empty()) throw InputError("--" + name + " is empty");
+  return out;
+}
+}  // namespace
+
+TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
+                        int32_t batch) {
+  TrainConfig c = o.cfg;
+  c.algo = algo;
+  c.runs = runs;
+  c.seed = seed;
+  c.batch = batch;
+  c.lr = o.lr == "auto" ? std::vector<float>{default_lr(algo)} : parse_rates(o.lr, "lr");
+  c.lr_log_z = parse_rates(o.lr_log_z, "lr-log-z");
+  c.optimizer = o.optimizer == "sgd" ? OptimizerKind::Sgd : OptimizerKind::Adam;
+  c.huber = o.loss == "huber";
+  c.prioritized = o.replay == "prioritized";
+  c.validate();
+  return c;
+}
+
+AtomicCsv::AtomicCsv(const std::string& path)
+    : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())) {
+  f_ = std::fopen(tmp_.c_str(), "w");
+  if (!f_)
+    throw InputError("cannot write the output file '" + path + "': " + std::strerror(errno));
+}
+
+AtomicCsv::~AtomicCsv() {
+  if (f_) std::fclose(f_);
+  if (!committed_) std::remove(tmp_.c_str());
+}
+
+void AtomicCsv::line(const std::string& text) {
+  std::fputs(text.c_str(), f_);
+  std::fputc('\n', f_);
+}
+
+void AtomicCsv::commit() {
+  const bool ok = std::fflush(f_) == 0 && !std::ferror(f_);
+  std::fclose(f_);
+  f_ = nullptr;
+  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0)
+    throw std::runtime_error("could not write '" + path_ + "': " + std::strerror(errno));
+  committed_ = true;
+}
+
+namespace {
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+}  // namespace
+
+LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv) {
+  using clock = std::chrono::steady_clock;
+  const TrainConfig& c = trainer.config();
+  const Backend b = trainer.dag().backend();
+  LoopResult res;
+  auto last_print = clock::now() - std::chrono::seconds(10);
+  auto record = [&](bool final) {
+    const auto t0 = clock::now();
+    const std::vector<RunEvaluation> ev = trainer.evaluate();
+    res.eval_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    res.runs.clear();
+    for (int32_t r = 0; r < c.runs; ++r) {
+      const Metrics& m = ev[r].metrics;
+      const double lze = std::abs(ev[r].log_z_estimate - log_z);
+      res.runs.push_back({r, c.seed + r, ev[r], lze});
+      sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
+      if (csv)
+        csv->line(algo_name(c.algo) + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
+                  "," + std::to_string(trainer.steps_done()) + "," +
+                  std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
+                  fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(lze) + "," +
+                  fmt(res.train_seconds));
+    }
+    const auto now = clock::now();
+    if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
+      last_print = now;
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "[gfnrl] %-10s step %lld/%lld (%3.0f%%)  traj/run %lld  TV mean %.4f "
+                    "[%.4f, %.4f]  %.1f s train, %.1f s eval",
+                    algo_name(c.algo).c_str(), static_cast<long long>(trainer.steps_done()),
+                    static_cast<long long>(o.steps),
+                    o.steps ? 100.0 * trainer.steps_done() / o.steps : 100.0,
+                    static_cast<long long>(trainer.trajectories_per_run()), sum / c.runs, lo, hi,
+                    res.train_seconds, res.eval_seconds);
+      std::fprintf(stderr, "%s\n", buf);
+    }
+  };
+  record(o.steps == 0);
+  for (int64_t s = 0; s < o.steps; ++s) {
+    const auto t0 = clock::now();
+    trainer.step();
+    if (s + 1 == o.steps || (s + 1) % o.eval_every == 0) {
+      synchronize(b);
+      res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+      record(s + 1 == o.steps);
+    } else {
+      res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    }
+  }
+  res.steps = trainer.steps_done();
+  return res;
+}
+
+nlohmann::json summarize(const LoopResult& r, const TrainConfig& c) {
+  nlohmann::json j;
+  std::vector<double> tv, lze;
+  for (const RunResult& x : r.runs) tv.push_back(x.last.metrics.tv), lze.push_back(x.log_z_error);
+  double mean = 0;
+  for (double v : tv) mean += v;
+  mean /= tv.empty() ? 1 : tv.size();
+  j["algo"] = algo_name(c.algo);
+  j["runs"] = c.runs;
+  j["steps"] = r.steps;
+  j["trajectories_per_run"] = r.steps * c.batch;
+  j["final_tv_mean"] = mean;
+  j["final_tv_min"] = tv.empty() ? 0 : *std::min_element(tv.begin(), tv.end());
+  j["final_tv_max"] = tv.empty() ? 0 : *std::max_element(tv.begin(), tv.end());
+  j["final_tv"] = tv;
+  j["final_log_z_error"] = lze;
+  j["train_seconds"] = r.train_seconds;
+  j["eval_seconds"] = r.eval_seconds;
+  j["steps_per_second"] = r.train_seconds > 0 ? r.steps / r.train_seconds : 0.0;
+  return j;
+}
+
+}  // namespace gfnrl::cli

@@ -1,0 +1,78 @@
+// The training loop shared by `gfnrl train` and `gfnrl study`: options, per-algorithm defaults,
+// an all-or-nothing CSV file, and evaluation every K steps with progress on stderr.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli_common.hpp"
+
+namespace gfnrl::cli {
+
+/// Learner hyperparameters as given on the command line ("auto" picks the learner's default).
+struct LearnerOptions {
+  std::string lr = "auto", lr_log_z = "0.1";
+  std::string optimizer = "adam", loss = "huber", replay = "prioritized";
+  TrainConfig cfg;
+};
+
+/// Adds --lr, --lr-log-z, --optimizer, --epsilon, --temperature, --subtb-lambda and the DQN
+/// options to a subcommand.
+void add_learner_options(CLI::App& cmd, LearnerOptions& o);
+
+/// The learner's default table learning rate for --lr auto (tuned for tabular Adam).
+float default_lr(Algo a);
+
+/// The TrainConfig for `algo` from the options (parses the learning-rate lists).
+TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
+                        int32_t batch);
+
+/// A CSV file that appears under its name only when complete: rows go to a temporary file in
+/// the same directory, renamed over `path` by commit(); destroyed uncommitted, it is removed.
+class AtomicCsv {
+ public:
+  /// Throws InputError (exit 2) when the temporary file cannot be created.
+  explicit AtomicCsv(const std::string& path);
+  ~AtomicCsv();
+  AtomicCsv(const AtomicCsv&) = delete;
+  AtomicCsv& operator=(const AtomicCsv&) = delete;
+  void line(const std::string& text);
+  void commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+  bool committed_ = false;
+};
+
+inline const char* kCurveHeader = "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds";
+
+struct LoopOptions {
+  int64_t steps = 0, eval_every = 0;
+  bool quiet = false;
+};
+
+/// Final state of one run after the loop.
+struct RunResult {
+  int32_t run;
+  uint64_t seed;
+  RunEvaluation last;
+  double log_z_error;
+};
+
+struct LoopResult {
+  std::vector<RunResult> runs;
+  double train_seconds = 0, eval_seconds = 0;
+  int64_t steps = 0;
+};
+
+/// Trains for `steps` steps, evaluating at step 0, every `eval_every` steps and at the end; one
+/// CSV row per (run, evaluation). `seconds` in the CSV is training time so far (evaluations
+/// excluded).
+LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv);
+
+/// Summary statistics of the final TVs, for JSON output.
+nlohmann::json summarize(const LoopResult& r, const TrainConfig& c);
+
+}  // namespace gfnrl::cli
