@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU check, meant for a machine with an NVIDIA GPU (the device tool's H100/H200): build with
 # the CUDA backend, run every test (the CUDA equivalence tests run instead of skipping),
-# compute-sanitizer (memcheck, racecheck) over the CUDA tests and a CLI solve, then the exact-core
-# benchmark. Logs go to $OUT (or ./gpu-check-out). Never changes the card's settings.
+# compute-sanitizer (memcheck, racecheck) over the CUDA tests, a CLI solve and short CUDA training
+# runs of every learner, then the study on the GPU and the exact-core and training benchmarks. Logs go to $OUT (or ./gpu-check-out). Never changes the card's settings.
 # Optional: .deps/usr holding CLI11, nlohmann-json and googletest sources (unpacked .debs) on
 # machines without those packages.
 set -uo pipefail
@@ -42,13 +42,29 @@ compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/bin/gfnrl solve -
   --backend cuda --json --quiet >"$OUT/sanitizer-cli.log" 2>&1
 rc=$?; echo "memcheck over 'gfnrl solve --backend cuda': rc=$rc"; [ $rc -eq 0 ] || status=1
 
+for algo in tb db subtb softdqn munchausen; do
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool "$tool" --error-exitcode 3 build-gpu/bin/gfnrl train --algo "$algo" \
+      --ndim 3 --height 6 --runs 3 --steps 40 --eval-every 20 --learning-starts 4 --backend cuda \
+      --out "$OUT/sanitizer-train.csv" --quiet >"$OUT/sanitizer-train-$algo-$tool.log" 2>&1
+    rc=$?; echo "$tool over 'gfnrl train --algo $algo --backend cuda': rc=$rc"; [ $rc -eq 0 ] || status=1
+  done
+done
+
 step "CLI on the GPU"
 build-gpu/bin/gfnrl solve --env hypergrid --ndim 4 --height 32 --backend cuda --json | tee "$OUT/solve-4x32.json"
 build-gpu/bin/gfnrl solve --env hypergrid --ndim 7 --height 10 --backend cuda --correction maxent --json --quiet | tee "$OUT/solve-7x10.json"
+
+build-gpu/bin/gfnrl study --backend cuda --out "$OUT/study-2x16-cuda.csv" | tee "$OUT/study-2x16-cuda.txt"
+build-gpu/bin/gfnrl train --algo subtb --preset standard --runs 64 --steps 2000 --eval-every 500 \
+  --backend cuda --out "$OUT/train-subtb-4x20-64runs.csv" --json | tee "$OUT/train-subtb-4x20.json"
 
 step "benchmark"
 build-gpu/bin/gfnrl-bench-exact --backend all --sizes 3x10 4x10 5x10 4x32 6x15 7x10 4x56 --repeats 9 \
   --json >"$OUT/bench-exact.jsonl" 2>"$OUT/bench-exact.err" || status=1
 build-gpu/bin/gfnrl-bench-exact --backend all --sizes 3x10 4x10 5x10 4x32 6x15 7x10 4x56 --repeats 9 2>/dev/null | tee "$OUT/bench-exact.txt"
+build-gpu/bin/gfnrl-bench-train --backend all --runs 1 64 --json >"$OUT/bench-train.jsonl" \
+  2>"$OUT/bench-train.err" || status=1
+build-gpu/bin/gfnrl-bench-train --backend cuda --runs 1 64 2>/dev/null | tee "$OUT/bench-train.txt"
 echo; echo "gpu_check status: $status"
 exit $status

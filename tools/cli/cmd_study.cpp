@@ -14,7 +14,7 @@ struct StudyOptions {
   std::string out = "study.csv";
   int32_t runs = 4, batch = 16;
   uint64_t seed = 0;
-  int64_t steps = 3000, eval_every = 100;
+  int64_t steps = 20000, eval_every = 500;
   LearnerOptions learner;
 };
 
