@@ -13,7 +13,7 @@ template <class Acc, class Term, class Merge>
 Acc chunked_reduce(std::size_t n, Term term, Merge merge) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<Acc> part(chunks);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (std::size_t c = 0; c < chunks; ++c) {
     Acc a{};
     const std::size_t end = std::min(n, (c + 1) * kChunk);

@@ -31,17 +31,17 @@ void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions&,
 void path_counts(const Dag& dag, const PathCountArgs& args) { forward_levels(dag, args); }
 
 void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d.num_states > 4096)
   for (int32_t s = 0; s < d.num_states; ++s) uniform_forward_state(d, s, log_prob, exit_log_prob);
 }
 
 void backward_policy(const DagView& d, const double* log_n, float* log_prob) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d.num_states > 4096)
   for (int32_t c = 0; c < d.num_states; ++c) backward_state(d, c, log_n, log_prob);
 }
 
 void backward_sums(const DagView& d, const float* log_prob, double* sums) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d.num_states > 4096)
   for (int32_t c = 0; c < d.num_states; ++c) {
     double s = 0;
     for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)

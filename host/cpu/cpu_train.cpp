@@ -8,10 +8,18 @@
 
 namespace gfnrl::detail::cpu {
 
+namespace {
+// Below this many elementary operations a loop runs on one thread: on small grids a step is a
+// few microseconds of work, and OpenMP barriers (worse when processes share cores, as parallel
+// ctest does) would cost more than the loop.
+constexpr int64_t kMinParallelWork = 1 << 14;
+bool parallel(int64_t work, int64_t units = 2) { return units > 1 && work >= kMinParallelWork; }
+}  // namespace
+
 void policy_log_probs(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
                       float scale, float* log_prob, float* exit_log_prob) {
   const int64_t n = int64_t(runs) * d.num_states;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(n))
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = i / d.num_states;
     policy_state(d, L, params + r * L.stride(), static_cast<int32_t>(i - r * d.num_states), scale,
@@ -31,25 +39,25 @@ void log_z_estimates(const DagView& d, const TableLayout& L, const float* params
 
 void rollout(const RolloutArgs& a) {
   const int64_t n = int64_t(a.runs) * a.batch;
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (parallel(n * a.max_len, n))
   for (int64_t i = 0; i < n; ++i)
     rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
 }
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(a.runs) * a.batch * a.max_len, a.runs))
   for (int32_t r = 0; r < a.runs; ++r)
     for (int32_t m = 0; m < a.batch; ++m) detail::trajectory_loss(kind, a, r, m);
 }
 
 void dqn_loss(const DqnArgs<float>& a) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(a.runs) * a.samples * 8, a.runs))
   for (int32_t r = 0; r < a.runs; ++r)
     for (int32_t i = 0; i < a.samples; ++i) dqn_sample(a, r, i);
 }
 
 void replay_insert(const ReplayArgs& b, const RolloutArgs& t) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * t.batch * t.max_len, b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
     int64_t offset = 0;
     for (int32_t m = 0; m < t.batch; ++m) {
@@ -63,7 +71,8 @@ void replay_insert(const ReplayArgs& b, const RolloutArgs& t) {
 
 void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,
                    int32_t* slot, int32_t* state, int32_t* action) {
-#pragma omp parallel for schedule(dynamic, 1)
+  const int64_t scan = b.priority ? b.capacity : 0;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * (scan + samples), b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
     if (b.priority) {
       const int64_t row = int64_t(r) * b.capacity;
@@ -77,7 +86,7 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
                               const float* abs_td, float exponent) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * samples * 8, b.runs))
   for (int32_t r = 0; r < b.runs; ++r)
     for (int32_t i = 0; i < samples; ++i) {
       const int64_t k = int64_t(r) * samples + i;
@@ -89,17 +98,17 @@ void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_
 
 void optimizer_step(const OptimizerArgs& a) {
   const int64_t n = a.stride * a.runs;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(n))
   for (int64_t i = 0; i < n; ++i) optimizer_entry(a, i);
 }
 
 void polyak(float* target, const float* source, std::size_t n, float rate) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(static_cast<int64_t>(n)))
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) polyak_entry(target, source, rate, i);
 }
 
 void fill(float* x, std::size_t n, float value) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(static_cast<int64_t>(n)))
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) x[i] = value;
 }
 
