@@ -3,8 +3,8 @@
 // 16 trajectories per step and run).
 //
 // What one step moves, at minimum (float32 tables of `stride` = E + 2N + 1 entries per run):
-//   dense optimizer:  Adam reads param, grad, m, v and writes param, m, v (28 B per entry),
-//                     plus zeroing the gradient (4 B)                      -> 32 B x runs x stride
+//   dense optimizer:  Adam reads param, grad, m, v and writes param, m, v, and the gradient
+//                     reset to 0 for the next step (32 B per entry)        -> 32 B x runs x stride
 //   DQN target table: Polyak reads both tables, writes one (12 B per entry) -> +12 B x runs x stride
 // Rollouts and loss gradients touch only the visited states (~ runs x batch x trajectory length
 // x degree): small next to the dense sweeps on large grids, which is why "table GB/s" is the

@@ -39,11 +39,9 @@ struct Trainer::State {
   // Evaluation.
   Array<float> log_prob, exit_log_prob, log_z;
   std::vector<std::unique_ptr<MarginalSolver>> solvers;
+  std::size_t entries = 0;  // runs x stride
   int64_t updates = 0;
   bool loss_valid = false;
-
-  std::size_t table_size() const { return std::size_t(layout.stride()) * params_runs; }
-  int32_t params_runs = 0;
 };
 
 std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {
@@ -79,16 +77,15 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   State& s = *st_;
   const int32_t R = config_.runs;
   s.layout = layout_of(dag);
-  s.params_runs = R;
   s.max_len = dag.num_levels();  // (levels - 1) edges plus the exit
-  const std::size_t n = s.table_size();
+  const std::size_t n = s.entries = std::size_t(R) * s.layout.stride();
   auto zeros = [&](std::size_t count) {
     Array<float> a(b, count);
     GFNRL_BACKEND_CALL(b, fill, a.data(), count, 0.0f);
     return a;
   };
   s.params = zeros(n);
-  s.grad = zeros(n);
+  s.grad = zeros(n);  // the optimizer step re-zeroes every entry it consumes
   if (config_.optimizer == OptimizerKind::Adam) {
     s.m = zeros(n);
     s.v = zeros(n);
@@ -159,9 +156,8 @@ void Trainer::step() {
   GFNRL_BACKEND_CALL(b, rollout, ra);
   const float* log_pb = s.log_pb.empty() ? nullptr : s.log_pb.data();
   bool update = false;
+  GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
   if (!is_dqn(c.algo)) {
-    GFNRL_BACKEND_CALL(b, fill, s.grad.data(), s.table_size(), 0.0f);
-    GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
     detail::TrajectoryLossArgs<float> la{};
     la.dag = dag_.view();
     la.layout = s.layout;
@@ -197,8 +193,6 @@ void Trainer::step() {
       GFNRL_BACKEND_CALL(b, replay_sample, rb, c.seed, static_cast<uint64_t>(steps_),
                          c.replay_batch, s.sample_slot.data(), s.sample_state.data(),
                          s.sample_action.data());
-      GFNRL_BACKEND_CALL(b, fill, s.grad.data(), s.table_size(), 0.0f);
-      GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
       detail::DqnArgs<float> da{};
       da.dag = dag_.view();
       da.layout = s.layout;
@@ -243,7 +237,7 @@ void Trainer::step() {
     oa.bias2 = static_cast<float>(1.0 - std::pow(double(c.adam_beta2), double(s.updates)));
     GFNRL_BACKEND_CALL(b, optimizer_step, oa);
     if (is_dqn(c.algo) && s.updates % c.target_every == 0)
-      GFNRL_BACKEND_CALL(b, polyak, s.target.data(), s.params.data(), s.table_size(),
+      GFNRL_BACKEND_CALL(b, polyak, s.target.data(), s.params.data(), s.entries,
                          c.target_rate);
     s.loss_valid = true;
   }

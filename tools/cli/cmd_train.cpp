@@ -1,6 +1,5 @@
 // gfnrl train: batched tabular training of one learner, with the exact TV of every run's policy
 // every K steps written to a CSV.
-#include <chrono>
 #include <iostream>
 
 #include "train_session.hpp"
@@ -9,58 +8,42 @@ namespace gfnrl::cli {
 
 namespace {
 struct TrainCliOptions {
-  EnvOptions env;
-  std::string preset, algo = "tb", correction = "uniform", out = "curve.csv";
-  int32_t runs = 4, batch = 16;
-  uint64_t seed = 0;
-  int64_t steps = 2000, eval_every = 100;
-  LearnerOptions learner;
+  std::string algo = "tb";
+  SessionOptions session;
 };
 
 int run(const TrainCliOptions& o, const CLI::App& cmd) {
-  EnvOptions env = o.env;
-  if (!o.preset.empty()) apply_preset(cmd, o.preset, env.grid);
+  const SessionOptions& so = o.session;
   const Algo algo = parse_algo(o.algo);
-  if (o.steps < 0) throw InputError("--steps = " + std::to_string(o.steps) + " must be >= 0");
-  if (o.eval_every < 1)
-    throw InputError("--eval-every = " + std::to_string(o.eval_every) + " must be >= 1");
-  const TrainConfig cfg = make_config(o.learner, algo, o.runs, o.seed, o.batch);
-  AtomicCsv csv(o.out);  // fails (exit 2) before any work when the path is not writable
+  const EnvOptions env = checked_environment(so, cmd);
+  const TrainConfig cfg = make_config(so.learner, algo, so.runs, so.seed, so.batch);
+  AtomicCsv csv(so.out);  // fails (exit 2) before any work when the path is not writable
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Dag dag = build_environment(env, b);
-  const auto pb = make_correction(o.correction, dag);
+  const auto pb = make_correction(so.correction, dag);
   const double log_z = log_partition(dag);
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
-                    std::to_string(o.steps) + " steps of " + std::to_string(cfg.batch) +
-                    " trajectories (correction " + o.correction + ", " +
+                    std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
+                    " trajectories (correction " + so.correction + ", " +
                     format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " +
                     backend_name(b));
   Trainer trainer(dag, pb.get(), cfg);
-  LoopOptions lo;
-  lo.steps = o.steps;
-  lo.eval_every = o.eval_every;
-  lo.quiet = env.quiet;
-  const LoopResult res = train_loop(trainer, log_z, lo, &csv);
+  const LoopResult res = train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet}, &csv);
   csv.commit();
-  progress(env, "wrote " + o.out);
+  progress(env, "wrote " + so.out);
   if (env.json) {
     nlohmann::json j = summarize(res, cfg);
+    j.update(grid_json(env));
     j["command"] = "train";
-    j["env"] = env.env;
-    j["ndim"] = env.grid.ndim;
-    j["height"] = env.grid.height;
-    j["r0"] = env.grid.r0;
-    j["r1"] = env.grid.r1;
-    j["r2"] = env.grid.r2;
     j["num_states"] = dag.num_states();
-    j["correction"] = o.correction;
+    j["correction"] = so.correction;
     j["seed"] = cfg.seed;
     j["batch"] = cfg.batch;
     j["log_z"] = log_z;
     j["backend"] = backend_name(b);
     if (b == Backend::Cuda) j["device"] = cuda_device_description();
-    j["out"] = o.out;
+    j["out"] = so.out;
     print_json_line(j);
   }
   return 0;
@@ -85,32 +68,15 @@ void apply_preset(const CLI::App& cmd, const std::string& name, HypergridConfig&
 
 void register_train(CLI::App& app) {
   auto o = std::make_shared<TrainCliOptions>();
+  o->session.out = "curve.csv";
+  o->session.steps = 2000;
+  o->session.eval_every = 100;
   CLI::App* cmd = app.add_subcommand(
       "train", "train a batch of runs of one tabular learner; exact TV curves to a CSV");
   cmd->add_option("--algo", o->algo, "learner: tb, db, subtb, softdqn, munchausen")
       ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen"}))
       ->capture_default_str();
-  add_env_options(*cmd, o->env);
-  add_preset_option(*cmd, o->preset);
-  cmd->add_option("--runs", o->runs, "independent runs trained together (seeds seed..seed+runs-1)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed of run 0 (run r uses seed + r)")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "training steps")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "trajectories sampled per step and run")
-      ->check(CLI::Range(1, 1 << 24))
-      ->capture_default_str();
-  cmd->add_option("--eval-every", o->eval_every, "exact evaluation every K steps")
-      ->capture_default_str();
-  cmd->add_option("--out", o->out,
-                  "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
-      ->capture_default_str();
-  cmd->add_option("--correction", o->correction,
-                  "backward policy of the losses and DQN reward correction: uniform, maxent "
-                  "(n(s)/n(s')), or none (log P_B = 0: targets n(x)R(x))")
-      ->check(CLI::IsMember({"uniform", "maxent", "none"}))
-      ->capture_default_str();
-  add_learner_options(*cmd, o->learner);
+  add_session_options(*cmd, o->session);
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }
 

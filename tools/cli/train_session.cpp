@@ -62,6 +62,43 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--l0", c.munchausen_l0, "Munchausen lower clip l0, < 0")->capture_default_str();
 }
 
+void add_session_options(CLI::App& cmd, SessionOptions& o) {
+  add_env_options(cmd, o.env);
+  add_preset_option(cmd, o.preset);
+  cmd.add_option("--runs", o.runs, "independent runs trained together (seeds seed..seed+runs-1)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd.add_option("--seed", o.seed, "seed of run 0 (run r uses seed + r)")->capture_default_str();
+  cmd.add_option("--steps", o.steps, "training steps (per learner)")->capture_default_str();
+  cmd.add_option("--batch", o.batch, "trajectories sampled per step and run")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
+  cmd.add_option("--eval-every", o.eval_every, "exact evaluation every K steps")
+      ->capture_default_str();
+  cmd.add_option("--out", o.out, "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
+      ->capture_default_str();
+  cmd.add_option("--correction", o.correction,
+                 "backward policy of the losses and DQN reward correction: uniform, maxent "
+                 "(n(s)/n(s')), or none (log P_B = 0: targets n(x)R(x))")
+      ->check(CLI::IsMember({"uniform", "maxent", "none"}))
+      ->capture_default_str();
+  add_learner_options(cmd, o.learner);
+}
+
+EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {
+  EnvOptions env = o.env;
+  if (!o.preset.empty()) apply_preset(cmd, o.preset, env.grid);
+  if (o.steps < 0) throw InputError("--steps = " + std::to_string(o.steps) + " must be >= 0");
+  if (o.eval_every < 1)
+    throw InputError("--eval-every = " + std::to_string(o.eval_every) + " must be >= 1");
+  return env;
+}
+
+nlohmann::json grid_json(const EnvOptions& env) {
+  return {{"env", env.env},       {"ndim", env.grid.ndim}, {"height", env.grid.height},
+          {"r0", env.grid.r0},    {"r1", env.grid.r1},     {"r2", env.grid.r2}};
+}
+
 namespace {
 std::vector<float> parse_rates(const std::string& text, const std::string& name) {
   std::vector<float> out;
@@ -144,7 +181,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     for (int32_t r = 0; r < c.runs; ++r) {
       const Metrics& m = ev[r].metrics;
       const double lze = std::abs(ev[r].log_z_estimate - log_z);
-      res.runs.push_back({r, c.seed + r, ev[r], lze});
+      res.runs.push_back({ev[r], lze});
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (csv)
         csv->line(algo_name(c.algo) + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +

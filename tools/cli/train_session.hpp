@@ -27,6 +27,27 @@ float default_lr(Algo a);
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
                         int32_t batch);
 
+/// What `train` and `study` share: the environment, the batch of runs, the loop and the output.
+struct SessionOptions {
+  EnvOptions env;
+  std::string preset, correction = "uniform", out;
+  int32_t runs = 4, batch = 16;
+  uint64_t seed = 0;
+  int64_t steps = 0, eval_every = 0;
+  LearnerOptions learner;
+};
+
+/// Adds the environment, --preset, --runs, --seed, --steps, --batch, --eval-every, --out,
+/// --correction and the learner options (defaults are the fields' values when called).
+void add_session_options(CLI::App& cmd, SessionOptions& o);
+
+/// The environment with --preset applied (explicit grid flags win); throws InputError for a
+/// negative --steps or --eval-every below 1.
+EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd);
+
+/// The grid fields every training JSON summary carries.
+nlohmann::json grid_json(const EnvOptions& env);
+
 /// A CSV file that appears under its name only when complete: rows go to a temporary file in
 /// the same directory, renamed over `path` by commit(); destroyed uncommitted, it is removed.
 class AtomicCsv {
@@ -53,10 +74,8 @@ struct LoopOptions {
   bool quiet = false;
 };
 
-/// Final state of one run after the loop.
+/// Final state of one run after the loop (runs in order: run r has seed + r).
 struct RunResult {
-  int32_t run;
-  uint64_t seed;
   RunEvaluation last;
   double log_z_error;
 };

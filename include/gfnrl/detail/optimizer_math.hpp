@@ -4,7 +4,8 @@
 ///   SGD:  theta -= lr * g
 ///   Adam: m = b1 m + (1-b1) g,  v = b2 v + (1-b2) g^2,
 ///         theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-/// lr is the run's table rate, or its log Z rate for the log Z entry.
+/// lr is the run's table rate, or its log Z rate for the log Z entry. The gradient entry is reset
+/// to 0 once consumed, so the next step accumulates into a zeroed table without a separate pass.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -15,7 +16,7 @@ namespace gfnrl::detail {
 
 struct OptimizerArgs {
   float* params;
-  const float* grad;
+  float* grad;  ///< read, then reset to 0
   float* m;  ///< Adam first moments (unused by SGD)
   float* v;  ///< Adam second moments (unused by SGD)
   int64_t stride, log_z_entry;
@@ -31,6 +32,7 @@ GFNRL_HD inline void optimizer_entry(const OptimizerArgs& a, int64_t i) {
   const int64_t r = i / a.stride;
   const float lr = (i - r * a.stride) == a.log_z_entry ? a.lr_log_z[r] : a.lr[r];
   const float g = a.grad[i];
+  a.grad[i] = 0.0f;
   if (!a.adam) {
     a.params[i] -= lr * g;
     return;
