@@ -36,23 +36,28 @@ void check_ids(const DagSpec& spec) {
     if (!seen.insert({e.from, e.to}).second) throw InputError(where + ": duplicate edge");
   }
   std::vector<char> rewarded(spec.num_states, 0);
-  for (const auto& [s, r] : spec.rewards) {
+  auto check_reward = [&](int32_t s, double v, bool is_log) {
+    const char* what = is_log ? "log-reward" : "reward";
     if (!in_range(s))
-      throw InputError("reward for " + state_name(s) + ": state out of range [0, " +
+      throw InputError(std::string(what) + " for " + state_name(s) + ": state out of range [0, " +
                        std::to_string(spec.num_states) + ")");
-    if (!std::isfinite(r) || r <= 0)
-      throw InputError("reward of " + state_name(s) + " is " + std::to_string(r) +
-                       ": rewards must be finite and > 0 (a state with zero reward simply does "
-                       "not terminate: give it no reward)");
+    if (!std::isfinite(v) || (!is_log && v <= 0))
+      throw InputError(std::string(what) + " of " + state_name(s) + " is " + std::to_string(v) +
+                       (is_log ? ": log-rewards must be finite"
+                               : ": rewards must be finite and > 0") +
+                       " (a state with zero reward simply does not terminate: give it no reward)");
     if (rewarded[s]) throw InputError("reward of " + state_name(s) + " is given twice");
     rewarded[s] = 1;
-  }
-  if (spec.rewards.empty()) throw InputError("the DAG has no terminating state (no rewards given)");
+  };
+  for (const auto& [s, r] : spec.rewards) check_reward(s, r, false);
+  for (const auto& [s, r] : spec.log_rewards) check_reward(s, r, true);
+  if (spec.rewards.empty() && spec.log_rewards.empty())
+    throw InputError("the DAG has no terminating state (no rewards given)");
 }
 
 }  // namespace
 
-Dag build_dag(const DagSpec& spec, Backend b) {
+Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids) {
   check_ids(spec);
   const int32_t n = spec.num_states;
   std::vector<std::vector<int32_t>> out(n);
@@ -103,6 +108,7 @@ Dag build_dag(const DagSpec& spec, Backend b) {
                                       state_name(spec.source));
   std::vector<float> log_r(n, -INFINITY);
   for (const auto& [s, r] : spec.rewards) log_r[s] = static_cast<float>(std::log(r));
+  for (const auto& [s, r] : spec.log_rewards) log_r[s] = static_cast<float>(r);
   for (int32_t s = 0; s < n; ++s)
     if (out[s].empty() && !(log_r[s] > -INFINITY))
       throw InputError(state_name(s) + " has no children and no reward: trajectories would end "
@@ -123,19 +129,26 @@ Dag build_dag(const DagSpec& spec, Backend b) {
   std::partial_sum(a.level_offsets.begin(), a.level_offsets.end(), a.level_offsets.begin());
 
   // CSR children sorted by new child id.
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> kids(n);  // (new child, action)
+  struct Kid {
+    int32_t child, action, spec_edge;
+    bool operator<(const Kid& o) const { return child < o.child; }
+  };
+  std::vector<std::vector<Kid>> kids(n);
   int32_t max_action = -1;
-  for (const auto& e : spec.edges) {
-    kids[rank[e.from]].push_back({rank[e.to], e.action});
+  for (std::size_t i = 0; i < spec.edges.size(); ++i) {
+    const auto& e = spec.edges[i];
+    kids[rank[e.from]].push_back({rank[e.to], e.action, static_cast<int32_t>(i)});
     max_action = std::max(max_action, e.action);
   }
+  if (edge_ids) edge_ids->assign(spec.edges.size(), -1);
   a.child_offsets.assign(n + 1, 0);
   for (int32_t i = 0; i < n; ++i) {
-    std::sort(kids[i].begin(), kids[i].end());
+    std::sort(kids[i].begin(), kids[i].end());  // no ties: duplicate edges were rejected
     a.child_offsets[i + 1] = a.child_offsets[i] + static_cast<int32_t>(kids[i].size());
-    for (const auto& [c, act] : kids[i]) {
-      a.child_index.push_back(c);
-      a.child_action.push_back(act);
+    for (const Kid& k : kids[i]) {
+      if (edge_ids) (*edge_ids)[k.spec_edge] = static_cast<int32_t>(a.child_index.size());
+      a.child_index.push_back(k.child);
+      a.child_action.push_back(k.action);
     }
   }
   // CSC parents: walking parents in increasing id gives each child's parents sorted.

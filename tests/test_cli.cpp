@@ -33,7 +33,7 @@ double hypergrid_log_z(int d, int h, double r0, double r1, double r2) {
 }
 
 TEST(Cli, HelpOnEverySubcommand) {
-  for (const char* args : {"--help", "solve --help", "eval --help", "train --help", "study --help"}) {
+  for (const char* args : {"--help", "solve --help", "eval --help", "train --help", "study --help", "convert --help"}) {
     const Result r = run(args);
     EXPECT_EQ(r.code, 0) << args;
     EXPECT_NE(r.out.find("--"), std::string::npos) << args;
@@ -86,7 +86,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   expect_usage_error("frobnicate", "unknown subcommand 'frobnicate' (allowed: solve, eval");
   expect_usage_error("solve --ndim 0", "--ndim: Value 0 not in range 1 to 16");
   expect_usage_error("solve --height 1", "1 not in range");
-  expect_usage_error("solve --correction bogus", "bogus not in {uniform,maxent,none}");
+  expect_usage_error("solve --correction bogus", "bogus not in {uniform,maxent,file,none}");
   expect_usage_error("solve --backend tpu", "tpu not in {cpu,cuda,auto}");
   expect_usage_error("solve --env chess", "chess not in {hypergrid}");
   expect_usage_error("eval --policy greedy", "greedy not in {uniform,optimal}");

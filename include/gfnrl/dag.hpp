@@ -98,13 +98,17 @@ struct DagSpec {
   std::vector<Edge> edges;
   /// (state, R(x)) for each terminating state; R must be finite and > 0.
   std::vector<std::pair<int32_t, double>> rewards;
+  /// (state, log R(x)) for terminating states given by log-reward (finite); a state may appear
+  /// in `rewards` or `log_rewards`, not both. Use this form when R underflows a double.
+  std::vector<std::pair<int32_t, double>> log_rewards;
 };
 
 /// Validates a DagSpec and builds the level-sorted Dag on backend b. Throws InputError naming the
 /// offending state or value for: out-of-range ids, self-loops and cycles (a state on the cycle),
 /// duplicate edges, negative action ids, states unreachable from the source, non-finite or
 /// non-positive rewards, no terminating state, and dead ends (no children and no reward).
-/// label[s] of the result is the caller's id of state s.
-Dag build_dag(const DagSpec& spec, Backend b);
+/// label[s] of the result is the caller's id of state s. When edge_ids is given it receives, for
+/// each spec edge i, its CSR edge id in the result (to carry per-edge tables such as P_B across).
+Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids = nullptr);
 
 }  // namespace gfnrl

@@ -6,6 +6,7 @@
 #include "gfnrl/backward_policy.hpp"
 #include "gfnrl/config.hpp"
 #include "gfnrl/dag.hpp"
+#include "gfnrl/dag_file.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"

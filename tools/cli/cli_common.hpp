@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gfnrl/gfnrl.hpp"
@@ -11,24 +12,42 @@ namespace gfnrl::cli {
 
 struct EnvOptions {
   std::string env = "hypergrid";
+  std::string dag_file;  ///< --dag FILE: load this instead of generating `env`
   HypergridConfig grid;
   std::string backend = "auto";
   bool json = false;
   bool quiet = false;
 };
 
-/// Adds --env, --ndim, --height, --r0, --r1, --r2, --backend, --json, --quiet to a subcommand.
+/// Adds --env, --dag, --ndim, --height, --r0, --r1, --r2, --backend, --json, --quiet.
 void add_env_options(CLI::App& cmd, EnvOptions& o);
 
-/// Builds the environment's DAG on the chosen backend, printing progress unless quiet.
-Dag build_environment(const EnvOptions& o, Backend b);
+/// A built environment: its DAG, the P_B its file carries (if any), and the parameters that
+/// describe it in JSON outputs.
+struct Environment {
+  Dag dag;
+  std::optional<BackwardPolicy> file_backward;
+  nlohmann::json description;
+};
+
+/// Builds (or loads, with --dag) the environment on the chosen backend, printing progress
+/// unless quiet.
+Environment build_environment(const EnvOptions& o, Backend b);
+
+/// InputError when --dag is combined with a flag of a generated environment (--ndim, ...).
+void check_env_flags(const CLI::App& cmd, const EnvOptions& o);
 
 /// --preset standard|hard, applied by apply_preset to the hypergrid fields not given explicitly.
 void add_preset_option(CLI::App& cmd, std::string& preset);
 void apply_preset(const CLI::App& cmd, const std::string& name, HypergridConfig& g);
 
-/// The backward policy named by --correction: "uniform", "maxent", or "none" (nullptr).
-std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Dag& dag);
+/// --correction: uniform, maxent, file (the --dag file's P_B) or none; `extra` is appended to
+/// the help text.
+void add_correction_option(CLI::App& cmd, std::string& correction, const std::string& help);
+
+/// The backward policy named by --correction: "uniform", "maxent", "file" (the DAG file's own
+/// P_B; InputError when it has none), or "none" (nullptr).
+std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Environment& env);
 
 /// "[gfnrl] ..." on stderr unless quiet.
 void progress(const EnvOptions& o, const std::string& msg);
@@ -40,5 +59,6 @@ void register_solve(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_train(CLI::App& app);
 void register_study(CLI::App& app);
+void register_convert(CLI::App& app);
 
 }  // namespace gfnrl::cli

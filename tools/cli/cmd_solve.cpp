@@ -20,20 +20,18 @@ struct SolveOptions {
 
 void add_solver_options(CLI::App& cmd, SolveOptions& o) {
   add_env_options(cmd, o.env);
-  cmd.add_option("--correction", o.correction,
-                 "reward correction r(s,s') = log P_B(s|s'): uniform P_B, maxent P_B = n(s)/n(s'), "
-                 "or none (uncorrected MaxEnt RL: samples n(x)R(x))")
-      ->check(CLI::IsMember({"uniform", "maxent", "none"}))
-      ->capture_default_str();
+  add_correction_option(cmd, o.correction, "reward correction r(s,s') = log P_B(s|s')");
   cmd.add_flag("--base-uniform", o.base_uniform,
                "KL-regularised soft RL with the base policy mu uniform over valid actions");
 }
 
-int run(const SolveOptions& o, bool eval) {
+int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   using clock = std::chrono::steady_clock;
+  check_env_flags(cmd, o.env);
   const Backend b = parse_backend(o.env.backend);
   const auto t0 = clock::now();
-  const Dag dag = build_environment(o.env, b);
+  const Environment env = build_environment(o.env, b);
+  const Dag& dag = env.dag;
   synchronize(b);
   const double build_s = std::chrono::duration<double>(clock::now() - t0).count();
 
@@ -45,7 +43,7 @@ int run(const SolveOptions& o, bool eval) {
   if (optimal) {
     progress(o.env, "soft value iteration over " + std::to_string(dag.num_levels()) +
                         " levels, correction " + o.correction);
-    const auto pb = make_correction(o.correction, dag);
+    const auto pb = make_correction(o.correction, env);
     SoftValueOptions so;
     so.uniform_base_policy = o.base_uniform;
     SoftValueSolver solver(dag, pb.get(), so);
@@ -62,12 +60,7 @@ int run(const SolveOptions& o, bool eval) {
   const double secs = std::chrono::duration<double>(clock::now() - t1).count();
 
   out["command"] = eval ? "eval" : "solve";
-  out["env"] = o.env.env;
-  out["ndim"] = o.env.grid.ndim;
-  out["height"] = o.env.grid.height;
-  out["r0"] = o.env.grid.r0;
-  out["r1"] = o.env.grid.r1;
-  out["r2"] = o.env.grid.r2;
+  out.update(env.description);
   out["policy"] = optimal ? "optimal" : "uniform";
   if (optimal) out["correction"] = o.correction;
   if (optimal) out["base_policy"] = o.base_uniform ? "uniform" : "none";
@@ -101,7 +94,7 @@ void register_solve(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "solve", "exact soft value iteration; TV/KL/JSD of the soft-optimal policy against R/Z");
   add_solver_options(*cmd, *opts);
-  cmd->callback([opts]() { throw CLI::RuntimeError(run(*opts, false)); });
+  cmd->callback([opts, cmd]() { throw CLI::RuntimeError(run(*opts, false, *cmd)); });
 }
 
 void register_eval(CLI::App& app) {
@@ -113,7 +106,7 @@ void register_eval(CLI::App& app) {
                   "uniform (uniform over valid actions, exit included) or optimal")
       ->check(CLI::IsMember({"uniform", "optimal"}))
       ->capture_default_str();
-  cmd->callback([opts]() { throw CLI::RuntimeError(run(*opts, true)); });
+  cmd->callback([opts, cmd]() { throw CLI::RuntimeError(run(*opts, true, *cmd)); });
 }
 
 }  // namespace gfnrl::cli

@@ -25,8 +25,9 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
-  const Dag dag = build_environment(env, b);
-  const auto pb = make_correction(so.correction, dag);
+  const Environment built = build_environment(env, b);
+  const Dag& dag = built.dag;
+  const auto pb = make_correction(so.correction, built);
   const double log_z = log_partition(dag);
   nlohmann::json learners = nlohmann::json::array();
   for (const TrainConfig& cfg : cfgs) {
@@ -40,7 +41,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   csv.commit();
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
   if (env.json) {
-    nlohmann::json j = grid_json(env);
+    nlohmann::json j = built.description;
     j["command"] = "study";
     j["num_states"] = dag.num_states();
     j["correction"] = so.correction;

@@ -20,8 +20,9 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   AtomicCsv csv(so.out);  // fails (exit 2) before any work when the path is not writable
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
-  const Dag dag = build_environment(env, b);
-  const auto pb = make_correction(so.correction, dag);
+  const Environment built = build_environment(env, b);
+  const Dag& dag = built.dag;
+  const auto pb = make_correction(so.correction, built);
   const double log_z = log_partition(dag);
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
                     std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
@@ -34,7 +35,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   progress(env, "wrote " + so.out);
   if (env.json) {
     nlohmann::json j = summarize(res, cfg);
-    j.update(grid_json(env));
+    j.update(built.description);
     j["command"] = "train";
     j["num_states"] = dag.num_states();
     j["correction"] = so.correction;

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   gfnrl::cli::register_eval(app);
   gfnrl::cli::register_train(app);
   gfnrl::cli::register_study(app);
+  gfnrl::cli::register_convert(app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -77,26 +77,22 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
       ->capture_default_str();
   cmd.add_option("--out", o.out, "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
       ->capture_default_str();
-  cmd.add_option("--correction", o.correction,
-                 "backward policy of the losses and DQN reward correction: uniform, maxent "
-                 "(n(s)/n(s')), or none (log P_B = 0: targets n(x)R(x))")
-      ->check(CLI::IsMember({"uniform", "maxent", "none"}))
-      ->capture_default_str();
+  add_correction_option(cmd, o.correction,
+                        "backward policy of the losses and DQN reward correction");
   add_learner_options(cmd, o.learner);
 }
 
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {
   EnvOptions env = o.env;
+  check_env_flags(cmd, env);
+  if (!o.preset.empty() && !env.dag_file.empty())
+    throw InputError("--preset " + o.preset + " describes a hypergrid; it cannot be combined "
+                     "with --dag " + env.dag_file);
   if (!o.preset.empty()) apply_preset(cmd, o.preset, env.grid);
   if (o.steps < 0) throw InputError("--steps = " + std::to_string(o.steps) + " must be >= 0");
   if (o.eval_every < 1)
     throw InputError("--eval-every = " + std::to_string(o.eval_every) + " must be >= 1");
   return env;
-}
-
-nlohmann::json grid_json(const EnvOptions& env) {
-  return {{"env", env.env},       {"ndim", env.grid.ndim}, {"height", env.grid.height},
-          {"r0", env.grid.r0},    {"r1", env.grid.r1},     {"r2", env.grid.r2}};
 }
 
 namespace {

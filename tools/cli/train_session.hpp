@@ -45,9 +45,6 @@ void add_session_options(CLI::App& cmd, SessionOptions& o);
 /// negative --steps or --eval-every below 1.
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd);
 
-/// The grid fields every training JSON summary carries.
-nlohmann::json grid_json(const EnvOptions& env);
-
 /// A CSV file that appears under its name only when complete: rows go to a temporary file in
 /// the same directory, renamed over `path` by commit(); destroyed uncommitted, it is removed.
 class AtomicCsv {

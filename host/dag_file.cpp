@@ -1,0 +1,179 @@
+// DAG files: format dispatch, atomic writes, validation into a Dag (+ the file's P_B), export.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <unistd.h>
+
+#include "dag_file_checks.hpp"
+#include "gfnrl/error.hpp"
+
+namespace gfnrl {
+
+namespace detail {
+void write_dag_binary(const DagFile& f, std::ostream& out);
+bool is_dag_binary(const char* first_bytes, std::size_t n);
+
+bool valid_log_pb(float v) { return !std::isnan(v) && v <= 0.0f; }
+
+void check_state_count(const DagFile& f, const std::string& name) {
+  if (static_cast<int64_t>(f.spec.num_states) > static_cast<int64_t>(f.spec.edges.size()) + 1)
+    throw InputError(name + ": " + std::to_string(f.spec.num_states) + " states but only " +
+                     std::to_string(f.spec.edges.size()) +
+                     " edges: every state but the source needs an in-edge, so some state is "
+                     "unreachable");
+}
+
+namespace {
+// Throws at the later of any two records with equal keys, describing it with what(record).
+template <class Key, class What>
+void report_repeats(std::size_t count, Key key, const Position& at, What what) {
+  std::vector<std::size_t> order(count);
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  for (std::size_t i = 1; i < count; ++i)
+    if (key(order[i]) == key(order[i - 1]))
+      throw InputError(at(order[i]) + ": " + what(order[i]) + " (first at " +
+                       at(order[i - 1]) + ")");
+}
+}  // namespace
+
+void check_duplicates(const DagFile& f, const Position& edge_at, const Position& terminal_at) {
+  const auto& e = f.spec.edges;
+  report_repeats(
+      e.size(), [&](std::size_t i) { return (int64_t(e[i].from) << 32) | uint32_t(e[i].to); },
+      edge_at, [&](std::size_t i) {
+        return "duplicate edge " + std::to_string(e[i].from) + " -> " + std::to_string(e[i].to);
+      });
+  const auto& r = f.spec.log_rewards;
+  report_repeats(
+      r.size(), [&](std::size_t i) { return r[i].first; }, terminal_at, [&](std::size_t i) {
+        return "log-reward of state " + std::to_string(r[i].first) + " is given twice";
+      });
+}
+}  // namespace detail
+
+DagFormat parse_dag_format(const std::string& name) {
+  if (name == "text") return DagFormat::Text;
+  if (name == "binary") return DagFormat::Binary;
+  throw InputError("unknown DAG file format '" + name + "' (allowed: text, binary)");
+}
+
+const char* dag_format_name(DagFormat f) { return f == DagFormat::Text ? "text" : "binary"; }
+
+DagFile read_dag_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw InputError(path + ": no such file (or not a regular file)");
+  const std::uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(path + ": cannot read its size: " + ec.message());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open for reading");
+  char first[8] = {};
+  in.read(first, sizeof first);
+  const std::size_t got = static_cast<std::size_t>(in.gcount());
+  in.clear();
+  in.seekg(0);
+  if (detail::is_dag_binary(first, got)) return parse_dag_binary(in, size, path);
+  return parse_dag_text(in, path);
+}
+
+void write_dag_file(const DagFile& f, const std::string& path, DagFormat format) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw InputError(path + ": cannot open for writing");
+    if (format == DagFormat::Binary) {
+      detail::write_dag_binary(f, out);
+    } else {
+      char buf[64];
+      out << "gfnrl-dag 1\n# " << f.spec.edges.size() << " edges, " << f.spec.log_rewards.size()
+          << " terminating states\nstates " << f.spec.num_states << "\nsource " << f.spec.source
+          << "\n";
+      for (std::size_t i = 0; i < f.spec.edges.size(); ++i) {
+        const auto& e = f.spec.edges[i];
+        out << "edge " << e.from << ' ' << e.to << ' ' << e.action;
+        // %.9g round-trips a float, %.17g a double.
+        if (!f.log_pb.empty()) std::snprintf(buf, sizeof buf, " %.9g", f.log_pb[i]), out << buf;
+        out << '\n';
+      }
+      for (const auto& [s, v] : f.spec.log_rewards) {
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        out << "log_reward " << s << ' ' << buf << '\n';
+      }
+    }
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw InputError(path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot rename the temporary file into place: " + ec.message());
+  }
+}
+
+LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name) {
+  const std::size_t num_edges = f.spec.edges.size();
+  if (!f.log_pb.empty() && f.log_pb.size() != num_edges)
+    throw InputError(name + ": " + std::to_string(f.log_pb.size()) + " log P_B values for " +
+                     std::to_string(num_edges) + " edges");
+  LoadedDag out;
+  std::vector<int32_t> edge_ids;
+  try {
+    out.dag = build_dag(f.spec, b, &edge_ids);
+  } catch (const InputError& e) {
+    throw InputError(name + ": " + e.what());
+  }
+  if (!f.log_pb.empty()) {
+    // Normalisation over each state's parents, in the file's numbering so the message matches it.
+    std::vector<double> peak(f.spec.num_states, -INFINITY), sum(f.spec.num_states, 0.0);
+    for (std::size_t i = 0; i < num_edges; ++i)
+      peak[f.spec.edges[i].to] = std::max<double>(peak[f.spec.edges[i].to], f.log_pb[i]);
+    for (std::size_t i = 0; i < num_edges; ++i) {
+      const int32_t c = f.spec.edges[i].to;
+      if (peak[c] > -INFINITY) sum[c] += std::exp(double(f.log_pb[i]) - peak[c]);
+    }
+    for (int32_t c = 0; c < f.spec.num_states; ++c) {
+      if (c == f.spec.source) continue;
+      const double total = peak[c] > -INFINITY ? sum[c] * std::exp(peak[c]) : 0.0;
+      if (std::abs(total - 1.0) > 1e-4)
+        throw InputError(name + ": the P_B values of the edges into state " + std::to_string(c) +
+                         " sum to " + std::to_string(total) + "; they must sum to 1 (tolerance "
+                         "1e-4)");
+    }
+    std::vector<float> table(num_edges);
+    for (std::size_t i = 0; i < num_edges; ++i) table[edge_ids[i]] = f.log_pb[i];
+    out.backward = backward_policy_from_table(out.dag, table);
+    out.backward->name = "file";
+  }
+  return out;
+}
+
+LoadedDag load_dag(const std::string& path, Backend b) {
+  return build_dag_file(read_dag_file(path), b, path);
+}
+
+DagFile dag_to_file(const Dag& dag, const BackwardPolicy* pb) {
+  const DagArrays a = dag.to_host();
+  DagFile f;
+  f.spec.num_states = dag.num_states();
+  f.spec.source = 0;
+  f.spec.edges.reserve(a.child_index.size());
+  for (int32_t s = 0; s < dag.num_states(); ++s) {
+    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+      f.spec.edges.push_back({s, a.child_index[e], a.child_action[e]});
+    if (a.log_reward[s] > -INFINITY) f.spec.log_rewards.push_back({s, a.log_reward[s]});
+  }
+  if (pb) f.log_pb = pb->log_prob.to_host();
+  return f;
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,224 @@
+// The binary DAG form (layout in gfnrl/dag_file.hpp): explicit little-endian encoding, sizes
+// checked against the file size before any allocation, an FNV-1a-64 checksum over the content.
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <istream>
+#include <limits>
+#include <ostream>
+
+#include "dag_file_checks.hpp"
+#include "gfnrl/error.hpp"
+
+namespace gfnrl::detail {
+
+namespace {
+
+constexpr char kMagic[8] = {'G', 'F', 'N', 'R', 'L', 'D', 'A', 'G'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kFlagBackward = 1;
+constexpr std::size_t kHeaderBytes = 64, kChecksumAt = 56;
+constexpr std::size_t kEdgeBytes = 12, kPbBytes = 4, kTerminalBytes = 12;
+
+struct Fnv1a64 {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void add(const unsigned char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  }
+};
+
+template <class T>
+void put_le(unsigned char* p, T v) {
+  static_assert(std::is_integral_v<T>);
+  for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<unsigned char>(uint64_t(v) >> (8 * i));
+}
+template <class T>
+T get_le(const unsigned char* p) {
+  static_assert(std::is_integral_v<T>);
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v |= uint64_t(p[i]) << (8 * i);
+  return static_cast<T>(v);
+}
+template <class F, class U>
+U bits_of(F f) {
+  static_assert(sizeof(F) == sizeof(U));
+  U u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+template <class F, class U>
+F from_bits(U u) {
+  F f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+void write_dag_binary(const DagFile& f, std::ostream& out) {
+  const bool has_pb = !f.log_pb.empty();
+  std::array<unsigned char, kHeaderBytes> h{};
+  std::memcpy(h.data(), kMagic, 8);
+  put_le<uint32_t>(&h[8], kVersion);
+  put_le<uint32_t>(&h[12], has_pb ? kFlagBackward : 0);
+  put_le<int32_t>(&h[16], f.spec.num_states);
+  put_le<int32_t>(&h[20], f.spec.source);
+  put_le<int64_t>(&h[24], static_cast<int64_t>(f.spec.edges.size()));
+  put_le<int64_t>(&h[32], static_cast<int64_t>(f.spec.log_rewards.size()));
+  Fnv1a64 sum;
+  sum.add(h.data(), kChecksumAt);
+  out.write(reinterpret_cast<const char*>(h.data()), kHeaderBytes);
+  // Records are buffered in blocks so that a 10^7-edge file is written in large writes.
+  std::vector<unsigned char> buf;
+  auto flush = [&](bool force) {
+    if (!force && buf.size() < (1u << 20)) return;
+    sum.add(buf.data(), buf.size());
+    out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+    buf.clear();
+  };
+  auto push = [&](auto v) {
+    unsigned char b[sizeof v];
+    put_le(b, v);
+    buf.insert(buf.end(), b, b + sizeof v);
+  };
+  for (const auto& e : f.spec.edges) {
+    push(e.from), push(e.to), push(e.action);
+    flush(false);
+  }
+  for (float v : f.log_pb) {
+    push(bits_of<float, uint32_t>(v));
+    flush(false);
+  }
+  for (const auto& [s, v] : f.spec.log_rewards) {
+    push(s), push(bits_of<double, uint64_t>(v));
+    flush(false);
+  }
+  flush(true);
+  put_le<uint64_t>(&h[kChecksumAt], sum.h);
+  out.seekp(static_cast<std::streamoff>(kChecksumAt));
+  out.write(reinterpret_cast<const char*>(&h[kChecksumAt]), 8);
+}
+
+bool is_dag_binary(const char* first_bytes, std::size_t n) {
+  return n >= 8 && std::memcmp(first_bytes, kMagic, 8) == 0;
+}
+
+}  // namespace gfnrl::detail
+
+namespace gfnrl {
+
+DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string& name) {
+  auto fail = [&](const std::string& why) -> void { throw InputError(name + ": " + why); };
+  using namespace detail;
+  std::array<unsigned char, kHeaderBytes> h{};
+  if (size < kHeaderBytes || !in.read(reinterpret_cast<char*>(h.data()), kHeaderBytes))
+    fail("truncated: " + std::to_string(size) + " bytes, shorter than the " +
+         std::to_string(kHeaderBytes) + "-byte header");
+  if (std::memcmp(h.data(), kMagic, 8) != 0) fail("bad magic at byte 0 (expected \"GFNRLDAG\")");
+  const auto version = get_le<uint32_t>(&h[8]);
+  if (version != kVersion)
+    fail("byte 8: format version " + std::to_string(version) +
+         " is not supported (this reader reads version 1)");
+  const auto flags = get_le<uint32_t>(&h[12]);
+  if (flags & ~kFlagBackward)
+    fail("byte 12: unknown flag bits " + std::to_string(flags & ~kFlagBackward) +
+         " (version 1 defines bit 0 only)");
+  const auto n = get_le<int32_t>(&h[16]);
+  const auto source = get_le<int32_t>(&h[20]);
+  const auto num_edges = get_le<int64_t>(&h[24]);
+  const auto num_terminal = get_le<int64_t>(&h[32]);
+  if (n < 1) fail("byte 16: num_states " + std::to_string(n) + " must be >= 1");
+  if (source < 0 || source >= n)
+    fail("byte 20: source " + std::to_string(source) + " is out of range [0, " +
+         std::to_string(n) + ")");
+  if (num_edges < 0 || num_edges > std::numeric_limits<int32_t>::max())
+    fail("byte 24: num_edges " + std::to_string(num_edges) + " is out of range [0, 2^31-1]");
+  if (num_terminal < 1 || num_terminal > n)
+    fail("byte 32: num_terminal " + std::to_string(num_terminal) + " is out of range [1, " +
+         std::to_string(n) + "]");
+  for (std::size_t i = 40; i < kChecksumAt; ++i)
+    if (h[i] != 0) fail("byte " + std::to_string(i) + ": reserved header bytes must be zero");
+  const bool has_pb = flags & kFlagBackward;
+  // Sizes fit in 64 bits comfortably: num_edges, num_terminal < 2^31.
+  const uint64_t edges_at = kHeaderBytes;
+  const uint64_t pb_at = edges_at + kEdgeBytes * uint64_t(num_edges);
+  const uint64_t terminals_at = pb_at + (has_pb ? kPbBytes * uint64_t(num_edges) : 0);
+  const uint64_t expected = terminals_at + kTerminalBytes * uint64_t(num_terminal);
+  if (size != expected)
+    fail(std::string(size < expected ? "truncated" : "oversized") + ": the header describes " +
+         std::to_string(num_edges) + " edges" + (has_pb ? " with P_B" : "") + " and " +
+         std::to_string(num_terminal) + " terminal states, " + std::to_string(expected) +
+         " bytes, but the file has " + std::to_string(size));
+
+  // Only now, with every size bounded by the file's, allocate and read.
+  DagFile f;
+  f.spec.num_states = n;
+  f.spec.source = source;
+  f.spec.edges.resize(static_cast<std::size_t>(num_edges));
+  if (has_pb) f.log_pb.resize(static_cast<std::size_t>(num_edges));
+  f.spec.log_rewards.resize(static_cast<std::size_t>(num_terminal));
+  Fnv1a64 sum;
+  sum.add(h.data(), kChecksumAt);
+  std::vector<unsigned char> buf;
+  // Reads `count` records of `bytes` each in blocks, hashing them, and hands each to `use`.
+  auto read_records = [&](std::size_t count, std::size_t bytes, auto&& use) {
+    const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
+    for (std::size_t i = 0; i < count; i += per_block) {
+      const std::size_t k = std::min(per_block, count - i);
+      buf.resize(k * bytes);
+      if (!in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size())))
+        fail("read error");
+      sum.add(buf.data(), buf.size());
+      for (std::size_t j = 0; j < k; ++j) use(i + j, buf.data() + j * bytes);
+    }
+  };
+  read_records(f.spec.edges.size(), kEdgeBytes, [&](std::size_t i, const unsigned char* p) {
+    f.spec.edges[i] = {get_le<int32_t>(p), get_le<int32_t>(p + 4), get_le<int32_t>(p + 8)};
+  });
+  read_records(f.log_pb.size(), kPbBytes, [&](std::size_t i, const unsigned char* p) {
+    f.log_pb[i] = from_bits<float>(get_le<uint32_t>(p));
+  });
+  read_records(f.spec.log_rewards.size(), kTerminalBytes,
+               [&](std::size_t i, const unsigned char* p) {
+                 f.spec.log_rewards[i] = {get_le<int32_t>(p),
+                                          from_bits<double>(get_le<uint64_t>(p + 4))};
+               });
+  if (sum.h != get_le<uint64_t>(&h[kChecksumAt]))
+    fail("checksum mismatch (byte 56): the file is corrupted");
+
+  auto edge_at = [&](std::size_t e) {
+    return name + ": byte " + std::to_string(edges_at + kEdgeBytes * e) + " (edge " +
+           std::to_string(e) + ")";
+  };
+  auto terminal_at = [&](std::size_t t) {
+    return name + ": byte " + std::to_string(terminals_at + kTerminalBytes * t) + " (terminal " +
+           std::to_string(t) + ")";
+  };
+  const std::string range = " is out of range [0, " + std::to_string(n) + ")";
+  for (std::size_t e = 0; e < f.spec.edges.size(); ++e) {
+    const auto& ed = f.spec.edges[e];
+    if (ed.from < 0 || ed.from >= n)
+      throw InputError(edge_at(e) + ": source state " + std::to_string(ed.from) + range);
+    if (ed.to < 0 || ed.to >= n)
+      throw InputError(edge_at(e) + ": target state " + std::to_string(ed.to) + range);
+    if (ed.action < 0 || ed.action == std::numeric_limits<int32_t>::max())
+      throw InputError(edge_at(e) + ": action id " + std::to_string(ed.action) +
+                       " is out of range [0, 2^31-2]");
+    if (has_pb && !valid_log_pb(f.log_pb[e]))
+      throw InputError(name + ": byte " + std::to_string(pb_at + kPbBytes * e) + " (edge " +
+                       std::to_string(e) + "): log P_B " + std::to_string(f.log_pb[e]) +
+                       " is not a log-probability (must be in [-inf, 0])");
+  }
+  for (std::size_t t = 0; t < f.spec.log_rewards.size(); ++t) {
+    const auto& [s, v] = f.spec.log_rewards[t];
+    if (s < 0 || s >= n) throw InputError(terminal_at(t) + ": state " + std::to_string(s) + range);
+    if (!std::isfinite(v))
+      throw InputError(terminal_at(t) + ": log-reward of state " + std::to_string(s) + " is " +
+                       std::to_string(v) + ": it must be finite");
+  }
+  check_state_count(f, name);
+  check_duplicates(f, edge_at, terminal_at);
+  return f;
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,362 @@
+// DAG files: text <-> binary round trips, exported environments solving to the same answer,
+// every loader error with its position, and fuzzing of truncated / bit-flipped binaries.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_path(const std::string& leaf) {
+  const fs::path dir = fs::temp_directory_path() / ("gfnrl-dagfile-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return (dir / leaf).string();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// A random DAG with log-rewards and a random normalised P_B on every edge, in file form.
+DagFile random_file(unsigned seed) {
+  DagSpec s = random_dag_spec(16, seed, 10);
+  for (const auto& [x, r] : s.rewards) s.log_rewards.push_back({x, std::log(r)});
+  s.rewards.clear();
+  DagFile f{s, {}};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.1, 1.0);
+  std::vector<double> w(s.edges.size()), total(s.num_states, 0.0);
+  for (std::size_t i = 0; i < w.size(); ++i) total[s.edges[i].to] += (w[i] = u(rng));
+  for (std::size_t i = 0; i < w.size(); ++i)
+    f.log_pb.push_back(static_cast<float>(std::log(w[i] / total[s.edges[i].to])));
+  return f;
+}
+
+void expect_same(const DagFile& a, const DagFile& b) {
+  ASSERT_EQ(a.spec.num_states, b.spec.num_states);
+  EXPECT_EQ(a.spec.source, b.spec.source);
+  ASSERT_EQ(a.spec.edges.size(), b.spec.edges.size());
+  for (std::size_t i = 0; i < a.spec.edges.size(); ++i) {
+    EXPECT_EQ(a.spec.edges[i].from, b.spec.edges[i].from);
+    EXPECT_EQ(a.spec.edges[i].to, b.spec.edges[i].to);
+    EXPECT_EQ(a.spec.edges[i].action, b.spec.edges[i].action);
+  }
+  EXPECT_EQ(a.log_pb, b.log_pb);  // bit-exact: %.9g round-trips a float
+  EXPECT_EQ(a.spec.log_rewards, b.spec.log_rewards);  // %.17g round-trips a double
+}
+
+TEST(DagFile, TextBinaryRoundTripIsExact) {
+  for (unsigned seed = 1; seed <= 6; ++seed) {
+    DagFile f = random_file(seed);
+    if (seed % 2) f.log_pb.clear();
+    const std::string txt = temp_path("rt.txt"), bin = temp_path("rt.bin"),
+                      txt2 = temp_path("rt2.txt");
+    write_dag_file(f, txt, DagFormat::Text);
+    const DagFile from_text = read_dag_file(txt);
+    expect_same(f, from_text);
+    write_dag_file(from_text, bin, DagFormat::Binary);
+    const DagFile from_bin = read_dag_file(bin);
+    expect_same(f, from_bin);
+    write_dag_file(from_bin, txt2, DagFormat::Text);
+    EXPECT_EQ(slurp(txt), slurp(txt2)) << "text -> binary -> text must reproduce the file";
+    EXPECT_EQ(fs::file_size(bin), 64 + 12 * f.spec.edges.size() +
+                                      (f.log_pb.empty() ? 0 : 4 * f.spec.edges.size()) +
+                                      12 * f.spec.log_rewards.size());
+  }
+}
+
+TEST(DagFile, LoadedDagKeepsStructureRewardsAndBackwardPolicy) {
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    const DagFile f = random_file(seed);
+    const std::string bin = temp_path("load.bin");
+    write_dag_file(f, bin, DagFormat::Binary);
+    const LoadedDag l = load_dag(bin, Backend::Cpu);
+    ASSERT_TRUE(l.backward.has_value());
+    const DagArrays a = l.dag.to_host();
+    const std::vector<float> pb = l.backward->log_prob.to_host();
+    // Every file edge is found at its Dag edge with its action and its P_B (through labels).
+    std::map<std::pair<int64_t, int64_t>, std::pair<int, float>> got;
+    for (int s = 0; s < l.dag.num_states(); ++s)
+      for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+        got[{a.label[s], a.label[a.child_index[e]]}] = {a.child_action[e], pb[e]};
+    ASSERT_EQ(got.size(), f.spec.edges.size());
+    for (std::size_t i = 0; i < f.spec.edges.size(); ++i) {
+      const auto& e = f.spec.edges[i];
+      const auto it = got.find({e.from, e.to});
+      ASSERT_NE(it, got.end());
+      EXPECT_EQ(it->second.first, e.action);
+      EXPECT_EQ(it->second.second, f.log_pb[i]);
+    }
+    // V(s0) with the file's P_B equals the brute-force soft value with that P_B (= log Z).
+    SoftValueSolver solver(l.dag, &*l.backward);
+    solver.run();
+    EXPECT_NEAR(solver.log_z(), BruteForce(l.dag).soft_value(&pb, false), 1e-4);
+    EXPECT_NEAR(solver.log_z(), BruteForce(l.dag).log_z(), 1e-4);
+  }
+}
+
+TEST(DagFile, ExportedHypergridSolvesLikeTheGenerator) {
+  for (Backend b : test_backends()) {
+    const HypergridConfig c{3, 5};
+    const Dag grid = make_hypergrid(c, b);
+    const BackwardPolicy maxent = maxent_backward_policy(grid);
+    const std::string path = temp_path("grid.bin");
+    write_dag_file(dag_to_file(grid, &maxent), path, DagFormat::Binary);
+    const LoadedDag l = load_dag(path, b);
+    EXPECT_EQ(l.dag.num_states(), grid.num_states());
+    EXPECT_EQ(l.dag.num_edges(), grid.num_edges());
+    EXPECT_EQ(l.dag.num_levels(), grid.num_levels());
+    SoftValueSolver from_file(l.dag, &*l.backward), from_grid(grid, &maxent);
+    from_file.run();
+    from_grid.run();
+    EXPECT_NEAR(from_file.log_z(), from_grid.log_z(), 1e-5);
+    const Metrics m = compare_to_target(l.dag, compute_marginals(l.dag, from_file.result().policy));
+    EXPECT_LT(m.tv, 1e-5);
+  }
+}
+
+// ---- loader errors ------------------------------------------------------------------------------
+
+void expect_text_error(const std::string& body, const std::string& fragment) {
+  const std::string path = temp_path("bad.txt");
+  spit(path, body);
+  try {
+    load_dag(path, Backend::Cpu);
+    ADD_FAILURE() << "expected an InputError mentioning '" << fragment << "' for:\n" << body;
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "must name the file";
+  }
+}
+
+const char* kDiamond =
+    "gfnrl-dag 1\n"
+    "states 4\n"
+    "edge 0 1 0\n"
+    "edge 0 2 1\n"
+    "edge 1 3 1\n"
+    "edge 2 3 0\n"
+    "log_reward 3 0.5\n";
+
+TEST(DagFileErrors, ValidDiamondLoads) {
+  const std::string path = temp_path("ok.txt");
+  spit(path, kDiamond);
+  const LoadedDag l = load_dag(path, Backend::Cpu);
+  EXPECT_EQ(l.dag.num_states(), 4);
+  EXPECT_FALSE(l.backward.has_value());
+}
+
+TEST(DagFileErrors, TextStructure) {
+  expect_text_error(std::string(kDiamond) + "edge 3 1 2\n", "cycle through state");
+  expect_text_error(std::string(kDiamond) + "edge 3 3 2\n", "self-loop");
+  expect_text_error("gfnrl-dag 1\nstates 5\nedge 0 1 0\nedge 0 2 1\nedge 1 3 1\nedge 2 3 0\n"
+                    "edge 4 3 0\nlog_reward 3 0\n",
+                    "state 4 is unreachable");
+  expect_text_error(std::string(kDiamond) + "edge 2 7 2\n", ":8: edge target state 7 is out of range [0, 3]");
+  expect_text_error(std::string(kDiamond) + "edge 0 1 4\n", ":8: duplicate edge 0 -> 1 (first at");
+  expect_text_error("gfnrl-dag 1\nstates 2\nedge 0 1 0\n", "no terminating state");
+  expect_text_error(std::string(kDiamond) + "log_reward 1 inf\n", ":8: log-reward of state 1 is inf");
+  expect_text_error(std::string(kDiamond) + "log_reward 1 nan\n", "must be finite");
+  expect_text_error(std::string(kDiamond) + "log_reward 3 1\n", ":8: log-reward of state 3 is given twice (first at");
+  expect_text_error("gfnrl-dag 1\nstates 1000000000\nedge 0 1 0\nlog_reward 1 0\n",
+                    "1000000000 states but only 1 edges");
+}
+
+TEST(DagFileErrors, TextSyntax) {
+  expect_text_error("", "empty file");
+  expect_text_error("states 4\n", ":1: expected the header 'gfnrl-dag 1'");
+  expect_text_error("gfnrl-dag 2\n", ":1: format version 2 is not supported");
+  expect_text_error("gfnrl-dag 1\nedge 0 1 0\n", ":2: 'edge' before 'states N'");
+  expect_text_error("gfnrl-dag 1\nstates 0\n", ":2: number of states 0 is out of range [1,");
+  expect_text_error("gfnrl-dag 1\nstates 4\nstates 4\n", ":3: 'states' is given twice");
+  expect_text_error("gfnrl-dag 1\nstates 4\nedge 0 x 1\n", ":3: edge target state 'x' is not an integer");
+  expect_text_error("gfnrl-dag 1\nstates 4\nedge 0 1\n", ":3: 'edge' takes 3 or 4 values");
+  expect_text_error("gfnrl-dag 1\nstates 4\nedge 0 1 -3\n", ":3: action id -3 is out of range");
+  expect_text_error("gfnrl-dag 1\nstates 4\nnode 1\n", ":3: unknown directive 'node'");
+  expect_text_error("gfnrl-dag 1\nstates 4\nsource 4\n", ":3: source state 4 is out of range");
+  expect_text_error("gfnrl-dag 1\nstates 4\nlog_reward 3 1.5x\n", ":3: log-reward '1.5x' is not a number");
+}
+
+TEST(DagFileErrors, TextBackwardPolicy) {
+  const std::string head = "gfnrl-dag 1\nstates 4\n";
+  expect_text_error(head + "edge 0 1 0 0\nedge 0 2 1\n", ":4: this edge lacks a log P_B value");
+  expect_text_error(head + "edge 0 1 0 0.5\n", ":3: log P_B 0.5");
+  expect_text_error(head + "edge 0 1 0 0\nedge 0 2 1 0\nedge 1 3 1 -0.1\nedge 2 3 0 -0.1\n"
+                           "log_reward 3 0\n",
+                    "edges into state 3 sum to 1.8");
+  // A valid P_B loads and is used.
+  const std::string path = temp_path("pb.txt");
+  spit(path, head + "edge 0 1 0 0\nedge 0 2 1 0\nedge 1 3 1 -1.3862944\nedge 2 3 0 -0.28768207\n"
+                    "log_reward 3 0\n");
+  const LoadedDag l = load_dag(path, Backend::Cpu);
+  ASSERT_TRUE(l.backward.has_value());
+  EXPECT_EQ(l.backward->name, "file");
+}
+
+// ---- binary ---------------------------------------------------------------------------------------
+
+// FNV-1a-64 over bytes [0,56) and [64,end): re-sealing a hand-edited file so that the checks
+// behind the checksum are reached.
+void reseal(std::string& bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    if (i < 56 || i >= 64) h = (h ^ static_cast<unsigned char>(bytes[i])) * 0x100000001b3ull;
+  for (int i = 0; i < 8; ++i) bytes[56 + i] = static_cast<char>(h >> (8 * i));
+}
+template <class T>
+void poke(std::string& bytes, std::size_t at, T v) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) bytes[at + i] = static_cast<char>(uint64_t(v) >> (8 * i));
+}
+
+std::string diamond_binary() {
+  const std::string txt = temp_path("d.txt"), bin = temp_path("d.bin");
+  spit(txt, kDiamond);
+  write_dag_file(read_dag_file(txt), bin, DagFormat::Binary);
+  return slurp(bin);
+}
+
+void expect_binary_error(const std::string& bytes, const std::string& fragment) {
+  const std::string path = temp_path("bad.bin");
+  spit(path, bytes);
+  try {
+    load_dag(path, Backend::Cpu);
+    ADD_FAILURE() << "expected an InputError mentioning '" << fragment << "'";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(DagFileErrors, BinaryHeaderAndSizes) {
+  const std::string good = diamond_binary();
+  ASSERT_EQ(good.size(), 64u + 4 * 12 + 12);
+  expect_binary_error(good.substr(0, 40), "truncated: 40 bytes, shorter than the 64-byte header");
+  expect_binary_error(good.substr(0, good.size() - 1), "truncated: the header describes 4 edges");
+  expect_binary_error(good + "x", "oversized");
+  std::string b = good;
+  poke<uint32_t>(b, 8, 7);
+  expect_binary_error(b, "byte 8: format version 7");
+  b = good;
+  poke<uint32_t>(b, 12, 6);
+  expect_binary_error(b, "byte 12: unknown flag bits 6");
+  b = good;
+  poke<uint32_t>(b, 12, 1);  // claims P_B: 16 bytes missing
+  expect_binary_error(b, "truncated");
+  b = good;
+  poke<int64_t>(b, 40, 1);
+  expect_binary_error(b, "byte 40: reserved header bytes must be zero");
+  b = good;
+  b[56] ^= 1;
+  expect_binary_error(b, "checksum mismatch");
+  // A header claiming 2^31-1 edges on a 112-byte file: refused from the sizes, before any
+  // allocation (allocating first would take ~26 GB).
+  b = good;
+  poke<int64_t>(b, 24, (int64_t(1) << 31) - 1);
+  reseal(b);
+  expect_binary_error(b, "truncated: the header describes 2147483647 edges");
+  b = good;
+  poke<int64_t>(b, 24, -5);
+  expect_binary_error(b, "byte 24: num_edges -5 is out of range");
+  b = good;
+  poke<int32_t>(b, 16, 0);
+  expect_binary_error(b, "byte 16: num_states 0 must be >= 1");
+}
+
+TEST(DagFileErrors, BinaryContentNamesTheByteOffset) {
+  const std::string good = diamond_binary();
+  std::string b = good;
+  poke<int32_t>(b, 64 + 12 * 2 + 4, 9);  // edge 2's target
+  reseal(b);
+  expect_binary_error(b, "byte 88 (edge 2): target state 9 is out of range [0, 4)");
+  b = good;
+  poke<int32_t>(b, 64 + 12 * 3, 0), poke<int32_t>(b, 64 + 12 * 3 + 4, 1);  // edge 3 = edge 0
+  reseal(b);
+  expect_binary_error(b, "byte 100 (edge 3): duplicate edge 0 -> 1 (first at");
+  b = good;
+  poke<int32_t>(b, 64 + 12 * 3, 3), poke<int32_t>(b, 64 + 12 * 3 + 4, 0);  // 3 -> 0: a cycle
+  reseal(b);
+  expect_binary_error(b, "cycle through state");
+  b = good;
+  poke<uint64_t>(b, 64 + 48 + 4, 0x7ff8000000000000ull);  // log R = NaN
+  reseal(b);
+  expect_binary_error(b, "byte 112 (terminal 0): log-reward of state 3 is nan");
+}
+
+TEST(DagFileFuzz, TruncatedAndBitFlippedBinariesFailCleanly) {
+  DagFile f = random_file(3);
+  const std::string path = temp_path("fuzz.bin");
+  write_dag_file(f, path, DagFormat::Binary);
+  const std::string good = slurp(path);
+  std::size_t errors = 0, loads = 0;
+  auto attempt = [&](const std::string& bytes) {
+    spit(path, bytes);
+    try {
+      const LoadedDag l = load_dag(path, Backend::Cpu);
+      EXPECT_GT(l.dag.num_states(), 0);
+      ++loads;
+    } catch (const InputError&) {
+      ++errors;
+    }  // anything else (bad_alloc, a crash) fails the test
+  };
+  for (std::size_t len = 0; len < good.size(); ++len) attempt(good.substr(0, len));
+  EXPECT_EQ(errors, good.size()) << "every truncation must be an InputError";
+  std::mt19937 rng(11);
+  // Unsealed flips: the checksum (or an earlier header check) catches every one.
+  errors = loads = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string b = good;
+    b[rng() % b.size()] ^= static_cast<char>(1 << (rng() % 8));
+    attempt(b);
+  }
+  EXPECT_EQ(loads, 0u);
+  // Re-sealed flips reach the content checks: each either loads a valid DAG or is an InputError.
+  errors = loads = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string b = good;
+    const std::size_t at = 64 + rng() % (b.size() - 64);
+    b[at] ^= static_cast<char>(1 << (rng() % 8));
+    reseal(b);
+    attempt(b);
+  }
+  EXPECT_EQ(errors + loads, 400u);
+  EXPECT_GT(errors, 0u);
+}
+
+TEST(DagFileFuzz, MutatedTextFailsCleanly) {
+  DagFile f = random_file(5);
+  const std::string path = temp_path("fuzz.txt");
+  write_dag_file(f, path, DagFormat::Text);
+  const std::string good = slurp(path);
+  std::mt19937 rng(7);
+  const std::string alphabet = "0123456789 -.#\nexn";
+  int outcomes = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string b = good;
+    for (int k = 0; k < 3; ++k) b[rng() % b.size()] = alphabet[rng() % alphabet.size()];
+    spit(path, b);
+    try {
+      load_dag(path, Backend::Cpu);
+    } catch (const InputError&) {
+    }
+    ++outcomes;
+  }
+  EXPECT_EQ(outcomes, 300);
+}
+
+TEST(DagFile, WriteIsAtomicAndUnwritablePathIsAnInputError) {
+  const DagFile f = random_file(1);
+  EXPECT_THROW(write_dag_file(f, "/nonexistent-dir/x.bin", DagFormat::Binary), InputError);
+  EXPECT_FALSE(fs::exists("/nonexistent-dir/x.bin"));
+  EXPECT_THROW(parse_dag_format("json"), InputError);
+  EXPECT_THROW(read_dag_file(temp_path("missing.bin")), InputError);
+}
+
+}  // namespace
+}  // namespace gfnrl::test
