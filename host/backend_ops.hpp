@@ -10,6 +10,7 @@
 
 #include "gfnrl/config.hpp"
 #include "gfnrl/dag.hpp"
+#include "gfnrl/detail/enumerated_env.hpp"
 #include "gfnrl/detail/hypergrid_math.hpp"
 #include "gfnrl/detail/dqn_math.hpp"
 #include "gfnrl/detail/loss_math.hpp"
@@ -24,6 +25,15 @@ namespace gfnrl::detail {
 /// Arrays of a hypergrid being generated (sizes known from closed forms).
 struct HypergridBuffers {
   Array<int64_t> order;  // label: base-H code of state i
+  Array<int32_t> child_offsets, child_index, child_action;
+  Array<int32_t> parent_offsets, parent_index, parent_edge;
+  Array<float> log_reward;
+};
+
+/// Arrays of an enumerated environment, allocated by the generator once the state count is known.
+struct EnumeratedBuffers {
+  std::vector<int32_t> level_offsets;  // host copy
+  Array<int64_t> order;                // label: the code of state i
   Array<int32_t> child_offsets, child_index, child_action;
   Array<int32_t> parent_offsets, parent_index, parent_edge;
   Array<float> log_reward;
@@ -50,6 +60,8 @@ struct HypergridBuffers {
                          double log_mass, const float* log_visit, std::size_t n);               \
   /* Fills a hypergrid's arrays on the backend. */                                              \
   void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);    \
+  /* Enumerates the valid codes of `e`, sorts them by (level, code), fills every array. */      \
+  void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffers& out);   \
   /* ---- batched training (the detail/ math headers) ---- */                                         \
   /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
   void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \

@@ -1,10 +1,10 @@
 // Hypergrid generated on the GPU: level of every base-H code, a stable radix sort of codes by
 // level (CUB), the inverse permutation, degree prefix sums (CUB) and the shared per-state fill.
 #include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
 
 #include "backend_ops.hpp"
 #include "gfnrl/array.hpp"
+#include "device_scan.cuh"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {
@@ -40,15 +40,6 @@ int bits_for(int32_t v) {
   return b;
 }
 
-// offsets[0] = 0, offsets[1..n] = inclusive prefix sum of deg.
-void offsets_from_degrees(const int32_t* deg, int32_t* offsets, int32_t n, cudaStream_t st) {
-  GFNRL_CUDA_CHECK(cudaMemsetAsync(offsets, 0, sizeof(int32_t), st));
-  std::size_t temp_bytes = 0;
-  GFNRL_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, temp_bytes, deg, offsets + 1, n, st));
-  Array<unsigned char> temp(Backend::Cuda, temp_bytes);
-  GFNRL_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp.data(), temp_bytes, deg, offsets + 1, n, st));
-  GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));  // before `temp` is freed
-}
 }  // namespace
 
 void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out) {

@@ -7,6 +7,7 @@
 #include "gfnrl/config.hpp"
 #include "gfnrl/dag.hpp"
 #include "gfnrl/dag_file.hpp"
+#include "gfnrl/environments.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"

@@ -13,13 +13,19 @@ namespace gfnrl::cli {
 struct EnvOptions {
   std::string env = "hypergrid";
   std::string dag_file;  ///< --dag FILE: load this instead of generating `env`
+  bool tree = false;     ///< --tree: the autoregressive unrolling of the environment
+  uint64_t env_seed = 0;
   HypergridConfig grid;
+  SubsetsConfig subsets;
+  BitseqConfig bitseq;
+  DagStructureConfig structure;
   std::string backend = "auto";
   bool json = false;
   bool quiet = false;
 };
 
-/// Adds --env, --dag, --ndim, --height, --r0, --r1, --r2, --backend, --json, --quiet.
+/// Adds --env, --dag, --tree, --env-seed, every environment's parameters (--ndim, --items,
+/// --length, --nodes, ...), --backend, --json, --quiet.
 void add_env_options(CLI::App& cmd, EnvOptions& o);
 
 /// A built environment: its DAG, the P_B its file carries (if any), and the parameters that
@@ -34,7 +40,8 @@ struct Environment {
 /// unless quiet.
 Environment build_environment(const EnvOptions& o, Backend b);
 
-/// InputError when --dag is combined with a flag of a generated environment (--ndim, ...).
+/// InputError when a parameter flag does not belong to the chosen environment (--items with
+/// --env hypergrid, --ndim with --dag, ...).
 void check_env_flags(const CLI::App& cmd, const EnvOptions& o);
 
 /// --preset standard|hard, applied by apply_preset to the hypergrid fields not given explicitly.

@@ -31,7 +31,7 @@ int run(const ConvertOptions& o, const CLI::App& cmd) {
   const DagFormat format = output_format(o);
   DagFile file;
   std::optional<Environment> built;
-  if (!o.env.dag_file.empty() && o.with_pb == "keep") {
+  if (!o.env.dag_file.empty() && o.with_pb == "keep" && !o.env.tree) {
     // File to file: keep the file's own numbering, validated by building it once on the CPU.
     progress(o.env, "reading " + o.env.dag_file);
     file = read_dag_file(o.env.dag_file);

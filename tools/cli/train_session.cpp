@@ -85,9 +85,9 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {
   EnvOptions env = o.env;
   check_env_flags(cmd, env);
-  if (!o.preset.empty() && !env.dag_file.empty())
+  if (!o.preset.empty() && (!env.dag_file.empty() || env.env != "hypergrid"))
     throw InputError("--preset " + o.preset + " describes a hypergrid; it cannot be combined "
-                     "with --dag " + env.dag_file);
+                     "with " + (env.dag_file.empty() ? "--env " + env.env : "--dag " + env.dag_file));
   if (!o.preset.empty()) apply_preset(cmd, o.preset, env.grid);
   if (o.steps < 0) throw InputError("--steps = " + std::to_string(o.steps) + " must be >= 0");
   if (o.eval_every < 1)

@@ -1,5 +1,6 @@
-// --dag FILE on every subcommand and `gfnrl convert`: a hand-written text DAG solved to its
-// brute-force log Z, exported environments giving the generator's answers, and the CLI's errors.
+// Environments on the command line: --env subsets|bitseq|dag-structure and --tree, --dag FILE on
+// every subcommand, and `gfnrl convert`: a hand-written text DAG solved to its brute-force log Z,
+// exported environments giving the generator's answers, and the CLI's errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -113,6 +114,60 @@ TEST(CliDag, ErrorsExitTwoAndNameTheProblem) {
   }
   std::ifstream never(tmp("never.bin"));
   EXPECT_FALSE(never.good()) << "an invalid input must not leave an output file";
+}
+
+TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
+  struct Case {
+    std::string args;
+    int states;
+  };
+  for (const Case& c : std::vector<Case>{{"--env subsets --items 8", 256},
+                                         {"--env bitseq --length 8 --word 2", 1 + 4 + 16 + 64 + 256},
+                                         {"--env dag-structure --nodes 4", 543},
+                                         {"--env subsets --items 4 --tree", 65}}) {
+    const Result r = run("solve " + c.args + " --json --quiet");
+    ASSERT_EQ(r.code, 0) << c.args << "\n" << r.err;
+    const auto j = json_of(r);
+    EXPECT_EQ(j["num_states"], c.states) << c.args;
+    EXPECT_LT(j["tv"].get<double>(), 1e-5) << c.args;
+    const Result u = run("solve " + c.args + " --correction none --json --quiet");
+    ASSERT_EQ(u.code, 0) << u.err;
+    if (c.args.find("--tree") == std::string::npos)
+      EXPECT_GT(json_of(u)["tv"].get<double>(), 0.05) << c.args << ": uncorrected must be biased";
+    else
+      EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "on a tree the correction is a no-op";
+  }
+}
+
+TEST(CliEnvironments, TrainOnSubsetsAndConvertATree) {
+  const std::string csv = tmp("subsets.csv"), tree = tmp("tree.txt");
+  const Result r = run("train --env subsets --items 5 --algo db --runs 2 --steps 200 --eval-every 100 "
+                       "--out " + csv + " --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json_of(r)["env"], "subsets");
+  EXPECT_EQ(json_of(r)["num_states"], 32);
+  const Result c = run("convert --env bitseq --length 4 --word 2 --tree --out " + tree + " --json --quiet");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(json_of(c)["tree"], true);
+  EXPECT_EQ(json_of(c)["num_edges"].get<int>() + 1, json_of(c)["num_states"].get<int>());
+}
+
+TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
+  struct Case {
+    std::string args, fragment;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"solve --items 4", "--items is a parameter of --env subsets, not of --env hypergrid"},
+           {"solve --env subsets --ndim 2", "--ndim is a parameter of --env hypergrid"},
+           {"solve --env bitseq --length 7 --word 2", "not a multiple of word = 2"},
+           {"solve --env dag-structure --nodes 7", "nodes = 7 is out of range [2, 5]"},
+           {"solve --env subsets --items 30", "items = 30 is out of range [1, 24]"},
+           {"train --env subsets --preset standard --out " + tmp("p.csv"), "--preset standard describes a hypergrid"},
+           {"solve --env subsets --items 12 --tree", "more than the limit"}}) {
+    const Result r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\n" << r.err;
+  }
 }
 
 }  // namespace

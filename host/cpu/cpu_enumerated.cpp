@@ -1,0 +1,60 @@
+// CPU generator of enumerated environments: the level of every code in parallel, a stable
+// counting sort of the valid codes by level, a dense rank table, degrees -> offsets, then every
+// state filled in parallel by the shared enumerated_fill_state.
+#include <vector>
+
+#include "backend_ops.hpp"
+
+namespace gfnrl::detail::cpu {
+
+void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffers& out) {
+  const int64_t codes = e.num_codes;
+  std::vector<int32_t> level(codes);  // -1: not a state
+#pragma omp parallel for schedule(dynamic, 4096)
+  for (int64_t c = 0; c < codes; ++c) level[c] = env_valid(e, c) ? env_level(e, c) : -1;
+  std::vector<int32_t> offsets(max_level + 2, 0);
+  for (int64_t c = 0; c < codes; ++c)
+    if (level[c] >= 0) ++offsets[level[c] + 1];
+  for (int32_t l = 0; l <= max_level; ++l) offsets[l + 1] += offsets[l];
+  const int32_t n = offsets[max_level + 1];
+  out.level_offsets = offsets;
+  out.order = Array<int64_t>(Backend::Cpu, n);
+  int64_t* order = out.order.data();
+  std::vector<int32_t> rank(codes, -1);
+  for (int64_t c = 0; c < codes; ++c)
+    if (level[c] >= 0) {
+      rank[c] = offsets[level[c]]++;
+      order[rank[c]] = c;
+    }
+  out.child_offsets = Array<int32_t>(Backend::Cpu, n + 1);
+  out.parent_offsets = Array<int32_t>(Backend::Cpu, n + 1);
+  int32_t* co = out.child_offsets.data();
+  int32_t* po = out.parent_offsets.data();
+#pragma omp parallel for schedule(dynamic, 1024)
+  for (int32_t i = 0; i < n; ++i) enumerated_degrees(e, order[i], &co[i + 1], &po[i + 1]);
+  co[0] = po[0] = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    co[i + 1] += co[i];
+    po[i + 1] += po[i];
+  }
+  const int32_t edges = co[n];
+  out.child_index = Array<int32_t>(Backend::Cpu, edges);
+  out.child_action = Array<int32_t>(Backend::Cpu, edges);
+  out.parent_index = Array<int32_t>(Backend::Cpu, edges);
+  out.parent_edge = Array<int32_t>(Backend::Cpu, edges);
+  out.log_reward = Array<float>(Backend::Cpu, n);
+  const EnumeratedFill f{e,
+                         order,
+                         rank.data(),
+                         co,
+                         po,
+                         out.child_index.data(),
+                         out.child_action.data(),
+                         out.parent_index.data(),
+                         out.parent_edge.data(),
+                         out.log_reward.data()};
+#pragma omp parallel for schedule(dynamic, 1024)
+  for (int32_t i = 0; i < n; ++i) enumerated_fill_state(i, f);
+}
+
+}  // namespace gfnrl::detail::cpu

@@ -1,0 +1,272 @@
+// subsets, bitseq, dag-structure: validation, their random parameters (Philox, so a seed gives
+// the same environment on every machine), the BIC score tables, memory estimates, and the
+// generic enumerated generator's dispatch.
+#include "gfnrl/environments.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "backend_ops.hpp"
+#include "gfnrl/detail/philox.hpp"
+#include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
+
+namespace gfnrl {
+
+namespace {
+
+constexpr int64_t kIndexMax = std::numeric_limits<int32_t>::max();
+
+// Uniform double in [0, 1) with 53 random bits: draw `index` of table `table` of a seed.
+double env_uniform(uint64_t seed, uint32_t table, uint32_t index) {
+  const detail::Philox4 r = detail::draw(seed, 0, index, table, detail::kStreamEnvironment);
+  return static_cast<double>((uint64_t(r.v[0]) << 21) ^ (r.v[1] >> 11)) * 0x1.0p-53;
+}
+
+// Standard normal by Box-Muller from two draws.
+double env_normal(uint64_t seed, uint32_t table, uint32_t index) {
+  const double u1 = 1.0 - env_uniform(seed, table, 2 * index);  // (0, 1]
+  const double u2 = env_uniform(seed, table, 2 * index + 1);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+enum Table : uint32_t { kUnary = 1, kPairwise, kModes, kGraph, kWeight, kSign, kNoise };
+
+void check_int(const char* env, const char* name, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi)
+    throw InputError(std::string(env) + " " + name + " = " + std::to_string(v) +
+                     " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+}
+void check_nonneg(const char* env, const char* name, double v) {
+  if (!std::isfinite(v) || v < 0)
+    throw InputError(std::string(env) + " " + name + " = " + std::to_string(v) +
+                     " is out of range: must be finite and >= 0");
+}
+
+// Solves A x = b (m x m, row-major) by Gaussian elimination with partial pivoting.
+std::vector<double> solve_linear(std::vector<double> a, std::vector<double> b, int m) {
+  for (int c = 0; c < m; ++c) {
+    int piv = c;
+    for (int r = c + 1; r < m; ++r)
+      if (std::abs(a[r * m + c]) > std::abs(a[piv * m + c])) piv = r;
+    for (int k = 0; k < m; ++k) std::swap(a[c * m + k], a[piv * m + k]);
+    std::swap(b[c], b[piv]);
+    for (int r = c + 1; r < m; ++r) {
+      const double f = a[r * m + c] / a[c * m + c];
+      for (int k = c; k < m; ++k) a[r * m + k] -= f * a[c * m + k];
+      b[r] -= f * b[c];
+    }
+  }
+  std::vector<double> x(m);
+  for (int r = m - 1; r >= 0; --r) {
+    double s = b[r];
+    for (int k = r + 1; k < m; ++k) s -= a[r * m + k] * x[k];
+    x[r] = s / a[r * m + r];
+  }
+  return x;
+}
+
+Dag make_enumerated(const detail::EnumeratedEnv& env, int32_t max_level, int64_t max_states,
+                    int64_t max_edges, Backend b, const std::string& what) {
+  if (max_states > kIndexMax || max_edges > kIndexMax)
+    throw InputError(what + " has more than 2^31-1 states or edges (int32 indices)");
+  // DAG + one solve + marginals (as for the hypergrid), plus the code-space temporaries: sort
+  // keys and codes twice, and the dense rank table.
+  const std::size_t bytes = static_cast<std::size_t>(max_states) * 64 +
+                            static_cast<std::size_t>(max_edges) * 44 +
+                            static_cast<std::size_t>(env.num_codes) * 28 + (std::size_t(1) << 20);
+  require_bytes(b, bytes, what);
+  detail::EnumeratedBuffers buf;
+  GFNRL_BACKEND_CALL(b, build_enumerated, env, max_level, buf);
+  auto max_degree = [&](const Array<int32_t>& offsets) {
+    const std::vector<int32_t> o = offsets.to_host();
+    std::vector<int32_t> m(buf.level_offsets.size() - 1, 0);
+    for (std::size_t l = 0; l + 1 < buf.level_offsets.size(); ++l)
+      for (int32_t s = buf.level_offsets[l]; s < buf.level_offsets[l + 1]; ++s)
+        m[l] = std::max(m[l], o[s + 1] - o[s]);
+    return m;
+  };
+  std::vector<int32_t> max_out = max_degree(buf.child_offsets);
+  std::vector<int32_t> max_in = max_degree(buf.parent_offsets);
+  return Dag::from_parts(b, std::move(buf.level_offsets), std::move(max_out), std::move(max_in),
+                         std::move(buf.child_offsets), std::move(buf.child_index),
+                         std::move(buf.child_action), std::move(buf.parent_offsets),
+                         std::move(buf.parent_index), std::move(buf.parent_edge),
+                         std::move(buf.log_reward), std::move(buf.order), env.num_actions);
+}
+
+}  // namespace
+
+// ---- subsets -----------------------------------------------------------------------------------
+
+void validate(const SubsetsConfig& c) {
+  check_int("subsets", "items", c.items, 1, detail::kMaxSubsetItems);
+  check_nonneg("subsets", "pairwise_scale", c.pairwise_scale);
+}
+
+int64_t subsets_num_states(const SubsetsConfig& c) { return int64_t(1) << c.items; }
+
+SubsetsEnergies subsets_energies(const SubsetsConfig& c) {
+  validate(c);
+  SubsetsEnergies e;
+  const int n = c.items;
+  e.unary.resize(n);
+  e.pairwise.assign(std::size_t(n) * n, 0.0f);
+  for (int i = 0; i < n; ++i) e.unary[i] = static_cast<float>(2 * env_uniform(c.seed, kUnary, i) - 1);
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j)
+      e.pairwise[i * n + j] = static_cast<float>(
+          c.pairwise_scale * (2 * env_uniform(c.seed, kPairwise, uint32_t(i * n + j)) - 1));
+  return e;
+}
+
+Dag make_subsets(const SubsetsConfig& c, Backend b) {
+  validate(c);
+  const SubsetsEnergies e = subsets_energies(c);
+  const Array<float> unary = Array<float>::from_host(b, e.unary);
+  const Array<float> pairwise = Array<float>::from_host(b, e.pairwise);
+  detail::EnumeratedEnv env;
+  env.kind = detail::EnvKind::Subsets;
+  env.n = c.items;
+  env.num_codes = subsets_num_states(c);
+  env.num_actions = c.items;
+  env.unary = unary.data();
+  env.pairwise = pairwise.data();
+  return make_enumerated(env, c.items, env.num_codes, env.num_codes / 2 * c.items, b,
+                         "subsets items=" + std::to_string(c.items));
+}
+
+// ---- bitseq ------------------------------------------------------------------------------------
+
+void validate(const BitseqConfig& c) {
+  check_int("bitseq", "length", c.length, 1, detail::kMaxBitseqLength);
+  check_int("bitseq", "word", c.word, 1, c.length);
+  if (c.length % c.word != 0)
+    throw InputError("bitseq length = " + std::to_string(c.length) + " is not a multiple of word = " +
+                     std::to_string(c.word) + " (strings are built from whole words)");
+  check_int("bitseq", "modes", c.modes, 1, 1 << 16);
+  check_nonneg("bitseq", "beta", c.beta);
+}
+
+int64_t bitseq_num_states(const BitseqConfig& c) {
+  int64_t n = 0;
+  for (int m = 0; m <= c.length; m += c.word) n += int64_t(1) << m;
+  return n;
+}
+
+std::vector<uint32_t> bitseq_modes(const BitseqConfig& c) {
+  validate(c);
+  std::vector<uint32_t> modes(c.modes);
+  for (int i = 0; i < c.modes; ++i) {
+    const detail::Philox4 r = detail::draw(c.seed, 0, i, kModes, detail::kStreamEnvironment);
+    modes[i] = c.length == 32 ? r.v[0] : r.v[0] & ((uint32_t(1) << c.length) - 1);
+  }
+  return modes;
+}
+
+Dag make_bitseq(const BitseqConfig& c, Backend b) {
+  validate(c);
+  const Array<uint32_t> modes = Array<uint32_t>::from_host(b, bitseq_modes(c));
+  detail::EnumeratedEnv env;
+  env.kind = detail::EnvKind::Bitseq;
+  env.n = c.length;
+  env.k = c.word;
+  env.num_modes = c.modes;
+  env.beta = static_cast<float>(c.beta);
+  env.num_codes = int64_t(2) << c.length;
+  env.num_actions = 2 << c.word;
+  env.modes = modes.data();
+  const int64_t states = bitseq_num_states(c);
+  return make_enumerated(env, c.length / c.word, states, states * env.num_actions, b,
+                         "bitseq length=" + std::to_string(c.length) + " word=" +
+                             std::to_string(c.word));
+}
+
+// ---- dag-structure -------------------------------------------------------------------------------
+
+void validate(const DagStructureConfig& c) {
+  check_int("dag-structure", "nodes", c.nodes, 2, detail::kMaxStructureNodes);
+  check_int("dag-structure", "samples", c.samples, 2, 1 << 24);
+}
+
+StructureData dag_structure_data(const DagStructureConfig& c) {
+  validate(c);
+  const int d = c.nodes;
+  StructureData s;
+  s.nodes = d;
+  s.samples = c.samples;
+  s.weight.assign(std::size_t(d) * d, 0.0);
+  // Edges i -> j (i < j) with probability 1/2, weights +-U(0.5, 2).
+  for (int i = 0; i < d; ++i)
+    for (int j = i + 1; j < d; ++j)
+      if (env_uniform(c.seed, kGraph, uint32_t(i * d + j)) < 0.5) {
+        const double mag = 0.5 + 1.5 * env_uniform(c.seed, kWeight, uint32_t(i * d + j));
+        s.weight[i * d + j] = env_uniform(c.seed, kSign, uint32_t(i * d + j)) < 0.5 ? -mag : mag;
+      }
+  s.x.assign(std::size_t(c.samples) * d, 0.0);
+  for (int r = 0; r < c.samples; ++r)
+    for (int j = 0; j < d; ++j) {
+      double v = env_normal(c.seed, kNoise, uint32_t(r * d + j));
+      for (int i = 0; i < j; ++i) v += s.weight[i * d + j] * s.x[std::size_t(r) * d + i];
+      s.x[std::size_t(r) * d + j] = v;
+    }
+  return s;
+}
+
+std::vector<float> dag_structure_local_scores(const DagStructureConfig& c) {
+  const StructureData s = dag_structure_data(c);
+  const int d = s.nodes, n = s.samples;
+  std::vector<double> x = s.x;
+  for (int j = 0; j < d; ++j) {  // centre every column
+    double mean = 0;
+    for (int r = 0; r < n; ++r) mean += x[std::size_t(r) * d + j];
+    mean /= n;
+    for (int r = 0; r < n; ++r) x[std::size_t(r) * d + j] -= mean;
+  }
+  auto col = [&](int r, int j) { return x[std::size_t(r) * d + j]; };
+  std::vector<float> local(std::size_t(d) << d, 0.0f);
+  for (int j = 0; j < d; ++j) {
+    double yy = 0;
+    for (int r = 0; r < n; ++r) yy += col(r, j) * col(r, j);
+    const double base = -0.5 * n * std::log(yy / n);
+    for (uint32_t mask = 0; mask < (1u << d); ++mask) {
+      if ((mask >> j) & 1) continue;  // never a parent of itself
+      std::vector<int> pa;
+      for (int i = 0; i < d; ++i)
+        if ((mask >> i) & 1) pa.push_back(i);
+      const int m = static_cast<int>(pa.size());
+      double rss = yy;
+      if (m > 0) {
+        std::vector<double> xtx(m * m, 0.0), xty(m, 0.0);
+        for (int r = 0; r < n; ++r)
+          for (int a = 0; a < m; ++a) {
+            xty[a] += col(r, pa[a]) * col(r, j);
+            for (int b2 = 0; b2 < m; ++b2) xtx[a * m + b2] += col(r, pa[a]) * col(r, pa[b2]);
+          }
+        const std::vector<double> beta = solve_linear(xtx, xty, m);
+        for (int a = 0; a < m; ++a) rss -= beta[a] * xty[a];
+        rss = std::max(rss, yy * 1e-12);  // an exact fit would give log 0
+      }
+      const double bic = -0.5 * n * std::log(rss / n) - 0.5 * m * std::log(double(n));
+      local[(std::size_t(j) << d) | mask] = static_cast<float>(bic - base);
+    }
+  }
+  return local;
+}
+
+Dag make_dag_structure(const DagStructureConfig& c, Backend b) {
+  validate(c);
+  const Array<float> local = Array<float>::from_host(b, dag_structure_local_scores(c));
+  detail::EnumeratedEnv env;
+  env.kind = detail::EnvKind::DagStructure;
+  env.n = c.nodes;
+  env.num_codes = int64_t(1) << (c.nodes * (c.nodes - 1));
+  env.num_actions = c.nodes * (c.nodes - 1);
+  env.local_score = local.data();
+  const int64_t states = 29281;  // the most acyclic digraphs (5 nodes)
+  return make_enumerated(env, c.nodes * (c.nodes - 1) / 2, states, states * env.num_actions, b,
+                         "dag-structure nodes=" + std::to_string(c.nodes));
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,86 @@
+/// @file environments.hpp
+/// Enumerable environments beyond the hypergrid, each generated directly on the chosen backend
+/// (on the GPU for Backend::Cuda) from per-state definitions in detail/enumerated_env.hpp, and
+/// the autoregressive (tree) unrolling of any DAG. Random parameters (energies, modes, data) are
+/// drawn with Philox from the config's seed: the same seed gives the same environment anywhere.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "gfnrl/dag.hpp"
+
+namespace gfnrl {
+
+/// Sets of `items` items built one item at a time: 2^items states, every state terminates,
+/// items! paths to the full set (the DAG where the uncorrected bias is extreme).
+/// E(S) = sum_{i in S} u_i + sum_{i<j in S} w_ij, u_i ~ U(-1, 1), w_ij ~ U(-1, 1) * pairwise_scale.
+/// label = the bitmask of S.
+struct SubsetsConfig {
+  int32_t items = 8;            ///< 1..24
+  double pairwise_scale = 0.5;  ///< >= 0
+  uint64_t seed = 0;
+};
+
+/// Binary strings of `length` bits built by appending or prepending `word`-bit words (a DAG:
+/// a string is reached by several append/prepend orders). Only full-length strings terminate,
+/// with log R(x) = -beta * min_i Hamming(x, mode_i) over `modes` random modes.
+/// label = 1 << m | bits for a string of m bits (bit m marks the length).
+struct BitseqConfig {
+  int32_t length = 8;  ///< 1..20, a multiple of word
+  int32_t word = 2;    ///< 1..length
+  int32_t modes = 4;   ///< >= 1
+  double beta = 1.0;   ///< >= 0
+  uint64_t seed = 0;
+};
+
+/// Bayesian-network structures over `nodes` variables built by adding one edge at a time while
+/// staying acyclic (1, 3, 25, 543, 29281 DAGs for 1..5 nodes); every state terminates.
+/// log R(G) = BIC(G) - BIC(empty graph) on `samples` rows drawn from a random linear-Gaussian
+/// network over the nodes (Deleu et al.'s structure-learning setting, with BIC in place of BGe).
+/// label = the adjacency bits (slot i(d-1) + (j < i ? j : j-1) for edge i -> j).
+struct DagStructureConfig {
+  int32_t nodes = 4;     ///< 2..5
+  int32_t samples = 100; ///< >= 2
+  uint64_t seed = 0;
+};
+
+void validate(const SubsetsConfig& c);
+void validate(const BitseqConfig& c);
+void validate(const DagStructureConfig& c);
+
+Dag make_subsets(const SubsetsConfig& c, Backend b);
+Dag make_bitseq(const BitseqConfig& c, Backend b);
+Dag make_dag_structure(const DagStructureConfig& c, Backend b);
+
+/// The energy terms of a subsets environment: unary[i], pairwise[i * items + j] (i < j).
+struct SubsetsEnergies {
+  std::vector<float> unary, pairwise;
+};
+SubsetsEnergies subsets_energies(const SubsetsConfig& c);
+/// The modes of a bitseq environment, as `length`-bit integers.
+std::vector<uint32_t> bitseq_modes(const BitseqConfig& c);
+
+/// The dataset of a dag-structure environment and the network it was drawn from.
+struct StructureData {
+  int32_t nodes = 0, samples = 0;
+  std::vector<double> x;         ///< samples x nodes, row-major
+  std::vector<double> weight;    ///< true weights, weight[i * nodes + j] for edge i -> j (0: none)
+};
+StructureData dag_structure_data(const DagStructureConfig& c);
+/// BIC of node j with parent set `mask` (bit i: i is a parent), minus BIC of j without parents:
+/// local[j << nodes | mask]. BIC(j, pa) = -N/2 log(RSS/N) - |pa|/2 log N (least squares on the
+/// centred data).
+std::vector<float> dag_structure_local_scores(const DagStructureConfig& c);
+
+/// Upper bounds used for memory estimates before generation.
+int64_t subsets_num_states(const SubsetsConfig& c);
+int64_t bitseq_num_states(const BitseqConfig& c);
+
+/// The autoregressive (tree) version of a DAG: one state per path from the source, so each state
+/// has one parent and every backward policy is 1 (the reward correction is a no-op). A tree state
+/// terminates with the reward of the DAG state its path ends in; label = that state's index in
+/// `base`. Built on the host and uploaded to base's backend; InputError when the number of paths
+/// exceeds `max_states`.
+Dag make_tree(const Dag& base, int64_t max_states = int64_t(1) << 26);
+
+}  // namespace gfnrl

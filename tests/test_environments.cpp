@@ -1,0 +1,455 @@
+// subsets, bitseq, dag-structure and the tree unrolling, each against a brute-force definition
+// written here independently (strings, adjacency matrices, explicit sets): states, edges with
+// their actions, rewards and path counts; then the exact-core claims on every environment.
+#include <bitset>
+#include <functional>
+#include <string>
+
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+// A DAG by definition: states by label, edges (from label, to label) -> action, log R by label.
+struct Definition {
+  std::set<int64_t> states;
+  std::map<std::pair<int64_t, int64_t>, int32_t> edges;
+  std::map<int64_t, double> log_reward;
+};
+
+void expect_matches(const Dag& dag, const Definition& def, double reward_tol = 1e-5) {
+  const DagArrays a = dag.to_host();
+  ASSERT_EQ(static_cast<std::size_t>(dag.num_states()), def.states.size());
+  ASSERT_EQ(static_cast<std::size_t>(dag.num_edges()), def.edges.size());
+  EXPECT_EQ(a.label[0], *def.states.begin()) << "the source is the smallest code here";
+  std::set<int64_t> labels(a.label.begin(), a.label.end());
+  EXPECT_EQ(labels, def.states);
+  for (int s = 0; s < dag.num_states(); ++s) {
+    for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
+      const auto it = def.edges.find({a.label[s], a.label[a.child_index[e]]});
+      ASSERT_NE(it, def.edges.end()) << a.label[s] << " -> " << a.label[a.child_index[e]];
+      EXPECT_EQ(a.child_action[e], it->second);
+    }
+    const auto r = def.log_reward.find(a.label[s]);
+    if (r == def.log_reward.end())
+      EXPECT_TRUE(std::isinf(a.log_reward[s])) << "label " << a.label[s];
+    else
+      EXPECT_NEAR(a.log_reward[s], r->second, reward_tol * (1 + std::abs(r->second)));
+  }
+  // CSC is the transpose of CSR.
+  for (int c = 0; c < dag.num_states(); ++c)
+    for (int j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+      EXPECT_EQ(a.child_index[a.parent_edge[j]], c);
+}
+
+// Path counts of the definition by memoised recursion over parents (labels).
+std::map<int64_t, double> definition_path_counts(const Definition& def) {
+  std::map<int64_t, std::vector<int64_t>> parents;
+  for (const auto& [e, act] : def.edges) parents[e.second].push_back(e.first);
+  std::map<int64_t, double> memo;
+  std::function<double(int64_t)> count = [&](int64_t s) -> double {
+    if (s == *def.states.begin()) return 1.0;
+    auto it = memo.find(s);
+    if (it != memo.end()) return it->second;
+    double t = 0;
+    for (int64_t p : parents[s]) t += count(p);
+    return memo[s] = t;
+  };
+  std::map<int64_t, double> out;
+  for (int64_t s : def.states) out[s] = count(s);
+  return out;
+}
+
+void expect_path_counts(const Dag& dag, const std::map<int64_t, double>& want) {
+  const BruteForce bf(dag);
+  const std::vector<double> got = bf.path_counts();
+  for (int s = 0; s < dag.num_states(); ++s)
+    EXPECT_EQ(got[s], want.at(bf.a.label[s])) << "label " << bf.a.label[s];
+  // And the library's own DP, in log space.
+  const std::vector<double> log_n = log_path_counts(dag).to_host();
+  for (int s = 0; s < dag.num_states(); ++s)
+    EXPECT_NEAR(log_n[s], std::log(want.at(bf.a.label[s])), 1e-9);
+}
+
+double factorial(int k) { return k <= 1 ? 1.0 : k * factorial(k - 1); }
+
+// ---- subsets -----------------------------------------------------------------------------------
+
+Definition subsets_definition(const SubsetsConfig& c) {
+  const SubsetsEnergies en = subsets_energies(c);
+  Definition d;
+  const int n = c.items;
+  for (int64_t s = 0; s < (int64_t(1) << n); ++s) {
+    d.states.insert(s);
+    double energy = 0;
+    for (int i = 0; i < n; ++i) {
+      if (!((s >> i) & 1)) {
+        d.edges[{s, s | (int64_t(1) << i)}] = i;
+        continue;
+      }
+      energy += en.unary[i];
+      for (int j = i + 1; j < n; ++j)
+        if ((s >> j) & 1) energy += en.pairwise[i * n + j];
+    }
+    d.log_reward[s] = -energy;
+  }
+  return d;
+}
+
+TEST(Subsets, MatchesDefinitionWithFactorialPathCounts) {
+  for (int items : {1, 3, 6}) {
+    const SubsetsConfig c{items, 0.5, 7};
+    const Dag dag = make_subsets(c, Backend::Cpu);
+    const Definition def = subsets_definition(c);
+    expect_matches(dag, def);
+    EXPECT_EQ(dag.num_states(), 1 << items);
+    EXPECT_EQ(dag.num_edges(), items * (1 << (items - 1)));
+    std::map<int64_t, double> fact;
+    for (int64_t s : def.states) fact[s] = factorial(std::bitset<32>(s).count());
+    EXPECT_EQ(definition_path_counts(def), fact);
+    expect_path_counts(dag, fact);
+  }
+}
+
+TEST(Subsets, SeedDeterminesEnergies) {
+  const SubsetsEnergies a = subsets_energies({6, 0.5, 1}), b = subsets_energies({6, 0.5, 1}),
+                        c = subsets_energies({6, 0.5, 2});
+  EXPECT_EQ(a.unary, b.unary);
+  EXPECT_EQ(a.pairwise, b.pairwise);
+  EXPECT_NE(a.unary, c.unary);
+  for (float u : a.unary) EXPECT_TRUE(u >= -1 && u < 1);
+}
+
+// ---- bitseq ------------------------------------------------------------------------------------
+
+std::string bits_string(uint64_t v, int len) {
+  std::string s(len, '0');
+  for (int i = 0; i < len; ++i) s[len - 1 - i] = ((v >> i) & 1) ? '1' : '0';
+  return s;
+}
+int64_t string_label(const std::string& s) {
+  int64_t v = 1;
+  for (char ch : s) v = (v << 1) | (ch == '1');
+  return v;
+}
+
+Definition bitseq_definition(const BitseqConfig& c) {
+  const std::vector<uint32_t> modes = bitseq_modes(c);
+  Definition d;
+  std::vector<std::string> frontier{""};
+  for (int m = 0; m <= c.length; m += c.word) {
+    std::vector<std::string> next;
+    for (const std::string& s : frontier) {
+      d.states.insert(string_label(s));
+      if (m == c.length) {
+        int best = c.length;
+        for (uint32_t mode : modes) {
+          const std::string ms = bits_string(mode, c.length);
+          int h = 0;
+          for (int i = 0; i < c.length; ++i) h += ms[i] != s[i];
+          best = std::min(best, h);
+        }
+        d.log_reward[string_label(s)] = -c.beta * best;
+        continue;
+      }
+      for (int a = 0; a < (2 << c.word); ++a) {
+        const std::string w = bits_string(a % (1 << c.word), c.word);
+        const std::string child = a < (1 << c.word) ? s + w : w + s;
+        const auto key = std::make_pair(string_label(s), string_label(child));
+        if (!d.edges.count(key)) d.edges[key] = a;  // the lowest action reaching it
+        next.push_back(child);
+      }
+    }
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+    frontier = next;
+  }
+  return d;
+}
+
+TEST(Bitseq, MatchesDefinitionAndPathCounts) {
+  for (auto [len, word] : std::vector<std::pair<int, int>>{{4, 1}, {6, 2}, {6, 3}, {8, 2}}) {
+    const BitseqConfig c{len, word, 3, 0.7, 5};
+    const Dag dag = make_bitseq(c, Backend::Cpu);
+    const Definition def = bitseq_definition(c);
+    expect_matches(dag, def);
+    EXPECT_EQ(dag.num_states(), bitseq_num_states(c));
+    expect_path_counts(dag, definition_path_counts(def));
+    // Not a tree: some string has several construction orders.
+    double most = 0;
+    for (const auto& [s, k] : definition_path_counts(def)) most = std::max(most, k);
+    EXPECT_GT(most, 1.0);
+  }
+}
+
+// ---- dag-structure ---------------------------------------------------------------------------------
+
+bool acyclic_by_dfs(const std::vector<std::vector<int>>& adj) {
+  const int d = static_cast<int>(adj.size());
+  std::vector<int> color(d, 0);
+  std::function<bool(int)> visit = [&](int u) {
+    color[u] = 1;
+    for (int v = 0; v < d; ++v)
+      if (adj[u][v] && (color[v] == 1 || (color[v] == 0 && !visit(v)))) return false;
+    color[u] = 2;
+    return true;
+  };
+  for (int u = 0; u < d; ++u)
+    if (color[u] == 0 && !visit(u)) return false;
+  return true;
+}
+
+// Residual sum of squares of y on the columns `cols` by Gram-Schmidt (an independent solver).
+double rss_gram_schmidt(const StructureData& s, int j, const std::vector<int>& cols) {
+  const int n = s.samples, d = s.nodes;
+  auto centred = [&](int c) {
+    std::vector<double> v(n);
+    double mean = 0;
+    for (int r = 0; r < n; ++r) mean += (v[r] = s.x[std::size_t(r) * d + c]);
+    for (double& x : v) x -= mean / n;
+    return v;
+  };
+  std::vector<double> y = centred(j);
+  std::vector<std::vector<double>> basis;
+  for (int c : cols) {
+    std::vector<double> q = centred(c);
+    for (const auto& b : basis) {
+      double dot = 0;
+      for (int r = 0; r < n; ++r) dot += q[r] * b[r];
+      for (int r = 0; r < n; ++r) q[r] -= dot * b[r];
+    }
+    double norm = 0;
+    for (double x : q) norm += x * x;
+    for (double& x : q) x /= std::sqrt(norm);
+    basis.push_back(q);
+  }
+  for (const auto& b : basis) {
+    double dot = 0;
+    for (int r = 0; r < n; ++r) dot += y[r] * b[r];
+    for (int r = 0; r < n; ++r) y[r] -= dot * b[r];
+  }
+  double rss = 0;
+  for (double x : y) rss += x * x;
+  return rss;
+}
+
+Definition structure_definition(const DagStructureConfig& c) {
+  const int d = c.nodes, slots = d * (d - 1);
+  const StructureData data = dag_structure_data(c);
+  auto slot_edge = [&](int t) {
+    const int i = t / (d - 1), r = t % (d - 1);
+    return std::make_pair(i, r < i ? r : r + 1);
+  };
+  auto adjacency = [&](int64_t code) {
+    std::vector<std::vector<int>> adj(d, std::vector<int>(d, 0));
+    for (int t = 0; t < slots; ++t)
+      if ((code >> t) & 1) adj[slot_edge(t).first][slot_edge(t).second] = 1;
+    return adj;
+  };
+  Definition def;
+  const int n = data.samples;
+  for (int64_t code = 0; code < (int64_t(1) << slots); ++code) {
+    const auto adj = adjacency(code);
+    if (!acyclic_by_dfs(adj)) continue;
+    def.states.insert(code);
+    double score = 0;
+    for (int j = 0; j < d; ++j) {
+      std::vector<int> pa;
+      for (int i = 0; i < d; ++i)
+        if (adj[i][j]) pa.push_back(i);
+      score += -0.5 * n * std::log(rss_gram_schmidt(data, j, pa) / n) -
+               0.5 * pa.size() * std::log(double(n)) +
+               0.5 * n * std::log(rss_gram_schmidt(data, j, {}) / n);
+    }
+    def.log_reward[code] = score;
+    for (int t = 0; t < slots; ++t) {
+      if ((code >> t) & 1) continue;
+      auto grown = adj;
+      grown[slot_edge(t).first][slot_edge(t).second] = 1;
+      if (acyclic_by_dfs(grown)) def.edges[{code, code | (int64_t(1) << t)}] = t;
+    }
+  }
+  return def;
+}
+
+TEST(DagStructure, CountsAreTheAcyclicDigraphNumbers) {
+  const int want[] = {0, 0, 3, 25, 543, 29281};  // OEIS A003024
+  for (int d = 2; d <= 5; ++d) {
+    const Dag dag = make_dag_structure({d, 50, 1}, Backend::Cpu);
+    EXPECT_EQ(dag.num_states(), want[d]) << d << " nodes";
+    EXPECT_EQ(dag.num_levels(), d * (d - 1) / 2 + 1) << "complete DAGs have d(d-1)/2 edges";
+  }
+}
+
+TEST(DagStructure, MatchesDefinitionBicScoresAndPathCounts) {
+  for (int d : {2, 3, 4}) {
+    const DagStructureConfig c{d, 60, 3};
+    const Dag dag = make_dag_structure(c, Backend::Cpu);
+    const Definition def = structure_definition(c);
+    expect_matches(dag, def, 1e-4);
+    // Every order of adding a DAG's edges stays acyclic: n(G) = |E(G)|!.
+    std::map<int64_t, double> fact;
+    for (int64_t s : def.states) fact[s] = factorial(std::bitset<32>(s).count());
+    expect_path_counts(dag, fact);
+  }
+}
+
+TEST(DagStructure, TrueNetworkScoresAboveTheEmptyGraph) {
+  const DagStructureConfig c{4, 200, 9};
+  const StructureData data = dag_structure_data(c);
+  const std::vector<float> local = dag_structure_local_scores(c);
+  int edges = 0;
+  double score = 0;
+  for (int j = 0; j < c.nodes; ++j) {
+    uint32_t mask = 0;
+    for (int i = 0; i < c.nodes; ++i)
+      if (data.weight[i * c.nodes + j] != 0) mask |= 1u << i, ++edges;
+    score += local[(j << c.nodes) | mask];
+  }
+  ASSERT_GT(edges, 0) << "seed 9 should draw a network with edges";
+  EXPECT_GT(score, 10.0) << "BIC must prefer the generating network to the empty graph";
+}
+
+// ---- every environment: the exact-core claims ---------------------------------------------------
+
+std::vector<std::pair<std::string, Dag>> small_environments(Backend b) {
+  return {{"subsets6", make_subsets({6, 0.5, 2}, b)},
+          {"bitseq8x2", make_bitseq({8, 2, 4, 1.0, 3}, b)},
+          {"dag-structure4", make_dag_structure({4, 40, 4}, b)},
+          {"hypergrid3x4", make_hypergrid({3, 4}, b)}};
+}
+
+TEST(EnvironmentsExactCore, CorrectedSoftVIIsExactAndUncorrectedIsBiasedByPathCounts) {
+  for (Backend b : test_backends())
+    for (const auto& [name, dag] : small_environments(b)) {
+      SCOPED_TRACE(name + " on " + backend_name(b));
+      const double log_z = log_partition(dag);
+      for (const BackwardPolicy& pb : {uniform_backward_policy(dag), maxent_backward_policy(dag)}) {
+        SoftValueSolver solver(dag, &pb);
+        solver.run();
+        EXPECT_NEAR(solver.log_z(), log_z, 2e-5 * (1 + std::abs(log_z))) << pb.name;
+        const Metrics m = compare_to_target(dag, compute_marginals(dag, solver.result().policy));
+        EXPECT_LT(m.tv, 2e-5) << pb.name;
+      }
+      // Uncorrected: samples n(x)R(x); its TV to R/Z is TV(R/Z, nR / sum nR) from brute force.
+      SoftValueSolver none(dag, nullptr);
+      none.run();
+      const BruteForce bf(dag);
+      const std::vector<double> n = bf.path_counts();
+      std::vector<double> target(bf.n(), 0.0), biased(bf.n(), 0.0);
+      for (int s = 0; s < bf.n(); ++s)
+        if (bf.terminates(s)) {
+          target[s] = std::exp(double(bf.a.log_reward[s]));
+          biased[s] = n[s] * target[s];
+        }
+      const double want = tv_distance(normalised(target), normalised(biased));
+      const Metrics m = compare_to_target(dag, compute_marginals(dag, none.result().policy));
+      EXPECT_NEAR(m.tv, want, 1e-4);
+      double biased_z = 0;
+      for (double v : biased) biased_z += v;
+      EXPECT_NEAR(none.log_z(), std::log(biased_z), 1e-4 * (1 + std::log(biased_z)));
+      if (name != "hypergrid3x4") EXPECT_GT(want, 0.05) << "the bias should be visible";
+    }
+}
+
+// ---- tree ----------------------------------------------------------------------------------------
+
+TEST(Tree, UnrollsEveryPathAndTheCorrectionIsANoOp) {
+  for (Backend b : test_backends())
+    for (const auto& [name, dag] : small_environments(b)) {
+      SCOPED_TRACE(name + " on " + backend_name(b));
+      const Dag tree = make_tree(dag);
+      const BruteForce base(dag), tb(tree);
+      const std::vector<double> n = base.path_counts();
+      EXPECT_EQ(tree.num_states(), std::accumulate(n.begin(), n.end(), 0.0));
+      EXPECT_EQ(tree.num_edges(), tree.num_states() - 1);
+      // Every tree state has one path, and stands for a DAG state with as many copies as paths.
+      std::vector<double> copies(base.n(), 0.0);
+      for (int s = 0; s < tb.n(); ++s) {
+        copies[tb.a.label[s]] += 1;
+        EXPECT_EQ(tb.a.log_reward[s], base.a.log_reward[tb.a.label[s]]);
+        EXPECT_EQ(tb.a.parent_offsets[s + 1] - tb.a.parent_offsets[s], s == 0 ? 0 : 1);
+      }
+      EXPECT_EQ(copies, n);
+      for (double k : tb.path_counts()) EXPECT_EQ(k, 1.0);
+      // P_B = 1 on a tree: corrected (uniform or maxent) and uncorrected soft VI agree exactly.
+      SoftValueSolver none(tree, nullptr);
+      none.run();
+      const std::vector<float> q0 = none.result().q.to_host();
+      for (const BackwardPolicy& pb : {uniform_backward_policy(tree), maxent_backward_policy(tree)}) {
+        for (float v : pb.log_prob.to_host()) EXPECT_EQ(v, 0.0f);
+        SoftValueSolver corrected(tree, &pb);
+        corrected.run();
+        EXPECT_EQ(corrected.log_z(), none.log_z());
+        EXPECT_EQ(corrected.result().q.to_host(), q0);
+      }
+      // The tree's log Z is the DAG's uncorrected value: log sum_x n(x) R(x).
+      SoftValueSolver dag_none(dag, nullptr);
+      dag_none.run();
+      EXPECT_NEAR(none.log_z(), dag_none.log_z(), 1e-4 * (1 + std::abs(dag_none.log_z())));
+    }
+}
+
+TEST(Tree, RefusesTooManyPaths) {
+  const Dag dag = make_subsets({10, 0.5, 0}, Backend::Cpu);  // sum_k C(10,k) k! = 9,864,101 paths
+  try {
+    make_tree(dag, 1000000);
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("9864101"), std::string::npos) << e.what();
+  }
+}
+
+// ---- bad parameters, memory, CUDA ----------------------------------------------------------------
+
+TEST(EnvironmentErrors, ParametersOutOfRangeNameTheValue) {
+  auto expect = [](auto&& make, const std::string& fragment) {
+    try {
+      make();
+      ADD_FAILURE() << "expected an InputError mentioning " << fragment;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect([] { make_subsets({0, 0.5, 0}, Backend::Cpu); }, "subsets items = 0 is out of range [1, 24]");
+  expect([] { make_subsets({4, -1, 0}, Backend::Cpu); }, "pairwise_scale = -1");
+  expect([] { make_bitseq({7, 2, 2, 1, 0}, Backend::Cpu); }, "length = 7 is not a multiple of word = 2");
+  expect([] { make_bitseq({21, 1, 2, 1, 0}, Backend::Cpu); }, "bitseq length = 21 is out of range [1, 20]");
+  expect([] { make_bitseq({8, 2, 0, 1, 0}, Backend::Cpu); }, "modes = 0");
+  expect([] { make_dag_structure({6, 10, 0}, Backend::Cpu); }, "dag-structure nodes = 6 is out of range [2, 5]");
+  expect([] { make_dag_structure({3, 1, 0}, Backend::Cpu); }, "samples = 1");
+}
+
+TEST(EnvironmentErrors, MemoryEstimateIsCheckedFirst) {
+  setenv("GFNRL_MEMORY_LIMIT", "100000", 1);
+  EXPECT_THROW(make_subsets({16, 0.5, 0}, Backend::Cpu), AllocationError);
+  unsetenv("GFNRL_MEMORY_LIMIT");
+}
+
+TEST(EnvironmentsCuda, DeviceGeneratorIsBitIdenticalToCpu) {
+  REQUIRE_CUDA_DEVICE();
+  const auto cpu = small_environments(Backend::Cpu);
+  const auto gpu = small_environments(Backend::Cuda);
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    SCOPED_TRACE(cpu[i].first);
+    const DagArrays a = cpu[i].second.to_host(), b = gpu[i].second.to_host();
+    EXPECT_EQ(a.level_offsets, b.level_offsets);
+    EXPECT_EQ(a.child_offsets, b.child_offsets);
+    EXPECT_EQ(a.child_index, b.child_index);
+    EXPECT_EQ(a.child_action, b.child_action);
+    EXPECT_EQ(a.parent_offsets, b.parent_offsets);
+    EXPECT_EQ(a.parent_index, b.parent_index);
+    EXPECT_EQ(a.parent_edge, b.parent_edge);
+    EXPECT_EQ(a.label, b.label);
+    EXPECT_EQ(a.log_reward, b.log_reward);
+  }
+  // A size that takes many blocks on the device.
+  const DagArrays a = make_subsets({16, 0.5, 1}, Backend::Cpu).to_host();
+  const DagArrays b = make_subsets({16, 0.5, 1}, Backend::Cuda).to_host();
+  EXPECT_EQ(a.child_index, b.child_index);
+  EXPECT_EQ(a.parent_edge, b.parent_edge);
+  EXPECT_EQ(a.log_reward, b.log_reward);
+}
+
+}  // namespace
+}  // namespace gfnrl::test

@@ -1,0 +1,150 @@
+// The environment options every subcommand shares: which environment (or DAG file), its
+// parameters, the tree unrolling, and building it on a backend.
+#include <map>
+#include <vector>
+
+#include "cli_common.hpp"
+
+namespace gfnrl::cli {
+
+namespace {
+// Which environment each parameter flag belongs to ("" = any generated environment).
+const std::vector<std::pair<const char*, const char*>> kFlagEnv = {
+    {"--env", ""},           {"--env-seed", ""},      {"--ndim", "hypergrid"},
+    {"--height", "hypergrid"}, {"--r0", "hypergrid"},   {"--r1", "hypergrid"},
+    {"--r2", "hypergrid"},   {"--items", "subsets"},  {"--pairwise-scale", "subsets"},
+    {"--length", "bitseq"},  {"--word", "bitseq"},    {"--modes", "bitseq"},
+    {"--beta", "bitseq"},    {"--nodes", "dag-structure"}, {"--samples", "dag-structure"}};
+}  // namespace
+
+void add_env_options(CLI::App& cmd, EnvOptions& o) {
+  cmd.add_option("--env", o.env,
+                 "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
+                 "built by appending/prepending words), dag-structure (Bayesian-network "
+                 "structures, BIC reward)")
+      ->check(CLI::IsMember({"hypergrid", "subsets", "bitseq", "dag-structure"}))
+      ->capture_default_str();
+  cmd.add_option("--dag", o.dag_file,
+                 "load this DAG file (text or binary, README 'DAG files') instead of generating "
+                 "--env; --correction file uses the P_B values it carries")
+      ->check(CLI::ExistingFile);
+  cmd.add_flag("--tree", o.tree,
+               "use the autoregressive (tree) version: one state per path of the environment "
+               "or file (P_B = 1, so the correction is a no-op)");
+  cmd.add_option("--env-seed", o.env_seed,
+                 "seed of the environment's random parameters (subsets energies, bitseq modes, "
+                 "dag-structure data)")
+      ->capture_default_str();
+  cmd.add_option("--ndim", o.grid.ndim, "hypergrid dimension D")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  cmd.add_option("--height", o.grid.height, "hypergrid side length H (states {0..H-1}^D)")
+      ->check(CLI::Range(2, 1 << 30))
+      ->capture_default_str();
+  cmd.add_option("--r0", o.grid.r0, "hypergrid reward floor R0 (> 0)")->capture_default_str();
+  cmd.add_option("--r1", o.grid.r1, "hypergrid reward R1 of the outer region (>= 0)")
+      ->capture_default_str();
+  cmd.add_option("--r2", o.grid.r2, "hypergrid reward R2 of the ring region (>= 0)")
+      ->capture_default_str();
+  cmd.add_option("--items", o.subsets.items, "subsets: number of items n (2^n states), 1..24")
+      ->capture_default_str();
+  cmd.add_option("--pairwise-scale", o.subsets.pairwise_scale,
+                 "subsets: scale of the pairwise energies w_ij ~ U(-1,1)*scale, >= 0")
+      ->capture_default_str();
+  cmd.add_option("--length", o.bitseq.length, "bitseq: string length n, 1..20, a multiple of --word")
+      ->capture_default_str();
+  cmd.add_option("--word", o.bitseq.word, "bitseq: bits per appended/prepended word k")
+      ->capture_default_str();
+  cmd.add_option("--modes", o.bitseq.modes, "bitseq: number of random modes, >= 1")
+      ->capture_default_str();
+  cmd.add_option("--beta", o.bitseq.beta, "bitseq: log R = -beta * Hamming distance to the nearest mode")
+      ->capture_default_str();
+  cmd.add_option("--nodes", o.structure.nodes, "dag-structure: variables d, 2..5")
+      ->capture_default_str();
+  cmd.add_option("--samples", o.structure.samples, "dag-structure: rows of the generated data set, >= 2")
+      ->capture_default_str();
+  cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a device exists)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  cmd.add_flag("--json", o.json, "print one JSON object on one line of stdout");
+  cmd.add_flag("--quiet", o.quiet, "no progress lines on stderr");
+}
+
+void check_env_flags(const CLI::App& cmd, const EnvOptions& o) {
+  for (const auto& [flag, env] : kFlagEnv) {
+    if (cmd.count(flag) == 0) continue;
+    if (!o.dag_file.empty())
+      throw InputError(std::string(flag) + " describes a generated environment; it cannot be "
+                       "combined with --dag " + o.dag_file);
+    if (*env && o.env != env)
+      throw InputError(std::string(flag) + " is a parameter of --env " + env + ", not of --env " +
+                       o.env);
+  }
+}
+
+namespace {
+Environment generate(const EnvOptions& o, Backend b) {
+  Environment env;
+  if (o.env == "hypergrid") {
+    validate(o.grid);
+    progress(o, "building hypergrid D=" + std::to_string(o.grid.ndim) +
+                    " H=" + std::to_string(o.grid.height) + " (" +
+                    std::to_string(hypergrid_num_states(o.grid)) + " states, " +
+                    std::to_string(hypergrid_num_edges(o.grid)) + " edges, estimated " +
+                    format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
+    env.dag = make_hypergrid(o.grid, b);
+    env.description = {{"ndim", o.grid.ndim}, {"height", o.grid.height}, {"r0", o.grid.r0},
+                       {"r1", o.grid.r1},     {"r2", o.grid.r2}};
+  } else if (o.env == "subsets") {
+    SubsetsConfig c = o.subsets;
+    c.seed = o.env_seed;
+    progress(o, "building subsets of " + std::to_string(c.items) + " items on " + backend_name(b));
+    env.dag = make_subsets(c, b);
+    env.description = {{"items", c.items}, {"pairwise_scale", c.pairwise_scale},
+                       {"env_seed", c.seed}};
+  } else if (o.env == "bitseq") {
+    BitseqConfig c = o.bitseq;
+    c.seed = o.env_seed;
+    progress(o, "building bitseq length " + std::to_string(c.length) + ", word " +
+                    std::to_string(c.word) + " on " + backend_name(b));
+    env.dag = make_bitseq(c, b);
+    env.description = {{"length", c.length}, {"word", c.word}, {"modes", c.modes},
+                       {"beta", c.beta},     {"env_seed", c.seed}};
+  } else {
+    DagStructureConfig c = o.structure;
+    c.seed = o.env_seed;
+    progress(o, "building dag-structure over " + std::to_string(c.nodes) + " nodes (" +
+                    std::to_string(c.samples) + " samples) on " + backend_name(b));
+    env.dag = make_dag_structure(c, b);
+    env.description = {{"nodes", c.nodes}, {"samples", c.samples}, {"env_seed", c.seed}};
+  }
+  env.description["env"] = o.env;
+  return env;
+}
+}  // namespace
+
+Environment build_environment(const EnvOptions& o, Backend b) {
+  Environment env;
+  if (!o.dag_file.empty()) {
+    progress(o, "loading " + o.dag_file + " on " + backend_name(b));
+    LoadedDag l = load_dag(o.dag_file, b);
+    env.dag = std::move(l.dag);
+    env.file_backward = std::move(l.backward);
+    env.description = {{"env", "file"}, {"dag", o.dag_file}};
+  } else {
+    env = generate(o, b);
+  }
+  if (o.tree) {
+    progress(o, "unrolling into the tree version");
+    env.dag = make_tree(env.dag);
+    env.file_backward.reset();  // a tree's P_B is 1 on every edge
+    env.description["tree"] = true;
+  }
+  progress(o, std::to_string(env.dag.num_states()) + " states, " +
+                  std::to_string(env.dag.num_edges()) + " edges, " +
+                  std::to_string(env.dag.num_levels()) + " levels" +
+                  (env.file_backward ? ", P_B from the file" : ""));
+  return env;
+}
+
+}  // namespace gfnrl::cli
