@@ -40,4 +40,8 @@ Array<double> log_path_counts(const Dag& dag) {
   return out;
 }
 
+Array<float> terminating_distribution(const Dag& dag, const ForwardPolicy& policy) {
+  return compute_marginals(dag, policy).log_terminal;
+}
+
 }  // namespace gfnrl

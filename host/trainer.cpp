@@ -251,6 +251,20 @@ void Trainer::refresh_policies() const {
                      s.exit_log_prob.data());
 }
 
+void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation) {
+  if (steps < 0) throw InputError("train: steps = " + std::to_string(steps) + " must be >= 0");
+  if (eval_every < 1)
+    throw InputError("train: eval_every = " + std::to_string(eval_every) + " must be >= 1");
+  auto report = [&] {
+    if (on_evaluation) on_evaluation(steps_, evaluate());
+  };
+  report();
+  for (int64_t i = 1; i <= steps; ++i) {
+    step();
+    if (i % eval_every == 0 || i == steps) report();
+  }
+}
+
 std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight) {
   State& s = *st_;
   const Backend b = dag_.backend();

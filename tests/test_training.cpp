@@ -172,6 +172,26 @@ TEST(TrainConfigValidation, RejectsOutOfRangeValuesByName) {
   EXPECT_EQ(parse_algo("munchausen"), Algo::Munchausen);
 }
 
+TEST(TrainerCallback, EvaluatesAtTheStartEveryKStepsAndAtTheEnd) {
+  const Dag dag = small_grid(Backend::Cpu);
+  TrainConfig c = converging_config(Algo::DB);
+  Trainer t(dag, nullptr, c);
+  std::vector<int64_t> at;
+  std::vector<double> tv;
+  t.train(250, 100, [&](int64_t step, const std::vector<RunEvaluation>& runs) {
+    at.push_back(step);
+    ASSERT_EQ(runs.size(), 2u);
+    tv.push_back(runs[0].metrics.tv);
+  });
+  EXPECT_EQ(at, (std::vector<int64_t>{0, 100, 200, 250}));
+  EXPECT_EQ(t.steps_done(), 250);
+  EXPECT_LT(tv.back(), tv.front()) << "training must reduce the TV";
+  // The same evaluation as calling evaluate() directly.
+  EXPECT_EQ(t.evaluate()[0].metrics.tv, tv.back());
+  EXPECT_THROW(t.train(-1, 10, nullptr), InputError);
+  EXPECT_THROW(t.train(10, 0, nullptr), InputError);
+}
+
 TEST(TrainerMemory, RefusesATableThatDoesNotFitBeforeAllocating) {
   const Dag dag = small_grid(Backend::Cpu);
   TrainConfig c;

@@ -18,6 +18,9 @@ struct HypergridConfig {
   double r2 = 2.0;      ///< >= 0
 };
 
+/// The field's vocabulary: a hypergrid is described by its config.
+using Hypergrid = HypergridConfig;
+
 /// Throws InputError naming the bad field and its allowed range (including sizes whose state or
 /// edge count does not fit int32 indices).
 void validate(const HypergridConfig& c);

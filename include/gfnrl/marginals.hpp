@@ -34,6 +34,10 @@ class MarginalSolver {
 
 Marginals compute_marginals(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {});
 
+/// log P_F^T(x) of `policy` for every state (-inf where x does not terminate): the exact
+/// terminating distribution, on the Dag's backend.
+Array<float> terminating_distribution(const Dag& dag, const ForwardPolicy& policy);
+
 /// log n(s): the log number of paths from s0 to s, accumulated in double (log n reaches hundreds
 /// on large grids, where float would lose the ratios n(s)/n(s') that max-entropy P_B needs).
 Array<double> log_path_counts(const Dag& dag);

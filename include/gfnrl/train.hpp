@@ -13,6 +13,7 @@
 /// Formulas: detail/loss_math.hpp, detail/dqn_math.hpp, detail/optimizer_math.hpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +94,13 @@ class Trainer {
   /// trainer's backend; only scalars reach the host) compared with the target: R/Z, or
   /// w / sum w for `log_target_weight` (one entry per state).
   std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr);
+  /// Called after each evaluation of train(): the step count and every run's evaluation.
+  using EvaluationCallback =
+      std::function<void(int64_t step, const std::vector<RunEvaluation>& runs)>;
+  /// Runs `steps` steps, evaluating (and calling `on_evaluation`) before the first step, every
+  /// `eval_every` steps and after the last one. InputError for steps < 0 or eval_every < 1.
+  void train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation);
+
   /// The current forward policy of run r (log-probabilities, on the backend; a fresh copy).
   ForwardPolicy policy(int32_t run) const;
   /// Mean loss of each run at the last step (0 before the first update).

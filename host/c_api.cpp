@@ -1,0 +1,202 @@
+// The C ABI (include/gfnrl/gfnrl.h): opaque handles around the C++ objects, every exception
+// turned into a status code with its message kept per thread for gfnrl_last_error().
+#include "gfnrl/gfnrl.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gfnrl/gfnrl.hpp"
+
+struct gfnrl_dag {
+  gfnrl::Dag dag;
+  std::optional<gfnrl::BackwardPolicy> file_backward;
+};
+
+struct gfnrl_trainer {
+  std::unique_ptr<gfnrl::BackwardPolicy> correction;  // outlives the trainer that points to it
+  std::unique_ptr<gfnrl::Trainer> trainer;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+gfnrl_status fail(gfnrl_status s, const std::string& message) {
+  last_error = message;
+  return s;
+}
+
+// Runs f, mapping the library's exceptions to status codes.
+template <class F>
+gfnrl_status guarded(F&& f) {
+  try {
+    f();
+    return GFNRL_OK;
+  } catch (const gfnrl::InputError& e) {
+    return fail(GFNRL_ERROR_INPUT, e.what());
+  } catch (const gfnrl::AllocationError& e) {
+    return fail(GFNRL_ERROR_MEMORY, e.what());
+  } catch (const std::bad_alloc& e) {
+    return fail(GFNRL_ERROR_MEMORY, std::string("out of host memory: ") + e.what());
+  } catch (const gfnrl::CudaError& e) {
+    return fail(GFNRL_ERROR_CUDA, e.what());
+  } catch (const std::exception& e) {
+    return fail(GFNRL_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(GFNRL_ERROR_INTERNAL, "unknown error");
+  }
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) throw gfnrl::InputError(what);
+}
+
+gfnrl::Backend to_backend(gfnrl_backend b) {
+  switch (b) {
+    case GFNRL_BACKEND_CPU: return gfnrl::Backend::Cpu;
+    case GFNRL_BACKEND_CUDA: return gfnrl::Backend::Cuda;
+    case GFNRL_BACKEND_AUTO: return gfnrl::parse_backend("auto");
+  }
+  throw gfnrl::InputError("backend " + std::to_string(int(b)) + " is out of range [0, 2]");
+}
+
+std::unique_ptr<gfnrl::BackwardPolicy> correction_of(const gfnrl_dag* d, gfnrl_correction c) {
+  switch (c) {
+    case GFNRL_CORRECTION_NONE: return nullptr;
+    case GFNRL_CORRECTION_UNIFORM:
+      return std::make_unique<gfnrl::BackwardPolicy>(gfnrl::uniform_backward_policy(d->dag));
+    case GFNRL_CORRECTION_MAXENT:
+      return std::make_unique<gfnrl::BackwardPolicy>(gfnrl::maxent_backward_policy(d->dag));
+    case GFNRL_CORRECTION_FILE:
+      require(d->file_backward.has_value(),
+              "GFNRL_CORRECTION_FILE: this DAG was not loaded from a file carrying P_B values");
+      return std::make_unique<gfnrl::BackwardPolicy>(*d->file_backward);
+  }
+  throw gfnrl::InputError("correction " + std::to_string(int(c)) + " is out of range [0, 3]");
+}
+
+gfnrl_metrics to_c(const gfnrl::Metrics& m) {
+  return {m.log_z, m.tv, m.kl_target_model, m.kl_model_target, m.jsd, m.expected_length};
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* gfnrl_last_error(void) { return last_error.c_str(); }
+const char* gfnrl_version(void) { return GFNRL_VERSION; }
+int gfnrl_cuda_available(void) { return gfnrl::cuda_available() ? 1 : 0; }
+
+gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag** out) {
+  return guarded([&] {
+    require(path && out, "gfnrl_dag_load: path and out must not be NULL");
+    *out = nullptr;
+    gfnrl::LoadedDag l = gfnrl::load_dag(path, to_backend(backend));
+    *out = std::make_unique<gfnrl_dag>(gfnrl_dag{std::move(l.dag), std::move(l.backward)})
+               .release();  // owned by gfnrl_dag_destroy
+  });
+}
+
+gfnrl_status gfnrl_hypergrid_create(int32_t ndim, int32_t height, double r0, double r1, double r2,
+                                    gfnrl_backend backend, gfnrl_dag** out) {
+  return guarded([&] {
+    require(out != nullptr, "gfnrl_hypergrid_create: out must not be NULL");
+    *out = nullptr;
+    gfnrl::Dag dag = gfnrl::make_hypergrid({ndim, height, r0, r1, r2}, to_backend(backend));
+    *out = std::make_unique<gfnrl_dag>(gfnrl_dag{std::move(dag), std::nullopt}).release();
+  });
+}
+
+void gfnrl_dag_destroy(gfnrl_dag* dag) { std::unique_ptr<gfnrl_dag> owned(dag); }
+int32_t gfnrl_dag_num_states(const gfnrl_dag* dag) { return dag ? dag->dag.num_states() : 0; }
+int32_t gfnrl_dag_num_edges(const gfnrl_dag* dag) { return dag ? dag->dag.num_edges() : 0; }
+
+gfnrl_status gfnrl_log_partition(const gfnrl_dag* dag, double* log_z) {
+  return guarded([&] {
+    require(dag && log_z, "gfnrl_log_partition: dag and log_z must not be NULL");
+    *log_z = gfnrl::log_partition(dag->dag);
+  });
+}
+
+gfnrl_status gfnrl_solve(const gfnrl_dag* dag, gfnrl_correction correction,
+                         double* log_z_estimate, gfnrl_metrics* metrics) {
+  return guarded([&] {
+    require(dag != nullptr, "gfnrl_solve: dag must not be NULL");
+    const auto pb = correction_of(dag, correction);
+    gfnrl::SoftValueSolver solver(dag->dag, pb.get());
+    solver.run();
+    if (log_z_estimate) *log_z_estimate = solver.log_z();
+    if (metrics)
+      *metrics = to_c(gfnrl::compare_to_target(
+          dag->dag, gfnrl::compute_marginals(dag->dag, solver.result().policy)));
+  });
+}
+
+gfnrl_status gfnrl_solve_terminal_distribution(const gfnrl_dag* dag, gfnrl_correction correction,
+                                               double* p_terminal, size_t capacity) {
+  return guarded([&] {
+    require(dag && p_terminal, "gfnrl_solve_terminal_distribution: NULL argument");
+    const auto n = static_cast<size_t>(dag->dag.num_states());
+    if (capacity < n)
+      throw gfnrl::InputError("gfnrl_solve_terminal_distribution: capacity " +
+                              std::to_string(capacity) + " < num_states " + std::to_string(n));
+    const auto pb = correction_of(dag, correction);
+    const gfnrl::SoftValues v = gfnrl::solve_soft_values(dag->dag, pb.get());
+    const std::vector<float> lp = gfnrl::terminating_distribution(dag->dag, v.policy).to_host();
+    for (size_t s = 0; s < n; ++s) p_terminal[s] = std::exp(static_cast<double>(lp[s]));
+  });
+}
+
+void gfnrl_train_config_default(gfnrl_train_config* config) {
+  if (!config) return;
+  const gfnrl::TrainConfig d;
+  *config = {GFNRL_ALGO_TB, d.runs, d.seed, d.batch, 1e-2f, d.epsilon};
+}
+
+gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
+                                  const gfnrl_train_config* config, gfnrl_trainer** out) {
+  return guarded([&] {
+    require(dag && config && out, "gfnrl_trainer_create: NULL argument");
+    *out = nullptr;
+    if (config->algo < GFNRL_ALGO_TB || config->algo > GFNRL_ALGO_MUNCHAUSEN)
+      throw gfnrl::InputError("algo " + std::to_string(int(config->algo)) +
+                              " is out of range [0, 4]");
+    gfnrl::TrainConfig c;
+    c.algo = static_cast<gfnrl::Algo>(config->algo);
+    c.runs = config->runs;
+    c.seed = config->seed;
+    c.batch = config->batch;
+    c.lr = {config->learning_rate};
+    c.epsilon = config->epsilon;
+    auto t = std::make_unique<gfnrl_trainer>();
+    t->correction = correction_of(dag, correction);
+    t->trainer = std::make_unique<gfnrl::Trainer>(dag->dag, t->correction.get(), c);
+    *out = t.release();  // owned by gfnrl_trainer_destroy
+  });
+}
+
+void gfnrl_trainer_destroy(gfnrl_trainer* trainer) { std::unique_ptr<gfnrl_trainer> owned(trainer); }
+
+gfnrl_status gfnrl_trainer_step(gfnrl_trainer* trainer, int64_t steps) {
+  return guarded([&] {
+    require(trainer != nullptr, "gfnrl_trainer_step: trainer must not be NULL");
+    if (steps < 0) throw gfnrl::InputError("gfnrl_trainer_step: steps " + std::to_string(steps) + " must be >= 0");
+    for (int64_t i = 0; i < steps; ++i) trainer->trainer->step();
+  });
+}
+
+gfnrl_status gfnrl_trainer_evaluate(gfnrl_trainer* trainer, gfnrl_metrics* metrics, size_t runs) {
+  return guarded([&] {
+    require(trainer && metrics, "gfnrl_trainer_evaluate: NULL argument");
+    const auto want = static_cast<size_t>(trainer->trainer->config().runs);
+    if (runs < want)
+      throw gfnrl::InputError("gfnrl_trainer_evaluate: room for " + std::to_string(runs) +
+                              " runs, the trainer has " + std::to_string(want));
+    const std::vector<gfnrl::RunEvaluation> ev = trainer->trainer->evaluate();
+    for (size_t r = 0; r < want; ++r) metrics[r] = to_c(ev[r].metrics);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,114 @@
+/* gfnrl.h: the C ABI of libgfnrl_cuda, for C, Python (ctypes), Julia, Rust and other FFIs.
+ *
+ * Opaque handles own C++ objects; every function that can fail returns a gfnrl_status and
+ * leaves the message in gfnrl_last_error() (per thread, valid until the thread's next failing
+ * call). Handles are freed with their *_destroy function (NULL is accepted). Arrays are
+ * caller-allocated host buffers; the library copies results into them.
+ *
+ *   gfnrl_dag* dag = NULL;
+ *   if (gfnrl_dag_load("graph.bin", GFNRL_BACKEND_AUTO, &dag) != GFNRL_OK)
+ *     fprintf(stderr, "%s\n", gfnrl_last_error());
+ */
+#ifndef GFNRL_GFNRL_H
+#define GFNRL_GFNRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gfnrl_status {
+  GFNRL_OK = 0,
+  GFNRL_ERROR_INPUT = 1,    /* invalid argument or input file (the message names it) */
+  GFNRL_ERROR_MEMORY = 2,   /* the request does not fit in the backend's memory */
+  GFNRL_ERROR_CUDA = 3,     /* a CUDA runtime failure */
+  GFNRL_ERROR_INTERNAL = 4  /* anything else */
+} gfnrl_status;
+
+typedef enum gfnrl_backend {
+  GFNRL_BACKEND_CPU = 0,
+  GFNRL_BACKEND_CUDA = 1,
+  GFNRL_BACKEND_AUTO = 2 /* CUDA when a device exists, else CPU */
+} gfnrl_backend;
+
+/* The backward policy whose log-probabilities correct the inner-edge rewards. */
+typedef enum gfnrl_correction {
+  GFNRL_CORRECTION_NONE = 0,    /* uncorrected: targets n(x) R(x) */
+  GFNRL_CORRECTION_UNIFORM = 1, /* P_B(s|s') = 1 / #parents(s') */
+  GFNRL_CORRECTION_MAXENT = 2,  /* P_B(s|s') = n(s) / n(s') */
+  GFNRL_CORRECTION_FILE = 3     /* the P_B stored in the loaded DAG file */
+} gfnrl_correction;
+
+typedef enum gfnrl_algo {
+  GFNRL_ALGO_TB = 0,
+  GFNRL_ALGO_DB = 1,
+  GFNRL_ALGO_SUBTB = 2,
+  GFNRL_ALGO_SOFTDQN = 3,
+  GFNRL_ALGO_MUNCHAUSEN = 4
+} gfnrl_algo;
+
+typedef struct gfnrl_dag gfnrl_dag;
+typedef struct gfnrl_trainer gfnrl_trainer;
+
+/* Exact distances of a terminating distribution to R/Z. */
+typedef struct gfnrl_metrics {
+  double log_z;           /* log sum_x R(x) */
+  double tv;              /* total variation */
+  double kl;              /* KL(R/Z || P_T) */
+  double kl_reverse;      /* KL(P_T || R/Z) */
+  double jsd;             /* Jensen-Shannon divergence, nats */
+  double expected_length; /* expected actions per trajectory, exit included */
+} gfnrl_metrics;
+
+/* The message of this thread's last failing call ("" if none). */
+const char* gfnrl_last_error(void);
+const char* gfnrl_version(void);
+/* 1 when a CUDA device is usable, else 0. */
+int gfnrl_cuda_available(void);
+
+/* ---- DAGs ---- */
+gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag** out);
+gfnrl_status gfnrl_hypergrid_create(int32_t ndim, int32_t height, double r0, double r1, double r2,
+                                    gfnrl_backend backend, gfnrl_dag** out);
+void gfnrl_dag_destroy(gfnrl_dag* dag);
+int32_t gfnrl_dag_num_states(const gfnrl_dag* dag);
+int32_t gfnrl_dag_num_edges(const gfnrl_dag* dag);
+/* log Z = log sum_x R(x). */
+gfnrl_status gfnrl_log_partition(const gfnrl_dag* dag, double* log_z);
+
+/* ---- exact solving ---- */
+/* Soft value iteration with the correction; *log_z_estimate = V(s0); metrics of the soft-optimal
+ * policy's exact terminating distribution (either output may be NULL). */
+gfnrl_status gfnrl_solve(const gfnrl_dag* dag, gfnrl_correction correction,
+                         double* log_z_estimate, gfnrl_metrics* metrics);
+/* The exact terminating distribution P_T(x) of the soft-optimal policy (0 where x does not
+ * terminate), one entry per state in the DAG's level-sorted order: `capacity` >= num_states. */
+gfnrl_status gfnrl_solve_terminal_distribution(const gfnrl_dag* dag, gfnrl_correction correction,
+                                               double* p_terminal, size_t capacity);
+
+/* ---- training ---- */
+typedef struct gfnrl_train_config {
+  gfnrl_algo algo;
+  int32_t runs;         /* independent runs, seeds seed .. seed + runs - 1 */
+  uint64_t seed;
+  int32_t batch;        /* trajectories per step and run */
+  float learning_rate;  /* table learning rate (Adam) */
+  float epsilon;        /* uniform exploration probability */
+} gfnrl_train_config;
+
+/* The library's defaults (TB, 1 run, seed 0, batch 16, lr 1e-2, epsilon 0). */
+void gfnrl_train_config_default(gfnrl_train_config* config);
+gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
+                                  const gfnrl_train_config* config, gfnrl_trainer** out);
+void gfnrl_trainer_destroy(gfnrl_trainer* trainer);
+gfnrl_status gfnrl_trainer_step(gfnrl_trainer* trainer, int64_t steps);
+/* Exact metrics of every run's current policy: `metrics` has room for `runs` entries. */
+gfnrl_status gfnrl_trainer_evaluate(gfnrl_trainer* trainer, gfnrl_metrics* metrics, size_t runs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GFNRL_GFNRL_H */
