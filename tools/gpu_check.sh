@@ -34,7 +34,7 @@ grep -E "Skipped|Failed" "$OUT/ctest.log" | head -20
 step "compute-sanitizer"
 for tool in memcheck racecheck; do
   compute-sanitizer --tool "$tool" --error-exitcode 3 build-gpu/bin/gfnrl_tests \
-    --gtest_filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts' >"$OUT/sanitizer-$tool.log" 2>&1
+    --gtest_filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts:EnvironmentsCuda.*:EnvironmentsExactCore.*' >"$OUT/sanitizer-$tool.log" 2>&1
   rc=$?; echo "$tool over CUDA tests: rc=$rc ($(grep -m1 -E "(ERROR|RACECHECK) SUMMARY" "$OUT/sanitizer-$tool.log"))"
   [ $rc -eq 0 ] || status=1
 done
@@ -51,7 +51,16 @@ for algo in tb db subtb softdqn munchausen; do
   done
 done
 
+for env in "--env subsets --items 12" "--env bitseq --length 12 --word 2" "--env dag-structure --nodes 5"; do
+  compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/bin/gfnrl solve $env --backend cuda \
+    --json --quiet >"$OUT/sanitizer-env.log" 2>&1
+  rc=$?; echo "memcheck over 'gfnrl solve $env --backend cuda': rc=$rc"; [ $rc -eq 0 ] || status=1
+done
+
 step "CLI on the GPU"
+for env in "--env subsets --items 20" "--env bitseq --length 20 --word 2" "--env dag-structure --nodes 5"; do
+  build-gpu/bin/gfnrl solve $env --backend cuda --json --quiet | tee -a "$OUT/solve-environments.jsonl"
+done
 build-gpu/bin/gfnrl solve --env hypergrid --ndim 4 --height 32 --backend cuda --json | tee "$OUT/solve-4x32.json"
 build-gpu/bin/gfnrl solve --env hypergrid --ndim 7 --height 10 --backend cuda --correction maxent --json --quiet | tee "$OUT/solve-7x10.json"
 
