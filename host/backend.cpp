@@ -61,6 +61,31 @@ std::string format_bytes(std::size_t bytes) {
   return buf;
 }
 
+StreamScope::StreamScope(Stream stream) {
+#if GFNRL_WITH_CUDA
+  if (stream.handle) {
+    previous_ = detail::cuda::exchange_thread_stream(stream.handle);
+    active_ = true;
+  }
+#else
+  (void)stream;
+#endif
+}
+
+StreamScope::~StreamScope() {
+#if GFNRL_WITH_CUDA
+  if (active_) detail::cuda::exchange_thread_stream(previous_);
+#endif
+}
+
+CudaStream::CudaStream() {
+#if GFNRL_WITH_CUDA
+  handle_ = detail::cuda::create_stream();
+#else
+  throw InputError("CudaStream: this build of libgfnrl_cuda has no CUDA backend");
+#endif
+}
+
 namespace detail {
 void require_cpu(Backend b) {
   if (b != Backend::Cpu)

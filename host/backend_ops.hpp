@@ -100,6 +100,10 @@ void require_cpu(Backend b);
 namespace cuda {
 // Device memory and the library's stream (kernels/device_memory.cu).
 std::shared_ptr<void> allocate(std::size_t bytes);
+/// Sets this thread's stream for library work (null: the library's own); returns the previous.
+void* exchange_thread_stream(void* stream);
+/// A new non-blocking stream, destroyed with the last owner.
+std::shared_ptr<void> create_stream();
 void copy(void* dst, bool dst_device, const void* src, bool src_device, std::size_t bytes);
 void synchronize();
 bool device_available();

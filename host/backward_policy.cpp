@@ -17,15 +17,20 @@ BackwardPolicy make(const Dag& dag, const double* log_n, const char* name) {
 }
 }  // namespace
 
-BackwardPolicy uniform_backward_policy(const Dag& dag) { return make(dag, nullptr, "uniform"); }
+BackwardPolicy uniform_backward_policy(const Dag& dag, Stream stream) {
+  const StreamScope scope(stream);
+  return make(dag, nullptr, "uniform");
+}
 
-BackwardPolicy maxent_backward_policy(const Dag& dag) {
+BackwardPolicy maxent_backward_policy(const Dag& dag, Stream stream) {
+  const StreamScope scope(stream);
   const Array<double> log_n = log_path_counts(dag);
   return make(dag, log_n.data(), "maxent");
 }
 
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
-                                          double tolerance) {
+                                          double tolerance, Stream stream) {
+  const StreamScope scope(stream);
   if (log_prob.size() != static_cast<std::size_t>(dag.num_edges()))
     throw InputError("backward policy table has " + std::to_string(log_prob.size()) +
                      " entries; the DAG has " + std::to_string(dag.num_edges()) +

@@ -22,6 +22,7 @@ struct gfnrl_trainer {
 namespace {
 
 thread_local std::string last_error;
+thread_local std::optional<gfnrl::StreamScope> stream_scope;  // gfnrl_set_stream
 
 gfnrl_status fail(gfnrl_status s, const std::string& message) {
   last_error = message;
@@ -88,6 +89,11 @@ extern "C" {
 const char* gfnrl_last_error(void) { return last_error.c_str(); }
 const char* gfnrl_version(void) { return GFNRL_VERSION; }
 int gfnrl_cuda_available(void) { return gfnrl::cuda_available() ? 1 : 0; }
+
+void gfnrl_set_stream(void* cuda_stream) {
+  stream_scope.reset();
+  if (cuda_stream) stream_scope.emplace(gfnrl::Stream{cuda_stream});
+}
 
 gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag** out) {
   return guarded([&] {

@@ -57,7 +57,8 @@ void check_ids(const DagSpec& spec) {
 
 }  // namespace
 
-Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids) {
+Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, Stream stream) {
+  const StreamScope scope(stream);
   check_ids(spec);
   const int32_t n = spec.num_states;
   std::vector<std::vector<int32_t>> out(n);

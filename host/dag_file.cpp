@@ -120,7 +120,8 @@ void write_dag_file(const DagFile& f, const std::string& path, DagFormat format)
   }
 }
 
-LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name) {
+LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, Stream stream) {
+  const StreamScope scope(stream);
   const std::size_t num_edges = f.spec.edges.size();
   if (!f.log_pb.empty() && f.log_pb.size() != num_edges)
     throw InputError(name + ": " + std::to_string(f.log_pb.size()) + " log P_B values for " +
@@ -157,7 +158,8 @@ LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name) {
   return out;
 }
 
-LoadedDag load_dag(const std::string& path, Backend b) {
+LoadedDag load_dag(const std::string& path, Backend b, Stream stream) {
+  const StreamScope scope(stream);
   return build_dag_file(read_dag_file(path), b, path);
 }
 

@@ -113,7 +113,8 @@ SubsetsEnergies subsets_energies(const SubsetsConfig& c) {
   const int n = c.items;
   e.unary.resize(n);
   e.pairwise.assign(std::size_t(n) * n, 0.0f);
-  for (int i = 0; i < n; ++i) e.unary[i] = static_cast<float>(2 * env_uniform(c.seed, kUnary, i) - 1);
+  for (int i = 0; i < n; ++i)
+    e.unary[i] = static_cast<float>(2 * env_uniform(c.seed, kUnary, i) - 1);
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j)
       e.pairwise[i * n + j] = static_cast<float>(
@@ -121,7 +122,8 @@ SubsetsEnergies subsets_energies(const SubsetsConfig& c) {
   return e;
 }
 
-Dag make_subsets(const SubsetsConfig& c, Backend b) {
+Dag make_subsets(const SubsetsConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
   validate(c);
   const SubsetsEnergies e = subsets_energies(c);
   const Array<float> unary = Array<float>::from_host(b, e.unary);
@@ -143,7 +145,8 @@ void validate(const BitseqConfig& c) {
   check_int("bitseq", "length", c.length, 1, detail::kMaxBitseqLength);
   check_int("bitseq", "word", c.word, 1, c.length);
   if (c.length % c.word != 0)
-    throw InputError("bitseq length = " + std::to_string(c.length) + " is not a multiple of word = " +
+    throw InputError("bitseq length = " + std::to_string(c.length) +
+                     " is not a multiple of word = " +
                      std::to_string(c.word) + " (strings are built from whole words)");
   check_int("bitseq", "modes", c.modes, 1, 1 << 16);
   check_nonneg("bitseq", "beta", c.beta);
@@ -165,7 +168,8 @@ std::vector<uint32_t> bitseq_modes(const BitseqConfig& c) {
   return modes;
 }
 
-Dag make_bitseq(const BitseqConfig& c, Backend b) {
+Dag make_bitseq(const BitseqConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
   validate(c);
   const Array<uint32_t> modes = Array<uint32_t>::from_host(b, bitseq_modes(c));
   detail::EnumeratedEnv env;
@@ -183,7 +187,7 @@ Dag make_bitseq(const BitseqConfig& c, Backend b) {
                              std::to_string(c.word));
 }
 
-// ---- dag-structure -------------------------------------------------------------------------------
+// ---- dag-structure ---------------------------------------------------------------------------
 
 void validate(const DagStructureConfig& c) {
   check_int("dag-structure", "nodes", c.nodes, 2, detail::kMaxStructureNodes);
@@ -255,7 +259,8 @@ std::vector<float> dag_structure_local_scores(const DagStructureConfig& c) {
   return local;
 }
 
-Dag make_dag_structure(const DagStructureConfig& c, Backend b) {
+Dag make_dag_structure(const DagStructureConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
   validate(c);
   const Array<float> local = Array<float>::from_host(b, dag_structure_local_scores(c));
   detail::EnumeratedEnv env;

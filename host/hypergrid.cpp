@@ -74,7 +74,8 @@ std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t lab
   return x;
 }
 
-Dag make_hypergrid(const HypergridConfig& c, Backend b) {
+Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
   validate(c);
   require_bytes(b, estimate_hypergrid_bytes(c),
                 "hypergrid ndim=" + std::to_string(c.ndim) + " height=" + std::to_string(c.height) +

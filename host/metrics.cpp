@@ -7,12 +7,15 @@
 
 namespace gfnrl {
 
-double log_partition(const Dag& dag) {
+double log_partition(const Dag& dag, Stream stream) {
+  const StreamScope scope(stream);
   return GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, dag.log_reward().data(),
                             static_cast<std::size_t>(dag.num_states()));
 }
 
-Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target) {
+Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target,
+                          Stream stream) {
+  const StreamScope scope(stream);
   const Array<float>& target = log_target ? *log_target : dag.log_reward();
   const auto n = static_cast<std::size_t>(dag.num_states());
   if (target.size() != n || target.backend() != dag.backend() || m.log_terminal.size() != n ||

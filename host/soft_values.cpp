@@ -5,7 +5,8 @@
 
 namespace gfnrl {
 
-ForwardPolicy uniform_forward_policy(const Dag& dag) {
+ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream) {
+  const StreamScope scope(stream);
   ForwardPolicy p{Array<float>(dag.backend(), dag.num_edges()),
                   Array<float>(dag.backend(), dag.num_states())};
   GFNRL_BACKEND_CALL(dag.backend(), uniform_forward_policy, dag.view(), p.log_prob.data(),
@@ -31,7 +32,8 @@ SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correctio
   out_.policy.exit_log_prob = Array<float>(b, dag.num_states());
 }
 
-void SoftValueSolver::run() {
+void SoftValueSolver::run(Stream stream) {
+  const StreamScope scope(stream);
   const detail::SoftValueArgs args{dag_.view(),
                                    correction_.empty() ? nullptr : correction_.data(),
                                    options_.uniform_base_policy,
@@ -50,7 +52,8 @@ float SoftValueSolver::log_z() const {
 }
 
 SoftValues solve_soft_values(const Dag& dag, const BackwardPolicy* correction,
-                             SoftValueOptions options) {
+                             SoftValueOptions options, Stream stream) {
+  const StreamScope scope(stream);
   SoftValueSolver solver(dag, correction, options);
   solver.run();
   return solver.result();

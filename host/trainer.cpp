@@ -63,8 +63,10 @@ std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {
   return bytes;
 }
 
-Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config)
+Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config,
+                 Stream stream)
     : dag_(dag), config_(std::move(config)), st_(std::make_unique<State>()) {
+  const StreamScope scope(stream);
   config_.validate();
   const Backend b = dag.backend();
   if (correction && (correction->log_prob.size() != std::size_t(dag.num_edges()) ||
@@ -147,7 +149,8 @@ detail::RolloutArgs rollout_args(const Dag& dag, const TrainConfig& c, int32_t m
 }
 }  // namespace
 
-void Trainer::step() {
+void Trainer::step(Stream stream) {
+  const StreamScope scope(stream);
   State& s = *st_;
   const Backend b = dag_.backend();
   const TrainConfig& c = config_;
@@ -251,7 +254,9 @@ void Trainer::refresh_policies() const {
                      s.exit_log_prob.data());
 }
 
-void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation) {
+void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation,
+                    Stream stream) {
+  const StreamScope scope(stream);
   if (steps < 0) throw InputError("train: steps = " + std::to_string(steps) + " must be >= 0");
   if (eval_every < 1)
     throw InputError("train: eval_every = " + std::to_string(eval_every) + " must be >= 1");
@@ -265,7 +270,8 @@ void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback&
   }
 }
 
-std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight) {
+std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight, Stream stream) {
+  const StreamScope scope(stream);
   State& s = *st_;
   const Backend b = dag_.backend();
   refresh_policies();

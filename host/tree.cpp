@@ -11,7 +11,8 @@
 
 namespace gfnrl {
 
-Dag make_tree(const Dag& base, int64_t max_states) {
+Dag make_tree(const Dag& base, int64_t max_states, Stream stream) {
+  const StreamScope scope(stream);
   // Count first (exactly, in double): sum over DAG states of their path counts.
   const std::vector<double> log_n = log_path_counts(base).to_host();
   double total = 0;

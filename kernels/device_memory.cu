@@ -20,9 +20,25 @@ struct StreamOwner {
 };
 }  // namespace
 
+// A StreamScope's stream for this thread, else the library's own.
+thread_local cudaStream_t thread_stream = nullptr;
+
 cudaStream_t library_stream() {
+  if (thread_stream) return thread_stream;
   static StreamOwner owner;
   return owner.s;
+}
+
+void* exchange_thread_stream(void* stream) {
+  void* previous = thread_stream;
+  thread_stream = static_cast<cudaStream_t>(stream);
+  return previous;
+}
+
+std::shared_ptr<void> create_stream() {
+  cudaStream_t s = nullptr;
+  GFNRL_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return std::shared_ptr<void>(s, [](void* q) { cudaStreamDestroy(static_cast<cudaStream_t>(q)); });
 }
 
 std::shared_ptr<void> allocate(std::size_t bytes) {

@@ -92,8 +92,9 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   offsets_from_degrees(out_deg.data(), out.child_offsets.data(), n, st);
   offsets_from_degrees(in_deg.data(), out.parent_offsets.data(), n, st);
   int32_t edges = 0;
-  GFNRL_CUDA_CHECK(cudaMemcpy(&edges, out.child_offsets.data() + n, sizeof edges,
-                              cudaMemcpyDeviceToHost));
+  GFNRL_CUDA_CHECK(cudaMemcpyAsync(&edges, out.child_offsets.data() + n, sizeof edges,
+                                   cudaMemcpyDeviceToHost, st));
+  GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
   out.child_index = Array<int32_t>(Backend::Cuda, edges);
   out.child_action = Array<int32_t>(Backend::Cuda, edges);
   out.parent_index = Array<int32_t>(Backend::Cuda, edges);

@@ -24,8 +24,8 @@ struct SweepGraph {
 
 namespace cuda {
 
-/// One non-blocking-with-respect-to-nothing stream per process (a blocking stream, so plain
-/// cudaMemcpy on the legacy default stream orders after its work). Capturable, unlike stream 0.
+/// The stream of the calling thread's StreamScope, else one library stream per process (a
+/// blocking stream, capturable unlike stream 0). Every launch, copy and capture goes through it.
 cudaStream_t library_stream();
 
 constexpr int kBlock = 256;

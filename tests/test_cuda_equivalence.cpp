@@ -117,6 +117,35 @@ TEST(CudaEquivalence, UserBackwardTableValidatedOnDevice) {
   EXPECT_THROW(backward_policy_from_table(dag, t), InputError);
 }
 
+// Every call on a caller's (non-blocking) stream gives what it gives on the library's stream:
+// generation, P_B, soft values, marginals, metrics, and a training step sequence.
+TEST(CudaEquivalence, CallsOnAUserStreamMatchTheLibraryStream) {
+  REQUIRE_CUDA_DEVICE();
+  const CudaStream user;
+  const Stream s = user.get();
+  const Dag a = make_subsets({10, 0.5, 3}, Backend::Cuda);
+  const Dag b = make_subsets({10, 0.5, 3}, Backend::Cuda, s);
+  EXPECT_EQ(a.to_host().child_index, b.to_host().child_index);
+  EXPECT_EQ(a.to_host().log_reward, b.to_host().log_reward);
+  const BackwardPolicy pa = maxent_backward_policy(a), pb = maxent_backward_policy(b, s);
+  EXPECT_EQ(pa.log_prob.to_host(), pb.log_prob.to_host());
+  SoftValueSolver sa(a, &pa), sb(b, &pb);
+  sa.run();
+  sb.run(s);
+  sb.run(s);  // graph replay on the user stream
+  EXPECT_EQ(sa.result().value.to_host(), sb.result().value.to_host());
+  const Metrics ma = compare_to_target(a, compute_marginals(a, sa.result().policy));
+  const Metrics mb = compare_to_target(b, compute_marginals(b, sb.result().policy, {}, s), nullptr, s);
+  EXPECT_EQ(ma.tv, mb.tv);
+  EXPECT_EQ(log_partition(a), log_partition(b, s));
+  TrainConfig c;
+  c.algo = Algo::DB;
+  c.runs = 2;
+  Trainer ta(a, &pa, c), tb(b, &pb, c, s);
+  for (int i = 0; i < 50; ++i) ta.step(), tb.step(s);
+  EXPECT_NEAR(ta.evaluate()[0].metrics.tv, tb.evaluate(nullptr, s)[0].metrics.tv, 0.02);
+}
+
 TEST(CudaEquivalence, CpuTwinRunsWithoutDevice) {
   // The CPU side of the comparison always runs, so this file is never all skips.
   const Dag dag = make_hypergrid({3, 5}, Backend::Cpu);

@@ -1,6 +1,7 @@
 /// @file backend.hpp
 /// Where data lives and computation runs: the CPU (OpenMP) or a CUDA device.
 #pragma once
+#include <memory>
 #include <string>
 
 namespace gfnrl {
@@ -22,5 +23,39 @@ const char* backend_name(Backend b);
 
 /// Waits for all queued work of the backend (no-op on the CPU).
 void synchronize(Backend b);
+
+/// A CUDA stream as an opaque handle (its cudaStream_t), so public headers need no CUDA
+/// includes. Every library call takes one, defaulting to null: the library's own stream (or the
+/// stream of an enclosing StreamScope). Ignored by the CPU backend.
+struct Stream {
+  void* handle = nullptr;
+};
+
+/// While alive, the CUDA work this thread asks of the library is enqueued on `stream` (a null
+/// stream keeps the current one; scopes nest). Results are ordered on that stream: work the
+/// caller enqueues on it afterwards sees them, and every copy the library makes to the host
+/// synchronises it first. CUDA graphs the library captured are replayed on it.
+class StreamScope {
+ public:
+  explicit StreamScope(Stream stream);
+  ~StreamScope();
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+
+ private:
+  void* previous_ = nullptr;
+  bool active_ = false;
+};
+
+/// An owned CUDA stream (non-blocking with respect to the legacy default stream), for callers
+/// without CUDA headers: tests, the C ABI, FFIs. Throws InputError on a CPU-only build.
+class CudaStream {
+ public:
+  CudaStream();
+  Stream get() const { return {handle_.get()}; }
+
+ private:
+  std::shared_ptr<void> handle_;
+};
 
 }  // namespace gfnrl

@@ -16,14 +16,14 @@ struct BackwardPolicy {
 };
 
 /// P_B(s|s') = 1 / #parents(s').
-BackwardPolicy uniform_backward_policy(const Dag& dag);
+BackwardPolicy uniform_backward_policy(const Dag& dag, Stream stream = {});
 /// P_B(s|s') = n(s) / n(s'), n = number of paths from s0 (exact, from log_path_counts): the
 /// backward policy of maximal trajectory entropy.
-BackwardPolicy maxent_backward_policy(const Dag& dag);
+BackwardPolicy maxent_backward_policy(const Dag& dag, Stream stream = {});
 /// A user table, one log-probability per edge id. Throws InputError when the size is not
 /// num_edges, an entry is NaN or +inf, or a child's parent probabilities do not sum to 1 within
 /// `tolerance` (the message names the child state and the sum).
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
-                                          double tolerance = 1e-4);
+                                          double tolerance = 1e-4, Stream stream = {});
 
 }  // namespace gfnrl

@@ -109,6 +109,7 @@ struct DagSpec {
 /// non-positive rewards, no terminating state, and dead ends (no children and no reward).
 /// label[s] of the result is the caller's id of state s. When edge_ids is given it receives, for
 /// each spec edge i, its CSR edge id in the result (to carry per-edge tables such as P_B across).
-Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids = nullptr);
+Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids = nullptr,
+              Stream stream = {});
 
 }  // namespace gfnrl

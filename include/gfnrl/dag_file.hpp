@@ -77,9 +77,9 @@ struct LoadedDag {
 };
 
 /// read_dag_file + build_dag on backend b; every error names the file.
-LoadedDag load_dag(const std::string& path, Backend b);
+LoadedDag load_dag(const std::string& path, Backend b, Stream stream = {});
 /// Validates file content and builds it on backend b (errors prefixed by `name`).
-LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name);
+LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, Stream stream = {});
 
 /// The file content of a Dag (states numbered as in the Dag: level-sorted), with `pb` stored per
 /// edge when given. Exporting an environment this way lets other tools read it.

@@ -48,9 +48,9 @@ void validate(const SubsetsConfig& c);
 void validate(const BitseqConfig& c);
 void validate(const DagStructureConfig& c);
 
-Dag make_subsets(const SubsetsConfig& c, Backend b);
-Dag make_bitseq(const BitseqConfig& c, Backend b);
-Dag make_dag_structure(const DagStructureConfig& c, Backend b);
+Dag make_subsets(const SubsetsConfig& c, Backend b, Stream stream = {});
+Dag make_bitseq(const BitseqConfig& c, Backend b, Stream stream = {});
+Dag make_dag_structure(const DagStructureConfig& c, Backend b, Stream stream = {});
 
 /// The energy terms of a subsets environment: unary[i], pairwise[i * items + j] (i < j).
 struct SubsetsEnergies {
@@ -81,6 +81,6 @@ int64_t bitseq_num_states(const BitseqConfig& c);
 /// terminates with the reward of the DAG state its path ends in; label = that state's index in
 /// `base`. Built on the host and uploaded to base's backend; InputError when the number of paths
 /// exceeds `max_states`.
-Dag make_tree(const Dag& base, int64_t max_states = int64_t(1) << 26);
+Dag make_tree(const Dag& base, int64_t max_states = int64_t(1) << 26, Stream stream = {});
 
 }  // namespace gfnrl

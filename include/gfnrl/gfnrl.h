@@ -68,6 +68,10 @@ const char* gfnrl_version(void);
 /* 1 when a CUDA device is usable, else 0. */
 int gfnrl_cuda_available(void);
 
+/* Runs this thread's subsequent library calls on `cuda_stream` (a cudaStream_t; NULL: the
+ * library's own stream). Results are ordered on that stream. No effect on the CPU backend. */
+void gfnrl_set_stream(void* cuda_stream);
+
 /* ---- DAGs ---- */
 gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag** out);
 gfnrl_status gfnrl_hypergrid_create(int32_t ndim, int32_t height, double r0, double r1, double r2,

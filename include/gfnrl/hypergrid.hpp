@@ -34,7 +34,7 @@ std::size_t estimate_hypergrid_bytes(const HypergridConfig& c);
 /// Builds the hypergrid DAG directly on backend b (on the GPU for Backend::Cuda). label[s] is the
 /// base-H code sum_d x_d H^d of state s. Checks the memory estimate first and throws
 /// AllocationError with it when it does not fit.
-Dag make_hypergrid(const HypergridConfig& c, Backend b);
+Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream = {});
 
 /// The seeds' reward presets on the 4-D H=20 grid: "standard" (R0 1e-3, R1 0.5, R2 2) and
 /// "hard" (R0 1e-4, R1 1, R2 3). InputError for other names.

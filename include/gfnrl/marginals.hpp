@@ -21,7 +21,7 @@ struct Marginals {
 class MarginalSolver {
  public:
   MarginalSolver(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {});
-  void run();
+  void run(Stream stream = {});
   const Marginals& result() const { return out_; }
 
  private:
@@ -32,14 +32,16 @@ class MarginalSolver {
   detail::SweepGraphPtr graph_;
 };
 
-Marginals compute_marginals(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {});
+Marginals compute_marginals(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {},
+                            Stream stream = {});
 
 /// log P_F^T(x) of `policy` for every state (-inf where x does not terminate): the exact
 /// terminating distribution, on the Dag's backend.
-Array<float> terminating_distribution(const Dag& dag, const ForwardPolicy& policy);
+Array<float> terminating_distribution(const Dag& dag, const ForwardPolicy& policy,
+                                      Stream stream = {});
 
 /// log n(s): the log number of paths from s0 to s, accumulated in double (log n reaches hundreds
 /// on large grids, where float would lose the ratios n(s)/n(s') that max-entropy P_B needs).
-Array<double> log_path_counts(const Dag& dag);
+Array<double> log_path_counts(const Dag& dag, Stream stream = {});
 
 }  // namespace gfnrl

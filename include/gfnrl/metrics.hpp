@@ -18,12 +18,12 @@ struct Metrics {
 };
 
 /// log Z = log sum_x R(x), in double.
-double log_partition(const Dag& dag);
+double log_partition(const Dag& dag, Stream stream = {});
 
 /// Compares P_T with the target p(x) = w(x) / sum w, where log w = `log_target_weight` (one entry
 /// per state, -inf off the support) or, when it is null, the DAG's log-rewards. The distances use
 /// P_T normalised by its mass (reported as model_mass, 1 up to rounding for a normalised policy).
 Metrics compare_to_target(const Dag& dag, const Marginals& marginals,
-                          const Array<float>* log_target_weight = nullptr);
+                          const Array<float>* log_target_weight = nullptr, Stream stream = {});
 
 }  // namespace gfnrl

@@ -21,7 +21,7 @@ struct ForwardPolicy {
 };
 
 /// The forward policy uniform over each state's valid actions, exit included.
-ForwardPolicy uniform_forward_policy(const Dag& dag);
+ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream = {});
 
 struct SoftValueOptions {
   /// KL-regularised soft RL with the base policy mu uniform over valid actions (exit included).
@@ -43,7 +43,7 @@ class SoftValueSolver {
  public:
   SoftValueSolver(const Dag& dag, const BackwardPolicy* correction, SoftValueOptions options = {});
   /// Recomputes every table (reads the DAG and correction buffers as they are now).
-  void run();
+  void run(Stream stream = {});
   const SoftValues& result() const { return out_; }
   /// V(s0), copied to the host.
   float log_z() const;
@@ -58,6 +58,6 @@ class SoftValueSolver {
 
 /// One solve (constructs a SoftValueSolver, runs it once, returns its tables).
 SoftValues solve_soft_values(const Dag& dag, const BackwardPolicy* correction,
-                             SoftValueOptions options = {});
+                             SoftValueOptions options = {}, Stream stream = {});
 
 }  // namespace gfnrl

@@ -80,26 +80,28 @@ class Trainer {
   /// for none (log P_B = 0: the learners then target n(x) R(x)). Tables start at zero (uniform
   /// policy, log F = log Z = 0). Refuses (AllocationError) a configuration that does not fit in
   /// the backend's memory before allocating anything.
-  Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config);
+  Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig config, Stream stream = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
   /// One training step of every run.
-  void step();
+  void step(Stream stream = {});
   int64_t steps_done() const { return steps_; }
   int64_t trajectories_per_run() const { return steps_ * config_.batch; }
 
   /// The exact terminating distribution of every run's current policy (computed on the
   /// trainer's backend; only scalars reach the host) compared with the target: R/Z, or
   /// w / sum w for `log_target_weight` (one entry per state).
-  std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr);
+  std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr,
+                                      Stream stream = {});
   /// Called after each evaluation of train(): the step count and every run's evaluation.
   using EvaluationCallback =
       std::function<void(int64_t step, const std::vector<RunEvaluation>& runs)>;
   /// Runs `steps` steps, evaluating (and calling `on_evaluation`) before the first step, every
   /// `eval_every` steps and after the last one. InputError for steps < 0 or eval_every < 1.
-  void train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation);
+  void train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation,
+             Stream stream = {});
 
   /// The current forward policy of run r (log-probabilities, on the backend; a fresh copy).
   ForwardPolicy policy(int32_t run) const;

@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   EXPECT(gfnrl_solve(NULL, GFNRL_CORRECTION_NONE, NULL, NULL) == GFNRL_ERROR_INPUT);
   EXPECT(gfnrl_solve_terminal_distribution(dag, GFNRL_CORRECTION_UNIFORM, p, 3) == GFNRL_ERROR_INPUT);
 
+  gfnrl_set_stream(NULL); /* back to the library's stream: results unchanged */
+  EXPECT(gfnrl_log_partition(dag, &v0) == GFNRL_OK && v0 == log_z);
+
   gfnrl_trainer_destroy(trainer);
   gfnrl_dag_destroy(grid);
   gfnrl_dag_destroy(dag);
