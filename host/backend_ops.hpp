@@ -18,6 +18,7 @@
 #include "gfnrl/detail/replay_math.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
 #include "gfnrl/detail/state_math.hpp"
+#include "gfnrl/detail/tree_math.hpp"
 #include "gfnrl/sweep.hpp"
 
 namespace gfnrl::detail {
@@ -62,6 +63,9 @@ struct EnumeratedBuffers {
   void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffers& out);    \
   /* Enumerates the valid codes of `e`, sorts them by (level, code), fills every array. */      \
   void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffers& out);   \
+  /* Unrolls `t.base` level by level into the (pre-sized) tree arrays of `t`, label[0] = 0    */ \
+  /* already set; returns the tree's level offsets. */                                          \
+  std::vector<int32_t> build_tree(TreeLevel t, int32_t num_states);                            \
   /* ---- batched training (the detail/ math headers) ---- */                                         \
   /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
   void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \

@@ -31,6 +31,19 @@ Dag Dag::from_arrays(const DagArrays& a, Backend b) {
                     a.exit_action);
 }
 
+Dag Dag::from_parts(Backend b, std::vector<int32_t> level_offsets, Array<int32_t> child_offsets,
+                    Array<int32_t> child_index, Array<int32_t> child_action,
+                    Array<int32_t> parent_offsets, Array<int32_t> parent_index,
+                    Array<int32_t> parent_edge, Array<float> log_reward, Array<int64_t> label,
+                    int32_t exit_action) {
+  std::vector<int32_t> max_out = level_max_degree(level_offsets, child_offsets.to_host());
+  std::vector<int32_t> max_in = level_max_degree(level_offsets, parent_offsets.to_host());
+  return from_parts(b, std::move(level_offsets), std::move(max_out), std::move(max_in),
+                    std::move(child_offsets), std::move(child_index), std::move(child_action),
+                    std::move(parent_offsets), std::move(parent_index), std::move(parent_edge),
+                    std::move(log_reward), std::move(label), exit_action);
+}
+
 Dag Dag::from_parts(Backend b, std::vector<int32_t> level_offsets,
                     std::vector<int32_t> level_max_out, std::vector<int32_t> level_max_in,
                     Array<int32_t> child_offsets, Array<int32_t> child_index,

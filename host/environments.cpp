@@ -79,19 +79,9 @@ Dag make_enumerated(const detail::EnumeratedEnv& env, int32_t max_level, int64_t
   require_bytes(b, bytes, what);
   detail::EnumeratedBuffers buf;
   GFNRL_BACKEND_CALL(b, build_enumerated, env, max_level, buf);
-  auto max_degree = [&](const Array<int32_t>& offsets) {
-    const std::vector<int32_t> o = offsets.to_host();
-    std::vector<int32_t> m(buf.level_offsets.size() - 1, 0);
-    for (std::size_t l = 0; l + 1 < buf.level_offsets.size(); ++l)
-      for (int32_t s = buf.level_offsets[l]; s < buf.level_offsets[l + 1]; ++s)
-        m[l] = std::max(m[l], o[s + 1] - o[s]);
-    return m;
-  };
-  std::vector<int32_t> max_out = max_degree(buf.child_offsets);
-  std::vector<int32_t> max_in = max_degree(buf.parent_offsets);
-  return Dag::from_parts(b, std::move(buf.level_offsets), std::move(max_out), std::move(max_in),
-                         std::move(buf.child_offsets), std::move(buf.child_index),
-                         std::move(buf.child_action), std::move(buf.parent_offsets),
+  return Dag::from_parts(b, std::move(buf.level_offsets), std::move(buf.child_offsets),
+                         std::move(buf.child_index), std::move(buf.child_action),
+                         std::move(buf.parent_offsets),
                          std::move(buf.parent_index), std::move(buf.parent_edge),
                          std::move(buf.log_reward), std::move(buf.order), env.num_actions);
 }

@@ -443,6 +443,15 @@ TEST(EnvironmentsCuda, DeviceGeneratorIsBitIdenticalToCpu) {
     EXPECT_EQ(a.label, b.label);
     EXPECT_EQ(a.log_reward, b.log_reward);
   }
+  // The tree unrolling on the device equals the CPU's.
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    const DagArrays a = make_tree(cpu[i].second).to_host(), b = make_tree(gpu[i].second).to_host();
+    EXPECT_EQ(a.level_offsets, b.level_offsets) << cpu[i].first;
+    EXPECT_EQ(a.child_offsets, b.child_offsets) << cpu[i].first;
+    EXPECT_EQ(a.child_action, b.child_action) << cpu[i].first;
+    EXPECT_EQ(a.label, b.label) << cpu[i].first;
+    EXPECT_EQ(a.log_reward, b.log_reward) << cpu[i].first;
+  }
   // A size that takes many blocks on the device.
   const DagArrays a = make_subsets({16, 0.5, 1}, Backend::Cpu).to_host();
   const DagArrays b = make_subsets({16, 0.5, 1}, Backend::Cuda).to_host();

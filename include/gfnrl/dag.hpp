@@ -59,6 +59,13 @@ class Dag {
                         Array<int32_t> child_action, Array<int32_t> parent_offsets,
                         Array<int32_t> parent_index, Array<int32_t> parent_edge,
                         Array<float> log_reward, Array<int64_t> label, int32_t exit_action);
+  /// As above, with each level's maximum out- and in-degree computed from the offsets (copied
+  /// to the host).
+  static Dag from_parts(Backend b, std::vector<int32_t> level_offsets,
+                        Array<int32_t> child_offsets, Array<int32_t> child_index,
+                        Array<int32_t> child_action, Array<int32_t> parent_offsets,
+                        Array<int32_t> parent_index, Array<int32_t> parent_edge,
+                        Array<float> log_reward, Array<int64_t> label, int32_t exit_action);
 
   Backend backend() const { return backend_; }
   int32_t num_states() const { return num_states_; }

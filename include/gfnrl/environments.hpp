@@ -79,8 +79,8 @@ int64_t bitseq_num_states(const BitseqConfig& c);
 /// The autoregressive (tree) version of a DAG: one state per path from the source, so each state
 /// has one parent and every backward policy is 1 (the reward correction is a no-op). A tree state
 /// terminates with the reward of the DAG state its path ends in; label = that state's index in
-/// `base`. Built on the host and uploaded to base's backend; InputError when the number of paths
-/// exceeds `max_states`.
+/// `base`. Built level by level on base's backend; InputError when the number of paths exceeds
+/// `max_states`.
 Dag make_tree(const Dag& base, int64_t max_states = int64_t(1) << 26, Stream stream = {});
 
 }  // namespace gfnrl
