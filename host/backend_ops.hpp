@@ -84,6 +84,9 @@ struct EnumeratedBuffers {
   void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,      \
                                 const float* abs_td, float exponent);                           \
   void optimizer_step(const OptimizerArgs& a);                                                  \
+  /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
+  void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \
+  void tlm_loss(const TlmArgs<float>& a);                                                       \
   void polyak(float* target, const float* source, std::size_t n, float rate);                   \
   void fill(float* x, std::size_t n, float value);
 

@@ -38,6 +38,17 @@ Algo parse_algo(const std::string& name) {
 
 std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }
 
+BackwardMode parse_backward_mode(const std::string& name) {
+  if (name == "fixed") return BackwardMode::Fixed;
+  if (name == "learned") return BackwardMode::Learned;
+  if (name == "tlm") return BackwardMode::Tlm;
+  throw InputError("unknown backward mode '" + name + "' (allowed: fixed, learned, tlm)");
+}
+
+std::string backward_mode_name(BackwardMode m) {
+  return m == BackwardMode::Fixed ? "fixed" : m == BackwardMode::Learned ? "learned" : "tlm";
+}
+
 bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }
 
 float TrainConfig::entropy_coefficient() const {
@@ -56,6 +67,11 @@ void TrainConfig::validate() const {
   require(adam_beta2 >= 0 && adam_beta2 < 1, "adam beta2", adam_beta2, "in [0, 1)");
   require(adam_eps > 0, "adam eps", adam_eps, "> 0");
   require(subtb_lambda > 0 && subtb_lambda <= 1, "subtb lambda", subtb_lambda, "in (0, 1]");
+  require(std::isfinite(lr_backward) && lr_backward > 0, "lr-backward", lr_backward,
+          "finite and > 0");
+  require(tlm_lr_decay > 0 && tlm_lr_decay <= 1, "tlm lr decay", tlm_lr_decay, "in (0, 1]");
+  require(tlm_target_rate > 0 && tlm_target_rate <= 1, "tlm target rate", tlm_target_rate,
+          "in (0, 1]");
   require(target_rate > 0 && target_rate <= 1, "target rate", target_rate, "in (0, 1]");
   require(target_every >= 1, "target every", target_every, ">= 1");
   require(replay_capacity >= 1, "replay capacity", replay_capacity, ">= 1");

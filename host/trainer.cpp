@@ -36,6 +36,10 @@ struct Trainer::State {
   Array<float> priority, max_priority, abs_td;
   Array<double> cumsum;
   Array<int64_t> inserted;
+  // Learned / TLM backward policy: logits, their optimizer state, the TLM target copy, and the
+  // log P_B rows the losses read.
+  Array<float> pb_theta, pb_grad, pb_m, pb_v, pb_target, pb_log, pb_loss, lr_pb;
+  int64_t pb_updates = 0;
   // Evaluation.
   Array<float> log_prob, exit_log_prob, log_z;
   std::vector<std::unique_ptr<MarginalSolver>> solvers;
@@ -51,6 +55,8 @@ std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {
   std::size_t tables = 2 + (c.optimizer == OptimizerKind::Adam ? 2 : 0) + (is_dqn(c.algo) ? 1 : 0);
   std::size_t bytes = tables * runs * stride * sizeof(float);
   bytes += runs * c.batch * (2 * len + 1) * sizeof(int32_t);
+  if (c.backward != BackwardMode::Fixed)  // logits, gradient, Adam moments, target, log P_B
+    bytes += 6 * runs * std::size_t(dag.num_edges()) * sizeof(float);
   if (c.algo == Algo::SubTB)
     bytes += runs * c.batch * detail::kSubTBScratch * (len + 1) * sizeof(float);
   if (is_dqn(c.algo)) {
@@ -95,7 +101,21 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   s.loss = zeros(R);
   s.lr = Array<float>::from_host(b, per_run(config_.lr, R));
   s.lr_log_z = Array<float>::from_host(b, per_run(config_.lr_log_z, R));
+  if (correction && config_.backward != BackwardMode::Fixed)
+    throw InputError("backward mode " + backward_mode_name(config_.backward) +
+                     " trains its own P_B: give no fixed correction");
   if (correction) s.log_pb = correction->log_prob;
+  if (config_.backward != BackwardMode::Fixed) {
+    const std::size_t pe = std::size_t(R) * dag.num_edges();
+    s.pb_theta = zeros(pe);  // uniform P_B
+    s.pb_grad = zeros(pe);
+    s.pb_m = zeros(pe);
+    s.pb_v = zeros(pe);
+    if (config_.backward == BackwardMode::Tlm) s.pb_target = zeros(pe);
+    s.pb_log = Array<float>(b, pe);
+    s.pb_loss = zeros(R);
+    s.lr_pb = Array<float>::from_host(b, std::vector<float>(R, config_.lr_backward));
+  }
   const std::size_t traj = std::size_t(R) * config_.batch;
   s.states = Array<int32_t>(b, traj * s.max_len);
   s.actions = Array<int32_t>(b, traj * s.max_len);
@@ -158,6 +178,14 @@ void Trainer::step(Stream stream) {
                                s.actions.data(), s.lengths.data(), steps_);
   GFNRL_BACKEND_CALL(b, rollout, ra);
   const float* log_pb = s.log_pb.empty() ? nullptr : s.log_pb.data();
+  int64_t log_pb_stride = 0;
+  float* pb_grad = nullptr;
+  if (c.backward != BackwardMode::Fixed) {
+    backward_step();
+    log_pb = s.pb_log.data();
+    log_pb_stride = dag_.num_edges();
+    if (c.backward == BackwardMode::Learned) pb_grad = s.pb_grad.data();
+  }
   bool update = false;
   GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
   if (!is_dqn(c.algo)) {
@@ -168,6 +196,8 @@ void Trainer::step(Stream stream) {
     la.grad = s.grad.data();
     la.loss = s.loss.data();
     la.log_pb = log_pb;
+    la.log_pb_stride = log_pb_stride;
+    la.pb_grad = pb_grad;
     la.runs = c.runs;
     la.batch = c.batch;
     la.max_len = s.max_len;
@@ -205,6 +235,8 @@ void Trainer::step(Stream stream) {
       da.loss = s.loss.data();
       da.abs_td = s.abs_td.data();
       da.log_pb = log_pb;
+      da.log_pb_stride = log_pb_stride;
+      da.pb_grad = pb_grad;
       da.runs = c.runs;
       da.samples = c.replay_batch;
       da.sample_state = s.sample_state.data();
@@ -239,12 +271,87 @@ void Trainer::step(Stream stream) {
     oa.bias1 = static_cast<float>(1.0 - std::pow(double(c.adam_beta1), double(s.updates)));
     oa.bias2 = static_cast<float>(1.0 - std::pow(double(c.adam_beta2), double(s.updates)));
     GFNRL_BACKEND_CALL(b, optimizer_step, oa);
+    if (pb_grad) optimize_backward(1.0f);
     if (is_dqn(c.algo) && s.updates % c.target_every == 0)
       GFNRL_BACKEND_CALL(b, polyak, s.target.data(), s.params.data(), s.entries,
                          c.target_rate);
     s.loss_valid = true;
   }
   ++steps_;
+}
+
+// An Adam step on every run's backward logits (learned: with the forward step; TLM: its own).
+void Trainer::optimize_backward(float lr_scale) {
+  State& s = *st_;
+  const TrainConfig& c = config_;
+  ++s.pb_updates;
+  detail::OptimizerArgs oa{};
+  oa.params = s.pb_theta.data();
+  oa.grad = s.pb_grad.data();
+  oa.m = s.pb_m.data();
+  oa.v = s.pb_v.data();
+  oa.stride = dag_.num_edges();
+  oa.log_z_entry = -1;  // no log Z among the backward logits
+  oa.runs = c.runs;
+  oa.lr = s.lr_pb.data();
+  oa.lr_log_z = s.lr_pb.data();
+  oa.adam = true;
+  oa.beta1 = c.adam_beta1;
+  oa.beta2 = c.adam_beta2;
+  oa.eps = c.adam_eps;
+  oa.bias1 = static_cast<float>(1.0 - std::pow(double(c.adam_beta1), double(s.pb_updates)));
+  oa.bias2 = static_cast<float>(1.0 - std::pow(double(c.adam_beta2), double(s.pb_updates)));
+  oa.lr_scale = lr_scale;
+  GFNRL_BACKEND_CALL(dag_.backend(), optimizer_step, oa);
+}
+
+// Before the forward loss: log P_B of the online logits; TLM then takes its own step on the
+// fresh trajectories and hands the forward loss its Polyak-averaged target instead.
+void Trainer::backward_step() {
+  State& s = *st_;
+  const TrainConfig& c = config_;
+  const Backend b = dag_.backend();
+  GFNRL_BACKEND_CALL(b, backward_log_probs, dag_.view(), s.pb_theta.data(), c.runs,
+                     s.pb_log.data());
+  if (c.backward != BackwardMode::Tlm) return;
+  GFNRL_BACKEND_CALL(b, fill, s.pb_loss.data(), s.pb_loss.size(), 0.0f);
+  detail::TlmArgs<float> ta{};
+  ta.dag = dag_.view();
+  ta.layout = s.layout;
+  ta.log_pb = s.pb_log.data();
+  ta.grad = s.pb_grad.data();
+  ta.loss = s.pb_loss.data();
+  ta.runs = c.runs;
+  ta.batch = c.batch;
+  ta.max_len = s.max_len;
+  ta.states = s.states.data();
+  ta.actions = s.actions.data();
+  ta.lengths = s.lengths.data();
+  GFNRL_BACKEND_CALL(b, tlm_loss, ta);
+  optimize_backward(static_cast<float>(std::pow(double(c.tlm_lr_decay), double(s.pb_updates))));
+  GFNRL_BACKEND_CALL(b, polyak, s.pb_target.data(), s.pb_theta.data(), s.pb_target.size(),
+                     c.tlm_target_rate);
+  GFNRL_BACKEND_CALL(b, backward_log_probs, dag_.view(), s.pb_target.data(), c.runs,
+                     s.pb_log.data());
+}
+
+std::vector<double> Trainer::last_backward_loss() const {
+  if (st_->pb_loss.empty()) return std::vector<double>(config_.runs, 0.0);
+  const std::vector<float> h = st_->pb_loss.to_host();
+  return std::vector<double>(h.begin(), h.end());
+}
+
+BackwardPolicy Trainer::backward_policy(int32_t run) const {
+  const State& s = *st_;
+  if (run < 0 || run >= config_.runs)
+    throw InputError("run " + std::to_string(run) + " is out of range [0, " +
+                     std::to_string(config_.runs) + ")");
+  if (config_.backward == BackwardMode::Fixed)
+    return s.log_pb.empty() ? uniform_backward_policy(dag_) : BackwardPolicy{s.log_pb.to(dag_.backend()), "fixed"};
+  Array<float> out(dag_.backend(), dag_.num_edges());
+  GFNRL_BACKEND_CALL(dag_.backend(), backward_log_probs, dag_.view(),
+                     s.pb_theta.data() + std::size_t(run) * dag_.num_edges(), 1, out.data());
+  return {out, backward_mode_name(config_.backward)};
 }
 
 void Trainer::refresh_policies() const {

@@ -156,3 +156,27 @@ TEST(CliStudy, EveryLearnerInOneCsv) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTrain, BackwardPolicyChoices) {
+  const std::string out = temp_path("pb.csv");
+  for (const char* pb : {"uniform", "maxent", "none", "learned", "tlm"}) {
+    const Result r = run(std::string("train --algo db --pb ") + pb + " --runs 1 --steps 200 " +
+                         "--eval-every 100 --lr-backward 0.05 --out " + out + " --json " + kSmall);
+    ASSERT_EQ(r.code, 0) << pb << "\n" << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["pb"], pb);
+  }
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"--pb tlm --correction maxent", "excludes"},
+           {"--pb sampled", "sampled not in"},
+           {"--pb learned --lr-backward 0", "lr-backward = 0 is out of range"},
+           {"--pb tlm --tlm-decay 2", "tlm lr decay = 2 is out of range"}}) {
+    const Result r = run("train " + args + " --steps 10 --out " + temp_path("never.csv") + " " + kSmall);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\n" << r.err;
+  }
+  EXPECT_FALSE(exists(temp_path("never.csv")));
+}
+
+}  // namespace

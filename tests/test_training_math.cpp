@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/dqn_math.hpp"
 #include "gfnrl/detail/loss_math.hpp"
 #include "gfnrl/detail/philox.hpp"
@@ -44,7 +45,8 @@ struct Fixture {
   TableLayout L;
   int32_t runs = 2, batch = 5, max_len = 0;
   std::vector<double> params;
-  std::vector<float> log_pb;
+  std::vector<double> log_pb;   // log P_B per edge: one row (stride 0) or one per run (stride E)
+  int64_t pb_stride = 0;
   std::vector<int32_t> states, actions, lengths;
 
   explicit Fixture(unsigned seed) {
@@ -58,7 +60,7 @@ struct Fixture {
     params.resize(std::size_t(runs) * L.stride());
     for (double& p : params) p = g(rng);
     log_pb.resize(L.num_edges);
-    for (float& p : log_pb) p = static_cast<float>(-std::abs(g(rng)));  // any constant works
+    for (double& p : log_pb) p = -std::abs(g(rng));  // any constant works
     states.assign(std::size_t(runs) * batch * max_len, -1);
     actions.assign(states.size(), -1);
     lengths.assign(std::size_t(runs) * batch, 0);
@@ -86,7 +88,20 @@ struct Fixture {
     if (std::isfinite(h.log_reward[s])) z += std::exp(row[L.exit_entry(s)]);
     return row[a] - std::log(z);
   }
-  double pb(int64_t a) const { return a < L.num_edges ? log_pb[a] : 0.0; }
+  double pb(int32_t r, int64_t a) const { return a < L.num_edges ? log_pb[r * pb_stride + a] : 0.0; }
+
+  // log P_B from backward logits theta [runs x E], written out: softmax over each child's parents.
+  std::vector<double> backward_rows(const std::vector<double>& theta) const {
+    std::vector<double> out(theta.size());
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t e = 0; e < L.num_edges; ++e) {
+        double z = 0;
+        for (int32_t e2 = 0; e2 < L.num_edges; ++e2)
+          if (h.child_index[e2] == h.child_index[e]) z += std::exp(theta[r * L.num_edges + e2]);
+        out[r * L.num_edges + e] = theta[r * L.num_edges + e] - std::log(z);
+      }
+    return out;
+  }
   int32_t st(int32_t t, int32_t k) const { return states[t * max_len + k]; }
   int64_t ac(int32_t t, int32_t k) const { return actions[t * max_len + k]; }
 
@@ -97,7 +112,7 @@ struct Fixture {
       for (int32_t m = 0; m < batch; ++m) {
         const int32_t t = r * batch + m, len = lengths[t];
         double d = p[r * L.stride() + L.log_z_entry()] - h.log_reward[st(t, len - 1)];
-        for (int32_t k = 0; k < len; ++k) d += log_pf(p, r, st(t, k), ac(t, k)) - pb(ac(t, k));
+        for (int32_t k = 0; k < len; ++k) d += log_pf(p, r, st(t, k), ac(t, k)) - pb(r, ac(t, k));
         total += d * d / batch;
       }
     return total;
@@ -114,7 +129,7 @@ struct Fixture {
         for (int32_t k = 0; k < len; ++k) {
           const int32_t s = st(t, k);
           const int64_t a = ac(t, k);
-          const double end = k + 1 < len ? flow(p, r, st(t, k + 1)) + pb(a) : h.log_reward[s];
+          const double end = k + 1 < len ? flow(p, r, st(t, k + 1)) + pb(r, a) : h.log_reward[s];
           const double d = flow(p, r, s) + log_pf(p, r, s, a) - end;
           sum += d * d;
           ++count;
@@ -137,7 +152,7 @@ struct Fixture {
           for (int32_t j = i + 1; j <= len; ++j) {
             double d = phi(i) - phi(j);
             for (int32_t k = i; k < j; ++k)
-              d += log_pf(p, r, st(t, k), ac(t, k)) - (k + 1 < len ? pb(ac(t, k)) : 0.0);
+              d += log_pf(p, r, st(t, k), ac(t, k)) - (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
             const double w = std::pow(lambda, j - i);
             num += w * d * d;
             den += w;
@@ -146,11 +161,48 @@ struct Fixture {
       }
     return total;
   }
+  // The TD loss from its definition (dqn_math.hpp) on replayed (state, action) pairs, targets
+  // from the target table.
+  double td_loss(const std::vector<double>& p, const std::vector<double>& target,
+                 const std::vector<int32_t>& ss, const std::vector<int32_t>& sa, int32_t samples,
+                 double tau, double alpha, bool huber, double l0) const {
+    auto lse = [&](const double* row, int32_t s) {
+      double z = 0;
+      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
+      if (std::isfinite(h.log_reward[s])) z += std::exp(row[L.exit_entry(s)] / tau);
+      return std::log(z);
+    };
+    double total = 0;
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) {
+        const int32_t s = ss[r * samples + i];
+        const int64_t act = sa[r * samples + i];
+        const double* tr = target.data() + r * L.stride();
+        double y = act >= L.num_edges ? double(h.log_reward[s])
+                                      : pb(r, act) + tau * lse(tr, h.child_index[act]);
+        const double munch = tau * (tr[act] / tau - lse(tr, s));
+        y += alpha * std::min(0.0, std::max(l0, munch));
+        const double d = p[r * L.stride() + act] - y;
+        total += (huber ? (std::abs(d) <= 1 ? 0.5 * d * d : std::abs(d) - 0.5) : d * d) / samples;
+      }
+    return total;
+  }
+  // Replayed pairs: the first transition and the exit of the fixture's trajectories.
+  void replay_pairs(int32_t samples, std::vector<int32_t>& ss, std::vector<int32_t>& sa) const {
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) {
+        const int32_t t = r * batch + i % batch;
+        const int32_t k = i < batch ? 0 : lengths[t] - 1;
+        ss.push_back(st(t, k));
+        sa.push_back(static_cast<int32_t>(ac(t, k)));
+      }
+  }
 };
 
 template <class LossFn>
-void expect_gradient_matches(const Fixture& f, const std::vector<double>& grad, LossFn loss) {
-  std::vector<double> p = f.params;
+void expect_gradient_matches(const std::vector<double>& at, const std::vector<double>& grad,
+                             LossFn loss) {
+  std::vector<double> p = at;
   const double h = 1e-6;
   double worst = 0;
   for (std::size_t i = 0; i < p.size(); ++i) {
@@ -168,7 +220,7 @@ void expect_gradient_matches(const Fixture& f, const std::vector<double>& grad, 
 }
 
 std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lambda,
-                             bool with_pb, double* loss_out) {
+                             bool with_pb, double* loss_out, std::vector<double>* pb_grad = nullptr) {
   std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
   std::vector<double> scratch(std::size_t(f.runs) * f.batch * detail::kSubTBScratch * (f.max_len + 1));
   detail::TrajectoryLossArgs<double> a{};
@@ -178,6 +230,11 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.grad = grad.data();
   a.loss = loss.data();
   a.log_pb = with_pb ? f.log_pb.data() : nullptr;
+  a.log_pb_stride = f.pb_stride;
+  if (pb_grad) {
+    pb_grad->assign(std::size_t(f.runs) * f.L.num_edges, 0.0);
+    a.pb_grad = pb_grad->data();
+  }
   a.runs = f.runs;
   a.batch = f.batch;
   a.max_len = f.max_len;
@@ -199,7 +256,7 @@ TEST_P(LossGradient, TrajectoryBalanceMatchesFiniteDifferences) {
   double loss = 0;
   const auto g = analytic(f, detail::LossKind::TB, 0, true, &loss);
   EXPECT_NEAR(loss, f.tb_loss(f.params), 1e-9 * (1 + loss));
-  expect_gradient_matches(f, g, [&](const std::vector<double>& p) { return f.tb_loss(p); });
+  expect_gradient_matches(f.params, g, [&](const std::vector<double>& p) { return f.tb_loss(p); });
 }
 
 TEST_P(LossGradient, DetailedBalanceMatchesFiniteDifferences) {
@@ -207,7 +264,7 @@ TEST_P(LossGradient, DetailedBalanceMatchesFiniteDifferences) {
   double loss = 0;
   const auto g = analytic(f, detail::LossKind::DB, 0, true, &loss);
   EXPECT_NEAR(loss, f.db_loss(f.params), 1e-9 * (1 + loss));
-  expect_gradient_matches(f, g, [&](const std::vector<double>& p) { return f.db_loss(p); });
+  expect_gradient_matches(f.params, g, [&](const std::vector<double>& p) { return f.db_loss(p); });
 }
 
 TEST_P(LossGradient, SubTrajectoryBalanceMatchesFiniteDifferences) {
@@ -217,7 +274,7 @@ TEST_P(LossGradient, SubTrajectoryBalanceMatchesFiniteDifferences) {
     const auto g = analytic(f, detail::LossKind::SubTB, lambda, true, &loss);
     EXPECT_NEAR(loss, f.subtb_loss(f.params, lambda), 1e-9 * (1 + loss)) << "lambda " << lambda;
     expect_gradient_matches(
-        f, g, [&](const std::vector<double>& p) { return f.subtb_loss(p, lambda); });
+        f.params, g, [&](const std::vector<double>& p) { return f.subtb_loss(p, lambda); });
   }
 }
 
@@ -226,13 +283,7 @@ TEST_P(LossGradient, SoftDqnAndMunchausenMatchFiniteDifferences) {
   const Fixture f(GetParam());
   const int32_t samples = 6;
   std::vector<int32_t> ss, sa;
-  for (int32_t r = 0; r < f.runs; ++r)
-    for (int32_t i = 0; i < samples; ++i) {  // transitions of trajectory i (and its exit)
-      const int32_t t = r * f.batch + i % f.batch;
-      const int32_t k = i < f.batch ? 0 : f.lengths[t] - 1;
-      ss.push_back(f.st(t, k));
-      sa.push_back(static_cast<int32_t>(f.ac(t, k)));
-    }
+  f.replay_pairs(samples, ss, sa);
   std::mt19937 rng(GetParam() + 7);
   std::normal_distribution<double> g(0.0, 1.0);
   std::vector<double> target(f.params.size());
@@ -260,35 +311,129 @@ TEST_P(LossGradient, SoftDqnAndMunchausenMatchFiniteDifferences) {
       a.huber = huber;
       for (int32_t r = 0; r < f.runs; ++r)
         for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
-      // The TD loss from its definition (dqn_math.hpp), targets from the target table.
-      auto lse = [&](const double* row, int32_t s) {
-        double z = 0;
-        for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e)
-          z += std::exp(row[e] / tau);
-        if (std::isfinite(f.h.log_reward[s])) z += std::exp(row[f.L.exit_entry(s)] / tau);
-        return std::log(z);
-      };
       auto td_loss = [&](const std::vector<double>& p) {
-        double total = 0;
-        for (int32_t r = 0; r < f.runs; ++r)
-          for (int32_t i = 0; i < samples; ++i) {
-            const int32_t s = ss[r * samples + i];
-            const int64_t act = sa[r * samples + i];
-            const double* tr = target.data() + r * f.L.stride();
-            double y = act >= f.L.num_edges
-                           ? double(f.h.log_reward[s])
-                           : f.log_pb[act] + tau * lse(tr, f.h.child_index[act]);
-            const double munch = tau * (tr[act] / tau - lse(tr, s));
-            y += alpha * std::min(0.0, std::max(-1.0, munch));
-            const double d = p[r * f.L.stride() + act] - y;
-            total += (huber ? (std::abs(d) <= 1 ? 0.5 * d * d : std::abs(d) - 0.5) : d * d) / samples;
-          }
-        return total;
+        return f.td_loss(p, target, ss, sa, samples, tau, alpha, huber, -1.0);
       };
       EXPECT_NEAR(loss[0] + loss[1], td_loss(f.params), 1e-9);
-      expect_gradient_matches(f, grad, td_loss);
+      expect_gradient_matches(f.params, grad, td_loss);
     }
   }
+}
+
+// A learned P_B: the gradient each loss sends to the backward logits theta (through the
+// log-softmax over parents) against finite differences of the loss in theta.
+std::vector<double> random_theta(const Fixture& f, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> theta(std::size_t(f.runs) * f.L.num_edges);
+  for (double& x : theta) x = g(rng);
+  return theta;
+}
+
+TEST_P(LossGradient, LearnedBackwardPolicyGradientsMatchFiniteDifferences) {
+  Fixture f(GetParam());
+  const std::vector<double> theta = random_theta(f, GetParam() + 100);
+  f.pb_stride = f.L.num_edges;
+  f.log_pb = f.backward_rows(theta);
+  struct Case {
+    detail::LossKind kind;
+    double lambda;
+  };
+  for (const Case c : {Case{detail::LossKind::TB, 0}, Case{detail::LossKind::DB, 0},
+                       Case{detail::LossKind::SubTB, 0.9}}) {
+    double loss = 0;
+    std::vector<double> pb_grad;
+    analytic(f, c.kind, c.lambda, true, &loss, &pb_grad);
+    expect_gradient_matches(theta, pb_grad, [&](const std::vector<double>& th) {
+      Fixture g = f;
+      g.log_pb = f.backward_rows(th);
+      return c.kind == detail::LossKind::TB   ? g.tb_loss(g.params)
+             : c.kind == detail::LossKind::DB ? g.db_loss(g.params)
+                                              : g.subtb_loss(g.params, c.lambda);
+    });
+  }
+  // SoftDQN / Munchausen: through log P_B in the TD target.
+  const int32_t samples = 6;
+  std::vector<int32_t> ss, sa;
+  f.replay_pairs(samples, ss, sa);
+  std::vector<double> target = f.params;  // a target table different from the online one
+  for (double& x : target) x = 0.5 * x + 0.3;
+  for (double alpha : {0.0, 0.15}) {
+    const double tau = 1.0 / (1.0 - alpha);
+    std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0),
+        pb_grad(theta.size(), 0.0);
+    detail::DqnArgs<double> a{};
+    a.dag = f.dag.view();
+    a.layout = f.L;
+    a.params = f.params.data();
+    a.target = target.data();
+    a.grad = grad.data();
+    a.loss = loss.data();
+    a.log_pb = f.log_pb.data();
+    a.log_pb_stride = f.pb_stride;
+    a.pb_grad = pb_grad.data();
+    a.runs = f.runs;
+    a.samples = samples;
+    a.sample_state = ss.data();
+    a.sample_action = sa.data();
+    a.tau = tau;
+    a.alpha = alpha;
+    a.l0 = -1.0;
+    a.huber = true;
+    for (int32_t r = 0; r < f.runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+    expect_gradient_matches(theta, pb_grad, [&](const std::vector<double>& th) {
+      Fixture g = f;
+      g.log_pb = f.backward_rows(th);
+      return g.td_loss(g.params, target, ss, sa, samples, tau, alpha, true, -1.0);
+    });
+  }
+}
+
+// TLM: L = -(1/#inner) sum log P_B over the inner transitions of each run's batch.
+TEST_P(LossGradient, TlmLossAndGradientMatchTheirDefinition) {
+  const Fixture f(GetParam());
+  const std::vector<double> theta = random_theta(f, GetParam() + 200);
+  auto tlm_loss = [&](const std::vector<double>& th) {
+    const std::vector<double> lp = f.backward_rows(th);
+    double total = 0;
+    for (int32_t r = 0; r < f.runs; ++r) {
+      double sum = 0, inner = 0;
+      for (int32_t m = 0; m < f.batch; ++m) {
+        const int32_t t = r * f.batch + m;
+        for (int32_t k = 0; k + 1 < f.lengths[t]; ++k, ++inner)
+          sum -= lp[r * f.L.num_edges + f.ac(t, k)];
+      }
+      total += inner > 0 ? sum / inner : 0.0;
+    }
+    return total;
+  };
+  const std::vector<double> lp = f.backward_rows(theta);
+  std::vector<double> grad(theta.size(), 0.0), loss(f.runs, 0.0);
+  detail::TlmArgs<double> a{};
+  a.dag = f.dag.view();
+  a.layout = f.L;
+  a.log_pb = lp.data();
+  a.grad = grad.data();
+  a.loss = loss.data();
+  a.runs = f.runs;
+  a.batch = f.batch;
+  a.max_len = f.max_len;
+  a.states = f.states.data();
+  a.actions = f.actions.data();
+  a.lengths = f.lengths.data();
+  for (int32_t r = 0; r < f.runs; ++r)
+    for (int32_t m = 0; m < f.batch; ++m) detail::tlm_trajectory(a, r, m);
+  EXPECT_NEAR(loss[0] + loss[1], tlm_loss(theta), 1e-9);
+  EXPECT_GE(loss[0], 0.0);  // a negative log-likelihood of probabilities <= 1
+  expect_gradient_matches(theta, grad, tlm_loss);
+  // The library's log-softmax over parents equals the one written out here.
+  std::vector<double> lib(theta.size());
+  for (int32_t r = 0; r < f.runs; ++r)
+    for (int32_t c = 0; c < f.L.num_states; ++c)
+      detail::backward_log_probs_state(f.dag.view(), theta.data() + r * f.L.num_edges, c,
+                                       lib.data() + r * f.L.num_edges);
+  for (std::size_t i = 0; i < lib.size(); ++i) EXPECT_NEAR(lib[i], lp[i], 1e-12);
 }
 
 INSTANTIATE_TEST_SUITE_P(RandomDags, LossGradient, ::testing::Values(1u, 2u, 3u));

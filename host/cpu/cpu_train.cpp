@@ -102,6 +102,22 @@ void optimizer_step(const OptimizerArgs& a) {
   for (int64_t i = 0; i < n; ++i) optimizer_entry(a, i);
 }
 
+void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
+  const int64_t n = int64_t(runs) * d.num_states;
+#pragma omp parallel for schedule(static) if (parallel(n))
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / d.num_states;
+    backward_log_probs_state(d, theta + r * d.num_edges, static_cast<int32_t>(i - r * d.num_states),
+                             log_pb + r * d.num_edges);
+  }
+}
+
+void tlm_loss(const TlmArgs<float>& a) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(a.runs) * a.batch * a.max_len, a.runs))
+  for (int32_t r = 0; r < a.runs; ++r)
+    for (int32_t m = 0; m < a.batch; ++m) tlm_trajectory(a, r, m);
+}
+
 void polyak(float* target, const float* source, std::size_t n, float rate) {
 #pragma omp parallel for schedule(static) if (parallel(static_cast<int64_t>(n)))
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) polyak_entry(target, source, rate, i);

@@ -10,7 +10,10 @@
 ///      SoftDQN / Munchausen: insert them into the run's replay buffer and, after the warm-up,
 ///      the gradient of the TD loss on `replay_batch` replayed transitions;
 ///   3. an Adam or SGD step on every entry; DQN learners then update their target table.
-/// Formulas: detail/loss_math.hpp, detail/dqn_math.hpp, detail/optimizer_math.hpp.
+/// The backward policy in the losses and the DQN reward is fixed (the `correction` given to the
+/// Trainer), learned through the forward loss, or trained by TLM before each forward step
+/// (BackwardMode). Formulas: detail/loss_math.hpp, detail/dqn_math.hpp, detail/backward_math.hpp,
+/// detail/optimizer_math.hpp.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -28,6 +31,17 @@ namespace gfnrl {
 
 enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen };
 enum class OptimizerKind { Adam, Sgd };
+
+/// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
+/// trained through the learner's own loss ("learned", the reference code's "naive"); or logits
+/// trained by Trajectory Likelihood Maximisation with their own Adam, a decaying rate, and a
+/// Polyak-averaged copy used inside the forward loss ("tlm", Gritsaev et al.). Learned and TLM
+/// P_B start uniform.
+enum class BackwardMode { Fixed, Learned, Tlm };
+
+/// "fixed" | "learned" | "tlm" (InputError otherwise).
+BackwardMode parse_backward_mode(const std::string& name);
+std::string backward_mode_name(BackwardMode m);
 
 /// "tb" | "db" | "subtb" | "softdqn" | "munchausen" (InputError otherwise, naming the value).
 Algo parse_algo(const std::string& name);
@@ -48,6 +62,11 @@ struct TrainConfig {
   std::vector<float> lr{1e-2f};       ///< table learning rate; one value, or one per run
   std::vector<float> lr_log_z{1e-1f}; ///< TB's log Z learning rate; one value, or one per run
   float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
+  // Backward policy.
+  BackwardMode backward = BackwardMode::Fixed;
+  float lr_backward = 1e-2f;      ///< P_B logits' learning rate (learned, TLM), > 0
+  float tlm_lr_decay = 0.999f;    ///< TLM: rate multiplied by this per update, in (0, 1]
+  float tlm_target_rate = 0.25f;  ///< TLM: Polyak rate of the P_B the forward loss uses, (0, 1]
   // SubTB.
   float subtb_lambda = 0.9f;  ///< geometric weight of sub-trajectory length, in (0, 1]
   // SoftDQN / Munchausen.
@@ -107,6 +126,11 @@ class Trainer {
   ForwardPolicy policy(int32_t run) const;
   /// Mean loss of each run at the last step (0 before the first update).
   std::vector<double> last_loss() const;
+  /// TLM: each run's backward loss L_TLM at the last step, before its update (0 otherwise).
+  std::vector<double> last_backward_loss() const;
+  /// The backward policy run r uses: the fixed correction (uniform when none), or its current
+  /// learned / TLM-trained P_B (a fresh copy, on the backend).
+  BackwardPolicy backward_policy(int32_t run) const;
   /// Every run's table, [runs x entries], copied to the host (for tests and checkpoints).
   std::vector<float> parameters() const;
   static std::size_t estimate_bytes(const Dag& dag, const TrainConfig& config);
@@ -117,6 +141,8 @@ class Trainer {
  private:
   struct State;
   void refresh_policies() const;
+  void backward_step();
+  void optimize_backward(float lr_scale);
   Dag dag_;
   TrainConfig config_;
   int64_t steps_ = 0;

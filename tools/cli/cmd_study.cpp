@@ -21,13 +21,13 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   if (algos.empty()) throw InputError("--algos is empty (allowed: tb, db, subtb, softdqn, munchausen)");
   const EnvOptions env = checked_environment(so, cmd);
   std::vector<TrainConfig> cfgs;
-  for (Algo a : algos) cfgs.push_back(make_config(so.learner, a, so.runs, so.seed, so.batch));
+  for (Algo a : algos) cfgs.push_back(session_config(so, a));
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
-  const auto pb = make_correction(so.correction, built);
+  const auto pb = make_correction(fixed_correction(so), built);
   const double log_z = log_partition(dag);
   nlohmann::json learners = nlohmann::json::array();
   for (const TrainConfig& cfg : cfgs) {
@@ -45,6 +45,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
     j["command"] = "study";
     j["num_states"] = dag.num_states();
     j["correction"] = so.correction;
+    j["pb"] = so.correction;
     j["log_z"] = log_z;
     j["backend"] = backend_name(b);
     j["out"] = so.out;

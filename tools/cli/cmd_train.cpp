@@ -16,17 +16,17 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const SessionOptions& so = o.session;
   const Algo algo = parse_algo(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
-  const TrainConfig cfg = make_config(so.learner, algo, so.runs, so.seed, so.batch);
+  const TrainConfig cfg = session_config(so, algo);
   AtomicCsv csv(so.out);  // fails (exit 2) before any work when the path is not writable
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
-  const auto pb = make_correction(so.correction, built);
+  const auto pb = make_correction(fixed_correction(so), built);
   const double log_z = log_partition(dag);
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
                     std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
-                    " trajectories (correction " + so.correction + ", " +
+                    " trajectories (P_B " + so.correction + ", " +
                     format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " +
                     backend_name(b));
   Trainer trainer(dag, pb.get(), cfg);
@@ -39,6 +39,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
     j["command"] = "train";
     j["num_states"] = dag.num_states();
     j["correction"] = so.correction;
+    j["pb"] = so.correction;
     j["seed"] = cfg.seed;
     j["batch"] = cfg.batch;
     j["log_z"] = log_z;

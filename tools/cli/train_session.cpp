@@ -79,7 +79,35 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
       ->capture_default_str();
   add_correction_option(cmd, o.correction,
                         "backward policy of the losses and DQN reward correction");
+  CLI::Option* corr = cmd.get_option("--correction");
+  cmd.add_option("--pb", o.correction,
+                 "backward policy P_B: uniform, maxent, file, none (fixed, as --correction), "
+                 "learned (logits trained through the learner's loss) or tlm (trajectory "
+                 "likelihood maximisation, Gritsaev et al.); learned and tlm start uniform")
+      ->check(CLI::IsMember({"uniform", "maxent", "file", "none", "learned", "tlm"}))
+      ->excludes(corr);
+  cmd.add_option("--lr-backward", o.learner.cfg.lr_backward,
+                 "learning rate of the learned / TLM backward logits (Adam), > 0")
+      ->capture_default_str();
+  cmd.add_option("--tlm-decay", o.learner.cfg.tlm_lr_decay,
+                 "TLM: backward rate multiplied by this per update, in (0, 1]")
+      ->capture_default_str();
+  cmd.add_option("--tlm-target-rate", o.learner.cfg.tlm_target_rate,
+                 "TLM: Polyak rate of the P_B copy the forward loss uses, in (0, 1]")
+      ->capture_default_str();
   add_learner_options(cmd, o.learner);
+}
+
+TrainConfig session_config(const SessionOptions& o, Algo algo) {
+  TrainConfig c = make_config(o.learner, algo, o.runs, o.seed, o.batch);
+  c.backward = o.correction == "learned" ? BackwardMode::Learned
+               : o.correction == "tlm"   ? BackwardMode::Tlm
+                                         : BackwardMode::Fixed;
+  return c;
+}
+
+std::string fixed_correction(const SessionOptions& o) {
+  return o.correction == "learned" || o.correction == "tlm" ? "none" : o.correction;
 }
 
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {

@@ -41,6 +41,12 @@ struct SessionOptions {
 /// --correction and the learner options (defaults are the fields' values when called).
 void add_session_options(CLI::App& cmd, SessionOptions& o);
 
+/// The TrainConfig of `algo` for a session: the learner options plus the backward mode that
+/// --pb names (learned, tlm; fixed otherwise).
+TrainConfig session_config(const SessionOptions& o, Algo algo);
+/// The fixed correction for make_correction: --pb / --correction, or "none" for learned / tlm.
+std::string fixed_correction(const SessionOptions& o);
+
 /// The environment with --preset applied (explicit grid flags win); throws InputError for a
 /// negative --steps or --eval-every below 1.
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd);

@@ -7,10 +7,13 @@
 ///   y             += alpha * clip(tau * log pi_tgt(a|s), l0, 0)            (Munchausen term)
 ///   loss           = mean over the replayed batch of Huber_1(Q(s,a) - y) (or (Q - y)^2)
 /// tau = 1 / (1 - alpha) keeps (1 - alpha) tau = 1, so the fixed point's policy softmax(Q/tau)
-/// samples R/Z and V(s0) = log Z; alpha = 0 is SoftDQN.
+/// samples R/Z and V(s0) = log Z; alpha = 0 is SoftDQN. A learned P_B (pb_grad set) is trained
+/// through the TD loss like the reference code's "naive" option: d loss / d log P_B(s|s') =
+/// -d loss / d Q(s,a), scattered onto its logits (backward_math.hpp).
 #pragma once
 #include <cstdint>
 
+#include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
 
 namespace gfnrl::detail {
@@ -24,7 +27,9 @@ struct DqnArgs {
   R* grad;               ///< [runs x stride], accumulated into
   R* loss;               ///< [runs], accumulated into
   R* abs_td;             ///< [runs x samples]: |Q - y| (new priorities), or nullptr
-  const float* log_pb;   ///< per edge id, or nullptr (no correction)
+  const R* log_pb;       ///< log P_B per edge id, or nullptr (no correction)
+  int64_t log_pb_stride; ///< 0: one P_B for every run; E: one row per run
+  R* pb_grad;            ///< [runs x E] gradient of the backward logits, or nullptr
   int32_t runs, samples;
   const int32_t* sample_state;   ///< [runs x samples]
   const int32_t* sample_action;  ///< [runs x samples]
@@ -33,7 +38,8 @@ struct DqnArgs {
 };
 
 template <class R>
-GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, const R* tgt_row, int32_t s, int64_t act) {
+GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, int32_t r, const R* tgt_row, int32_t s,
+                             int64_t act) {
   const TableLayout& L = a.layout;
   const R inv_tau = R(1) / a.tau;
   R y;
@@ -41,7 +47,7 @@ GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, const R* tgt_row, int32_t s, i
     y = static_cast<R>(a.dag.log_reward[s]);
   } else {
     const int32_t next = a.dag.child_index[act];
-    y = (a.log_pb ? static_cast<R>(a.log_pb[act]) : R(0)) +
+    y = (a.log_pb ? a.log_pb[r * a.log_pb_stride + act] : R(0)) +
         a.tau * action_lse(a.dag, L, tgt_row, next, inv_tau);
   }
   if (a.alpha > R(0)) {
@@ -61,7 +67,7 @@ GFNRL_HD inline void dqn_sample(const DqnArgs<R>& a, int32_t r, int32_t i) {
   const int64_t act = a.sample_action[k];
   const R* row = a.params + int64_t(r) * L.stride();
   const R* tgt = a.target + int64_t(r) * L.stride();
-  const R d = row[act] - dqn_target(a, tgt, s, act);
+  const R d = row[act] - dqn_target(a, r, tgt, s, act);
   const R ad = d < R(0) ? -d : d;
   R l, g;
   if (a.huber && ad > R(1)) {
@@ -73,6 +79,9 @@ GFNRL_HD inline void dqn_sample(const DqnArgs<R>& a, int32_t r, int32_t i) {
   }
   const R n = R(a.samples);
   grad_add(a.grad + int64_t(r) * L.stride() + act, g / n);
+  if (a.pb_grad && !L.is_exit(act))
+    scatter_backward_grad(a.dag, a.log_pb + r * a.log_pb_stride, a.pb_grad + int64_t(r) * L.num_edges,
+                          act, -g / n);
   grad_add(a.loss + r, l / n);
   if (a.abs_td) a.abs_td[k] = ad;
 }

@@ -17,9 +17,13 @@
 ///          delta_ij = phi_i + sum_{i<=k<j} c_k - phi_j,  weight lambda^(j-i) / sum of weights;
 ///          loss = mean over the batch of sum_ij weight * delta_ij^2.
 ///          (j = i+1 gives the DB residuals, (0, T+1) TB with log Z = F(s_0).)
+/// A learned P_B (pb_grad set) also receives d loss / d b_t, scattered through the log-softmax
+/// over the parents of s_{t+1} onto its logits (backward_math.hpp): each b_t enters its
+/// residuals with a minus sign.
 #pragma once
 #include <cstdint>
 
+#include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
 
 namespace gfnrl::detail {
@@ -36,7 +40,9 @@ struct TrajectoryLossArgs {
   const R* params;         ///< [runs x stride]
   R* grad;                 ///< [runs x stride], accumulated into
   R* loss;                 ///< [runs], accumulated into
-  const float* log_pb;     ///< per edge id, or nullptr for b = 0
+  const R* log_pb;         ///< log P_B per edge id, or nullptr for b = 0
+  int64_t log_pb_stride;   ///< 0: one P_B for every run; E: one row per run
+  R* pb_grad;              ///< [runs x E] gradient of the backward logits, or nullptr
   int32_t runs, batch, max_len;
   const int32_t* states;   ///< as written by rollout_trajectory
   const int32_t* actions;
@@ -46,8 +52,16 @@ struct TrajectoryLossArgs {
 };
 
 template <class R>
-GFNRL_HD inline R backward_term(const TrajectoryLossArgs<R>& a, int64_t act) {
-  return (a.log_pb && !a.layout.is_exit(act)) ? static_cast<R>(a.log_pb[act]) : R(0);
+GFNRL_HD inline R backward_term(const TrajectoryLossArgs<R>& a, int32_t r, int64_t act) {
+  return (a.log_pb && !a.layout.is_exit(act)) ? a.log_pb[r * a.log_pb_stride + act] : R(0);
+}
+
+/// d loss / d b for the transition `act` of run r (nothing for exits or a fixed P_B).
+template <class R>
+GFNRL_HD inline void backward_grad(const TrajectoryLossArgs<R>& a, int32_t r, int64_t act, R g) {
+  if (!a.pb_grad || a.layout.is_exit(act)) return;
+  const int64_t E = a.layout.num_edges;
+  scatter_backward_grad(a.dag, a.log_pb + r * a.log_pb_stride, a.pb_grad + int64_t(r) * E, act, g);
 }
 
 template <class R>
@@ -66,7 +80,7 @@ GFNRL_HD inline void tb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
   R delta = row[L.log_z_entry()] - static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
   for (int32_t t = 0; t < len; ++t) {
     const int64_t act = a.actions[base + t];
-    delta += step_log_pf(a, row, a.states[base + t], act) - backward_term(a, act);
+    delta += step_log_pf(a, row, a.states[base + t], act) - backward_term(a, r, act);
   }
   const R g = R(2) * delta / R(a.batch);
   grad_add(a.loss + r, delta * delta / R(a.batch));
@@ -75,6 +89,7 @@ GFNRL_HD inline void tb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const int32_t s = a.states[base + t];
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, int64_t(a.actions[base + t]),
                              action_lse(a.dag, L, row, s, R(1)), g);
+    backward_grad(a, r, int64_t(a.actions[base + t]), -g);
   }
 }
 
@@ -92,7 +107,7 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const int64_t act = a.actions[base + t];
     const R lse = action_lse(a.dag, L, row, s, R(1));
     const int32_t next = next_state(a.dag, L, act);
-    const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, act)
+    const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, r, act)
                             : static_cast<R>(a.dag.log_reward[s]);
     const R delta = row[L.flow_entry(s)] + row[act] - lse - end;
     const R g = R(2) * delta / R(transitions);
@@ -100,6 +115,7 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     grad_add(g_row + L.flow_entry(s), g);
     if (next >= 0) grad_add(g_row + L.flow_entry(next), -g);
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse, g);
+    backward_grad(a, r, act, -g);
   }
 }
 
@@ -121,7 +137,8 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
   prefix[0] = R(0);
   for (int32_t k = 0; k < len; ++k) {
     const int64_t act = a.actions[base + k];
-    prefix[k + 1] = prefix[k] + step_log_pf(a, row, a.states[base + k], act) - backward_term(a, act);
+    prefix[k + 1] =
+        prefix[k] + step_log_pf(a, row, a.states[base + k], act) - backward_term(a, r, act);
     coef[k] = gphi[k] = R(0);
   }
   coef[len] = gphi[len] = R(0);
@@ -156,6 +173,7 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
     grad_add(g_row + L.flow_entry(s), gphi[k]);
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, int64_t(a.actions[base + k]),
                              action_lse(a.dag, L, row, s, R(1)), running);
+    backward_grad(a, r, int64_t(a.actions[base + k]), -running);
   }
 }
 

@@ -26,11 +26,12 @@ struct OptimizerArgs {
   bool adam;
   float beta1, beta2, eps;
   float bias1, bias2;  ///< 1 - beta1^t, 1 - beta2^t for this step t
+  float lr_scale = 1.0f;  ///< multiplies every rate (TLM's decay)
 };
 
 GFNRL_HD inline void optimizer_entry(const OptimizerArgs& a, int64_t i) {
   const int64_t r = i / a.stride;
-  const float lr = (i - r * a.stride) == a.log_z_entry ? a.lr_log_z[r] : a.lr[r];
+  const float lr = a.lr_scale * ((i - r * a.stride) == a.log_z_entry ? a.lr_log_z[r] : a.lr[r]);
   const float g = a.grad[i];
   a.grad[i] = 0.0f;
   if (!a.adam) {
