@@ -180,3 +180,24 @@ TEST(CliTrain, BackwardPolicyChoices) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliStudy, BackwardPresetRunsEveryLearnerWithEveryPb) {
+  const std::string out = temp_path("backward.csv");
+  const Result r = run("study --preset backward --algos tb,softdqn --runs 1 --steps 100 "
+                       "--eval-every 100 --out " + out + " --json " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["preset"], "backward");
+  ASSERT_EQ(j["learners"].size(), 8u);
+  std::set<std::string> labels;
+  for (const auto& row : read_csv(out)) labels.insert(row[0]);
+  for (const char* pb : {"uniform", "maxent", "learned", "tlm"})
+    for (const char* a : {"tb", "softdqn"})
+      EXPECT_TRUE(labels.count(std::string(a) + "/" + pb)) << a << "/" << pb;
+  const Result bad = run("train --preset backward --out " + temp_path("b.csv") + " " + kSmall);
+  EXPECT_EQ(bad.code, 2) << "backward is a study preset only";
+}
+
+}  // namespace

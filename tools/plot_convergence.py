@@ -47,13 +47,21 @@ def main():
     curves = read_curves(args.csv)
     out = args.out or (args.csv[:-4] if args.csv.endswith(".csv") else args.csv) + ".png"
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    # Labels "learner/pb" (gfnrl study --preset backward): colour by learner, dash by P_B.
+    learners = list(dict.fromkeys(k.split("/")[0] for k in curves))
+    variants = list(dict.fromkeys(k.split("/")[1] for k in curves if "/" in k))
+    dashes = ["-", "--", ":", "-."]
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for algo, points in curves.items():
+        name, _, variant = algo.partition("/")
+        style = dict(color=palette[learners.index(name) % len(palette)],
+                     ls=dashes[variants.index(variant) % len(dashes)] if variant else "-")
         xs = sorted(x for x in points if x > 0)  # step 0 cannot sit on a log axis
         mean = [sum(points[x]) / len(points[x]) for x in xs]
         lo = [min(points[x]) for x in xs]
         hi = [max(points[x]) for x in xs]
         runs = max(len(points[x]) for x in xs) if xs else 0
-        line, = ax.plot(xs, mean, label=f"{algo} ({runs} runs)", lw=1.8)
+        line, = ax.plot(xs, mean, label=f"{algo} ({runs} runs)", lw=1.8, **style)
         ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
     if not args.linear_y:
@@ -62,7 +70,7 @@ def main():
     ax.set_ylabel("exact TV(P_T, R/Z)")
     ax.set_title(args.title or f"exact TV convergence ({args.csv})")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7 if len(curves) > 10 else 8, ncol=2 if len(curves) > 10 else 1)
     fig.tight_layout()
     fig.savefig(out)
     print(f"plot_convergence: wrote {out}")

@@ -44,8 +44,8 @@ Environment build_environment(const EnvOptions& o, Backend b);
 /// --env hypergrid, --ndim with --dag, ...).
 void check_env_flags(const CLI::App& cmd, const EnvOptions& o);
 
-/// --preset standard|hard, applied by apply_preset to the hypergrid fields not given explicitly.
-void add_preset_option(CLI::App& cmd, std::string& preset);
+/// --preset standard|hard (and, for study, backward), applied by apply_preset to the hypergrid fields not given explicitly.
+void add_preset_option(CLI::App& cmd, std::string& preset, bool backward = false);
 void apply_preset(const CLI::App& cmd, const std::string& name, HypergridConfig& g);
 
 /// --correction: uniform, maxent, file (the --dag file's P_B) or none; `extra` is appended to

@@ -14,29 +14,51 @@ struct StudyOptions {
 };
 
 int run(const StudyOptions& o, const CLI::App& cmd) {
-  const SessionOptions& so = o.session;
+  // --preset backward: every learner with each P_B choice; the environment is left as given.
+  const bool backward = o.session.preset == "backward";
+  SessionOptions so = o.session;
+  if (backward) so.preset.clear();
+  const std::vector<std::string> pbs =
+      backward ? std::vector<std::string>{"uniform", "maxent", "learned", "tlm"}
+               : std::vector<std::string>{so.correction};
   std::vector<Algo> algos;
   std::stringstream ss(o.algos);
   for (std::string name; std::getline(ss, name, ',');) algos.push_back(parse_algo(name));
   if (algos.empty()) throw InputError("--algos is empty (allowed: tb, db, subtb, softdqn, munchausen)");
   const EnvOptions env = checked_environment(so, cmd);
-  std::vector<TrainConfig> cfgs;
-  for (Algo a : algos) cfgs.push_back(session_config(so, a));
+  struct Job {
+    TrainConfig cfg;
+    std::string pb, label;
+  };
+  std::vector<Job> jobs;
+  for (const std::string& pb : pbs)
+    for (Algo a : algos) {
+      SessionOptions with_pb = so;
+      with_pb.correction = pb;
+      jobs.push_back({session_config(with_pb, a), pb,
+                      backward ? algo_name(a) + "/" + pb : algo_name(a)});
+    }
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
-  const auto pb = make_correction(fixed_correction(so), built);
   const double log_z = log_partition(dag);
   nlohmann::json learners = nlohmann::json::array();
-  for (const TrainConfig& cfg : cfgs) {
-    progress(env, "study: " + algo_name(cfg.algo) + ", " + std::to_string(cfg.runs) + " runs x " +
+  for (const Job& job : jobs) {
+    SessionOptions with_pb = so;
+    with_pb.correction = job.pb;
+    const auto pb = make_correction(fixed_correction(with_pb), built);
+    const TrainConfig& cfg = job.cfg;
+    progress(env, "study: " + job.label + ", " + std::to_string(cfg.runs) + " runs x " +
                       std::to_string(so.steps) + " steps x " + std::to_string(cfg.batch) +
                       " trajectories, lr " + std::to_string(cfg.lr[0]) + ", on " + backend_name(b));
     Trainer trainer(dag, pb.get(), cfg);
-    learners.push_back(
-        summarize(train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet}, &csv), cfg));
+    nlohmann::json l = summarize(
+        train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, job.label}, &csv), cfg,
+        job.label);
+    l["pb"] = job.pb;
+    learners.push_back(l);
   }
   csv.commit();
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
@@ -44,18 +66,21 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
     nlohmann::json j = built.description;
     j["command"] = "study";
     j["num_states"] = dag.num_states();
-    j["correction"] = so.correction;
-    j["pb"] = so.correction;
+    std::string pb_list;
+    for (const std::string& pb : pbs) pb_list += (pb_list.empty() ? "" : ",") + pb;
+    j["correction"] = pb_list;
+    j["pb"] = pb_list;
+    if (backward) j["preset"] = "backward";
     j["log_z"] = log_z;
     j["backend"] = backend_name(b);
     j["out"] = so.out;
     j["learners"] = learners;
     print_json_line(j);
   } else {
-    std::printf("%-11s %5s %8s %12s %12s %12s %10s\n", "algo", "runs", "steps", "TV mean",
+    std::printf("%-18s %5s %8s %12s %12s %12s %10s\n", "algo", "runs", "steps", "TV mean",
                 "TV min", "TV max", "steps/s");
     for (const auto& l : learners)
-      std::printf("%-11s %5d %8lld %12.5f %12.5f %12.5f %10.1f\n",
+      std::printf("%-18s %5d %8lld %12.5f %12.5f %12.5f %10.1f\n",
                   l["algo"].get<std::string>().c_str(), l["runs"].get<int>(),
                   static_cast<long long>(l["steps"].get<int64_t>()),
                   l["final_tv_mean"].get<double>(), l["final_tv_min"].get<double>(),
@@ -68,6 +93,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
 void register_study(CLI::App& app) {
   auto o = std::make_shared<StudyOptions>();
   SessionOptions& so = o->session;
+  so.backward_preset = true;
   so.env.grid.ndim = 2;
   so.env.grid.height = 16;
   so.out = "study.csv";

@@ -64,7 +64,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
 
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
   add_env_options(cmd, o.env);
-  add_preset_option(cmd, o.preset);
+  add_preset_option(cmd, o.preset, o.backward_preset);
   cmd.add_option("--runs", o.runs, "independent runs trained together (seeds seed..seed+runs-1)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
@@ -194,6 +194,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
   using clock = std::chrono::steady_clock;
   const TrainConfig& c = trainer.config();
   const Backend b = trainer.dag().backend();
+  const std::string label = o.label.empty() ? algo_name(c.algo) : o.label;
   LoopResult res;
   auto last_print = clock::now() - std::chrono::seconds(10);
   auto record = [&](bool final) {
@@ -208,7 +209,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
       res.runs.push_back({ev[r], lze});
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (csv)
-        csv->line(algo_name(c.algo) + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
+        csv->line(label + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
                   "," + std::to_string(trainer.steps_done()) + "," +
                   std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
                   fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(lze) + "," +
@@ -221,7 +222,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
       std::snprintf(buf, sizeof buf,
                     "[gfnrl] %-10s step %lld/%lld (%3.0f%%)  traj/run %lld  TV mean %.4f "
                     "[%.4f, %.4f]  %.1f s train, %.1f s eval",
-                    algo_name(c.algo).c_str(), static_cast<long long>(trainer.steps_done()),
+                    label.c_str(), static_cast<long long>(trainer.steps_done()),
                     static_cast<long long>(o.steps),
                     o.steps ? 100.0 * trainer.steps_done() / o.steps : 100.0,
                     static_cast<long long>(trainer.trajectories_per_run()), sum / c.runs, lo, hi,
@@ -245,14 +246,14 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
   return res;
 }
 
-nlohmann::json summarize(const LoopResult& r, const TrainConfig& c) {
+nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label) {
   nlohmann::json j;
   std::vector<double> tv, lze;
   for (const RunResult& x : r.runs) tv.push_back(x.last.metrics.tv), lze.push_back(x.log_z_error);
   double mean = 0;
   for (double v : tv) mean += v;
   mean /= tv.empty() ? 1 : tv.size();
-  j["algo"] = algo_name(c.algo);
+  j["algo"] = label.empty() ? algo_name(c.algo) : label;
   j["runs"] = c.runs;
   j["steps"] = r.steps;
   j["trajectories_per_run"] = r.steps * c.batch;

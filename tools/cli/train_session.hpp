@@ -35,6 +35,7 @@ struct SessionOptions {
   uint64_t seed = 0;
   int64_t steps = 0, eval_every = 0;
   LearnerOptions learner;
+  bool backward_preset = false;  ///< --preset also accepts "backward" (study)
 };
 
 /// Adds the environment, --preset, --runs, --seed, --steps, --batch, --eval-every, --out,
@@ -75,6 +76,7 @@ inline const char* kCurveHeader = "algo,run,seed,step,trajectories,tv,kl,jsd,log
 struct LoopOptions {
   int64_t steps = 0, eval_every = 0;
   bool quiet = false;
+  std::string label;  ///< the CSV's algo column; empty: the learner's name
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
@@ -94,7 +96,7 @@ struct LoopResult {
 /// excluded).
 LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv);
 
-/// Summary statistics of the final TVs, for JSON output.
-nlohmann::json summarize(const LoopResult& r, const TrainConfig& c);
+/// Summary statistics of the final TVs, for JSON output ("algo" is `label` when given).
+nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label = "");
 
 }  // namespace gfnrl::cli
