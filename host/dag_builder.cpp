@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <set>
 #include <string>
 
 #include "gfnrl/dag.hpp"
@@ -21,7 +20,6 @@ void check_ids(const DagSpec& spec) {
   if (!in_range(spec.source))
     throw InputError("source " + std::to_string(spec.source) + " is out of range [0, " +
                      std::to_string(spec.num_states) + ")");
-  std::set<std::pair<int32_t, int32_t>> seen;
   for (std::size_t i = 0; i < spec.edges.size(); ++i) {
     const auto& e = spec.edges[i];
     const std::string where = "edge " + std::to_string(i) + " (" + std::to_string(e.from) +
@@ -33,8 +31,18 @@ void check_ids(const DagSpec& spec) {
                                          state_name(e.from));
     if (e.action < 0)
       throw InputError(where + ": action id " + std::to_string(e.action) + " must be >= 0");
-    if (!seen.insert({e.from, e.to}).second) throw InputError(where + ": duplicate edge");
   }
+  // Duplicates by sorting (key, index) pairs: O(E log E) with flat memory, unlike a node set.
+  std::vector<std::pair<int64_t, std::size_t>> keys(spec.edges.size());
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    keys[i] = {(int64_t(spec.edges[i].from) << 32) | uint32_t(spec.edges[i].to), i};
+  std::sort(keys.begin(), keys.end());
+  for (std::size_t k = 1; k < keys.size(); ++k)
+    if (keys[k].first == keys[k - 1].first) {
+      const auto& e = spec.edges[keys[k].second];
+      throw InputError("edge " + std::to_string(keys[k].second) + " (" + std::to_string(e.from) +
+                       " -> " + std::to_string(e.to) + "): duplicate edge");
+    }
   std::vector<char> rewarded(spec.num_states, 0);
   auto check_reward = [&](int32_t s, double v, bool is_log) {
     const char* what = is_log ? "log-reward" : "reward";
