@@ -166,9 +166,9 @@ gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correct
   return guarded([&] {
     require(dag && config && out, "gfnrl_trainer_create: NULL argument");
     *out = nullptr;
-    if (config->algo < GFNRL_ALGO_TB || config->algo > GFNRL_ALGO_MUNCHAUSEN)
+    if (config->algo < GFNRL_ALGO_TB || config->algo > GFNRL_ALGO_MDB)
       throw gfnrl::InputError("algo " + std::to_string(int(config->algo)) +
-                              " is out of range [0, 4]");
+                              " is out of range [0, 5]");
     gfnrl::TrainConfig c;
     c.algo = static_cast<gfnrl::Algo>(config->algo);
     c.runs = config->runs;

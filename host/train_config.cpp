@@ -9,7 +9,7 @@
 namespace gfnrl {
 
 namespace {
-const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen"};
+const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen", "mdb"};
 
 std::string num(double v) {
   std::ostringstream os;
@@ -30,10 +30,10 @@ void require_rates(const std::vector<float>& rates, const std::string& name, int
 }  // namespace
 
 Algo parse_algo(const std::string& name) {
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < 6; ++i)
     if (name == kAlgoNames[i]) return static_cast<Algo>(i);
   throw InputError("unknown algorithm '" + name +
-                   "' (allowed: tb, db, subtb, softdqn, munchausen)");
+                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb)");
 }
 
 std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }

@@ -80,6 +80,15 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
     throw InputError("backward policy does not belong to this DAG (" +
                      std::to_string(correction->log_prob.size()) + " entries, the DAG has " +
                      std::to_string(dag.num_edges()) + " edges; same backend required)");
+  if (config_.algo == Algo::ModifiedDB || (is_dqn(config_.algo) && config_.energy_reward)) {
+    // Energy differences need R(s) at every state.
+    const std::vector<float> lr = dag.log_reward().to_host();
+    for (std::size_t s = 0; s < lr.size(); ++s)
+      if (!(lr[s] > -std::numeric_limits<float>::infinity()))
+        throw InputError(std::string(config_.algo == Algo::ModifiedDB ? "mdb" : "--energy-reward") +
+                         " needs every state to terminate (energy differences), but state " +
+                         std::to_string(s) + " has no reward");
+  }
   require_bytes(b, estimate_bytes(dag, config_),
                 "training " + std::to_string(config_.runs) + " runs of " + algo_name(config_.algo));
   State& s = *st_;
@@ -206,9 +215,10 @@ void Trainer::step(Stream stream) {
     la.lengths = s.lengths.data();
     la.lambda = c.subtb_lambda;
     la.scratch = s.scratch.empty() ? nullptr : s.scratch.data();
-    const auto kind = c.algo == Algo::TB   ? detail::LossKind::TB
-                      : c.algo == Algo::DB ? detail::LossKind::DB
-                                           : detail::LossKind::SubTB;
+    const auto kind = c.algo == Algo::TB            ? detail::LossKind::TB
+                      : c.algo == Algo::DB          ? detail::LossKind::DB
+                      : c.algo == Algo::ModifiedDB  ? detail::LossKind::ModifiedDB
+                                                    : detail::LossKind::SubTB;
     GFNRL_BACKEND_CALL(b, trajectory_loss, kind, la);
     update = true;
   } else {
@@ -245,6 +255,7 @@ void Trainer::step(Stream stream) {
       da.alpha = c.algo == Algo::Munchausen ? c.munchausen_alpha : 0.0f;
       da.l0 = c.munchausen_l0;
       da.huber = c.huber;
+      da.energy_reward = c.energy_reward;
       GFNRL_BACKEND_CALL(b, dqn_loss, da);
       if (rb.priority)
         GFNRL_BACKEND_CALL(b, replay_update_priorities, rb, c.replay_batch, s.sample_slot.data(),
@@ -382,7 +393,10 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   State& s = *st_;
   const Backend b = dag_.backend();
   refresh_policies();
-  const int32_t mode = config_.algo == Algo::TB ? 0 : is_dqn(config_.algo) ? 2 : 1;
+  const int32_t mode = config_.algo == Algo::TB           ? 0
+                       : config_.algo == Algo::ModifiedDB ? 3
+                       : is_dqn(config_.algo)             ? (config_.energy_reward ? 4 : 2)
+                                                          : 1;
   GFNRL_BACKEND_CALL(b, log_z_estimates, dag_.view(), s.layout, s.params.data(), config_.runs,
                      mode, config_.entropy_coefficient(), s.log_z.data());
   const std::vector<float> log_z = s.log_z.to_host();

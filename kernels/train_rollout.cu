@@ -27,10 +27,7 @@ struct LogZEstimate {
   float tau;
   float* out;
   __device__ void operator()(int64_t r) const {
-    const float* row = params + r * L.stride();
-    out[r] = mode == 0   ? row[L.log_z_entry()]
-             : mode == 1 ? row[L.flow_entry(0)]
-                         : tau * action_lse(d, L, row, 0, 1.0f / tau);
+    out[r] = log_z_estimate(d, L, params + r * L.stride(), mode, tau);
   }
 };
 

@@ -49,8 +49,16 @@ struct Fixture {
   int64_t pb_stride = 0;
   std::vector<int32_t> states, actions, lengths;
 
-  explicit Fixture(unsigned seed) {
-    dag = build_dag(random_dag_spec(14, seed, 10), Backend::Cpu);
+  // all_terminate: every state gets a reward (for the energy-difference learners).
+  explicit Fixture(unsigned seed, bool all_terminate = false) {
+    DagSpec spec = random_dag_spec(14, seed, 10);
+    if (all_terminate) {
+      std::vector<char> has(spec.num_states, 0);
+      for (const auto& [x, r] : spec.rewards) has[x] = 1;
+      for (int32_t x = 0; x < spec.num_states; ++x)
+        if (!has[x]) spec.rewards.push_back({x, 0.2 + 0.1 * x});
+    }
+    dag = build_dag(spec, Backend::Cpu);
     h = dag.to_host();
     L.num_states = dag.num_states();
     L.num_edges = dag.num_edges();
@@ -161,11 +169,31 @@ struct Fixture {
       }
     return total;
   }
+  // Modified DB from its definition (loss_math.hpp): inner transitions only.
+  double mdb_loss(const std::vector<double>& p) const {
+    double total = 0;
+    for (int32_t r = 0; r < runs; ++r) {
+      double sum = 0, count = 0;
+      for (int32_t m = 0; m < batch; ++m) {
+        const int32_t t = r * batch + m;
+        for (int32_t k = 0; k + 1 < lengths[t]; ++k) {
+          const int32_t s = st(t, k), n = st(t, k + 1);
+          const double d = h.log_reward[s] + log_pf(p, r, s, ac(t, k)) +
+                           log_pf(p, r, n, L.exit_entry(n)) - h.log_reward[n] -
+                           log_pf(p, r, s, L.exit_entry(s)) - pb(r, ac(t, k));
+          sum += d * d;
+          ++count;
+        }
+      }
+      total += count > 0 ? sum / count : 0.0;
+    }
+    return total;
+  }
   // The TD loss from its definition (dqn_math.hpp) on replayed (state, action) pairs, targets
-  // from the target table.
+  // from the target table; `energy`: rewards log R(s') - log R(s), 0 on the exit.
   double td_loss(const std::vector<double>& p, const std::vector<double>& target,
                  const std::vector<int32_t>& ss, const std::vector<int32_t>& sa, int32_t samples,
-                 double tau, double alpha, bool huber, double l0) const {
+                 double tau, double alpha, bool huber, double l0, bool energy = false) const {
     auto lse = [&](const double* row, int32_t s) {
       double z = 0;
       for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
@@ -178,8 +206,10 @@ struct Fixture {
         const int32_t s = ss[r * samples + i];
         const int64_t act = sa[r * samples + i];
         const double* tr = target.data() + r * L.stride();
-        double y = act >= L.num_edges ? double(h.log_reward[s])
+        double y = act >= L.num_edges ? (energy ? 0.0 : double(h.log_reward[s]))
                                       : pb(r, act) + tau * lse(tr, h.child_index[act]);
+        if (energy && act < L.num_edges)
+          y += double(h.log_reward[h.child_index[act]]) - double(h.log_reward[s]);
         const double munch = tau * (tr[act] / tau - lse(tr, s));
         y += alpha * std::min(0.0, std::max(l0, munch));
         const double d = p[r * L.stride() + act] - y;
@@ -387,6 +417,60 @@ TEST_P(LossGradient, LearnedBackwardPolicyGradientsMatchFiniteDifferences) {
       g.log_pb = f.backward_rows(th);
       return g.td_loss(g.params, target, ss, sa, samples, tau, alpha, true, -1.0);
     });
+  }
+}
+
+// Energy differences (every state terminates): modified DB, and SoftDQN / Munchausen with
+// rewards log R(s') - log R(s); each with a learned P_B too.
+TEST_P(LossGradient, EnergyDifferenceLearnersMatchFiniteDifferences) {
+  Fixture f(GetParam(), /*all_terminate=*/true);
+  double loss = 0;
+  auto g = analytic(f, detail::LossKind::ModifiedDB, 0, true, &loss);
+  EXPECT_NEAR(loss, f.mdb_loss(f.params), 1e-9 * (1 + loss));
+  expect_gradient_matches(f.params, g, [&](const std::vector<double>& p) { return f.mdb_loss(p); });
+  const std::vector<double> theta = random_theta(f, GetParam() + 300);
+  f.pb_stride = f.L.num_edges;
+  f.log_pb = f.backward_rows(theta);
+  std::vector<double> pb_grad;
+  analytic(f, detail::LossKind::ModifiedDB, 0, true, &loss, &pb_grad);
+  expect_gradient_matches(theta, pb_grad, [&](const std::vector<double>& th) {
+    Fixture h = f;
+    h.log_pb = f.backward_rows(th);
+    return h.mdb_loss(h.params);
+  });
+  const int32_t samples = 6;
+  std::vector<int32_t> ss, sa;
+  f.replay_pairs(samples, ss, sa);
+  std::vector<double> target = f.params;
+  for (double& x : target) x = 0.5 * x - 0.2;
+  for (double alpha : {0.0, 0.15}) {
+    const double tau = 1.0 / (1.0 - alpha);
+    std::vector<double> grad(f.params.size(), 0.0), l(f.runs, 0.0);
+    detail::DqnArgs<double> a{};
+    a.dag = f.dag.view();
+    a.layout = f.L;
+    a.params = f.params.data();
+    a.target = target.data();
+    a.grad = grad.data();
+    a.loss = l.data();
+    a.log_pb = f.log_pb.data();
+    a.log_pb_stride = f.pb_stride;
+    a.runs = f.runs;
+    a.samples = samples;
+    a.sample_state = ss.data();
+    a.sample_action = sa.data();
+    a.tau = tau;
+    a.alpha = alpha;
+    a.l0 = -1.0;
+    a.huber = false;
+    a.energy_reward = true;
+    for (int32_t r = 0; r < f.runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+    auto td = [&](const std::vector<double>& p) {
+      return f.td_loss(p, target, ss, sa, samples, tau, alpha, false, -1.0, true);
+    };
+    EXPECT_NEAR(l[0] + l[1], td(f.params), 1e-9);
+    expect_gradient_matches(f.params, grad, td);
   }
 }
 

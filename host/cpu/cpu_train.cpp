@@ -29,12 +29,8 @@ void policy_log_probs(const DagView& d, const TableLayout& L, const float* param
 
 void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
                      int32_t mode, float tau, float* out) {
-  for (int32_t r = 0; r < runs; ++r) {
-    const float* row = params + int64_t(r) * L.stride();
-    out[r] = mode == 0   ? row[L.log_z_entry()]
-             : mode == 1 ? row[L.flow_entry(0)]
-                         : tau * action_lse(d, L, row, 0, 1.0f / tau);
-  }
+  for (int32_t r = 0; r < runs; ++r)
+    out[r] = log_z_estimate(d, L, params + int64_t(r) * L.stride(), mode, tau);
 }
 
 void rollout(const RolloutArgs& a) {

@@ -46,7 +46,8 @@ typedef enum gfnrl_algo {
   GFNRL_ALGO_DB = 1,
   GFNRL_ALGO_SUBTB = 2,
   GFNRL_ALGO_SOFTDQN = 3,
-  GFNRL_ALGO_MUNCHAUSEN = 4
+  GFNRL_ALGO_MUNCHAUSEN = 4,
+  GFNRL_ALGO_MDB = 5 /* modified detailed balance: every state must terminate */
 } gfnrl_algo;
 
 typedef struct gfnrl_dag gfnrl_dag;

@@ -29,7 +29,7 @@
 
 namespace gfnrl {
 
-enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen };
+enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB };
 enum class OptimizerKind { Adam, Sgd };
 
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
@@ -43,7 +43,8 @@ enum class BackwardMode { Fixed, Learned, Tlm };
 BackwardMode parse_backward_mode(const std::string& name);
 std::string backward_mode_name(BackwardMode m);
 
-/// "tb" | "db" | "subtb" | "softdqn" | "munchausen" (InputError otherwise, naming the value).
+/// "tb" | "db" | "subtb" | "softdqn" | "munchausen" | "mdb" (InputError otherwise, naming it).
+/// mdb is modified detailed balance, for DAGs where every state terminates.
 Algo parse_algo(const std::string& name);
 std::string algo_name(Algo a);
 /// True for the learners that keep a Q table (policy softmax(Q / tau)) rather than logits.
@@ -80,6 +81,9 @@ struct TrainConfig {
   int32_t learning_starts = 16;   ///< steps that only fill the buffer
   float munchausen_alpha = 0.15f; ///< in [0, 1); the entropy coefficient is tau = 1 / (1 - alpha)
   float munchausen_l0 = -100.0f;  ///< lower clip of the Munchausen term, < 0
+  /// SoftDQN / Munchausen: energy differences log R(s') - log R(s) as intermediate rewards and 0
+  /// on the exit (every state must terminate).
+  bool energy_reward = false;
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;

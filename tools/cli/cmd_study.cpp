@@ -24,7 +24,8 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   std::vector<Algo> algos;
   std::stringstream ss(o.algos);
   for (std::string name; std::getline(ss, name, ',');) algos.push_back(parse_algo(name));
-  if (algos.empty()) throw InputError("--algos is empty (allowed: tb, db, subtb, softdqn, munchausen)");
+  if (algos.empty())
+    throw InputError("--algos is empty (allowed: tb, db, subtb, softdqn, munchausen, mdb)");
   const EnvOptions env = checked_environment(so, cmd);
   struct Job {
     TrainConfig cfg;

@@ -80,8 +80,10 @@ void register_train(CLI::App& app) {
   o->session.eval_every = 100;
   CLI::App* cmd = app.add_subcommand(
       "train", "train a batch of runs of one tabular learner; exact TV curves to a CSV");
-  cmd->add_option("--algo", o->algo, "learner: tb, db, subtb, softdqn, munchausen")
-      ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen"}))
+  cmd->add_option("--algo", o->algo,
+                  "learner: tb, db, subtb, softdqn, munchausen, or mdb (modified DB: energy "
+                  "differences, every state must terminate)")
+      ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb"}))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });

@@ -6,6 +6,9 @@
 ///                  = log R(s)                     for the exit
 ///   y             += alpha * clip(tau * log pi_tgt(a|s), l0, 0)            (Munchausen term)
 ///   loss           = mean over the replayed batch of Huber_1(Q(s,a) - y) (or (Q - y)^2)
+/// With energy-difference rewards (every state terminates, Deleu's talk): an edge's target gains
+/// log R(s') - log R(s) = E(s) - E(s') and the exit's is 0, so rewards telescope to
+/// log R(x) - log R(s0): the same optimal policy, V(s0) = log Z - log R(s0).
 /// tau = 1 / (1 - alpha) keeps (1 - alpha) tau = 1, so the fixed point's policy softmax(Q/tau)
 /// samples R/Z and V(s0) = log Z; alpha = 0 is SoftDQN. A learned P_B (pb_grad set) is trained
 /// through the TD loss like the reference code's "naive" option: d loss / d log P_B(s|s') =
@@ -35,6 +38,7 @@ struct DqnArgs {
   const int32_t* sample_action;  ///< [runs x samples]
   R tau, alpha, l0;
   bool huber;
+  bool energy_reward;  ///< intermediate rewards log R(s') - log R(s), exit reward 0
 };
 
 template <class R>
@@ -44,11 +48,13 @@ GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, int32_t r, const R* tgt_row, i
   const R inv_tau = R(1) / a.tau;
   R y;
   if (L.is_exit(act)) {
-    y = static_cast<R>(a.dag.log_reward[s]);
+    y = a.energy_reward ? R(0) : static_cast<R>(a.dag.log_reward[s]);
   } else {
     const int32_t next = a.dag.child_index[act];
     y = (a.log_pb ? a.log_pb[r * a.log_pb_stride + act] : R(0)) +
         a.tau * action_lse(a.dag, L, tgt_row, next, inv_tau);
+    if (a.energy_reward)
+      y += static_cast<R>(a.dag.log_reward[next]) - static_cast<R>(a.dag.log_reward[s]);
   }
   if (a.alpha > R(0)) {
     R m = a.tau * (tgt_row[act] * inv_tau - action_lse(a.dag, L, tgt_row, s, inv_tau));

@@ -17,6 +17,11 @@
 ///          delta_ij = phi_i + sum_{i<=k<j} c_k - phi_j,  weight lambda^(j-i) / sum of weights;
 ///          loss = mean over the batch of sum_ij weight * delta_ij^2.
 ///          (j = i+1 gives the DB residuals, (0, T+1) TB with log Z = F(s_0).)
+///   Modified DB (every state terminates; energy differences as intermediate rewards, Deleu's
+///   talk, the seeds' "FL-DB" without a flow table): for each inner transition s_t -> s_{t+1},
+///          delta_t = log R(s_t) + log P_F(a_t|s_t) + log P_F(exit|s_{t+1})
+///                  - log R(s_{t+1}) - log P_F(exit|s_t) - b_t,
+///          loss = sum over the batch's inner transitions of delta^2 / their number.
 /// A learned P_B (pb_grad set) also receives d loss / d b_t, scattered through the log-softmax
 /// over the parents of s_{t+1} onto its logits (backward_math.hpp): each b_t enters its
 /// residuals with a minus sign.
@@ -28,7 +33,7 @@
 
 namespace gfnrl::detail {
 
-enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2 };
+enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3 };
 
 /// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients.
 constexpr int kSubTBScratch = 3;
@@ -178,14 +183,41 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
 }
 
 template <class R>
+GFNRL_HD inline void mdb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  int64_t inner = 0;
+  for (int32_t k = 0; k < a.batch; ++k) inner += a.lengths[int64_t(r) * a.batch + k] - 1;
+  const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
+  const int32_t len = a.lengths[int64_t(r) * a.batch + m];
+  for (int32_t t = 0; t + 1 < len; ++t) {
+    const int32_t s = a.states[base + t], n = a.states[base + t + 1];
+    const int64_t act = a.actions[base + t];
+    const R lse_s = action_lse(a.dag, L, row, s, R(1)), lse_n = action_lse(a.dag, L, row, n, R(1));
+    const R delta = static_cast<R>(a.dag.log_reward[s]) + (row[act] - lse_s) +
+                    (row[L.exit_entry(n)] - lse_n) - static_cast<R>(a.dag.log_reward[n]) -
+                    (row[L.exit_entry(s)] - lse_s) - backward_term(a, r, act);
+    const R g = R(2) * delta / R(inner);
+    grad_add(a.loss + r, delta * delta / R(inner));
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse_s, g);
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, L.exit_entry(s), lse_s, -g);
+    scatter_log_softmax_grad(a.dag, L, row, g_row, n, L.exit_entry(n), lse_n, g);
+    backward_grad(a, r, act, -g);
+  }
+}
+
+template <class R>
 GFNRL_HD inline void trajectory_loss(LossKind kind, const TrajectoryLossArgs<R>& a, int32_t r,
                                      int32_t m) {
   if (kind == LossKind::TB)
     tb_trajectory(a, r, m);
   else if (kind == LossKind::DB)
     db_trajectory(a, r, m);
-  else
+  else if (kind == LossKind::SubTB)
     subtb_trajectory(a, r, m);
+  else
+    mdb_trajectory(a, r, m);
 }
 
 }  // namespace gfnrl::detail
