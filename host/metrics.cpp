@@ -1,6 +1,7 @@
 // Exact metrics of a terminating distribution against a target, reduced in double.
 #include <cmath>
 
+#include <algorithm>
 #include "backend_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/metrics.hpp"
@@ -40,6 +41,19 @@ Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>
   r.model_mass = std::exp(log_mass);
   r.expected_length = s.visits;
   return r;
+}
+
+Array<float> base_policy_target(const Dag& dag, const ForwardPolicy& mu, double* log_z) {
+  std::vector<float> w = terminating_distribution(dag, mu).to_host();
+  const std::vector<float> lr = dag.log_reward().to_host();
+  double peak = -INFINITY;
+  for (std::size_t x = 0; x < w.size(); ++x) peak = std::max(peak, double(w[x] += lr[x]));
+  if (!(peak > -INFINITY))
+    throw InputError("the base policy reaches no terminating state: its target is empty");
+  double z = 0;
+  for (float v : w) z += v > -INFINITY ? std::exp(double(v) - peak) : 0.0;
+  if (log_z) *log_z = peak + std::log(z);
+  return Array<float>::from_host(dag.backend(), w);
 }
 
 }  // namespace gfnrl

@@ -25,6 +25,17 @@ SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correctio
                        "' does not belong to this DAG (size or backend differs)");
     correction_ = correction->log_prob;
   }
+  if (options_.base_policy) {
+    const ForwardPolicy& mu = *options_.base_policy;
+    if (mu.log_prob.size() != std::size_t(dag.num_edges()) ||
+        mu.exit_log_prob.size() != std::size_t(dag.num_states()) || mu.log_prob.backend() != b)
+      throw InputError("base policy has " + std::to_string(mu.log_prob.size()) + " edge and " +
+                       std::to_string(mu.exit_log_prob.size()) + " exit entries; the DAG has " +
+                       std::to_string(dag.num_edges()) + " edges and " +
+                       std::to_string(dag.num_states()) + " states (same backend required)");
+    base_ = mu;  // keeps the table alive for replays
+    options_.base_policy = nullptr;  // the caller's pointer may not outlive the solver
+  }
   out_.value = Array<float>(b, dag.num_states());
   out_.q = Array<float>(b, dag.num_edges());
   out_.exit_q = Array<float>(b, dag.num_states());
@@ -34,6 +45,7 @@ SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correctio
 
 void SoftValueSolver::run(Stream stream) {
   const StreamScope scope(stream);
+  const bool table = !base_.log_prob.empty();
   const detail::SoftValueArgs args{dag_.view(),
                                    correction_.empty() ? nullptr : correction_.data(),
                                    options_.uniform_base_policy,
@@ -41,7 +53,9 @@ void SoftValueSolver::run(Stream stream) {
                                    out_.q.data(),
                                    out_.policy.log_prob.data(),
                                    out_.exit_q.data(),
-                                   out_.policy.exit_log_prob.data()};
+                                   out_.policy.exit_log_prob.data(),
+                                   table ? base_.log_prob.data() : nullptr,
+                                   table ? base_.exit_log_prob.data() : nullptr};
   GFNRL_BACKEND_CALL(dag_.backend(), soft_values, dag_, args, options_.sweep, graph_);
 }
 

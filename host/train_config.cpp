@@ -82,6 +82,9 @@ void TrainConfig::validate() const {
   require(munchausen_alpha >= 0 && munchausen_alpha < 1, "munchausen alpha", munchausen_alpha,
           "in [0, 1)");
   require(munchausen_l0 < 0, "munchausen l0", munchausen_l0, "< 0");
+  if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB))
+    throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "
+                     "Trust-PCL); " + algo_name(algo) + " does not take one");
 }
 
 }  // namespace gfnrl

@@ -40,6 +40,9 @@ struct Trainer::State {
   // log P_B rows the losses read.
   Array<float> pb_theta, pb_grad, pb_m, pb_v, pb_target, pb_log, pb_loss, lr_pb;
   int64_t pb_updates = 0;
+  // A base policy mu: its tables, and the target log R + log mu^T it implies.
+  Array<float> prior_edge, prior_exit, target_weight;
+  double target_log_z = 0;
   // Evaluation.
   Array<float> log_prob, exit_log_prob, log_z;
   std::vector<std::unique_ptr<MarginalSolver>> solvers;
@@ -88,6 +91,18 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
         throw InputError(std::string(config_.algo == Algo::ModifiedDB ? "mdb" : "--energy-reward") +
                          " needs every state to terminate (energy differences), but state " +
                          std::to_string(s) + " has no reward");
+  }
+  if (config_.prior && (correction || config_.backward != BackwardMode::Fixed))
+    throw InputError("a base policy replaces the backward policy (relative balance: "
+                     "Z P_F(tau) = R(x) mu(tau)); give no correction and a fixed backward mode");
+  if (config_.prior) {
+    const ForwardPolicy& mu = *config_.prior;
+    if (mu.log_prob.size() != std::size_t(dag.num_edges()) ||
+        mu.exit_log_prob.size() != std::size_t(dag.num_states()) || mu.log_prob.backend() != b)
+      throw InputError("prior policy has " + std::to_string(mu.log_prob.size()) + " edge and " +
+                       std::to_string(mu.exit_log_prob.size()) + " exit entries; the DAG has " +
+                       std::to_string(dag.num_edges()) + " edges and " +
+                       std::to_string(dag.num_states()) + " states (same backend required)");
   }
   require_bytes(b, estimate_bytes(dag, config_),
                 "training " + std::to_string(config_.runs) + " runs of " + algo_name(config_.algo));
@@ -147,6 +162,14 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
       s.priority = Array<float>(b, slots);
       s.cumsum = Array<double>(b, slots);
     }
+  }
+  if (config_.prior) {
+    // Target weights log R(x) + log mu^T(x), once (the exact core on this backend).
+    s.prior_edge = config_.prior->log_prob;
+    s.prior_exit = config_.prior->exit_log_prob;
+    s.target_weight = base_policy_target(dag, *config_.prior, &s.target_log_z);
+  } else {
+    s.target_log_z = log_partition(dag);
   }
   s.log_prob = Array<float>(b, std::size_t(R) * dag.num_edges());
   s.exit_log_prob = Array<float>(b, std::size_t(R) * dag.num_states());
@@ -214,6 +237,8 @@ void Trainer::step(Stream stream) {
     la.actions = s.actions.data();
     la.lengths = s.lengths.data();
     la.lambda = c.subtb_lambda;
+    la.prior_edge = s.prior_edge.empty() ? nullptr : s.prior_edge.data();
+    la.prior_exit = s.prior_exit.empty() ? nullptr : s.prior_exit.data();
     la.scratch = s.scratch.empty() ? nullptr : s.scratch.data();
     const auto kind = c.algo == Algo::TB            ? detail::LossKind::TB
                       : c.algo == Algo::DB          ? detail::LossKind::DB
@@ -346,6 +371,8 @@ void Trainer::backward_step() {
                      s.pb_log.data());
 }
 
+double Trainer::target_log_z() const { return st_->target_log_z; }
+
 std::vector<double> Trainer::last_backward_loss() const {
   if (st_->pb_loss.empty()) return std::vector<double>(config_.runs, 0.0);
   const std::vector<float> h = st_->pb_loss.to_host();
@@ -400,6 +427,7 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   GFNRL_BACKEND_CALL(b, log_z_estimates, dag_.view(), s.layout, s.params.data(), config_.runs,
                      mode, config_.entropy_coefficient(), s.log_z.data());
   const std::vector<float> log_z = s.log_z.to_host();
+  if (!log_target_weight && !s.target_weight.empty()) log_target_weight = &s.target_weight;
   std::vector<RunEvaluation> out(config_.runs);
   const std::size_t E = dag_.num_edges(), N = dag_.num_states();
   for (int32_t r = 0; r < config_.runs; ++r) {

@@ -201,3 +201,41 @@ TEST(CliStudy, BackwardPresetRunsEveryLearnerWithEveryPb) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTrain, KlRegularisedLearnersAndPolicyFiles) {
+  const std::string csv = temp_path("kl.csv"), mu = temp_path("mu.txt");
+  // A trained run's policy becomes the prior of the next.
+  Result r = run("train --algo tb --runs 1 --steps 300 --eval-every 100 --out " + csv +
+                 " --save-policy " + mu + " " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(exists(mu));
+  r = run("solve --prior " + mu + " --correction none --json " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["target"], "mu^T R");
+  EXPECT_LT(j["tv"].get<double>(), 1e-5);
+  EXPECT_NEAR(j["soft_vi_log_z"].get<double>(), j["log_z"].get<double>(), 1e-4);
+  for (const std::string& args : std::vector<std::string>{"--algo rtb", "--algo trust-pcl", "--algo db --prior uniform",
+                                 "--algo rtb --prior " + mu}) {
+    r = run("train " + args + " --runs 1 --steps 200 --eval-every 100 --out " + csv + " --json " + kSmall);
+    ASSERT_EQ(r.code, 0) << args << "\n" << r.err;
+    j = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(j.contains("prior")) << args;
+  }
+  EXPECT_EQ(read_csv(csv)[1][0], "rtb");
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"--algo softdqn --prior uniform", "does not take one"},
+           {"--algo rtb --pb tlm", "a base policy replaces the backward policy"},
+           {"--algo tb --prior uniform --pb learned", "excludes"},
+           {"--algo rtb --prior " + mu + " --ndim 3", "the DAG has"}}) {
+    r = run("train " + args + " --steps 10 --out " + temp_path("never2.csv") + " --backend cpu --quiet" +
+            (args.find("--ndim") == std::string::npos ? " --ndim 2 --height 6" : " --height 6"));
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\n" << r.err;
+  }
+  EXPECT_FALSE(exists(temp_path("never2.csv")));
+}
+
+}  // namespace

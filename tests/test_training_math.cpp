@@ -47,6 +47,7 @@ struct Fixture {
   std::vector<double> params;
   std::vector<double> log_pb;   // log P_B per edge: one row (stride 0) or one per run (stride E)
   int64_t pb_stride = 0;
+  std::vector<double> mu_edge, mu_exit;  // a base policy mu (empty: none)
   std::vector<int32_t> states, actions, lengths;
 
   // all_terminate: every state gets a reward (for the energy-difference learners).
@@ -97,6 +98,27 @@ struct Fixture {
     return row[a] - std::log(z);
   }
   double pb(int32_t r, int64_t a) const { return a < L.num_edges ? log_pb[r * pb_stride + a] : 0.0; }
+  double mu(int32_t s, int64_t a) const {
+    if (mu_edge.empty()) return 0.0;
+    return a < L.num_edges ? mu_edge[a] : mu_exit[s];
+  }
+  // A random normalised base policy over every state's actions.
+  void random_mu(unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0.2, 1.0);
+    mu_edge.assign(L.num_edges, 0.0);
+    mu_exit.assign(L.num_states, -INFINITY);
+    for (int32_t s = 0; s < L.num_states; ++s) {
+      std::vector<double> w;
+      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) w.push_back(u(rng));
+      if (std::isfinite(h.log_reward[s])) w.push_back(u(rng));
+      double z = 0;
+      for (double x : w) z += x;
+      std::size_t k = 0;
+      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) mu_edge[e] = std::log(w[k++] / z);
+      if (std::isfinite(h.log_reward[s])) mu_exit[s] = std::log(w[k] / z);
+    }
+  }
 
   // log P_B from backward logits theta [runs x E], written out: softmax over each child's parents.
   std::vector<double> backward_rows(const std::vector<double>& theta) const {
@@ -120,7 +142,8 @@ struct Fixture {
       for (int32_t m = 0; m < batch; ++m) {
         const int32_t t = r * batch + m, len = lengths[t];
         double d = p[r * L.stride() + L.log_z_entry()] - h.log_reward[st(t, len - 1)];
-        for (int32_t k = 0; k < len; ++k) d += log_pf(p, r, st(t, k), ac(t, k)) - pb(r, ac(t, k));
+        for (int32_t k = 0; k < len; ++k)
+          d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) - pb(r, ac(t, k));
         total += d * d / batch;
       }
     return total;
@@ -138,7 +161,7 @@ struct Fixture {
           const int32_t s = st(t, k);
           const int64_t a = ac(t, k);
           const double end = k + 1 < len ? flow(p, r, st(t, k + 1)) + pb(r, a) : h.log_reward[s];
-          const double d = flow(p, r, s) + log_pf(p, r, s, a) - end;
+          const double d = flow(p, r, s) + log_pf(p, r, s, a) - mu(s, a) - end;
           sum += d * d;
           ++count;
         }
@@ -160,7 +183,8 @@ struct Fixture {
           for (int32_t j = i + 1; j <= len; ++j) {
             double d = phi(i) - phi(j);
             for (int32_t k = i; k < j; ++k)
-              d += log_pf(p, r, st(t, k), ac(t, k)) - (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
+              d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) -
+                   (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
             const double w = std::pow(lambda, j - i);
             num += w * d * d;
             den += w;
@@ -273,6 +297,8 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.lengths = f.lengths.data();
   a.lambda = lambda;
   a.scratch = scratch.data();
+  a.prior_edge = f.mu_edge.empty() ? nullptr : f.mu_edge.data();
+  a.prior_exit = f.mu_exit.empty() ? nullptr : f.mu_exit.data();
   for (int32_t r = 0; r < f.runs; ++r)
     for (int32_t m = 0; m < f.batch; ++m) detail::trajectory_loss(kind, a, r, m);
   *loss_out = loss[0] + loss[1];
@@ -472,6 +498,51 @@ TEST_P(LossGradient, EnergyDifferenceLearnersMatchFiniteDifferences) {
     EXPECT_NEAR(l[0] + l[1], td(f.params), 1e-9);
     expect_gradient_matches(f.params, grad, td);
   }
+}
+
+// KL-regularised learners (Deleu's talk): with a base policy mu, TB is Relative TB, SubTB is
+// Trust-PCL, DB relative DB; every step's log P_F loses log mu(a|s).
+TEST_P(LossGradient, BasePolicyLossesMatchFiniteDifferences) {
+  Fixture f(GetParam());
+  f.random_mu(GetParam() + 400);
+  f.log_pb.assign(f.log_pb.size(), 0.0);  // mu replaces P_B
+  double loss = 0;
+  auto g = analytic(f, detail::LossKind::TB, 0, true, &loss);
+  EXPECT_NEAR(loss, f.tb_loss(f.params), 1e-9 * (1 + loss));
+  expect_gradient_matches(f.params, g, [&](const std::vector<double>& p) { return f.tb_loss(p); });
+  g = analytic(f, detail::LossKind::DB, 0, true, &loss);
+  EXPECT_NEAR(loss, f.db_loss(f.params), 1e-9 * (1 + loss));
+  expect_gradient_matches(f.params, g, [&](const std::vector<double>& p) { return f.db_loss(p); });
+  g = analytic(f, detail::LossKind::SubTB, 0.9, true, &loss);
+  EXPECT_NEAR(loss, f.subtb_loss(f.params, 0.9), 1e-9 * (1 + loss));
+  expect_gradient_matches(f.params, g,
+                          [&](const std::vector<double>& p) { return f.subtb_loss(p, 0.9); });
+}
+
+// Path Consistency Learning under the corrected reward (r = log P_B on inner edges, log R on the
+// exit; V(s0) learned as log Z) written from its soft-RL definition: its gradient is TB's.
+TEST_P(LossGradient, PclGradientEqualsTbGradientUnderTheCorrectedReward) {
+  const Fixture f(GetParam());
+  auto pcl = [&](const std::vector<double>& p) {
+    double total = 0;
+    for (int32_t r = 0; r < f.runs; ++r)
+      for (int32_t m = 0; m < f.batch; ++m) {
+        const int32_t t = r * f.batch + m, len = f.lengths[t];
+        // C = -V(s0) + sum_t (r_t - log pi(a_t|s_t)), V(s_after_exit) = 0.
+        double c = -p[r * f.L.stride() + f.L.log_z_entry()];
+        for (int32_t k = 0; k < len; ++k) {
+          const int64_t a = f.ac(t, k);
+          const double reward = a < f.L.num_edges ? f.pb(r, a) : double(f.h.log_reward[f.st(t, k)]);
+          c += reward - f.log_pf(p, r, f.st(t, k), a);
+        }
+        total += c * c / f.batch;
+      }
+    return total;
+  };
+  double loss = 0;
+  const auto g = analytic(f, detail::LossKind::TB, 0, true, &loss);
+  EXPECT_NEAR(loss, pcl(f.params), 1e-9 * (1 + loss));
+  expect_gradient_matches(f.params, g, pcl);
 }
 
 // TLM: L = -(1/#inner) sum log P_B over the inner transitions of each run's batch.

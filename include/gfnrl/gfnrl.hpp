@@ -12,6 +12,7 @@
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/memory_budget.hpp"
+#include "gfnrl/policy_file.hpp"
 #include "gfnrl/metrics.hpp"
 #include "gfnrl/soft_values.hpp"
 #include "gfnrl/stopwatch.hpp"

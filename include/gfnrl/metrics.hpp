@@ -4,6 +4,7 @@
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
 #include "gfnrl/marginals.hpp"
+#include "gfnrl/soft_values.hpp"
 
 namespace gfnrl {
 
@@ -16,6 +17,11 @@ struct Metrics {
   double model_mass = 0;       ///< sum P_T (1 for a normalised policy)
   double expected_length = 0;  ///< expected number of actions per trajectory, exit included
 };
+
+/// The KL-regularised target of a base policy mu: log w(x) = log R(x) + log mu^T(x) per state
+/// (-inf off the support), for compare_to_target; `log_z` receives log sum_x w(x) (in double).
+/// InputError when mu reaches no terminating state.
+Array<float> base_policy_target(const Dag& dag, const ForwardPolicy& mu, double* log_z = nullptr);
 
 /// log Z = log sum_x R(x), in double.
 double log_partition(const Dag& dag, Stream stream = {});

@@ -26,6 +26,9 @@ ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream = {});
 struct SoftValueOptions {
   /// KL-regularised soft RL with the base policy mu uniform over valid actions (exit included).
   bool uniform_base_policy = false;
+  /// KL-regularised soft RL with this base policy table mu (on the DAG's backend; overrides
+  /// uniform_base_policy). The soft-optimal policy then samples x proportionally to mu^T(x) R(x).
+  const ForwardPolicy* base_policy = nullptr;
   SweepOptions sweep;
 };
 
@@ -51,6 +54,7 @@ class SoftValueSolver {
  private:
   Dag dag_;
   Array<float> correction_;  // empty: no correction
+  ForwardPolicy base_;       // empty: no base policy table
   SoftValueOptions options_;
   SoftValues out_;
   detail::SweepGraphPtr graph_;

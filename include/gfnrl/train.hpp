@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,10 @@ struct TrainConfig {
   int32_t learning_starts = 16;   ///< steps that only fill the buffer
   float munchausen_alpha = 0.15f; ///< in [0, 1); the entropy coefficient is tau = 1 / (1 - alpha)
   float munchausen_l0 = -100.0f;  ///< lower clip of the Munchausen term, < 0
+  /// KL-regularised learning with this base policy mu (TB, DB, SubTB: TB becomes Relative TB,
+  /// SubTB Trust-PCL); the target, and the evaluation, become mu^T(x) R(x) / Z_mu. mu takes the
+  /// place of P_B (the Trainer then takes no correction).
+  std::optional<ForwardPolicy> prior;
   /// SoftDQN / Munchausen: energy differences log R(s') - log R(s) as intermediate rewards and 0
   /// on the exit (every state must terminate).
   bool energy_reward = false;
@@ -114,8 +119,8 @@ class Trainer {
   int64_t trajectories_per_run() const { return steps_ * config_.batch; }
 
   /// The exact terminating distribution of every run's current policy (computed on the
-  /// trainer's backend; only scalars reach the host) compared with the target: R/Z, or
-  /// w / sum w for `log_target_weight` (one entry per state).
+  /// trainer's backend; only scalars reach the host) compared with the target: R/Z (mu^T R / Z_mu
+  /// with a prior), or w / sum w for `log_target_weight` (one entry per state).
   std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr,
                                       Stream stream = {});
   /// Called after each evaluation of train(): the step count and every run's evaluation.
@@ -130,6 +135,8 @@ class Trainer {
   ForwardPolicy policy(int32_t run) const;
   /// Mean loss of each run at the last step (0 before the first update).
   std::vector<double> last_loss() const;
+  /// log of the target's normaliser: log sum_x R(x), or log sum_x mu^T(x) R(x) with a prior.
+  double target_log_z() const;
   /// TLM: each run's backward loss L_TLM at the last step, before its update (0 otherwise).
   std::vector<double> last_backward_loss() const;
   /// The backward policy run r uses: the fixed correction (uniform when none), or its current

@@ -16,13 +16,20 @@ struct SolveOptions {
   std::string correction = "uniform";
   std::string policy = "optimal";  // eval only
   bool base_uniform = false;
+  std::string prior;  // a base policy file
 };
 
 void add_solver_options(CLI::App& cmd, SolveOptions& o) {
   add_env_options(cmd, o.env);
   add_correction_option(cmd, o.correction, "reward correction r(s,s') = log P_B(s|s')");
-  cmd.add_flag("--base-uniform", o.base_uniform,
-               "KL-regularised soft RL with the base policy mu uniform over valid actions");
+  auto* uniform = cmd.add_flag("--base-uniform", o.base_uniform,
+                               "KL-regularised soft RL with the base policy mu uniform over valid "
+                               "actions; with --correction none the target is mu^T(x) R(x)");
+  cmd.add_option("--prior", o.prior,
+                 "KL-regularised soft RL with this base policy file (gfnrl train --save-policy); "
+                 "with --correction none the target is mu^T(x) R(x)")
+      ->check(CLI::ExistingFile)
+      ->excludes(uniform);
 }
 
 int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
@@ -38,7 +45,9 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   const auto t1 = clock::now();
   const bool optimal = !eval || o.policy == "optimal";
   nlohmann::json out;
-  ForwardPolicy policy;
+  ForwardPolicy policy, mu;
+  Array<float> target;  // empty: R/Z
+  double target_log_z = 0;
   double soft_vi_log_z = 0;
   if (optimal) {
     progress(o.env, "soft value iteration over " + std::to_string(dag.num_levels()) +
@@ -46,6 +55,14 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
     const auto pb = make_correction(o.correction, env);
     SoftValueOptions so;
     so.uniform_base_policy = o.base_uniform;
+    if (!o.prior.empty()) mu = read_policy_file(o.prior, dag);
+    if (!mu.log_prob.empty()) so.base_policy = &mu;
+    // Without a correction, KL-regularised soft RL targets mu^T(x) R(x): compare with that.
+    if (o.correction == "none" && (o.base_uniform || !o.prior.empty())) {
+      target = base_policy_target(dag, o.base_uniform ? uniform_forward_policy(dag) : mu,
+                                  &target_log_z);
+      out["target"] = "mu^T R";
+    }
     SoftValueSolver solver(dag, pb.get(), so);
     solver.run();
     soft_vi_log_z = solver.log_z();
@@ -56,14 +73,15 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   }
   progress(o.env, "exact marginals of the " + std::string(optimal ? "soft-optimal" : "uniform") +
                       " policy");
-  const Metrics m = compare_to_target(dag, compute_marginals(dag, policy));
+  const Metrics m =
+      compare_to_target(dag, compute_marginals(dag, policy), target.empty() ? nullptr : &target);
   const double secs = std::chrono::duration<double>(clock::now() - t1).count();
 
   out["command"] = eval ? "eval" : "solve";
   out.update(env.description);
   out["policy"] = optimal ? "optimal" : "uniform";
   if (optimal) out["correction"] = o.correction;
-  if (optimal) out["base_policy"] = o.base_uniform ? "uniform" : "none";
+  if (optimal) out["base_policy"] = o.base_uniform ? "uniform" : o.prior.empty() ? "none" : o.prior;
   out["num_states"] = dag.num_states();
   out["num_edges"] = dag.num_edges();
   out["num_levels"] = dag.num_levels();

@@ -21,40 +21,42 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   const std::vector<std::string> pbs =
       backward ? std::vector<std::string>{"uniform", "maxent", "learned", "tlm"}
                : std::vector<std::string>{so.correction};
-  std::vector<Algo> algos;
+  std::vector<LearnerChoice> algos;
   std::stringstream ss(o.algos);
-  for (std::string name; std::getline(ss, name, ',');) algos.push_back(parse_algo(name));
+  for (std::string name; std::getline(ss, name, ',');) algos.push_back(parse_learner(name));
   if (algos.empty())
-    throw InputError("--algos is empty (allowed: tb, db, subtb, softdqn, munchausen, mdb)");
+    throw InputError(
+        "--algos is empty (allowed: tb, db, subtb, softdqn, munchausen, mdb, rtb, trust-pcl)");
   const EnvOptions env = checked_environment(so, cmd);
   struct Job {
     TrainConfig cfg;
     std::string pb, label;
+    LearnerChoice learner;
   };
   std::vector<Job> jobs;
   for (const std::string& pb : pbs)
-    for (Algo a : algos) {
+    for (const LearnerChoice& l : algos) {
       SessionOptions with_pb = so;
       with_pb.correction = pb;
-      jobs.push_back({session_config(with_pb, a), pb,
-                      backward ? algo_name(a) + "/" + pb : algo_name(a)});
+      jobs.push_back({session_config(with_pb, l.algo), pb, backward ? l.label + "/" + pb : l.label,
+                      l});
     }
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
-  const double log_z = log_partition(dag);
   nlohmann::json learners = nlohmann::json::array();
-  for (const Job& job : jobs) {
+  for (Job& job : jobs) {
     SessionOptions with_pb = so;
     with_pb.correction = job.pb;
-    const auto pb = make_correction(fixed_correction(with_pb), built);
-    const TrainConfig& cfg = job.cfg;
+    TrainConfig& cfg = job.cfg;
+    const auto pb = make_correction(attach_prior(with_pb, job.learner, dag, cfg), built);
     progress(env, "study: " + job.label + ", " + std::to_string(cfg.runs) + " runs x " +
                       std::to_string(so.steps) + " steps x " + std::to_string(cfg.batch) +
                       " trajectories, lr " + std::to_string(cfg.lr[0]) + ", on " + backend_name(b));
     Trainer trainer(dag, pb.get(), cfg);
+    const double log_z = trainer.target_log_z();
     nlohmann::json l = summarize(
         train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, job.label}, &csv), cfg,
         job.label);
@@ -72,7 +74,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
     j["correction"] = pb_list;
     j["pb"] = pb_list;
     if (backward) j["preset"] = "backward";
-    j["log_z"] = log_z;
+    j["log_z"] = log_partition(dag);
     j["backend"] = backend_name(b);
     j["out"] = so.out;
     j["learners"] = learners;

@@ -9,32 +9,39 @@ namespace gfnrl::cli {
 namespace {
 struct TrainCliOptions {
   std::string algo = "tb";
+  std::string save_policy;
   SessionOptions session;
 };
 
 int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const SessionOptions& so = o.session;
-  const Algo algo = parse_algo(o.algo);
+  const LearnerChoice learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
-  const TrainConfig cfg = session_config(so, algo);
+  TrainConfig cfg = session_config(so, learner.algo);
   AtomicCsv csv(so.out);  // fails (exit 2) before any work when the path is not writable
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
-  const auto pb = make_correction(fixed_correction(so), built);
-  const double log_z = log_partition(dag);
+  const auto pb = make_correction(attach_prior(so, learner, dag, cfg), built);
+
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
                     std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
                     " trajectories (P_B " + so.correction + ", " +
                     format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " +
                     backend_name(b));
   Trainer trainer(dag, pb.get(), cfg);
-  const LoopResult res = train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet}, &csv);
+  const double log_z = trainer.target_log_z();
+  const LoopResult res =
+      train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, learner.label}, &csv);
   csv.commit();
+  if (!o.save_policy.empty()) {
+    write_policy_file(o.save_policy, dag, trainer.policy(0));
+    progress(env, "wrote run 0's policy to " + o.save_policy);
+  }
   progress(env, "wrote " + so.out);
   if (env.json) {
-    nlohmann::json j = summarize(res, cfg);
+    nlohmann::json j = summarize(res, cfg, learner.label);
     j.update(built.description);
     j["command"] = "train";
     j["num_states"] = dag.num_states();
@@ -43,6 +50,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
     j["seed"] = cfg.seed;
     j["batch"] = cfg.batch;
     j["log_z"] = log_z;
+    if (cfg.prior) j["prior"] = so.prior.empty() ? "uniform" : so.prior;
     j["backend"] = backend_name(b);
     if (b == Backend::Cuda) j["device"] = cuda_device_description();
     j["out"] = so.out;
@@ -81,11 +89,15 @@ void register_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "train", "train a batch of runs of one tabular learner; exact TV curves to a CSV");
   cmd->add_option("--algo", o->algo,
-                  "learner: tb, db, subtb, softdqn, munchausen, or mdb (modified DB: energy "
-                  "differences, every state must terminate)")
-      ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb"}))
+                  "learner: tb, db, subtb, softdqn, munchausen, mdb (modified DB: energy "
+                  "differences, every state must terminate), rtb (relative TB) or trust-pcl "
+                  "(SubTB with a base policy; both default to --prior uniform)")
+      ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "rtb",
+                             "trust-pcl"}))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
+  cmd->add_option("--save-policy", o->save_policy,
+                  "write run 0's final forward policy to this file (a --prior for later runs)");
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }
 

@@ -89,6 +89,12 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
                  "likelihood maximisation, Gritsaev et al.); learned and tlm start uniform")
       ->check(CLI::IsMember({"uniform", "maxent", "file", "none", "learned", "tlm"}))
       ->excludes(corr);
+  cmd.add_option("--prior", o.prior,
+                 "base policy mu for KL-regularised learning (tb: relative TB, subtb: Trust-PCL, "
+                 "db): uniform, or a policy file (gfnrl train --save-policy); the target becomes "
+                 "mu^T(x) R(x). Default for --algo rtb / trust-pcl: uniform")
+      ->excludes(corr)
+      ->excludes(cmd.get_option("--pb"));
   cmd.add_option("--lr-backward", o.learner.cfg.lr_backward,
                  "learning rate of the learned / TLM backward logits (Adam), > 0")
       ->capture_default_str();
@@ -107,6 +113,22 @@ TrainConfig session_config(const SessionOptions& o, Algo algo) {
                : o.correction == "tlm"   ? BackwardMode::Tlm
                                          : BackwardMode::Fixed;
   return c;
+}
+
+LearnerChoice parse_learner(const std::string& name) {
+  if (name == "rtb") return {Algo::TB, name, true};
+  if (name == "trust-pcl") return {Algo::SubTB, name, true};
+  const Algo a = parse_algo(name);
+  return {a, algo_name(a), false};
+}
+
+std::string attach_prior(const SessionOptions& o, const LearnerChoice& l, const Dag& dag,
+                         TrainConfig& cfg) {
+  const std::string prior = !o.prior.empty() ? o.prior : l.needs_prior ? "uniform" : "";
+  if (prior.empty()) return fixed_correction(o);
+  cfg.prior = prior == "uniform" ? uniform_forward_policy(dag) : read_policy_file(prior, dag);
+  cfg.validate();
+  return "none";  // mu takes the place of P_B
 }
 
 std::string fixed_correction(const SessionOptions& o) {

@@ -36,7 +36,22 @@ struct SessionOptions {
   int64_t steps = 0, eval_every = 0;
   LearnerOptions learner;
   bool backward_preset = false;  ///< --preset also accepts "backward" (study)
+  std::string prior;             ///< --prior uniform|FILE (KL-regularised learners)
 };
+
+/// A learner named on the command line: tb, db, subtb, softdqn, munchausen, mdb, or rtb
+/// (= tb with a prior) and trust-pcl (= subtb with a prior), which default to --prior uniform.
+struct LearnerChoice {
+  Algo algo;
+  std::string label;
+  bool needs_prior;
+};
+LearnerChoice parse_learner(const std::string& name);
+
+/// Completes a session's TrainConfig on its environment: the prior (--prior, or uniform for
+/// rtb / trust-pcl), loaded for the DAG. Returns the correction name the Trainer gets.
+std::string attach_prior(const SessionOptions& o, const LearnerChoice& l, const Dag& dag,
+                         TrainConfig& cfg);
 
 /// Adds the environment, --preset, --runs, --seed, --steps, --batch, --eval-every, --out,
 /// --correction and the learner options (defaults are the fields' values when called).

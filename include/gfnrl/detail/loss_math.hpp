@@ -22,6 +22,10 @@
 ///          delta_t = log R(s_t) + log P_F(a_t|s_t) + log P_F(exit|s_{t+1})
 ///                  - log R(s_{t+1}) - log P_F(exit|s_t) - b_t,
 ///          loss = sum over the batch's inner transitions of delta^2 / their number.
+/// A base policy mu (prior_edge / prior_exit set: KL-regularised RL, Deleu's talk) subtracts
+/// log mu(a_t|s_t) from every step's log P_F, exit included: TB becomes Relative Trajectory
+/// Balance, SubTB Trust-PCL (path consistency with a relative-entropy term), and the learned
+/// policy samples x with probability proportional to mu^T(x) R(x).
 /// A learned P_B (pb_grad set) also receives d loss / d b_t, scattered through the log-softmax
 /// over the parents of s_{t+1} onto its logits (backward_math.hpp): each b_t enters its
 /// residuals with a minus sign.
@@ -52,6 +56,8 @@ struct TrajectoryLossArgs {
   const int32_t* states;   ///< as written by rollout_trajectory
   const int32_t* actions;
   const int32_t* lengths;
+  const R* prior_edge;     ///< log mu per edge id, or nullptr (no base policy)
+  const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]
 };
@@ -59,6 +65,12 @@ struct TrajectoryLossArgs {
 template <class R>
 GFNRL_HD inline R backward_term(const TrajectoryLossArgs<R>& a, int32_t r, int64_t act) {
   return (a.log_pb && !a.layout.is_exit(act)) ? a.log_pb[r * a.log_pb_stride + act] : R(0);
+}
+
+template <class R>
+GFNRL_HD inline R prior_term(const TrajectoryLossArgs<R>& a, int32_t s, int64_t act) {
+  if (!a.prior_edge) return R(0);
+  return a.layout.is_exit(act) ? a.prior_exit[s] : a.prior_edge[act];
 }
 
 /// d loss / d b for the transition `act` of run r (nothing for exits or a fixed P_B).
@@ -69,10 +81,11 @@ GFNRL_HD inline void backward_grad(const TrajectoryLossArgs<R>& a, int32_t r, in
   scatter_backward_grad(a.dag, a.log_pb + r * a.log_pb_stride, a.pb_grad + int64_t(r) * E, act, g);
 }
 
+/// log P_F(a|s) - log mu(a|s): the policy term every residual carries.
 template <class R>
 GFNRL_HD inline R step_log_pf(const TrajectoryLossArgs<R>& a, const R* row, int32_t s,
                               int64_t act) {
-  return row[act] - action_lse(a.dag, a.layout, row, s, R(1));
+  return row[act] - action_lse(a.dag, a.layout, row, s, R(1)) - prior_term(a, s, act);
 }
 
 template <class R>
@@ -114,7 +127,7 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const int32_t next = next_state(a.dag, L, act);
     const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, r, act)
                             : static_cast<R>(a.dag.log_reward[s]);
-    const R delta = row[L.flow_entry(s)] + row[act] - lse - end;
+    const R delta = row[L.flow_entry(s)] + row[act] - lse - prior_term(a, s, act) - end;
     const R g = R(2) * delta / R(transitions);
     grad_add(a.loss + r, delta * delta / R(transitions));
     grad_add(g_row + L.flow_entry(s), g);

@@ -13,6 +13,8 @@ namespace gfnrl::detail {
 // Soft value iteration (backward sweep, last level first).
 //   Q(s,e) = r(e) + V(child(e)),  r(e) = log P_B(s|child(e)) or 0,  Q(s,exit) = log R(s)
 //   V(s)   = log sum_a mu(a|s) exp Q(s,a),  log pi(a|s) = log mu(a|s) + Q(s,a) - V(s)
+// mu = 1 (plain soft RL), uniform over the actions of s, or any table (KL-regularised RL with a
+// base policy: pi then samples x with probability proportional to mu^T(x) R(x)).
 // ---------------------------------------------------------------------------------------------
 struct SoftValueArgs {
   DagView dag;
@@ -23,6 +25,8 @@ struct SoftValueArgs {
   float* log_pi;
   float* exit_q;
   float* exit_log_pi;
+  const float* base_log_prob = nullptr;       ///< a base policy table mu: log mu per edge id,
+  const float* base_exit_log_prob = nullptr;  ///< and of the exit per state (overrides uniform)
 };
 
 GFNRL_HD inline bool terminates(const DagView& d, int32_t s) { return d.log_reward[s] > neg_inf(); }
@@ -31,9 +35,15 @@ GFNRL_HD inline int32_t num_actions(const DagView& d, int32_t s) {
   return d.child_offsets[s + 1] - d.child_offsets[s] + (terminates(d, s) ? 1 : 0);
 }
 
-/// log mu(a|s): the same for every action of s.
+/// log mu(a|s) shared by every action of s (uniform or none); a table mu is read per action.
 GFNRL_HD inline float log_base(const SoftValueArgs& a, int32_t s) {
   return a.uniform_base ? -log_(static_cast<float>(num_actions(a.dag, s))) : 0.0f;
+}
+GFNRL_HD inline float log_base_edge(const SoftValueArgs& a, int32_t e, float state_lmu) {
+  return a.base_log_prob ? a.base_log_prob[e] : state_lmu;
+}
+GFNRL_HD inline float log_base_exit(const SoftValueArgs& a, int32_t s, float state_lmu) {
+  return a.base_exit_log_prob ? a.base_exit_log_prob[s] : state_lmu;
 }
 
 GFNRL_HD inline float soft_edge_q(const SoftValueArgs& a, int32_t e) {
@@ -44,14 +54,14 @@ GFNRL_HD inline float soft_edge_q(const SoftValueArgs& a, int32_t e) {
 GFNRL_HD inline void soft_write_edge(const SoftValueArgs& a, int32_t e, float v, float lmu) {
   const float q = soft_edge_q(a, e);
   a.q[e] = q;
-  a.log_pi[e] = log_ratio(q + lmu, v);
+  a.log_pi[e] = log_ratio(q + log_base_edge(a, e, lmu), v);
 }
 
 GFNRL_HD inline void soft_write_state(const SoftValueArgs& a, int32_t s, float v, float lmu) {
   const float lr = a.dag.log_reward[s];
   a.value[s] = v;
   a.exit_q[s] = lr;
-  a.exit_log_pi[s] = terminates(a.dag, s) ? log_ratio(lr + lmu, v) : neg_inf();
+  a.exit_log_pi[s] = terminates(a.dag, s) ? log_ratio(lr + log_base_exit(a, s, lmu), v) : neg_inf();
 }
 
 /// One state, sequentially over its children (the CPU path and the thread-per-state kernel).
@@ -64,16 +74,17 @@ GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
   const int32_t b = a.dag.child_offsets[s], end = a.dag.child_offsets[s + 1];
   const float lmu = log_base(a, s);
   LseAcc<float> acc;
-  acc.add(a.dag.log_reward[s] + lmu);
+  acc.add(a.dag.log_reward[s] + log_base_exit(a, s, lmu));
   float qc[kSoftCached];
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
   for (int k = 0; k < kSoftCached; ++k) {
     qc[k] = b + k < end ? soft_edge_q(a, b + k) : neg_inf();
-    acc.add(qc[k] + lmu);
+    acc.add(qc[k] + (b + k < end ? log_base_edge(a, b + k, lmu) : 0.0f));
   }
-  for (int32_t e = b + kSoftCached; e < end; ++e) acc.add(soft_edge_q(a, e) + lmu);
+  for (int32_t e = b + kSoftCached; e < end; ++e)
+    acc.add(soft_edge_q(a, e) + log_base_edge(a, e, lmu));
   const float v = acc.value();
   soft_write_state(a, s, v, lmu);
 #if defined(__CUDA_ARCH__)
@@ -82,7 +93,7 @@ GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
   for (int k = 0; k < kSoftCached; ++k)
     if (b + k < end) {
       a.q[b + k] = qc[k];
-      a.log_pi[b + k] = log_ratio(qc[k] + lmu, v);
+      a.log_pi[b + k] = log_ratio(qc[k] + log_base_edge(a, b + k, lmu), v);
     }
   for (int32_t e = b + kSoftCached; e < end; ++e) soft_write_edge(a, e, v, lmu);
 }

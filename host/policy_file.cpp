@@ -1,0 +1,103 @@
+// Forward policy tables as text files (format in gfnrl/policy_file.hpp).
+#include "gfnrl/policy_file.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "gfnrl/detail/hd.hpp"
+#include "gfnrl/error.hpp"
+
+namespace gfnrl {
+
+void write_policy_file(const std::string& path, const Dag& dag, const ForwardPolicy& policy) {
+  const std::vector<float> lp = policy.log_prob.to_host(), ex = policy.exit_log_prob.to_host();
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp);
+    if (!out) throw InputError(path + ": cannot open for writing");
+    char buf[32];
+    out << "gfnrl-policy 1\n# " << dag.num_states() << " states, " << dag.num_edges()
+        << " edges\nedges " << lp.size() << "\n";
+    for (float v : lp) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
+    out << "exits " << ex.size() << "\n";
+    for (float v : ex) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
+    if (!out.flush()) {
+      std::remove(tmp.c_str());
+      throw InputError(path + ": write failed");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot rename the temporary file into place");
+  }
+}
+
+ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open for reading");
+  std::size_t line_no = 0;
+  auto fail = [&](const std::string& why) -> void {
+    throw InputError(path + ":" + std::to_string(line_no) + ": " + why);
+  };
+  // The next non-blank, non-comment line.
+  auto next = [&]() {
+    std::string line;
+    while (std::getline(in, line)) {
+      ++line_no;
+      line = line.substr(0, line.find('#'));
+      if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
+    }
+    ++line_no;
+    fail("unexpected end of file");
+    return line;
+  };
+  auto header = [&](const std::string& key, std::size_t want, const char* what) {
+    std::istringstream ss(next());
+    std::string k;
+    long long n = -1;
+    ss >> k >> n;
+    if (k != key || n < 0) fail("expected '" + key + " COUNT'");
+    if (static_cast<std::size_t>(n) != want)
+      fail("the file has " + std::to_string(n) + " " + what + "; the DAG has " +
+           std::to_string(want) + " (a policy belongs to one DAG)");
+  };
+  auto value = [&]() {
+    const std::string t = next();
+    const std::size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t\r");
+    const std::string tok = t.substr(b, e - b + 1);
+    char* end = nullptr;
+    const double v = std::strtod(tok.c_str(), &end);
+    if (end != tok.c_str() + tok.size()) fail("'" + tok + "' is not a number");
+    if (std::isnan(v) || v > 1e-6) fail("log-probability " + tok + " must be in [-inf, 0]");
+    return static_cast<float>(std::min(v, 0.0));
+  };
+  if (next().find("gfnrl-policy 1") != 0) fail("expected the header 'gfnrl-policy 1'");
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
+  header("edges", lp.size(), "edges");
+  for (float& v : lp) v = value();
+  header("exits", ex.size(), "states");
+  for (std::size_t s = 0; s < ex.size(); ++s) {
+    ex[s] = value();
+    if (ex[s] > -INFINITY && !(a.log_reward[s] > -INFINITY))
+      fail("state " + std::to_string(s) + " does not terminate, so its exit log-probability "
+           "must be -inf");
+  }
+  for (int32_t s = 0; s < dag.num_states(); ++s) {
+    detail::LseAcc<double> acc;
+    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) acc.add(lp[e]);
+    acc.add(ex[s]);
+    if (std::abs(std::exp(acc.value()) - 1.0) > 1e-3)
+      throw InputError(path + ": the probabilities of state " + std::to_string(s) + " sum to " +
+                       std::to_string(std::exp(acc.value())) + "; they must sum to 1 "
+                       "(tolerance 1e-3)");
+  }
+  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
+}
+
+}  // namespace gfnrl

@@ -1,0 +1,158 @@
+// KL-regularised RL with a base policy mu (seed 004): soft value iteration with any mu table
+// samples proportionally to mu^T(x) R(x) (brute force over every trajectory); Relative TB,
+// relative DB and Trust-PCL learn that target; policy files round-trip and refuse bad input.
+#include <filesystem>
+#include <fstream>
+
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+// A random normalised policy table on a DAG (host, then uploaded).
+ForwardPolicy random_policy(const Dag& dag, unsigned seed) {
+  const DagArrays a = dag.to_host();
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.1, 1.0);
+  std::vector<float> lp(dag.num_edges()), ex(dag.num_states(), -INFINITY);
+  for (int32_t s = 0; s < dag.num_states(); ++s) {
+    std::vector<double> w;
+    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) w.push_back(u(rng));
+    const bool exits = std::isfinite(a.log_reward[s]);
+    if (exits) w.push_back(u(rng));
+    const double z = std::accumulate(w.begin(), w.end(), 0.0);
+    std::size_t k = 0;
+    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+      lp[e] = static_cast<float>(std::log(w[k++] / z));
+    if (exits) ex[s] = static_cast<float>(std::log(w[k] / z));
+  }
+  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
+}
+
+TEST(KlRegularised, SoftVIWithABasePolicyTableSamplesMuTTimesR) {
+  for (Backend b : test_backends())
+    for (unsigned seed = 1; seed <= 6; ++seed) {
+      const Dag dag = build_dag(random_dag_spec(11, seed), b);
+      const ForwardPolicy mu = random_policy(dag, seed + 50);
+      SoftValueOptions o;
+      o.base_policy = &mu;
+      SoftValueSolver solver(dag, nullptr, o);
+      solver.run();
+      // Brute force: mu^T(x) R(x) summed over every trajectory of mu.
+      const BruteForce bf(dag);
+      const std::vector<double> mut = bf.terminal(mu.log_prob.to_host(), mu.exit_log_prob.to_host());
+      std::vector<double> w(bf.n(), 0.0);
+      for (int s = 0; s < bf.n(); ++s)
+        if (bf.terminates(s)) w[s] = mut[s] * std::exp(double(bf.a.log_reward[s]));
+      const double z = std::accumulate(w.begin(), w.end(), 0.0);
+      EXPECT_NEAR(solver.log_z(), std::log(z), 1e-4) << "seed " << seed;
+      const std::vector<double> pt = bf.terminal(solver.result().policy.log_prob.to_host(),
+                                                 solver.result().policy.exit_log_prob.to_host());
+      EXPECT_LT(tv_distance(pt, normalised(w)), 1e-5) << "seed " << seed;
+      // The library's own target and metrics agree.
+      double log_z = 0;
+      const Array<float> target = base_policy_target(dag, mu, &log_z);
+      EXPECT_NEAR(log_z, std::log(z), 1e-5);
+      EXPECT_LT(compare_to_target(dag, compute_marginals(dag, solver.result().policy), &target).tv,
+                1e-5);
+    }
+}
+
+TEST(KlRegularised, UniformTableEqualsTheUniformBaseOption) {
+  const Dag dag = make_hypergrid({2, 7}, Backend::Cpu);
+  const ForwardPolicy mu = uniform_forward_policy(dag);
+  SoftValueOptions table, flag;
+  table.base_policy = &mu;
+  flag.uniform_base_policy = true;
+  const SoftValues a = solve_soft_values(dag, nullptr, table), b = solve_soft_values(dag, nullptr, flag);
+  const std::vector<float> va = a.value.to_host(), vb = b.value.to_host();
+  for (std::size_t i = 0; i < va.size(); ++i) EXPECT_NEAR(va[i], vb[i], 1e-5);
+}
+
+TEST(KlRegularised, RelativeLearnersReachTheMuTRTarget) {
+  // Budget: 3000 steps of 16 trajectories on the 2-D H=8 grid, prior uniform.
+  const Dag dag = make_hypergrid({2, 8}, Backend::Cpu);
+  struct Case {
+    Algo algo;
+    float lr;
+  };
+  for (const Case c : {Case{Algo::TB, 3e-2f}, Case{Algo::DB, 1e-1f}, Case{Algo::SubTB, 3e-2f}}) {
+    TrainConfig cfg;
+    cfg.algo = c.algo;
+    cfg.runs = 2;
+    cfg.seed = 11;
+    cfg.lr = {c.lr};
+    cfg.prior = uniform_forward_policy(dag);
+    Trainer t(dag, nullptr, cfg);
+    double log_z = 0;
+    base_policy_target(dag, *cfg.prior, &log_z);
+    EXPECT_NEAR(t.target_log_z(), log_z, 1e-9);
+    EXPECT_GT(std::abs(log_z - log_partition(dag)), 0.5) << "the targets must differ";
+    for (int i = 0; i < 3000; ++i) t.step();
+    for (const RunEvaluation& e : t.evaluate()) {
+      EXPECT_LT(e.metrics.tv, 0.05) << algo_name(c.algo);
+      if (c.algo != Algo::DB) EXPECT_LT(std::abs(e.log_z_estimate - log_z), 0.1) << algo_name(c.algo);
+    }
+    // ... and not R/Z.
+    EXPECT_GT(t.evaluate(&dag.log_reward())[0].metrics.tv, 0.1) << algo_name(c.algo);
+  }
+}
+
+TEST(KlRegularised, BadCombinationsAreRejected) {
+  const Dag dag = make_hypergrid({2, 5}, Backend::Cpu);
+  TrainConfig c;
+  c.prior = uniform_forward_policy(dag);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  EXPECT_THROW(Trainer(dag, &pb, c), InputError) << "mu replaces P_B";
+  c.backward = BackwardMode::Tlm;
+  EXPECT_THROW(Trainer(dag, nullptr, c), InputError);
+  c.backward = BackwardMode::Fixed;
+  c.algo = Algo::SoftDQN;
+  EXPECT_THROW(c.validate(), InputError);
+  c.algo = Algo::TB;
+  c.prior = uniform_forward_policy(make_hypergrid({2, 6}, Backend::Cpu));
+  EXPECT_THROW(Trainer(dag, nullptr, c), InputError) << "a prior of another DAG";
+}
+
+std::string temp_file(const std::string& leaf) {
+  return (std::filesystem::temp_directory_path() /
+          ("gfnrl-policy-" + std::to_string(::getpid()) + "-" + leaf))
+      .string();
+}
+
+TEST(PolicyFile, RoundTripAndErrors) {
+  const Dag dag = build_dag(random_dag_spec(12, 4), Backend::Cpu);
+  const ForwardPolicy p = random_policy(dag, 9);
+  const std::string path = temp_file("p.txt");
+  write_policy_file(path, dag, p);
+  const ForwardPolicy q = read_policy_file(path, dag);
+  EXPECT_EQ(p.log_prob.to_host(), q.log_prob.to_host());
+  EXPECT_EQ(p.exit_log_prob.to_host(), q.exit_log_prob.to_host());
+  auto expect_error = [&](const std::string& body, const Dag& d, const std::string& fragment) {
+    const std::string bad = temp_file("bad.txt");
+    std::ofstream(bad) << body;
+    try {
+      read_policy_file(bad, d);
+      ADD_FAILURE() << "expected an InputError mentioning " << fragment;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  std::ifstream in(path);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  expect_error(good, make_hypergrid({2, 3}, Backend::Cpu), "the DAG has");  // wrong size
+  expect_error("gfnrl-policy 2\n", dag, ":1: expected the header");
+  expect_error(good.substr(0, good.size() / 2), dag, "unexpected end of file");
+  std::string edited = good;
+  edited.replace(edited.find("\nedges ") + 1, 5, "edgez");
+  expect_error(edited, dag, "expected 'edges COUNT'");
+  // Normalisation: shift one value.
+  const std::size_t at = good.find('\n', good.find("\nedges ") + 1) + 1;
+  expect_error(good.substr(0, at) + "-0.0001\n" + good.substr(good.find('\n', at) + 1), dag,
+               "sum to");
+  expect_error(good.substr(0, at) + "0.5\n" + good.substr(good.find('\n', at) + 1), dag,
+               "must be in [-inf, 0]");
+}
+
+}  // namespace
+}  // namespace gfnrl::test
