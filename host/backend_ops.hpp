@@ -15,6 +15,7 @@
 #include "gfnrl/detail/dqn_math.hpp"
 #include "gfnrl/detail/loss_math.hpp"
 #include "gfnrl/detail/optimizer_math.hpp"
+#include "gfnrl/detail/pg_math.hpp"
 #include "gfnrl/detail/replay_math.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
 #include "gfnrl/detail/state_math.hpp"
@@ -87,6 +88,9 @@ struct EnumeratedBuffers {
   /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
   void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \
   void tlm_loss(const TlmArgs<float>& a);                                                       \
+  /* REINFORCE on the sampled trajectories; the exact gradient by a backward value sweep. */    \
+  void pg_loss(const PgArgs<float>& a);                                                         \
+  void pg_exact(const Dag& dag, const PgArgs<float>& a);                                        \
   void polyak(float* target, const float* source, std::size_t n, float rate);                   \
   void fill(float* x, std::size_t n, float value);
 

@@ -9,7 +9,7 @@
 namespace gfnrl {
 
 namespace {
-const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen", "mdb"};
+const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "pg"};
 
 std::string num(double v) {
   std::ostringstream os;
@@ -30,10 +30,10 @@ void require_rates(const std::vector<float>& rates, const std::string& name, int
 }  // namespace
 
 Algo parse_algo(const std::string& name) {
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 7; ++i)
     if (name == kAlgoNames[i]) return static_cast<Algo>(i);
   throw InputError("unknown algorithm '" + name +
-                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb)");
+                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb, pg)");
 }
 
 std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }
@@ -82,7 +82,13 @@ void TrainConfig::validate() const {
   require(munchausen_alpha >= 0 && munchausen_alpha < 1, "munchausen alpha", munchausen_alpha,
           "in [0, 1)");
   require(munchausen_l0 < 0, "munchausen l0", munchausen_l0, "< 0");
-  if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB))
+  if (exact_gradient && algo != Algo::PolicyGradient)
+    throw InputError("the exact expected gradient applies to pg (the on-policy KL objective); " +
+                     algo_name(algo) + " learns from sampled trajectories only");
+  if (algo == Algo::PolicyGradient && backward != BackwardMode::Fixed)
+    throw InputError("pg takes a fixed P_B (uniform, maxent, file or none); learned and tlm "
+                     "backward policies are not supported with it yet");
+  if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient))
     throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "
                      "Trust-PCL); " + algo_name(algo) + " does not take one");
 }

@@ -43,6 +43,9 @@ struct Trainer::State {
   // A base policy mu: its tables, and the target log R + log mu^T it implies.
   Array<float> prior_edge, prior_exit, target_weight;
   double target_log_z = 0;
+  // pg: each trajectory's total cost [runs x batch]; --exact-gradient: V(s) and log p(s) of
+  // every run, [runs x N].
+  Array<float> pg_cost, pg_value, pg_log_visit;
   // Evaluation.
   Array<float> log_prob, exit_log_prob, log_z;
   std::vector<std::unique_ptr<MarginalSolver>> solvers;
@@ -171,6 +174,12 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   } else {
     s.target_log_z = log_partition(dag);
   }
+  if (config_.algo == Algo::PolicyGradient)
+    s.pg_cost = Array<float>(b, std::size_t(R) * config_.batch);
+  if (config_.algo == Algo::PolicyGradient && config_.exact_gradient) {
+    s.pg_value = Array<float>(b, std::size_t(R) * dag.num_states());
+    s.pg_log_visit = Array<float>(b, std::size_t(R) * dag.num_states());
+  }
   s.log_prob = Array<float>(b, std::size_t(R) * dag.num_edges());
   s.exit_log_prob = Array<float>(b, std::size_t(R) * dag.num_states());
   s.log_z = Array<float>(b, R);
@@ -208,7 +217,8 @@ void Trainer::step(Stream stream) {
   const TrainConfig& c = config_;
   const auto ra = rollout_args(dag_, c, s.max_len, s.layout, s.params.data(), s.states.data(),
                                s.actions.data(), s.lengths.data(), steps_);
-  GFNRL_BACKEND_CALL(b, rollout, ra);
+  const bool exact = c.algo == Algo::PolicyGradient && c.exact_gradient;
+  if (!exact) GFNRL_BACKEND_CALL(b, rollout, ra);
   const float* log_pb = s.log_pb.empty() ? nullptr : s.log_pb.data();
   int64_t log_pb_stride = 0;
   float* pb_grad = nullptr;
@@ -220,7 +230,39 @@ void Trainer::step(Stream stream) {
   }
   bool update = false;
   GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
-  if (!is_dqn(c.algo)) {
+  if (c.algo == Algo::PolicyGradient) {
+    detail::PgArgs<float> pa{};
+    pa.dag = dag_.view();
+    pa.layout = s.layout;
+    pa.params = s.params.data();
+    pa.grad = s.grad.data();
+    pa.loss = s.loss.data();
+    pa.log_pb = log_pb;
+    pa.runs = c.runs;
+    pa.batch = c.batch;
+    pa.max_len = s.max_len;
+    pa.states = s.states.data();
+    pa.actions = s.actions.data();
+    pa.lengths = s.lengths.data();
+    pa.traj_cost = s.pg_cost.data();
+    if (exact) {
+      // p(s) of every run's current policy: the evaluation's marginal solvers, gathered.
+      refresh_policies();
+      ensure_solvers();
+      const std::size_t N = dag_.num_states();
+      for (int32_t r = 0; r < c.runs; ++r) {
+        s.solvers[r]->run();
+        detail::copy_bytes(s.pg_log_visit.data() + r * N, b,
+                           s.solvers[r]->result().log_visit.data(), b, N * sizeof(float));
+      }
+      pa.value = s.pg_value.data();
+      pa.log_visit = s.pg_log_visit.data();
+      GFNRL_BACKEND_CALL(b, pg_exact, dag_, pa);
+    } else {
+      GFNRL_BACKEND_CALL(b, pg_loss, pa);
+    }
+    update = true;
+  } else if (!is_dqn(c.algo)) {
     detail::TrajectoryLossArgs<float> la{};
     la.dag = dag_.view();
     la.layout = s.layout;
@@ -392,6 +434,16 @@ BackwardPolicy Trainer::backward_policy(int32_t run) const {
   return {out, backward_mode_name(config_.backward)};
 }
 
+// One marginal solver per run over its slice of the policy tables (created once: on CUDA each
+// captures its sweep as a graph and replays it).
+void Trainer::ensure_solvers() const {
+  State& s = *st_;
+  const std::size_t E = dag_.num_edges(), N = dag_.num_states();
+  for (std::size_t r = s.solvers.size(); r < std::size_t(config_.runs); ++r)
+    s.solvers.push_back(std::make_unique<MarginalSolver>(
+        dag_, ForwardPolicy{s.log_prob.slice(r * E, E), s.exit_log_prob.slice(r * N, N)}));
+}
+
 void Trainer::refresh_policies() const {
   State& s = *st_;
   GFNRL_BACKEND_CALL(dag_.backend(), policy_log_probs, dag_.view(), s.layout, s.params.data(),
@@ -420,7 +472,7 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   State& s = *st_;
   const Backend b = dag_.backend();
   refresh_policies();
-  const int32_t mode = config_.algo == Algo::TB           ? 0
+  const int32_t mode = config_.algo == Algo::TB || config_.algo == Algo::PolicyGradient ? 0
                        : config_.algo == Algo::ModifiedDB ? 3
                        : is_dqn(config_.algo)             ? (config_.energy_reward ? 4 : 2)
                                                           : 1;
@@ -429,11 +481,8 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   const std::vector<float> log_z = s.log_z.to_host();
   if (!log_target_weight && !s.target_weight.empty()) log_target_weight = &s.target_weight;
   std::vector<RunEvaluation> out(config_.runs);
-  const std::size_t E = dag_.num_edges(), N = dag_.num_states();
+  ensure_solvers();
   for (int32_t r = 0; r < config_.runs; ++r) {
-    if (s.solvers.size() <= std::size_t(r))
-      s.solvers.push_back(std::make_unique<MarginalSolver>(
-          dag_, ForwardPolicy{s.log_prob.slice(r * E, E), s.exit_log_prob.slice(r * N, N)}));
     s.solvers[r]->run();
     out[r].metrics = compare_to_target(dag_, s.solvers[r]->result(), log_target_weight);
     out[r].log_z_estimate = log_z[r];

@@ -35,6 +35,37 @@ struct BackwardLogProbs {
   }
 };
 
+struct PgCost {
+  PgArgs<float> a;
+  __device__ void operator()(int64_t i) const {
+    pg_trajectory_cost(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  }
+};
+
+struct PgLoss {
+  PgArgs<float> a;
+  __device__ void operator()(int64_t i) const {
+    pg_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  }
+};
+
+// One level of the exact value sweep: (run, state of the level) per index.
+struct PgValueLevel {
+  PgArgs<float> a;
+  int32_t begin, width;
+  __device__ void operator()(int64_t i) const {
+    pg_value_state(a, static_cast<int32_t>(i / width), begin + static_cast<int32_t>(i % width));
+  }
+};
+
+struct PgExactGrad {
+  PgArgs<float> a;
+  __device__ void operator()(int64_t i) const {
+    pg_exact_grad_state(a, static_cast<int32_t>(i / a.dag.num_states),
+                        static_cast<int32_t>(i % a.dag.num_states));
+  }
+};
+
 struct DqnLoss {
   DqnArgs<float> a;
   __device__ void operator()(int64_t i) const {
@@ -53,6 +84,20 @@ void tlm_loss(const TlmArgs<float>& a) {
 
 void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
   for_each_index(int64_t(runs) * d.num_states, BackwardLogProbs{d, theta, log_pb});
+}
+
+void pg_loss(const PgArgs<float>& a) {
+  for_each_index(int64_t(a.runs) * a.batch, PgCost{a});  // every baseline needs every cost
+  for_each_index(int64_t(a.runs) * a.batch, PgLoss{a});
+}
+
+void pg_exact(const Dag& dag, const PgArgs<float>& a) {
+  const auto& lv = dag.level_offsets();
+  for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {
+    const int32_t width = lv[l + 1] - lv[l];
+    for_each_index(int64_t(a.runs) * width, PgValueLevel{a, lv[l], width});
+  }
+  for_each_index(int64_t(a.runs) * a.dag.num_states, PgExactGrad{a});
 }
 
 void dqn_loss(const DqnArgs<float>& a) {

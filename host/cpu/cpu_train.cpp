@@ -114,6 +114,31 @@ void tlm_loss(const TlmArgs<float>& a) {
     for (int32_t m = 0; m < a.batch; ++m) tlm_trajectory(a, r, m);
 }
 
+void pg_loss(const PgArgs<float>& a) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(a.runs) * a.batch * a.max_len, a.runs))
+  for (int32_t r = 0; r < a.runs; ++r) {
+    for (int32_t m = 0; m < a.batch; ++m) pg_trajectory_cost(a, r, m);
+    for (int32_t m = 0; m < a.batch; ++m) pg_trajectory(a, r, m);
+  }
+}
+
+void pg_exact(const Dag& dag, const PgArgs<float>& a) {
+  const auto& lv = dag.level_offsets();
+  for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {  // children first
+    const int64_t n = int64_t(a.runs) * (lv[l + 1] - lv[l]);
+#pragma omp parallel for schedule(static) if (parallel(n))
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t w = lv[l + 1] - lv[l];
+      pg_value_state(a, static_cast<int32_t>(i / w), lv[l] + static_cast<int32_t>(i % w));
+    }
+  }
+  const int64_t n = int64_t(a.runs) * a.dag.num_states;
+#pragma omp parallel for schedule(static) if (parallel(n))
+  for (int64_t i = 0; i < n; ++i)
+    pg_exact_grad_state(a, static_cast<int32_t>(i / a.dag.num_states),
+                        static_cast<int32_t>(i % a.dag.num_states));
+}
+
 void polyak(float* target, const float* source, std::size_t n, float rate) {
 #pragma omp parallel for schedule(static) if (parallel(static_cast<int64_t>(n)))
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) polyak_entry(target, source, rate, i);

@@ -30,7 +30,7 @@
 
 namespace gfnrl {
 
-enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB };
+enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient };
 enum class OptimizerKind { Adam, Sgd };
 
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
@@ -45,7 +45,8 @@ BackwardMode parse_backward_mode(const std::string& name);
 std::string backward_mode_name(BackwardMode m);
 
 /// "tb" | "db" | "subtb" | "softdqn" | "munchausen" | "mdb" (InputError otherwise, naming it).
-/// mdb is modified detailed balance, for DAGs where every state terminates.
+/// mdb is modified detailed balance, for DAGs where every state terminates; pg the
+/// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp).
 Algo parse_algo(const std::string& name);
 std::string algo_name(Algo a);
 /// True for the learners that keep a Q table (policy softmax(Q / tau)) rather than logits.
@@ -89,6 +90,9 @@ struct TrainConfig {
   /// SoftDQN / Munchausen: energy differences log R(s') - log R(s) as intermediate rewards and 0
   /// on the exit (every state must terminate).
   bool energy_reward = false;
+  /// pg: the exact expected gradient by forward and backward sweeps over the DAG instead of
+  /// REINFORCE on sampled trajectories (no sampling noise: the tabular limit).
+  bool exact_gradient = false;
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;
@@ -152,6 +156,7 @@ class Trainer {
  private:
   struct State;
   void refresh_policies() const;
+  void ensure_solvers() const;
   void backward_step();
   void optimize_backward(float lr_scale);
   Dag dag_;

@@ -90,10 +90,11 @@ void register_train(CLI::App& app) {
       "train", "train a batch of runs of one tabular learner; exact TV curves to a CSV");
   cmd->add_option("--algo", o->algo,
                   "learner: tb, db, subtb, softdqn, munchausen, mdb (modified DB: energy "
-                  "differences, every state must terminate), rtb (relative TB) or trust-pcl "
-                  "(SubTB with a base policy; both default to --prior uniform)")
+                  "differences, every state must terminate), rtb (relative TB), trust-pcl "
+                  "(SubTB with a base policy; both default to --prior uniform), or pg (policy "
+                  "gradients, Niu et al.; --exact-gradient for the exact expectation)")
       ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "rtb",
-                             "trust-pcl"}))
+                             "trust-pcl", "pg"}))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
   cmd->add_option("--save-policy", o->save_policy,

@@ -1,0 +1,142 @@
+/// @file pg_math.hpp
+/// Policy-gradient GFlowNet training on tables (Niu et al., ICML 2024, "GFlowNet training by
+/// policy gradients"; the objective of their Sec. 3 / Eq. 8-10 as summarised in
+/// ../shared/ALGORITHMS.md): the forward policy minimises
+///   J(theta) = E_{tau ~ P_F} [ sum_t c_t ],
+///   c_t = log P_F(a_t|s_t) - log P_B(s_t|s_{t+1})          for an edge,
+///   c_T = log P_F(exit|x) - log R(x) + log Z                 for the exit,
+/// i.e. KL(P_F(tau) || P_B(tau|x) R(x) / Z) + log Z - log Z_true: RL with the policy-dependent
+/// reward -c. Since E[grad log P_F] = 0, grad J = E[ sum_t grad log P_F(a_t|s_t) G_t ] with the
+/// cost-to-go G_t = sum_{t' >= t} c_t'. log Z follows the TB log Z gradient E[sum_t c_t] (the
+/// batch mean when sampled, V(s0) when exact), which vanishes when log Z is right.
+///
+/// Sampled (REINFORCE): per trajectory, G_t minus a leave-one-out baseline b = the mean total
+/// cost of the run's other trajectories (independent of this one, so the estimate stays
+/// unbiased), averaged over the batch.
+/// Exact (the tabular limit; --exact-gradient): with Q(s,a) = c(s,a) + V(s'), V(s) = sum_a
+/// pi(a|s) Q(s,a) (a backward sweep, V = 0 after the exit) and p(s) the probability that a
+/// trajectory visits s (the forward sweep of the exact core),
+///   dJ / d theta(s, b) = p(s) pi(b|s) (Q(s, b) - V(s)).
+/// Each state's entries are written by one thread, so the exact gradient needs no atomics.
+#pragma once
+#include <cstdint>
+
+#include "gfnrl/detail/table_layout.hpp"
+
+namespace gfnrl::detail {
+
+template <class R>
+struct PgArgs {
+  DagView dag;
+  TableLayout layout;
+  const R* params;     ///< [runs x stride]: logits and log Z
+  R* grad;             ///< [runs x stride], accumulated into
+  R* loss;             ///< [runs]: the batch mean of sum_t c_t (sampled) or V(s0) (exact)
+  const R* log_pb;     ///< log P_B per edge, or nullptr (0)
+  int32_t runs, batch, max_len;
+  const int32_t* states;
+  const int32_t* actions;
+  const int32_t* lengths;
+  R* traj_cost;        ///< sampled: [runs x batch] sum_t c_t of each trajectory (pass 1)
+  R* value;            ///< exact: [runs x N] V(s)
+  const R* log_visit;   ///< exact: [runs x N] log p(s)
+};
+
+/// c(s, a) of run r's current tables.
+template <class R>
+GFNRL_HD inline R pg_cost(const PgArgs<R>& a, const R* row, int32_t s, int64_t act, R lse) {
+  const TableLayout& L = a.layout;
+  const R log_pi = row[act] - lse;
+  if (L.is_exit(act))
+    return log_pi - static_cast<R>(a.dag.log_reward[s]) + row[L.log_z_entry()];
+  return log_pi - (a.log_pb ? a.log_pb[act] : R(0));
+}
+
+/// Sum of the costs of trajectory m of run r from position t on.
+template <class R>
+GFNRL_HD inline R pg_cost_to_go(const PgArgs<R>& a, const R* row, int64_t base, int32_t len,
+                                int32_t t) {
+  R g = R(0);
+  for (int32_t k = t; k < len; ++k) {
+    const int32_t s = a.states[base + k];
+    g += pg_cost(a, row, s, a.actions[base + k], action_lse(a.dag, a.layout, row, s, R(1)));
+  }
+  return g;
+}
+
+/// Pass 1: the total cost of trajectory m of run r.
+template <class R>
+GFNRL_HD inline void pg_trajectory_cost(const PgArgs<R>& a, int32_t r, int32_t m) {
+  const int64_t traj = int64_t(r) * a.batch + m;
+  a.traj_cost[traj] = pg_cost_to_go(a, a.params + int64_t(r) * a.layout.stride(),
+                                    traj * a.max_len, a.lengths[traj], 0);
+}
+
+/// Pass 2, REINFORCE on trajectory m of run r (leave-one-out baseline).
+template <class R>
+GFNRL_HD inline void pg_trajectory(const PgArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const int64_t traj = int64_t(r) * a.batch + m;
+  R baseline = R(0);
+  for (int32_t k = 0; k < a.batch; ++k)
+    if (k != m) baseline += a.traj_cost[int64_t(r) * a.batch + k];
+  if (a.batch > 1) baseline /= R(a.batch - 1);
+  const int64_t base = traj * a.max_len;
+  const int32_t len = a.lengths[traj];
+  R g = a.traj_cost[traj];
+  grad_add(a.loss + r, g / R(a.batch));
+  grad_add(g_row + L.log_z_entry(), g / R(a.batch));
+  for (int32_t t = 0; t < len; ++t) {
+    const int32_t s = a.states[base + t];
+    const int64_t act = a.actions[base + t];
+    const R lse = action_lse(a.dag, L, row, s, R(1));
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse, (g - baseline) / R(a.batch));
+    g -= pg_cost(a, row, s, act, lse);  // cost-to-go of the next position
+  }
+}
+
+/// Exact backward sweep: V(s) = sum_a pi(a|s) (c(s, a) + V(s')) for state s of run r (children
+/// first: states are visited last level first).
+template <class R>
+GFNRL_HD inline void pg_value_state(const PgArgs<R>& a, int32_t r, int32_t s) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  const R* v = a.value + int64_t(r) * a.dag.num_states;
+  const R lse = action_lse(a.dag, L, row, s, R(1));
+  R total = R(0);
+  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e)
+    total += exp_(row[e] - lse) * (pg_cost(a, row, s, e, lse) + v[a.dag.child_index[e]]);
+  if (terminates(a.dag, s)) {
+    const int64_t x = L.exit_entry(s);
+    total += exp_(row[x] - lse) * pg_cost(a, row, s, x, lse);
+  }
+  a.value[int64_t(r) * a.dag.num_states + s] = total;
+}
+
+/// Exact gradient at state s of run r: p(s) pi(b|s) (Q(s,b) - V(s)) for every action b; the
+/// source also writes the log Z gradient V(s0) and the loss V(s0).
+template <class R>
+GFNRL_HD inline void pg_exact_grad_state(const PgArgs<R>& a, int32_t r, int32_t s) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const R* v = a.value + int64_t(r) * a.dag.num_states;
+  const R lse = action_lse(a.dag, L, row, s, R(1));
+  const R p = exp_(static_cast<R>(a.log_visit[int64_t(r) * a.dag.num_states + s]));
+  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
+    const R q = pg_cost(a, row, s, e, lse) + v[a.dag.child_index[e]];
+    g_row[e] += p * exp_(row[e] - lse) * (q - v[s]);
+  }
+  if (terminates(a.dag, s)) {
+    const int64_t x = L.exit_entry(s);
+    g_row[x] += p * exp_(row[x] - lse) * (pg_cost(a, row, s, x, lse) - v[s]);
+  }
+  if (s == 0) {
+    g_row[L.log_z_entry()] += v[0];  // the TB log Z gradient, E[sum_t c_t], as when sampled
+    a.loss[r] = v[0];
+  }
+}
+
+}  // namespace gfnrl::detail
