@@ -70,7 +70,8 @@ def main():
     ax.set_ylabel("exact TV(P_T, R/Z)")
     ax.set_title(args.title or f"exact TV convergence ({args.csv})")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7 if len(curves) > 10 else 8, ncol=2 if len(curves) > 10 else 1)
+    ax.legend(fontsize=7 if len(curves) > 10 else 8, ncol=2 if len(curves) > 10 else 1,
+              handlelength=3.5)
     fig.tight_layout()
     fig.savefig(out)
     print(f"plot_convergence: wrote {out}")
