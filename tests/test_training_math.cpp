@@ -545,6 +545,63 @@ TEST_P(LossGradient, PclGradientEqualsTbGradientUnderTheCorrectedReward) {
   expect_gradient_matches(f.params, g, pcl);
 }
 
+// Forward-looking DB = soft Q-learning (Tiapkin et al.): with log F(s) := LSE Q(s, .) and
+// log P_F(a|s) := Q(s,a) - LSE Q(s, .), the DB residual F(s) + log P_F(a|s) - F(s') - log P_B is
+// Q(s,a) - (log P_B + LSE Q(s', .)), the soft TD error; with F(s') held fixed (the target), the DB
+// loss's gradient in Q is the SoftDQN update computed by dqn_sample with the online table as
+// its target (MSE, alpha = 0).
+TEST_P(LossGradient, ForwardLookingDbUpdateEqualsSoftQLearningUpdate) {
+  const Fixture f(GetParam());
+  const int32_t samples = 6;
+  std::vector<int32_t> ss, sa;
+  f.replay_pairs(samples, ss, sa);
+  auto lse = [&](const std::vector<double>& q, int32_t r, int32_t s) {
+    double z = 0;
+    const double* row = q.data() + r * f.L.stride();
+    for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e]);
+    if (std::isfinite(f.h.log_reward[s])) z += std::exp(row[f.L.exit_entry(s)]);
+    return std::log(z);
+  };
+  // DB on the replayed transitions, flows from the online Q except F(s'), frozen at `frozen`.
+  auto db = [&](const std::vector<double>& q, const std::vector<double>& frozen) {
+    double total = 0;
+    for (int32_t r = 0; r < f.runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) {
+        const int32_t s = ss[r * samples + i];
+        const int64_t a = sa[r * samples + i];
+        const double log_f = lse(q, r, s), log_pf = q[r * f.L.stride() + a] - lse(q, r, s);
+        const double end = a < f.L.num_edges
+                               ? lse(frozen, r, f.h.child_index[a]) + f.pb(r, a)
+                               : double(f.h.log_reward[s]);
+        const double d = log_f + log_pf - end;
+        total += d * d / samples;
+      }
+    return total;
+  };
+  std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
+  detail::DqnArgs<double> a{};
+  a.dag = f.dag.view();
+  a.layout = f.L;
+  a.params = f.params.data();
+  a.target = f.params.data();  // online = target
+  a.grad = grad.data();
+  a.loss = loss.data();
+  a.log_pb = f.log_pb.data();
+  a.runs = f.runs;
+  a.samples = samples;
+  a.sample_state = ss.data();
+  a.sample_action = sa.data();
+  a.tau = 1.0;
+  a.alpha = 0.0;
+  a.l0 = -100.0;
+  a.huber = false;
+  for (int32_t r = 0; r < f.runs; ++r)
+    for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+  EXPECT_NEAR(loss[0] + loss[1], db(f.params, f.params), 1e-9) << "residuals are the TD errors";
+  expect_gradient_matches(f.params, grad,
+                          [&](const std::vector<double>& q) { return db(q, f.params); });
+}
+
 // TLM: L = -(1/#inner) sum log P_B over the inner transitions of each run's batch.
 TEST_P(LossGradient, TlmLossAndGradientMatchTheirDefinition) {
   const Fixture f(GetParam());
