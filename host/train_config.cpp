@@ -9,7 +9,8 @@
 namespace gfnrl {
 
 namespace {
-const char* const kAlgoNames[] = {"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "pg"};
+const char* const kAlgoNames[] = {"tb",  "db", "subtb", "softdqn", "munchausen",
+                                  "mdb", "pg", "ac"};
 
 std::string num(double v) {
   std::ostringstream os;
@@ -30,10 +31,10 @@ void require_rates(const std::vector<float>& rates, const std::string& name, int
 }  // namespace
 
 Algo parse_algo(const std::string& name) {
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < 8; ++i)
     if (name == kAlgoNames[i]) return static_cast<Algo>(i);
   throw InputError("unknown algorithm '" + name +
-                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb, pg)");
+                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb, pg, ac)");
 }
 
 std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }
@@ -85,10 +86,13 @@ void TrainConfig::validate() const {
   if (exact_gradient && algo != Algo::PolicyGradient)
     throw InputError("the exact expected gradient applies to pg (the on-policy KL objective); " +
                      algo_name(algo) + " learns from sampled trajectories only");
-  if (algo == Algo::PolicyGradient && backward != BackwardMode::Fixed)
+  require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
+  if ((algo == Algo::PolicyGradient || algo == Algo::ActorCritic) &&
+      backward != BackwardMode::Fixed)
     throw InputError("pg takes a fixed P_B (uniform, maxent, file or none); learned and tlm "
                      "backward policies are not supported with it yet");
-  if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient))
+  if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient ||
+                algo == Algo::ActorCritic))
     throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "
                      "Trust-PCL); " + algo_name(algo) + " does not take one");
 }

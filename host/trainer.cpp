@@ -174,7 +174,7 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   } else {
     s.target_log_z = log_partition(dag);
   }
-  if (config_.algo == Algo::PolicyGradient)
+  if (config_.algo == Algo::PolicyGradient || config_.algo == Algo::ActorCritic)
     s.pg_cost = Array<float>(b, std::size_t(R) * config_.batch);
   if (config_.algo == Algo::PolicyGradient && config_.exact_gradient) {
     s.pg_value = Array<float>(b, std::size_t(R) * dag.num_states());
@@ -230,8 +230,10 @@ void Trainer::step(Stream stream) {
   }
   bool update = false;
   GFNRL_BACKEND_CALL(b, fill, s.loss.data(), s.loss.size(), 0.0f);
-  if (c.algo == Algo::PolicyGradient) {
+  if (c.algo == Algo::PolicyGradient || c.algo == Algo::ActorCritic) {
     detail::PgArgs<float> pa{};
+    pa.critic = c.algo == Algo::ActorCritic;
+    pa.gae_lambda = c.gae_lambda;
     pa.dag = dag_.view();
     pa.layout = s.layout;
     pa.params = s.params.data();
@@ -472,7 +474,9 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   State& s = *st_;
   const Backend b = dag_.backend();
   refresh_policies();
-  const int32_t mode = config_.algo == Algo::TB || config_.algo == Algo::PolicyGradient ? 0
+  const int32_t mode = config_.algo == Algo::TB || config_.algo == Algo::PolicyGradient ||
+                               config_.algo == Algo::ActorCritic
+                           ? 0
                        : config_.algo == Algo::ModifiedDB ? 3
                        : is_dqn(config_.algo)             ? (config_.energy_reward ? 4 : 2)
                                                           : 1;

@@ -256,3 +256,17 @@ TEST(CliTrain, PolicyGradientAndExactGradient) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTrain, ActorCritic) {
+  const Result r = run("train --algo ac --gae-lambda 0.9 --runs 1 --steps 100 --eval-every 50 --out " +
+                       temp_path("ac.csv") + " --json " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["algo"], "ac");
+  const Result bad = run("train --algo ac --gae-lambda 2 --steps 10 --out " + temp_path("n2.csv") + " " + kSmall);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("gae lambda = 2 is out of range"), std::string::npos) << bad.err;
+}
+
+}  // namespace

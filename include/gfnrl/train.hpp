@@ -30,7 +30,7 @@
 
 namespace gfnrl {
 
-enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient };
+enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient, ActorCritic };
 enum class OptimizerKind { Adam, Sgd };
 
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
@@ -46,7 +46,8 @@ std::string backward_mode_name(BackwardMode m);
 
 /// "tb" | "db" | "subtb" | "softdqn" | "munchausen" | "mdb" (InputError otherwise, naming it).
 /// mdb is modified detailed balance, for DAGs where every state terminates; pg the
-/// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp).
+/// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp); ac its actor-critic form (a
+/// tabular critic, GAE).
 Algo parse_algo(const std::string& name);
 std::string algo_name(Algo a);
 /// True for the learners that keep a Q table (policy softmax(Q / tau)) rather than logits.
@@ -93,6 +94,7 @@ struct TrainConfig {
   /// pg: the exact expected gradient by forward and backward sweeps over the DAG instead of
   /// REINFORCE on sampled trajectories (no sampling noise: the tabular limit).
   bool exact_gradient = false;
+  float gae_lambda = 0.99f;  ///< ac: GAE lambda, in [0, 1]
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;

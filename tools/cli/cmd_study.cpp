@@ -26,7 +26,8 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   for (std::string name; std::getline(ss, name, ',');) algos.push_back(parse_learner(name));
   if (algos.empty())
     throw InputError(
-        "--algos is empty (allowed: tb, db, subtb, softdqn, munchausen, mdb, rtb, trust-pcl, pg)");
+        "--algos is empty (allowed: tb, db, subtb, softdqn, munchausen, mdb, rtb, trust-pcl, pg, "
+        "ac)");
   const EnvOptions env = checked_environment(so, cmd);
   struct Job {
     TrainConfig cfg;

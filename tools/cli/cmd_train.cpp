@@ -92,9 +92,10 @@ void register_train(CLI::App& app) {
                   "learner: tb, db, subtb, softdqn, munchausen, mdb (modified DB: energy "
                   "differences, every state must terminate), rtb (relative TB), trust-pcl "
                   "(SubTB with a base policy; both default to --prior uniform), or pg (policy "
-                  "gradients, Niu et al.; --exact-gradient for the exact expectation)")
+                  "gradients, Niu et al.; --exact-gradient for the exact expectation), or ac "
+                  "(their actor-critic: tabular critic, GAE)")
       ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "rtb",
-                             "trust-pcl", "pg"}))
+                             "trust-pcl", "pg", "ac"}))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
   cmd->add_option("--save-policy", o->save_policy,
