@@ -47,8 +47,17 @@ typedef enum gfnrl_algo {
   GFNRL_ALGO_SUBTB = 2,
   GFNRL_ALGO_SOFTDQN = 3,
   GFNRL_ALGO_MUNCHAUSEN = 4,
-  GFNRL_ALGO_MDB = 5 /* modified detailed balance: every state must terminate */
+  GFNRL_ALGO_MDB = 5, /* modified detailed balance: every state must terminate */
+  GFNRL_ALGO_PG = 6,  /* policy gradients (REINFORCE; exact_gradient for the exact expectation) */
+  GFNRL_ALGO_AC = 7   /* actor-critic policy gradients */
 } gfnrl_algo;
+
+/* Where the losses' backward policy comes from (see gfnrl_trainer_create's correction). */
+typedef enum gfnrl_backward_mode {
+  GFNRL_BACKWARD_FIXED = 0,   /* the correction given to gfnrl_trainer_create */
+  GFNRL_BACKWARD_LEARNED = 1, /* trained through the learner's loss (correction must be NONE) */
+  GFNRL_BACKWARD_TLM = 2      /* trajectory likelihood maximisation (correction must be NONE) */
+} gfnrl_backward_mode;
 
 typedef struct gfnrl_dag gfnrl_dag;
 typedef struct gfnrl_trainer gfnrl_trainer;
@@ -101,9 +110,12 @@ typedef struct gfnrl_train_config {
   int32_t batch;        /* trajectories per step and run */
   float learning_rate;  /* table learning rate (Adam) */
   float epsilon;        /* uniform exploration probability */
+  gfnrl_backward_mode backward;
+  int32_t exact_gradient; /* GFNRL_ALGO_PG: 1 = exact expected gradient */
 } gfnrl_train_config;
 
-/* The library's defaults (TB, 1 run, seed 0, batch 16, lr 1e-2, epsilon 0). */
+/* The library's defaults (TB, 1 run, seed 0, batch 16, lr 1e-2, epsilon 0, fixed P_B, sampled
+ * gradients). */
 void gfnrl_train_config_default(gfnrl_train_config* config);
 gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
                                   const gfnrl_train_config* config, gfnrl_trainer** out);

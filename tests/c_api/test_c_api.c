@@ -86,6 +86,31 @@ int main(int argc, char** argv) {
   EXPECT(gfnrl_solve(NULL, GFNRL_CORRECTION_NONE, NULL, NULL) == GFNRL_ERROR_INPUT);
   EXPECT(gfnrl_solve_terminal_distribution(dag, GFNRL_CORRECTION_UNIFORM, p, 3) == GFNRL_ERROR_INPUT);
 
+  /* Policy gradients with the exact expected gradient, and a TLM-trained P_B. */
+  gfnrl_trainer_destroy(trainer);
+  trainer = NULL;
+  gfnrl_train_config_default(&cfg);
+  cfg.algo = GFNRL_ALGO_PG;
+  cfg.exact_gradient = 1;
+  cfg.runs = 2;
+  EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &cfg, &trainer) == GFNRL_OK);
+  EXPECT(gfnrl_trainer_step(trainer, 1500) == GFNRL_OK);
+  EXPECT(gfnrl_trainer_evaluate(trainer, runs, 2) == GFNRL_OK);
+  EXPECT(runs[0].tv < 0.05 && runs[1].tv < 0.05);
+  gfnrl_trainer_destroy(trainer);
+  trainer = NULL;
+  gfnrl_train_config_default(&cfg);
+  cfg.backward = GFNRL_BACKWARD_TLM;
+  EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &cfg, &trainer) == GFNRL_ERROR_INPUT);
+  EXPECT(strstr(gfnrl_last_error(), "give no fixed correction") != NULL);
+  EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_NONE, &cfg, &trainer) == GFNRL_OK);
+  EXPECT(gfnrl_trainer_step(trainer, 10) == GFNRL_OK);
+  cfg.backward = (gfnrl_backward_mode)7;
+  {
+    gfnrl_trainer* bad2 = NULL;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_NONE, &cfg, &bad2) == GFNRL_ERROR_INPUT);
+  }
+
   gfnrl_set_stream(NULL); /* back to the library's stream: results unchanged */
   EXPECT(gfnrl_log_partition(dag, &v0) == GFNRL_OK && v0 == log_z);
 

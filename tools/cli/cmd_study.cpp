@@ -62,6 +62,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
         train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, job.label}, &csv), cfg,
         job.label);
     l["pb"] = job.pb;
+    l["target_log_z"] = log_z;  // log sum R, or log sum mu^T R with a prior
     learners.push_back(l);
   }
   csv.commit();
