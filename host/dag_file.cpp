@@ -152,8 +152,8 @@ LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, S
     }
     std::vector<float> table(num_edges);
     for (std::size_t i = 0; i < num_edges; ++i) table[edge_ids[i]] = f.log_pb[i];
-    out.backward = backward_policy_from_table(out.dag, table);
-    out.backward->name = "file";
+    // Values and normalisation are checked above (in the file's numbering, for the message).
+    out.backward = BackwardPolicy{Array<float>::from_host(b, table), "file"};
   }
   return out;
 }

@@ -5,19 +5,20 @@
 
 namespace gfnrl {
 
-MarginalSolver::MarginalSolver(const Dag& dag, const ForwardPolicy& policy, SweepOptions options)
+MarginalSolver::MarginalSolver(const Dag& dag, const ForwardPolicy& policy, SweepOptions options,
+                               const Marginals* output)
     : dag_(dag), policy_(policy), options_(options) {
+  check_policy_shape(dag, policy, "forward policy");
   const Backend b = dag.backend();
-  if (policy.log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
-      policy.exit_log_prob.size() != static_cast<std::size_t>(dag.num_states()) ||
-      policy.log_prob.backend() != b || policy.exit_log_prob.backend() != b)
-    throw InputError("forward policy does not belong to this DAG: it has " +
-                     std::to_string(policy.log_prob.size()) + " edge and " +
-                     std::to_string(policy.exit_log_prob.size()) + " exit entries, the DAG " +
-                     std::to_string(dag.num_edges()) + " edges and " +
-                     std::to_string(dag.num_states()) + " states (same backend required)");
-  out_.log_visit = Array<float>(b, dag.num_states());
-  out_.log_terminal = Array<float>(b, dag.num_states());
+  if (output) {
+    if (output->log_visit.size() != std::size_t(dag.num_states()) ||
+        output->log_terminal.size() != std::size_t(dag.num_states()))
+      throw InputError("marginal output arrays must have one entry per state");
+    out_ = *output;
+  } else {
+    out_.log_visit = Array<float>(b, dag.num_states());
+    out_.log_terminal = Array<float>(b, dag.num_states());
+  }
 }
 
 void MarginalSolver::run(Stream stream) {

@@ -5,6 +5,18 @@
 
 namespace gfnrl {
 
+void check_policy_shape(const Dag& dag, const ForwardPolicy& policy, const std::string& what) {
+  const Backend b = dag.backend();
+  if (policy.log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
+      policy.exit_log_prob.size() != static_cast<std::size_t>(dag.num_states()) ||
+      policy.log_prob.backend() != b || policy.exit_log_prob.backend() != b)
+    throw InputError(what + " does not belong to this DAG: it has " +
+                     std::to_string(policy.log_prob.size()) + " edge and " +
+                     std::to_string(policy.exit_log_prob.size()) + " exit entries, the DAG " +
+                     std::to_string(dag.num_edges()) + " edges and " +
+                     std::to_string(dag.num_states()) + " states (same backend required)");
+}
+
 ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream) {
   const StreamScope scope(stream);
   ForwardPolicy p{Array<float>(dag.backend(), dag.num_edges()),
@@ -26,14 +38,8 @@ SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correctio
     correction_ = correction->log_prob;
   }
   if (options_.base_policy) {
-    const ForwardPolicy& mu = *options_.base_policy;
-    if (mu.log_prob.size() != std::size_t(dag.num_edges()) ||
-        mu.exit_log_prob.size() != std::size_t(dag.num_states()) || mu.log_prob.backend() != b)
-      throw InputError("base policy has " + std::to_string(mu.log_prob.size()) + " edge and " +
-                       std::to_string(mu.exit_log_prob.size()) + " exit entries; the DAG has " +
-                       std::to_string(dag.num_edges()) + " edges and " +
-                       std::to_string(dag.num_states()) + " states (same backend required)");
-    base_ = mu;  // keeps the table alive for replays
+    check_policy_shape(dag, *options_.base_policy, "base policy");
+    base_ = *options_.base_policy;  // keeps the table alive for replays
     options_.base_policy = nullptr;  // the caller's pointer may not outlive the solver
   }
   out_.value = Array<float>(b, dag.num_states());

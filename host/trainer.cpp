@@ -43,11 +43,11 @@ struct Trainer::State {
   // A base policy mu: its tables, and the target log R + log mu^T it implies.
   Array<float> prior_edge, prior_exit, target_weight;
   double target_log_z = 0;
-  // pg: each trajectory's total cost [runs x batch]; --exact-gradient: V(s) and log p(s) of
-  // every run, [runs x N].
-  Array<float> pg_cost, pg_value, pg_log_visit;
+  // pg / ac: each trajectory's total cost [runs x batch]; --exact-gradient: V(s), [runs x N].
+  Array<float> pg_cost, pg_value, pg_advantage;
   // Evaluation.
   Array<float> log_prob, exit_log_prob, log_z;
+  Array<float> log_visit, log_terminal;  // [runs x N]: every run's solver writes its slice
   std::vector<std::unique_ptr<MarginalSolver>> solvers;
   std::size_t entries = 0;  // runs x stride
   int64_t updates = 0;
@@ -61,6 +61,7 @@ std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {
   std::size_t tables = 2 + (c.optimizer == OptimizerKind::Adam ? 2 : 0) + (is_dqn(c.algo) ? 1 : 0);
   std::size_t bytes = tables * runs * stride * sizeof(float);
   bytes += runs * c.batch * (2 * len + 1) * sizeof(int32_t);
+  if (c.algo == Algo::ActorCritic) bytes += runs * c.batch * len * sizeof(float);  // advantages
   if (c.backward != BackwardMode::Fixed)  // logits, gradient, Adam moments, target, log P_B
     bytes += 6 * runs * std::size_t(dag.num_edges()) * sizeof(float);
   if (c.algo == Algo::SubTB)
@@ -98,15 +99,7 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   if (config_.prior && (correction || config_.backward != BackwardMode::Fixed))
     throw InputError("a base policy replaces the backward policy (relative balance: "
                      "Z P_F(tau) = R(x) mu(tau)); give no correction and a fixed backward mode");
-  if (config_.prior) {
-    const ForwardPolicy& mu = *config_.prior;
-    if (mu.log_prob.size() != std::size_t(dag.num_edges()) ||
-        mu.exit_log_prob.size() != std::size_t(dag.num_states()) || mu.log_prob.backend() != b)
-      throw InputError("prior policy has " + std::to_string(mu.log_prob.size()) + " edge and " +
-                       std::to_string(mu.exit_log_prob.size()) + " exit entries; the DAG has " +
-                       std::to_string(dag.num_edges()) + " edges and " +
-                       std::to_string(dag.num_states()) + " states (same backend required)");
-  }
+  if (config_.prior) check_policy_shape(dag, *config_.prior, "prior policy");
   require_bytes(b, estimate_bytes(dag, config_),
                 "training " + std::to_string(config_.runs) + " runs of " + algo_name(config_.algo));
   State& s = *st_;
@@ -176,11 +169,14 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   }
   if (config_.algo == Algo::PolicyGradient || config_.algo == Algo::ActorCritic)
     s.pg_cost = Array<float>(b, std::size_t(R) * config_.batch);
+  if (config_.algo == Algo::ActorCritic)
+    s.pg_advantage = Array<float>(b, std::size_t(R) * config_.batch * s.max_len);
   if (config_.algo == Algo::PolicyGradient && config_.exact_gradient) {
     s.pg_value = Array<float>(b, std::size_t(R) * dag.num_states());
-    s.pg_log_visit = Array<float>(b, std::size_t(R) * dag.num_states());
   }
   s.log_prob = Array<float>(b, std::size_t(R) * dag.num_edges());
+  s.log_visit = Array<float>(b, std::size_t(R) * dag.num_states());
+  s.log_terminal = Array<float>(b, std::size_t(R) * dag.num_states());
   s.exit_log_prob = Array<float>(b, std::size_t(R) * dag.num_states());
   s.log_z = Array<float>(b, R);
 }
@@ -247,18 +243,15 @@ void Trainer::step(Stream stream) {
     pa.actions = s.actions.data();
     pa.lengths = s.lengths.data();
     pa.traj_cost = s.pg_cost.data();
+    pa.advantage = s.pg_advantage.empty() ? nullptr : s.pg_advantage.data();
     if (exact) {
-      // p(s) of every run's current policy: the evaluation's marginal solvers, gathered.
+      // p(s) of every run's current policy: the evaluation's marginal solvers, which write
+      // their slices of one [runs x N] buffer.
       refresh_policies();
       ensure_solvers();
-      const std::size_t N = dag_.num_states();
-      for (int32_t r = 0; r < c.runs; ++r) {
-        s.solvers[r]->run();
-        detail::copy_bytes(s.pg_log_visit.data() + r * N, b,
-                           s.solvers[r]->result().log_visit.data(), b, N * sizeof(float));
-      }
+      for (int32_t r = 0; r < c.runs; ++r) s.solvers[r]->run();
       pa.value = s.pg_value.data();
-      pa.log_visit = s.pg_log_visit.data();
+      pa.log_visit = s.log_visit.data();
       GFNRL_BACKEND_CALL(b, pg_exact, dag_, pa);
     } else {
       GFNRL_BACKEND_CALL(b, pg_loss, pa);
@@ -441,9 +434,12 @@ BackwardPolicy Trainer::backward_policy(int32_t run) const {
 void Trainer::ensure_solvers() const {
   State& s = *st_;
   const std::size_t E = dag_.num_edges(), N = dag_.num_states();
-  for (std::size_t r = s.solvers.size(); r < std::size_t(config_.runs); ++r)
+  for (std::size_t r = s.solvers.size(); r < std::size_t(config_.runs); ++r) {
+    const Marginals out{s.log_visit.slice(r * N, N), s.log_terminal.slice(r * N, N)};
     s.solvers.push_back(std::make_unique<MarginalSolver>(
-        dag_, ForwardPolicy{s.log_prob.slice(r * E, E), s.exit_log_prob.slice(r * N, N)}));
+        dag_, ForwardPolicy{s.log_prob.slice(r * E, E), s.exit_log_prob.slice(r * N, N)},
+        SweepOptions{}, &out));
+  }
 }
 
 void Trainer::refresh_policies() const {

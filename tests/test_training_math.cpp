@@ -241,6 +241,30 @@ struct Fixture {
       }
     return total;
   }
+  // DqnArgs over the replayed pairs with the fixture's tables and P_B; callers set the learner's
+  // own fields (tau, alpha, loss kind, ...) and call replay_all.
+  detail::DqnArgs<double> dqn_args(const std::vector<double>& target, const std::vector<int32_t>& ss,
+                                   const std::vector<int32_t>& sa, int32_t samples,
+                                   std::vector<double>& grad, std::vector<double>& loss) const {
+    detail::DqnArgs<double> args{};
+    args.dag = dag.view();
+    args.layout = L;
+    args.params = params.data();
+    args.target = target.data();
+    args.grad = grad.data();
+    args.loss = loss.data();
+    args.log_pb = log_pb.data();
+    args.log_pb_stride = pb_stride;
+    args.runs = runs;
+    args.samples = samples;
+    args.sample_state = ss.data();
+    args.sample_action = sa.data();
+    return args;
+  }
+  void replay_all(const detail::DqnArgs<double>& a) const {
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t i = 0; i < a.samples; ++i) detail::dqn_sample(a, r, i);
+  }
   // Replayed pairs: the first transition and the exit of the fixture's trajectories.
   void replay_pairs(int32_t samples, std::vector<int32_t>& ss, std::vector<int32_t>& sa) const {
     for (int32_t r = 0; r < runs; ++r)
@@ -348,25 +372,13 @@ TEST_P(LossGradient, SoftDqnAndMunchausenMatchFiniteDifferences) {
     for (bool huber : {true, false}) {
       const double tau = 1.0 / (1.0 - alpha);
       std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0), td(f.runs * samples);
-      detail::DqnArgs<double> a{};
-      a.dag = f.dag.view();
-      a.layout = f.L;
-      a.params = f.params.data();
-      a.target = target.data();
-      a.grad = grad.data();
-      a.loss = loss.data();
+      detail::DqnArgs<double> a = f.dqn_args(target, ss, sa, samples, grad, loss);
       a.abs_td = td.data();
-      a.log_pb = f.log_pb.data();
-      a.runs = f.runs;
-      a.samples = samples;
-      a.sample_state = ss.data();
-      a.sample_action = sa.data();
       a.tau = tau;
       a.alpha = alpha;
       a.l0 = -1.0;  // small enough to be active on some samples
       a.huber = huber;
-      for (int32_t r = 0; r < f.runs; ++r)
-        for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+      f.replay_all(a);
       auto td_loss = [&](const std::vector<double>& p) {
         return f.td_loss(p, target, ss, sa, samples, tau, alpha, huber, -1.0);
       };
@@ -418,26 +430,13 @@ TEST_P(LossGradient, LearnedBackwardPolicyGradientsMatchFiniteDifferences) {
     const double tau = 1.0 / (1.0 - alpha);
     std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0),
         pb_grad(theta.size(), 0.0);
-    detail::DqnArgs<double> a{};
-    a.dag = f.dag.view();
-    a.layout = f.L;
-    a.params = f.params.data();
-    a.target = target.data();
-    a.grad = grad.data();
-    a.loss = loss.data();
-    a.log_pb = f.log_pb.data();
-    a.log_pb_stride = f.pb_stride;
+    detail::DqnArgs<double> a = f.dqn_args(target, ss, sa, samples, grad, loss);
     a.pb_grad = pb_grad.data();
-    a.runs = f.runs;
-    a.samples = samples;
-    a.sample_state = ss.data();
-    a.sample_action = sa.data();
     a.tau = tau;
     a.alpha = alpha;
     a.l0 = -1.0;
     a.huber = true;
-    for (int32_t r = 0; r < f.runs; ++r)
-      for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+    f.replay_all(a);
     expect_gradient_matches(theta, pb_grad, [&](const std::vector<double>& th) {
       Fixture g = f;
       g.log_pb = f.backward_rows(th);
@@ -472,26 +471,13 @@ TEST_P(LossGradient, EnergyDifferenceLearnersMatchFiniteDifferences) {
   for (double alpha : {0.0, 0.15}) {
     const double tau = 1.0 / (1.0 - alpha);
     std::vector<double> grad(f.params.size(), 0.0), l(f.runs, 0.0);
-    detail::DqnArgs<double> a{};
-    a.dag = f.dag.view();
-    a.layout = f.L;
-    a.params = f.params.data();
-    a.target = target.data();
-    a.grad = grad.data();
-    a.loss = l.data();
-    a.log_pb = f.log_pb.data();
-    a.log_pb_stride = f.pb_stride;
-    a.runs = f.runs;
-    a.samples = samples;
-    a.sample_state = ss.data();
-    a.sample_action = sa.data();
+    detail::DqnArgs<double> a = f.dqn_args(target, ss, sa, samples, grad, l);
     a.tau = tau;
     a.alpha = alpha;
     a.l0 = -1.0;
     a.huber = false;
     a.energy_reward = true;
-    for (int32_t r = 0; r < f.runs; ++r)
-      for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+    f.replay_all(a);
     auto td = [&](const std::vector<double>& p) {
       return f.td_loss(p, target, ss, sa, samples, tau, alpha, false, -1.0, true);
     };
@@ -579,24 +565,12 @@ TEST_P(LossGradient, ForwardLookingDbUpdateEqualsSoftQLearningUpdate) {
     return total;
   };
   std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
-  detail::DqnArgs<double> a{};
-  a.dag = f.dag.view();
-  a.layout = f.L;
-  a.params = f.params.data();
-  a.target = f.params.data();  // online = target
-  a.grad = grad.data();
-  a.loss = loss.data();
-  a.log_pb = f.log_pb.data();
-  a.runs = f.runs;
-  a.samples = samples;
-  a.sample_state = ss.data();
-  a.sample_action = sa.data();
+  detail::DqnArgs<double> a = f.dqn_args(f.params, ss, sa, samples, grad, loss);
   a.tau = 1.0;
   a.alpha = 0.0;
   a.l0 = -100.0;
   a.huber = false;
-  for (int32_t r = 0; r < f.runs; ++r)
-    for (int32_t i = 0; i < samples; ++i) detail::dqn_sample(a, r, i);
+  f.replay_all(a);
   EXPECT_NEAR(loss[0] + loss[1], db(f.params, f.params), 1e-9) << "residuals are the TD errors";
   expect_gradient_matches(f.params, grad,
                           [&](const std::vector<double>& q) { return db(q, f.params); });

@@ -20,7 +20,10 @@ struct Marginals {
 /// Owns the output and (on CUDA) the captured sweep; run() re-reads the policy buffers.
 class MarginalSolver {
  public:
-  MarginalSolver(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {});
+  /// `output`, when given, receives the result (e.g. slices of one batched buffer, one per run);
+  /// otherwise the solver allocates its own.
+  MarginalSolver(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {},
+                 const Marginals* output = nullptr);
   void run(Stream stream = {});
   const Marginals& result() const { return out_; }
 

@@ -6,6 +6,7 @@
 /// With the reward correction r(s,s') = log P_B(s|s') the optimal policy samples R(x)/Z exactly
 /// and V(s0) = log Z; with r = 0 (no correction) it samples n(x)R(x)/sum n R.
 #pragma once
+#include <string>
 #include "gfnrl/array.hpp"
 #include "gfnrl/backward_policy.hpp"
 #include "gfnrl/dag.hpp"
@@ -19,6 +20,10 @@ struct ForwardPolicy {
   Array<float> log_prob;       ///< [num_edges]
   Array<float> exit_log_prob;  ///< [num_states]
 };
+
+/// InputError unless `policy` has one entry per edge and per state of `dag`, on its backend
+/// (the message calls it `what`: "forward policy", "base policy", ...).
+void check_policy_shape(const Dag& dag, const ForwardPolicy& policy, const std::string& what);
 
 /// The forward policy uniform over each state's valid actions, exit included.
 ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream = {});

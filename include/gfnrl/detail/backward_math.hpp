@@ -54,8 +54,7 @@ struct TlmArgs {
 /// Trajectory m of run r: its share of L_TLM and of d L_TLM / d theta.
 template <class R>
 GFNRL_HD inline void tlm_trajectory(const TlmArgs<R>& a, int32_t r, int32_t m) {
-  int64_t inner = 0;  // the run's inner transitions: every action but the exits
-  for (int32_t k = 0; k < a.batch; ++k) inner += a.lengths[int64_t(r) * a.batch + k] - 1;
+  const int64_t inner = batch_actions(a.lengths, r, a.batch, true);  // every action but exits
   if (inner == 0) return;
   const int64_t E = a.layout.num_edges;
   const R* lp = a.log_pb + int64_t(r) * E;

@@ -116,8 +116,8 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
   const TableLayout& L = a.layout;
   const R* row = a.params + int64_t(r) * L.stride();
   R* g_row = a.grad + int64_t(r) * L.stride();
-  int64_t transitions = 0;  // the run's batch size in transitions (the loss is their mean)
-  for (int32_t k = 0; k < a.batch; ++k) transitions += a.lengths[int64_t(r) * a.batch + k];
+  // The run's batch size in transitions (the loss is their mean).
+  const int64_t transitions = batch_actions(a.lengths, r, a.batch, false);
   const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
   const int32_t len = a.lengths[int64_t(r) * a.batch + m];
   for (int32_t t = 0; t < len; ++t) {
@@ -200,8 +200,7 @@ GFNRL_HD inline void mdb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, i
   const TableLayout& L = a.layout;
   const R* row = a.params + int64_t(r) * L.stride();
   R* g_row = a.grad + int64_t(r) * L.stride();
-  int64_t inner = 0;
-  for (int32_t k = 0; k < a.batch; ++k) inner += a.lengths[int64_t(r) * a.batch + k] - 1;
+  const int64_t inner = batch_actions(a.lengths, r, a.batch, true);
   const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
   const int32_t len = a.lengths[int64_t(r) * a.batch + m];
   for (int32_t t = 0; t + 1 < len; ++t) {

@@ -44,6 +44,7 @@ struct PgArgs {
   const int32_t* actions;
   const int32_t* lengths;
   R* traj_cost;        ///< sampled: [runs x batch] sum_t c_t (REINFORCE) or sum_t A_t (critic)
+  R* advantage;        ///< critic: [runs x batch x max_len] A_t, written by pass 1
   bool critic;         ///< actor-critic with GAE instead of REINFORCE
   R gae_lambda;
   R* value;            ///< exact: [runs x N] V(s)
@@ -72,7 +73,8 @@ GFNRL_HD inline R pg_cost_to_go(const PgArgs<R>& a, const R* row, int64_t base, 
   return g;
 }
 
-/// GAE advantages of trajectory `traj` of run r into adv[0 .. len), returning their sum.
+/// GAE advantages of trajectory `traj` into adv[0 .. len) (backwards: A_t = d_t + lambda A_t+1),
+/// returning their sum.
 template <class R>
 GFNRL_HD inline R pg_advantages(const PgArgs<R>& a, const R* row, int64_t traj, R* adv) {
   const TableLayout& L = a.layout;
@@ -85,7 +87,7 @@ GFNRL_HD inline R pg_advantages(const PgArgs<R>& a, const R* row, int64_t traj, 
     const R c = pg_cost(a, row, s, act, action_lse(a.dag, L, row, s, R(1)));
     const R next = t + 1 < len ? row[L.flow_entry(a.states[base + t + 1])] : R(0);
     running = c + next - row[L.flow_entry(s)] + a.gae_lambda * running;
-    if (adv) adv[t] = running;
+    adv[t] = running;
     total += running;
   }
   return total;
@@ -96,22 +98,19 @@ template <class R>
 GFNRL_HD inline void pg_trajectory_cost(const PgArgs<R>& a, int32_t r, int32_t m) {
   const int64_t traj = int64_t(r) * a.batch + m;
   const R* row = a.params + int64_t(r) * a.layout.stride();
-  a.traj_cost[traj] = a.critic ? pg_advantages(a, row, traj, static_cast<R*>(nullptr))
+  a.traj_cost[traj] = a.critic ? pg_advantages(a, row, traj, a.advantage + traj * a.max_len)
                                : pg_cost_to_go(a, row, traj * a.max_len, a.lengths[traj], 0);
 }
 
-/// Pass 2 of actor-critic on trajectory m of run r (needs pass 1 for the batch mean advantage).
+/// Pass 2 of actor-critic on trajectory m of run r (reads pass 1's advantages and their sums).
 template <class R>
 GFNRL_HD inline void pg_critic_trajectory(const PgArgs<R>& a, int32_t r, int32_t m) {
   const TableLayout& L = a.layout;
   const R* row = a.params + int64_t(r) * L.stride();
   R* g_row = a.grad + int64_t(r) * L.stride();
-  int64_t steps = 0;
+  const int64_t steps = batch_actions(a.lengths, r, a.batch, false);
   R sum_adv = R(0);
-  for (int32_t k = 0; k < a.batch; ++k) {
-    steps += a.lengths[int64_t(r) * a.batch + k];
-    sum_adv += a.traj_cost[int64_t(r) * a.batch + k];
-  }
+  for (int32_t k = 0; k < a.batch; ++k) sum_adv += a.traj_cost[int64_t(r) * a.batch + k];
   const R mean_adv = sum_adv / R(steps);
   const int64_t traj = int64_t(r) * a.batch + m;
   const int64_t base = traj * a.max_len;
@@ -119,21 +118,12 @@ GFNRL_HD inline void pg_critic_trajectory(const PgArgs<R>& a, int32_t r, int32_t
   R g = pg_cost_to_go(a, row, base, len, 0);  // Monte-Carlo cost-to-go for the critic
   grad_add(a.loss + r, g / R(a.batch));
   grad_add(g_row + L.log_z_entry(), g / R(a.batch));
-  // Advantages recomputed forward: A_t = d_t + lambda A_{t+1} needs the tail, so sum backwards
-  // into the weights lambda^l by a second loop over the suffix (T is a path length: small).
   for (int32_t t = 0; t < len; ++t) {
     const int32_t s = a.states[base + t];
     const int64_t act = a.actions[base + t];
     const R lse = action_lse(a.dag, L, row, s, R(1));
-    R adv = R(0), w = R(1);
-    for (int32_t k = t; k < len; ++k, w *= a.gae_lambda) {
-      const int32_t sk = a.states[base + k];
-      const int64_t ak = a.actions[base + k];
-      const R ck = pg_cost(a, row, sk, ak, k == t ? lse : action_lse(a.dag, L, row, sk, R(1)));
-      const R next = k + 1 < len ? row[L.flow_entry(a.states[base + k + 1])] : R(0);
-      adv += w * (ck + next - row[L.flow_entry(sk)]);
-    }
-    scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse, (adv - mean_adv) / R(a.batch));
+    scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse,
+                             (a.advantage[base + t] - mean_adv) / R(a.batch));
     grad_add(g_row + L.flow_entry(s), R(2) * (row[L.flow_entry(s)] - g) / R(steps));
     g -= pg_cost(a, row, s, act, lse);
   }

@@ -89,6 +89,15 @@ GFNRL_HD inline float log_z_estimate(const DagView& d, const TableLayout& L, con
   }
 }
 
+/// Actions in run r's batch of trajectories (`lengths` as written by the rollouts); without the
+/// exits, `inner_only`: the transitions a per-transition loss averages over.
+GFNRL_HD inline int64_t batch_actions(const int32_t* lengths, int32_t r, int32_t batch,
+                                      bool inner_only) {
+  int64_t n = 0;
+  for (int32_t k = 0; k < batch; ++k) n += lengths[int64_t(r) * batch + k] - (inner_only ? 1 : 0);
+  return n;
+}
+
 /// The state an action leads to (-1 for an exit: the trajectory ends).
 GFNRL_HD inline int32_t next_state(const DagView& d, const TableLayout& L, int64_t a) {
   return L.is_exit(a) ? -1 : d.child_index[a];
