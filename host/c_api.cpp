@@ -118,10 +118,23 @@ gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag**
 
 gfnrl_status gfnrl_hypergrid_create(int32_t ndim, int32_t height, double r0, double r1, double r2,
                                     gfnrl_backend backend, gfnrl_dag** out) {
+  return gfnrl_hypergrid_create_with_regions(ndim, height, r0, r1, r2, GFNRL_REGIONS_EXACT, backend,
+                                             out);
+}
+
+gfnrl_status gfnrl_hypergrid_create_with_regions(int32_t ndim, int32_t height, double r0, double r1,
+                                                 double r2, gfnrl_hypergrid_regions regions,
+                                                 gfnrl_backend backend, gfnrl_dag** out) {
   return guarded([&] {
     require(out != nullptr, "gfnrl_hypergrid_create: out must not be NULL");
     *out = nullptr;
-    gfnrl::Dag dag = gfnrl::make_hypergrid({ndim, height, r0, r1, r2}, to_backend(backend));
+    const int r = static_cast<int>(regions);
+    if (r != GFNRL_REGIONS_EXACT && r != GFNRL_REGIONS_FLOAT64)
+      throw gfnrl::InputError("gfnrl_hypergrid_create: regions " + std::to_string(r) +
+                              " is out of range [0, 1] (0 exact, 1 float64)");
+    gfnrl::HypergridConfig c{ndim, height, r0, r1, r2};
+    c.regions = static_cast<gfnrl::HypergridRegions>(r);
+    gfnrl::Dag dag = gfnrl::make_hypergrid(c, to_backend(backend));
     *out = std::make_unique<gfnrl_dag>(gfnrl_dag{std::move(dag), std::nullopt}).release();
   });
 }

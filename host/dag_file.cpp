@@ -4,11 +4,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <unistd.h>
 
 #include "dag_file_checks.hpp"
 #include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
+#include "gfnrl/output_file.hpp"
 
 namespace gfnrl {
 
@@ -41,6 +44,18 @@ void report_repeats(std::size_t count, Key key, const Position& at, What what) {
 }
 }  // namespace
 
+std::string log_reward_problem(int32_t state, double v) {
+  if (std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max()) return {};
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "log-reward of state %d is %g: it must be finite and within [-3.40282e+38, "
+                "3.40282e+38] (log R is stored in float)",
+                state, v);
+  std::string why = buf;
+  if (!std::isfinite(v)) why += "; a state that does not terminate simply has no log-reward";
+  return why;
+}
+
 void check_duplicates(const DagFile& f, const Position& edge_at, const Position& terminal_at) {
   const auto& e = f.spec.edges;
   report_repeats(
@@ -65,9 +80,8 @@ DagFormat parse_dag_format(const std::string& name) {
 const char* dag_format_name(DagFormat f) { return f == DagFormat::Text ? "text" : "binary"; }
 
 DagFile read_dag_file(const std::string& path) {
+  require_regular_file(path, "DAG file");
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw InputError(path + ": no such file (or not a regular file)");
   const std::uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) throw InputError(path + ": cannot read its size: " + ec.message());
   std::ifstream in(path, std::ios::binary);
@@ -81,48 +95,41 @@ DagFile read_dag_file(const std::string& path) {
   return parse_dag_text(in, path);
 }
 
+void write_dag_file(const DagFile& f, std::ostream& out, DagFormat format) {
+  if (format == DagFormat::Binary) {
+    detail::write_dag_binary(f, out);
+    return;
+  }
+  char buf[64];
+  out << "gfnrl-dag 1\n# " << f.spec.edges.size() << " edges, " << f.spec.log_rewards.size()
+      << " terminating states\nstates " << f.spec.num_states << "\nsource " << f.spec.source
+      << "\n";
+  for (std::size_t i = 0; i < f.spec.edges.size(); ++i) {
+    const auto& e = f.spec.edges[i];
+    out << "edge " << e.from << ' ' << e.to << ' ' << e.action;
+    // %.9g round-trips a float, %.17g a double.
+    if (!f.log_pb.empty()) std::snprintf(buf, sizeof buf, " %.9g", f.log_pb[i]), out << buf;
+    out << '\n';
+  }
+  for (const auto& [s, v] : f.spec.log_rewards) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out << "log_reward " << s << ' ' << buf << '\n';
+  }
+}
+
 void write_dag_file(const DagFile& f, const std::string& path, DagFormat format) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path + ": cannot open for writing");
-    if (format == DagFormat::Binary) {
-      detail::write_dag_binary(f, out);
-    } else {
-      char buf[64];
-      out << "gfnrl-dag 1\n# " << f.spec.edges.size() << " edges, " << f.spec.log_rewards.size()
-          << " terminating states\nstates " << f.spec.num_states << "\nsource " << f.spec.source
-          << "\n";
-      for (std::size_t i = 0; i < f.spec.edges.size(); ++i) {
-        const auto& e = f.spec.edges[i];
-        out << "edge " << e.from << ' ' << e.to << ' ' << e.action;
-        // %.9g round-trips a float, %.17g a double.
-        if (!f.log_pb.empty()) std::snprintf(buf, sizeof buf, " %.9g", f.log_pb[i]), out << buf;
-        out << '\n';
-      }
-      for (const auto& [s, v] : f.spec.log_rewards) {
-        std::snprintf(buf, sizeof buf, "%.17g", v);
-        out << "log_reward " << s << ' ' << buf << '\n';
-      }
-    }
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      throw InputError(path + ": write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot rename the temporary file into place: " + ec.message());
-  }
+  OutputFile out(path, true);
+  write_dag_file(f, out.stream(), format);
+  out.commit();
 }
 
 LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, Stream stream) {
   const StreamScope scope(stream);
   const std::size_t num_edges = f.spec.edges.size();
+  // A loaded DAG passes the same budget as a generated environment.
+  require_bytes(b, estimate_dag_bytes(f.spec.num_states, static_cast<int64_t>(num_edges)),
+                name + " (" + std::to_string(f.spec.num_states) + " states, " +
+                    std::to_string(num_edges) + " edges)");
   if (!f.log_pb.empty() && f.log_pb.size() != num_edges)
     throw InputError(name + ": " + std::to_string(f.log_pb.size()) + " log P_B values for " +
                      std::to_string(num_edges) + " edges");

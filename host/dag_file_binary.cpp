@@ -1,7 +1,9 @@
 // The binary DAG form (layout in gfnrl/dag_file.hpp): explicit little-endian encoding, sizes
 // checked against the file size before any allocation, an FNV-1a-64 checksum over the content.
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <istream>
 #include <limits>
@@ -9,6 +11,7 @@
 
 #include "dag_file_checks.hpp"
 #include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
 
 namespace gfnrl::detail {
 
@@ -150,6 +153,33 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
          std::to_string(num_terminal) + " terminal states, " + std::to_string(expected) +
          " bytes, but the file has " + std::to_string(size));
 
+  // Parsed arrays (edge 12 B, P_B 4 B, terminal 16 B) plus the DAG built from them.
+  require_bytes(Backend::Cpu,
+                static_cast<std::size_t>(num_edges) * (12 + (has_pb ? 4 : 0)) +
+                    static_cast<std::size_t>(num_terminal) * 16 +
+                    // more states than edges + 1 is refused later (check_state_count)
+                    estimate_dag_bytes(std::min<int64_t>(n, num_edges + 1), num_edges),
+                name + " (" + std::to_string(n) + " states, " + std::to_string(num_edges) + " edges)");
+
+  // A header can describe a file of the right size and still lie (bit flips, hostile input):
+  // after the memory budget, verify the checksum in a streaming pass with a fixed 1 MiB buffer,
+  // and only then allocate and read.
+  {
+    Fnv1a64 pre;
+    pre.add(h.data(), kChecksumAt);
+    std::vector<unsigned char> block(1u << 20);
+    for (uint64_t left = size - kHeaderBytes; left > 0;) {
+      const auto k = static_cast<std::streamsize>(std::min<uint64_t>(left, block.size()));
+      if (!in.read(reinterpret_cast<char*>(block.data()), k)) fail("read error");
+      pre.add(block.data(), static_cast<std::size_t>(k));
+      left -= static_cast<uint64_t>(k);
+    }
+    if (pre.h != get_le<uint64_t>(&h[kChecksumAt]))
+      fail("checksum mismatch (byte 56): the file is corrupted");
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(kHeaderBytes));
+    if (!in) fail("cannot seek back after the checksum pass");
+  }
   // Only now, with every size bounded by the file's, allocate and read.
   DagFile f;
   f.spec.num_states = n;
@@ -204,17 +234,19 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
     if (ed.action < 0 || ed.action == std::numeric_limits<int32_t>::max())
       throw InputError(edge_at(e) + ": action id " + std::to_string(ed.action) +
                        " is out of range [0, 2^31-2]");
-    if (has_pb && !valid_log_pb(f.log_pb[e]))
+    if (has_pb && !valid_log_pb(f.log_pb[e])) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "log P_B %g is not a log-probability (must be in [-inf, 0])",
+                    static_cast<double>(f.log_pb[e]));
       throw InputError(name + ": byte " + std::to_string(pb_at + kPbBytes * e) + " (edge " +
-                       std::to_string(e) + "): log P_B " + std::to_string(f.log_pb[e]) +
-                       " is not a log-probability (must be in [-inf, 0])");
+                       std::to_string(e) + "): " + buf);
+    }
   }
   for (std::size_t t = 0; t < f.spec.log_rewards.size(); ++t) {
     const auto& [s, v] = f.spec.log_rewards[t];
     if (s < 0 || s >= n) throw InputError(terminal_at(t) + ": state " + std::to_string(s) + range);
-    if (!std::isfinite(v))
-      throw InputError(terminal_at(t) + ": log-reward of state " + std::to_string(s) + " is " +
-                       std::to_string(v) + ": it must be finite");
+    const std::string problem = log_reward_problem(s, v);
+    if (!problem.empty()) throw InputError(terminal_at(t) + ": " + problem);
   }
   check_state_count(f, name);
   check_duplicates(f, edge_at, terminal_at);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gfnrl/dag_file.hpp"
+#include "gfnrl/input_file.hpp"
 
 namespace gfnrl::detail {
 
@@ -23,5 +24,9 @@ void check_state_count(const DagFile& f, const std::string& name);
 
 /// A log P_B entry must be a log-probability: not NaN, at most 0 (-inf allowed: P_B = 0).
 bool valid_log_pb(float v);
+
+/// log R is stored in float: a finite value within +-FLT_MAX (3.40282e+38). Empty when valid,
+/// else the reason, naming the value (%g) and the allowed range.
+std::string log_reward_problem(int32_t state, double v);
 
 }  // namespace gfnrl::detail

@@ -1,6 +1,7 @@
 // The text DAG form: one directive per line, errors as "name:LINE: reason".
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <istream>
 #include <limits>
@@ -24,7 +25,7 @@ class LineParser {
   }
   void expect_count(std::size_t lo, std::size_t hi, const char* usage) const {
     if (tok_.size() < lo || tok_.size() > hi)
-      fail("'" + tok_[0] + "' takes " + usage + ", got " + std::to_string(tok_.size() - 1) +
+      fail(detail::quote_excerpt(tok_[0]) + " takes " + usage + ", got " + std::to_string(tok_.size() - 1) +
            " value(s)");
   }
   std::size_t size() const { return tok_.size(); }
@@ -34,9 +35,9 @@ class LineParser {
     int64_t v = 0;
     const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
     if (r.ec != std::errc() || r.ptr != t.data() + t.size())
-      fail(std::string(what) + " '" + t + "' is not an integer");
+      fail(std::string(what) + " " + detail::quote_excerpt(t) + " is not an integer");
     if (v < lo || v > hi)
-      fail(std::string(what) + " " + t + " is out of range [" + std::to_string(lo) + ", " +
+      fail(std::string(what) + " " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
            std::to_string(hi) + "]");
     return v;
   }
@@ -45,7 +46,8 @@ class LineParser {
     const std::string& t = tok_[i];
     char* end = nullptr;
     const double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size()) fail(std::string(what) + " '" + t + "' is not a number");
+    if (t.empty() || end != t.c_str() + t.size())
+      fail(std::string(what) + " " + detail::quote_excerpt(t) + " is not a number");
     return v;
   }
 
@@ -72,14 +74,15 @@ DagFile parse_dag_text(std::istream& in, const std::string& name) {
   bool header = false, source_given = false;
   std::vector<std::size_t> edge_line, reward_line;
   std::string raw;
-  for (std::size_t line = 1; std::getline(in, raw); ++line) {
+  for (std::size_t line = 1; detail::read_text_line(in, raw, name, line); ++line) {
     const std::vector<std::string> tok = tokenize(raw);
     if (tok.empty()) continue;
     const LineParser p(name, line, tok);
     const std::string& key = tok[0];
     if (!header) {
       if (key != "gfnrl-dag")
-        p.fail("expected the header 'gfnrl-dag 1' as the first line, got '" + key + "'");
+        p.fail("expected the header 'gfnrl-dag 1' as the first line, got " +
+               detail::quote_excerpt(key));
       p.expect_count(2, 2, "1 value (the format version)");
       const int64_t version = p.integer(1, "format version", 0, kInt32Max);
       if (version != 1)
@@ -112,9 +115,11 @@ DagFile parse_dag_text(std::istream& in, const std::string& name) {
                  ") " + (has_pb ? "does not" : "does") + ": give it on every edge or on none");
         if (has_pb) {
           const double v = p.real(4, "log P_B");
-          if (!detail::valid_log_pb(static_cast<float>(v)))
-            p.fail("log P_B " + std::to_string(v) + " is not a log-probability (must be in "
-                   "[-inf, 0])");
+          if (!detail::valid_log_pb(static_cast<float>(v))) {
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "log P_B %g is not a log-probability (must be in [-inf, 0])", v);
+            p.fail(buf);
+          }
           f.log_pb.push_back(static_cast<float>(v));
         }
         if (f.spec.edges.size() >= static_cast<std::size_t>(kInt32Max))
@@ -125,15 +130,14 @@ DagFile parse_dag_text(std::istream& in, const std::string& name) {
         p.expect_count(3, 3, "2 values (state, log R)");
         const auto s = static_cast<int32_t>(p.integer(1, "terminating state", 0, n - 1));
         const double v = p.real(2, "log-reward");
-        if (!std::isfinite(v))
-          p.fail("log-reward of state " + std::to_string(s) + " is " + std::to_string(v) +
-                 ": it must be finite (a state that does not terminate simply has no "
-                 "log_reward line)");
+        const std::string problem = detail::log_reward_problem(s, v);
+        if (!problem.empty()) p.fail(problem);
         f.spec.log_rewards.push_back({s, v});
         reward_line.push_back(line);
       }
     } else {
-      p.fail("unknown directive '" + key + "' (allowed: states, source, edge, log_reward)");
+      p.fail("unknown directive " + detail::quote_excerpt(key) +
+             " (allowed: states, source, edge, log_reward)");
     }
   }
   if (in.bad()) throw InputError(name + ": read error");

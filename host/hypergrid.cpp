@@ -47,6 +47,9 @@ void validate(const HypergridConfig& c) {
                      std::to_string(detail::kMaxHypergridDim) + "]");
   if (c.height < 2)
     throw InputError("hypergrid height = " + std::to_string(c.height) + " is out of range: must be >= 2");
+  if (c.regions != HypergridRegions::Exact && c.regions != HypergridRegions::Float64)
+    throw InputError("hypergrid regions = " + std::to_string(static_cast<int32_t>(c.regions)) +
+                     " is out of range [0, 1] (0 exact, 1 float64)");
   check_real("r0", c.r0, 0.0, true);
   check_real("r1", c.r1, 0.0, false);
   check_real("r2", c.r2, 0.0, false);
@@ -60,12 +63,7 @@ void validate(const HypergridConfig& c) {
 }
 
 std::size_t estimate_hypergrid_bytes(const HypergridConfig& c) {
-  // Per state: offsets 2x4, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
-  // policy exit 4, log n 4, generator temporaries 16. Per edge: child index/action 8, parent
-  // index/edge 8, Q / log pi / P_B 12, a forward policy 4, slack 4.
-  const auto n = static_cast<std::size_t>(hypergrid_num_states(c));
-  const auto e = static_cast<std::size_t>(hypergrid_num_edges(c));
-  return n * 64 + e * 44 + (std::size_t(1) << 20);
+  return estimate_dag_bytes(hypergrid_num_states(c), hypergrid_num_edges(c));
 }
 
 std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t label) {
@@ -103,7 +101,8 @@ Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream) {
                                Array<int32_t>(b, e),       Array<int32_t>(b, e),
                                Array<int32_t>(b, n + 1),   Array<int32_t>(b, e),
                                Array<int32_t>(b, e),       Array<float>(b, n)};
-  const detail::HypergridShape shape{c.ndim, c.height, c.r0, c.r1, c.r2};
+  const detail::HypergridShape shape{c.ndim, c.height, c.r0, c.r1, c.r2,
+                                     c.regions == HypergridRegions::Float64};
   GFNRL_BACKEND_CALL(b, build_hypergrid, shape, n, buf);
   return Dag::from_parts(b, std::move(levels), std::move(max_out), std::move(max_in),
                          std::move(buf.child_offsets), std::move(buf.child_index),
@@ -115,6 +114,16 @@ Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream) {
 }  // namespace gfnrl
 
 namespace gfnrl {
+
+HypergridRegions parse_hypergrid_regions(const std::string& name) {
+  if (name == "exact") return HypergridRegions::Exact;
+  if (name == "float64") return HypergridRegions::Float64;
+  throw InputError("unknown hypergrid region rule '" + name + "' (allowed: exact, float64)");
+}
+
+const char* hypergrid_regions_name(HypergridRegions r) {
+  return r == HypergridRegions::Float64 ? "float64" : "exact";
+}
 
 HypergridConfig hypergrid_preset(const std::string& name) {
   HypergridConfig c;

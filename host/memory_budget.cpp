@@ -1,4 +1,6 @@
 // Available memory per backend, and the refusal of sizes that do not fit (before allocating).
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -27,11 +29,23 @@ std::size_t available_bytes(Backend b) {
 #endif
   if (b == Backend::Cpu) avail = host_available();
   if (const char* cap = std::getenv("GFNRL_MEMORY_LIMIT")) {
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(cap, &end, 10);
-    if (end != cap && *end == '\0' && v < avail) avail = static_cast<std::size_t>(v);
+    // Digits only: strtoull alone would accept "-1" (as 2^64-1), " 5", "100abc" as 100, and
+    // clamp overflow silently.
+    const std::string text = cap;
+    uint64_t v = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || text[0] == '-' || text[0] == '+' || r.ec != std::errc() ||
+        r.ptr != text.data() + text.size())
+      throw InputError("GFNRL_MEMORY_LIMIT = '" + text.substr(0, 40) +
+                       "' is not a byte count: give a decimal integer in [0, 2^64-1], or unset it");
+    if (v < avail) avail = static_cast<std::size_t>(v);
   }
   return avail;
+}
+
+std::size_t estimate_dag_bytes(int64_t states, int64_t edges) {
+  return static_cast<std::size_t>(states) * 64 + static_cast<std::size_t>(edges) * 44 +
+         (std::size_t(1) << 20);
 }
 
 void require_bytes(Backend b, std::size_t bytes_needed, const std::string& what) {

@@ -11,34 +11,30 @@
 
 #include "gfnrl/detail/hd.hpp"
 #include "gfnrl/error.hpp"
+#include "gfnrl/input_file.hpp"
+#include "gfnrl/output_file.hpp"
 
 namespace gfnrl {
 
-void write_policy_file(const std::string& path, const Dag& dag, const ForwardPolicy& policy) {
+void write_policy_file(std::ostream& out, const Dag& dag, const ForwardPolicy& policy) {
   const std::vector<float> lp = policy.log_prob.to_host(), ex = policy.exit_log_prob.to_host();
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp);
-    if (!out) throw InputError(path + ": cannot open for writing");
-    char buf[32];
-    out << "gfnrl-policy 1\n# " << dag.num_states() << " states, " << dag.num_edges()
-        << " edges\nedges " << lp.size() << "\n";
-    for (float v : lp) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
-    out << "exits " << ex.size() << "\n";
-    for (float v : ex) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
-    if (!out.flush()) {
-      std::remove(tmp.c_str());
-      throw InputError(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot rename the temporary file into place");
-  }
+  char buf[32];
+  out << "gfnrl-policy 1\n# " << dag.num_states() << " states, " << dag.num_edges()
+      << " edges\nedges " << lp.size() << "\n";
+  for (float v : lp) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
+  out << "exits " << ex.size() << "\n";
+  for (float v : ex) std::snprintf(buf, sizeof buf, "%.9g\n", v), out << buf;
+}
+
+void write_policy_file(const std::string& path, const Dag& dag, const ForwardPolicy& policy) {
+  OutputFile out(path);
+  write_policy_file(out.stream(), dag, policy);
+  out.commit();
 }
 
 ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
-  std::ifstream in(path);
+  require_regular_file(path, "policy file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open for reading");
   std::size_t line_no = 0;
   auto fail = [&](const std::string& why) -> void {
@@ -47,7 +43,7 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
   // The next non-blank, non-comment line.
   auto next = [&]() {
     std::string line;
-    while (std::getline(in, line)) {
+    while (detail::read_text_line(in, line, path, line_no + 1)) {
       ++line_no;
       line = line.substr(0, line.find('#'));
       if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
@@ -72,8 +68,9 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
     const std::string tok = t.substr(b, e - b + 1);
     char* end = nullptr;
     const double v = std::strtod(tok.c_str(), &end);
-    if (end != tok.c_str() + tok.size()) fail("'" + tok + "' is not a number");
-    if (std::isnan(v) || v > 1e-6) fail("log-probability " + tok + " must be in [-inf, 0]");
+    if (end != tok.c_str() + tok.size()) fail(detail::quote_excerpt(tok) + " is not a number");
+    if (std::isnan(v) || v > 1e-6)
+      fail("log-probability " + detail::quote_excerpt(tok) + " must be in [-inf, 0]");
     return static_cast<float>(std::min(v, 0.0));
   };
   if (next().find("gfnrl-policy 1") != 0) fail("expected the header 'gfnrl-policy 1'");

@@ -89,6 +89,10 @@ void TrainConfig::validate() const {
     throw InputError("the exact expected gradient applies to pg and tb (the on-policy KL "
                      "objective and its squared form); " + algo_name(algo) +
                      " learns from sampled trajectories only");
+  if (exact_gradient && (epsilon != 0.0f || temperature != 1.0f))
+    throw InputError("the exact expected gradient is on-policy (it samples nothing), so epsilon = " +
+                     num(epsilon) + " and temperature = " + num(temperature) +
+                     " would be ignored: leave them at 0 and 1, or drop --exact-gradient");
   if (exact_gradient && algo == Algo::TB && prior)
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");

@@ -9,9 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 #include "cli_runner.hpp"
+#include "rational.hpp"
 
 namespace {
 
@@ -20,14 +23,10 @@ double hypergrid_log_z(int d, int h, double r0, double r1, double r2) {
   int64_t n = 1;
   for (int i = 0; i < d; ++i) n *= h;
   for (int64_t code = 0; code < n; ++code) {
-    bool outer = true, ring = true;
+    std::vector<int> x(d);
     int64_t c = code;
-    for (int i = 0; i < d; ++i, c /= h) {
-      const double a = std::abs(double(c % h) / (h - 1) - 0.5);
-      outer &= a > 0.25;
-      ring &= a > 0.3 && a < 0.4;
-    }
-    z += r0 + (outer ? r1 : 0) + (ring ? r2 : 0);
+    for (int i = 0; i < d; ++i, c /= h) x[i] = static_cast<int>(c % h);
+    z += gfnrl::test::hypergrid_reward_exact(x, h, r0, r1, r2);
   }
   return std::log(z);
 }
@@ -60,6 +59,77 @@ TEST(Cli, SolveJsonContract) {
   EXPECT_TRUE(r.err.empty()) << "--quiet prints nothing on stderr: " << r.err;
 }
 
+TEST(Cli, HypergridRegionRules) {
+  // 2-D H=16, R0 0.1: exact regions give Z = 65.6 (ring {2,13}^2); --regions float64 gives the
+  // float64 codes' 75.6 (ring {2,12,13}^2). The JSON names the rule.
+  const std::string grid = "solve --env hypergrid --ndim 2 --height 16 --r0 0.1 --backend cpu --json --quiet";
+  const Result exact = run(grid);
+  ASSERT_EQ(exact.code, 0) << exact.err;
+  const auto je = nlohmann::json::parse(exact.out);
+  EXPECT_NEAR(je["log_z"].get<double>(), std::log(65.6), 1e-6);
+  EXPECT_NEAR(je["log_z"].get<double>(), hypergrid_log_z(2, 16, 0.1, 0.5, 2.0), 1e-6);
+  EXPECT_EQ(je["regions"], "exact") << exact.out;
+  const Result f64 = run(grid + " --regions float64");
+  ASSERT_EQ(f64.code, 0) << f64.err;
+  const auto jf = nlohmann::json::parse(f64.out);
+  EXPECT_NEAR(jf["log_z"].get<double>(), std::log(75.6), 1e-6);
+  EXPECT_EQ(jf["regions"], "float64") << f64.out;
+  const Result bad = run(grid + " --regions float32");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("float32"), std::string::npos) << bad.err;
+  const Result other_env = run("solve --env subsets --items 4 --regions exact --backend cpu --quiet");
+  EXPECT_EQ(other_env.code, 2);
+  EXPECT_NE(other_env.err.find("--regions is a parameter of --env hypergrid"), std::string::npos)
+      << other_env.err;
+}
+
+TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
+  // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
+  const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());
+  std::remove(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Outputs go to a temporary path, never /dev/null: a CLI with the rename bug would replace it.
+  const std::string grid = " --ndim 2 --height 4 --backend cpu --quiet --out " +
+                           ::testing::TempDir() + "gfnrl_hostile_" + std::to_string(::getpid()) + ".csv";
+  struct Case {
+    std::string args, env, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"eval --ndim 2 --height 4 --backend cpu --policy " + fifo, "", "not a regular file (a FIFO)"},
+      {"solve --ndim 2 --height 4 --backend cpu --prior " + fifo, "", "not a regular file (a FIFO)"},
+      {"train --algo rtb --prior " + fifo + grid, "", "not a regular file (a FIFO)"},
+      {"eval --ndim 2 --height 4 --backend cpu --policy /dev/zero", "", "a character device"},
+      {"solve --dag " + fifo, "", "not a regular file (a FIFO)"},
+      {"train --steps 9223372036854775808" + grid, "", "'9223372036854775808' is out of range"},
+      {"train --steps -5" + grid, "", "'-5' is out of range"},
+      {"train --seed -1" + grid, "", "'-1' is out of range: give a whole number in [0, 18446744073709551615]"},
+      {"train --seed 18446744073709551616" + grid, "", "is out of range"},
+      {"solve --env subsets --items 4 --env-seed -1 --backend cpu", "", "'-1' is out of range"},
+      {"train --algo pg --exact-gradient --epsilon 0.1" + grid, "", "epsilon = 0.1 and temperature = 1 would be ignored"},
+      {"train --algo tb --exact-gradient --temperature 2" + grid, "", "would be ignored"},
+  };
+  for (const char* limit : {"-1", "abc", "1e9", "100abc", "''", "99999999999999999999999"})
+    for (const std::string& cmd : {std::string("solve --ndim 2 --height 4 --backend cpu"), "train" + grid})
+      EXPECT_EQ(run(cmd, std::string("GFNRL_MEMORY_LIMIT=") + limit + " timeout 20").code, 2)
+          << limit << ": " << cmd;
+  const Result lim = run("solve --ndim 2 --height 4 --backend cpu", "GFNRL_MEMORY_LIMIT=100abc");
+  EXPECT_NE(lim.err.find("GFNRL_MEMORY_LIMIT = '100abc' is not a byte count"), std::string::npos) << lim.err;
+  for (const Case& c : cases) {
+    const Result r = run(c.args, c.env + " timeout 20");
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\nstderr: " << r.err;
+  }
+  std::remove(fifo.c_str());
+  // A DAG file passes the memory budget like a generated environment: exit 1 with the estimate.
+  const std::string dag = ::testing::TempDir() + "gfnrl_budget_" + std::to_string(::getpid()) + ".bin";
+  ASSERT_EQ(run("convert --ndim 2 --height 4 --quiet --out " + dag).code, 0);
+  const Result r = run("solve --dag " + dag + " --backend cpu", "GFNRL_MEMORY_LIMIT=0");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(dag), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs an estimated"), std::string::npos) << r.err;
+  std::remove(dag.c_str());
+}
+
 TEST(Cli, UncorrectedSolveIsBiasedAndEvalUniformWorks) {
   const Result a = run("solve --ndim 2 --height 8 --correction none --r0 0.01 --json --backend cpu");
   ASSERT_EQ(a.code, 0) << a.err;
@@ -89,7 +159,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   expect_usage_error("solve --correction bogus", "bogus not in {uniform,maxent,file,none}");
   expect_usage_error("solve --backend tpu", "tpu not in {cpu,cuda,auto}");
   expect_usage_error("solve --env chess", "chess not in {hypergrid,subsets,bitseq,dag-structure}");
-  expect_usage_error("eval --policy greedy", "greedy is neither uniform, optimal nor a readable policy file");
+  expect_usage_error("eval --policy greedy", "greedy is neither uniform, optimal nor a readable file");
   expect_usage_error("solve --r0 0", "r0 = 0.000000 is out of range: must be finite and > 0");
   expect_usage_error("solve --r1 -1", "r1 = -1.000000 is out of range");
   expect_usage_error("solve --ndim 10 --height 10", "more than 2^31-1 states");

@@ -102,7 +102,7 @@ TEST(CliDag, ErrorsExitTwoAndNameTheProblem) {
       {"solve --dag " + dag + " --ndim 3", "--ndim describes a generated environment"},
       {"train --dag " + dag + " --preset hard --out " + tmp("x.csv"), "--preset hard describes a hypergrid"},
       {"solve --dag " + dag + " --correction file", "--correction file needs a --dag file whose edges carry"},
-      {"solve --dag " + tmp("missing.txt"), "File does not exist"},
+      {"solve --dag " + tmp("missing.txt"), "No such file or directory"},
       {"solve --dag " + bad, "cycle through state"},
       {"convert --dag " + dag + " --out " + tmp("noext"), "cannot tell the format"},
       {"convert --dag " + bad + " --out " + tmp("never.bin"), "cycle through state"},

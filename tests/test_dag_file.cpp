@@ -1,6 +1,9 @@
 // DAG files: text <-> binary round trips, exported environments solving to the same answer,
 // every loader error with its position, and fuzzing of truncated / bit-flipped binaries.
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -356,6 +359,147 @@ TEST(DagFile, WriteIsAtomicAndUnwritablePathIsAnInputError) {
   EXPECT_FALSE(fs::exists("/nonexistent-dir/x.bin"));
   EXPECT_THROW(parse_dag_format("json"), InputError);
   EXPECT_THROW(read_dag_file(temp_path("missing.bin")), InputError);
+}
+
+// ---- hostile input --------------------------------------------------------------------------------
+
+// Every character of a message is printable ASCII (nothing of a binary file echoed raw).
+bool printable(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+std::string load_error(const std::string& bytes) {
+  const std::string path = temp_path("hostile.txt");
+  spit(path, bytes);
+  try {
+    load_dag(path, Backend::Cpu);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+TEST(DagFileHostile, ZeroBytesLongTokensAndGarbageStopEarlyAndQuoteLittle) {
+  // 8 MB of NUL bytes: stops at the first byte, not after reading the file as one line.
+  std::string msg = load_error(std::string(8u << 20, '\0'));
+  EXPECT_NE(msg.find(":1: NUL byte at column 1"), std::string::npos) << msg;
+  // An 8 MB single token: refused at the line cap, quoting 60 characters of it.
+  msg = load_error(std::string(8u << 20, 'a'));
+  EXPECT_NE(msg.find(":1: line longer than 4096 characters"), std::string::npos) << msg.substr(0, 300);
+  EXPECT_LT(msg.size(), 400u) << "the message echoes the token";
+  // A long token within the line cap: quoted with its length, not in full.
+  msg = load_error("gfnrl-dag 1\nstates 4\n" + std::string(3000, 'x') + "\n");
+  EXPECT_NE(msg.find("unknown directive 'xxxx"), std::string::npos) << msg.substr(0, 300);
+  EXPECT_NE(msg.find("... (3000 characters)"), std::string::npos);
+  EXPECT_LT(msg.size(), 400u);
+  // Binary garbage: escaped, never raw.
+  msg = load_error("gfnrl-dag 1\nstates 4\n\xff\xfe\x01\x1b[2J 1\n");
+  EXPECT_NE(msg.find("unknown directive '\\xff\\xfe\\x01\\x1b[2J'"), std::string::npos) << msg;
+  EXPECT_TRUE(printable(msg)) << msg;
+  msg = load_error("\x89PNG\r\n\x1a\n\x01\x02");
+  EXPECT_TRUE(printable(msg)) << msg;
+  EXPECT_NE(msg.find("expected the header 'gfnrl-dag 1'"), std::string::npos) << msg;
+}
+
+TEST(DagFileHostile, LogRewardsBeyondFloatRangeAreRefusedAtTheReader) {
+  for (const char* v : {"1e39", "-1e39", "-1e300", "3.5e38"})
+    expect_text_error(std::string(kDiamond) + "log_reward 1 " + v + "\n",
+                      ":8: log-reward of state 1 is ");
+  expect_text_error(std::string(kDiamond) + "log_reward 1 -1e39\n",
+                    "is -1e+39: it must be finite and within [-3.40282e+38, 3.40282e+38]");
+  // The largest float is fine.
+  const std::string path = temp_path("big.txt");
+  spit(path, std::string(kDiamond) + "log_reward 1 -3.4e38\n");
+  EXPECT_NO_THROW(read_dag_file(path));
+  // Binary: log R = -1e300 at terminal 0.
+  std::string b = diamond_binary();
+  const double minus_1e300 = -1e300;
+  uint64_t bits;
+  std::memcpy(&bits, &minus_1e300, 8);
+  poke<uint64_t>(b, 64 + 48 + 4, bits);
+  reseal(b);
+  expect_binary_error(b, "byte 112 (terminal 0): log-reward of state 3 is -1e+300: it must be "
+                         "finite and within");
+}
+
+TEST(DagFileHostile, TinyPositiveLogPbIsPrintedWithItsValue) {
+  expect_text_error("gfnrl-dag 1\nstates 4\nedge 0 1 0 1e-7\n", ":3: log P_B 1e-07 is not a log-probability");
+  std::string b = diamond_binary();
+  ASSERT_EQ(b.size(), 64u + 4 * 12 + 12);
+}
+
+TEST(DagFileHostile, NonRegularFilesAreRefusedBeforeOpening) {
+  // A FIFO with no writer would block any open() for reading for ever.
+  const std::string fifo = temp_path("fifo");
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Dag dag = make_hypergrid({2, 3}, Backend::Cpu);
+  for (const std::string& p : {fifo, std::string("/dev/zero"), temp_path("")}) {
+    try {
+      read_dag_file(p);
+      ADD_FAILURE() << p;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+    try {
+      read_policy_file(p, dag);
+      ADD_FAILURE() << p;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove(fifo);
+}
+
+TEST(DagFileHostile, HugeHeadersAndDagFilesPassTheMemoryBudget) {
+  // A header claiming 2^31-1 edges with a file of exactly the implied size (sparse, ~26 GB):
+  // refused by the memory budget before any allocation or full read, naming the file.
+  const std::string good = diamond_binary();
+  std::string b = good.substr(0, 64);
+  const int64_t edges = (int64_t(1) << 31) - 1;
+  poke<int64_t>(b, 24, edges);
+  poke<int64_t>(b, 32, 1);
+  const std::string path = temp_path("huge.bin");
+  spit(path, b);
+  fs::resize_file(path, 64 + 12 * uint64_t(edges) + 12);
+  ::setenv("GFNRL_MEMORY_LIMIT", "1000000000", 1);
+  try {
+    read_dag_file(path);
+    ADD_FAILURE() << "expected AllocationError";
+  } catch (const AllocationError& e) {
+    EXPECT_NE(std::string(e.what()).find(path + " (4 states, 2147483647 edges) needs an estimated"),
+              std::string::npos)
+        << e.what();
+  }
+  // The same header with a small budget lifted would still be stopped by the checksum pass (the
+  // sparse file is zeros); not run here: it reads 26 GB.
+  fs::remove(path);
+  // Loading a valid file goes through the same budget as a generated environment.
+  const std::string txt = temp_path("budget.txt");
+  spit(txt, kDiamond);
+  ::setenv("GFNRL_MEMORY_LIMIT", "0", 1);
+  EXPECT_THROW(load_dag(txt, Backend::Cpu), AllocationError);
+  ::unsetenv("GFNRL_MEMORY_LIMIT");
+  EXPECT_NO_THROW(load_dag(txt, Backend::Cpu));
+}
+
+TEST(MemoryBudget, MalformedLimitsAreInputErrorsNamingTheValue) {
+  for (const char* v : {"-1", "abc", "1e9", "100abc", "", " 5", "+5", "99999999999999999999999"}) {
+    ::setenv("GFNRL_MEMORY_LIMIT", v, 1);
+    try {
+      available_bytes(Backend::Cpu);
+      ADD_FAILURE() << "'" << v << "' was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("GFNRL_MEMORY_LIMIT = '" + std::string(v) + "'"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  ::setenv("GFNRL_MEMORY_LIMIT", "12345", 1);
+  EXPECT_EQ(available_bytes(Backend::Cpu), 12345u);
+  ::setenv("GFNRL_MEMORY_LIMIT", "0", 1);
+  EXPECT_EQ(available_bytes(Backend::Cpu), 0u);
+  ::unsetenv("GFNRL_MEMORY_LIMIT");
 }
 
 }  // namespace

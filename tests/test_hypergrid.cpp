@@ -2,13 +2,20 @@
 // n(x) = (sum x)! / prod x_d!, and every parameter error.
 #include <cstdlib>
 
+#include "rational.hpp"
 #include "test_support.hpp"
 
 namespace gfnrl::test {
 namespace {
 
-// The field's reward, written independently of the library.
+// The field's reward, written independently of the library: the regions decided in rationals.
 double reward(const std::vector<int>& x, int h, double r0, double r1, double r2) {
+  return hypergrid_reward_exact(x, h, r0, r1, r2);
+}
+
+// The float64 reference codes' decision, |x/(H-1) - 0.5| in double: what the compatibility
+// rule must reproduce cell by cell.
+double reward_float64(const std::vector<int>& x, int h, double r0, double r1, double r2) {
   bool outer = true, ring = true;
   for (int v : x) {
     const double a = std::abs(double(v) / (h - 1) - 0.5);
@@ -25,7 +32,7 @@ std::vector<int> coords(int64_t code, int d, int h) {
 }
 
 TEST(Hypergrid, MatchesDefinition) {
-  for (auto [d, h] : {std::pair{1, 6}, {2, 5}, {3, 4}, {2, 8}}) {
+  for (auto [d, h] : {std::pair{1, 6}, {2, 5}, {3, 4}, {2, 8}, {2, 16}, {3, 11}}) {
     for (Backend b : test_backends()) {
       HypergridConfig c{d, h, 1e-3, 0.5, 2.0};
       const Dag dag = make_hypergrid(c, b);
@@ -98,6 +105,107 @@ TEST(Hypergrid, LogPartitionIsLogSumOfRewards) {
   }
 }
 
+// x -> (H-1-x) on every coordinate maps the grid onto itself and |x/(H-1) - 1/2| onto itself, so
+// R is mirror-symmetric in each coordinate: R(x) and R(x with x_k -> H-1-x_k) agree bit for bit.
+// Returns the number of states that break it.
+int64_t mirror_violations(const Dag& dag, const HypergridConfig& c) {
+  const DagArrays a = dag.to_host();
+  std::vector<int32_t> state_of(a.label.size());
+  for (std::size_t s = 0; s < a.label.size(); ++s) state_of[a.label[s]] = static_cast<int32_t>(s);
+  int64_t bad = 0;
+  for (std::size_t s = 0; s < a.label.size(); ++s) {
+    const int64_t code = a.label[s];
+    int64_t stride = 1;
+    for (int k = 0; k < c.ndim; ++k, stride *= c.height) {
+      const int64_t x = code / stride % c.height;
+      const int64_t mirrored = code + (c.height - 1 - 2 * x) * stride;
+      bad += a.log_reward[s] != a.log_reward[state_of[mirrored]];
+    }
+  }
+  return bad;
+}
+
+TEST(HypergridExact, RewardIsMirrorSymmetricForEveryHeight) {
+  for (int d = 1; d <= 3; ++d)
+    for (int h = 2; h <= 64; ++h) {
+      const HypergridConfig c{d, h, 1e-3, 0.5, 2.0};
+      EXPECT_EQ(mirror_violations(make_hypergrid(c, Backend::Cpu), c), 0) << "D=" << d << " H=" << h;
+    }
+  for (Backend b : test_backends()) {
+    const HypergridConfig c{3, 31, 1e-3, 0.5, 2.0};
+    EXPECT_EQ(mirror_violations(make_hypergrid(c, b), c), 0) << backend_name(b);
+  }
+}
+
+TEST(HypergridExact, CoordinateRegionsEqualRationalDecisions) {
+  // D = 1: R(x) alone tells which regions x is in; every height up to 200 and both backends.
+  for (Backend b : test_backends())
+    for (int h = 2; h <= 200; ++h) {
+      const HypergridConfig c{1, h, 1e-3, 0.5, 2.0};
+      const DagArrays a = make_hypergrid(c, b).to_host();
+      for (std::size_t s = 0; s < a.label.size(); ++s) {
+        const int x = static_cast<int>(a.label[s]);
+        const double want = 1e-3 + (in_outer(x, h) ? 0.5 : 0) + (in_ring(x, h) ? 2.0 : 0);
+        ASSERT_EQ(a.log_reward[s], static_cast<float>(std::log(want))) << "H=" << h << " x=" << x;
+      }
+    }
+}
+
+TEST(HypergridExact, RegionCountsOnH16EqualARationalCount) {
+  // Brute force over {0..15}^2 with rationals: the ring is {2,13}^2 (x = 12 sits at exactly
+  // 3/10, outside the open interval), the outer region {0..3, 12..15}^2.
+  int64_t ring = 0, outer = 0;
+  for (int x = 0; x < 16; ++x)
+    for (int y = 0; y < 16; ++y) {
+      ring += in_ring(x, 16) && in_ring(y, 16);
+      outer += in_outer(x, 16) && in_outer(y, 16);
+    }
+  ASSERT_EQ(ring, 4);
+  ASSERT_EQ(outer, 64);
+  const HypergridConfig c{2, 16, 1e-3, 0.5, 2.0};
+  const DagArrays a = make_hypergrid(c, Backend::Cpu).to_host();
+  int64_t got_ring = 0, got_outer = 0;
+  for (float lr : a.log_reward) {
+    const double r = std::exp(double(lr));
+    got_ring += r > 2.0;
+    got_outer += r > 0.4;
+  }
+  EXPECT_EQ(got_ring, ring);
+  EXPECT_EQ(got_outer, outer);
+}
+
+TEST(HypergridExact, LogPartitionOn2DH16) {
+  // Z = 256 * 0.1 + 64 * 0.5 + 4 * 2 = 65.6; log Z = 4.18357569595...
+  for (Backend b : test_backends()) {
+    const double lz = log_partition(make_hypergrid({2, 16, 0.1, 0.5, 2.0}, b));
+    EXPECT_NEAR(lz, 4.183575695950047, 1e-6) << backend_name(b);
+  }
+}
+
+TEST(HypergridExact, Float64RuleReproducesTheFloat64Codes) {
+  // The compatibility rule equals the double-precision decision cell by cell, which differs from
+  // the definition on H = 16 (9 ring cells, log Z = log 75.6) and breaks mirror symmetry there.
+  for (auto [d, h] : {std::pair{2, 16}, {2, 6}, {3, 11}, {2, 26}, {2, 9}}) {
+    for (Backend b : test_backends()) {
+      HypergridConfig c{d, h, 0.1, 0.5, 2.0};
+      c.regions = HypergridRegions::Float64;
+      const DagArrays a = make_hypergrid(c, b).to_host();
+      for (std::size_t s = 0; s < a.label.size(); ++s)
+        ASSERT_EQ(a.log_reward[s],
+                  static_cast<float>(std::log(reward_float64(coords(a.label[s], d, h), h, 0.1, 0.5, 2.0))))
+            << "D=" << d << " H=" << h << " state " << s;
+    }
+  }
+  HypergridConfig c{2, 16, 0.1, 0.5, 2.0};
+  c.regions = HypergridRegions::Float64;
+  const Dag dag = make_hypergrid(c, Backend::Cpu);
+  EXPECT_NEAR(log_partition(dag), std::log(75.6), 1e-6);
+  EXPECT_GT(mirror_violations(dag, c), 0);
+  EXPECT_EQ(parse_hypergrid_regions("float64"), HypergridRegions::Float64);
+  EXPECT_STREQ(hypergrid_regions_name(HypergridRegions::Exact), "exact");
+  EXPECT_THROW(parse_hypergrid_regions("float32"), InputError);
+}
+
 void expect_config_error(HypergridConfig c, const std::string& fragment) {
   try {
     validate(c);
@@ -117,6 +225,9 @@ TEST(HypergridErrors, ParametersOutOfRange) {
   expect_config_error({2, 8, 1e-3, 0.5, INFINITY}, "r2 = inf is out of range");
   expect_config_error({10, 10}, "more than 2^31-1 states");
   expect_config_error({2, 40000}, "3199920000 edges: state and edge counts must be at most 2^31-1");
+  HypergridConfig bad_rule{2, 8};
+  bad_rule.regions = static_cast<HypergridRegions>(4);
+  expect_config_error(bad_rule, "regions = 4 is out of range [0, 1]");
 }
 
 TEST(HypergridErrors, RefusesSizesOverTheMemoryBudgetWithTheEstimate) {

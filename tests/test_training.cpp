@@ -162,6 +162,64 @@ TEST(TrainConfigValidation, RejectsOutOfRangeValuesByName) {
   EXPECT_EQ(parse_algo("munchausen"), Algo::Munchausen);
 }
 
+TEST(TrainConfigValidation, ExactGradientRefusesExplorationSettingsItWouldIgnore) {
+  const Dag dag = small_grid(Backend::Cpu);
+  for (Algo a : {Algo::PolicyGradient, Algo::TB}) {
+    TrainConfig c;
+    c.algo = a;
+    c.exact_gradient = true;
+    c.epsilon = 0.1f;
+    EXPECT_THROW(Trainer(dag, nullptr, c), InputError);
+    c.epsilon = 0;
+    c.temperature = 2;
+    try {
+      Trainer(dag, nullptr, c);
+      ADD_FAILURE() << "temperature 2 accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("temperature = 2 would be ignored"), std::string::npos)
+          << e.what();
+    }
+    c.temperature = 1;
+    EXPECT_NO_THROW(Trainer(dag, nullptr, c));
+  }
+}
+
+TEST(TrainerInputs, ZeroBackwardProbabilityOnAnEdgeIsRefusedNamingTheEdge) {
+  // P_B(s|s') = 0 on one edge (a valid P_B: the other parent of s' takes all the mass). Every
+  // learner's loss would take log 0 on that edge and the tables would turn NaN.
+  const Dag dag = small_grid(Backend::Cpu);
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp = uniform_backward_policy(dag).log_prob.to_host();
+  int32_t edge = -1, from = -1;
+  for (int32_t s = 0; s < dag.num_states() && edge < 0; ++s)
+    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
+      const int32_t c = a.child_index[e];
+      if (a.parent_offsets[c + 1] - a.parent_offsets[c] != 2) continue;
+      for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+        lp[a.parent_edge[j]] = a.parent_edge[j] == e ? -INFINITY : 0.0f;
+      edge = e, from = s;
+      break;
+    }
+  ASSERT_GE(edge, 0);
+  const BackwardPolicy pb = backward_policy_from_table(dag, lp);
+  for (Algo algo : {Algo::TB, Algo::DB, Algo::SubTB, Algo::PolicyGradient, Algo::SoftDQN}) {
+    TrainConfig c;
+    c.algo = algo;
+    try {
+      Trainer t(dag, &pb, c);
+      ADD_FAILURE() << algo_name(algo) << " accepted P_B = 0";
+    } catch (const InputError& e) {
+      const std::string want = "= 0 on edge " + std::to_string(edge) + " (" + std::to_string(from) +
+                               " -> " + std::to_string(a.child_index[edge]) + ")";
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  }
+  // The exact solvers mask such an edge: the corrected soft-optimal policy is still exact.
+  SoftValueSolver solver(dag, &pb);
+  solver.run();
+  EXPECT_NEAR(solver.log_z(), log_partition(dag), 1e-4);
+}
+
 TEST(TrainerCallback, EvaluatesAtTheStartEveryKStepsAndAtTheEnd) {
   const Dag dag = small_grid(Backend::Cpu);
   TrainConfig c = converging_config(Algo::DB);

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -65,9 +66,12 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
 
 /// Reads a file in either form (told apart by the first bytes). Throws InputError naming the file.
 DagFile read_dag_file(const std::string& path);
-/// Writes `f` (not validated) to `path` in the given form, through a temporary file renamed into
-/// place, so a failure never leaves a half-written file. Throws InputError if it cannot write.
+/// Writes `f` (not validated) to `path` in the given form, as an OutputFile (gfnrl/output_file.hpp):
+/// through a temporary renamed into place, special files in place, so a failure never leaves a
+/// half-written file. Throws InputError naming the path if it cannot write.
 void write_dag_file(const DagFile& f, const std::string& path, DagFormat format);
+/// The same into a stream (binary: seekable, opened in binary mode).
+void write_dag_file(const DagFile& f, std::ostream& out, DagFormat format);
 
 /// A validated, level-sorted Dag loaded from a file, and the file's backward policy if it has one
 /// (moved to the Dag's edge ids and checked to be normalised over each state's parents).

@@ -19,7 +19,16 @@
 extern "C" {
 #endif
 
-typedef enum gfnrl_status {
+/* In C++ the enums get a fixed underlying type (int), so that any integer a C caller passes is a
+ * valid value of the type and the library can range-check it; without one, an out-of-range value
+ * is undefined behaviour in C++ before any check can run. Same size and calling convention. */
+#ifdef __cplusplus
+#define GFNRL_ENUM_BASE : int
+#else
+#define GFNRL_ENUM_BASE
+#endif
+
+typedef enum gfnrl_status GFNRL_ENUM_BASE {
   GFNRL_OK = 0,
   GFNRL_ERROR_INPUT = 1,    /* invalid argument or input file (the message names it) */
   GFNRL_ERROR_MEMORY = 2,   /* the request does not fit in the backend's memory */
@@ -27,21 +36,21 @@ typedef enum gfnrl_status {
   GFNRL_ERROR_INTERNAL = 4  /* anything else */
 } gfnrl_status;
 
-typedef enum gfnrl_backend {
+typedef enum gfnrl_backend GFNRL_ENUM_BASE {
   GFNRL_BACKEND_CPU = 0,
   GFNRL_BACKEND_CUDA = 1,
   GFNRL_BACKEND_AUTO = 2 /* CUDA when a device exists, else CPU */
 } gfnrl_backend;
 
 /* The backward policy whose log-probabilities correct the inner-edge rewards. */
-typedef enum gfnrl_correction {
+typedef enum gfnrl_correction GFNRL_ENUM_BASE {
   GFNRL_CORRECTION_NONE = 0,    /* uncorrected: targets n(x) R(x) */
   GFNRL_CORRECTION_UNIFORM = 1, /* P_B(s|s') = 1 / #parents(s') */
   GFNRL_CORRECTION_MAXENT = 2,  /* P_B(s|s') = n(s) / n(s') */
   GFNRL_CORRECTION_FILE = 3     /* the P_B stored in the loaded DAG file */
 } gfnrl_correction;
 
-typedef enum gfnrl_algo {
+typedef enum gfnrl_algo GFNRL_ENUM_BASE {
   GFNRL_ALGO_TB = 0,
   GFNRL_ALGO_DB = 1,
   GFNRL_ALGO_SUBTB = 2,
@@ -53,13 +62,19 @@ typedef enum gfnrl_algo {
 } gfnrl_algo;
 
 /* Where the losses' backward policy comes from (see gfnrl_trainer_create's correction). */
-typedef enum gfnrl_backward_mode {
+typedef enum gfnrl_backward_mode GFNRL_ENUM_BASE {
   GFNRL_BACKWARD_FIXED = 0,   /* the correction given to gfnrl_trainer_create */
   GFNRL_BACKWARD_LEARNED = 1, /* trained through the learner's loss (correction must be NONE) */
   GFNRL_BACKWARD_TLM = 2,     /* trajectory likelihood maximisation (correction must be NONE) */
   GFNRL_BACKWARD_COUPLED = 3, /* PG / AC: Niu et al.'s coupled P_B (RL-B; correction NONE) */
   GFNRL_BACKWARD_GUIDED = 4   /* PG / AC: the same toward a guide avoiding low-reward exits (RL-G) */
 } gfnrl_backward_mode;
+
+/* How the hypergrid's region indicators are decided (gfnrl_hypergrid_create_with_regions). */
+typedef enum gfnrl_hypergrid_regions GFNRL_ENUM_BASE {
+  GFNRL_REGIONS_EXACT = 0,  /* rational arithmetic: the definition (the default) */
+  GFNRL_REGIONS_FLOAT64 = 1 /* |x/(H-1) - 0.5| in IEEE double, as float64 reference codes do */
+} gfnrl_hypergrid_regions;
 
 typedef struct gfnrl_dag gfnrl_dag;
 typedef struct gfnrl_trainer gfnrl_trainer;
@@ -88,6 +103,10 @@ void gfnrl_set_stream(void* cuda_stream);
 gfnrl_status gfnrl_dag_load(const char* path, gfnrl_backend backend, gfnrl_dag** out);
 gfnrl_status gfnrl_hypergrid_create(int32_t ndim, int32_t height, double r0, double r1, double r2,
                                     gfnrl_backend backend, gfnrl_dag** out);
+/* The same with an explicit region rule (gfnrl_hypergrid_create uses GFNRL_REGIONS_EXACT). */
+gfnrl_status gfnrl_hypergrid_create_with_regions(int32_t ndim, int32_t height, double r0, double r1,
+                                                 double r2, gfnrl_hypergrid_regions regions,
+                                                 gfnrl_backend backend, gfnrl_dag** out);
 void gfnrl_dag_destroy(gfnrl_dag* dag);
 int32_t gfnrl_dag_num_states(const gfnrl_dag* dag);
 int32_t gfnrl_dag_num_edges(const gfnrl_dag* dag);

@@ -14,6 +14,8 @@
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/policy_file.hpp"
 #include "gfnrl/metrics.hpp"
+#include "gfnrl/input_file.hpp"
+#include "gfnrl/output_file.hpp"
 #include "gfnrl/soft_values.hpp"
 #include "gfnrl/stopwatch.hpp"
 #include "gfnrl/sweep.hpp"

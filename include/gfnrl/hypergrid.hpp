@@ -4,11 +4,23 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gfnrl/dag.hpp"
 
 namespace gfnrl {
+
+/// How the region indicators of R are decided.
+enum class HypergridRegions : int32_t {
+  Exact = 0,   ///< in exact rational arithmetic: the definition (torchgfn agrees on every cell)
+  Float64 = 1  ///< as |x/(H-1) - 0.5| in IEEE double, like the float64 reference codes: where
+               ///< H-1 is a multiple of 5, cells at distance exactly 0.3 land in the ring
+};
+
+/// "exact" / "float64" and back; InputError naming the value and the allowed names.
+HypergridRegions parse_hypergrid_regions(const std::string& name);
+const char* hypergrid_regions_name(HypergridRegions r);
 
 struct HypergridConfig {
   int32_t ndim = 4;     ///< D, 1..16
@@ -16,6 +28,7 @@ struct HypergridConfig {
   double r0 = 1e-3;     ///< > 0 (every state terminates, so every reward must be positive)
   double r1 = 0.5;      ///< >= 0
   double r2 = 2.0;      ///< >= 0
+  HypergridRegions regions = HypergridRegions::Exact;  ///< Float64: compatibility only
 };
 
 /// The field's vocabulary: a hypergrid is described by its config.

@@ -2,6 +2,7 @@
 /// How much memory a backend can give, and the check that refuses a size before allocating.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "gfnrl/backend.hpp"
@@ -9,8 +10,17 @@
 namespace gfnrl {
 
 /// Free bytes on the backend: MemAvailable on the host, cudaMemGetInfo's free on the device.
-/// The environment variable GFNRL_MEMORY_LIMIT (bytes) caps it, for tests and shared machines.
+/// The environment variable GFNRL_MEMORY_LIMIT (bytes, a decimal integer >= 0) caps it, for tests
+/// and shared machines; any other value (empty, negative, "1e9", "100abc", overflowing) is an
+/// InputError naming it.
 std::size_t available_bytes(Backend b);
+
+/// Bytes a DAG of `states` states and `edges` inner edges plus one soft-value solve and one
+/// marginal evaluation need (the estimate every environment and DAG file is checked against).
+/// Per state: offsets 2x4, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
+/// policy exit 4, log n 4, generator temporaries 16. Per edge: child index/action 8, parent
+/// index/edge 8, Q / log pi / P_B 12, a forward policy 4, slack 4.
+std::size_t estimate_dag_bytes(int64_t states, int64_t edges);
 
 /// Throws AllocationError("<what> needs X but only Y is available on <backend>") when
 /// `bytes_needed` exceeds available_bytes(b).

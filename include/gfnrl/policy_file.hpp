@@ -13,6 +13,7 @@
 /// Edge ids and states follow the Dag's level-sorted numbering, which a given environment (or
 /// DAG file) always reproduces.
 #pragma once
+#include <ostream>
 #include <string>
 
 #include "gfnrl/dag.hpp"
@@ -20,8 +21,10 @@
 
 namespace gfnrl {
 
-/// Writes `policy` (any backend) to `path` via a temporary renamed into place.
+/// Writes `policy` (any backend) to `path` as an OutputFile (gfnrl/output_file.hpp).
 void write_policy_file(const std::string& path, const Dag& dag, const ForwardPolicy& policy);
+/// The same into a stream.
+void write_policy_file(std::ostream& out, const Dag& dag, const ForwardPolicy& policy);
 
 /// Reads a policy for `dag` onto its backend. InputError naming the line for malformed lines,
 /// sizes that differ from the DAG's, NaN or positive log-probabilities, an exit where the state

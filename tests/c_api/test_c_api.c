@@ -85,6 +85,42 @@ int main(int argc, char** argv) {
   }
   EXPECT(gfnrl_solve(NULL, GFNRL_CORRECTION_NONE, NULL, NULL) == GFNRL_ERROR_INPUT);
   EXPECT(gfnrl_solve_terminal_distribution(dag, GFNRL_CORRECTION_UNIFORM, p, 3) == GFNRL_ERROR_INPUT);
+  /* Out-of-range enum values (as a C caller may pass them) are input errors, not undefined
+   * behaviour: the UBSan pass of .ci/run runs this program. */
+  EXPECT(gfnrl_solve(dag, (gfnrl_correction)-1, NULL, NULL) == GFNRL_ERROR_INPUT);
+  EXPECT(strstr(gfnrl_last_error(), "correction -1 is out of range") != NULL);
+  EXPECT(gfnrl_hypergrid_create(2, 8, 1e-3, 0.5, 2, (gfnrl_backend)7, &missing) == GFNRL_ERROR_INPUT);
+  EXPECT(missing == NULL && strstr(gfnrl_last_error(), "backend 7 is out of range") != NULL);
+  EXPECT(gfnrl_hypergrid_create_with_regions(2, 8, 1e-3, 0.5, 2, (gfnrl_hypergrid_regions)5,
+                                             GFNRL_BACKEND_CPU, &missing) == GFNRL_ERROR_INPUT);
+  EXPECT(missing == NULL && strstr(gfnrl_last_error(), "regions 5 is out of range") != NULL);
+  {
+    gfnrl_train_config bad_cfg;
+    gfnrl_trainer* bad = NULL;
+    gfnrl_train_config_default(&bad_cfg);
+    bad_cfg.algo = (gfnrl_algo)12;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &bad_cfg, &bad) == GFNRL_ERROR_INPUT);
+    EXPECT(bad == NULL && strstr(gfnrl_last_error(), "algo 12") != NULL);
+    gfnrl_train_config_default(&bad_cfg);
+    bad_cfg.backward = (gfnrl_backward_mode)-3;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_NONE, &bad_cfg, &bad) == GFNRL_ERROR_INPUT);
+    EXPECT(bad == NULL && strstr(gfnrl_last_error(), "backward mode -3") != NULL);
+  }
+  /* The 2-D H=16 grid (R0 0.1): the ring is {2,13}^2 exactly, so log Z = log(256*0.1 + 64*0.5 +
+   * 4*2) = log 65.6; the float64 rule also puts coordinate 12 (|12/15 - 1/2| = 3/10 exactly) in
+   * the ring: {2,12,13}^2, 9 cells, log(25.6 + 32 + 18) = log 75.6. */
+  {
+    gfnrl_dag* g16 = NULL;
+    double lz = 0;
+    EXPECT(gfnrl_hypergrid_create(2, 16, 0.1, 0.5, 2, GFNRL_BACKEND_CPU, &g16) == GFNRL_OK);
+    EXPECT(gfnrl_log_partition(g16, &lz) == GFNRL_OK && fabs(lz - log(65.6)) < 1e-5);
+    gfnrl_dag_destroy(g16);
+    g16 = NULL;
+    EXPECT(gfnrl_hypergrid_create_with_regions(2, 16, 0.1, 0.5, 2, GFNRL_REGIONS_FLOAT64,
+                                               GFNRL_BACKEND_CPU, &g16) == GFNRL_OK);
+    EXPECT(gfnrl_log_partition(g16, &lz) == GFNRL_OK && fabs(lz - log(75.6)) < 1e-5);
+    gfnrl_dag_destroy(g16);
+  }
 
   /* Policy gradients with the exact expected gradient, and a TLM-trained P_B. */
   gfnrl_trainer_destroy(trainer);

@@ -1,6 +1,7 @@
 // Shared CLI options and environment construction.
 #include "cli_common.hpp"
 
+#include <charconv>
 #include <iostream>
 
 namespace gfnrl::cli {
@@ -34,5 +35,44 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 void print_json_line(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+}  // namespace gfnrl::cli
+
+namespace gfnrl::cli {
+
+CLI::Validator input_file_check(std::vector<std::string> keywords) {
+  std::string name;
+  for (const std::string& k : keywords) name += k + "|";
+  return CLI::Validator(
+      [keywords](std::string& v) -> std::string {
+        for (const std::string& k : keywords)
+          if (v == k) return "";
+        try {
+          require_regular_file(v, "file");
+        } catch (const InputError& e) {
+          if (keywords.empty()) return e.what();
+          std::string allowed;
+          for (std::size_t i = 0; i < keywords.size(); ++i)
+            allowed += (i == 0 ? "" : ", ") + keywords[i];
+          return v + " is neither " + allowed + " nor a readable file (" + e.what() + ")";
+        }
+        return "";
+      },
+      name + "FILE");
+}
+
+CLI::Validator whole_number_check(uint64_t max) {
+  return CLI::Validator(
+      [max](std::string& v) -> std::string {
+        uint64_t x = 0;
+        const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+        const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || r.ec != std::errc() || x > max)
+          return "value '" + v.substr(0, 40) + "' is out of range: give a whole number in [0, " +
+                 std::to_string(max) + "]";
+        return "";
+      },
+      "UINT");
+}
 
 }  // namespace gfnrl::cli

@@ -16,6 +16,7 @@ struct EnvOptions {
   bool tree = false;     ///< --tree: the autoregressive unrolling of the environment
   uint64_t env_seed = 0;
   HypergridConfig grid;
+  std::string grid_regions = "exact";  ///< --regions, parsed into grid.regions when building
   SubsetsConfig subsets;
   BitseqConfig bitseq;
   DagStructureConfig structure;
@@ -64,6 +65,15 @@ void print_json_line(const nlohmann::json& j);
 
 /// True when `s` ends with `tail` (file suffixes: .txt, .bin).
 bool ends_with(const std::string& s, const std::string& tail);
+
+/// CLI11 check for a file input (and the given keywords, e.g. "uniform"): the path must be an
+/// existing regular file, checked with stat() before anything opens it (a FIFO would block,
+/// /dev/zero never ends).
+CLI::Validator input_file_check(std::vector<std::string> keywords = {});
+
+/// CLI11 check run on the text before conversion: decimal digits only, value in [0, max]. Without
+/// it CLI11 wraps "-1" to 2^64-1 for unsigned options and clamps overflowing values.
+CLI::Validator whole_number_check(uint64_t max);
 
 void register_solve(CLI::App& app);
 void register_eval(CLI::App& app);

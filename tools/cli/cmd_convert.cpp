@@ -26,6 +26,7 @@ DagFormat output_format(const ConvertOptions& o) {
 int run(const ConvertOptions& o, const CLI::App& cmd) {
   check_env_flags(cmd, o.env);
   const DagFormat format = output_format(o);
+  OutputFile out(o.out, true, "--out");  // checked and opened before any work
   DagFile file;
   std::optional<Environment> built;
   if (!o.env.dag_file.empty() && o.with_pb == "keep" && !o.env.tree) {
@@ -46,7 +47,8 @@ int run(const ConvertOptions& o, const CLI::App& cmd) {
   }
   progress(o.env, "writing " + o.out + " (" + dag_format_name(format) + ", " +
                       std::to_string(file.spec.edges.size()) + " edges)");
-  write_dag_file(file, o.out, format);
+  write_dag_file(file, out.stream(), format);
+  out.commit();
   nlohmann::json j = built ? built->description
                            : nlohmann::json{{"env", "file"}, {"dag", o.env.dag_file}};
   j["command"] = "convert";
@@ -56,7 +58,7 @@ int run(const ConvertOptions& o, const CLI::App& cmd) {
   j["num_edges"] = file.spec.edges.size();
   j["num_terminal"] = file.spec.log_rewards.size();
   j["backward_policy"] = !file.log_pb.empty();
-  j["bytes"] = std::filesystem::file_size(o.out);
+  j["bytes"] = out.bytes();
   if (o.env.json) {
     print_json_line(j);
   } else {

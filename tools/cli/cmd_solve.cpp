@@ -29,7 +29,7 @@ void add_solver_options(CLI::App& cmd, SolveOptions& o) {
   cmd.add_option("--prior", o.prior,
                  "KL-regularised soft RL with this base policy file (gfnrl train --save-policy); "
                  "with --correction none the target is mu^T(x) R(x)")
-      ->check(CLI::ExistingFile)
+      ->check(input_file_check())
       ->excludes(uniform);
 }
 
@@ -127,12 +127,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--policy", opts->policy,
                   "uniform (uniform over valid actions, exit included), optimal, or a policy "
                   "file (gfnrl train --save-policy) written for this DAG")
-      ->check(CLI::Validator(
-          [](std::string& v) -> std::string {
-            if (v == "uniform" || v == "optimal" || std::ifstream(v).good()) return "";
-            return v + " is neither uniform, optimal nor a readable policy file";
-          },
-          "uniform|optimal|FILE"))
+      ->check(input_file_check({"uniform", "optimal"}))
       ->capture_default_str();
   cmd->callback([opts, cmd]() { throw CLI::RuntimeError(run(*opts, true, *cmd)); });
 }

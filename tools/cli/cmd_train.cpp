@@ -1,6 +1,7 @@
 // gfnrl train: batched tabular training of one learner, with the exact TV of every run's policy
 // every K steps written to a CSV.
 #include <iostream>
+#include <optional>
 
 #include "train_session.hpp"
 
@@ -21,8 +22,14 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const bool pb_binary = ends_with(o.save_pb, ".bin");
   if (!o.save_pb.empty() && !pb_binary && !ends_with(o.save_pb, ".txt"))
     throw InputError("--save-pb " + o.save_pb + ": name it .txt (text) or .bin (binary DAG file)");
-  AtomicCsv csv(so.out);  // fails (exit 2) before any work when the path is not writable
+  // Every output is checked and opened (as a temporary) before any work: a bad path exits 2, and
+  // a failure later leaves none of them behind.
+  check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb}});
+  AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
+  std::optional<OutputFile> policy_out, pb_out;
+  if (!o.save_policy.empty()) policy_out.emplace(o.save_policy, false, "--save-policy");
+  if (!o.save_pb.empty()) pb_out.emplace(o.save_pb, pb_binary, "--save-pb");
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
@@ -37,15 +44,19 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const double log_z = trainer.target_log_z();
   const LoopResult res =
       train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, learner.label}, &csv);
+  if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
+  if (pb_out) {
+    const BackwardPolicy run0 = trainer.backward_policy(0);
+    write_dag_file(dag_to_file(dag, &run0), pb_out->stream(),
+                   pb_binary ? DagFormat::Binary : DagFormat::Text);
+  }
   csv.commit();
-  if (!o.save_policy.empty()) {
-    write_policy_file(o.save_policy, dag, trainer.policy(0));
+  if (policy_out) {
+    policy_out->commit();
     progress(env, "wrote run 0's policy to " + o.save_policy);
   }
-  if (!o.save_pb.empty()) {
-    const BackwardPolicy run0 = trainer.backward_policy(0);
-    write_dag_file(dag_to_file(dag, &run0), o.save_pb,
-                   pb_binary ? DagFormat::Binary : DagFormat::Text);
+  if (pb_out) {
+    pb_out->commit();
     progress(env, "wrote the DAG with run 0's P_B to " + o.save_pb + " (reuse: --dag " +
                       o.save_pb + " --pb file)");
   }

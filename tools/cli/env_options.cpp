@@ -12,7 +12,7 @@ namespace {
 const std::vector<std::pair<const char*, const char*>> kFlagEnv = {
     {"--env", ""},           {"--env-seed", ""},      {"--ndim", "hypergrid"},
     {"--height", "hypergrid"}, {"--r0", "hypergrid"},   {"--r1", "hypergrid"},
-    {"--r2", "hypergrid"},   {"--items", "subsets"},  {"--pairwise-scale", "subsets"},
+    {"--r2", "hypergrid"},   {"--regions", "hypergrid"}, {"--items", "subsets"},  {"--pairwise-scale", "subsets"},
     {"--length", "bitseq"},  {"--word", "bitseq"},    {"--modes", "bitseq"},
     {"--beta", "bitseq"},    {"--nodes", "dag-structure"}, {"--samples", "dag-structure"}};
 }  // namespace
@@ -27,13 +27,14 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--dag", o.dag_file,
                  "load this DAG file (text or binary, README 'DAG files') instead of generating "
                  "--env; --correction file uses the P_B values it carries")
-      ->check(CLI::ExistingFile);
+      ->check(input_file_check());
   cmd.add_flag("--tree", o.tree,
                "use the autoregressive (tree) version: one state per path of the environment "
                "or file (P_B = 1, so the correction is a no-op)");
   cmd.add_option("--env-seed", o.env_seed,
                  "seed of the environment's random parameters (subsets energies, bitseq modes, "
                  "dag-structure data)")
+      ->check(whole_number_check(UINT64_MAX))
       ->capture_default_str();
   cmd.add_option("--ndim", o.grid.ndim, "hypergrid dimension D")
       ->check(CLI::Range(1, 16))
@@ -45,6 +46,13 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--r1", o.grid.r1, "hypergrid reward R1 of the outer region (>= 0)")
       ->capture_default_str();
   cmd.add_option("--r2", o.grid.r2, "hypergrid reward R2 of the ring region (>= 0)")
+      ->capture_default_str();
+  cmd.add_option("--regions", o.grid_regions,
+                 "hypergrid: how the region indicators are decided. exact: in rational "
+                 "arithmetic, the definition (torchgfn agrees); float64: as |x/(H-1) - 0.5| in "
+                 "IEEE double, reproducing float64 reference codes, which put cells at distance "
+                 "exactly 0.3 into the ring when H-1 is a multiple of 5")
+      ->check(CLI::IsMember({"exact", "float64"}))
       ->capture_default_str();
   cmd.add_option("--items", o.subsets.items, "subsets: number of items n (2^n states), 1..24")
       ->capture_default_str();
@@ -86,15 +94,18 @@ namespace {
 Environment generate(const EnvOptions& o, Backend b) {
   Environment env;
   if (o.env == "hypergrid") {
-    validate(o.grid);
+    HypergridConfig grid = o.grid;
+    grid.regions = parse_hypergrid_regions(o.grid_regions);
+    validate(grid);
     progress(o, "building hypergrid D=" + std::to_string(o.grid.ndim) +
                     " H=" + std::to_string(o.grid.height) + " (" +
                     std::to_string(hypergrid_num_states(o.grid)) + " states, " +
                     std::to_string(hypergrid_num_edges(o.grid)) + " edges, estimated " +
                     format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
-    env.dag = make_hypergrid(o.grid, b);
-    env.description = {{"ndim", o.grid.ndim}, {"height", o.grid.height}, {"r0", o.grid.r0},
-                       {"r1", o.grid.r1},     {"r2", o.grid.r2}};
+    env.dag = make_hypergrid(grid, b);
+    env.description = {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0},
+                       {"r1", grid.r1},     {"r2", grid.r2},
+                       {"regions", hypergrid_regions_name(grid.regions)}};
   } else if (o.env == "subsets") {
     SubsetsConfig c = o.subsets;
     c.seed = o.env_seed;

@@ -1,10 +1,34 @@
 // gfnrl: command-line front end of libgfnrl_cuda.
 // Exit codes: 0 success, 2 usage errors and invalid input, 1 runtime failures (memory, CUDA).
+#include <csignal>
 #include <iostream>
 
 #include "cli_common.hpp"
 
+namespace {
+// SIGINT / SIGTERM / SIGHUP (Ctrl-C, `timeout`, a closed terminal): remove the temporaries of
+// unfinished outputs, then die of the same signal, so the caller sees the conventional status
+// (128 + signal: 130, 143, 129). A signal the parent set to be ignored stays ignored.
+extern "C" void on_fatal_signal(int sig) {
+  gfnrl::remove_output_temporaries();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void install_signal_cleanup() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    struct sigaction sa {};
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, nullptr);
+  }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  install_signal_cleanup();
   CLI::App app{"gfnrl: exact tabular soft RL and GFlowNets on enumerated DAGs (libgfnrl_cuda " +
                std::string(GFNRL_VERSION) + ")"};
   app.require_subcommand(1);

@@ -87,8 +87,12 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
   cmd.add_option("--runs", o.runs, "independent runs trained together (seeds seed..seed+runs-1)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  cmd.add_option("--seed", o.seed, "seed of run 0 (run r uses seed + r)")->capture_default_str();
-  cmd.add_option("--steps", o.steps, "training steps (per learner)")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "seed of run 0 (run r uses seed + r)")
+      ->check(whole_number_check(UINT64_MAX))
+      ->capture_default_str();
+  cmd.add_option("--steps", o.steps, "training steps (per learner)")
+      ->check(whole_number_check(INT64_MAX))
+      ->capture_default_str();
   cmd.add_option("--batch", o.batch, "trajectories sampled per step and run")
       ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();
@@ -111,6 +115,7 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
                  "base policy mu for KL-regularised learning (tb: relative TB, subtb: Trust-PCL, "
                  "db): uniform, or a policy file (gfnrl train --save-policy); the target becomes "
                  "mu^T(x) R(x). Default for --algo rtb / trust-pcl: uniform")
+      ->check(input_file_check({"uniform"}))
       ->excludes(corr)
       ->excludes(cmd.get_option("--pb"));
   cmd.add_option("--lr-backward", o.learner.cfg.lr_backward,
@@ -203,32 +208,6 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.prioritized = o.replay == "prioritized";
   c.validate();
   return c;
-}
-
-AtomicCsv::AtomicCsv(const std::string& path)
-    : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())) {
-  f_ = std::fopen(tmp_.c_str(), "w");
-  if (!f_)
-    throw InputError("cannot write the output file '" + path + "': " + std::strerror(errno));
-}
-
-AtomicCsv::~AtomicCsv() {
-  if (f_) std::fclose(f_);
-  if (!committed_) std::remove(tmp_.c_str());
-}
-
-void AtomicCsv::line(const std::string& text) {
-  std::fputs(text.c_str(), f_);
-  std::fputc('\n', f_);
-}
-
-void AtomicCsv::commit() {
-  const bool ok = std::fflush(f_) == 0 && !std::ferror(f_);
-  std::fclose(f_);
-  f_ = nullptr;
-  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0)
-    throw std::runtime_error("could not write '" + path_ + "': " + std::strerror(errno));
-  committed_ = true;
 }
 
 namespace {

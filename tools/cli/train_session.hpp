@@ -74,23 +74,20 @@ std::string fixed_correction(const SessionOptions& o);
 /// negative --steps or --eval-every below 1.
 EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd);
 
-/// A CSV file that appears under its name only when complete: rows go to a temporary file in
-/// the same directory, renamed over `path` by commit(); destroyed uncommitted, it is removed.
+/// A CSV file that appears under its name only when complete (an OutputFile: a temporary renamed
+/// over `path` by commit(), removed when destroyed uncommitted or on SIGINT/SIGTERM/SIGHUP; a
+/// special file such as /dev/null is written in place).
 class AtomicCsv {
  public:
-  /// Throws InputError (exit 2) when the temporary file cannot be created.
-  explicit AtomicCsv(const std::string& path);
-  ~AtomicCsv();
-  AtomicCsv(const AtomicCsv&) = delete;
-  AtomicCsv& operator=(const AtomicCsv&) = delete;
-  void line(const std::string& text);
-  void commit();
-  const std::string& path() const { return path_; }
+  /// Throws InputError (exit 2) naming `flag` when `path` cannot be written.
+  explicit AtomicCsv(const std::string& path, const std::string& flag = "--out")
+      : file_(path, false, flag) {}
+  void line(const std::string& text) { file_.stream() << text << '\n'; }
+  void commit() { file_.commit(); }
+  const std::string& path() const { return file_.path(); }
 
  private:
-  std::string path_, tmp_;
-  std::FILE* f_ = nullptr;
-  bool committed_ = false;
+  OutputFile file_;
 };
 
 inline const char* kCurveHeader = "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds";
