@@ -158,17 +158,21 @@ inline std::vector<double> parent_log_softmax(const DagArrays& a, const std::vec
   return out;
 }
 
-/// Runs f with OpenMP limited to `threads` (restored afterwards); without OpenMP, just runs f.
+/// Runs f with OpenMP set to `threads` (restored afterwards). Without OpenMP a thread-count test
+/// would compare a run with itself and pass vacuously: it fails instead, saying why.
 template <class F>
 auto with_threads(int threads, F&& f) {
 #if defined(_OPENMP)
   const int keep = omp_get_max_threads();
   omp_set_num_threads(threads);
+  EXPECT_EQ(omp_get_max_threads(), threads) << "OpenMP did not take the thread count";
   auto result = f();
   omp_set_num_threads(keep);
   return result;
 #else
-  (void)threads;
+  ADD_FAILURE() << "built without OpenMP: a test of determinism across " << threads
+                << " threads would compare a single-threaded run with itself (install an OpenMP "
+                   "runtime, e.g. g++'s libgomp)";
   return f();
 #endif
 }

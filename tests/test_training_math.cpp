@@ -265,15 +265,19 @@ struct Fixture {
     for (int32_t r = 0; r < runs; ++r)
       for (int32_t i = 0; i < a.samples; ++i) detail::dqn_sample(a, r, i);
   }
-  // Replayed pairs: the first transition and the exit of the fixture's trajectories.
+  // Replayed pairs: every transition of the run's trajectories in order (s0's first actions,
+  // the inner transitions, the exits), cycling when `samples` exceeds their number.
   void replay_pairs(int32_t samples, std::vector<int32_t>& ss, std::vector<int32_t>& sa) const {
-    for (int32_t r = 0; r < runs; ++r)
+    for (int32_t r = 0; r < runs; ++r) {
+      std::vector<std::pair<int32_t, int32_t>> all;  // (trajectory, position)
+      for (int32_t m = 0; m < batch; ++m)
+        for (int32_t k = 0; k < lengths[r * batch + m]; ++k) all.push_back({r * batch + m, k});
       for (int32_t i = 0; i < samples; ++i) {
-        const int32_t t = r * batch + i % batch;
-        const int32_t k = i < batch ? 0 : lengths[t] - 1;
+        const auto [t, k] = all[i % all.size()];
         ss.push_back(st(t, k));
         sa.push_back(static_cast<int32_t>(ac(t, k)));
       }
+    }
   }
 };
 
@@ -361,13 +365,32 @@ TEST_P(LossGradient, SubTrajectoryBalanceMatchesFiniteDifferences) {
 // SoftDQN / Munchausen: replayed transitions = every transition of the fixture's trajectories.
 TEST_P(LossGradient, SoftDqnAndMunchausenMatchFiniteDifferences) {
   const Fixture f(GetParam());
-  const int32_t samples = 6;
+  const int32_t samples = 24;
   std::vector<int32_t> ss, sa;
   f.replay_pairs(samples, ss, sa);
   std::mt19937 rng(GetParam() + 7);
   std::normal_distribution<double> g(0.0, 1.0);
   std::vector<double> target(f.params.size());
   for (double& x : target) x = g(rng);
+  // Coverage: inner transitions (neither at s0 nor exits) at several states, and the Munchausen
+  // term tau log pi_tgt(a|s) (alpha 0.6, tau 2.5) both clipped at l0 = -1 and inside (l0, 0) at
+  // several states each.
+  std::set<int32_t> inner_states, clipped_states, open_states;
+  for (int32_t r = 0; r < f.runs; ++r)
+    for (int32_t i = 0; i < samples; ++i) {
+      const int32_t s = ss[r * samples + i];
+      const int64_t act = sa[r * samples + i];
+      if (s != 0 && act < f.L.num_edges) inner_states.insert(s);  // s0 is state 0
+      const double tau = 2.5, *row = target.data() + r * f.L.stride();
+      double z = 0;
+      for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
+      if (std::isfinite(f.h.log_reward[s])) z += std::exp(row[f.L.exit_entry(s)] / tau);
+      const double munch = row[act] - tau * std::log(z);
+      (munch <= -1.0 ? clipped_states : open_states).insert(s);
+    }
+  EXPECT_GE(inner_states.size(), 3u);
+  EXPECT_GE(clipped_states.size(), 2u);
+  EXPECT_GE(open_states.size(), 2u);
   for (double alpha : {0.0, 0.15, 0.6}) {
     for (bool huber : {true, false}) {
       const double tau = 1.0 / (1.0 - alpha);

@@ -1,0 +1,266 @@
+// The DQN replay buffer (ring wrap-around, new-transition priority, priority update,
+// proportional and uniform sampling frequencies), the Polyak update, and the exact metrics (TV,
+// KL both ways, JSD) against independent double-precision formulas, zeros included. The CPU ops
+// are called directly (host/backend_ops.hpp): these are the units the trainer composes.
+#include <deque>
+
+#include "backend_ops.hpp"
+#include "test_support.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+using detail::ReplayArgs;
+using detail::RolloutArgs;
+
+// One run-major replay buffer in host vectors, with the views the ops take.
+struct Replay {
+  int32_t runs, capacity;
+  std::vector<int32_t> state, action;
+  std::vector<float> priority, max_priority;
+  std::vector<double> cumsum;
+  std::vector<int64_t> inserted;
+  Replay(int32_t r, int32_t c, bool prioritized)
+      : runs(r), capacity(c), state(size_t(r) * c, -1), action(size_t(r) * c, -1),
+        priority(prioritized ? size_t(r) * c : 0, 0.0f), max_priority(r, 1.0f),
+        cumsum(size_t(r) * c), inserted(r, 0) {}
+  ReplayArgs args() {
+    return {runs,         capacity,        state.data(),    action.data(),
+            priority.empty() ? nullptr : priority.data(), cumsum.data(), inserted.data(),
+            max_priority.data()};
+  }
+};
+
+// Inserts one batch: trajectory m of run r has lengths[r][m] transitions whose states are
+// next_id++ (so every transition is recognisable) and actions 1000 + the same id.
+void insert_batch(Replay& rb, const std::vector<std::vector<int32_t>>& lengths, int32_t& next_id,
+                  std::vector<std::deque<int32_t>>* model) {
+  const int32_t batch = static_cast<int32_t>(lengths[0].size());
+  int32_t max_len = 1;
+  for (const auto& run : lengths)
+    for (int32_t l : run) max_len = std::max(max_len, l);
+  std::vector<int32_t> states(size_t(rb.runs) * batch * max_len, -7), actions(states.size(), -7),
+      lens(size_t(rb.runs) * batch);
+  for (int32_t r = 0; r < rb.runs; ++r)
+    for (int32_t m = 0; m < batch; ++m) {
+      lens[size_t(r) * batch + m] = lengths[r][m];
+      for (int32_t t = 0; t < lengths[r][m]; ++t) {
+        const size_t at = (size_t(r) * batch + m) * max_len + t;
+        states[at] = next_id;
+        actions[at] = 1000 + next_id;
+        (*model)[r].push_back(next_id++);
+        if (static_cast<int32_t>((*model)[r].size()) > rb.capacity) (*model)[r].pop_front();
+      }
+    }
+  RolloutArgs t{};
+  t.runs = rb.runs;
+  t.batch = batch;
+  t.max_len = max_len;
+  t.states = states.data();
+  t.actions = actions.data();
+  t.lengths = lens.data();
+  detail::cpu::replay_insert(rb.args(), t);
+}
+
+TEST(Replay, RingWrapsAroundKeepingTheLastCapacityTransitionsInWriteOrder) {
+  Replay rb(2, 5, true);
+  rb.max_priority = {2.5f, 0.75f};
+  std::vector<std::deque<int32_t>> model(2);
+  int32_t id = 0;
+  // Run 0: 3 + 4 transitions (wraps once); run 1: 1 + 1 (does not fill).
+  insert_batch(rb, {{3, 4}, {1, 1}}, id, &model);
+  insert_batch(rb, {{2, 4}, {0, 2}}, id, &model);  // run 0 wraps again; run 1 gets 2 more
+  EXPECT_EQ(rb.inserted, (std::vector<int64_t>{13, 4}));
+  for (int32_t r = 0; r < 2; ++r) {
+    const int64_t n = rb.inserted[r];
+    ASSERT_EQ(static_cast<int64_t>(model[r].size()), std::min<int64_t>(n, rb.capacity));
+    // Transition j of run r (j = 0 .. n-1 in insertion order) sits in slot j % capacity.
+    for (size_t k = 0; k < model[r].size(); ++k) {
+      const int64_t j = n - int64_t(model[r].size()) + int64_t(k);
+      const size_t slot = size_t(r) * rb.capacity + size_t(j % rb.capacity);
+      EXPECT_EQ(rb.state[slot], model[r][k]) << "run " << r << " transition " << j;
+      EXPECT_EQ(rb.action[slot], 1000 + model[r][k]);
+      // New transitions get the run's current maximal priority.
+      EXPECT_EQ(rb.priority[slot], rb.max_priority[r]);
+    }
+  }
+  // Run 1 never filled: slot 4 was never written.
+  EXPECT_EQ(rb.state[5 + 4], -1);
+}
+
+TEST(Replay, PriorityUpdateSetsSampledSlotsAndRaisesTheMaximum) {
+  Replay rb(2, 4, true);
+  std::vector<std::deque<int32_t>> model(2);
+  int32_t id = 0;
+  insert_batch(rb, {{4}, {4}}, id, &model);
+  const float exponent = 0.6f;
+  // Samples per run: 3; run 0 updates slots 1, 3, 1 (the later write wins), run 1 slot 0.
+  const std::vector<int32_t> slot = {1, 3, 1, 0, 0, 0};
+  const std::vector<float> abs_td = {0.5f, 4.0f, 0.25f, 0.0f, 0.0f, 2.0f};
+  detail::cpu::replay_update_priorities(rb.args(), 3, slot.data(), abs_td.data(), exponent);
+  auto p = [&](double td) { return static_cast<float>(std::pow(td + 1e-3, double(exponent))); };
+  EXPECT_NEAR(rb.priority[1], p(0.25), 1e-6);
+  EXPECT_NEAR(rb.priority[3], p(4.0), 1e-6);
+  EXPECT_EQ(rb.priority[0], 1.0f);  // untouched: the initial max priority
+  EXPECT_EQ(rb.priority[2], 1.0f);
+  EXPECT_NEAR(rb.priority[4 + 0], p(2.0), 1e-6);
+  EXPECT_NEAR(rb.max_priority[0], p(4.0), 1e-6);
+  EXPECT_NEAR(rb.max_priority[1], p(2.0), 1e-6);
+  // A zero TD error keeps a positive priority (the floor), so the slot can be replayed again.
+  detail::cpu::replay_update_priorities(rb.args(), 3, slot.data(), std::vector<float>(6, 0.0f).data(),
+                                        exponent);
+  EXPECT_NEAR(rb.priority[1], p(0.0), 1e-9);
+  EXPECT_GT(rb.priority[1], 0.0f);
+  EXPECT_NEAR(rb.max_priority[0], p(4.0), 1e-6) << "the maximum never decreases";
+}
+
+// Counts how often each slot of run r is drawn over `steps` calls of `samples` draws.
+std::vector<int64_t> sample_counts(Replay& rb, int32_t r, int32_t samples, int32_t steps) {
+  std::vector<int64_t> counts(rb.capacity, 0);
+  std::vector<int32_t> slot(size_t(rb.runs) * samples), st(slot.size()), ac(slot.size());
+  for (int32_t step = 0; step < steps; ++step) {
+    detail::cpu::replay_sample(rb.args(), 42, step, samples, slot.data(), st.data(), ac.data());
+    for (int32_t i = 0; i < samples; ++i) {
+      const int32_t k = slot[size_t(r) * samples + i];
+      EXPECT_LT(k, std::min<int64_t>(rb.inserted[r], rb.capacity));
+      EXPECT_EQ(st[size_t(r) * samples + i], rb.state[size_t(r) * rb.capacity + k]);
+      ++counts[k];
+    }
+  }
+  return counts;
+}
+
+// max over slots of |count - N p| / sqrt(N p (1 - p)).
+double worst_z(const std::vector<int64_t>& counts, const std::vector<double>& prob) {
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  double worst = 0;
+  for (size_t k = 0; k < prob.size(); ++k) {
+    if (prob[k] == 0) {
+      EXPECT_EQ(counts[k], 0) << "slot " << k << " has probability 0";
+      continue;
+    }
+    const double mean = total * prob[k], sd = std::sqrt(total * prob[k] * (1 - prob[k]));
+    worst = std::max(worst, std::abs(counts[k] - mean) / sd);
+  }
+  return worst;
+}
+
+TEST(Replay, ProportionalSamplingFollowsThePrioritiesWithin5Sigma) {
+  Replay rb(2, 8, true);
+  std::vector<std::deque<int32_t>> model(2);
+  int32_t id = 0;
+  insert_batch(rb, {{8}, {5}}, id, &model);  // run 1: 5 of 8 slots filled
+  const std::vector<float> pri = {0.05f, 1.0f, 3.0f, 0.5f, 0.0001f, 2.0f, 0.7f, 0.25f};
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 8; ++k) rb.priority[size_t(r) * 8 + k] = pri[k] * (r + 1);
+  for (int32_t r = 0; r < 2; ++r) {
+    const int32_t filled = r == 0 ? 8 : 5;
+    std::vector<double> prob(8, 0.0);
+    double total = 0;
+    for (int k = 0; k < filled; ++k) total += pri[k];
+    for (int k = 0; k < filled; ++k) prob[k] = pri[k] / total;
+    const double z = worst_z(sample_counts(rb, r, 1000, 200), prob);
+    EXPECT_LT(z, 5.0) << "run " << r;
+  }
+}
+
+TEST(Replay, UniformSamplingCoversTheFilledSlotsEqually) {
+  Replay rb(1, 16, false);
+  std::vector<std::deque<int32_t>> model(1);
+  int32_t id = 0;
+  insert_batch(rb, {{6, 5}}, id, &model);  // 11 of 16 slots
+  std::vector<double> prob(16, 0.0);
+  for (int k = 0; k < 11; ++k) prob[k] = 1.0 / 11;
+  EXPECT_LT(worst_z(sample_counts(rb, 0, 1000, 100), prob), 5.0);
+}
+
+TEST(Polyak, MovesTheTargetByTheRateTowardTheSource) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  std::vector<float> source(1000), target0(1000);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = g(rng), target0[i] = g(rng);
+  for (float rate : {0.0f, 0.25f, 0.9f, 1.0f}) {
+    std::vector<float> target = target0;
+    detail::cpu::polyak(target.data(), source.data(), target.size(), rate);
+    for (size_t i = 0; i < target.size(); ++i) {
+      const double want = (1.0 - rate) * double(target0[i]) + double(rate) * source[i];
+      EXPECT_NEAR(target[i], want, 1e-6 * (1 + std::abs(want))) << "rate " << rate << " entry " << i;
+    }
+    if (rate == 1.0f) EXPECT_EQ(target, source) << "rate 1 copies exactly";
+    if (rate == 0.0f) EXPECT_EQ(target, target0) << "rate 0 leaves the target";
+  }
+}
+
+// ---- metrics --------------------------------------------------------------------------------
+
+struct Expected {
+  double tv, kl_pq, kl_qp, jsd;
+};
+
+// p = target (normalised), q = model (normalised): the textbook sums in double, 0 log 0 = 0.
+Expected textbook(std::vector<double> p, std::vector<double> q) {
+  p = normalised(p), q = normalised(q);
+  Expected e{0, 0, 0, 0};
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double m = 0.5 * (p[i] + q[i]);
+    e.tv += 0.5 * std::abs(p[i] - q[i]);
+    if (p[i] > 0) e.kl_pq += q[i] > 0 ? p[i] * std::log(p[i] / q[i]) : INFINITY;
+    if (q[i] > 0) e.kl_qp += p[i] > 0 ? q[i] * std::log(q[i] / p[i]) : INFINITY;
+    if (p[i] > 0) e.jsd += 0.5 * p[i] * std::log(p[i] / m);
+    if (q[i] > 0) e.jsd += 0.5 * q[i] * std::log(q[i] / m);
+  }
+  return e;
+}
+
+void expect_metrics(const Metrics& m, const Expected& e, const std::string& what) {
+  EXPECT_NEAR(m.tv, e.tv, 1e-6) << what;
+  EXPECT_NEAR(m.jsd, e.jsd, 1e-6) << what;
+  EXPECT_LE(m.jsd, std::log(2.0) + 1e-9) << what;
+  for (auto [got, want, name] : {std::tuple{m.kl_target_model, e.kl_pq, "KL(p||q)"},
+                                 std::tuple{m.kl_model_target, e.kl_qp, "KL(q||p)"}}) {
+    if (std::isinf(want))
+      EXPECT_TRUE(std::isinf(got) && got > 0) << what << " " << name << " = " << got;
+    else
+      EXPECT_NEAR(got, want, 1e-5 * (1 + want)) << what << " " << name;
+  }
+}
+
+TEST(Metrics, TvKlBothWaysAndJsdEqualTheTextbookSumsAwayFromTheOptimum) {
+  const Dag dag = make_hypergrid({2, 5, 1e-2, 0.5, 2.0}, Backend::Cpu);
+  const int n = dag.num_states();
+  std::vector<float> log_r = dag.log_reward().to_host();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int trial = 0; trial < 6; ++trial) {
+    // A model far from R/Z, with mass != 1 (the metrics normalise it), zeros in some trials;
+    // a target that is R or an arbitrary weight with zeros.
+    std::vector<double> q(n), w(n);
+    for (int s = 0; s < n; ++s) {
+      q[s] = u(rng) * u(rng) * 0.1;
+      w[s] = trial % 2 ? std::exp(double(log_r[s])) : u(rng);
+    }
+    if (trial >= 2) q[3] = q[7] = 0;   // model misses states the target has
+    if (trial >= 4) w[5] = w[9] = 0;   // target misses states the model has
+    if (trial == 5) w[3] = 0;          // a zero in both
+    std::vector<float> log_q(n), log_w(n);
+    for (int s = 0; s < n; ++s) {
+      log_q[s] = q[s] > 0 ? static_cast<float>(std::log(q[s])) : -INFINITY;
+      log_w[s] = w[s] > 0 ? static_cast<float>(std::log(w[s])) : -INFINITY;
+      q[s] = q[s] > 0 ? std::exp(double(log_q[s])) : 0;  // what the library sees, in double
+      w[s] = w[s] > 0 ? std::exp(double(log_w[s])) : 0;
+    }
+    Marginals mg{Array<float>::from_host(Backend::Cpu, std::vector<float>(n, 0.0f)),
+                 Array<float>::from_host(Backend::Cpu, log_q)};
+    const Array<float> target = Array<float>::from_host(Backend::Cpu, log_w);
+    const Metrics m = compare_to_target(dag, mg, &target);
+    expect_metrics(m, textbook(w, q), "trial " + std::to_string(trial));
+    double mass = 0;
+    for (double x : q) mass += x;
+    EXPECT_NEAR(m.model_mass, mass, 1e-6 * mass);
+    EXPECT_GT(m.tv, 0.05) << "the test must be away from the optimum";
+  }
+}
+
+}  // namespace
+}  // namespace gfnrl::test
