@@ -170,8 +170,8 @@ auto with_threads(int threads, F&& f) {
   omp_set_num_threads(keep);
   return result;
 #else
-  ADD_FAILURE() << "built without OpenMP: a test of determinism across " << threads
-                << " threads would compare a single-threaded run with itself (install an OpenMP "
+  ADD_FAILURE() << "built without OpenMP: this thread-count test (asking for " << threads
+                << ") would compare a single-threaded run with itself (install an OpenMP "
                    "runtime, e.g. g++'s libgomp)";
   return f();
 #endif

@@ -12,7 +12,7 @@
 namespace gfnrl::cli {
 
 // One rate for every learner so far: on the 2-D H=16 grid 1e-2 converges for all five, while
-// 3e-2 sends TB onto a single mode (README, "Training").
+// 3e-2 leaves TB with one of the four modes missing (README, "Training").
 float default_lr(Algo) { return 1e-2f; }
 
 const std::vector<std::string>& pb_choices() {
