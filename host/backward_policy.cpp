@@ -1,5 +1,6 @@
 // Backward policies: uniform, max-entropy (from exact path counts), user tables (validated).
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "backend_ops.hpp"
@@ -28,6 +29,15 @@ BackwardPolicy maxent_backward_policy(const Dag& dag, Stream stream) {
   return make(dag, log_n.data(), "maxent");
 }
 
+namespace {
+// %g: a tiny positive log-probability shows as 1e-07, not as std::to_string's 0.000000.
+std::string general(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+}  // namespace
+
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
                                           double tolerance, Stream stream) {
   const StreamScope scope(stream);
@@ -38,7 +48,7 @@ BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<floa
   for (std::size_t e = 0; e < log_prob.size(); ++e)
     if (std::isnan(log_prob[e]) || log_prob[e] > 0)
       throw InputError("backward policy entry of edge " + std::to_string(e) + " is " +
-                       std::to_string(log_prob[e]) + ": log-probabilities must be in [-inf, 0]");
+                       general(log_prob[e]) + ": log-probabilities must be in [-inf, 0]");
   BackwardPolicy pb{Array<float>::from_host(dag.backend(), log_prob), "user"};
   Array<double> sums(dag.backend(), dag.num_states());
   GFNRL_BACKEND_CALL(dag.backend(), backward_sums, dag.view(), pb.log_prob.data(), sums.data());
@@ -46,8 +56,8 @@ BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<floa
   for (int32_t c = 1; c < dag.num_states(); ++c)
     if (std::abs(h[c] - 1.0) > tolerance)
       throw InputError("backward policy of state " + std::to_string(c) + " sums to " +
-                       std::to_string(h[c]) + " over its parents; it must sum to 1 (tolerance " +
-                       std::to_string(tolerance) + ")");
+                       general(h[c]) + " over its parents; it must sum to 1 (tolerance " +
+                       general(tolerance) + ")");
   return pb;
 }
 

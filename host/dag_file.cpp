@@ -152,10 +152,12 @@ LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, S
     for (int32_t c = 0; c < f.spec.num_states; ++c) {
       if (c == f.spec.source) continue;
       const double total = peak[c] > -INFINITY ? sum[c] * std::exp(peak[c]) : 0.0;
-      if (std::abs(total - 1.0) > 1e-4)
+      if (std::abs(total - 1.0) > 1e-4) {
+        char sum_text[32];
+        std::snprintf(sum_text, sizeof sum_text, "%g", total);
         throw InputError(name + ": the P_B values of the edges into state " + std::to_string(c) +
-                         " sum to " + std::to_string(total) + "; they must sum to 1 (tolerance "
-                         "1e-4)");
+                         " sum to " + sum_text + "; they must sum to 1 (tolerance 1e-4)");
+      }
     }
     std::vector<float> table(num_edges);
     for (std::size_t i = 0; i < num_edges; ++i) table[edge_ids[i]] = f.log_pb[i];

@@ -64,6 +64,8 @@ TEST(BackwardPolicyErrors, UserTables) {
   bad = t;
   bad[5] = 0.5f;
   expect_table_error(dag, bad, "must be in [-inf, 0]");
+  bad[5] = 1e-7f;  // tiny and positive: printed with its value, not as 0.000000
+  expect_table_error(dag, bad, "entry of edge 5 is 1e-07: log-probabilities must be in [-inf, 0]");
   bad = t;
   bad[0] = std::log(0.25f);  // edge 0 -> its child, which has a single parent
   expect_table_error(dag, bad, "sums to 0.25");
