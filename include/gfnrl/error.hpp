@@ -32,7 +32,7 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// "1.23 GiB" style formatting for messages.
+/// "1.23 GiB" style formatting for messages (defined with the memory budget).
 std::string format_bytes(std::size_t bytes);
 
 }  // namespace gfnrl

@@ -8,6 +8,7 @@
 #include "gfnrl/dag.hpp"
 #include "gfnrl/dag_file.hpp"
 #include "gfnrl/environments.hpp"
+#include "gfnrl/forward_policy.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"

@@ -1,6 +1,7 @@
 // Available memory per backend, and the refusal of sizes that do not fit (before allocating).
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -41,6 +42,19 @@ std::size_t available_bytes(Backend b) {
     if (v < avail) avail = static_cast<std::size_t>(v);
   }
   return avail;
+}
+
+std::string format_bytes(std::size_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
 }
 
 std::size_t estimate_dag_bytes(int64_t states, int64_t edges) {

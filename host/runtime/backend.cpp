@@ -48,19 +48,6 @@ void synchronize(Backend b) {
 #endif
 }
 
-std::string format_bytes(std::size_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
-  return buf;
-}
-
 StreamScope::StreamScope(Stream stream) {
 #if GFNRL_WITH_CUDA
   if (stream.handle) {

@@ -1,0 +1,30 @@
+// Forward policy tables: the shape check every consumer runs, and the uniform policy.
+#include "gfnrl/forward_policy.hpp"
+
+#include "backend_ops.hpp"
+#include "gfnrl/error.hpp"
+
+namespace gfnrl {
+
+void check_policy_shape(const Dag& dag, const ForwardPolicy& policy, const std::string& what) {
+  const Backend b = dag.backend();
+  if (policy.log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
+      policy.exit_log_prob.size() != static_cast<std::size_t>(dag.num_states()) ||
+      policy.log_prob.backend() != b || policy.exit_log_prob.backend() != b)
+    throw InputError(what + " does not belong to this DAG: it has " +
+                     std::to_string(policy.log_prob.size()) + " edge and " +
+                     std::to_string(policy.exit_log_prob.size()) + " exit entries, the DAG " +
+                     std::to_string(dag.num_edges()) + " edges and " +
+                     std::to_string(dag.num_states()) + " states (same backend required)");
+}
+
+ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream) {
+  const StreamScope scope(stream);
+  ForwardPolicy p{Array<float>(dag.backend(), dag.num_edges()),
+                  Array<float>(dag.backend(), dag.num_states())};
+  GFNRL_BACKEND_CALL(dag.backend(), uniform_forward_policy, dag.view(), p.log_prob.data(),
+                     p.exit_log_prob.data());
+  return p;
+}
+
+}  // namespace gfnrl
