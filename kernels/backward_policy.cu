@@ -1,6 +1,6 @@
 // Backward policies on the GPU, one thread per child state (its parent edges are contiguous in
 // CSC): P_B(p|c) = 1/#Pa(c) or n(p)/n(c); and per-child sums of P_B for validating user tables.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

@@ -1,10 +1,10 @@
 // Device memory (RAII through shared_ptr deleters), copies, the library stream, device queries.
-// Host code reaches these only through host/backend_ops.hpp.
+// Host code reaches these only through host/ops/device_runtime.hpp.
 #include <cuda_runtime.h>
 
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/device_runtime.hpp"
 #include "gfnrl/error.hpp"
 #include "launch.cuh"
 

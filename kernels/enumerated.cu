@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "device_scan.cuh"
 #include "launch.cuh"
 

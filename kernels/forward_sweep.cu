@@ -1,7 +1,7 @@
 // Forward propagation on the GPU, first level first; each state gathers from its parents (CSC),
 // so no atomics:  out(c) = log sum_{j in Pa(c)} exp(in(parent_j) + w(edge_j)),  out(s0) = 0.
 // Also the per-state construction of the uniform forward policy.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

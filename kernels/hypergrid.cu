@@ -2,7 +2,7 @@
 // level (CUB), the inverse permutation, degree prefix sums (CUB) and the shared per-state fill.
 #include <cub/device/device_radix_sort.cuh>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "gfnrl/array.hpp"
 #include "device_scan.cuh"
 #include "launch.cuh"

@@ -4,7 +4,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 
-#include "backend_ops.hpp"
+#include "ops/reduction_ops.hpp"
 #include "gfnrl/array.hpp"
 #include "launch.cuh"
 

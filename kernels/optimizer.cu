@@ -1,6 +1,6 @@
 // Dense optimizer, target-table and fill updates over every entry of every run (one thread per
 // entry; detail/optimizer_math.hpp).
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

@@ -3,7 +3,7 @@
 // double, tile by tile) for proportional sampling; a thread per replayed sample draws and updates.
 #include <cub/block/block_scan.cuh>
 
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

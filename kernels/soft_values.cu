@@ -4,7 +4,7 @@
 //   log pi(a|s) = log mu(a|s) + Q(s,a) - V(s)
 // Thread per state on low-degree levels (the shared soft_value_state); warp per state on
 // high-degree levels (lanes stride the children, LseAcc merged across the warp).
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

@@ -1,7 +1,7 @@
 // CUDA event pairs for gfnrl::Stopwatch, recorded on the library stream.
 #include <cuda_runtime.h>
 
-#include "backend_ops.hpp"
+#include "ops/device_runtime.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

@@ -4,7 +4,7 @@
 // log-softmax and the exact gradient. Gradients scatter-add with atomics into the run's row
 // (detail/loss_math.hpp, dqn_math.hpp, backward_math.hpp, pg_math.hpp,
 // coupled_backward_math.hpp).
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

@@ -1,6 +1,6 @@
 // Rollouts and policy tables of batched training on the GPU: one thread per (run, trajectory)
 // samples with Philox (detail/rollout_math.hpp), one thread per (run, state) writes the policy.
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

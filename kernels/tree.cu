@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {

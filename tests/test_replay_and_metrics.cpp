@@ -1,10 +1,10 @@
 // The DQN replay buffer (ring wrap-around, new-transition priority, priority update,
 // proportional and uniform sampling frequencies), the Polyak update, and the exact metrics (TV,
 // KL both ways, JSD) against independent double-precision formulas, zeros included. The CPU ops
-// are called directly (host/backend_ops.hpp): these are the units the trainer composes.
+// are called directly (host/ops/training_ops.hpp): these are the units the trainer composes.
 #include <deque>
 
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "test_support.hpp"
 
 namespace gfnrl::test {

@@ -1,6 +1,6 @@
 // CPU twin of kernels/backward_policy.cu: the max-entropy P_B n(s)/n(s') and the sums that
 // validate a user P_B, one state per iteration.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 

@@ -3,7 +3,7 @@
 // state filled in parallel by the shared enumerated_fill_state.
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 

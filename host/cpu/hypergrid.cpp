@@ -2,7 +2,7 @@
 // sums, then every state's edges filled in parallel by the shared hypergrid_fill_state.
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 

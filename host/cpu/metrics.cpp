@@ -2,7 +2,7 @@
 // results are combined in order, so the result is the same for any thread count.
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/reduction_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 

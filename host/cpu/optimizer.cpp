@@ -1,5 +1,5 @@
 // CPU twin of kernels/optimizer.cu: Adam / lazy Adam / SGD per entry, Polyak, fill.
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
 namespace gfnrl::detail::cpu {

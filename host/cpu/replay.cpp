@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
 namespace gfnrl::detail::cpu {

@@ -2,7 +2,7 @@
 // Levels in order, OpenMP across the states of a level; each state runs the same per-state
 // function as the CUDA kernel (detail/state_math.hpp) and writes only its own outputs, so results
 // do not depend on the thread count.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 

@@ -1,7 +1,7 @@
 // CPU twin of kernels/train_losses.cu: the learners' loss gradients.
 // Every gradient, replay and priority operation runs in parallel over runs, each run on one
 // thread in a fixed order, so results are identical for every thread count.
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
 namespace gfnrl::detail::cpu {

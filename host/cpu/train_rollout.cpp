@@ -1,6 +1,6 @@
 // CPU twin of kernels/train_rollout.cu: every run's policy softmax, the log Z estimates, and the
 // rollouts, in parallel over (run, trajectory); each trajectory writes only its own slots.
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
 namespace gfnrl::detail::cpu {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "gfnrl/error.hpp"
 
 namespace gfnrl::detail::cpu {

@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "gfnrl/detail/philox.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/memory_budget.hpp"

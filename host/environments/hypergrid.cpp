@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/memory_budget.hpp"

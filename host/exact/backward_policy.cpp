@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "gfnrl/backward_policy.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"

@@ -1,7 +1,7 @@
 // Forward policy tables: the shape check every consumer runs, and the uniform policy.
 #include "gfnrl/forward_policy.hpp"
 
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "gfnrl/error.hpp"
 
 namespace gfnrl {

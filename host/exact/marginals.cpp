@@ -1,5 +1,5 @@
 // Exact marginals and path counts: output allocation and backend dispatch of the forward sweep.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"
 

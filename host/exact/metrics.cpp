@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include <algorithm>
-#include "backend_ops.hpp"
+#include "ops/reduction_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/metrics.hpp"
 

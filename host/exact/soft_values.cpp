@@ -1,5 +1,5 @@
 // Soft value iteration: output allocation and backend dispatch.
-#include "backend_ops.hpp"
+#include "ops/sweep_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/soft_values.hpp"
 

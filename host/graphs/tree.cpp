@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/builder_ops.hpp"
 #include "gfnrl/environments.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"

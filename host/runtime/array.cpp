@@ -2,7 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "backend_ops.hpp"
+#include "ops/device_runtime.hpp"
 #include "gfnrl/array.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/memory_budget.hpp"
@@ -11,10 +11,7 @@ namespace gfnrl::detail {
 
 std::shared_ptr<void> allocate_bytes(Backend b, std::size_t bytes) {
   if (bytes == 0) return nullptr;
-#if GFNRL_WITH_CUDA
   if (b == Backend::Cuda) return cuda::allocate(bytes);
-#endif
-  require_cpu(b);
   // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
@@ -26,14 +23,10 @@ std::shared_ptr<void> allocate_bytes(Backend b, std::size_t bytes) {
 
 void copy_bytes(void* dst, Backend dst_b, const void* src, Backend src_b, std::size_t bytes) {
   if (bytes == 0) return;
-#if GFNRL_WITH_CUDA
   if (dst_b == Backend::Cuda || src_b == Backend::Cuda) {
     cuda::copy(dst, dst_b == Backend::Cuda, src, src_b == Backend::Cuda, bytes);
     return;
   }
-#endif
-  require_cpu(dst_b);
-  require_cpu(src_b);
   std::memcpy(dst, src, bytes);
 }
 

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/device_runtime.hpp"
 #include "gfnrl/backend.hpp"
 #include "gfnrl/error.hpp"
 
@@ -10,21 +10,9 @@ namespace gfnrl {
 
 bool cuda_compiled() { return GFNRL_WITH_CUDA != 0; }
 
-bool cuda_available() {
-#if GFNRL_WITH_CUDA
-  return detail::cuda::device_available();
-#else
-  return false;
-#endif
-}
+bool cuda_available() { return detail::cuda::device_available(); }
 
-std::string cuda_device_description() {
-#if GFNRL_WITH_CUDA
-  return detail::cuda::device_description();
-#else
-  return "this build of libgfnrl_cuda has no CUDA backend (configured without a CUDA compiler)";
-#endif
-}
+std::string cuda_device_description() { return detail::cuda::device_description(); }
 
 Backend parse_backend(const std::string& name) {
   if (name == "cpu") return Backend::Cpu;
@@ -41,37 +29,21 @@ Backend parse_backend(const std::string& name) {
 const char* backend_name(Backend b) { return b == Backend::Cuda ? "cuda" : "cpu"; }
 
 void synchronize(Backend b) {
-#if GFNRL_WITH_CUDA
   if (b == Backend::Cuda) detail::cuda::synchronize();
-#else
-  (void)b;
-#endif
 }
 
 StreamScope::StreamScope(Stream stream) {
-#if GFNRL_WITH_CUDA
   if (stream.handle) {
     previous_ = detail::cuda::exchange_thread_stream(stream.handle);
     active_ = true;
   }
-#else
-  (void)stream;
-#endif
 }
 
 StreamScope::~StreamScope() {
-#if GFNRL_WITH_CUDA
   if (active_) detail::cuda::exchange_thread_stream(previous_);
-#endif
 }
 
-CudaStream::CudaStream() {
-#if GFNRL_WITH_CUDA
-  handle_ = detail::cuda::create_stream();
-#else
-  throw InputError("CudaStream: this build of libgfnrl_cuda has no CUDA backend");
-#endif
-}
+CudaStream::CudaStream() { handle_ = detail::cuda::create_stream(); }
 
 namespace detail {
 void require_cpu(Backend b) {

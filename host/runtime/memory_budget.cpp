@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "backend_ops.hpp"
+#include "ops/device_runtime.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/memory_budget.hpp"
 
@@ -25,9 +25,7 @@ std::size_t host_available() {
 
 std::size_t available_bytes(Backend b) {
   std::size_t avail = 0;
-#if GFNRL_WITH_CUDA
   if (b == Backend::Cuda) avail = detail::cuda::free_bytes();
-#endif
   if (b == Backend::Cpu) avail = host_available();
   if (const char* cap = std::getenv("GFNRL_MEMORY_LIMIT")) {
     // Digits only: strtoull alone would accept "-1" (as 2^64-1), " 5", "100abc" as 100, and

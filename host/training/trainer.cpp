@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "backend_ops.hpp"
+#include "ops/training_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/memory_budget.hpp"

@@ -1,0 +1,26 @@
+// Internal: reductions in double (host/cpu/metrics.cpp, kernels/metrics.cu).
+#pragma once
+#include <cstddef>
+
+#include "gfnrl/detail/state_math.hpp"
+#include "ops/device_runtime.hpp"
+
+namespace gfnrl::detail {
+
+#define GFNRL_REDUCTION_OPS                                                                     \
+  /* log sum exp(x) in double. */                                                               \
+  double log_sum_exp(const float* x, std::size_t n);                                            \
+  /* Sum over states of metric_terms(log_target[s] - log_z, log_terminal[s] - log_mass,      */ \
+  /* log_visit[s]). */                                                                          \
+  MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,      \
+                         double log_mass, const float* log_visit, std::size_t n);
+
+namespace cpu {
+GFNRL_REDUCTION_OPS
+}
+namespace cuda {
+GFNRL_REDUCTION_OPS
+}
+#undef GFNRL_REDUCTION_OPS
+
+}  // namespace gfnrl::detail

@@ -1,0 +1,62 @@
+// Internal: the ops of batched training, implemented by host/cpu/ and kernels/ under the same
+// stems (train_rollout, train_losses, replay, optimizer). Per-trajectory and per-entry math lives
+// in the detail/ headers included here.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "gfnrl/dag.hpp"
+#include "gfnrl/detail/coupled_backward_math.hpp"
+#include "gfnrl/detail/dqn_math.hpp"
+#include "gfnrl/detail/loss_math.hpp"
+#include "gfnrl/detail/optimizer_math.hpp"
+#include "gfnrl/detail/pg_math.hpp"
+#include "gfnrl/detail/replay_math.hpp"
+#include "gfnrl/detail/rollout_math.hpp"
+#include "ops/device_runtime.hpp"
+
+namespace gfnrl::detail {
+
+/// Added to |TD error| before the priority exponent, so no transition's priority reaches 0.
+constexpr float kPriorityFloor = 1e-3f;
+
+#define GFNRL_TRAINING_OPS                                                                      \
+  /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
+  void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \
+                        int32_t runs, float scale, float* log_prob, float* exit_log_prob);     \
+  /* out[r] = row[log Z] (mode 0), row[F(s0)] (1), or tau LSE(row(s0, .) / tau) (2). */        \
+  void log_z_estimates(const DagView& d, const TableLayout& L, const float* params,            \
+                       int32_t runs, int32_t mode, float tau, float* out);                     \
+  void rollout(const RolloutArgs& a);                                                           \
+  void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a);                      \
+  void dqn_loss(const DqnArgs<float>& a);                                                       \
+  /* Appends every trajectory of `t` to its run's ring buffer and advances the heads. */        \
+  void replay_insert(const ReplayArgs& b, const RolloutArgs& t);                                \
+  void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,        \
+                     int32_t* slot, int32_t* state, int32_t* action);                           \
+  /* priority[slot] = (|td| + kPriorityFloor)^exponent; raises max_priority. */                 \
+  void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,      \
+                                const float* abs_td, float exponent);                           \
+  void optimizer_step(const OptimizerArgs& a);                                                  \
+  /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
+  void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \
+  void tlm_loss(const TlmArgs<float>& a);                                                       \
+  /* REINFORCE on the sampled trajectories; the exact gradient by a backward value sweep. */    \
+  void pg_loss(const PgArgs<float>& a);                                                         \
+  void pg_exact(const Dag& dag, const PgArgs<float>& a);                                        \
+  /* Coupled P_B (Niu et al.): backward rollouts from the batch's terminal states, then the   */ \
+  /* backward policy gradient and critic gradient on them. */                                   \
+  void backward_rollout(const BackwardRolloutArgs& a);                                          \
+  void coupled_loss(const CoupledArgs<float>& a);                                               \
+  void polyak(float* target, const float* source, std::size_t n, float rate);                   \
+  void fill(float* x, std::size_t n, float value);
+
+namespace cpu {
+GFNRL_TRAINING_OPS
+}
+namespace cuda {
+GFNRL_TRAINING_OPS
+}
+#undef GFNRL_TRAINING_OPS
+
+}  // namespace gfnrl::detail
