@@ -1,5 +1,5 @@
 // gfnrl-bench-train: training steps per second and trajectories per second of every learner, for
-// 1 and 64 runs, on the CPU and CUDA backends (default: the seeds' 4-D H=20 standard hypergrid,
+// 1 and 64 runs, on the CPU and CUDA backends (default: the published 4-D H=20 standard hypergrid,
 // 16 trajectories per step and run).
 //
 // What one step moves, at minimum (float32 tables of `stride` = E + 2N + 1 entries per run):

@@ -71,5 +71,21 @@ TEST(BackwardPolicyErrors, UserTables) {
   expect_table_error(dag, bad, "sums to 0.25");
 }
 
+TEST(BackwardPolicyErrors, APolicyOfAnotherDagIsRefusedBySolverAndTrainer) {
+  const Dag small = make_hypergrid({2, 4}, Backend::Cpu), big = make_hypergrid({2, 5}, Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(small);
+  const std::string want = "backward policy 'uniform' does not belong to this DAG: it has 24 "
+                           "entries on the cpu backend, the DAG 40 edges on the cpu backend";
+  for (int which = 0; which < 2; ++which) {
+    try {
+      if (which == 0) SoftValueSolver(big, &pb);
+      else Trainer(big, &pb, TrainConfig{});
+      ADD_FAILURE() << "accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gfnrl::test

@@ -73,6 +73,18 @@ const SweepOptions kModes[] = {
     {LaunchMode::Graph, KernelMode::WarpPerState},
 };
 
+// Runs everywhere: what the build says of itself agrees with the configuration and the device.
+TEST(CudaBuild, CompiledAndAvailableAgreeWithTheConfiguration) {
+  EXPECT_EQ(cuda_compiled(), GFNRL_WITH_CUDA != 0);
+  if (!cuda_compiled()) {
+    EXPECT_FALSE(cuda_available());
+    EXPECT_NE(cuda_device_description().find("no CUDA backend"), std::string::npos);
+    EXPECT_THROW(parse_backend("cuda"), InputError);
+    EXPECT_THROW(CudaStream(), InputError);
+  }
+  EXPECT_EQ(parse_backend("auto"), cuda_available() ? Backend::Cuda : Backend::Cpu);
+}
+
 TEST(CudaEquivalence, RandomDagsIsEquivalentToCpu) {
   REQUIRE_CUDA_DEVICE();
   for (unsigned seed = 1; seed <= 6; ++seed)

@@ -103,7 +103,7 @@ INSTANTIATE_TEST_SUITE_P(Learners, EveryLearner,
                                            Algo::Munchausen),
                          [](const auto& info) { return algo_name(info.param); });
 
-// The seeds' central claim: without log P_B on inner edges, soft Q-learning samples n(x)R(x).
+// Tiapkin et al.'s central claim: without log P_B on inner edges, soft Q-learning samples n(x)R(x).
 TEST(SoftDqn, WithoutCorrectionConvergesToPathCountWeightedTarget) {
   const Dag dag = small_grid(Backend::Cpu);
   const std::vector<double> log_n = log_path_counts(dag).to_host();

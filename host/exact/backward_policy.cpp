@@ -38,6 +38,16 @@ std::string general(double v) {
 }
 }  // namespace
 
+void check_backward_shape(const Dag& dag, const BackwardPolicy& pb) {
+  if (pb.log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
+      pb.log_prob.backend() != dag.backend())
+    throw InputError("backward policy '" + pb.name + "' does not belong to this DAG: it has " +
+                     std::to_string(pb.log_prob.size()) + " entries on the " +
+                     backend_name(pb.log_prob.backend()) + " backend, the DAG " +
+                     std::to_string(dag.num_edges()) + " edges on the " +
+                     backend_name(dag.backend()) + " backend");
+}
+
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
                                           double tolerance, Stream stream) {
   const StreamScope scope(stream);

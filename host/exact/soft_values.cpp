@@ -10,10 +10,7 @@ SoftValueSolver::SoftValueSolver(const Dag& dag, const BackwardPolicy* correctio
     : dag_(dag), options_(options) {
   const Backend b = dag.backend();
   if (correction) {
-    if (correction->log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
-        correction->log_prob.backend() != b)
-      throw InputError("backward policy '" + correction->name +
-                       "' does not belong to this DAG (size or backend differs)");
+    check_backward_shape(dag, *correction);
     correction_ = correction->log_prob;
   }
   if (options_.base_policy) {

@@ -107,11 +107,7 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   const StreamScope scope(stream);
   config_.validate();
   const Backend b = dag.backend();
-  if (correction && (correction->log_prob.size() != std::size_t(dag.num_edges()) ||
-                     correction->log_prob.backend() != b))
-    throw InputError("backward policy does not belong to this DAG (" +
-                     std::to_string(correction->log_prob.size()) + " entries, the DAG has " +
-                     std::to_string(dag.num_edges()) + " edges; same backend required)");
+  if (correction) check_backward_shape(dag, *correction);
   if (correction) {
     // Every loss reads log P_B on the edges it samples; a zero (-inf) there makes the residual
     // infinite and the tables NaN. The solvers mask such edges; training refuses them up front.

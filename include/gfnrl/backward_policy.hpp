@@ -15,6 +15,10 @@ struct BackwardPolicy {
   std::string name;       ///< "uniform", "maxent" or "user"
 };
 
+/// InputError unless `pb` has one entry per edge of `dag`, on its backend (names the P_B and both
+/// sizes).
+void check_backward_shape(const Dag& dag, const BackwardPolicy& pb);
+
 /// P_B(s|s') = 1 / #parents(s').
 BackwardPolicy uniform_backward_policy(const Dag& dag, Stream stream = {});
 /// P_B(s|s') = n(s) / n(s'), n = number of paths from s0 (exact, from log_path_counts): the

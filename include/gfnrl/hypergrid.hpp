@@ -31,9 +31,6 @@ struct HypergridConfig {
   HypergridRegions regions = HypergridRegions::Exact;  ///< Float64: compatibility only
 };
 
-/// The field's vocabulary: a hypergrid is described by its config.
-using Hypergrid = HypergridConfig;
-
 /// Throws InputError naming the bad field and its allowed range (including sizes whose state or
 /// edge count does not fit int32 indices).
 void validate(const HypergridConfig& c);
@@ -49,7 +46,7 @@ std::size_t estimate_hypergrid_bytes(const HypergridConfig& c);
 /// AllocationError with it when it does not fit.
 Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream = {});
 
-/// The seeds' hypergrids: on the 4-D H=20 grid "standard" (R0 1e-3, R1 0.5, R2 2) and "hard"
+/// The published hypergrids (docs/ALGORITHMS.md): on the 4-D H=20 grid "standard" (R0 1e-3, R1 0.5, R2 2) and "hard"
 /// (R0 1e-4, R1 1, R2 3) (Tiapkin et al.; TLM); "policy-gradient", the 2-D H=256 grid with R0
 /// 1e-2, R1 0.5, R2 2 (Niu et al.). InputError for other names.
 HypergridConfig hypergrid_preset(const std::string& name);

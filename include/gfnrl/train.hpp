@@ -5,15 +5,19 @@
 ///
 /// One step of every run:
 ///   1. sample `batch` trajectories from the current policy (Philox, counter = (step, trajectory,
-///      position), key = seed + run), with epsilon-uniform exploration and a temperature;
-///   2. TB / DB / SubTB: the exact gradient of the loss on those trajectories;
-///      SoftDQN / Munchausen: insert them into the run's replay buffer and, after the warm-up,
-///      the gradient of the TD loss on `replay_batch` replayed transitions;
-///   3. an Adam or SGD step on every entry; DQN learners then update their target table.
+///      position), key = seed + run), with epsilon-uniform exploration and a temperature
+///      (pg / tb with exact_gradient sample nothing: they follow the exact expected gradient);
+///   2. a trained P_B first: TLM's likelihood step, or coupled / guided P_B's backward rollouts
+///      and policy-gradient step (pg, ac);
+///   3. the forward learner's gradient: TB / DB / SubTB / modified DB / relative TB on the
+///      trajectories; SoftDQN / Munchausen on `replay_batch` replayed transitions after the
+///      warm-up; pg / ac by REINFORCE or actor-critic (a learned P_B gets its gradient here too);
+///   4. an Adam, lazy Adam or SGD step; DQN learners then update their target table.
 /// The backward policy in the losses and the DQN reward is fixed (the `correction` given to the
-/// Trainer), learned through the forward loss, or trained by TLM before each forward step
-/// (BackwardMode). Formulas: detail/loss_math.hpp, detail/dqn_math.hpp, detail/backward_math.hpp,
-/// detail/optimizer_math.hpp.
+/// Trainer; it must be positive on every edge), learned through the forward loss, trained by TLM,
+/// or coupled / guided (BackwardMode). Formulas: detail/loss_math.hpp, detail/dqn_math.hpp,
+/// detail/pg_math.hpp, detail/backward_math.hpp, detail/coupled_backward_math.hpp,
+/// detail/optimizer_math.hpp; references in docs/ALGORITHMS.md.
 #pragma once
 #include <cstdint>
 #include <functional>

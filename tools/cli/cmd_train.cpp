@@ -83,7 +83,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
 
 void add_preset_option(CLI::App& cmd, std::string& preset, bool backward) {
   std::string help =
-      "the seeds' hypergrids: standard (4-D H=20, R0 1e-3, R1 0.5, R2 2), hard (4-D H=20, R0 "
+      "published hypergrids: standard (4-D H=20, R0 1e-3, R1 0.5, R2 2), hard (4-D H=20, R0 "
       "1e-4, R1 1, R2 3) or policy-gradient (Niu et al.: 2-D H=256, R0 1e-2, R1 0.5, R2 2); "
       "explicit --ndim/--height/--r0/--r1/--r2 override it";
   if (backward)

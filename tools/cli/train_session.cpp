@@ -13,7 +13,7 @@ namespace gfnrl::cli {
 
 // One rate for every learner so far: on the 2-D H=16 grid 1e-2 converges for all five, while
 // 3e-2 leaves TB with one of the four modes missing (README, "Training").
-float default_lr(Algo) { return 1e-2f; }
+float default_lr() { return 1e-2f; }
 
 const std::vector<std::string>& pb_choices() {
   static const std::vector<std::string> all{"uniform", "maxent", "file",    "none",
@@ -199,7 +199,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.runs = runs;
   c.seed = seed;
   c.batch = batch;
-  c.lr = o.lr == "auto" ? std::vector<float>{default_lr(algo)} : parse_rates(o.lr, "lr");
+  c.lr = o.lr == "auto" ? std::vector<float>{default_lr()} : parse_rates(o.lr, "lr");
   c.lr_log_z = parse_rates(o.lr_log_z, "lr-log-z");
   c.optimizer = o.optimizer == "sgd"         ? OptimizerKind::Sgd
                 : o.optimizer == "lazy-adam" ? OptimizerKind::LazyAdam

@@ -21,8 +21,8 @@ struct LearnerOptions {
 /// options to a subcommand.
 void add_learner_options(CLI::App& cmd, LearnerOptions& o);
 
-/// The learner's default table learning rate for --lr auto (tuned for tabular Adam).
-float default_lr(Algo a);
+/// The default table learning rate for --lr auto, the same for every learner (tabular Adam).
+float default_lr();
 
 /// The TrainConfig for `algo` from the options (parses the learning-rate lists).
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,

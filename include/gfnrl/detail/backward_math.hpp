@@ -1,9 +1,9 @@
 /// @file backward_math.hpp
 /// Learned backward policies on a table of backward logits theta (one per edge id and run):
 ///   log P_B(s|s') = theta[e] - LSE over the parent edges e' of s' of theta[e']   (e = s -> s'),
-/// their gradients, and Trajectory Likelihood Maximisation (Gritsaev et al., ICLR 2025,
-/// arXiv 2410.15474; as summarised in ../shared/ALGORITHMS.md, equation numbers not yet checked
-/// against the full text): the backward step on a freshly sampled on-policy batch,
+/// their gradients, and Trajectory Likelihood Maximisation (Gritsaev et al., "Optimizing Backward
+/// Policies in GFlowNets via Trajectory Likelihood Maximization", ICLR 2025, arXiv 2410.15474;
+/// docs/ALGORITHMS.md): the backward step on a freshly sampled on-policy batch,
 ///   L_TLM = - (1 / #inner transitions) sum over inner transitions (s_t -> s_{t+1}) of
 ///           log P_B(s_t | s_{t+1}),
 /// the negative log-likelihood of the sampled trajectories under P_B given their end states

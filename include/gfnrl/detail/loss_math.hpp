@@ -18,7 +18,8 @@
 ///          loss = mean over the batch of sum_ij weight * delta_ij^2.
 ///          (j = i+1 gives the DB residuals, (0, T+1) TB with log Z = F(s_0).)
 ///   Modified DB (every state terminates; energy differences as intermediate rewards, Deleu's
-///   talk, the seeds' "FL-DB" without a flow table): for each inner transition s_t -> s_{t+1},
+///   talk "Generative Flow Networks: Connections with RL": FL-DB without a flow table): for each
+///   inner transition s_t -> s_{t+1},
 ///          delta_t = log R(s_t) + log P_F(a_t|s_t) + log P_F(exit|s_{t+1})
 ///                  - log R(s_{t+1}) - log P_F(exit|s_t) - b_t,
 ///          loss = sum over the batch's inner transitions of delta^2 / their number.

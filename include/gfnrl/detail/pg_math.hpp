@@ -1,10 +1,8 @@
 /// @file pg_math.hpp
 /// Policy-gradient GFlowNet training on tables (Niu et al., ICML 2024, "GFlowNet training by
-/// policy gradients": RL with policy-dependent rewards; the objective as summarised in
-/// ../shared/ALGORITHMS.md and as its reference code computes it, github niupuhua1234/GFN-PG,
-/// losses/trajectory_RL.py get_scores / update_model — the paper's equation numbers could not be
-/// checked: the seeds hold its abstract only and no full text is reachable from here): the
-/// forward policy minimises
+/// policy gradients", arXiv 2408.05885: RL with policy-dependent rewards; the objective as its
+/// reference code computes it, github.com/niupuhua1234/GFN-PG, losses/trajectory_RL.py
+/// get_scores / update_model; docs/ALGORITHMS.md): the forward policy minimises
 ///   J(theta) = E_{tau ~ P_F} [ sum_t c_t ],
 ///   c_t = log P_F(a_t|s_t) - log P_B(s_t|s_{t+1})          for an edge,
 ///   c_T = log P_F(exit|x) - log R(x) + log Z                 for the exit,
