@@ -1,6 +1,5 @@
 // Backward policies: uniform, max-entropy (from exact path counts), user tables (validated).
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "ops/sweep_ops.hpp"
@@ -29,15 +28,6 @@ BackwardPolicy maxent_backward_policy(const Dag& dag, Stream stream) {
   return make(dag, log_n.data(), "maxent");
 }
 
-namespace {
-// %g: a tiny positive log-probability shows as 1e-07, not as std::to_string's 0.000000.
-std::string general(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-}  // namespace
-
 void check_backward_shape(const Dag& dag, const BackwardPolicy& pb) {
   if (pb.log_prob.size() != static_cast<std::size_t>(dag.num_edges()) ||
       pb.log_prob.backend() != dag.backend())
@@ -58,7 +48,7 @@ BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<floa
   for (std::size_t e = 0; e < log_prob.size(); ++e)
     if (std::isnan(log_prob[e]) || log_prob[e] > 0)
       throw InputError("backward policy entry of edge " + std::to_string(e) + " is " +
-                       general(log_prob[e]) + ": log-probabilities must be in [-inf, 0]");
+                       format_number(log_prob[e]) + ": log-probabilities must be in [-inf, 0]");
   BackwardPolicy pb{Array<float>::from_host(dag.backend(), log_prob), "user"};
   Array<double> sums(dag.backend(), dag.num_states());
   GFNRL_BACKEND_CALL(dag.backend(), backward_sums, dag.view(), pb.log_prob.data(), sums.data());
@@ -66,8 +56,8 @@ BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<floa
   for (int32_t c = 1; c < dag.num_states(); ++c)
     if (std::abs(h[c] - 1.0) > tolerance)
       throw InputError("backward policy of state " + std::to_string(c) + " sums to " +
-                       general(h[c]) + " over its parents; it must sum to 1 (tolerance " +
-                       general(tolerance) + ")");
+                       format_number(h[c]) + " over its parents; it must sum to 1 (tolerance " +
+                       format_number(tolerance) + ")");
   return pb;
 }
 

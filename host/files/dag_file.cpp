@@ -44,14 +44,16 @@ void report_repeats(std::size_t count, Key key, const Position& at, What what) {
 }
 }  // namespace
 
+std::string log_pb_problem(double v) {
+  if (valid_log_pb(static_cast<float>(v))) return {};
+  return "log P_B " + format_number(v) + " is not a log-probability (must be in [-inf, 0])";
+}
+
 std::string log_reward_problem(int32_t state, double v) {
   if (std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max()) return {};
-  char buf[160];
-  std::snprintf(buf, sizeof buf,
-                "log-reward of state %d is %g: it must be finite and within [-3.40282e+38, "
-                "3.40282e+38] (log R is stored in float)",
-                state, v);
-  std::string why = buf;
+  std::string why = "log-reward of state " + std::to_string(state) + " is " + format_number(v) +
+                    ": it must be finite and within [-3.40282e+38, 3.40282e+38] (log R is "
+                    "stored in float)";
   if (!std::isfinite(v)) why += "; a state that does not terminate simply has no log-reward";
   return why;
 }
@@ -152,12 +154,10 @@ LoadedDag build_dag_file(const DagFile& f, Backend b, const std::string& name, S
     for (int32_t c = 0; c < f.spec.num_states; ++c) {
       if (c == f.spec.source) continue;
       const double total = peak[c] > -INFINITY ? sum[c] * std::exp(peak[c]) : 0.0;
-      if (std::abs(total - 1.0) > 1e-4) {
-        char sum_text[32];
-        std::snprintf(sum_text, sizeof sum_text, "%g", total);
+      if (std::abs(total - 1.0) > 1e-4)
         throw InputError(name + ": the P_B values of the edges into state " + std::to_string(c) +
-                         " sum to " + sum_text + "; they must sum to 1 (tolerance 1e-4)");
-      }
+                         " sum to " + format_number(total) + "; they must sum to 1 (tolerance "
+                         "1e-4)");
     }
     std::vector<float> table(num_edges);
     for (std::size_t i = 0; i < num_edges; ++i) table[edge_ids[i]] = f.log_pb[i];

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <istream>
 #include <limits>
@@ -187,10 +186,8 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
   f.spec.edges.resize(static_cast<std::size_t>(num_edges));
   if (has_pb) f.log_pb.resize(static_cast<std::size_t>(num_edges));
   f.spec.log_rewards.resize(static_cast<std::size_t>(num_terminal));
-  Fnv1a64 sum;
-  sum.add(h.data(), kChecksumAt);
   std::vector<unsigned char> buf;
-  // Reads `count` records of `bytes` each in blocks, hashing them, and hands each to `use`.
+  // Reads `count` records of `bytes` each in blocks (already checksummed) and hands each to `use`.
   auto read_records = [&](std::size_t count, std::size_t bytes, auto&& use) {
     const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
     for (std::size_t i = 0; i < count; i += per_block) {
@@ -198,7 +195,6 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
       buf.resize(k * bytes);
       if (!in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size())))
         fail("read error");
-      sum.add(buf.data(), buf.size());
       for (std::size_t j = 0; j < k; ++j) use(i + j, buf.data() + j * bytes);
     }
   };
@@ -213,8 +209,6 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
                  f.spec.log_rewards[i] = {get_le<int32_t>(p),
                                           from_bits<double>(get_le<uint64_t>(p + 4))};
                });
-  if (sum.h != get_le<uint64_t>(&h[kChecksumAt]))
-    fail("checksum mismatch (byte 56): the file is corrupted");
 
   auto edge_at = [&](std::size_t e) {
     return name + ": byte " + std::to_string(edges_at + kEdgeBytes * e) + " (edge " +
@@ -234,13 +228,9 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
     if (ed.action < 0 || ed.action == std::numeric_limits<int32_t>::max())
       throw InputError(edge_at(e) + ": action id " + std::to_string(ed.action) +
                        " is out of range [0, 2^31-2]");
-    if (has_pb && !valid_log_pb(f.log_pb[e])) {
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "log P_B %g is not a log-probability (must be in [-inf, 0])",
-                    static_cast<double>(f.log_pb[e]));
+    if (has_pb && !valid_log_pb(f.log_pb[e]))
       throw InputError(name + ": byte " + std::to_string(pb_at + kPbBytes * e) + " (edge " +
-                       std::to_string(e) + "): " + buf);
-    }
+                       std::to_string(e) + "): " + log_pb_problem(f.log_pb[e]));
   }
   for (std::size_t t = 0; t < f.spec.log_rewards.size(); ++t) {
     const auto& [s, v] = f.spec.log_rewards[t];

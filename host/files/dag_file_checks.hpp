@@ -24,6 +24,8 @@ void check_state_count(const DagFile& f, const std::string& name);
 
 /// A log P_B entry must be a log-probability: not NaN, at most 0 (-inf allowed: P_B = 0).
 bool valid_log_pb(float v);
+/// Empty when valid_log_pb(v), else the reason, naming the value (%g) and the allowed range.
+std::string log_pb_problem(double v);
 
 /// log R is stored in float: a finite value within +-FLT_MAX (3.40282e+38). Empty when valid,
 /// else the reason, naming the value (%g) and the allowed range.

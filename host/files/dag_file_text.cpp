@@ -1,7 +1,6 @@
 // The text DAG form: one directive per line, errors as "name:LINE: reason".
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <istream>
 #include <limits>
@@ -115,11 +114,8 @@ DagFile parse_dag_text(std::istream& in, const std::string& name) {
                  ") " + (has_pb ? "does not" : "does") + ": give it on every edge or on none");
         if (has_pb) {
           const double v = p.real(4, "log P_B");
-          if (!detail::valid_log_pb(static_cast<float>(v))) {
-            char buf[96];
-            std::snprintf(buf, sizeof buf, "log P_B %g is not a log-probability (must be in [-inf, 0])", v);
-            p.fail(buf);
-          }
+          const std::string problem = detail::log_pb_problem(v);
+          if (!problem.empty()) p.fail(problem);
           f.log_pb.push_back(static_cast<float>(v));
         }
         if (f.spec.edges.size() >= static_cast<std::size_t>(kInt32Max))

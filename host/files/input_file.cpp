@@ -30,7 +30,10 @@ namespace detail {
 bool read_text_line(std::istream& in, std::string& line, const std::string& name,
                     std::size_t line_no) {
   line.clear();
-  for (int c; (c = in.get()) != EOF;) {
+  // Straight from the buffer: istream::get() builds a sentry per character, which made reading
+  // a 174 MB text DAG several times slower than std::getline.
+  std::streambuf* buf = in.rdbuf();
+  for (int c; (c = buf->sbumpc()) != std::char_traits<char>::eof();) {
     if (c == '\n') return true;
     if (c == '\0')
       throw InputError(name + ":" + std::to_string(line_no) + ": NUL byte at column " +

@@ -42,19 +42,6 @@ std::size_t available_bytes(Backend b) {
   return avail;
 }
 
-std::string format_bytes(std::size_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
-  return buf;
-}
-
 std::size_t estimate_dag_bytes(int64_t states, int64_t edges) {
   return static_cast<std::size_t>(states) * 64 + static_cast<std::size_t>(edges) * 44 +
          (std::size_t(1) << 20);

@@ -1,6 +1,5 @@
 // Training configuration: learner names and the validation of every hyperparameter.
 #include <cmath>
-#include <sstream>
 #include <string>
 
 #include "gfnrl/error.hpp"
@@ -12,14 +11,8 @@ namespace {
 const char* const kAlgoNames[] = {"tb",  "db", "subtb", "softdqn", "munchausen",
                                   "mdb", "pg", "ac"};
 
-std::string num(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
 void require(bool ok, const std::string& name, double v, const std::string& range) {
-  if (!ok) throw InputError(name + " = " + num(v) + " is out of range: must be " + range);
+  if (!ok) throw InputError(name + " = " + format_number(v) + " is out of range: must be " + range);
 }
 
 void require_rates(const std::vector<float>& rates, const std::string& name, int32_t runs) {
@@ -91,7 +84,7 @@ void TrainConfig::validate() const {
                      " learns from sampled trajectories only");
   if (exact_gradient && (epsilon != 0.0f || temperature != 1.0f))
     throw InputError("the exact expected gradient is on-policy (it samples nothing), so epsilon = " +
-                     num(epsilon) + " and temperature = " + num(temperature) +
+                     format_number(epsilon) + " and temperature = " + format_number(temperature) +
                      " would be ignored: leave them at 0 and 1, or drop --exact-gradient");
   if (exact_gradient && algo == Algo::TB && prior)
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
@@ -108,7 +101,7 @@ void TrainConfig::validate() const {
                      "trajectories, which --exact-gradient does not draw; use learned (its exact "
                      "expected gradient is TLM's) or a fixed P_B");
   if (guide_log_reward && !std::isfinite(*guide_log_reward))
-    throw InputError("guide log reward = " + num(*guide_log_reward) + " must be finite");
+    throw InputError("guide log reward = " + format_number(*guide_log_reward) + " must be finite");
   if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient ||
                 algo == Algo::ActorCritic))
     throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "

@@ -32,7 +32,9 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// "1.23 GiB" style formatting for messages (defined with the memory budget).
+/// "1.23 GiB" style formatting for messages.
 std::string format_bytes(std::size_t bytes);
+/// A value in a message, as %g: 1e-07, not std::to_string's 0.000000; inf and nan by name.
+std::string format_number(double v);
 
 }  // namespace gfnrl
