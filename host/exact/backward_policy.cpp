@@ -1,4 +1,5 @@
 // Backward policies: uniform, max-entropy (from exact path counts), user tables (validated).
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -36,6 +37,22 @@ void check_backward_shape(const Dag& dag, const BackwardPolicy& pb) {
                      backend_name(pb.log_prob.backend()) + " backend, the DAG " +
                      std::to_string(dag.num_edges()) + " edges on the " +
                      backend_name(dag.backend()) + " backend");
+}
+
+void check_backward_positive(const Dag& dag, const BackwardPolicy& pb, const std::string& why) {
+  const std::vector<float> lp = pb.log_prob.to_host();
+  const auto zero = std::find_if(lp.begin(), lp.end(), [](float v) { return !(v > -INFINITY); });
+  if (zero == lp.end()) return;
+  const auto e = static_cast<int32_t>(zero - lp.begin());
+  const DagArrays a = dag.to_host();
+  const auto from = static_cast<int32_t>(
+      std::upper_bound(a.child_offsets.begin(), a.child_offsets.end(), e) -
+      a.child_offsets.begin() - 1);
+  const std::string s = std::to_string(from), c = std::to_string(a.child_index[e]);
+  throw InputError("backward policy (" + pb.name + "): P_B(" + s + " | " + c + ") = 0 on edge " +
+                   std::to_string(e) + " (" + s + " -> " + c + "): " + why +
+                   ", so it must be positive on every edge (remove the edge from the DAG "
+                   "instead)");
 }
 
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,

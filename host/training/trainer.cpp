@@ -1,6 +1,5 @@
 // Trainer: owns every run's tables, trajectories, replay buffers and evaluation solvers on one
 // backend, and sequences the backend operations of one training step (see train.hpp).
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -107,25 +106,12 @@ Trainer::Trainer(const Dag& dag, const BackwardPolicy* correction, TrainConfig c
   const StreamScope scope(stream);
   config_.validate();
   const Backend b = dag.backend();
-  if (correction) check_backward_shape(dag, *correction);
   if (correction) {
+    check_backward_shape(dag, *correction);
     // Every loss reads log P_B on the edges it samples; a zero (-inf) there makes the residual
     // infinite and the tables NaN. The solvers mask such edges; training refuses them up front.
-    const std::vector<float> lp = correction->log_prob.to_host();
-    const auto zero = std::find_if(lp.begin(), lp.end(), [](float v) { return !(v > -INFINITY); });
-    if (zero != lp.end()) {
-      const auto e = static_cast<int32_t>(zero - lp.begin());
-      const DagArrays a = dag.to_host();
-      const auto from = static_cast<int32_t>(
-          std::upper_bound(a.child_offsets.begin(), a.child_offsets.end(), e) -
-          a.child_offsets.begin() - 1);
-      throw InputError("backward policy (" + correction->name + "): P_B(" + std::to_string(from) +
-                       " | " + std::to_string(a.child_index[e]) + ") = 0 on edge " +
-                       std::to_string(e) + " (" + std::to_string(from) + " -> " +
-                       std::to_string(a.child_index[e]) + "): the training losses take log P_B "
-                       "of every sampled edge, so it must be positive on every edge (remove the "
-                       "edge from the DAG instead)");
-    }
+    check_backward_positive(dag, *correction,
+                            "the training losses take log P_B of every sampled edge");
   }
   if (config_.algo == Algo::ModifiedDB || (is_dqn(config_.algo) && config_.energy_reward)) {
     // Energy differences need R(s) at every state.

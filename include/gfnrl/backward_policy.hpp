@@ -19,6 +19,10 @@ struct BackwardPolicy {
 /// sizes).
 void check_backward_shape(const Dag& dag, const BackwardPolicy& pb);
 
+/// InputError naming the first edge (e, s -> s') where P_B(s|s') = 0, with `why` it must be
+/// positive there.
+void check_backward_positive(const Dag& dag, const BackwardPolicy& pb, const std::string& why);
+
 /// P_B(s|s') = 1 / #parents(s').
 BackwardPolicy uniform_backward_policy(const Dag& dag, Stream stream = {});
 /// P_B(s|s') = n(s) / n(s'), n = number of paths from s0 (exact, from log_path_counts): the
