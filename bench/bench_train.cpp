@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs_list, "run counts to time")->capture_default_str();
   app.add_option("--batch", batch, "trajectories per step and run")->capture_default_str();
   app.add_option("--optimizer", optimizer, "adam, lazy-adam or sgd")
-      ->check(CLI::IsMember({"adam", "lazy-adam", "sgd"}))
+      ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
   app.add_option("--backend", backends, "cpu, cuda or all (all available)")
       ->check(CLI::IsMember({"cpu", "cuda", "all"}))
@@ -86,9 +86,7 @@ int main(int argc, char** argv) {
           c.runs = runs;
           c.batch = batch;
           c.backward = mode;
-          c.optimizer = optimizer == "sgd"         ? OptimizerKind::Sgd
-                        : optimizer == "lazy-adam" ? OptimizerKind::LazyAdam
-                                                   : OptimizerKind::Adam;
+          c.optimizer = parse_optimizer(optimizer);
           const double per_entry = optimizer == "adam" ? 32.0 : 4.0;
           c.learning_starts = std::min(c.learning_starts, warmup);
           Trainer t(dag, mode == BackwardMode::Fixed ? &pb : nullptr, c);

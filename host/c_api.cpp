@@ -201,6 +201,49 @@ gfnrl_status gfnrl_solve_terminal_distribution(const gfnrl_dag* dag, gfnrl_corre
   });
 }
 
+// The C enumerators are the C++ enums' values; the name tables are the C++ library's.
+static_assert(int(GFNRL_ALGO_TB) == int(gfnrl::Algo::TB) &&
+              int(GFNRL_ALGO_SOFTDQN) == int(gfnrl::Algo::SoftDQN) &&
+              int(GFNRL_ALGO_MDB) == int(gfnrl::Algo::ModifiedDB) &&
+              int(GFNRL_ALGO_AC) == int(gfnrl::Algo::ActorCritic));
+static_assert(int(GFNRL_BACKWARD_FIXED) == int(gfnrl::BackwardMode::Fixed) &&
+              int(GFNRL_BACKWARD_TLM) == int(gfnrl::BackwardMode::Tlm) &&
+              int(GFNRL_BACKWARD_GUIDED) == int(gfnrl::BackwardMode::Guided));
+
+namespace {
+// names[value], or nullptr outside the table.
+const char* name_at(const std::vector<std::string>& names, int value) {
+  return value >= 0 && value < int(names.size()) ? names[value].c_str() : nullptr;
+}
+
+void require_in_table(const std::vector<std::string>& names, int value, const char* what) {
+  if (!name_at(names, value))
+    throw gfnrl::InputError(std::string(what) + " " + std::to_string(value) +
+                            " is out of range [0, " + std::to_string(names.size() - 1) +
+                            "] (" + gfnrl::join_names(names) + ")");
+}
+}  // namespace
+
+const char* gfnrl_algo_name(gfnrl_algo algo) { return name_at(gfnrl::algo_names(), int(algo)); }
+
+const char* gfnrl_backward_mode_name(gfnrl_backward_mode mode) {
+  return name_at(gfnrl::backward_mode_names(), int(mode));
+}
+
+gfnrl_status gfnrl_parse_algo(const char* name, gfnrl_algo* out) {
+  return guarded([&] {
+    require(name && out, "gfnrl_parse_algo: NULL argument");
+    *out = static_cast<gfnrl_algo>(gfnrl::parse_algo(name));
+  });
+}
+
+gfnrl_status gfnrl_parse_backward_mode(const char* name, gfnrl_backward_mode* out) {
+  return guarded([&] {
+    require(name && out, "gfnrl_parse_backward_mode: NULL argument");
+    *out = static_cast<gfnrl_backward_mode>(gfnrl::parse_backward_mode(name));
+  });
+}
+
 void gfnrl_train_config_default(gfnrl_train_config* config) {
   if (!config) return;
   const gfnrl::TrainConfig d;
@@ -213,12 +256,8 @@ gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correct
   return guarded([&] {
     require(dag && config && out, "gfnrl_trainer_create: NULL argument");
     *out = nullptr;
-    if (config->algo < GFNRL_ALGO_TB || config->algo > GFNRL_ALGO_AC)
-      throw gfnrl::InputError("algo " + std::to_string(int(config->algo)) +
-                              " is out of range [0, 7]");
-    if (config->backward < GFNRL_BACKWARD_FIXED || config->backward > GFNRL_BACKWARD_GUIDED)
-      throw gfnrl::InputError("backward mode " + std::to_string(int(config->backward)) +
-                              " is out of range [0, 4]");
+    require_in_table(gfnrl::algo_names(), int(config->algo), "algo");
+    require_in_table(gfnrl::backward_mode_names(), int(config->backward), "backward mode");
     gfnrl::TrainConfig c;
     c.algo = static_cast<gfnrl::Algo>(config->algo);
     c.runs = config->runs;

@@ -80,36 +80,36 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   std::vector<int32_t> offsets = bounds.to_host();  // synchronous copy
   const int32_t n = offsets[invalid];
   out.level_offsets = offsets;
-  out.order = Array<int64_t>(Backend::Cuda, n);
-  GFNRL_CUDA_CHECK(cudaMemcpyAsync(out.order.data(), code_sorted.data(), sizeof(int64_t) * n,
+  out.arrays.label = Array<int64_t>(Backend::Cuda, n);
+  GFNRL_CUDA_CHECK(cudaMemcpyAsync(out.arrays.label.data(), code_sorted.data(), sizeof(int64_t) * n,
                                    cudaMemcpyDeviceToDevice, st));
   // `key` is reused as the rank table.
   Array<int32_t> out_deg(Backend::Cuda, n), in_deg(Backend::Cuda, n);
-  for_each_index(n, RankDegreeEntry{e, out.order.data(), key.data(), out_deg.data(), in_deg.data()},
+  for_each_index(n, RankDegreeEntry{e, out.arrays.label.data(), key.data(), out_deg.data(), in_deg.data()},
                  st);
-  out.child_offsets = Array<int32_t>(Backend::Cuda, n + 1);
-  out.parent_offsets = Array<int32_t>(Backend::Cuda, n + 1);
-  offsets_from_degrees(out_deg.data(), out.child_offsets.data(), n, st);
-  offsets_from_degrees(in_deg.data(), out.parent_offsets.data(), n, st);
+  out.arrays.child_offsets = Array<int32_t>(Backend::Cuda, n + 1);
+  out.arrays.parent_offsets = Array<int32_t>(Backend::Cuda, n + 1);
+  offsets_from_degrees(out_deg.data(), out.arrays.child_offsets.data(), n, st);
+  offsets_from_degrees(in_deg.data(), out.arrays.parent_offsets.data(), n, st);
   int32_t edges = 0;
-  GFNRL_CUDA_CHECK(cudaMemcpyAsync(&edges, out.child_offsets.data() + n, sizeof edges,
+  GFNRL_CUDA_CHECK(cudaMemcpyAsync(&edges, out.arrays.child_offsets.data() + n, sizeof edges,
                                    cudaMemcpyDeviceToHost, st));
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
-  out.child_index = Array<int32_t>(Backend::Cuda, edges);
-  out.child_action = Array<int32_t>(Backend::Cuda, edges);
-  out.parent_index = Array<int32_t>(Backend::Cuda, edges);
-  out.parent_edge = Array<int32_t>(Backend::Cuda, edges);
-  out.log_reward = Array<float>(Backend::Cuda, n);
+  out.arrays.child_index = Array<int32_t>(Backend::Cuda, edges);
+  out.arrays.child_action = Array<int32_t>(Backend::Cuda, edges);
+  out.arrays.parent_index = Array<int32_t>(Backend::Cuda, edges);
+  out.arrays.parent_edge = Array<int32_t>(Backend::Cuda, edges);
+  out.arrays.log_reward = Array<float>(Backend::Cuda, n);
   const EnumeratedFill f{e,
-                         out.order.data(),
+                         out.arrays.label.data(),
                          key.data(),
-                         out.child_offsets.data(),
-                         out.parent_offsets.data(),
-                         out.child_index.data(),
-                         out.child_action.data(),
-                         out.parent_index.data(),
-                         out.parent_edge.data(),
-                         out.log_reward.data()};
+                         out.arrays.child_offsets.data(),
+                         out.arrays.parent_offsets.data(),
+                         out.arrays.child_index.data(),
+                         out.arrays.child_action.data(),
+                         out.arrays.parent_index.data(),
+                         out.arrays.parent_edge.data(),
+                         out.arrays.log_reward.data()};
   for_each_index(n, FillEntry{f}, st);
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));  // before the temporaries are freed
 }

@@ -54,23 +54,23 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
     const int end_bit = bits_for(g.ndim * (g.height - 1));
     std::size_t temp_bytes = 0;
     GFNRL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
-        nullptr, temp_bytes, level.data(), level_sorted.data(), codes.data(), out.order.data(), n,
+        nullptr, temp_bytes, level.data(), level_sorted.data(), codes.data(), out.label.data(), n,
         0, end_bit, st));
     Array<unsigned char> temp(Backend::Cuda, temp_bytes);
     GFNRL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data(), temp_bytes, level.data(),
                                                      level_sorted.data(), codes.data(),
-                                                     out.order.data(), n, 0, end_bit, st));
+                                                     out.label.data(), n, 0, end_bit, st));
     GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
   }
   Array<int32_t> rank(Backend::Cuda, n);
   // Reuse the level buffers as degree buffers.
-  rank_degree_kernel<<<grid_for(n), kBlock, 0, st>>>(g, n, out.order.data(), rank.data(),
+  rank_degree_kernel<<<grid_for(n), kBlock, 0, st>>>(g, n, out.label.data(), rank.data(),
                                                      level.data(), level_sorted.data());
   GFNRL_CUDA_CHECK_LAUNCH();
   offsets_from_degrees(level.data(), out.child_offsets.data(), n, st);
   offsets_from_degrees(level_sorted.data(), out.parent_offsets.data(), n, st);
   const HypergridFill f{g,
-                        out.order.data(),
+                        out.label.data(),
                         rank.data(),
                         out.child_offsets.data(),
                         out.parent_offsets.data(),

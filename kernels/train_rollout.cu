@@ -19,11 +19,11 @@ struct PolicyState {
   }
 };
 
-struct LogZEstimate {
+struct LogZEstimates {
   DagView d;
   TableLayout L;
   const float* params;
-  int32_t mode;
+  LogZEstimate mode;
   float tau;
   float* out;
   __device__ void operator()(int64_t r) const {
@@ -46,8 +46,8 @@ void policy_log_probs(const DagView& d, const TableLayout& L, const float* param
 }
 
 void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
-                     int32_t mode, float tau, float* out) {
-  for_each_index(runs, LogZEstimate{d, L, params, mode, tau, out});
+                     LogZEstimate mode, float tau, float* out) {
+  for_each_index(runs, LogZEstimates{d, L, params, mode, tau, out});
 }
 
 void rollout(const RolloutArgs& a) { for_each_index(int64_t(a.runs) * a.batch, Rollout{a}); }

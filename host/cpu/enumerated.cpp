@@ -18,18 +18,18 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   for (int32_t l = 0; l <= max_level; ++l) offsets[l + 1] += offsets[l];
   const int32_t n = offsets[max_level + 1];
   out.level_offsets = offsets;
-  out.order = Array<int64_t>(Backend::Cpu, n);
-  int64_t* order = out.order.data();
+  out.arrays.label = Array<int64_t>(Backend::Cpu, n);
+  int64_t* order = out.arrays.label.data();
   std::vector<int32_t> rank(codes, -1);
   for (int64_t c = 0; c < codes; ++c)
     if (level[c] >= 0) {
       rank[c] = offsets[level[c]]++;
       order[rank[c]] = c;
     }
-  out.child_offsets = Array<int32_t>(Backend::Cpu, n + 1);
-  out.parent_offsets = Array<int32_t>(Backend::Cpu, n + 1);
-  int32_t* co = out.child_offsets.data();
-  int32_t* po = out.parent_offsets.data();
+  out.arrays.child_offsets = Array<int32_t>(Backend::Cpu, n + 1);
+  out.arrays.parent_offsets = Array<int32_t>(Backend::Cpu, n + 1);
+  int32_t* co = out.arrays.child_offsets.data();
+  int32_t* po = out.arrays.parent_offsets.data();
 #pragma omp parallel for schedule(dynamic, 1024)
   for (int32_t i = 0; i < n; ++i) enumerated_degrees(e, order[i], &co[i + 1], &po[i + 1]);
   co[0] = po[0] = 0;
@@ -38,21 +38,21 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
     po[i + 1] += po[i];
   }
   const int32_t edges = co[n];
-  out.child_index = Array<int32_t>(Backend::Cpu, edges);
-  out.child_action = Array<int32_t>(Backend::Cpu, edges);
-  out.parent_index = Array<int32_t>(Backend::Cpu, edges);
-  out.parent_edge = Array<int32_t>(Backend::Cpu, edges);
-  out.log_reward = Array<float>(Backend::Cpu, n);
+  out.arrays.child_index = Array<int32_t>(Backend::Cpu, edges);
+  out.arrays.child_action = Array<int32_t>(Backend::Cpu, edges);
+  out.arrays.parent_index = Array<int32_t>(Backend::Cpu, edges);
+  out.arrays.parent_edge = Array<int32_t>(Backend::Cpu, edges);
+  out.arrays.log_reward = Array<float>(Backend::Cpu, n);
   const EnumeratedFill f{e,
                          order,
                          rank.data(),
                          co,
                          po,
-                         out.child_index.data(),
-                         out.child_action.data(),
-                         out.parent_index.data(),
-                         out.parent_edge.data(),
-                         out.log_reward.data()};
+                         out.arrays.child_index.data(),
+                         out.arrays.child_action.data(),
+                         out.arrays.parent_index.data(),
+                         out.arrays.parent_edge.data(),
+                         out.arrays.log_reward.data()};
 #pragma omp parallel for schedule(dynamic, 1024)
   for (int32_t i = 0; i < n; ++i) enumerated_fill_state(i, f);
 }

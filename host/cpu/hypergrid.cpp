@@ -30,7 +30,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
   std::vector<int64_t> start(max_level + 2, 0);
   for (int32_t code = 0; code < n; ++code) ++start[level[code] + 1];
   for (int32_t l = 0; l <= max_level; ++l) start[l + 1] += start[l];
-  int64_t* order = out.order.data();
+  int64_t* order = out.label.data();
   for (int32_t code = 0; code < n; ++code) order[start[level[code]]++] = code;
   std::vector<int32_t> rank(n);
 #pragma omp parallel for schedule(static)

@@ -17,7 +17,7 @@ void policy_log_probs(const DagView& d, const TableLayout& L, const float* param
 }
 
 void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
-                     int32_t mode, float tau, float* out) {
+                     LogZEstimate mode, float tau, float* out) {
   for (int32_t r = 0; r < runs; ++r)
     out[r] = log_z_estimate(d, L, params + int64_t(r) * L.stride(), mode, tau);
 }

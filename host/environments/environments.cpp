@@ -14,9 +14,13 @@
 
 namespace gfnrl {
 
+const std::vector<std::string>& environment_names() {
+  static const std::vector<std::string> names{"hypergrid", "subsets", "bitseq", "dag-structure"};
+  return names;
+}
+
 namespace {
 
-constexpr int64_t kIndexMax = std::numeric_limits<int32_t>::max();
 
 // Uniform double in [0, 1) with 53 random bits: draw `index` of table `table` of a seed.
 double env_uniform(uint64_t seed, uint32_t table, uint32_t index) {
@@ -69,21 +73,16 @@ std::vector<double> solve_linear(std::vector<double> a, std::vector<double> b, i
 
 Dag make_enumerated(const detail::EnumeratedEnv& env, int32_t max_level, int64_t max_states,
                     int64_t max_edges, Backend b, const std::string& what) {
-  if (max_states > kIndexMax || max_edges > kIndexMax)
+  if (max_states > kMaxIndex || max_edges > kMaxIndex)
     throw InputError(what + " has more than 2^31-1 states or edges (int32 indices)");
   // DAG + one solve + marginals (as for the hypergrid), plus the code-space temporaries: sort
   // keys and codes twice, and the dense rank table.
-  const std::size_t bytes = static_cast<std::size_t>(max_states) * 64 +
-                            static_cast<std::size_t>(max_edges) * 44 +
-                            static_cast<std::size_t>(env.num_codes) * 28 + (std::size_t(1) << 20);
+  const std::size_t bytes =
+      estimate_dag_bytes(max_states, max_edges) + static_cast<std::size_t>(env.num_codes) * 28;
   require_bytes(b, bytes, what);
   detail::EnumeratedBuffers buf;
   GFNRL_BACKEND_CALL(b, build_enumerated, env, max_level, buf);
-  return Dag::from_parts(b, std::move(buf.level_offsets), std::move(buf.child_offsets),
-                         std::move(buf.child_index), std::move(buf.child_action),
-                         std::move(buf.parent_offsets),
-                         std::move(buf.parent_index), std::move(buf.parent_edge),
-                         std::move(buf.log_reward), std::move(buf.order), env.num_actions);
+  return Dag::from_parts(b, std::move(buf.level_offsets), std::move(buf.arrays), env.num_actions);
 }
 
 }  // namespace

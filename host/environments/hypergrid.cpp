@@ -7,19 +7,19 @@
 #include "ops/builder_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
+#include "gfnrl/names.hpp"
 #include "gfnrl/memory_budget.hpp"
 
 namespace gfnrl {
 
 namespace {
-constexpr int64_t kIndexMax = std::numeric_limits<int32_t>::max();
 
-// H^D saturating at kIndexMax + 1 (enough to tell "too large").
+// H^D saturating at kMaxIndex + 1 (enough to tell "too large").
 int64_t saturating_pow(int64_t h, int32_t d) {
   int64_t r = 1;
   for (int32_t i = 0; i < d; ++i) {
     r *= h;
-    if (r > kIndexMax) return kIndexMax + 1;
+    if (r > kMaxIndex) return kMaxIndex + 1;
   }
   return r;
 }
@@ -54,10 +54,10 @@ void validate(const HypergridConfig& c) {
   check_real("r1", c.r1, 0.0, false);
   check_real("r2", c.r2, 0.0, false);
   const int64_t n = hypergrid_num_states(c);
-  if (n > kIndexMax || hypergrid_num_edges(c) > kIndexMax)
+  if (n > kMaxIndex || hypergrid_num_edges(c) > kMaxIndex)
     throw InputError("hypergrid ndim = " + std::to_string(c.ndim) + ", height = " +
                      std::to_string(c.height) + " has " +
-                     (n > kIndexMax ? std::string("more than 2^31-1 states")
+                     (n > kMaxIndex ? std::string("more than 2^31-1 states")
                                     : std::to_string(hypergrid_num_edges(c)) + " edges") +
                      ": state and edge counts must be at most 2^31-1 (int32 indices)");
 }
@@ -97,49 +97,50 @@ Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream) {
     max_out[l] = d - std::clamp(l - d * (top - 1), 0, d);
     max_in[l] = std::min(d, l);
   }
-  detail::HypergridBuffers buf{Array<int64_t>(b, n),       Array<int32_t>(b, n + 1),
-                               Array<int32_t>(b, e),       Array<int32_t>(b, e),
-                               Array<int32_t>(b, n + 1),   Array<int32_t>(b, e),
-                               Array<int32_t>(b, e),       Array<float>(b, n)};
+  DagBuffers buf = DagBuffers::allocate(b, n, e);
   const detail::HypergridShape shape{c.ndim, c.height, c.r0, c.r1, c.r2,
                                      c.regions == HypergridRegions::Float64};
   GFNRL_BACKEND_CALL(b, build_hypergrid, shape, n, buf);
   return Dag::from_parts(b, std::move(levels), std::move(max_out), std::move(max_in),
-                         std::move(buf.child_offsets), std::move(buf.child_index),
-                         std::move(buf.child_action), std::move(buf.parent_offsets),
-                         std::move(buf.parent_index), std::move(buf.parent_edge),
-                         std::move(buf.log_reward), std::move(buf.order), c.ndim);
+                         std::move(buf), c.ndim);
 }
 
 }  // namespace gfnrl
 
 namespace gfnrl {
 
+const std::vector<std::string>& hypergrid_region_names() {
+  static const std::vector<std::string> names{"exact", "float64"};
+  return names;
+}
+
 HypergridRegions parse_hypergrid_regions(const std::string& name) {
-  if (name == "exact") return HypergridRegions::Exact;
-  if (name == "float64") return HypergridRegions::Float64;
-  throw InputError("unknown hypergrid region rule '" + name + "' (allowed: exact, float64)");
+  return static_cast<HypergridRegions>(
+      detail::parse_name(hypergrid_region_names(), name, "hypergrid region rule"));
 }
 
 const char* hypergrid_regions_name(HypergridRegions r) {
-  return r == HypergridRegions::Float64 ? "float64" : "exact";
+  return hypergrid_region_names().at(static_cast<std::size_t>(r)).c_str();
+}
+
+const std::vector<std::string>& hypergrid_preset_names() {
+  static const std::vector<std::string> names{"standard", "hard", "policy-gradient"};
+  return names;
 }
 
 HypergridConfig hypergrid_preset(const std::string& name) {
+  const int preset = detail::parse_name(hypergrid_preset_names(), name, "hypergrid preset");
   HypergridConfig c;
   c.ndim = 4;
   c.height = 20;
-  if (name == "standard") {
+  if (preset == 0) {  // standard
     c.r0 = 1e-3, c.r1 = 0.5, c.r2 = 2.0;
-  } else if (name == "hard") {
+  } else if (preset == 1) {  // hard
     c.r0 = 1e-4, c.r1 = 1.0, c.r2 = 3.0;
-  } else if (name == "policy-gradient") {  // Niu et al. (ICML 2024): 2-D H=256, R0 1e-2
+  } else {  // policy-gradient: Niu et al. (ICML 2024), 2-D H=256, R0 1e-2
     c.ndim = 2;
     c.height = 256;
     c.r0 = 1e-2, c.r1 = 0.5, c.r2 = 2.0;
-  } else {
-    throw InputError("unknown hypergrid preset '" + name +
-                     "' (allowed: standard, hard, policy-gradient)");
   }
   return c;
 }

@@ -109,115 +109,132 @@ bool is_dag_binary(const char* first_bytes, std::size_t n) {
 
 namespace gfnrl {
 
-DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string& name) {
-  auto fail = [&](const std::string& why) -> void { throw InputError(name + ": " + why); };
-  using namespace detail;
-  std::array<unsigned char, kHeaderBytes> h{};
+namespace {
+using namespace detail;
+
+[[noreturn]] void fail(const std::string& name, const std::string& why) {
+  throw InputError(name + ": " + why);
+}
+
+// What the 64-byte header says, and where each section starts.
+struct BinaryHeader {
+  std::array<unsigned char, kHeaderBytes> bytes{};
+  int32_t n = 0, source = 0;
+  int64_t num_edges = 0, num_terminal = 0;
+  bool has_pb = false;
+  uint64_t edges_at = kHeaderBytes, pb_at = 0, terminals_at = 0;
+};
+
+// Reads and checks the header, and the file size it implies.
+BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string& name) {
+  BinaryHeader b;
+  auto& h = b.bytes;
   if (size < kHeaderBytes || !in.read(reinterpret_cast<char*>(h.data()), kHeaderBytes))
-    fail("truncated: " + std::to_string(size) + " bytes, shorter than the " +
-         std::to_string(kHeaderBytes) + "-byte header");
-  if (std::memcmp(h.data(), kMagic, 8) != 0) fail("bad magic at byte 0 (expected \"GFNRLDAG\")");
+    fail(name, "truncated: " + std::to_string(size) + " bytes, shorter than the " +
+                   std::to_string(kHeaderBytes) + "-byte header");
+  if (std::memcmp(h.data(), kMagic, 8) != 0)
+    fail(name, "bad magic at byte 0 (expected \"GFNRLDAG\")");
   const auto version = get_le<uint32_t>(&h[8]);
   if (version != kVersion)
-    fail("byte 8: format version " + std::to_string(version) +
-         " is not supported (this reader reads version 1)");
+    fail(name, "byte 8: format version " + std::to_string(version) +
+                   " is not supported (this reader reads version 1)");
   const auto flags = get_le<uint32_t>(&h[12]);
   if (flags & ~kFlagBackward)
-    fail("byte 12: unknown flag bits " + std::to_string(flags & ~kFlagBackward) +
-         " (version 1 defines bit 0 only)");
-  const auto n = get_le<int32_t>(&h[16]);
-  const auto source = get_le<int32_t>(&h[20]);
-  const auto num_edges = get_le<int64_t>(&h[24]);
-  const auto num_terminal = get_le<int64_t>(&h[32]);
-  if (n < 1) fail("byte 16: num_states " + std::to_string(n) + " must be >= 1");
-  if (source < 0 || source >= n)
-    fail("byte 20: source " + std::to_string(source) + " is out of range [0, " +
-         std::to_string(n) + ")");
-  if (num_edges < 0 || num_edges > std::numeric_limits<int32_t>::max())
-    fail("byte 24: num_edges " + std::to_string(num_edges) + " is out of range [0, 2^31-1]");
-  if (num_terminal < 1 || num_terminal > n)
-    fail("byte 32: num_terminal " + std::to_string(num_terminal) + " is out of range [1, " +
-         std::to_string(n) + "]");
+    fail(name, "byte 12: unknown flag bits " + std::to_string(flags & ~kFlagBackward) +
+                   " (version 1 defines bit 0 only)");
+  b.n = get_le<int32_t>(&h[16]);
+  b.source = get_le<int32_t>(&h[20]);
+  b.num_edges = get_le<int64_t>(&h[24]);
+  b.num_terminal = get_le<int64_t>(&h[32]);
+  const std::string n = std::to_string(b.n);
+  if (b.n < 1) fail(name, "byte 16: num_states " + n + " must be >= 1");
+  if (b.source < 0 || b.source >= b.n)
+    fail(name, "byte 20: source " + std::to_string(b.source) + " is out of range [0, " + n + ")");
+  if (b.num_edges < 0 || b.num_edges > kMaxIndex)
+    fail(name, "byte 24: num_edges " + std::to_string(b.num_edges) +
+                   " is out of range [0, 2^31-1]");
+  if (b.num_terminal < 1 || b.num_terminal > b.n)
+    fail(name, "byte 32: num_terminal " + std::to_string(b.num_terminal) +
+                   " is out of range [1, " + n + "]");
   for (std::size_t i = 40; i < kChecksumAt; ++i)
-    if (h[i] != 0) fail("byte " + std::to_string(i) + ": reserved header bytes must be zero");
-  const bool has_pb = flags & kFlagBackward;
+    if (h[i] != 0) fail(name, "byte " + std::to_string(i) + ": reserved header bytes must be zero");
+  b.has_pb = flags & kFlagBackward;
   // Sizes fit in 64 bits comfortably: num_edges, num_terminal < 2^31.
-  const uint64_t edges_at = kHeaderBytes;
-  const uint64_t pb_at = edges_at + kEdgeBytes * uint64_t(num_edges);
-  const uint64_t terminals_at = pb_at + (has_pb ? kPbBytes * uint64_t(num_edges) : 0);
-  const uint64_t expected = terminals_at + kTerminalBytes * uint64_t(num_terminal);
+  b.pb_at = b.edges_at + kEdgeBytes * uint64_t(b.num_edges);
+  b.terminals_at = b.pb_at + (b.has_pb ? kPbBytes * uint64_t(b.num_edges) : 0);
+  const uint64_t expected = b.terminals_at + kTerminalBytes * uint64_t(b.num_terminal);
   if (size != expected)
-    fail(std::string(size < expected ? "truncated" : "oversized") + ": the header describes " +
-         std::to_string(num_edges) + " edges" + (has_pb ? " with P_B" : "") + " and " +
-         std::to_string(num_terminal) + " terminal states, " + std::to_string(expected) +
-         " bytes, but the file has " + std::to_string(size));
+    fail(name, std::string(size < expected ? "truncated" : "oversized") +
+                   ": the header describes " + std::to_string(b.num_edges) + " edges" +
+                   (b.has_pb ? " with P_B" : "") + " and " + std::to_string(b.num_terminal) +
+                   " terminal states, " + std::to_string(expected) +
+                   " bytes, but the file has " + std::to_string(size));
+  return b;
+}
 
-  // Parsed arrays (edge 12 B, P_B 4 B, terminal 16 B) plus the DAG built from them.
-  require_bytes(Backend::Cpu,
-                static_cast<std::size_t>(num_edges) * (12 + (has_pb ? 4 : 0)) +
-                    static_cast<std::size_t>(num_terminal) * 16 +
-                    // more states than edges + 1 is refused later (check_state_count)
-                    estimate_dag_bytes(std::min<int64_t>(n, num_edges + 1), num_edges),
-                name + " (" + std::to_string(n) + " states, " + std::to_string(num_edges) + " edges)");
-
-  // A header can describe a file of the right size and still lie (bit flips, hostile input):
-  // after the memory budget, verify the checksum in a streaming pass with a fixed 1 MiB buffer,
-  // and only then allocate and read.
-  {
-    Fnv1a64 pre;
-    pre.add(h.data(), kChecksumAt);
-    std::vector<unsigned char> block(1u << 20);
-    for (uint64_t left = size - kHeaderBytes; left > 0;) {
-      const auto k = static_cast<std::streamsize>(std::min<uint64_t>(left, block.size()));
-      if (!in.read(reinterpret_cast<char*>(block.data()), k)) fail("read error");
-      pre.add(block.data(), static_cast<std::size_t>(k));
-      left -= static_cast<uint64_t>(k);
-    }
-    if (pre.h != get_le<uint64_t>(&h[kChecksumAt]))
-      fail("checksum mismatch (byte 56): the file is corrupted");
-    in.clear();
-    in.seekg(static_cast<std::streamoff>(kHeaderBytes));
-    if (!in) fail("cannot seek back after the checksum pass");
+// A header can describe a file of the right size and still lie (bit flips, hostile input):
+// verify the checksum in a streaming pass with a fixed 1 MiB buffer, then rewind to the records.
+void verify_checksum(std::istream& in, std::uint64_t size, const BinaryHeader& b,
+                     const std::string& name) {
+  Fnv1a64 sum;
+  sum.add(b.bytes.data(), kChecksumAt);
+  std::vector<unsigned char> block(1u << 20);
+  for (uint64_t left = size - kHeaderBytes; left > 0;) {
+    const auto k = static_cast<std::streamsize>(std::min<uint64_t>(left, block.size()));
+    if (!in.read(reinterpret_cast<char*>(block.data()), k)) fail(name, "read error");
+    sum.add(block.data(), static_cast<std::size_t>(k));
+    left -= static_cast<uint64_t>(k);
   }
-  // Only now, with every size bounded by the file's, allocate and read.
+  if (sum.h != get_le<uint64_t>(&b.bytes[kChecksumAt]))
+    fail(name, "checksum mismatch (byte 56): the file is corrupted");
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(kHeaderBytes));
+  if (!in) fail(name, "cannot seek back after the checksum pass");
+}
+
+// The records, decoded in 1 MiB blocks (sizes already bounded by the file's).
+DagFile read_records(std::istream& in, const BinaryHeader& b, const std::string& name) {
   DagFile f;
-  f.spec.num_states = n;
-  f.spec.source = source;
-  f.spec.edges.resize(static_cast<std::size_t>(num_edges));
-  if (has_pb) f.log_pb.resize(static_cast<std::size_t>(num_edges));
-  f.spec.log_rewards.resize(static_cast<std::size_t>(num_terminal));
+  f.spec.num_states = b.n;
+  f.spec.source = b.source;
+  f.spec.edges.resize(static_cast<std::size_t>(b.num_edges));
+  if (b.has_pb) f.log_pb.resize(static_cast<std::size_t>(b.num_edges));
+  f.spec.log_rewards.resize(static_cast<std::size_t>(b.num_terminal));
   std::vector<unsigned char> buf;
-  // Reads `count` records of `bytes` each in blocks (already checksummed) and hands each to `use`.
-  auto read_records = [&](std::size_t count, std::size_t bytes, auto&& use) {
+  // Reads `count` records of `bytes` each and hands each to `use`.
+  auto read = [&](std::size_t count, std::size_t bytes, auto&& use) {
     const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
     for (std::size_t i = 0; i < count; i += per_block) {
       const std::size_t k = std::min(per_block, count - i);
       buf.resize(k * bytes);
       if (!in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size())))
-        fail("read error");
+        fail(name, "read error");
       for (std::size_t j = 0; j < k; ++j) use(i + j, buf.data() + j * bytes);
     }
   };
-  read_records(f.spec.edges.size(), kEdgeBytes, [&](std::size_t i, const unsigned char* p) {
+  read(f.spec.edges.size(), kEdgeBytes, [&](std::size_t i, const unsigned char* p) {
     f.spec.edges[i] = {get_le<int32_t>(p), get_le<int32_t>(p + 4), get_le<int32_t>(p + 8)};
   });
-  read_records(f.log_pb.size(), kPbBytes, [&](std::size_t i, const unsigned char* p) {
+  read(f.log_pb.size(), kPbBytes, [&](std::size_t i, const unsigned char* p) {
     f.log_pb[i] = from_bits<float>(get_le<uint32_t>(p));
   });
-  read_records(f.spec.log_rewards.size(), kTerminalBytes,
-               [&](std::size_t i, const unsigned char* p) {
-                 f.spec.log_rewards[i] = {get_le<int32_t>(p),
-                                          from_bits<double>(get_le<uint64_t>(p + 4))};
-               });
+  read(f.spec.log_rewards.size(), kTerminalBytes, [&](std::size_t i, const unsigned char* p) {
+    f.spec.log_rewards[i] = {get_le<int32_t>(p), from_bits<double>(get_le<uint64_t>(p + 4))};
+  });
+  return f;
+}
 
+// Every record's values, each error naming its byte offset.
+void check_records(const DagFile& f, const BinaryHeader& b, const std::string& name) {
   auto edge_at = [&](std::size_t e) {
-    return name + ": byte " + std::to_string(edges_at + kEdgeBytes * e) + " (edge " +
+    return name + ": byte " + std::to_string(b.edges_at + kEdgeBytes * e) + " (edge " +
            std::to_string(e) + ")";
   };
   auto terminal_at = [&](std::size_t t) {
-    return name + ": byte " + std::to_string(terminals_at + kTerminalBytes * t) + " (terminal " +
-           std::to_string(t) + ")";
+    return name + ": byte " + std::to_string(b.terminals_at + kTerminalBytes * t) +
+           " (terminal " + std::to_string(t) + ")";
   };
+  const int32_t n = b.n;
   const std::string range = " is out of range [0, " + std::to_string(n) + ")";
   for (std::size_t e = 0; e < f.spec.edges.size(); ++e) {
     const auto& ed = f.spec.edges[e];
@@ -225,11 +242,11 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
       throw InputError(edge_at(e) + ": source state " + std::to_string(ed.from) + range);
     if (ed.to < 0 || ed.to >= n)
       throw InputError(edge_at(e) + ": target state " + std::to_string(ed.to) + range);
-    if (ed.action < 0 || ed.action == std::numeric_limits<int32_t>::max())
+    if (ed.action < 0 || ed.action == kMaxIndex)
       throw InputError(edge_at(e) + ": action id " + std::to_string(ed.action) +
                        " is out of range [0, 2^31-2]");
-    if (has_pb && !valid_log_pb(f.log_pb[e]))
-      throw InputError(name + ": byte " + std::to_string(pb_at + kPbBytes * e) + " (edge " +
+    if (b.has_pb && !valid_log_pb(f.log_pb[e]))
+      throw InputError(name + ": byte " + std::to_string(b.pb_at + kPbBytes * e) + " (edge " +
                        std::to_string(e) + "): " + log_pb_problem(f.log_pb[e]));
   }
   for (std::size_t t = 0; t < f.spec.log_rewards.size(); ++t) {
@@ -240,6 +257,23 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
   }
   check_state_count(f, name);
   check_duplicates(f, edge_at, terminal_at);
+}
+}  // namespace
+
+// Header, memory budget, checksum; only then allocate, read and check the records.
+DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string& name) {
+  const BinaryHeader b = read_header(in, size, name);
+  // Parsed arrays (edge 12 B, P_B 4 B, terminal 16 B) plus the DAG built from them.
+  require_bytes(Backend::Cpu,
+                static_cast<std::size_t>(b.num_edges) * (12 + (b.has_pb ? 4 : 0)) +
+                    static_cast<std::size_t>(b.num_terminal) * 16 +
+                    // more states than edges + 1 is refused later (check_state_count)
+                    estimate_dag_bytes(std::min<int64_t>(b.n, b.num_edges + 1), b.num_edges),
+                name + " (" + std::to_string(b.n) + " states, " + std::to_string(b.num_edges) +
+                    " edges)");
+  verify_checksum(in, size, b, name);
+  DagFile f = read_records(in, b, name);
+  check_records(f, b, name);
   return f;
 }
 

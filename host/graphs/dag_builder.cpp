@@ -63,20 +63,9 @@ void check_ids(const DagSpec& spec) {
     throw InputError("the DAG has no terminating state (no rewards given)");
 }
 
-}  // namespace
-
-Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, Stream stream) {
-  const StreamScope scope(stream);
-  check_ids(spec);
-  const int32_t n = spec.num_states;
-  std::vector<std::vector<int32_t>> out(n);
-  std::vector<int32_t> indeg(n, 0);
-  for (const auto& e : spec.edges) {
-    out[e.from].push_back(e.to);
-    ++indeg[e.to];
-  }
-  // Reachability from the source (iterative DFS).
-  std::vector<char> reached(n, 0);
+// States reachable from the source (iterative DFS over the children lists).
+std::vector<char> reachable(const DagSpec& spec, const std::vector<std::vector<int32_t>>& out) {
+  std::vector<char> reached(spec.num_states, 0);
   std::vector<int32_t> stack{spec.source};
   reached[spec.source] = 1;
   while (!stack.empty()) {
@@ -85,8 +74,35 @@ Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, St
     for (int32_t c : out[s])
       if (!reached[c]) reached[c] = 1, stack.push_back(c);
   }
-  // Kahn's algorithm over the reachable part; level = longest path from the source.
-  std::vector<int32_t> level(n, 0), pending = indeg, order;
+  return reached;
+}
+
+// A state on a cycle, given Kahn's left-over in-degrees: every state left has a pending parent,
+// so walking back along pending parents must revisit one.
+int32_t state_on_cycle(const DagSpec& spec, const std::vector<int32_t>& pending) {
+  std::vector<std::vector<int32_t>> in(spec.num_states);
+  for (const auto& e : spec.edges) in[e.to].push_back(e.from);
+  int32_t s = 0;
+  while (pending[s] == 0) ++s;
+  std::vector<char> on_walk(spec.num_states, 0);
+  while (!on_walk[s]) {
+    on_walk[s] = 1;
+    for (int32_t p : in[s])
+      if (pending[p] > 0) {
+        s = p;
+        break;
+      }
+  }
+  return s;
+}
+
+// Kahn's algorithm: level(s) = the longest path from a state without parents; InputError naming
+// a state on a cycle if there is one.
+std::vector<int32_t> longest_path_levels(const DagSpec& spec,
+                                         const std::vector<std::vector<int32_t>>& out) {
+  const int32_t n = spec.num_states;
+  std::vector<int32_t> level(n, 0), pending(n, 0), order;
+  for (const auto& e : spec.edges) ++pending[e.to];
   order.reserve(n);
   for (int32_t s = 0; s < n; ++s)
     if (pending[s] == 0) order.push_back(s);
@@ -95,53 +111,33 @@ Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, St
       level[c] = std::max(level[c], level[order[i]] + 1);
       if (--pending[c] == 0) order.push_back(c);
     }
-  if (static_cast<int32_t>(order.size()) < n) {
-    // Every state left has a pending parent; walking back along pending parents must revisit one.
-    std::vector<std::vector<int32_t>> in(n);
-    for (const auto& e : spec.edges) in[e.to].push_back(e.from);
-    int32_t s = 0;
-    while (pending[s] == 0) ++s;
-    std::vector<char> on_walk(n, 0);
-    while (!on_walk[s]) {
-      on_walk[s] = 1;
-      for (int32_t p : in[s])
-        if (pending[p] > 0) {
-          s = p;
-          break;
-        }
-    }
-    throw InputError("the graph has a cycle through " + state_name(s));
-  }
-  for (int32_t s = 0; s < n; ++s)
-    if (!reached[s]) throw InputError(state_name(s) + " is unreachable from the source " +
-                                      state_name(spec.source));
-  std::vector<float> log_r(n, -INFINITY);
+  if (static_cast<int32_t>(order.size()) < n)
+    throw InputError("the graph has a cycle through " + state_name(state_on_cycle(spec, pending)));
+  return level;
+}
+
+// log R per caller id (-inf where a state does not terminate); every leaf must terminate.
+std::vector<float> leaf_checked_log_rewards(const DagSpec& spec,
+                                            const std::vector<std::vector<int32_t>>& out) {
+  std::vector<float> log_r(spec.num_states, -INFINITY);
   for (const auto& [s, r] : spec.rewards) log_r[s] = static_cast<float>(std::log(r));
   for (const auto& [s, r] : spec.log_rewards) log_r[s] = static_cast<float>(r);
-  for (int32_t s = 0; s < n; ++s)
+  for (int32_t s = 0; s < spec.num_states; ++s)
     if (out[s].empty() && !(log_r[s] > -INFINITY))
       throw InputError(state_name(s) + " has no children and no reward: trajectories would end "
                        "there without terminating");
+  return log_r;
+}
 
-  // New numbering: by (level, caller id). The source is the only state at level 0.
-  std::vector<int32_t> by_level(n);
-  std::iota(by_level.begin(), by_level.end(), 0);
-  std::stable_sort(by_level.begin(), by_level.end(),
-                   [&](int32_t a, int32_t c) { return level[a] < level[c]; });
-  std::vector<int32_t> rank(n);
-  for (int32_t i = 0; i < n; ++i) rank[by_level[i]] = i;
-
-  DagArrays a;
-  const int32_t num_levels = level[by_level.back()] + 1;
-  a.level_offsets.assign(num_levels + 1, 0);
-  for (int32_t s = 0; s < n; ++s) ++a.level_offsets[level[s] + 1];
-  std::partial_sum(a.level_offsets.begin(), a.level_offsets.end(), a.level_offsets.begin());
-
-  // CSR children sorted by new child id.
+// CSR children of every state in the new numbering, sorted by new child id; edge_ids maps each
+// spec edge to its new edge id. Returns the largest action id.
+int32_t fill_children(const DagSpec& spec, const std::vector<int32_t>& rank, DagArrays& a,
+                      std::vector<int32_t>* edge_ids) {
   struct Kid {
     int32_t child, action, spec_edge;
     bool operator<(const Kid& o) const { return child < o.child; }
   };
+  const int32_t n = spec.num_states;
   std::vector<std::vector<Kid>> kids(n);
   int32_t max_action = -1;
   for (std::size_t i = 0; i < spec.edges.size(); ++i) {
@@ -160,7 +156,12 @@ Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, St
       a.child_action.push_back(k.action);
     }
   }
-  // CSC parents: walking parents in increasing id gives each child's parents sorted.
+  return max_action;
+}
+
+// CSC parents from the CSR children: walking parents in increasing id gives each child's
+// parents sorted.
+void fill_parents(int32_t n, DagArrays& a) {
   a.parent_offsets.assign(n + 1, 0);
   for (int32_t c : a.child_index) ++a.parent_offsets[c + 1];
   std::partial_sum(a.parent_offsets.begin(), a.parent_offsets.end(), a.parent_offsets.begin());
@@ -173,13 +174,46 @@ Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, St
       a.parent_index[j] = p;
       a.parent_edge[j] = e;
     }
+}
+
+}  // namespace
+
+// Checks (ids, cycles, reachability, leaves), then renumbers states by (level, caller id) and
+// builds the CSR / CSC arrays.
+Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, Stream stream) {
+  const StreamScope scope(stream);
+  check_ids(spec);
+  const int32_t n = spec.num_states;
+  std::vector<std::vector<int32_t>> out(n);
+  for (const auto& e : spec.edges) out[e.from].push_back(e.to);
+  const std::vector<char> reached = reachable(spec, out);
+  const std::vector<int32_t> level = longest_path_levels(spec, out);
+  for (int32_t s = 0; s < n; ++s)
+    if (!reached[s]) throw InputError(state_name(s) + " is unreachable from the source " +
+                                      state_name(spec.source));
+  const std::vector<float> log_r = leaf_checked_log_rewards(spec, out);
+
+  // New numbering: by (level, caller id). The source is the only state at level 0.
+  std::vector<int32_t> by_level(n);
+  std::iota(by_level.begin(), by_level.end(), 0);
+  std::stable_sort(by_level.begin(), by_level.end(),
+                   [&](int32_t a, int32_t c) { return level[a] < level[c]; });
+  std::vector<int32_t> rank(n);
+  for (int32_t i = 0; i < n; ++i) rank[by_level[i]] = i;
+
+  DagArrays a;
+  const int32_t num_levels = level[by_level.back()] + 1;
+  a.level_offsets.assign(num_levels + 1, 0);
+  for (int32_t s = 0; s < n; ++s) ++a.level_offsets[level[s] + 1];
+  std::partial_sum(a.level_offsets.begin(), a.level_offsets.end(), a.level_offsets.begin());
+  a.exit_action = fill_children(spec, rank, a, edge_ids) + 1;
+  fill_parents(n, a);
   a.log_reward.resize(n);
   a.label.resize(n);
   for (int32_t i = 0; i < n; ++i) {
     a.log_reward[i] = log_r[by_level[i]];
     a.label[i] = by_level[i];
   }
-  a.exit_action = max_action + 1;
   return Dag::from_arrays(a, b);
 }
 

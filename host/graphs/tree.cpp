@@ -18,7 +18,7 @@ Dag make_tree(const Dag& base, int64_t max_states, Stream stream) {
   const std::vector<double> log_n = log_path_counts(base).to_host();
   double total = 0;
   for (double l : log_n) total += std::exp(l);
-  const double limit = static_cast<double>(std::min<int64_t>(max_states, (int64_t(1) << 31) - 2));
+  const double limit = static_cast<double>(std::min<int64_t>(max_states, kMaxIndex - 1));
   if (!(total <= limit))
     throw InputError("the tree version of this DAG has " + std::to_string(total) +
                      " states (one per path from the source), more than the limit " +
@@ -26,29 +26,16 @@ Dag make_tree(const Dag& base, int64_t max_states, Stream stream) {
   const auto n = static_cast<int32_t>(std::llround(total));
   // Per tree state: the DAG's per-state and per-edge arrays (a tree has n - 1 edges), plus the
   // generator's two scan buffers.
-  require_bytes(b, static_cast<std::size_t>(n) * (64 + 44 + 8) + (std::size_t(1) << 20),
+  require_bytes(b, estimate_dag_bytes(n, n) + static_cast<std::size_t>(n) * 8,
                 "tree version (" + std::to_string(n) + " states)");
-  Array<int64_t> labels(b, n);
+  DagBuffers a = DagBuffers::allocate(b, n, n - 1);  // a tree has n - 1 edges
   const int64_t source = 0;  // the tree's source stands for the DAG's source
-  detail::copy_bytes(labels.data(), b, &source, Backend::Cpu, sizeof source);
-  Array<int32_t> child_offsets(b, n + 1), child_index(b, n - 1), child_action(b, n - 1);
-  Array<int32_t> parent_offsets(b, n + 1), parent_index(b, n - 1), parent_edge(b, n - 1);
-  Array<float> log_reward(b, n);
-  detail::TreeLevel t;
+  detail::copy_bytes(a.label.data(), b, &source, Backend::Cpu, sizeof source);
+  detail::TreeLevel t{};
+  static_cast<DagWriteView&>(t) = a.write_view();
   t.base = base.view();
-  t.label = labels.data();
-  t.child_offsets = child_offsets.data();
-  t.child_index = child_index.data();
-  t.child_action = child_action.data();
-  t.parent_offsets = parent_offsets.data();
-  t.parent_index = parent_index.data();
-  t.parent_edge = parent_edge.data();
-  t.log_reward = log_reward.data();
   std::vector<int32_t> levels = GFNRL_BACKEND_CALL(b, build_tree, t, n);
-  return Dag::from_parts(b, std::move(levels), std::move(child_offsets), std::move(child_index),
-                         std::move(child_action), std::move(parent_offsets),
-                         std::move(parent_index), std::move(parent_edge), std::move(log_reward),
-                         std::move(labels), base.exit_action());
+  return Dag::from_parts(b, std::move(levels), std::move(a), base.exit_action());
 }
 
 }  // namespace gfnrl

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gfnrl/array.hpp"
+#include "gfnrl/dag.hpp"
 #include "gfnrl/detail/enumerated_env.hpp"
 #include "gfnrl/detail/hypergrid_math.hpp"
 #include "gfnrl/detail/tree_math.hpp"
@@ -12,21 +13,15 @@
 
 namespace gfnrl::detail {
 
-/// Arrays of a hypergrid being generated (sizes known from closed forms).
-struct HypergridBuffers {
-  Array<int64_t> order;  // label: base-H code of state i
-  Array<int32_t> child_offsets, child_index, child_action;
-  Array<int32_t> parent_offsets, parent_index, parent_edge;
-  Array<float> log_reward;
-};
+/// A hypergrid being generated: every array pre-sized from the closed forms; label[i] is the
+/// base-H code of state i.
+using HypergridBuffers = DagBuffers;
 
-/// Arrays of an enumerated environment, allocated by the generator once the state count is known.
+/// An enumerated environment, allocated by the generator once the state count is known;
+/// label[i] is the code of state i.
 struct EnumeratedBuffers {
   std::vector<int32_t> level_offsets;  // host copy
-  Array<int64_t> order;                // label: the code of state i
-  Array<int32_t> child_offsets, child_index, child_action;
-  Array<int32_t> parent_offsets, parent_index, parent_edge;
-  Array<float> log_reward;
+  DagBuffers arrays;
 };
 
 #define GFNRL_BUILDER_OPS                                                                       \

@@ -24,9 +24,9 @@ constexpr float kPriorityFloor = 1e-3f;
   /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
   void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \
                         int32_t runs, float scale, float* log_prob, float* exit_log_prob);     \
-  /* out[r] = row[log Z] (mode 0), row[F(s0)] (1), or tau LSE(row(s0, .) / tau) (2). */        \
+  /* out[r] = every run's log Z estimate (LogZEstimate, table_layout.hpp). */                  \
   void log_z_estimates(const DagView& d, const TableLayout& L, const float* params,            \
-                       int32_t runs, int32_t mode, float tau, float* out);                     \
+                       int32_t runs, LogZEstimate mode, float tau, float* out);                \
   void rollout(const RolloutArgs& a);                                                           \
   void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a);                      \
   void dqn_loss(const DqnArgs<float>& a);                                                       \

@@ -5,6 +5,7 @@
 #include "ops/device_runtime.hpp"
 #include "gfnrl/backend.hpp"
 #include "gfnrl/error.hpp"
+#include "gfnrl/names.hpp"
 
 namespace gfnrl {
 
@@ -13,6 +14,11 @@ bool cuda_compiled() { return GFNRL_WITH_CUDA != 0; }
 bool cuda_available() { return detail::cuda::device_available(); }
 
 std::string cuda_device_description() { return detail::cuda::device_description(); }
+
+const std::vector<std::string>& backend_names() {
+  static const std::vector<std::string> names{"cpu", "cuda", "auto"};
+  return names;
+}
 
 Backend parse_backend(const std::string& name) {
   if (name == "cpu") return Backend::Cpu;
@@ -23,7 +29,7 @@ Backend parse_backend(const std::string& name) {
                        "); use --backend cpu or auto");
     return Backend::Cuda;
   }
-  throw InputError("unknown backend '" + name + "' (allowed: cpu, cuda, auto)");
+  throw InputError("unknown backend '" + name + "' (allowed: " + join_names(backend_names()) + ")");
 }
 
 const char* backend_name(Backend b) { return b == Backend::Cuda ? "cuda" : "cpu"; }

@@ -1,16 +1,15 @@
-// Training configuration: learner names and the validation of every hyperparameter.
+// Training configuration: the names of learners, backward modes and optimizers, and the
+// validation of every hyperparameter.
 #include <cmath>
 #include <string>
 
 #include "gfnrl/error.hpp"
+#include "gfnrl/names.hpp"
 #include "gfnrl/train.hpp"
 
 namespace gfnrl {
 
 namespace {
-const char* const kAlgoNames[] = {"tb",  "db", "subtb", "softdqn", "munchausen",
-                                  "mdb", "pg", "ac"};
-
 void require(bool ok, const std::string& name, double v, const std::string& range) {
   if (!ok) throw InputError(name + " = " + format_number(v) + " is out of range: must be " + range);
 }
@@ -23,29 +22,62 @@ void require_rates(const std::vector<float>& rates, const std::string& name, int
 }
 }  // namespace
 
+// One name table per enum, in the enum's order (names.hpp).
+const std::vector<std::string>& algo_names() {
+  static const std::vector<std::string> names{"tb", "db", "subtb", "softdqn", "munchausen",
+                                              "mdb", "pg", "ac"};
+  return names;
+}
 Algo parse_algo(const std::string& name) {
-  for (int i = 0; i < 8; ++i)
-    if (name == kAlgoNames[i]) return static_cast<Algo>(i);
-  throw InputError("unknown algorithm '" + name +
-                   "' (allowed: tb, db, subtb, softdqn, munchausen, mdb, pg, ac)");
+  return static_cast<Algo>(detail::parse_name(algo_names(), name, "algorithm"));
+}
+std::string algo_name(Algo a) { return algo_names().at(static_cast<std::size_t>(a)); }
+
+const std::vector<std::string>& backward_mode_names() {
+  static const std::vector<std::string> names{"fixed", "learned", "tlm", "coupled", "guided"};
+  return names;
+}
+BackwardMode parse_backward_mode(const std::string& name) {
+  return static_cast<BackwardMode>(detail::parse_name(backward_mode_names(), name, "backward mode"));
+}
+std::string backward_mode_name(BackwardMode m) {
+  return backward_mode_names().at(static_cast<std::size_t>(m));
 }
 
-std::string algo_name(Algo a) { return kAlgoNames[static_cast<int>(a)]; }
+const std::vector<std::string>& optimizer_names() {
+  static const std::vector<std::string> names{"adam", "sgd", "lazy-adam"};
+  return names;
+}
+OptimizerKind parse_optimizer(const std::string& name) {
+  return static_cast<OptimizerKind>(detail::parse_name(optimizer_names(), name, "optimizer"));
+}
+std::string optimizer_name(OptimizerKind k) {
+  return optimizer_names().at(static_cast<std::size_t>(k));
+}
 
 namespace {
-const char* const kBackwardNames[] = {"fixed", "learned", "tlm", "coupled", "guided"};
-}
+// The relative learners: a learner with a base policy.
+const std::pair<const char*, Algo> kRelative[] = {{"rtb", Algo::TB}, {"trust-pcl", Algo::SubTB}};
+}  // namespace
 
-BackwardMode parse_backward_mode(const std::string& name) {
-  for (int i = 0; i < 5; ++i)
-    if (name == kBackwardNames[i]) return static_cast<BackwardMode>(i);
-  throw InputError("unknown backward mode '" + name +
-                   "' (allowed: fixed, learned, tlm, coupled, guided)");
+const std::vector<std::string>& learner_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n = algo_names();
+    for (const auto& r : kRelative) n.push_back(r.first);
+    return n;
+  }();
+  return names;
 }
-
-std::string backward_mode_name(BackwardMode m) { return kBackwardNames[static_cast<int>(m)]; }
+Learner parse_learner(const std::string& name) {
+  const int i = detail::parse_name(learner_names(), name, "algorithm");
+  const int algos = static_cast<int>(algo_names().size());
+  if (i < algos) return {static_cast<Algo>(i), name, false};
+  return {kRelative[i - algos].second, name, true};
+}
 
 bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }
+
+bool is_policy_gradient(Algo a) { return a == Algo::PolicyGradient || a == Algo::ActorCritic; }
 
 float TrainConfig::entropy_coefficient() const {
   return algo == Algo::Munchausen ? 1.0f / (1.0f - munchausen_alpha) : 1.0f;

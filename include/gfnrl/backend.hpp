@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gfnrl {
 
@@ -16,6 +17,8 @@ bool cuda_available();
 /// or an explanation of why there is none.
 std::string cuda_device_description();
 
+/// cpu, cuda, auto: the names parse_backend accepts.
+const std::vector<std::string>& backend_names();
 /// Parses "cpu", "cuda" or "auto" (cuda when a device exists). Throws InputError on anything else,
 /// and on "cuda" when no device is usable (the message says why).
 Backend parse_backend(const std::string& name);

@@ -37,6 +37,18 @@ struct DagView {
   const float* log_reward = nullptr;
 };
 
+/// Writable pointers into a DagBuffers, for the generators' per-element code.
+struct DagWriteView {
+  int32_t* child_offsets;
+  int32_t* child_index;
+  int32_t* child_action;
+  int32_t* parent_offsets;
+  int32_t* parent_index;
+  int32_t* parent_edge;
+  float* log_reward;
+  int64_t* label;
+};
+
 /// The host-side description of a Dag, as built by a generator (trusted: not validated).
 struct DagArrays {
   std::vector<int32_t> level_offsets;
@@ -47,6 +59,21 @@ struct DagArrays {
   int32_t exit_action = 0;
 };
 
+/// The most states, edges or action ids a DAG may have: every id is an int32.
+constexpr int64_t kMaxIndex = 2147483647;
+
+/// A DAG's per-state and per-edge arrays on one backend: what the generators fill (hypergrid,
+/// enumerated environments, trees) and what a Dag owns.
+struct DagBuffers {
+  Array<int32_t> child_offsets, child_index, child_action;   ///< CSR children [N+1], [E], [E]
+  Array<int32_t> parent_offsets, parent_index, parent_edge;  ///< CSC parents [N+1], [E], [E]
+  Array<float> log_reward;                                   ///< [N]
+  Array<int64_t> label;  ///< [N]: the caller's id (or the environment's code) of each state
+  /// Uninitialised arrays for n states and e edges on b.
+  static DagBuffers allocate(Backend b, int64_t n, int64_t e);
+  DagWriteView write_view();
+};
+
 class Dag {
  public:
   Dag() = default;
@@ -55,17 +82,11 @@ class Dag {
   /// Internal: assembles a Dag from arrays already on backend b (used by device generators).
   static Dag from_parts(Backend b, std::vector<int32_t> level_offsets,
                         std::vector<int32_t> level_max_out, std::vector<int32_t> level_max_in,
-                        Array<int32_t> child_offsets, Array<int32_t> child_index,
-                        Array<int32_t> child_action, Array<int32_t> parent_offsets,
-                        Array<int32_t> parent_index, Array<int32_t> parent_edge,
-                        Array<float> log_reward, Array<int64_t> label, int32_t exit_action);
+                        DagBuffers arrays, int32_t exit_action);
   /// As above, with each level's maximum out- and in-degree computed from the offsets (copied
   /// to the host).
-  static Dag from_parts(Backend b, std::vector<int32_t> level_offsets,
-                        Array<int32_t> child_offsets, Array<int32_t> child_index,
-                        Array<int32_t> child_action, Array<int32_t> parent_offsets,
-                        Array<int32_t> parent_index, Array<int32_t> parent_edge,
-                        Array<float> log_reward, Array<int64_t> label, int32_t exit_action);
+  static Dag from_parts(Backend b, std::vector<int32_t> level_offsets, DagBuffers arrays,
+                        int32_t exit_action);
 
   Backend backend() const { return backend_; }
   int32_t num_states() const { return num_states_; }
@@ -78,8 +99,8 @@ class Dag {
   const std::vector<int32_t>& level_max_in_degree() const { return level_max_in_; }
 
   DagView view() const;
-  const Array<float>& log_reward() const { return log_reward_; }
-  const Array<int64_t>& label() const { return label_; }
+  const Array<float>& log_reward() const { return a_.log_reward; }
+  const Array<int64_t>& label() const { return a_.label; }
   /// Deep copy to another backend.
   Dag to(Backend b) const;
   /// Host copy of every array (for tests, I/O and brute-force checks).
@@ -89,10 +110,7 @@ class Dag {
   Backend backend_ = Backend::Cpu;
   int32_t num_states_ = 0, num_edges_ = 0, exit_action_ = 0;
   std::vector<int32_t> level_offsets_, level_max_out_, level_max_in_;
-  Array<int32_t> child_offsets_, child_index_, child_action_;
-  Array<int32_t> parent_offsets_, parent_index_, parent_edge_;
-  Array<float> log_reward_;
-  Array<int64_t> label_;
+  DagBuffers a_;
 };
 
 /// A DAG given as an edge list, with the caller's own state ids 0..num_states-1.

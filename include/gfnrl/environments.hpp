@@ -5,11 +5,16 @@
 /// drawn with Philox from the config's seed: the same seed gives the same environment anywhere.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gfnrl/dag.hpp"
 
 namespace gfnrl {
+
+/// The generated environments by name: hypergrid (hypergrid.hpp), subsets, bitseq,
+/// dag-structure.
+const std::vector<std::string>& environment_names();
 
 /// Sets of `items` items built one item at a time: 2^items states, every state terminates,
 /// items! paths to the full set (the DAG where the uncorrected bias is extreme).

@@ -147,6 +147,14 @@ typedef struct gfnrl_train_config {
   const char* prior;
 } gfnrl_train_config;
 
+/* Names (the library's own tables, as the CLI spells them): the name of an algorithm or backward
+ * mode ("tb", "learned", ...), or NULL when the value is out of range; and parsing a name into
+ * *out (GFNRL_ERROR_INPUT naming the allowed names otherwise). */
+const char* gfnrl_algo_name(gfnrl_algo algo);
+const char* gfnrl_backward_mode_name(gfnrl_backward_mode mode);
+gfnrl_status gfnrl_parse_algo(const char* name, gfnrl_algo* out);
+gfnrl_status gfnrl_parse_backward_mode(const char* name, gfnrl_backward_mode* out);
+
 /* The library's defaults (TB, 1 run, seed 0, batch 16, lr 1e-2, epsilon 0, fixed P_B, sampled
  * gradients, no prior). */
 void gfnrl_train_config_default(gfnrl_train_config* config);

@@ -15,6 +15,7 @@
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/policy_file.hpp"
 #include "gfnrl/metrics.hpp"
+#include "gfnrl/names.hpp"
 #include "gfnrl/input_file.hpp"
 #include "gfnrl/output_file.hpp"
 #include "gfnrl/soft_values.hpp"

@@ -18,7 +18,9 @@ enum class HypergridRegions : int32_t {
                ///< H-1 is a multiple of 5, cells at distance exactly 0.3 land in the ring
 };
 
-/// "exact" / "float64" and back; InputError naming the value and the allowed names.
+/// "exact" / "float64" (indexed by HypergridRegions) and back; InputError naming the value and
+/// the allowed names.
+const std::vector<std::string>& hypergrid_region_names();
 HypergridRegions parse_hypergrid_regions(const std::string& name);
 const char* hypergrid_regions_name(HypergridRegions r);
 
@@ -50,6 +52,8 @@ Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream = {});
 /// (R0 1e-4, R1 1, R2 3) (Tiapkin et al.; TLM); "policy-gradient", the 2-D H=256 grid with R0
 /// 1e-2, R1 0.5, R2 2 (Niu et al.). InputError for other names.
 HypergridConfig hypergrid_preset(const std::string& name);
+/// standard, hard, policy-gradient.
+const std::vector<std::string>& hypergrid_preset_names();
 
 /// Coordinates of a label produced by make_hypergrid.
 std::vector<int32_t> hypergrid_coordinates(const HypergridConfig& c, int64_t label);

@@ -49,18 +49,41 @@ enum class OptimizerKind { Adam, Sgd, LazyAdam };
 /// ("guided", RL-G); detail/coupled_backward_math.hpp. Every trained P_B starts uniform.
 enum class BackwardMode { Fixed, Learned, Tlm, Coupled, Guided };
 
-/// "fixed" | "learned" | "tlm" | "coupled" | "guided" (InputError otherwise).
+/// The names of the backward modes, indexed by BackwardMode: fixed, learned, tlm, coupled,
+/// guided. parse_backward_mode throws InputError naming the value and the allowed names.
+const std::vector<std::string>& backward_mode_names();
 BackwardMode parse_backward_mode(const std::string& name);
 std::string backward_mode_name(BackwardMode m);
 
-/// "tb" | "db" | "subtb" | "softdqn" | "munchausen" | "mdb" (InputError otherwise, naming it).
+/// The names of the learners, indexed by Algo: tb, db, subtb, softdqn, munchausen, mdb, pg, ac.
 /// mdb is modified detailed balance, for DAGs where every state terminates; pg the
 /// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp); ac its actor-critic form (a
-/// tabular critic, GAE).
+/// tabular critic, GAE). parse_algo throws InputError naming the value and the allowed names.
+const std::vector<std::string>& algo_names();
 Algo parse_algo(const std::string& name);
 std::string algo_name(Algo a);
+
+/// The names of the optimizers, indexed by OptimizerKind: adam, sgd, lazy-adam.
+const std::vector<std::string>& optimizer_names();
+OptimizerKind parse_optimizer(const std::string& name);
+std::string optimizer_name(OptimizerKind k);
+
+/// A learner as users name it: every Algo by its name, and the relative forms that need a base
+/// policy (uniform unless one is given): "rtb" (relative TB: TB with a prior) and "trust-pcl"
+/// (SubTB with a prior).
+struct Learner {
+  Algo algo;
+  std::string name;
+  bool needs_prior;
+};
+/// algo_names() followed by rtb, trust-pcl.
+const std::vector<std::string>& learner_names();
+Learner parse_learner(const std::string& name);
+
 /// True for the learners that keep a Q table (policy softmax(Q / tau)) rather than logits.
 bool is_dqn(Algo a);
+/// True for pg and ac, the policy-gradient learners (Niu et al.).
+bool is_policy_gradient(Algo a);
 
 struct TrainConfig {
   Algo algo = Algo::TB;
@@ -120,6 +143,13 @@ struct RunEvaluation {
   double log_z_estimate;  ///< TB: log Z; DB/SubTB: F(s0); DQN: tau * LSE(Q(s0, .) / tau)
 };
 
+/// The evaluation schedule of Trainer::train (and of the CLI's loops): after step `done` of
+/// `steps` (1-based), evaluate every `eval_every` steps and after the last one; step 0, before
+/// training, is always evaluated.
+inline bool evaluation_due(int64_t done, int64_t steps, int64_t eval_every) {
+  return done == 0 || done == steps || done % eval_every == 0;
+}
+
 class Trainer {
  public:
   /// `correction` is the backward policy of the losses and the DQN reward correction, or nullptr
@@ -147,8 +177,8 @@ class Trainer {
   /// Called after each evaluation of train(): the step count and every run's evaluation.
   using EvaluationCallback =
       std::function<void(int64_t step, const std::vector<RunEvaluation>& runs)>;
-  /// Runs `steps` steps, evaluating (and calling `on_evaluation`) before the first step, every
-  /// `eval_every` steps and after the last one. InputError for steps < 0 or eval_every < 1.
+  /// Runs `steps` steps, evaluating (and calling `on_evaluation`) before the first step and
+  /// after every step where evaluation_due() says so. InputError for steps < 0 or eval_every < 1.
   void train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation,
              Stream stream = {});
 
@@ -172,12 +202,7 @@ class Trainer {
   const Dag& dag() const { return dag_; }
 
  private:
-  struct State;
-  void refresh_policies() const;
-  void ensure_solvers() const;
-  void backward_step();
-  void optimize_backward(float lr_scale);
-  void coupled_backward_step();
+  struct State;  // the parts: host/training/trainer_parts.hpp
   Dag dag_;
   TrainConfig config_;
   int64_t steps_ = 0;

@@ -39,6 +39,21 @@ int main(int argc, char** argv) {
   fclose(f);
 
   EXPECT(strlen(gfnrl_version()) > 0);
+  {
+    /* Names come from the library's tables, both ways. */
+    gfnrl_algo a = GFNRL_ALGO_TB;
+    gfnrl_backward_mode b = GFNRL_BACKWARD_FIXED;
+    EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_MUNCHAUSEN), "munchausen") == 0);
+    EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_AC), "ac") == 0);
+    EXPECT(gfnrl_algo_name((gfnrl_algo)8) == NULL && gfnrl_algo_name((gfnrl_algo)-1) == NULL);
+    EXPECT(strcmp(gfnrl_backward_mode_name(GFNRL_BACKWARD_GUIDED), "guided") == 0);
+    EXPECT(gfnrl_backward_mode_name((gfnrl_backward_mode)5) == NULL);
+    EXPECT(gfnrl_parse_algo("mdb", &a) == GFNRL_OK && a == GFNRL_ALGO_MDB);
+    EXPECT(gfnrl_parse_backward_mode("tlm", &b) == GFNRL_OK && b == GFNRL_BACKWARD_TLM);
+    EXPECT(gfnrl_parse_algo("ppo", &a) == GFNRL_ERROR_INPUT && a == GFNRL_ALGO_MDB);
+    EXPECT(strstr(gfnrl_last_error(), "tb, db, subtb") != NULL);
+    EXPECT(gfnrl_parse_backward_mode(NULL, &b) == GFNRL_ERROR_INPUT);
+  }
   EXPECT(gfnrl_dag_load(path, GFNRL_BACKEND_CPU, &dag) == GFNRL_OK);
   EXPECT(gfnrl_dag_num_states(dag) == 4 && gfnrl_dag_num_edges(dag) == 5);
   EXPECT(gfnrl_log_partition(dag, &log_z) == GFNRL_OK);

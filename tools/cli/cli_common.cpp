@@ -10,11 +10,16 @@ void progress(const EnvOptions& o, const std::string& msg) {
   if (!o.quiet) std::cerr << "[gfnrl] " << msg << std::endl;
 }
 
+const std::vector<std::string>& correction_names() {
+  static const std::vector<std::string> names{"uniform", "maxent", "file", "none"};
+  return names;
+}
+
 void add_correction_option(CLI::App& cmd, std::string& correction, const std::string& help) {
   cmd.add_option("--correction", correction,
                  help + ": uniform P_B, maxent P_B = n(s)/n(s'), file (the P_B values of the "
                         "--dag file), or none (log P_B = 0: uncorrected, samples n(x)R(x))")
-      ->check(CLI::IsMember({"uniform", "maxent", "file", "none"}))
+      ->check(CLI::IsMember(correction_names()))
       ->capture_default_str();
 }
 
@@ -27,6 +32,9 @@ std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const E
                        " (allowed otherwise: uniform, maxent, none)");
     return std::make_unique<BackwardPolicy>(*env.file_backward);
   }
+  if (name != "uniform")
+    throw InputError("unknown correction '" + name + "' (allowed: " +
+                     join_names(correction_names()) + ")");
   return std::make_unique<BackwardPolicy>(uniform_backward_policy(env.dag));
 }
 

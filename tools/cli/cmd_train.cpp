@@ -16,7 +16,7 @@ struct TrainCliOptions {
 
 int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const SessionOptions& so = o.session;
-  const LearnerChoice learner = parse_learner(o.algo);
+  const Learner learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
   TrainConfig cfg = session_config(so, learner.algo);
   const bool pb_binary = ends_with(o.save_pb, ".bin");
@@ -43,7 +43,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   const LoopResult res =
-      train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, learner.label}, &csv);
+      train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, learner.name}, &csv);
   if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
   if (pb_out) {
     const BackwardPolicy run0 = trainer.backward_policy(0);
@@ -62,7 +62,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   }
   progress(env, "wrote " + so.out);
   if (env.json) {
-    nlohmann::json j = summarize(res, cfg, learner.label);
+    nlohmann::json j = summarize(res, cfg, learner.name);
     j.update(built.description);
     j["command"] = "train";
     j["num_states"] = dag.num_states();
@@ -86,13 +86,14 @@ void add_preset_option(CLI::App& cmd, std::string& preset, bool backward) {
       "published hypergrids: standard (4-D H=20, R0 1e-3, R1 0.5, R2 2), hard (4-D H=20, R0 "
       "1e-4, R1 1, R2 3) or policy-gradient (Niu et al.: 2-D H=256, R0 1e-2, R1 0.5, R2 2); "
       "explicit --ndim/--height/--r0/--r1/--r2 override it";
+  std::vector<std::string> choices = hypergrid_preset_names();
+  if (backward) choices.push_back("backward");
   if (backward)
     help += "; or backward: every learner with each P_B (uniform, maxent, learned, tlm; coupled "
             "and guided for pg and ac) on the "
             "chosen environment, labelled algo/pb in the CSV";
   cmd.add_option("--preset", preset, help)
-      ->check(backward ? CLI::IsMember({"standard", "hard", "policy-gradient", "backward"})
-                       : CLI::IsMember({"standard", "hard", "policy-gradient"}));
+      ->check(CLI::IsMember(choices));
 }
 
 void apply_preset(const CLI::App& cmd, const std::string& name, HypergridConfig& g) {
@@ -117,8 +118,7 @@ void register_train(CLI::App& app) {
                   "(SubTB with a base policy; both default to --prior uniform), or pg (policy "
                   "gradients, Niu et al.; --exact-gradient for the exact expectation), or ac "
                   "(their actor-critic: tabular critic, GAE)")
-      ->check(CLI::IsMember({"tb", "db", "subtb", "softdqn", "munchausen", "mdb", "rtb",
-                             "trust-pcl", "pg", "ac"}))
+      ->check(CLI::IsMember(learner_names()))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
   cmd->add_option("--save-policy", o->save_policy,

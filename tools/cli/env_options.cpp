@@ -22,7 +22,7 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
                  "built by appending/prepending words), dag-structure (Bayesian-network "
                  "structures, BIC reward)")
-      ->check(CLI::IsMember({"hypergrid", "subsets", "bitseq", "dag-structure"}))
+      ->check(CLI::IsMember(environment_names()))
       ->capture_default_str();
   cmd.add_option("--dag", o.dag_file,
                  "load this DAG file (text or binary, README 'DAG files') instead of generating "
@@ -52,7 +52,7 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "arithmetic, the definition (torchgfn agrees); float64: as |x/(H-1) - 0.5| in "
                  "IEEE double, reproducing float64 reference codes, which put cells at distance "
                  "exactly 0.3 into the ring when H-1 is a multiple of 5")
-      ->check(CLI::IsMember({"exact", "float64"}))
+      ->check(CLI::IsMember(hypergrid_region_names()))
       ->capture_default_str();
   cmd.add_option("--items", o.subsets.items, "subsets: number of items n (2^n states), 1..24")
       ->capture_default_str();
@@ -72,7 +72,7 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--samples", o.structure.samples, "dag-structure: rows of the generated data set, >= 2")
       ->capture_default_str();
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a device exists)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->check(CLI::IsMember(backend_names()))
       ->capture_default_str();
   cmd.add_flag("--json", o.json, "print one JSON object on one line of stdout");
   cmd.add_flag("--quiet", o.quiet, "no progress lines on stderr");

@@ -16,13 +16,19 @@ namespace gfnrl::cli {
 float default_lr() { return 1e-2f; }
 
 const std::vector<std::string>& pb_choices() {
-  static const std::vector<std::string> all{"uniform", "maxent", "file",    "none",
-                                            "learned", "tlm",    "coupled", "guided"};
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> v = correction_names();
+    for (const std::string& m : backward_mode_names())
+      if (m != backward_mode_name(BackwardMode::Fixed)) v.push_back(m);
+    return v;
+  }();
   return all;
 }
 
 bool trained_backward(const std::string& pb) {
-  return pb == "learned" || pb == "tlm" || pb == "coupled" || pb == "guided";
+  const std::vector<std::string>& modes = backward_mode_names();
+  return pb != backward_mode_name(BackwardMode::Fixed) &&
+         std::find(modes.begin(), modes.end(), pb) != modes.end();
 }
 
 void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
@@ -37,7 +43,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--optimizer", o.optimizer,
                  "adam (beta 0.9/0.999, eps 1e-8; every entry each step), lazy-adam (only the "
                  "entries with a gradient: far fewer bytes on large tables) or sgd")
-      ->check(CLI::IsMember({"adam", "lazy-adam", "sgd"}))
+      ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
   cmd.add_option("--epsilon", c.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]")
@@ -142,14 +148,7 @@ TrainConfig session_config(const SessionOptions& o, Algo algo) {
   return c;
 }
 
-LearnerChoice parse_learner(const std::string& name) {
-  if (name == "rtb") return {Algo::TB, name, true};
-  if (name == "trust-pcl") return {Algo::SubTB, name, true};
-  const Algo a = parse_algo(name);
-  return {a, algo_name(a), false};
-}
-
-std::string attach_prior(const SessionOptions& o, const LearnerChoice& l, const Dag& dag,
+std::string attach_prior(const SessionOptions& o, const Learner& l, const Dag& dag,
                          TrainConfig& cfg) {
   const std::string prior = !o.prior.empty() ? o.prior : l.needs_prior ? "uniform" : "";
   if (prior.empty()) return fixed_correction(o);
@@ -201,9 +200,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.batch = batch;
   c.lr = o.lr == "auto" ? std::vector<float>{default_lr()} : parse_rates(o.lr, "lr");
   c.lr_log_z = parse_rates(o.lr_log_z, "lr-log-z");
-  c.optimizer = o.optimizer == "sgd"         ? OptimizerKind::Sgd
-                : o.optimizer == "lazy-adam" ? OptimizerKind::LazyAdam
-                                             : OptimizerKind::Adam;
+  c.optimizer = parse_optimizer(o.optimizer);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
   c.validate();
@@ -247,28 +244,29 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
       last_print = now;
       char buf[256];
+      // ETA: the remaining steps at the rate so far, evaluations included.
+      const int64_t done = trainer.steps_done();
+      const double eta = done > 0 ? (res.train_seconds + res.eval_seconds) / done *
+                                        static_cast<double>(o.steps - done)
+                                  : 0.0;
       std::snprintf(buf, sizeof buf,
                     "[gfnrl] %-10s step %lld/%lld (%3.0f%%)  traj/run %lld  TV mean %.4f "
-                    "[%.4f, %.4f]  %.1f s train, %.1f s eval",
-                    label.c_str(), static_cast<long long>(trainer.steps_done()),
-                    static_cast<long long>(o.steps),
-                    o.steps ? 100.0 * trainer.steps_done() / o.steps : 100.0,
+                    "[%.4f, %.4f]  %.1f s train, %.1f s eval, ETA %.0f s",
+                    label.c_str(), static_cast<long long>(done), static_cast<long long>(o.steps),
+                    o.steps ? 100.0 * done / o.steps : 100.0,
                     static_cast<long long>(trainer.trajectories_per_run()), sum / c.runs, lo, hi,
-                    res.train_seconds, res.eval_seconds);
+                    res.train_seconds, res.eval_seconds, eta);
       std::fprintf(stderr, "%s\n", buf);
     }
   };
   record(o.steps == 0);
-  for (int64_t s = 0; s < o.steps; ++s) {
+  for (int64_t done = 1; done <= o.steps; ++done) {
     const auto t0 = clock::now();
     trainer.step();
-    if (s + 1 == o.steps || (s + 1) % o.eval_every == 0) {
-      synchronize(b);
-      res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-      record(s + 1 == o.steps);
-    } else {
-      res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-    }
+    const bool due = evaluation_due(done, o.steps, o.eval_every);  // Trainer::train's schedule
+    if (due) synchronize(b);
+    res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    if (due) record(done == o.steps);
   }
   res.steps = trainer.steps_done();
   return res;
@@ -283,9 +281,7 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   mean /= tv.empty() ? 1 : tv.size();
   j["algo"] = label.empty() ? algo_name(c.algo) : label;
   j["runs"] = c.runs;
-  j["optimizer"] = c.optimizer == OptimizerKind::Sgd        ? "sgd"
-                   : c.optimizer == OptimizerKind::LazyAdam ? "lazy-adam"
-                                                            : "adam";
+  j["optimizer"] = optimizer_name(c.optimizer);
   j["exact_gradient"] = c.exact_gradient;
   j["steps"] = r.steps;
   j["trajectories_per_run"] = c.exact_gradient ? 0 : r.steps * c.batch;  // exact: none sampled

@@ -41,25 +41,16 @@ struct SessionOptions {
   std::optional<double> guide_log_reward;  ///< --guide-log-reward (guided P_B)
 };
 
-/// A learner named on the command line: tb, db, subtb, softdqn, munchausen, mdb, or rtb
-/// (= tb with a prior) and trust-pcl (= subtb with a prior), which default to --prior uniform.
-struct LearnerChoice {
-  Algo algo;
-  std::string label;
-  bool needs_prior;
-};
-LearnerChoice parse_learner(const std::string& name);
-
 /// Completes a session's TrainConfig on its environment: the prior (--prior, or uniform for
 /// rtb / trust-pcl), loaded for the DAG. Returns the correction name the Trainer gets.
-std::string attach_prior(const SessionOptions& o, const LearnerChoice& l, const Dag& dag,
+std::string attach_prior(const SessionOptions& o, const Learner& l, const Dag& dag,
                          TrainConfig& cfg);
 
 /// Adds the environment, --preset, --runs, --seed, --steps, --batch, --eval-every, --out,
 /// --correction and the learner options (defaults are the fields' values when called).
 void add_session_options(CLI::App& cmd, SessionOptions& o);
 
-/// Every --pb value: the fixed P_B (as --correction), then the trained ones.
+/// Every --pb value: the fixed P_B (correction_names()), then the trained backward modes.
 const std::vector<std::string>& pb_choices();
 /// True for the --pb values whose P_B is trained: learned, tlm, coupled, guided.
 bool trained_backward(const std::string& pb);

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "gfnrl/detail/table_layout.hpp"
+#include "gfnrl/detail/train_views.hpp"
 
 namespace gfnrl::detail {
 
@@ -39,16 +40,13 @@ GFNRL_HD inline void scatter_backward_grad(const DagView& d, const R* log_pb, R*
 }
 
 template <class R>
-struct TlmArgs {
+struct TlmArgs : TrajectoryBatch {
   DagView dag;
   TableLayout layout;
   const R* log_pb;  ///< [runs x E], from the online backward logits
   R* grad;          ///< [runs x E], accumulated into
   R* loss;          ///< [runs], accumulated into
-  int32_t runs, batch, max_len;
-  const int32_t* states;
-  const int32_t* actions;
-  const int32_t* lengths;
+  int32_t runs;
 };
 
 /// Trajectory m of run r: its share of L_TLM and of d L_TLM / d theta.

@@ -18,22 +18,16 @@
 
 #include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
+#include "gfnrl/detail/train_views.hpp"
 
 namespace gfnrl::detail {
 
 template <class R>
-struct DqnArgs {
-  DagView dag;
-  TableLayout layout;
-  const R* params;       ///< online Q, [runs x stride]
+struct DqnArgs : TableView<R>, BackwardView<R> {
+  // params: the online Q; log_pb: the reward correction.
   const R* target;       ///< target Q, [runs x stride]
-  R* grad;               ///< [runs x stride], accumulated into
-  R* loss;               ///< [runs], accumulated into
   R* abs_td;             ///< [runs x samples]: |Q - y| (new priorities), or nullptr
-  const R* log_pb;       ///< log P_B per edge id, or nullptr (no correction)
-  int64_t log_pb_stride; ///< 0: one P_B for every run; E: one row per run
-  R* pb_grad;            ///< [runs x E] gradient of the backward logits, or nullptr
-  int32_t runs, samples;
+  int32_t samples;
   const int32_t* sample_state;   ///< [runs x samples]
   const int32_t* sample_action;  ///< [runs x samples]
   R tau, alpha, l0;

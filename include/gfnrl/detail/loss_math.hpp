@@ -35,6 +35,7 @@
 
 #include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
+#include "gfnrl/detail/train_views.hpp"
 
 namespace gfnrl::detail {
 
@@ -44,19 +45,7 @@ enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3 };
 constexpr int kSubTBScratch = 3;
 
 template <class R>
-struct TrajectoryLossArgs {
-  DagView dag;
-  TableLayout layout;
-  const R* params;         ///< [runs x stride]
-  R* grad;                 ///< [runs x stride], accumulated into
-  R* loss;                 ///< [runs], accumulated into
-  const R* log_pb;         ///< log P_B per edge id, or nullptr for b = 0
-  int64_t log_pb_stride;   ///< 0: one P_B for every run; E: one row per run
-  R* pb_grad;              ///< [runs x E] gradient of the backward logits, or nullptr
-  int32_t runs, batch, max_len;
-  const int32_t* states;   ///< as written by rollout_trajectory
-  const int32_t* actions;
-  const int32_t* lengths;
+struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   const R* prior_edge;     ///< log mu per edge id, or nullptr (no base policy)
   const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB

@@ -49,24 +49,15 @@
 
 #include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
+#include "gfnrl/detail/train_views.hpp"
 
 namespace gfnrl::detail {
 
 template <class R>
-struct PgArgs {
-  DagView dag;
-  TableLayout layout;
-  const R* params;     ///< [runs x stride]: logits and log Z
-  R* grad;             ///< [runs x stride], accumulated into
-  R* loss;             ///< [runs]: the batch mean of sum_t c_t (sampled) or V(s0) (exact)
-  const R* log_pb;     ///< log P_B per edge (run r's row at r * log_pb_stride), or nullptr (0)
-  int64_t log_pb_stride; ///< 0: one P_B shared by every run; E: one row per run (learned, TLM)
-  R* pb_grad;          ///< learned P_B: [runs x E] gradient of J w.r.t. the backward logits
+struct PgArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
+  // params: logits and log Z; loss: the batch mean of sum_t c_t (sampled) or V(s0) (exact);
+  // pb_grad: learned P_B, the gradient of J w.r.t. the backward logits.
   const R* log_pf;     ///< exact with pb_grad: [runs x E] log pi(e) of the current policy
-  int32_t runs, batch, max_len;
-  const int32_t* states;
-  const int32_t* actions;
-  const int32_t* lengths;
   R* traj_cost;        ///< sampled: [runs x batch] sum_t c_t (REINFORCE) or sum_t A_t (critic)
   R* advantage;        ///< critic: [runs x batch x max_len] A_t, written by pass 1
   bool critic;         ///< actor-critic with GAE instead of REINFORCE

@@ -73,18 +73,25 @@ GFNRL_HD inline void policy_state(const DagView& d, const TableLayout& L, const 
   exit_log_prob[s] = terminates(d, s) ? scale * row[L.exit_entry(s)] - lse : neg_inf();
 }
 
-/// A run's log Z estimate from its row. mode 0: log Z (TB); 1: log F(s0) (DB, SubTB);
-/// 2: tau * LSE(Q(s0, .) / tau) (DQN); 3: log R(s0) - log P_F(exit | s0) (modified DB, where
-/// P_T(s0) = P_F(exit | s0) = R(s0) / Z); 4: mode 2 + log R(s0) (DQN with energy rewards).
+/// Where a run's log Z estimate is read from its row.
+enum class LogZEstimate : int32_t {
+  LogZ,             ///< row[log Z] (TB, pg, ac)
+  SourceFlow,       ///< log F(s0) (DB, SubTB)
+  SoftValue,        ///< tau * LSE(Q(s0, .) / tau) (SoftDQN, Munchausen)
+  SourceExit,       ///< log R(s0) - log P_F(exit | s0) (modified DB: P_T(s0) = R(s0) / Z)
+  EnergySoftValue,  ///< SoftValue + log R(s0) (DQN with energy rewards)
+};
+
 GFNRL_HD inline float log_z_estimate(const DagView& d, const TableLayout& L, const float* row,
-                                     int32_t mode, float tau) {
+                                     LogZEstimate mode, float tau) {
   switch (mode) {
-    case 0: return row[L.log_z_entry()];
-    case 1: return row[L.flow_entry(0)];
-    case 3: return d.log_reward[0] - (row[L.exit_entry(0)] - action_lse(d, L, row, 0, 1.0f));
+    case LogZEstimate::LogZ: return row[L.log_z_entry()];
+    case LogZEstimate::SourceFlow: return row[L.flow_entry(0)];
+    case LogZEstimate::SourceExit:
+      return d.log_reward[0] - (row[L.exit_entry(0)] - action_lse(d, L, row, 0, 1.0f));
     default: {
       const float v = tau * action_lse(d, L, row, 0, 1.0f / tau);
-      return mode == 4 ? v + d.log_reward[0] : v;
+      return mode == LogZEstimate::EnergySoftValue ? v + d.log_reward[0] : v;
     }
   }
 }

@@ -11,18 +11,10 @@
 
 namespace gfnrl::detail {
 
-struct TreeLevel {
+struct TreeLevel : DagWriteView {  ///< the tree's arrays; label: the DAG state of a tree state
   DagView base;
   int32_t begin = 0, end = 0;          ///< this level's tree states [begin, end)
   const int32_t* first_child = nullptr; ///< exclusive prefix sum of degrees over the level
-  int64_t* label;                       ///< the DAG state a tree state stands for
-  int32_t* child_offsets;
-  int32_t* child_index;
-  int32_t* child_action;
-  int32_t* parent_offsets;
-  int32_t* parent_index;
-  int32_t* parent_edge;
-  float* log_reward;
 };
 
 GFNRL_HD inline int32_t tree_degree(const DagView& base, int64_t label) {

@@ -1,0 +1,85 @@
+// Evaluation of every run's current policy: its exact terminating distribution against the
+// target, and the log Z estimate its learner keeps.
+#include "gfnrl/marginals.hpp"
+#include "gfnrl/metrics.hpp"
+#include "gfnrl/soft_values.hpp"
+#include "training/trainer_parts.hpp"
+
+namespace gfnrl::training {
+
+namespace {
+// Where each learner keeps its estimate of log Z.
+detail::LogZEstimate log_z_estimate_of(const TrainConfig& c) {
+  using detail::LogZEstimate;
+  if (c.algo == Algo::ModifiedDB) return LogZEstimate::SourceExit;
+  if (is_dqn(c.algo))
+    return c.energy_reward ? LogZEstimate::EnergySoftValue : LogZEstimate::SoftValue;
+  if (c.algo == Algo::TB || is_policy_gradient(c.algo)) return LogZEstimate::LogZ;
+  return LogZEstimate::SourceFlow;
+}
+}  // namespace
+
+// Every run's policy (edges, exits), and one marginal solver's visit and terminal rows per run.
+std::size_t Evaluation::bytes(const Dag& dag, const TrainConfig& c) {
+  return std::size_t(c.runs) * (std::size_t(dag.num_edges()) + 3 * std::size_t(dag.num_states())) *
+         sizeof(float);
+}
+
+Evaluation::Evaluation(const Dag& dag, const TrainConfig& c) {
+  const Backend b = dag.backend();
+  const std::size_t R = c.runs;
+  log_prob = Array<float>(b, R * dag.num_edges());
+  exit_log_prob = Array<float>(b, R * dag.num_states());
+  log_visit = Array<float>(b, R * dag.num_states());
+  log_terminal = Array<float>(b, R * dag.num_states());
+  log_z = Array<float>(b, R);
+  // Target weights log R(x) + log mu^T(x), once (the exact core on this backend).
+  if (c.prior)
+    target_weight = base_policy_target(dag, *c.prior, &target_log_z);
+  else
+    target_log_z = log_partition(dag);
+}
+
+void Evaluation::refresh_policies(const Dag& dag, const TrainConfig& c,
+                                  const ForwardTables& tables) {
+  GFNRL_BACKEND_CALL(dag.backend(), policy_log_probs, dag.view(), tables.layout,
+                     tables.params.data(), c.runs, 1.0f / c.entropy_coefficient(),
+                     log_prob.data(), exit_log_prob.data());
+}
+
+void Evaluation::solve_marginals(const Dag& dag, int32_t runs) {
+  const std::size_t E = dag.num_edges(), N = dag.num_states();
+  for (std::size_t r = solvers.size(); r < std::size_t(runs); ++r) {
+    const Marginals out{log_visit.slice(r * N, N), log_terminal.slice(r * N, N)};
+    solvers.push_back(std::make_unique<MarginalSolver>(
+        dag, ForwardPolicy{log_prob.slice(r * E, E), exit_log_prob.slice(r * N, N)},
+        SweepOptions{}, &out));
+  }
+  for (int32_t r = 0; r < runs; ++r) solvers[r]->run();
+}
+
+std::vector<RunEvaluation> Evaluation::evaluate(const Dag& dag, const TrainConfig& c,
+                                                const ForwardTables& tables,
+                                                const Array<float>* log_target_weight) {
+  refresh_policies(dag, c, tables);
+  GFNRL_BACKEND_CALL(dag.backend(), log_z_estimates, dag.view(), tables.layout,
+                     tables.params.data(), c.runs, log_z_estimate_of(c),
+                     c.entropy_coefficient(), log_z.data());
+  const std::vector<float> estimates = log_z.to_host();
+  if (!log_target_weight && !target_weight.empty()) log_target_weight = &target_weight;
+  solve_marginals(dag, c.runs);
+  std::vector<RunEvaluation> out(c.runs);
+  for (int32_t r = 0; r < c.runs; ++r) {
+    out[r].metrics = compare_to_target(dag, solvers[r]->result(), log_target_weight);
+    out[r].log_z_estimate = estimates[r];
+  }
+  return out;
+}
+
+ForwardPolicy Evaluation::policy(const Dag& dag, int32_t run) const {
+  const std::size_t E = dag.num_edges(), N = dag.num_states();
+  const Backend b = dag.backend();
+  return ForwardPolicy{log_prob.slice(run * E, E).to(b), exit_log_prob.slice(run * N, N).to(b)};
+}
+
+}  // namespace gfnrl::training

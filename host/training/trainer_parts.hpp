@@ -1,0 +1,143 @@
+// Internal: the parts a Trainer is made of. Each part owns the buffers of one feature, sizes
+// itself (bytes(), summed by Trainer::estimate_bytes before anything is allocated) and
+// allocates itself; the Trainer composes the parts' views into each op's arguments.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gfnrl/array.hpp"
+#include "gfnrl/dag.hpp"
+#include "gfnrl/detail/train_views.hpp"
+#include "gfnrl/marginals.hpp"
+#include "gfnrl/train.hpp"
+#include "ops/training_ops.hpp"
+
+namespace gfnrl::training {
+
+/// An optimizer step's hyper-parameters at update t (Adam's bias corrections 1 - beta^t); the
+/// caller names the buffers.
+detail::OptimizerArgs optimizer_args(const TrainConfig& c, int64_t t, bool adam, float lr_scale);
+
+/// An array of `n` zeros on `b`.
+Array<float> zeros(Backend b, std::size_t n);
+
+/// Every run's table row with its gradient and optimizer moments, the per-run learning rates
+/// and the loss; the DQN learners' target table.
+struct ForwardTables {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  ForwardTables(const Dag& dag, const TrainConfig& c);
+  detail::TableView<float> view(const Dag& dag, int32_t runs);
+  /// The optimizer step of every run's row (consumes and re-zeroes the gradient).
+  void update(Backend b, const TrainConfig& c);
+
+  detail::TableLayout layout;
+  std::size_t entries = 0;  // runs x stride
+  Array<float> params, grad, m, v, target, loss, lr, lr_log_z;
+  int64_t updates = 0;
+  bool loss_valid = false;
+};
+
+/// The batch of forward trajectories of every run, and what the losses keep per trajectory.
+struct Trajectories {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  Trajectories(const Dag& dag, const TrainConfig& c);
+  detail::TrajectoryBatch view() const;
+  /// Arguments that sample this batch from `params` at training step `step`.
+  detail::RolloutArgs rollout(const Dag& dag, const TrainConfig& c, const detail::TableLayout& L,
+                              const float* params, int64_t step);
+
+  int32_t batch = 0;    // trajectories per run
+  int32_t max_len = 0;  // (levels - 1) edges plus the exit
+  Array<int32_t> states, actions, lengths;
+  Array<float> scratch;    // SubTB
+  Array<float> cost;       // pg / ac: each trajectory's total cost [runs x batch]
+  Array<float> advantage;  // ac: [runs x batch x max_len]
+};
+
+/// Per-run ring buffers of transitions for the DQN learners (detail/replay_math.hpp).
+struct ReplayBuffer {
+  static std::size_t bytes(const TrainConfig& c);
+  ReplayBuffer(Backend b, const TrainConfig& c);
+  detail::ReplayArgs args();
+  /// Draws c.replay_batch transitions per run into sample_state / sample_action.
+  void sample(Backend b, const TrainConfig& c, int64_t step);
+  /// New priorities from the sampled transitions' |TD errors| (prioritized replay only).
+  void update_priorities(Backend b, const TrainConfig& c);
+
+  Array<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
+  Array<float> priority, max_priority, abs_td;
+  Array<double> cumsum;
+  Array<int64_t> inserted;
+};
+
+/// Coupled / guided P_B: the backward critic V_B [runs x N] with its gradient and Adam moments,
+/// and the backward trajectories [runs x batch (x max_len)].
+struct BackwardCritic {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  BackwardCritic(const Dag& dag, const TrainConfig& c);
+
+  Array<float> value, value_grad, value_m, value_v, adv_sum;
+  Array<int32_t> states, edges, lengths;
+  float guide_log_reward = 0;
+};
+
+/// A trained P_B (learned, TLM, coupled, guided): every run's backward logits with their Adam
+/// state, the TLM target copy, and the log P_B rows the forward losses read.
+struct LearnedBackward {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  LearnedBackward(const Dag& dag, const TrainConfig& c);
+  /// What the forward loss reads: log P_B of the online logits; with TLM, after TLM's own step
+  /// on `batch`, of its Polyak-averaged target. Learned P_B also receives the loss's gradient.
+  detail::BackwardView<float> before_forward_loss(const Dag& dag, const TrainConfig& c,
+                                                  const detail::TableLayout& L,
+                                                  const detail::TrajectoryBatch& batch);
+  /// An Adam step on every run's logits, and on the critic's values at the same rate.
+  void optimize(const Dag& dag, const TrainConfig& c, float lr_scale);
+  /// Niu et al.'s coupled step, after the forward update: backward trajectories from the batch's
+  /// terminal states with the current P_B, then a policy-gradient step of P_B toward the guide
+  /// read from the updated forward tables.
+  void coupled_step(const Dag& dag, const TrainConfig& c, const ForwardTables& tables,
+                    const Trajectories& batch, int64_t step);
+  /// Run r's current P_B (a fresh copy).
+  Array<float> policy(const Dag& dag, int32_t run) const;
+
+  Array<float> theta, grad, m, v, target, log_pb, loss, lr;
+  int64_t updates = 0;
+  std::unique_ptr<BackwardCritic> critic;  // coupled / guided only
+};
+
+/// The exact expected gradient's sweeps (pg, tb): V(s), and TB's second moment V2 and (learned
+/// P_B) the expected cost before s, each [runs x N].
+struct ExactGradient {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  ExactGradient(const Dag& dag, const TrainConfig& c);
+  Array<float> value, value2, prefix;
+};
+
+/// Every run's policy tables, log Z estimates and exact marginals, and the target they are
+/// compared with (host/training/evaluation.cpp).
+struct Evaluation {
+  static std::size_t bytes(const Dag& dag, const TrainConfig& c);
+  Evaluation(const Dag& dag, const TrainConfig& c);
+  /// Every run's policy softmax(row / tau) into log_prob / exit_log_prob.
+  void refresh_policies(const Dag& dag, const TrainConfig& c, const ForwardTables& tables);
+  /// p(s) and P_T of every run's current policy tables into log_visit / log_terminal.
+  void solve_marginals(const Dag& dag, int32_t runs);
+  std::vector<RunEvaluation> evaluate(const Dag& dag, const TrainConfig& c,
+                                      const ForwardTables& tables,
+                                      const Array<float>* log_target_weight);
+  ForwardPolicy policy(const Dag& dag, int32_t run) const;
+
+  Array<float> log_prob, exit_log_prob, log_z;
+  Array<float> log_visit, log_terminal;  // [runs x N]: every run's solver writes its slice
+  // One marginal solver per run over its slice (created once: on CUDA each captures its sweep
+  // as a graph and replays it).
+  std::vector<std::unique_ptr<MarginalSolver>> solvers;
+  // The target: log R + log mu^T with a base policy (else R itself), and its log normaliser.
+  Array<float> target_weight;
+  double target_log_z = 0;
+};
+
+}  // namespace gfnrl::training

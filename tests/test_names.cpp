@@ -1,0 +1,86 @@
+// One source for every name: each enum's table parses back to its value, prints from it, and an
+// unknown name is refused with every allowed name in the message.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "gfnrl/gfnrl.hpp"
+
+using namespace gfnrl;
+
+namespace {
+// parse(name_i) == i and name(i) == name_i for every entry; an unknown name lists them all.
+template <class Enum, class Parse, class Name>
+void expect_round_trip(const std::vector<std::string>& names, std::size_t expected_count,
+                       Parse parse, Name name) {
+  ASSERT_EQ(names.size(), expected_count);
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(parse(names[i])), i) << names[i];
+    EXPECT_EQ(std::string(name(static_cast<Enum>(i))), names[i]);
+  }
+  try {
+    parse("no-such-name");
+    ADD_FAILURE() << "an unknown name was accepted";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'no-such-name'"), std::string::npos) << msg;
+    for (const std::string& n : names) EXPECT_NE(msg.find(n), std::string::npos) << msg;
+  }
+}
+}  // namespace
+
+TEST(Names, EveryEnumRoundTripsThroughItsTable) {
+  // The counts are the enums' sizes, written here independently of the tables.
+  expect_round_trip<Algo>(algo_names(), std::size_t(Algo::ActorCritic) + 1, parse_algo,
+                          algo_name);
+  expect_round_trip<BackwardMode>(backward_mode_names(), std::size_t(BackwardMode::Guided) + 1,
+                                  parse_backward_mode, backward_mode_name);
+  expect_round_trip<OptimizerKind>(optimizer_names(), std::size_t(OptimizerKind::LazyAdam) + 1,
+                                   parse_optimizer, optimizer_name);
+  expect_round_trip<HypergridRegions>(hypergrid_region_names(),
+                                      std::size_t(HypergridRegions::Float64) + 1,
+                                      parse_hypergrid_regions, hypergrid_regions_name);
+  EXPECT_EQ(algo_name(Algo::Munchausen), "munchausen");
+  EXPECT_EQ(optimizer_name(OptimizerKind::LazyAdam), "lazy-adam");
+}
+
+TEST(Names, LearnersAreTheAlgorithmsPlusTheirRelativeForms) {
+  const std::vector<std::string>& l = learner_names();
+  ASSERT_EQ(l.size(), algo_names().size() + 2);
+  for (std::size_t i = 0; i < algo_names().size(); ++i) {
+    const Learner x = parse_learner(algo_names()[i]);
+    EXPECT_EQ(static_cast<std::size_t>(x.algo), i);
+    EXPECT_FALSE(x.needs_prior);
+  }
+  const Learner rtb = parse_learner("rtb"), pcl = parse_learner("trust-pcl");
+  EXPECT_EQ(rtb.algo, Algo::TB);
+  EXPECT_TRUE(rtb.needs_prior);
+  EXPECT_EQ(pcl.algo, Algo::SubTB);
+  EXPECT_TRUE(pcl.needs_prior);
+  EXPECT_EQ(pcl.name, "trust-pcl");
+  EXPECT_THROW(parse_learner("ppo"), InputError);
+  EXPECT_TRUE(is_policy_gradient(Algo::PolicyGradient) && is_policy_gradient(Algo::ActorCritic));
+  EXPECT_FALSE(is_policy_gradient(Algo::TB) || is_policy_gradient(Algo::SoftDQN));
+}
+
+TEST(Names, PresetsEnvironmentsAndBackendsParseFromTheirTables) {
+  for (const std::string& p : hypergrid_preset_names()) EXPECT_NO_THROW(hypergrid_preset(p));
+  EXPECT_EQ(hypergrid_preset("policy-gradient").height, 256);
+  EXPECT_EQ(hypergrid_preset("hard").r0, 1e-4);
+  try {
+    hypergrid_preset("easy");
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("standard, hard, policy-gradient"), std::string::npos);
+  }
+  EXPECT_EQ(join_names(environment_names()), "hypergrid, subsets, bitseq, dag-structure");
+  EXPECT_EQ(parse_backend("cpu"), Backend::Cpu);
+  EXPECT_EQ(join_names(backend_names(), "|"), "cpu|cuda|auto");
+  try {
+    parse_backend("tpu");
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cpu, cuda, auto"), std::string::npos);
+  }
+}
