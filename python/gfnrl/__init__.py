@@ -1,0 +1,128 @@
+"""gfnrl: exact answers for tabular soft RL and GFlowNets on explicitly enumerated DAGs.
+
+Build a DAG (``hypergrid``, ``subsets``, ``bitseq``, ``dag_structure``, ``tree``, ``load_dag``,
+``Dag.from_edges``), then ask exactly what a policy samples (``evaluate``) or what the
+soft-optimal policy is (``solve``). Arrays come back as numpy arrays; inputs may be numpy arrays
+or anything numpy can read (torch CPU tensors, DLPack-capable arrays). The library's errors
+arrive as ``ValueError`` (bad input), ``MemoryError`` (a size the backend cannot hold) and
+``RuntimeError`` (CUDA failures), with the library's messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._gfnrl import (
+    Dag,
+    algo_names,
+    backend_names,
+    bitseq,
+    cuda_available,
+    cuda_compiled,
+    dag_structure,
+    environment_names,
+    hypergrid,
+    load_dag,
+    subsets,
+    tree,
+)
+from . import _gfnrl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dag",
+    "algo_names",
+    "backend_names",
+    "bitseq",
+    "cuda_available",
+    "cuda_compiled",
+    "dag_structure",
+    "environment_names",
+    "evaluate",
+    "hypergrid",
+    "load_dag",
+    "policy_from_logits",
+    "solve",
+    "subsets",
+    "tree",
+]
+
+
+def _host_array(x, dtype, name):
+    """A C-contiguous host numpy array of `dtype` from numpy, a torch CPU tensor, or DLPack."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch: no autograd history, on the host
+        x = x.detach().cpu()
+    if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
+        a = np.from_dlpack(x)  # torch, JAX, CuPy host arrays: no copy when dtype matches
+    else:
+        a = np.asarray(x)
+    if a.dtype == object:
+        raise ValueError(f"{name} is not a numeric array")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def evaluate(dag: Dag, edge_log_pf, exit_log_pf) -> dict:
+    """The exact terminating distribution P_T of a tabular forward policy, against R/Z.
+
+    ``edge_log_pf``: log P_F of every edge in the library's edge order (``dag.edges()``),
+    shape [num_edges] or [runs, num_edges]; ``exit_log_pf``: log P_F(exit | s) per state
+    (-inf where s does not terminate), [num_states] or [runs, num_states].
+
+    Returns a dict: ``tv``, ``kl`` (KL(R/Z || P_T)), ``kl_reverse`` (KL(P_T || R/Z)), ``jsd``,
+    ``model_mass`` (sum of P_T, 1 for a normalised policy), ``expected_length`` (floats, or
+    float64 arrays [runs] for batched input), ``log_z`` (log sum R) and ``p_t`` (float64
+    [num_states] or [runs, num_states]).
+    """
+    e = _host_array(edge_log_pf, np.float32, "edge_log_pf")
+    x = _host_array(exit_log_pf, np.float32, "exit_log_pf")
+    return _gfnrl._evaluate(dag, e, x)
+
+
+def solve(dag: Dag, correction: str = "uniform") -> dict:
+    """The soft-optimal policy by exact soft value iteration.
+
+    ``correction``: the backward policy whose log-probabilities are the inner rewards:
+    "uniform" or "maxent" (the policy then samples R/Z exactly and ``log_z`` = V(s0) = log Z),
+    "file" (the P_B a DAG file carries) or "none" (samples n(x) R(x)).
+
+    Returns a dict of numpy arrays: ``edge_log_pf`` [num_edges], ``exit_log_pf`` [num_states],
+    ``value`` (V), ``q`` (Q per edge), ``exit_q`` (log R), and ``log_z`` = V(s0).
+    """
+    return _gfnrl._solve(dag, correction)
+
+
+def policy_from_logits(dag: Dag, logits) -> tuple[np.ndarray, np.ndarray]:
+    """Policy tables from per-state logits over the action ids plus the exit.
+
+    ``logits``: [num_states, dag.exit_action + 1] (or [runs, num_states, exit_action + 1]);
+    column a < exit_action is the logit of the edge with action id a, the last column the exit's.
+    Invalid actions (no such edge at that state, or the exit of a non-terminating state) are
+    masked out before the softmax, as a GFlowNet's masked policy head does.
+
+    Returns ``(edge_log_pf, exit_log_pf)`` in the shapes ``evaluate`` takes (float32).
+    """
+    z = _host_array(logits, np.float64, "logits")
+    n, a = dag.num_states, dag.exit_action + 1
+    if z.ndim not in (2, 3) or z.shape[-2:] != (n, a):
+        raise ValueError(
+            f"logits has shape {z.shape}: give [{n}, {a}] or [runs, {n}, {a}] "
+            f"(num_states, exit_action + 1)"
+        )
+    src, _, action = dag.edges()
+    terminates = np.isfinite(dag.log_rewards())
+    z3 = z[None] if z.ndim == 2 else z  # [runs, N, A]
+    every_run = (slice(None), src)
+    edge = z3[:, src, action]  # [runs, E]
+    exit_ = np.where(terminates, z3[:, :, a - 1], -np.inf)  # [runs, N]
+    # log-sum-exp over each state's valid actions: its edges (grouped by src) and its exit.
+    m = exit_.copy()
+    np.maximum.at(m, every_run, edge)
+    total = np.where(terminates, np.exp(exit_ - m), 0.0)
+    np.add.at(total, every_run, np.exp(edge - m[:, src]))
+    lse = m + np.log(total)
+    edge_log_pf = (edge - lse[:, src]).astype(np.float32)
+    exit_log_pf = np.where(terminates, exit_ - lse, -np.inf).astype(np.float32)
+    if z.ndim == 2:
+        return edge_log_pf[0], exit_log_pf[0]
+    return edge_log_pf, exit_log_pf

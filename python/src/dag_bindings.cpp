@@ -1,0 +1,158 @@
+// gfnrl.Dag and the functions that make one: generated environments, DAG files, trees, and any
+// DAG given as an edge list from Python (the library's validation applies).
+#include "py_dag.hpp"
+
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+
+#include <cmath>
+
+#include "gfnrl/gfnrl.hpp"
+
+namespace gfnrl::python {
+
+namespace {
+PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32_t> action,
+                 HostInput<double> log_reward, int32_t source, const std::string& backend) {
+  if (src.ndim() != 1 || dst.ndim() != 1 || action.ndim() != 1 || log_reward.ndim() != 1)
+    throw InputError("from_edges: src, dst, action and log_reward must be 1-D arrays");
+  const std::size_t e = src.shape(0);
+  if (dst.shape(0) != e || action.shape(0) != e)
+    throw InputError("from_edges: src, dst and action have " + std::to_string(e) + ", " +
+                     std::to_string(dst.shape(0)) + " and " + std::to_string(action.shape(0)) +
+                     " entries: give one per edge in each");
+  if (log_reward.shape(0) > std::size_t(kMaxIndex))
+    throw InputError("from_edges: more than 2^31-1 states");
+  DagSpec spec;
+  spec.num_states = static_cast<int32_t>(log_reward.shape(0));
+  spec.source = source;
+  spec.edges.reserve(e);
+  for (std::size_t i = 0; i < e; ++i)
+    spec.edges.push_back({src.data()[i], dst.data()[i], action.data()[i]});
+  // -inf: the state does not terminate; every other value (NaN, +inf included) is a log-reward
+  // for the library to check.
+  for (int32_t s = 0; s < spec.num_states; ++s)
+    if (!(log_reward.data()[s] == -INFINITY)) spec.log_rewards.push_back({s, log_reward.data()[s]});
+  return PyDag{build_dag(spec, parse_backend(backend)), std::nullopt, "edges"};
+}
+
+PyDag hypergrid(int32_t ndim, int32_t height, double r0, double r1, double r2,
+                const std::string& backend, const std::string& regions) {
+  HypergridConfig c;
+  c.ndim = ndim, c.height = height, c.r0 = r0, c.r1 = r1, c.r2 = r2;
+  c.regions = parse_hypergrid_regions(regions);
+  return PyDag{make_hypergrid(c, parse_backend(backend)), c, "hypergrid"};
+}
+
+// (src, dst, action) of every edge in the library's edge order (src non-decreasing).
+nb::tuple edges(const PyDag& d) {
+  const DagArrays a = d.dag.to_host();
+  std::vector<int32_t> src(a.child_index.size());
+  for (int32_t s = 0; s < d.dag.num_states(); ++s)
+    for (int32_t k = a.child_offsets[s]; k < a.child_offsets[s + 1]; ++k) src[k] = s;
+  const std::size_t e = src.size();
+  return nb::make_tuple(to_numpy(std::move(src), {e}), to_numpy(a.child_index, {e}),
+                        to_numpy(a.child_action, {e}));
+}
+
+NumpyArray<int32_t> coords(const PyDag& d) {
+  if (!d.grid)
+    throw InputError("coords() is defined for hypergrids; this DAG is a " + d.kind +
+                     " DAG (labels() gives each state's id)");
+  const std::vector<int64_t> labels = d.dag.label().to_host();
+  const std::size_t n = labels.size(), k = static_cast<std::size_t>(d.grid->ndim);
+  std::vector<int32_t> out(n * k);
+  for (std::size_t s = 0; s < n; ++s) {
+    const std::vector<int32_t> x = hypergrid_coordinates(*d.grid, labels[s]);
+    std::copy(x.begin(), x.end(), out.begin() + s * k);
+  }
+  return to_numpy(std::move(out), {n, k});
+}
+}  // namespace
+
+void bind_dag(nb::module_& m) {
+  nb::class_<PyDag>(m, "Dag",
+                    "A DAG of states, level-sorted (state 0 is the source), on one backend.")
+      .def_prop_ro("num_states", [](const PyDag& d) { return d.dag.num_states(); },
+                   "number of states N (ids 0..N-1, level-sorted)")
+      .def_prop_ro("num_edges", [](const PyDag& d) { return d.dag.num_edges(); },
+                   "number of inner edges E (exits not counted)")
+      .def_prop_ro("num_levels", [](const PyDag& d) { return d.dag.num_levels(); },
+                   "number of levels (longest path from the source, plus one)")
+      .def_prop_ro("exit_action", [](const PyDag& d) { return d.dag.exit_action(); },
+                   "the action id of the exit (one more than the largest edge action)")
+      .def_prop_ro("backend",
+                   [](const PyDag& d) { return std::string(backend_name(d.dag.backend())); },
+                   "'cpu' or 'cuda': where the DAG's arrays live")
+      .def_prop_ro("kind", [](const PyDag& d) { return d.kind; },
+                   "what made it: hypergrid, subsets, bitseq, dag-structure, tree, file, edges")
+      .def("edges", &edges,
+           "(src, dst, action): int32 arrays, one entry per edge in the library's edge order")
+      .def("log_rewards",
+           [](const PyDag& d) { return to_numpy<double>(d.dag.log_reward(), {std::size_t(d.dag.num_states())}); },
+           "float64 [num_states]: log R(x), -inf where a state does not terminate")
+      .def("labels",
+           [](const PyDag& d) { return to_numpy<int64_t>(d.dag.label(), {std::size_t(d.dag.num_states())}); },
+           "int64 [num_states]: each state's id in the caller's numbering (from_edges, a DAG "
+           "file) or the environment's code")
+      .def("log_z", [](const PyDag& d) { return log_partition(d.dag); },
+           "log Z = log sum_x R(x), in double")
+      .def("coords", &coords, "hypergrids: int32 [num_states, ndim], the coordinates of each state")
+      .def_static("from_edges", &from_edges, nb::arg("src"), nb::arg("dst"), nb::arg("action"),
+                  nb::arg("log_reward"), nb::arg("source") = 0, nb::arg("backend") = "auto",
+                  "A DAG from an edge list in your own state ids (0..len(log_reward)-1); "
+                  "log_reward[s] = -inf where s does not terminate. Validated: cycles, "
+                  "duplicate edges, unreachable states and dead ends raise ValueError.");
+
+  m.def("hypergrid", &hypergrid, nb::arg("ndim"), nb::arg("height"), nb::arg("r0") = 1e-3,
+        nb::arg("r1") = 0.5, nb::arg("r2") = 2.0, nb::arg("backend") = "auto",
+        nb::arg("regions") = "exact",
+        "The hypergrid {0..height-1}^ndim (README, 'Environments'); regions 'exact' decides the "
+        "reward regions in rational arithmetic, 'float64' as float64 reference codes do.");
+  m.def("subsets",
+        [](int32_t items, double pairwise_scale, uint64_t seed, const std::string& backend) {
+          SubsetsConfig c;
+          c.items = items, c.pairwise_scale = pairwise_scale, c.seed = seed;
+          return PyDag{make_subsets(c, parse_backend(backend)), std::nullopt, "subsets"};
+        },
+        nb::arg("items") = 8, nb::arg("pairwise_scale") = 0.5, nb::arg("seed") = 0,
+        nb::arg("backend") = "auto", "Sets built one item at a time (2^items states).");
+  m.def("bitseq",
+        [](int32_t length, int32_t word, int32_t modes, double beta, uint64_t seed,
+           const std::string& backend) {
+          BitseqConfig c;
+          c.length = length, c.word = word, c.modes = modes, c.beta = beta, c.seed = seed;
+          return PyDag{make_bitseq(c, parse_backend(backend)), std::nullopt, "bitseq"};
+        },
+        nb::arg("length") = 8, nb::arg("word") = 2, nb::arg("modes") = 4, nb::arg("beta") = 1.0,
+        nb::arg("seed") = 0, nb::arg("backend") = "auto",
+        "Bit strings built by appending or prepending words; log R = -beta * Hamming distance "
+        "to the nearest mode.");
+  m.def("dag_structure",
+        [](int32_t nodes, int32_t samples, uint64_t seed, const std::string& backend) {
+          DagStructureConfig c;
+          c.nodes = nodes, c.samples = samples, c.seed = seed;
+          return PyDag{make_dag_structure(c, parse_backend(backend)), std::nullopt,
+                       "dag-structure"};
+        },
+        nb::arg("nodes") = 4, nb::arg("samples") = 100, nb::arg("seed") = 0,
+        nb::arg("backend") = "auto",
+        "Bayesian-network structures built one edge at a time, BIC reward.");
+  m.def("tree",
+        [](const PyDag& base, int64_t max_states) {
+          return PyDag{make_tree(base.dag, max_states), std::nullopt, "tree"};
+        },
+        nb::arg("dag"), nb::arg("max_states") = int64_t(1) << 26,
+        "The autoregressive (tree) version of a DAG: one state per path from the source.");
+  m.def("load_dag",
+        [](const std::string& path, const std::string& backend) {
+          LoadedDag l = load_dag(path, parse_backend(backend));
+          return PyDag{std::move(l.dag), std::nullopt, "file", std::move(l.backward)};
+        },
+        nb::arg("path"), nb::arg("backend") = "auto",
+        "A DAG file (text or binary, README 'DAG files'); P_B values it carries are kept for "
+        "solve(correction='file').");
+}
+
+}  // namespace gfnrl::python

@@ -1,0 +1,41 @@
+// Arrays across the Python boundary: library arrays out as numpy arrays that own their memory,
+// C-contiguous CPU arrays (numpy, or anything DLPack-capable) in.
+#pragma once
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <memory>
+#include <vector>
+
+#include "gfnrl/array.hpp"
+
+namespace gfnrl::python {
+
+namespace nb = nanobind;
+
+template <class T>
+using NumpyArray = nb::ndarray<nb::numpy, T>;
+/// What the bindings accept: C-contiguous, on the host.
+template <class T>
+using HostInput = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
+
+/// A numpy array of `shape` that takes ownership of `v` (freed when Python drops the array).
+template <class T>
+NumpyArray<T> to_numpy(std::vector<T> v, std::vector<std::size_t> shape) {
+  auto holder = std::make_unique<std::vector<T>>(std::move(v));
+  T* data = holder->data();
+  nb::capsule owner(holder.get(), [](void* p) noexcept {
+    std::unique_ptr<std::vector<T>>(static_cast<std::vector<T>*>(p));  // frees it
+  });
+  holder.release();  // now owned by the capsule
+  return NumpyArray<T>(data, shape.size(), shape.data(), owner);
+}
+
+/// A library array copied to the host, as numpy (converted to U).
+template <class U, class T>
+NumpyArray<U> to_numpy(const Array<T>& a, std::vector<std::size_t> shape) {
+  const std::vector<T> h = a.to_host();
+  return to_numpy(std::vector<U>(h.begin(), h.end()), std::move(shape));
+}
+
+}  // namespace gfnrl::python

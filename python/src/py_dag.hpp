@@ -1,0 +1,33 @@
+// The Python Dag: a library Dag with what Python users also need to know about it.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gfnrl/backward_policy.hpp"
+#include "gfnrl/dag.hpp"
+#include "gfnrl/hypergrid.hpp"
+#include "gfnrl/marginals.hpp"
+#include "numpy_arrays.hpp"
+
+namespace gfnrl::python {
+
+/// evaluate()'s workspace, made on first use and reused by every later call on the same DAG:
+/// the policy tables the caller's arrays are copied into and the marginal solver bound to them.
+struct EvaluationWorkspace {
+  ForwardPolicy policy;
+  std::unique_ptr<MarginalSolver> solver;
+};
+
+struct PyDag {
+  Dag dag;
+  std::optional<HypergridConfig> grid;  // hypergrids: for coords()
+  std::string kind;                     // "hypergrid", "subsets", "file", "edges", ...
+  std::optional<BackwardPolicy> file_pb;  // the P_B values a DAG file carries
+  std::shared_ptr<EvaluationWorkspace> workspace = std::make_shared<EvaluationWorkspace>();
+};
+
+void bind_dag(nb::module_& m);
+void bind_exact(nb::module_& m);
+
+}  // namespace gfnrl::python

@@ -1,0 +1,228 @@
+"""The Python package against computations written here independently: trajectory enumeration
+in plain Python, path counts, the CLI's own numbers."""
+
+import json
+import math
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import gfnrl
+
+
+def enumerate_terminal(dag, edge_log_pf, exit_log_pf):
+    """P_T by walking every trajectory from the source (state 0) in plain Python."""
+    src, dst, _ = dag.edges()
+    children = {}
+    for e, (s, c) in enumerate(zip(src, dst)):
+        children.setdefault(int(s), []).append((e, int(c)))
+    p_t = np.zeros(dag.num_states)
+
+    def walk(s, p):
+        if exit_log_pf[s] > -np.inf:
+            p_t[s] += p * math.exp(exit_log_pf[s])
+        for e, c in children.get(s, []):
+            walk(c, p * math.exp(edge_log_pf[e]))
+
+    walk(0, 1.0)
+    return p_t
+
+
+def target(dag):
+    lr = dag.log_rewards()
+    w = np.where(np.isfinite(lr), np.exp(lr - lr[np.isfinite(lr)].max()), 0.0)
+    return w / w.sum()
+
+
+def random_dag(rng, n):
+    """A random DAG on states 0..n-1 (edges only from lower to higher ids, every state reachable
+    from 0), shuffled ids; roughly half the states terminate, every leaf does."""
+    perm = rng.permutation(n - 1) + 1
+    ids = np.concatenate([[0], perm])  # ids[k]: the caller id of the k-th state in topo order
+    src, dst, act = [], [], []
+    for k in range(1, n):
+        parents = rng.choice(k, size=min(k, 1 + rng.integers(0, 3)), replace=False)
+        for p in parents:
+            src.append(ids[p])
+            dst.append(ids[k])
+    # Action ids: distinct per (parent) state.
+    count = {}
+    for s in src:
+        act.append(count.get(s, 0))
+        count[s] = count.get(s, 0) + 1
+    has_child = set(src)
+    log_r = np.full(n, -np.inf)
+    for s in range(n):
+        if s not in has_child or rng.random() < 0.5:
+            log_r[s] = rng.normal()
+    return gfnrl.Dag.from_edges(
+        np.array(src, np.int32), np.array(dst, np.int32), np.array(act, np.int32), log_r,
+        backend="cpu")
+
+
+def random_logits(rng, dag, runs=None):
+    shape = (dag.num_states, dag.exit_action + 1)
+    return rng.normal(size=shape if runs is None else (runs,) + shape)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_evaluate_equals_enumeration_on_random_dags(seed):
+    rng = np.random.default_rng(seed)
+    dag = random_dag(rng, 12)
+    e, x = gfnrl.policy_from_logits(dag, random_logits(rng, dag))
+    got = gfnrl.evaluate(dag, e, x)
+    p_t = enumerate_terminal(dag, e, x)
+    np.testing.assert_allclose(got["p_t"], p_t, atol=1e-6)
+    p = target(dag)
+    assert got["tv"] == pytest.approx(0.5 * np.abs(p_t / p_t.sum() - p).sum(), abs=1e-6)
+    support = p > 0
+    kl = float(np.sum(p[support] * np.log(p[support] / p_t[support])))
+    assert got["kl"] == pytest.approx(kl, rel=1e-5, abs=1e-6)
+    assert got["model_mass"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_evaluate_on_small_grids_and_in_batches():
+    rng = np.random.default_rng(7)
+    for ndim, height in [(1, 5), (2, 4), (3, 3)]:
+        dag = gfnrl.hypergrid(ndim, height, r0=0.1, backend="cpu")
+        e, x = gfnrl.policy_from_logits(dag, random_logits(rng, dag, runs=3))
+        batched = gfnrl.evaluate(dag, e, x)
+        assert batched["tv"].shape == (3,) and batched["p_t"].shape == (3, dag.num_states)
+        for r in range(3):
+            p_t = enumerate_terminal(dag, e[r], x[r])
+            np.testing.assert_allclose(batched["p_t"][r], p_t, atol=1e-6)
+            one = gfnrl.evaluate(dag, e[r], x[r])
+            assert one["tv"] == pytest.approx(batched["tv"][r], abs=1e-12)
+        assert batched["log_z"] == pytest.approx(dag.log_z(), abs=1e-9)
+
+
+def test_policy_from_logits_masks_and_normalises():
+    dag = gfnrl.hypergrid(2, 3, backend="cpu")
+    rng = np.random.default_rng(1)
+    z = random_logits(rng, dag)
+    e, x = gfnrl.policy_from_logits(dag, z)
+    src, _, action = dag.edges()
+    for s in range(dag.num_states):
+        logits = [z[s, a] for a in action[src == s]] + [z[s, dag.exit_action]]
+        ref = np.array(logits) - np.log(np.sum(np.exp(logits)))  # every grid state terminates
+        np.testing.assert_allclose(np.concatenate([e[src == s], [x[s]]]), ref, atol=1e-6)
+
+
+def test_soft_optimal_policy_samples_the_target():
+    dag = gfnrl.hypergrid(2, 16, r0=0.1, backend="cpu")
+    s = gfnrl.solve(dag)
+    assert s["log_z"] == pytest.approx(4.183575695950, abs=1e-5)  # README's exact regions
+    assert gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"])["tv"] < 1e-5
+
+
+def test_uncorrected_solution_samples_path_counts_times_reward():
+    dag = gfnrl.hypergrid(2, 5, r0=0.1, backend="cpu")
+    s = gfnrl.solve(dag, correction="none")
+    p_t = enumerate_terminal(dag, s["edge_log_pf"], s["exit_log_pf"])
+    # n(x) for a grid cell: the multinomial coefficient of its coordinates.
+    c = dag.coords()
+    n = np.array([math.comb(int(a + b), int(a)) for a, b in c], float)
+    w = n * np.exp(dag.log_rewards())
+    np.testing.assert_allclose(p_t, w / w.sum(), atol=1e-6)
+
+
+def test_uniform_policy_tv_equals_the_cli(tmp_path):
+    cli = os.environ.get("GFNRL_CLI")
+    if not cli:
+        pytest.skip("set GFNRL_CLI to the gfnrl executable to compare with the CLI")
+    out = subprocess.run(
+        [cli, "train", "--algo", "tb", "--steps", "0", "--runs", "1", "--ndim", "4",
+         "--height", "8", "--backend", "cpu", "--json", "--quiet", "--out",
+         str(tmp_path / "c.csv")], check=True, capture_output=True, text=True)
+    cli_tv = json.loads(out.stdout)["final_tv"][0]  # TB's tables start at 0: the uniform policy
+    dag = gfnrl.hypergrid(4, 8, backend="cpu")
+    e, x = gfnrl.policy_from_logits(dag, np.zeros((dag.num_states, dag.exit_action + 1)))
+    assert gfnrl.evaluate(dag, e, x)["tv"] == pytest.approx(cli_tv, abs=1e-7)
+
+
+def test_from_edges_keeps_the_callers_ids_and_validates():
+    # Diamond 0 -> {1, 2} -> 3, 0 -> 3; R(1) = 1, R(3) = e^2.
+    src = np.array([0, 0, 1, 2, 0], np.int32)
+    dst = np.array([1, 2, 3, 3, 3], np.int32)
+    act = np.array([0, 1, 0, 1, 2], np.int32)
+    lr = np.array([-np.inf, 0.0, -np.inf, 2.0])
+    dag = gfnrl.Dag.from_edges(src, dst, act, lr, backend="cpu")
+    assert dag.log_z() == pytest.approx(math.log(1 + math.e ** 2), abs=1e-6)
+    labels = dag.labels()
+    np.testing.assert_array_equal(dag.log_rewards(), lr[labels].astype(np.float32))
+    with pytest.raises(ValueError, match="cycle"):
+        gfnrl.Dag.from_edges(np.array([0, 1, 2], np.int32), np.array([1, 2, 1], np.int32),
+                             np.array([0, 0, 0], np.int32), np.array([-np.inf, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="one per edge"):
+        gfnrl.Dag.from_edges(src, dst[:-1], act, lr)
+
+
+def test_errors_become_the_right_exceptions(monkeypatch):
+    with pytest.raises(ValueError, match="height"):
+        gfnrl.hypergrid(2, 1)
+    with pytest.raises(ValueError, match="unknown backend"):
+        gfnrl.hypergrid(2, 4, backend="tpu")
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    with pytest.raises(ValueError, match="exit_log_pf"):
+        gfnrl.evaluate(dag, np.zeros(dag.num_edges), np.zeros(3))
+    with pytest.raises(ValueError, match="logits has shape"):
+        gfnrl.policy_from_logits(dag, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="coords"):
+        gfnrl.subsets(3, backend="cpu").coords()
+    with pytest.raises(ValueError, match="correction"):
+        gfnrl.solve(dag, correction="file")
+    monkeypatch.setenv("GFNRL_MEMORY_LIMIT", "1000")
+    with pytest.raises(MemoryError, match="needs an estimated"):
+        gfnrl.hypergrid(4, 20, backend="cpu")
+
+
+def test_dlpack_and_torch_style_inputs():
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    e, x = gfnrl.policy_from_logits(dag, np.zeros((dag.num_states, dag.exit_action + 1)))
+
+    class DlpackOnly:  # an array that speaks DLPack only (as JAX or CuPy-on-host would)
+        def __init__(self, a):
+            self._a = a
+
+        def __dlpack__(self, *args, **kwargs):
+            return self._a.__dlpack__(*args, **kwargs)
+
+        def __dlpack_device__(self):
+            return self._a.__dlpack_device__()
+
+    ref = gfnrl.evaluate(dag, e, x)["tv"]
+    assert gfnrl.evaluate(dag, DlpackOnly(e), DlpackOnly(x))["tv"] == ref
+    assert gfnrl.evaluate(dag, e.astype(np.float64), x.astype(np.float64))["tv"] == ref
+    torch = pytest.importorskip("torch")
+    assert gfnrl.evaluate(dag, torch.from_numpy(e), torch.from_numpy(x))["tv"] == ref
+
+
+def test_environments_and_files(tmp_path):
+    for dag in [gfnrl.subsets(4, backend="cpu"), gfnrl.bitseq(4, 2, backend="cpu"),
+                gfnrl.dag_structure(3, backend="cpu")]:
+        s = gfnrl.solve(dag)
+        assert gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"])["tv"] < 1e-5
+    t = gfnrl.tree(gfnrl.hypergrid(2, 3, backend="cpu"))
+    # One state per path from the source: sum over the cells of C(a + b, a).
+    assert t.num_states == sum(math.comb(a + b, a) for a in range(3) for b in range(3))
+    path = tmp_path / "d.txt"
+    # P_B(0 | 2) = 1/4, P_B(1 | 2) = 3/4.
+    path.write_text(f"gfnrl-dag 1\nstates 3\nedge 0 1 0 0\nedge 0 2 1 {math.log(0.25)}\n"
+                    f"edge 1 2 0 {math.log(0.75)}\nlog_reward 1 0\nlog_reward 2 1\n")
+    dag = gfnrl.load_dag(str(path), backend="cpu")
+    assert dag.num_states == 3 and dag.kind == "file"
+    s = gfnrl.solve(dag, correction="file")
+    assert s["log_z"] == pytest.approx(math.log(1 + math.e), abs=1e-6)
+    p_t = enumerate_terminal(dag, s["edge_log_pf"], s["exit_log_pf"])
+    np.testing.assert_allclose(p_t, target(dag), atol=1e-6)
+    with pytest.raises(ValueError):
+        gfnrl.load_dag(str(tmp_path / "missing.txt"))
+
+
+def test_every_public_name_is_documented():
+    for name in gfnrl.__all__:
+        assert getattr(gfnrl, name).__doc__, name
+    for prop in ["num_states", "num_edges", "num_levels", "exit_action", "backend", "kind"]:
+        assert getattr(gfnrl.Dag, prop).__doc__, prop
