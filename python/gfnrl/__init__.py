@@ -24,6 +24,7 @@ from ._gfnrl import (
     hypergrid,
     load_dag,
     subsets,
+    trainer_options,
     tree,
 )
 from . import _gfnrl
@@ -45,6 +46,8 @@ __all__ = [
     "policy_from_logits",
     "solve",
     "subsets",
+    "Trainer",
+    "trainer_options",
     "tree",
 ]
 
@@ -126,3 +129,97 @@ def policy_from_logits(dag: Dag, logits) -> tuple[np.ndarray, np.ndarray]:
     if z.ndim == 2:
         return edge_log_pf[0], exit_log_pf[0]
     return edge_log_pf, exit_log_pf
+
+
+class Trainer:
+    """Batched tabular training: ``runs`` independent runs of one learner on one DAG, stored as
+    one table and advanced together, with every run's exact P_T available at any step.
+
+    ``algo``: tb, db, subtb, softdqn, munchausen, mdb, pg, ac, or rtb / trust-pcl (TB / SubTB
+    with a base policy, uniform unless ``prior`` names a policy file). Run r draws with
+    ``seed + r``. ``pb``: the backward policy, fixed ("uniform", "maxent", "file": the DAG file's,
+    "none") or trained ("learned", "tlm", "coupled", "guided"). ``options``: any TrainConfig
+    field by name (``trainer_options()`` lists them: lr, lr_log_z, optimizer, epsilon,
+    temperature, subtb_lambda, exact_gradient, ...); ``lr`` may be one value or one per run.
+    The same seed and options give the CLI's numbers (``gfnrl train``) bit for bit.
+    """
+
+    def __init__(self, dag: Dag, algo: str = "tb", runs: int = 1, seed: int = 0,
+                 batch: int = 16, pb: str = "uniform", prior: str | None = None, **options):
+        self.dag = dag
+        self._t = _gfnrl._Trainer(dag, algo, runs, seed, batch, pb, prior or "", options)
+
+    def step(self, n: int = 1) -> None:
+        """Advances every run by ``n`` training steps."""
+        self._t.step(n)
+
+    def evaluate(self) -> dict:
+        """Every run's exact evaluation: ``tv``, ``kl``, ``kl_reverse``, ``jsd``,
+        ``model_mass``, ``expected_length``, ``log_z_estimate`` (float64 arrays [runs]), and
+        ``step``, ``trajectories`` (per run so far), ``log_z`` (the target's)."""
+        return self._t.evaluate()
+
+    def train(self, steps: int, eval_every: int = 100, callback=None) -> dict:
+        """Runs ``steps`` steps, evaluating before the first, every ``eval_every`` steps and
+        after the last (the CLI's schedule). ``callback(evaluation)`` is called after each
+        evaluation. Returns the curves: ``step`` and ``trajectories`` [K], and every metric of
+        ``evaluate`` as [K, runs]."""
+        if steps < 0 or eval_every < 1:
+            raise ValueError(f"train: steps = {steps} must be >= 0 and eval_every = "
+                             f"{eval_every} >= 1")
+        rows = []
+
+        def record():
+            ev = self.evaluate()
+            rows.append(ev)
+            if callback is not None:
+                callback(ev)
+
+        record()
+        done = 0
+        while done < steps:
+            k = min(eval_every - done % eval_every, steps - done)
+            self.step(k)
+            done += k
+            record()
+        keys = [k for k in rows[0] if isinstance(rows[0][k], np.ndarray)]
+        curves = {k: np.stack([r[k] for r in rows]) for k in keys}
+        curves["step"] = np.array([r["step"] for r in rows])
+        curves["trajectories"] = np.array([r["trajectories"] for r in rows])
+        return curves
+
+    def policy(self, run: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``run``'s current forward policy: (edge_log_pf, exit_log_pf), as evaluate takes."""
+        return self._t.policy(run)
+
+    def backward_policy(self, run: int = 0) -> np.ndarray:
+        """log P_B per edge that run ``run`` uses (fixed, or its current trained one)."""
+        return self._t.backward_policy(run)
+
+    def last_loss(self) -> np.ndarray:
+        """Each run's mean loss at the last step (0 before the first update)."""
+        return self._t.last_loss()
+
+    def parameters(self) -> np.ndarray:
+        """Every run's table, float32 [runs, entries] (row layout: detail/table_layout.hpp)."""
+        return self._t.parameters()
+
+    @property
+    def steps_done(self) -> int:
+        """Training steps taken so far."""
+        return self._t.steps_done
+
+    @property
+    def trajectories_per_run(self) -> int:
+        """Trajectories sampled per run so far (0 with the exact gradient)."""
+        return self._t.trajectories_per_run
+
+    @property
+    def runs(self) -> int:
+        """Number of runs."""
+        return self._t.runs
+
+    @property
+    def target_log_z(self) -> float:
+        """log of the target's normaliser (log sum R, or log sum mu^T R with a base policy)."""
+        return self._t.target_log_z

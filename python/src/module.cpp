@@ -28,4 +28,5 @@ NB_MODULE(_gfnrl, m) {
   m.def("environment_names", &environment_names, "the generated environments' names");
   python::bind_dag(m);
   python::bind_exact(m);
+  python::bind_train(m);
 }

@@ -29,5 +29,6 @@ struct PyDag {
 
 void bind_dag(nb::module_& m);
 void bind_exact(nb::module_& m);
+void bind_train(nb::module_& m);
 
 }  // namespace gfnrl::python

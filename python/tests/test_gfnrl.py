@@ -226,3 +226,74 @@ def test_every_public_name_is_documented():
         assert getattr(gfnrl, name).__doc__, name
     for prop in ["num_states", "num_edges", "num_levels", "exit_action", "backend", "kind"]:
         assert getattr(gfnrl.Dag, prop).__doc__, prop
+
+
+def cli_or_skip():
+    cli = os.environ.get("GFNRL_CLI")
+    if not cli:
+        pytest.skip("set GFNRL_CLI to the gfnrl executable to compare with the CLI")
+    return cli
+
+
+@pytest.mark.parametrize("algo,pb,extra_cli,extra_py", [
+    ("db", "uniform", [], {}),
+    ("softdqn", "maxent", ["--learning-starts", "3"], {"learning_starts": 3}),
+    ("subtb", "tlm", ["--lr", "0.03"], {"lr": 0.03}),
+    ("rtb", "uniform", [], {}),
+])
+def test_trainer_reproduces_the_cli_csv(tmp_path, algo, pb, extra_cli, extra_py):
+    cli = cli_or_skip()
+    csv = tmp_path / "c.csv"
+    subprocess.run(
+        [cli, "train", "--algo", algo, "--pb", pb, "--runs", "2", "--seed", "3", "--steps", "40",
+         "--eval-every", "15", "--ndim", "2", "--height", "6", "--backend", "cpu", "--quiet",
+         "--out", str(csv)] + extra_cli, check=True, capture_output=True)
+    lines = csv.read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    dag = gfnrl.hypergrid(2, 6, backend="cpu")
+    curves = gfnrl.Trainer(dag, algo, runs=2, seed=3, pb=pb, **extra_py).train(40, 15)
+    assert list(curves["step"]) == [0, 15, 30, 40]
+    assert len(rows) == 2 * len(curves["step"])
+    for k, step in enumerate(curves["step"]):
+        for r in range(2):
+            row = rows[2 * k + r]
+            assert int(row["step"]) == step and int(row["run"]) == r
+            assert row["tv"] == f"{curves['tv'][k, r]:.9g}"
+            assert row["kl"] == f"{curves['kl'][k, r]:.9g}"
+
+
+def test_trainer_learns_and_exposes_its_tables():
+    dag = gfnrl.hypergrid(2, 8, r0=0.1, backend="cpu")
+    t = gfnrl.Trainer(dag, "tb", runs=2, seed=0, lr=0.03)
+    before = t.evaluate()["tv"]
+    t.step(1500)
+    after = t.evaluate()
+    assert np.all(after["tv"] < 0.05) and np.all(after["tv"] < before)
+    e, x = t.policy(1)
+    assert gfnrl.evaluate(dag, e, x)["tv"] == pytest.approx(after["tv"][1], abs=1e-6)
+    assert t.parameters().shape[0] == 2 and t.steps_done == 1500
+    assert t.trajectories_per_run == 1500 * 16
+    assert t.last_loss().shape == (2,)
+    src, dst, _ = dag.edges()
+    pb = np.exp(t.backward_policy(0))  # uniform: 1 / (number of parents)
+    parents = np.bincount(dst, minlength=dag.num_states)
+    np.testing.assert_allclose(pb, 1.0 / parents[dst], rtol=1e-6)
+
+
+def test_trainer_refuses_bad_options():
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    with pytest.raises(ValueError, match="unknown Trainer option 'lrate'.*lr_log_z"):
+        gfnrl.Trainer(dag, lrate=0.1)
+    with pytest.raises(ValueError, match="unknown algorithm 'ppo'"):
+        gfnrl.Trainer(dag, "ppo")
+    with pytest.raises(ValueError, match="unknown pb"):
+        gfnrl.Trainer(dag, pb="magic")
+    with pytest.raises(ValueError, match="epsilon"):
+        gfnrl.Trainer(dag, epsilon=2.0)
+    with pytest.raises(ValueError, match="wrong type"):
+        gfnrl.Trainer(dag, optimizer=3)
+    with pytest.raises(ValueError, match="one per run"):
+        gfnrl.Trainer(dag, runs=3, lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match="out of range"):
+        gfnrl.Trainer(dag).policy(5)

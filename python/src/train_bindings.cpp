@@ -1,0 +1,204 @@
+// gfnrl.Trainer: batched tabular training of one learner (many runs in one table), with every
+// TrainConfig field reachable by name and exact evaluation of every run.
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <functional>
+#include <map>
+
+#include "gfnrl/gfnrl.hpp"
+#include "py_dag.hpp"
+
+namespace gfnrl::python {
+
+namespace {
+using Setter = std::function<void(TrainConfig&, nb::handle)>;
+
+template <class T, class Field>
+Setter field(Field TrainConfig::*member) {
+  return [member](TrainConfig& c, nb::handle v) { c.*member = nb::cast<T>(v); };
+}
+
+// A rate: one value, or one per run.
+Setter rates(std::vector<float> TrainConfig::*member) {
+  return [member](TrainConfig& c, nb::handle v) {
+    c.*member = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
+                    ? std::vector<float>{nb::cast<float>(v)}
+                    : nb::cast<std::vector<float>>(v);
+  };
+}
+
+// Every option by its TrainConfig name (train.hpp documents each and its range).
+const std::map<std::string, Setter>& option_setters() {
+  static const std::map<std::string, Setter> s = {
+      {"epsilon", field<float>(&TrainConfig::epsilon)},
+      {"temperature", field<float>(&TrainConfig::temperature)},
+      {"optimizer", [](TrainConfig& c, nb::handle v) {
+         c.optimizer = parse_optimizer(nb::cast<std::string>(v));
+       }},
+      {"lr", rates(&TrainConfig::lr)},
+      {"lr_log_z", rates(&TrainConfig::lr_log_z)},
+      {"adam_beta1", field<float>(&TrainConfig::adam_beta1)},
+      {"adam_beta2", field<float>(&TrainConfig::adam_beta2)},
+      {"adam_eps", field<float>(&TrainConfig::adam_eps)},
+      {"lr_backward", field<float>(&TrainConfig::lr_backward)},
+      {"tlm_lr_decay", field<float>(&TrainConfig::tlm_lr_decay)},
+      {"tlm_target_rate", field<float>(&TrainConfig::tlm_target_rate)},
+      {"guide_log_reward", [](TrainConfig& c, nb::handle v) {
+         c.guide_log_reward = nb::cast<float>(v);
+       }},
+      {"subtb_lambda", field<float>(&TrainConfig::subtb_lambda)},
+      {"huber", field<bool>(&TrainConfig::huber)},
+      {"target_rate", field<float>(&TrainConfig::target_rate)},
+      {"target_every", field<int32_t>(&TrainConfig::target_every)},
+      {"replay_capacity", field<int32_t>(&TrainConfig::replay_capacity)},
+      {"replay_batch", field<int32_t>(&TrainConfig::replay_batch)},
+      {"prioritized", field<bool>(&TrainConfig::prioritized)},
+      {"priority_exponent", field<float>(&TrainConfig::priority_exponent)},
+      {"learning_starts", field<int32_t>(&TrainConfig::learning_starts)},
+      {"munchausen_alpha", field<float>(&TrainConfig::munchausen_alpha)},
+      {"munchausen_l0", field<float>(&TrainConfig::munchausen_l0)},
+      {"energy_reward", field<bool>(&TrainConfig::energy_reward)},
+      {"exact_gradient", field<bool>(&TrainConfig::exact_gradient)},
+      {"gae_lambda", field<float>(&TrainConfig::gae_lambda)},
+  };
+  return s;
+}
+
+std::vector<std::string> option_names() {
+  std::vector<std::string> n;
+  for (const auto& [k, v] : option_setters()) n.push_back(k);
+  return n;
+}
+
+struct PyTrainer {
+  PyDag dag;
+  std::unique_ptr<Trainer> trainer;
+};
+
+// The fixed correction named `pb` (trained modes take none), as solve() names them.
+std::optional<BackwardPolicy> fixed_correction(const PyDag& d, const std::string& pb) {
+  if (pb == "none") return std::nullopt;
+  if (pb == "uniform") return uniform_backward_policy(d.dag);
+  if (pb == "maxent") return maxent_backward_policy(d.dag);
+  if (pb == "file") {
+    if (!d.file_pb) throw InputError("pb 'file' needs a DAG file whose edges carry log P_B values");
+    return *d.file_pb;
+  }
+  return std::nullopt;  // a trained mode (parsed by the caller)
+}
+
+PyTrainer make_trainer(const PyDag& d, const std::string& algo, int32_t runs, uint64_t seed,
+                       int32_t batch, const std::string& pb, const std::string& prior,
+                       const nb::dict& options) {
+  const Learner learner = parse_learner(algo);
+  TrainConfig c;
+  c.algo = learner.algo;
+  c.runs = runs;
+  c.seed = seed;
+  c.batch = batch;
+  for (const auto& [key, value] : options) {
+    const std::string k = nb::cast<std::string>(key);
+    const auto it = option_setters().find(k);
+    if (it == option_setters().end())
+      throw InputError("unknown Trainer option '" + k + "' (allowed: " +
+                       join_names(option_names()) + ")");
+    try {
+      it->second(c, value);
+    } catch (const nb::cast_error&) {
+      throw InputError("Trainer option " + k + ": " + nb::cast<std::string>(nb::str(value)) +
+                       " has the wrong type");
+    }
+  }
+  const std::vector<std::string>& modes = backward_mode_names();
+  const bool trained = pb != "fixed" && std::find(modes.begin(), modes.end(), pb) != modes.end();
+  if (trained) c.backward = parse_backward_mode(pb);
+  else if (pb != "uniform" && pb != "maxent" && pb != "file" && pb != "none")
+    throw InputError("unknown pb '" + pb + "' (allowed: uniform, maxent, file, none, learned, "
+                     "tlm, coupled, guided)");
+  const std::string mu = !prior.empty() ? prior : learner.needs_prior ? "uniform" : "";
+  std::optional<BackwardPolicy> correction = fixed_correction(d, pb);
+  if (!mu.empty()) {
+    c.prior = mu == "uniform" ? uniform_forward_policy(d.dag) : read_policy_file(mu, d.dag);
+    correction.reset();  // mu takes the place of P_B
+  }
+  return PyTrainer{d, std::make_unique<Trainer>(d.dag, correction ? &*correction : nullptr, c)};
+}
+
+// Every run's evaluation as arrays [runs].
+nb::dict evaluate(PyTrainer& t) {
+  const std::vector<RunEvaluation> ev = t.trainer->evaluate();
+  const std::size_t R = ev.size();
+  std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R);
+  for (std::size_t r = 0; r < R; ++r) {
+    const Metrics& m = ev[r].metrics;
+    tv[r] = m.tv, kl[r] = m.kl_target_model, kl_rev[r] = m.kl_model_target, jsd[r] = m.jsd;
+    mass[r] = m.model_mass, len[r] = m.expected_length, lz[r] = ev[r].log_z_estimate;
+  }
+  nb::dict out;
+  out["step"] = t.trainer->steps_done();
+  out["trajectories"] = t.trainer->trajectories_per_run();
+  out["tv"] = to_numpy(std::move(tv), {R});
+  out["kl"] = to_numpy(std::move(kl), {R});
+  out["kl_reverse"] = to_numpy(std::move(kl_rev), {R});
+  out["jsd"] = to_numpy(std::move(jsd), {R});
+  out["model_mass"] = to_numpy(std::move(mass), {R});
+  out["expected_length"] = to_numpy(std::move(len), {R});
+  out["log_z_estimate"] = to_numpy(std::move(lz), {R});
+  out["log_z"] = t.trainer->target_log_z();
+  return out;
+}
+}  // namespace
+
+void bind_train(nb::module_& m) {
+  m.def("trainer_options", &option_names, "the option names Trainer(**options) accepts");
+  nb::class_<PyTrainer>(m, "_Trainer")
+      .def("__init__",
+           [](PyTrainer* self, const PyDag& d, const std::string& algo, int32_t runs,
+              uint64_t seed, int32_t batch, const std::string& pb, const std::string& prior,
+              const nb::dict& options) {
+             new (self) PyTrainer(make_trainer(d, algo, runs, seed, batch, pb, prior, options));
+           },
+           nb::arg("dag"), nb::arg("algo"), nb::arg("runs"), nb::arg("seed"), nb::arg("batch"),
+           nb::arg("pb"), nb::arg("prior"), nb::arg("options"))
+      .def("step",
+           [](PyTrainer& t, int64_t n) {
+             if (n < 0) throw InputError("step: n = " + std::to_string(n) + " must be >= 0");
+             for (int64_t i = 0; i < n; ++i) t.trainer->step();
+           },
+           nb::arg("n") = 1, nb::call_guard<nb::gil_scoped_release>())
+      .def("evaluate", &evaluate)
+      .def("policy",
+           [](PyTrainer& t, int32_t run) {
+             const ForwardPolicy p = t.trainer->policy(run);
+             return nb::make_tuple(to_numpy<float>(p.log_prob, {p.log_prob.size()}),
+                                   to_numpy<float>(p.exit_log_prob, {p.exit_log_prob.size()}));
+           },
+           nb::arg("run") = 0)
+      .def("backward_policy",
+           [](PyTrainer& t, int32_t run) {
+             const BackwardPolicy p = t.trainer->backward_policy(run);
+             return to_numpy<float>(p.log_prob, {p.log_prob.size()});
+           },
+           nb::arg("run") = 0)
+      .def("last_loss",
+           [](PyTrainer& t) {
+             std::vector<double> l = t.trainer->last_loss();
+             const std::size_t n = l.size();
+             return to_numpy(std::move(l), {n});
+           })
+      .def("parameters",
+           [](PyTrainer& t) {
+             std::vector<float> p = t.trainer->parameters();
+             const std::size_t R = t.trainer->config().runs, n = p.size();
+             return to_numpy(std::move(p), {R, n / R});
+           })
+      .def_prop_ro("steps_done", [](PyTrainer& t) { return t.trainer->steps_done(); })
+      .def_prop_ro("trajectories_per_run",
+                   [](PyTrainer& t) { return t.trainer->trajectories_per_run(); })
+      .def_prop_ro("runs", [](PyTrainer& t) { return t.trainer->config().runs; })
+      .def_prop_ro("algo", [](PyTrainer& t) { return algo_name(t.trainer->config().algo); })
+      .def_prop_ro("target_log_z", [](PyTrainer& t) { return t.trainer->target_log_z(); });
+}
+
+}  // namespace gfnrl::python
