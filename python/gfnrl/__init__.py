@@ -10,6 +10,10 @@ arrive as ``ValueError`` (bad input), ``MemoryError`` (a size the backend cannot
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+
 import numpy as np
 
 from ._gfnrl import (
@@ -45,6 +49,7 @@ __all__ = [
     "load_dag",
     "policy_from_logits",
     "solve",
+    "study",
     "subsets",
     "Trainer",
     "trainer_options",
@@ -223,3 +228,51 @@ class Trainer:
     def target_log_z(self) -> float:
         """log of the target's normaliser (log sum R, or log sum mu^T R with a base policy)."""
         return self._t.target_log_z
+
+
+_CURVE_HEADER = "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds"
+
+
+def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
+          seed: int = 0, steps: int = 20000, batch: int = 16, eval_every: int = 500,
+          pb: str = "uniform", out: str | None = None, **options) -> dict:
+    """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it.
+
+    An entry of ``algos`` is a learner name, or ``"learner/pb"`` to give that learner its own
+    backward policy (labelled so). Every configuration is checked before any training.
+    Returns ``{label: curves}`` with the curves of ``Trainer.train``. With ``out``, also writes
+    the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds``; every
+    column but ``seconds`` equal to the CLI's for the same arguments), which appears under its
+    name only when complete.
+    """
+    if isinstance(algos, str):
+        algos = algos.split(",")
+    plan = []
+    for entry in algos:
+        name, _, own_pb = entry.partition("/")
+        label = entry if own_pb else name
+        plan.append((label, Trainer(dag, name, runs, seed, batch, own_pb or pb, **options)))
+    results, lines = {}, [_CURVE_HEADER]
+    for label, trainer in plan:
+        t0, seconds = time.perf_counter(), []
+        curves = trainer.train(steps, eval_every,
+                               callback=lambda ev: seconds.append(time.perf_counter() - t0))
+        results[label] = curves
+        error = np.abs(curves["log_z_estimate"] - trainer.target_log_z)
+        for k, step in enumerate(curves["step"]):
+            for r in range(trainer.runs):
+                lines.append(",".join([
+                    label, str(r), str(seed + r), str(step), str(curves["trajectories"][k]),
+                    *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
+                                           curves["jsd"][k, r], error[k, r], seconds[k]))]))
+    if out is not None:
+        folder = os.path.dirname(os.path.abspath(out))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gfnrl-", suffix=".csv")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            os.replace(tmp, out)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    return results

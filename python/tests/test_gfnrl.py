@@ -297,3 +297,21 @@ def test_trainer_refuses_bad_options():
         gfnrl.Trainer(dag, runs=3, lr=[0.1, 0.2])
     with pytest.raises(ValueError, match="out of range"):
         gfnrl.Trainer(dag).policy(5)
+
+
+def test_study_writes_the_cli_csv(tmp_path):
+    cli = cli_or_skip()
+    args = ["--algos", "tb,softdqn/maxent,pg", "--runs", "2", "--seed", "5", "--steps", "30",
+            "--eval-every", "10", "--ndim", "2", "--height", "5", "--backend", "cpu", "--quiet"]
+    subprocess.run([cli, "study", *args, "--out", str(tmp_path / "cli.csv")], check=True,
+                   capture_output=True)
+    dag = gfnrl.hypergrid(2, 5, backend="cpu")
+    res = gfnrl.study(dag, "tb,softdqn/maxent,pg", runs=2, seed=5, steps=30, eval_every=10,
+                      out=str(tmp_path / "py.csv"))
+    assert list(res) == ["tb", "softdqn/maxent", "pg"] and res["pg"]["tv"].shape == (4, 2)
+    strip = lambda p: [line.rsplit(",", 1)[0] for line in p.read_text().splitlines()]
+    assert strip(tmp_path / "py.csv") == strip(tmp_path / "cli.csv")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gfnrl-")] == []
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        gfnrl.study(dag, "tb,ppo", steps=1, out=str(tmp_path / "never.csv"))
+    assert not (tmp_path / "never.csv").exists()
