@@ -73,7 +73,8 @@ detail::TableView<float> ForwardTables::view(const Dag& dag, int32_t runs) {
 
 void ForwardTables::update(Backend b, const TrainConfig& c) {
   ++updates;
-  detail::OptimizerArgs oa = optimizer_args(c, updates, c.optimizer != OptimizerKind::Sgd, 1.0f);
+  detail::OptimizerArgs oa =
+      optimizer_args(c, updates, c.optimizer != OptimizerKind::Sgd, c.lr_factor(updates));
   oa.params = params.data();
   oa.grad = grad.data();
   oa.m = m.empty() ? nullptr : m.data();

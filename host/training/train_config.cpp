@@ -1,5 +1,6 @@
 // Training configuration: the names of learners, backward modes and optimizers, and the
 // validation of every hyperparameter.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -79,6 +80,31 @@ bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }
 
 bool is_policy_gradient(Algo a) { return a == Algo::PolicyGradient || a == Algo::ActorCritic; }
 
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+float linear(float start, float end, int64_t steps, int64_t t) {
+  if (steps <= 0) return start;
+  const double f = double(t < steps ? t : steps) / double(steps);
+  return static_cast<float>(double(start) + (double(end) - double(start)) * f);
+}
+}  // namespace
+
+float TrainConfig::scheduled_epsilon(int64_t t) const {
+  return linear(epsilon, epsilon_end, epsilon_decay_steps, t);
+}
+
+float TrainConfig::scheduled_temperature(int64_t t) const {
+  return linear(temperature, temperature_end, temperature_decay_steps, t);
+}
+
+float TrainConfig::lr_factor(int64_t u) const {
+  if (u <= lr_warmup_steps) return static_cast<float>(double(u) / double(lr_warmup_steps));
+  if (lr_cosine_steps <= 0) return 1.0f;
+  const int64_t k = std::min(u - lr_warmup_steps, lr_cosine_steps);
+  return static_cast<float>(0.5 * (1.0 + std::cos(kPi * double(k) / double(lr_cosine_steps))));
+}
+
 float TrainConfig::entropy_coefficient() const {
   return algo == Algo::Munchausen ? 1.0f / (1.0f - munchausen_alpha) : 1.0f;
 }
@@ -89,6 +115,14 @@ void TrainConfig::validate() const {
   require(epsilon >= 0 && epsilon <= 1, "epsilon", epsilon, "in [0, 1]");
   require(std::isfinite(temperature) && temperature > 0, "temperature", temperature,
           "finite and > 0");
+  require(epsilon_end >= 0 && epsilon_end <= 1, "epsilon end", epsilon_end, "in [0, 1]");
+  require(std::isfinite(temperature_end) && temperature_end > 0, "temperature end",
+          temperature_end, "finite and > 0");
+  require(epsilon_decay_steps >= 0, "epsilon decay steps", double(epsilon_decay_steps), ">= 0");
+  require(temperature_decay_steps >= 0, "temperature decay steps",
+          double(temperature_decay_steps), ">= 0");
+  require(lr_warmup_steps >= 0, "lr warmup steps", double(lr_warmup_steps), ">= 0");
+  require(lr_cosine_steps >= 0, "lr cosine steps", double(lr_cosine_steps), ">= 0");
   require_rates(lr, "lr", runs);
   require_rates(lr_log_z, "lr-log-z", runs);
   require(adam_beta1 >= 0 && adam_beta1 < 1, "adam beta1", adam_beta1, "in [0, 1)");
@@ -114,6 +148,9 @@ void TrainConfig::validate() const {
     throw InputError("the exact expected gradient applies to pg and tb (the on-policy KL "
                      "objective and its squared form); " + algo_name(algo) +
                      " learns from sampled trajectories only");
+  if (exact_gradient && (epsilon_decay_steps > 0 || temperature_decay_steps > 0))
+    throw InputError("the exact expected gradient is on-policy (it samples nothing): an epsilon "
+                     "or temperature schedule would be ignored");
   if (exact_gradient && (epsilon != 0.0f || temperature != 1.0f))
     throw InputError("the exact expected gradient is on-policy (it samples nothing), so epsilon = " +
                      format_number(epsilon) + " and temperature = " + format_number(temperature) +

@@ -44,8 +44,8 @@ detail::RolloutArgs Trajectories::rollout(const Dag& dag, const TrainConfig& c,
   a.runs = c.runs;
   a.batch = c.batch;
   a.max_len = max_len;
-  a.scale = 1.0f / (c.entropy_coefficient() * c.temperature);
-  a.epsilon = c.epsilon;
+  a.scale = 1.0f / (c.entropy_coefficient() * c.scheduled_temperature(step));
+  a.epsilon = c.scheduled_epsilon(step);
   a.seed = c.seed;
   a.step = static_cast<uint64_t>(step);
   a.states = states.data();

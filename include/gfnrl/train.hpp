@@ -93,11 +93,22 @@ struct TrainConfig {
   // Exploration of the behaviour policy.
   float epsilon = 0.0f;       ///< probability of a uniformly random action, in [0, 1]
   float temperature = 1.0f;   ///< behaviour logits divided by this, > 0
+  // Exploration schedules (scheduled_epsilon / scheduled_temperature): linear from the values
+  // above to these over the given number of steps, then constant (gfnx's multi-seed TB decays
+  // epsilon from 0.1 to 0 over 30,000 steps). 0 steps: constant.
+  float epsilon_end = 0.0f;          ///< in [0, 1]
+  int64_t epsilon_decay_steps = 0;   ///< >= 0
+  float temperature_end = 1.0f;      ///< finite and > 0
+  int64_t temperature_decay_steps = 0;  ///< >= 0
   // Optimizer.
   OptimizerKind optimizer = OptimizerKind::Adam;
   std::vector<float> lr{1e-2f};       ///< table learning rate; one value, or one per run
   std::vector<float> lr_log_z{1e-1f}; ///< TB's log Z learning rate; one value, or one per run
   float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
+  /// Learning-rate schedule of the forward tables (lr_factor): a linear warm-up over this many
+  /// updates, then a cosine decay to 0 over lr_cosine_steps updates; 0: none of either.
+  int64_t lr_warmup_steps = 0;  ///< >= 0
+  int64_t lr_cosine_steps = 0;  ///< >= 0
   // Backward policy.
   BackwardMode backward = BackwardMode::Fixed;
   float lr_backward = 1e-2f;      ///< P_B logits' learning rate (learned, TLM), > 0
@@ -135,6 +146,14 @@ struct TrainConfig {
   void validate() const;
   /// tau: 1 for the logit learners and SoftDQN, 1 / (1 - alpha) for Munchausen.
   float entropy_coefficient() const;
+  /// The behaviour policy at training step t (0-based): with K decay steps,
+  ///   epsilon(t) = epsilon + (epsilon_end - epsilon) * min(t, K) / K   (epsilon when K = 0),
+  /// and the same for the temperature.
+  float scheduled_epsilon(int64_t t) const;
+  float scheduled_temperature(int64_t t) const;
+  /// The factor on every table rate at update u (1-based): with W warm-up and C cosine updates,
+  ///   u <= W: u / W;   then 0.5 (1 + cos(pi min(u - W, C) / C)) when C > 0, else 1.
+  float lr_factor(int64_t u) const;
 };
 
 /// One evaluation of one run.

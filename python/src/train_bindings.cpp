@@ -33,6 +33,12 @@ const std::map<std::string, Setter>& option_setters() {
   static const std::map<std::string, Setter> s = {
       {"epsilon", field<float>(&TrainConfig::epsilon)},
       {"temperature", field<float>(&TrainConfig::temperature)},
+      {"epsilon_end", field<float>(&TrainConfig::epsilon_end)},
+      {"epsilon_decay_steps", field<int64_t>(&TrainConfig::epsilon_decay_steps)},
+      {"temperature_end", field<float>(&TrainConfig::temperature_end)},
+      {"temperature_decay_steps", field<int64_t>(&TrainConfig::temperature_decay_steps)},
+      {"lr_warmup_steps", field<int64_t>(&TrainConfig::lr_warmup_steps)},
+      {"lr_cosine_steps", field<int64_t>(&TrainConfig::lr_cosine_steps)},
       {"optimizer", [](TrainConfig& c, nb::handle v) {
          c.optimizer = parse_optimizer(nb::cast<std::string>(v));
        }},

@@ -240,6 +240,13 @@ def cli_or_skip():
     ("softdqn", "maxent", ["--learning-starts", "3"], {"learning_starts": 3}),
     ("subtb", "tlm", ["--lr", "0.03"], {"lr": 0.03}),
     ("rtb", "uniform", [], {}),
+    ("tb", "uniform",
+     ["--epsilon", "0.2", "--epsilon-end", "0", "--epsilon-decay-steps", "20", "--lr-warmup", "5",
+      "--lr-cosine", "30", "--temperature", "2", "--temperature-end", "1",
+      "--temperature-decay-steps", "25"],
+     {"epsilon": 0.2, "epsilon_end": 0.0, "epsilon_decay_steps": 20, "lr_warmup_steps": 5,
+      "lr_cosine_steps": 30, "temperature": 2.0, "temperature_end": 1.0,
+      "temperature_decay_steps": 25}),
 ])
 def test_trainer_reproduces_the_cli_csv(tmp_path, algo, pb, extra_cli, extra_py):
     cli = cli_or_skip()

@@ -51,6 +51,26 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--temperature", c.temperature,
                  "behaviour-policy temperature (logits divided by it), > 0")
       ->capture_default_str();
+  cmd.add_option("--epsilon-end", c.epsilon_end,
+                 "epsilon schedule: epsilon moves linearly from --epsilon to this over "
+                 "--epsilon-decay-steps steps, then stays (gfnx: 0.1 to 0 over 30000), in [0, 1]")
+      ->capture_default_str();
+  cmd.add_option("--epsilon-decay-steps", c.epsilon_decay_steps,
+                 "steps of the epsilon schedule, >= 0 (0: constant --epsilon)")
+      ->capture_default_str();
+  cmd.add_option("--temperature-end", c.temperature_end,
+                 "temperature schedule: linear from --temperature to this over "
+                 "--temperature-decay-steps steps, > 0")
+      ->capture_default_str();
+  cmd.add_option("--temperature-decay-steps", c.temperature_decay_steps,
+                 "steps of the temperature schedule, >= 0 (0: constant --temperature)")
+      ->capture_default_str();
+  cmd.add_option("--lr-warmup", c.lr_warmup_steps,
+                 "table learning rates warm up linearly over this many updates, >= 0")
+      ->capture_default_str();
+  cmd.add_option("--lr-cosine", c.lr_cosine_steps,
+                 "then decay to 0 on a cosine over this many updates, >= 0 (0: stay)")
+      ->capture_default_str();
   cmd.add_option("--subtb-lambda", c.subtb_lambda, "SubTB weight lambda^(length), in (0, 1]")
       ->capture_default_str();
   cmd.add_option("--loss", o.loss, "DQN TD loss: huber (delta 1) or mse")
