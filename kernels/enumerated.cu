@@ -95,11 +95,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   GFNRL_CUDA_CHECK(cudaMemcpyAsync(&edges, out.arrays.child_offsets.data() + n, sizeof edges,
                                    cudaMemcpyDeviceToHost, st));
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
-  out.arrays.child_index = Array<int32_t>(Backend::Cuda, edges);
-  out.arrays.child_action = Array<int32_t>(Backend::Cuda, edges);
-  out.arrays.parent_index = Array<int32_t>(Backend::Cuda, edges);
-  out.arrays.parent_edge = Array<int32_t>(Backend::Cuda, edges);
-  out.arrays.log_reward = Array<float>(Backend::Cuda, n);
+  out.arrays.allocate_edges(Backend::Cuda, n, edges);
   const EnumeratedFill f{e,
                          out.arrays.label.data(),
                          key.data(),

@@ -38,11 +38,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
     po[i + 1] += po[i];
   }
   const int32_t edges = co[n];
-  out.arrays.child_index = Array<int32_t>(Backend::Cpu, edges);
-  out.arrays.child_action = Array<int32_t>(Backend::Cpu, edges);
-  out.arrays.parent_index = Array<int32_t>(Backend::Cpu, edges);
-  out.arrays.parent_edge = Array<int32_t>(Backend::Cpu, edges);
-  out.arrays.log_reward = Array<float>(Backend::Cpu, n);
+  out.arrays.allocate_edges(Backend::Cpu, n, edges);
   const EnumeratedFill f{e,
                          order,
                          rank.data(),

@@ -19,10 +19,21 @@ std::vector<int32_t> level_max_degree(const std::vector<int32_t>& levels,
 }  // namespace
 
 DagBuffers DagBuffers::allocate(Backend b, int64_t n, int64_t e) {
-  const auto N = static_cast<std::size_t>(n), E = static_cast<std::size_t>(e);
-  return {Array<int32_t>(b, N + 1), Array<int32_t>(b, E), Array<int32_t>(b, E),
-          Array<int32_t>(b, N + 1), Array<int32_t>(b, E), Array<int32_t>(b, E),
-          Array<float>(b, N),       Array<int64_t>(b, N)};
+  DagBuffers d;
+  d.child_offsets = Array<int32_t>(b, static_cast<std::size_t>(n) + 1);
+  d.parent_offsets = Array<int32_t>(b, static_cast<std::size_t>(n) + 1);
+  d.label = Array<int64_t>(b, static_cast<std::size_t>(n));
+  d.allocate_edges(b, n, e);
+  return d;
+}
+
+void DagBuffers::allocate_edges(Backend b, int64_t n, int64_t e) {
+  const auto E = static_cast<std::size_t>(e);
+  child_index = Array<int32_t>(b, E);
+  child_action = Array<int32_t>(b, E);
+  parent_index = Array<int32_t>(b, E);
+  parent_edge = Array<int32_t>(b, E);
+  log_reward = Array<float>(b, static_cast<std::size_t>(n));
 }
 
 Dag Dag::from_arrays(const DagArrays& a, Backend b) {

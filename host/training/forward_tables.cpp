@@ -77,8 +77,8 @@ void ForwardTables::update(Backend b, const TrainConfig& c) {
       optimizer_args(c, updates, c.optimizer != OptimizerKind::Sgd, c.lr_factor(updates));
   oa.params = params.data();
   oa.grad = grad.data();
-  oa.m = m.empty() ? nullptr : m.data();
-  oa.v = v.empty() ? nullptr : v.data();
+  oa.m = or_null(m);
+  oa.v = or_null(v);
   oa.stride = layout.stride();
   oa.log_z_entry = layout.log_z_entry();
   oa.lr = lr.data();

@@ -8,8 +8,6 @@
 namespace gfnrl::training {
 
 namespace {
-bool coupled(BackwardMode m) { return m == BackwardMode::Coupled || m == BackwardMode::Guided; }
-
 // The guide's default threshold: the smallest finite log R of the DAG.
 float smallest_log_reward(const Dag& dag) {
   float lo = std::numeric_limits<float>::infinity();
@@ -21,7 +19,7 @@ float smallest_log_reward(const Dag& dag) {
 
 // The critic, its gradient and moments per state; backward trajectories and their advantages.
 std::size_t BackwardCritic::bytes(const Dag& dag, const TrainConfig& c) {
-  if (!coupled(c.backward)) return 0;
+  if (!is_coupled(c.backward)) return 0;
   const std::size_t len = dag.num_levels();
   return std::size_t(c.runs) * (4 * std::size_t(dag.num_states()) * sizeof(float) +
                                 c.batch * ((2 * len + 1) * sizeof(int32_t) + sizeof(float)));
@@ -59,7 +57,7 @@ LearnedBackward::LearnedBackward(const Dag& dag, const TrainConfig& c) {
   log_pb = Array<float>(b, pe);
   loss = zeros(b, c.runs);
   lr = Array<float>::from_host(b, std::vector<float>(c.runs, c.lr_backward));
-  if (coupled(c.backward)) critic = std::make_unique<BackwardCritic>(dag, c);
+  if (is_coupled(c.backward)) critic = std::make_unique<BackwardCritic>(dag, c);
 }
 
 detail::BackwardView<float> LearnedBackward::before_forward_loss(

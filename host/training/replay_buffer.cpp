@@ -35,8 +35,8 @@ detail::ReplayArgs ReplayBuffer::args() {
   rb.capacity = static_cast<int32_t>(slot_state.size() / inserted.size());
   rb.slot_state = slot_state.data();
   rb.slot_action = slot_action.data();
-  rb.priority = priority.empty() ? nullptr : priority.data();
-  rb.cumsum = cumsum.empty() ? nullptr : cumsum.data();
+  rb.priority = or_null(priority);
+  rb.cumsum = or_null(cumsum);
   rb.inserted = inserted.data();
   rb.max_priority = max_priority.data();
   return rb;

@@ -80,6 +80,8 @@ bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }
 
 bool is_policy_gradient(Algo a) { return a == Algo::PolicyGradient || a == Algo::ActorCritic; }
 
+bool is_coupled(BackwardMode m) { return m == BackwardMode::Coupled || m == BackwardMode::Guided; }
+
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
@@ -159,8 +161,8 @@ void TrainConfig::validate() const {
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
   require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
-  const bool pg = algo == Algo::PolicyGradient || algo == Algo::ActorCritic;
-  const bool coupled = backward == BackwardMode::Coupled || backward == BackwardMode::Guided;
+  const bool pg = is_policy_gradient(algo);
+  const bool coupled = is_coupled(backward);
   if (coupled && !pg)
     throw InputError("backward mode " + backward_mode_name(backward) + " (Niu et al.'s coupled "
                      "P_B training) applies to pg and ac; " + algo_name(algo) +

@@ -38,8 +38,6 @@ void check_inputs(const Dag& dag, const BackwardPolicy* correction, const TrainC
                      "Z P_F(tau) = R(x) mu(tau)); give no correction and a fixed backward mode");
   if (c.prior) check_policy_shape(dag, *c.prior, "prior policy");
 }
-
-const float* or_null(const Array<float>& a) { return a.empty() ? nullptr : a.data(); }
 }  // namespace
 
 // The parts of one Trainer, and the three kinds of forward loss they are combined into.
@@ -61,7 +59,7 @@ struct Trainer::State {
   /// after its own step (TLM).
   detail::BackwardView<float> backward_view() {
     if (learned) return learned->before_forward_loss(dag, c, tables.layout, batch.view());
-    return detail::BackwardView<float>{or_null(fixed_log_pb), 0, nullptr};
+    return detail::BackwardView<float>{training::or_null(fixed_log_pb), 0, nullptr};
   }
 
   /// pg / ac on the sampled batch, or the exact expected gradient of pg or TB.
@@ -74,7 +72,7 @@ struct Trainer::State {
     a.gae_lambda = c.gae_lambda;
     a.log_pf = eval.log_prob.data();  // read by the exact gradient of a learned P_B
     a.traj_cost = batch.cost.data();
-    a.advantage = batch.advantage.empty() ? nullptr : batch.advantage.data();
+    a.advantage = training::or_null(batch.advantage);
     if (!exact) {
       GFNRL_BACKEND_CALL(dag.backend(), pg_loss, a);
       return;
@@ -83,9 +81,9 @@ struct Trainer::State {
     eval.refresh_policies(dag, c, tables);
     eval.solve_marginals(dag, c.runs);
     a.value = exact->value.data();
-    a.value2 = exact->value2.empty() ? nullptr : exact->value2.data();
+    a.value2 = training::or_null(exact->value2);
     a.squared = c.algo == Algo::TB;
-    a.prefix = exact->prefix.empty() ? nullptr : exact->prefix.data();
+    a.prefix = training::or_null(exact->prefix);
     a.log_visit = eval.log_visit.data();
     GFNRL_BACKEND_CALL(dag.backend(), pg_exact, dag, a);
   }
@@ -97,9 +95,9 @@ struct Trainer::State {
     static_cast<detail::BackwardView<float>&>(a) = pb;
     static_cast<detail::TrajectoryBatch&>(a) = batch.view();
     a.lambda = c.subtb_lambda;
-    a.prior_edge = or_null(prior_edge);
-    a.prior_exit = or_null(prior_exit);
-    a.scratch = batch.scratch.empty() ? nullptr : batch.scratch.data();
+    a.prior_edge = training::or_null(prior_edge);
+    a.prior_exit = training::or_null(prior_exit);
+    a.scratch = training::or_null(batch.scratch);
     const auto kind = c.algo == Algo::TB           ? detail::LossKind::TB
                       : c.algo == Algo::DB         ? detail::LossKind::DB
                       : c.algo == Algo::ModifiedDB ? detail::LossKind::ModifiedDB

@@ -20,6 +20,16 @@ namespace gfnrl::training {
 /// caller names the buffers.
 detail::OptimizerArgs optimizer_args(const TrainConfig& c, int64_t t, bool adam, float lr_scale);
 
+/// The array's data, or nullptr for an array a feature left unallocated (the ops' "absent").
+template <class T>
+T* or_null(Array<T>& a) {
+  return a.empty() ? nullptr : a.data();
+}
+template <class T>
+const T* or_null(const Array<T>& a) {
+  return a.empty() ? nullptr : a.data();
+}
+
 /// An array of `n` zeros on `b`.
 Array<float> zeros(Backend b, std::size_t n);
 

@@ -71,6 +71,9 @@ struct DagBuffers {
   Array<int64_t> label;  ///< [N]: the caller's id (or the environment's code) of each state
   /// Uninitialised arrays for n states and e edges on b.
   static DagBuffers allocate(Backend b, int64_t n, int64_t e);
+  /// The per-edge arrays and log R, for a generator that learns the edge count e from the
+  /// offsets it has already filled (n states).
+  void allocate_edges(Backend b, int64_t n, int64_t e);
   DagWriteView write_view();
 };
 

@@ -84,6 +84,8 @@ Learner parse_learner(const std::string& name);
 bool is_dqn(Algo a);
 /// True for pg and ac, the policy-gradient learners (Niu et al.).
 bool is_policy_gradient(Algo a);
+/// True for Niu et al.'s coupled P_B training: coupled and guided (pg and ac only).
+bool is_coupled(BackwardMode m);
 
 struct TrainConfig {
   Algo algo = Algo::TB;

@@ -252,6 +252,31 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
         name, _, own_pb = entry.partition("/")
         label = entry if own_pb else name
         plan.append((label, Trainer(dag, name, runs, seed, batch, own_pb or pb, **options)))
+    # The output's temporary exists before any training, so an unwritable place fails first;
+    # it is renamed over `out` only when complete, and removed on any error or Ctrl-C.
+    tmp = None
+    if out is not None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)),
+                                       prefix=".gfnrl-", suffix=".csv")
+        except OSError as e:
+            raise type(e)(e.errno, f"study: cannot write out={out!r}: {e.strerror}") from None
+        os.close(fd)
+    try:
+        results, lines = _run_study(plan, seed, steps, eval_every)
+        if tmp is not None:
+            with open(tmp, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            os.replace(tmp, out)
+            tmp = None
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    return results
+
+
+def _run_study(plan, seed, steps, eval_every):
+    """Trains every (label, trainer) of the plan; its curves and the CLI's CSV lines."""
     results, lines = {}, [_CURVE_HEADER]
     for label, trainer in plan:
         t0, seconds = time.perf_counter(), []
@@ -265,14 +290,4 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
                     label, str(r), str(seed + r), str(step), str(curves["trajectories"][k]),
                     *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
                                            curves["jsd"][k, r], error[k, r], seconds[k]))]))
-    if out is not None:
-        folder = os.path.dirname(os.path.abspath(out))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gfnrl-", suffix=".csv")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write("\n".join(lines) + "\n")
-            os.replace(tmp, out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    return results
+    return results, lines

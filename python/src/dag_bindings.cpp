@@ -37,10 +37,12 @@ PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32
   return PyDag{build_dag(spec, parse_backend(backend)), std::nullopt, "edges"};
 }
 
-PyDag hypergrid(int32_t ndim, int32_t height, double r0, double r1, double r2,
+PyDag hypergrid(int64_t ndim, int64_t height, double r0, double r1, double r2,
                 const std::string& backend, const std::string& regions) {
   HypergridConfig c;
-  c.ndim = ndim, c.height = height, c.r0 = r0, c.r1 = r1, c.r2 = r2;
+  c.ndim = checked_int32(ndim, "hypergrid ndim", 1);
+  c.height = checked_int32(height, "hypergrid height", 2);
+  c.r0 = r0, c.r1 = r1, c.r2 = r2;
   c.regions = parse_hypergrid_regions(regions);
   return PyDag{make_hypergrid(c, parse_backend(backend)), c, "hypergrid"};
 }

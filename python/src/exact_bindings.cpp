@@ -22,6 +22,14 @@ std::size_t rows_of(const HostInput<float>& a, std::size_t n, const char* what) 
   return a.ndim() == 1 ? 1 : a.shape(0);
 }
 
+// Log-probabilities are <= 0 or -inf (a zero); NaN and +inf would only come back as NaN metrics.
+void check_log_probs(const float* v, std::size_t n, const char* what, std::size_t run) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::isnan(v[i]) || v[i] == INFINITY)
+      throw InputError(std::string(what) + "[" + std::to_string(run) + ", " + std::to_string(i) +
+                       "] = " + format_number(v[i]) + ": log-probabilities must be finite or -inf");
+}
+
 // The marginals of the policy (edge table e, exit table x) in the DAG's reused workspace.
 const Marginals& run_marginals(const PyDag& d, const float* e, const float* x) {
   EvaluationWorkspace& w = *d.workspace;
@@ -50,6 +58,8 @@ nb::dict evaluate(const PyDag& d, HostInput<float> edge_log_pf, HostInput<float>
   for (std::size_t r = 0; r < runs; ++r) {
     const float* e = edge_log_pf.data() + r * E;
     const float* x = exit_log_pf.data() + r * N;
+    check_log_probs(e, E, "edge_log_pf", r);
+    check_log_probs(x, N, "exit_log_pf", r);
     const Marginals& m = run_marginals(d, e, x);
     const Metrics met = compare_to_target(dag, m);
     tv[r] = met.tv, kl[r] = met.kl_target_model, kl_rev[r] = met.kl_model_target;
@@ -77,7 +87,8 @@ nb::dict evaluate(const PyDag& d, HostInput<float> edge_log_pf, HostInput<float>
   return out;
 }
 
-// The correction by name: the DAG file's own P_B, uniform, maxent, or none.
+}  // namespace
+
 std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string& name) {
   if (name == "none") return std::nullopt;
   if (name == "uniform") return uniform_backward_policy(d.dag);
@@ -90,6 +101,15 @@ std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string
   }
   throw InputError("unknown correction '" + name + "' (allowed: uniform, maxent, file, none)");
 }
+
+int32_t checked_int32(int64_t v, const char* what, int64_t lo) {
+  if (v < lo || v > kMaxIndex)
+    throw InputError(std::string(what) + " = " + std::to_string(v) + " is out of range [" +
+                     std::to_string(lo) + ", 2^31-1]");
+  return static_cast<int32_t>(v);
+}
+
+namespace {
 
 nb::dict solve(const PyDag& d, const std::string& correction) {
   const std::optional<BackwardPolicy> pb = correction_named(d, correction);

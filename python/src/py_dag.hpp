@@ -27,6 +27,14 @@ struct PyDag {
   std::shared_ptr<EvaluationWorkspace> workspace = std::make_shared<EvaluationWorkspace>();
 };
 
+/// The fixed backward policy named `name`: uniform, maxent, file (the DAG file's own P_B) or
+/// none (no correction: nullopt). InputError for anything else.
+std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string& name);
+
+/// `v` as an int32 in [lo, 2^31-1]; InputError naming `what` otherwise (Python ints are
+/// unbounded: a huge one is an input error, not a type error).
+int32_t checked_int32(int64_t v, const char* what, int64_t lo);
+
 void bind_dag(nb::module_& m);
 void bind_exact(nb::module_& m);
 void bind_train(nb::module_& m);

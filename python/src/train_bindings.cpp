@@ -82,27 +82,15 @@ struct PyTrainer {
   std::unique_ptr<Trainer> trainer;
 };
 
-// The fixed correction named `pb` (trained modes take none), as solve() names them.
-std::optional<BackwardPolicy> fixed_correction(const PyDag& d, const std::string& pb) {
-  if (pb == "none") return std::nullopt;
-  if (pb == "uniform") return uniform_backward_policy(d.dag);
-  if (pb == "maxent") return maxent_backward_policy(d.dag);
-  if (pb == "file") {
-    if (!d.file_pb) throw InputError("pb 'file' needs a DAG file whose edges carry log P_B values");
-    return *d.file_pb;
-  }
-  return std::nullopt;  // a trained mode (parsed by the caller)
-}
-
-PyTrainer make_trainer(const PyDag& d, const std::string& algo, int32_t runs, uint64_t seed,
-                       int32_t batch, const std::string& pb, const std::string& prior,
+PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, uint64_t seed,
+                       int64_t batch, const std::string& pb, const std::string& prior,
                        const nb::dict& options) {
   const Learner learner = parse_learner(algo);
   TrainConfig c;
   c.algo = learner.algo;
-  c.runs = runs;
+  c.runs = checked_int32(runs, "runs", 1);
   c.seed = seed;
-  c.batch = batch;
+  c.batch = checked_int32(batch, "batch", 1);
   for (const auto& [key, value] : options) {
     const std::string k = nb::cast<std::string>(key);
     const auto it = option_setters().find(k);
@@ -112,18 +100,23 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int32_t runs, ui
     try {
       it->second(c, value);
     } catch (const nb::cast_error&) {
-      throw InputError("Trainer option " + k + ": " + nb::cast<std::string>(nb::str(value)) +
-                       " has the wrong type");
+      throw InputError("Trainer option " + k + " = " + nb::cast<std::string>(nb::str(value)) +
+                       " has the wrong type or is out of range for it (see train.hpp)");
     }
   }
+  // pb: a trained mode (learned, tlm, coupled, guided) or a fixed correction by name.
   const std::vector<std::string>& modes = backward_mode_names();
   const bool trained = pb != "fixed" && std::find(modes.begin(), modes.end(), pb) != modes.end();
-  if (trained) c.backward = parse_backward_mode(pb);
-  else if (pb != "uniform" && pb != "maxent" && pb != "file" && pb != "none")
+  std::optional<BackwardPolicy> correction;
+  if (trained) {
+    c.backward = parse_backward_mode(pb);
+  } else if (pb == "uniform" || pb == "maxent" || pb == "file" || pb == "none") {
+    correction = correction_named(d, pb);
+  } else {
     throw InputError("unknown pb '" + pb + "' (allowed: uniform, maxent, file, none, learned, "
                      "tlm, coupled, guided)");
+  }
   const std::string mu = !prior.empty() ? prior : learner.needs_prior ? "uniform" : "";
-  std::optional<BackwardPolicy> correction = fixed_correction(d, pb);
   if (!mu.empty()) {
     c.prior = mu == "uniform" ? uniform_forward_policy(d.dag) : read_policy_file(mu, d.dag);
     correction.reset();  // mu takes the place of P_B
@@ -160,8 +153,8 @@ void bind_train(nb::module_& m) {
   m.def("trainer_options", &option_names, "the option names Trainer(**options) accepts");
   nb::class_<PyTrainer>(m, "_Trainer")
       .def("__init__",
-           [](PyTrainer* self, const PyDag& d, const std::string& algo, int32_t runs,
-              uint64_t seed, int32_t batch, const std::string& pb, const std::string& prior,
+           [](PyTrainer* self, const PyDag& d, const std::string& algo, int64_t runs,
+              uint64_t seed, int64_t batch, const std::string& pb, const std::string& prior,
               const nb::dict& options) {
              new (self) PyTrainer(make_trainer(d, algo, runs, seed, batch, pb, prior, options));
            },
@@ -170,9 +163,15 @@ void bind_train(nb::module_& m) {
       .def("step",
            [](PyTrainer& t, int64_t n) {
              if (n < 0) throw InputError("step: n = " + std::to_string(n) + " must be >= 0");
-             for (int64_t i = 0; i < n; ++i) t.trainer->step();
+             for (int64_t i = 0; i < n; ++i) {
+               {
+                 nb::gil_scoped_release unlocked;  // other Python threads run meanwhile
+                 t.trainer->step();
+               }
+               if (PyErr_CheckSignals() != 0) throw nb::python_error();  // Ctrl-C mid-run
+             }
            },
-           nb::arg("n") = 1, nb::call_guard<nb::gil_scoped_release>())
+           nb::arg("n") = 1)
       .def("evaluate", &evaluate)
       .def("policy",
            [](PyTrainer& t, int32_t run) {

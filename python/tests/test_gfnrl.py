@@ -322,3 +322,41 @@ def test_study_writes_the_cli_csv(tmp_path):
     with pytest.raises(ValueError, match="unknown algorithm"):
         gfnrl.study(dag, "tb,ppo", steps=1, out=str(tmp_path / "never.csv"))
     assert not (tmp_path / "never.csv").exists()
+
+
+def test_hostile_inputs_are_refused_before_any_work(tmp_path):
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    e, x = gfnrl.policy_from_logits(dag, np.zeros((dag.num_states, dag.exit_action + 1)))
+    for bad in (np.nan, np.inf):
+        e2 = e.copy()
+        e2[3] = bad
+        with pytest.raises(ValueError, match=r"edge_log_pf\[0, 3\]"):
+            gfnrl.evaluate(dag, e2, x)
+    with pytest.raises(ValueError, match="height = 1000000000000 is out of range"):
+        gfnrl.hypergrid(2, 10**12)
+    with pytest.raises(ValueError, match="runs = 1000000000000 is out of range"):
+        gfnrl.Trainer(dag, runs=10**12)
+    with pytest.raises(ValueError, match="replay_batch"):
+        gfnrl.Trainer(dag, "softdqn", replay_batch=10**12)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        gfnrl.load_dag(str(fifo))
+    # An unwritable output fails before training (10^9 steps would not return).
+    with pytest.raises(FileNotFoundError, match="cannot write"):
+        gfnrl.study(dag, "tb", steps=10**9, out=str(tmp_path / "missing" / "s.csv"))
+
+
+def test_a_long_step_call_stops_on_ctrl_c():
+    import signal
+    import threading
+
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    t = gfnrl.Trainer(dag)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        t.step(10**9)
+    timer.join()
+    assert 0 < t.steps_done < 10**9
+    t.step(1)  # the trainer stays usable

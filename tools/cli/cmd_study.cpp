@@ -73,9 +73,7 @@ std::vector<Job> plan_jobs(const SessionOptions& so, const std::vector<Entry>& e
     for (const Entry& e : entries) {
       const Learner& l = e.learner;
       // Niu et al.'s coupled / guided P_B belong to the policy-gradient learners only.
-      const bool coupled = trained_backward(preset_pb) &&
-                           (parse_backward_mode(preset_pb) == BackwardMode::Coupled ||
-                            parse_backward_mode(preset_pb) == BackwardMode::Guided);
+      const bool coupled = trained_backward(preset_pb) && is_coupled(parse_backward_mode(preset_pb));
       if (backward && coupled && !is_policy_gradient(l.algo)) continue;
       const std::string pb = e.pb.empty() ? preset_pb : e.pb;
       SessionOptions with_pb = so;
