@@ -7,6 +7,8 @@
 //              P_B, V(child), Q, log pi (20 B)                         -> 20 N + 20 E bytes
 //   marginals: per state offsets, exit log P_F, log visit, log P_T (16 B); per edge parent index,
 //              parent edge id, log P_F, log visit(parent) (16 B)        -> 16 N + 16 E bytes
+//   evaluate:  the marginals, then compare_to_target with log Z known (what gfnrl.evaluate does
+//              from Python, for bench/bench_python_evaluate.py's ratio)  -> + 12 N bytes
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -90,9 +92,9 @@ int main(int argc, char** argv) {
     std::cerr << "[bench] device: " << cuda_device_description() << "\n";
 
   if (!json)
-    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s | %-9s %9s %9s %8s\n", "grid", "bk",
+    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s | %-9s %9s %9s %8s | %8s\n", "grid", "bk",
                 "states", "edges", "levels", "softVI MB", "level ms", "graph ms", "GB/s",
-                "marg MB", "level ms", "graph ms", "GB/s");
+                "marg MB", "level ms", "graph ms", "GB/s", "eval ms");
   for (const Size& z : grid) {
     const HypergridConfig cfg{z.d, z.h};
     try {
@@ -123,7 +125,12 @@ int main(int argc, char** argv) {
       MarginalSolver m_level(dag, pf, SweepOptions{LaunchMode::PerLevel}), m_graph(dag, pf);
       const double m_level_s = median_seconds(b, repeats, [&] { m_level.run(); });
       const double m_graph_s = median_seconds(b, repeats, [&] { m_graph.run(); });
-      const double tv = compare_to_target(dag, m_graph.result()).tv;
+      const double log_z = log_partition(dag);
+      double tv = 0;
+      const double eval_s = median_seconds(b, repeats, [&] {
+        m_graph.run();
+        tv = compare_to_target(dag, m_graph.result(), nullptr, log_z).tv;
+      });
       const double sv_bytes = 20.0 * n + 20.0 * e, m_bytes = 16.0 * n + 16.0 * e;
       const double sv_best = std::min(sv_level_s, sv_graph_s), m_best = std::min(m_level_s, m_graph_s);
       if (json) {
@@ -143,15 +150,16 @@ int main(int argc, char** argv) {
                          {"marginals_per_level_s", m_level_s},
                          {"marginals_graph_s", m_graph_s},
                          {"marginals_gbps", m_bytes / m_best * 1e-9},
+                         {"evaluate_s", eval_s},
                          {"tv", tv},
                          {"repeats", repeats}};
         std::cout << j.dump() << std::endl;
       } else {
-        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.1f | %9.2f %9.3f %9.3f %8.1f\n",
+        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.1f | %9.2f %9.3f %9.3f %8.1f | %8.3f\n",
                     (std::to_string(z.d) + "x" + std::to_string(z.h)).c_str(), backend_name(b),
                     (long long)n, (long long)e, dag.num_levels(), sv_bytes * 1e-6,
                     sv_level_s * 1e3, sv_graph_s * 1e3, sv_bytes / sv_best * 1e-9, m_bytes * 1e-6,
-                    m_level_s * 1e3, m_graph_s * 1e3, m_bytes / m_best * 1e-9);
+                    m_level_s * 1e3, m_graph_s * 1e3, m_bytes / m_best * 1e-9, eval_s * 1e3);
         std::fflush(stdout);
       }
       if (tv > 1e-4) std::fprintf(stderr, "[bench] warning: soft-optimal TV %.3g > 1e-4\n", tv);

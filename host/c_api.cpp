@@ -90,7 +90,8 @@ std::unique_ptr<gfnrl::BackwardPolicy> correction_of(const gfnrl_dag* d, gfnrl_c
 }
 
 gfnrl_metrics to_c(const gfnrl::Metrics& m) {
-  return {m.log_z, m.tv, m.kl_target_model, m.kl_model_target, m.jsd, m.expected_length};
+  return {m.log_z, m.tv,   m.kl_target_model, m.kl_model_target, m.jsd, m.expected_length,
+          m.elbo,  m.eubo, m.corr, m.mode_mass, m.mode_mass_target};
 }
 
 }  // namespace
@@ -180,9 +181,15 @@ gfnrl_status gfnrl_solve(const gfnrl_dag* dag, gfnrl_correction correction,
     gfnrl::SoftValueSolver solver(dag->dag, pb.get());
     solver.run();
     if (log_z_estimate) *log_z_estimate = solver.log_z();
-    if (metrics)
-      *metrics = to_c(gfnrl::compare_to_target(
-          dag->dag, gfnrl::compute_marginals(dag->dag, solver.result().policy)));
+    if (metrics) {
+      const gfnrl::ForwardPolicy& pf = solver.result().policy;
+      const gfnrl::Marginals m = gfnrl::compute_marginals(dag->dag, pf);
+      gfnrl::Metrics met = gfnrl::compare_to_target(dag->dag, m);
+      const gfnrl::VariationalBounds v = gfnrl::variational_bounds(
+          dag->dag, pf, m, pb ? *pb : gfnrl::uniform_backward_policy(dag->dag));
+      met.elbo = v.elbo, met.eubo = v.eubo;
+      *metrics = to_c(met);
+    }
   });
 }
 

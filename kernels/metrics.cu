@@ -1,5 +1,6 @@
 // Reductions in double with CUB: log sum exp (a (max, scaled sum) monoid) and the per-state
-// metric terms (TV, KL both ways, JSD, mass, visits) summed over states.
+// metric terms (TV, KL both ways, JSD, mass, visits) and the variational-bound terms (ELBO,
+// EUBO), summed over states.
 #include <cub/device/device_reduce.cuh>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -26,12 +27,19 @@ struct LseMerge {
 };
 struct MetricTerm {
   const float *log_target, *log_terminal, *log_visit;
-  double log_z, log_mass;
+  double log_z, log_mass, log_mode_threshold;
   __device__ MetricSums operator()(std::size_t i) const {
     return metric_terms(static_cast<double>(log_target[i]) - log_z,
-                        static_cast<double>(log_terminal[i]) - log_mass,
-                        static_cast<double>(log_visit[i]));
+                        static_cast<double>(log_terminal[i]) - log_mass, log_visit[i],
+                        log_target[i] >= log_mode_threshold);
   }
+};
+struct Load {
+  const float* x;
+  __device__ float operator()(std::size_t i) const { return x[i]; }
+};
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return a < b ? b : a; }
 };
 struct MetricMerge {
   __device__ MetricSums operator()(const MetricSums& a, const MetricSums& b) const {
@@ -39,16 +47,28 @@ struct MetricMerge {
   }
 };
 
+struct BoundTerm {
+  BoundArgs a;
+  __device__ BoundSums operator()(std::size_t s) const {
+    return bound_terms(a, static_cast<int32_t>(s));
+  }
+};
+struct BoundMerge {
+  __device__ BoundSums operator()(const BoundSums& a, const BoundSums& b) const {
+    return BoundSums::merge(a, b);
+  }
+};
+
 template <class T, class Term, class Merge>
-T reduce(std::size_t n, Term term, Merge merge) {
+T reduce(std::size_t n, Term term, Merge merge, T init = T{}) {
   auto in = thrust::make_transform_iterator(thrust::counting_iterator<std::size_t>(0), term);
   Array<T> out(Backend::Cuda, 1);
   std::size_t temp_bytes = 0;
   cudaStream_t st = library_stream();
-  GFNRL_CUDA_CHECK(cub::DeviceReduce::Reduce(nullptr, temp_bytes, in, out.data(), n, merge, T{}, st));
+  GFNRL_CUDA_CHECK(cub::DeviceReduce::Reduce(nullptr, temp_bytes, in, out.data(), n, merge, init, st));
   Array<unsigned char> temp(Backend::Cuda, temp_bytes);
   GFNRL_CUDA_CHECK(
-      cub::DeviceReduce::Reduce(temp.data(), temp_bytes, in, out.data(), n, merge, T{}, st));
+      cub::DeviceReduce::Reduce(temp.data(), temp_bytes, in, out.data(), n, merge, init, st));
   return out.to_host()[0];
 }
 }  // namespace
@@ -57,10 +77,20 @@ double log_sum_exp(const float* x, std::size_t n) {
   return reduce<LseAcc<double>>(n, LseTerm{x}, LseMerge{}).value();
 }
 
+float max_value(const float* x, std::size_t n) {
+  return reduce<float>(n, Load{x}, MaxOp{}, -INFINITY);
+}
+
 MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,
-                       double log_mass, const float* log_visit, std::size_t n) {
-  return reduce<MetricSums>(n, MetricTerm{log_target, log_terminal, log_visit, log_z, log_mass},
-                            MetricMerge{});
+                       double log_mass, const float* log_visit, std::size_t n,
+                       double log_mode_threshold) {
+  return reduce<MetricSums>(
+      n, MetricTerm{log_target, log_terminal, log_visit, log_z, log_mass, log_mode_threshold},
+      MetricMerge{});
+}
+
+BoundSums bound_sums(const BoundArgs& a) {
+  return reduce<BoundSums>(static_cast<std::size_t>(a.dag.num_states), BoundTerm{a}, BoundMerge{});
 }
 
 }  // namespace gfnrl::detail::cuda

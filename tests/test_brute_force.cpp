@@ -6,35 +6,6 @@
 namespace gfnrl::test {
 namespace {
 
-std::vector<Dag> small_dags(Backend b) {
-  std::vector<Dag> dags;
-  for (unsigned seed = 1; seed <= 12; ++seed) dags.push_back(build_dag(random_dag_spec(11, seed), b));
-  dags.push_back(make_hypergrid({2, 4, 1e-3, 0.5, 2.0}, b));
-  dags.push_back(make_hypergrid({3, 3, 1e-2, 0.5, 2.0}, b));
-  return dags;
-}
-
-// A random normalised forward policy on a DAG (host tables).
-ForwardPolicy random_policy(const Dag& dag, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-2.f, 2.f);
-  const DagArrays a = dag.to_host();
-  std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
-  for (int s = 0; s < dag.num_states(); ++s) {
-    std::vector<float> logits;
-    for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) logits.push_back(u(rng));
-    const bool term = std::isfinite(a.log_reward[s]);
-    if (term) logits.push_back(u(rng));
-    double z = 0;
-    for (float l : logits) z += std::exp(double(l));
-    int k = 0;
-    for (int e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
-      lp[e] = static_cast<float>(logits[k++] - std::log(z));
-    ex[s] = term ? static_cast<float>(logits[k] - std::log(z)) : -INFINITY;
-  }
-  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
-}
-
 TEST(BruteForce, TerminatingDistributionOfRandomAndUniformPolicies) {
   for (Backend b : test_backends()) {
     unsigned seed = 100;

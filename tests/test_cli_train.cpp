@@ -54,16 +54,21 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
   const auto rows = read_csv(out);
   ASSERT_EQ(rows.size(), 1u + 3 * 4);  // header + 3 runs x evaluations at steps 0, 20, 40, 60
   EXPECT_EQ(rows[0], (std::vector<std::string>{"algo", "run", "seed", "step", "trajectories", "tv",
-                                               "kl", "jsd", "log_z_error", "seconds"}));
+                                               "kl", "jsd", "log_z_error", "elbo", "eubo",
+                                               "corr", "mode_mass", "seconds"}));
   std::set<std::string> seeds;
   for (std::size_t i = 1; i < rows.size(); ++i) {
-    ASSERT_EQ(rows[i].size(), 10u);
+    ASSERT_EQ(rows[i].size(), 14u);
     EXPECT_EQ(rows[i][0], "subtb");
     seeds.insert(rows[i][2]);
     EXPECT_EQ(std::stoll(rows[i][4]), 8 * std::stoll(rows[i][3]));
     const double tv = std::stod(rows[i][5]);
     EXPECT_GE(tv, 0.0);
     EXPECT_LE(tv, 1.0);
+    EXPECT_LE(std::stod(rows[i][9]), 1e-5);  // ELBO <= 0 <= EUBO, up to float rounding
+    EXPECT_GE(std::stod(rows[i][10]), -1e-5);
+    EXPECT_LE(std::abs(std::stod(rows[i][11])), 1.0 + 1e-9);  // a correlation
+    EXPECT_GT(std::stod(rows[i][12]), 0.0);                   // P_T > 0 on the modes
   }
   EXPECT_EQ(seeds, (std::set<std::string>{"5", "6", "7"}));
   const auto j = nlohmann::json::parse(r.out);
@@ -118,7 +123,7 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --algo munchausen --alpha 1 ") + kSmall, 2,
                  "munchausen alpha = 1 is out of range");
   expect_refused(std::string("train --preset medium ") + kSmall, 2,
-                 "medium not in {standard,hard,policy-gradient}");
+                 "medium not in {standard,hard,policy-gradient,torchgfn}");
   expect_refused(std::string("study --algos tb,ppo ") + kSmall, 2, "unknown algorithm 'ppo'");
   expect_refused(std::string("train --batch 10000000 --runs 100000 ") + kSmall, 1,
                  "out of memory: training 100000 runs of tb needs");

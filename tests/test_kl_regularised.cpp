@@ -9,26 +9,6 @@
 namespace gfnrl::test {
 namespace {
 
-// A random normalised policy table on a DAG (host, then uploaded).
-ForwardPolicy random_policy(const Dag& dag, unsigned seed) {
-  const DagArrays a = dag.to_host();
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0.1, 1.0);
-  std::vector<float> lp(dag.num_edges()), ex(dag.num_states(), -INFINITY);
-  for (int32_t s = 0; s < dag.num_states(); ++s) {
-    std::vector<double> w;
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) w.push_back(u(rng));
-    const bool exits = std::isfinite(a.log_reward[s]);
-    if (exits) w.push_back(u(rng));
-    const double z = std::accumulate(w.begin(), w.end(), 0.0);
-    std::size_t k = 0;
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
-      lp[e] = static_cast<float>(std::log(w[k++] / z));
-    if (exits) ex[s] = static_cast<float>(std::log(w[k] / z));
-  }
-  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
-}
-
 TEST(KlRegularised, SoftVIWithABasePolicyTableSamplesMuTTimesR) {
   for (Backend b : test_backends())
     for (unsigned seed = 1; seed <= 6; ++seed) {

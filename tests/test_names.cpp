@@ -68,6 +68,10 @@ TEST(Names, PresetsEnvironmentsAndBackendsParseFromTheirTables) {
   for (const std::string& p : hypergrid_preset_names()) EXPECT_NO_THROW(hypergrid_preset(p));
   EXPECT_EQ(hypergrid_preset("policy-gradient").height, 256);
   EXPECT_EQ(hypergrid_preset("hard").r0, 1e-4);
+  const HypergridConfig t = hypergrid_preset("torchgfn");
+  EXPECT_EQ(t.ndim, 4);
+  EXPECT_EQ(t.height, 8);
+  EXPECT_EQ(t.r0, 0.1);
   try {
     hypergrid_preset("easy");
     ADD_FAILURE();

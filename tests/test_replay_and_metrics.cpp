@@ -1,9 +1,11 @@
 // The DQN replay buffer (ring wrap-around, new-transition priority, priority update,
 // proportional and uniform sampling frequencies), the Polyak update, and the exact metrics (TV,
-// KL both ways, JSD) against independent double-precision formulas, zeros included. The CPU ops
-// are called directly (host/ops/training_ops.hpp): these are the units the trainer composes.
+// KL both ways, JSD) against independent double-precision formulas, zeros included, and log sum
+// exp against a long-double sum. The CPU ops are called directly (host/ops/training_ops.hpp,
+// reduction_ops.hpp): these are the units the trainer composes.
 #include <deque>
 
+#include "ops/reduction_ops.hpp"
 #include "ops/training_ops.hpp"
 #include "test_support.hpp"
 
@@ -259,7 +261,91 @@ TEST(Metrics, TvKlBothWaysAndJsdEqualTheTextbookSumsAwayFromTheOptimum) {
     for (double x : q) mass += x;
     EXPECT_NEAR(m.model_mass, mass, 1e-6 * mass);
     EXPECT_GT(m.tv, 0.05) << "the test must be away from the optimum";
+    // With the target's log normaliser given, the same metrics (one reduction fewer).
+    double wsum = 0;
+    for (double x : w) wsum += x;
+    const Metrics k = compare_to_target(dag, mg, &target, std::log(wsum));
+    EXPECT_NEAR(k.tv, m.tv, 1e-12);
+    EXPECT_NEAR(k.jsd, m.jsd, 1e-12);
+    EXPECT_EQ(k.log_z, std::log(wsum));
   }
+}
+
+// corr = Pearson's r of (log P_T, log p) over the target's support, against a two-pass sum in long
+// double (NaN once P_T is 0 on the support); modes = states within 1e-6 of the largest weight:
+// exact ties, one just inside the tolerance and one just outside, on a 5000-state DAG (two
+// reduction chunks).
+TEST(Metrics, CorrelationAndModeMassEqualTheirDefinitions) {
+  const Dag dag = make_hypergrid({1, 5000, 1e-2, 0.5, 2.0}, Backend::Cpu);
+  const int n = dag.num_states();
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0.05, 1.0);
+  std::vector<float> log_q(n), log_w(n);
+  for (int s = 0; s < n; ++s) {
+    log_q[s] = static_cast<float>(std::log(u(rng)));
+    log_w[s] = static_cast<float>(std::log(u(rng)) + 0.3 * log_q[s]);  // correlated
+  }
+  log_w[7] = -INFINITY;  // off the support: not in corr
+  const float top = 2.0f;
+  for (int s : {11, 2222, 4999}) log_w[s] = top;                                   // ties
+  log_w[100] = static_cast<float>(top + std::log1p(-0.5e-6));                      // a mode
+  log_w[101] = static_cast<float>(top + std::log1p(-3e-6));                        // not one
+  ASSERT_NE(log_w[100], top);
+  ASSERT_NE(log_w[101], log_w[100]);
+  long double ma = 0, mb = 0, k = 0, qsum = 0, qmode = 0, wsum = 0, wmode = 0;
+  for (int s = 0; s < n; ++s) {
+    qsum += std::exp((long double)log_q[s]);
+    wsum += std::exp((long double)log_w[s]);
+    if (s == 11 || s == 2222 || s == 4999 || s == 100) {
+      qmode += std::exp((long double)log_q[s]);
+      wmode += std::exp((long double)log_w[s]);
+    }
+    if (std::isfinite(log_w[s])) ma += log_q[s], mb += log_w[s], k += 1;
+  }
+  ma /= k, mb /= k;
+  long double saa = 0, sbb = 0, sab = 0;
+  for (int s = 0; s < n; ++s)
+    if (std::isfinite(log_w[s])) {
+      saa += (log_q[s] - ma) * (log_q[s] - ma);
+      sbb += (log_w[s] - mb) * (log_w[s] - mb);
+      sab += (log_q[s] - ma) * (log_w[s] - mb);
+    }
+  const Array<float> target = Array<float>::from_host(Backend::Cpu, log_w);
+  Marginals mg{Array<float>::from_host(Backend::Cpu, std::vector<float>(n, 0.0f)),
+               Array<float>::from_host(Backend::Cpu, log_q)};
+  const Metrics m = compare_to_target(dag, mg, &target);
+  EXPECT_NEAR(m.corr, double(sab / std::sqrt(saa * sbb)), 1e-9);
+  EXPECT_GT(m.corr, 0.1);
+  EXPECT_EQ(m.num_modes, 4);
+  EXPECT_NEAR(m.mode_mass, double(qmode / qsum), 1e-12);
+  EXPECT_NEAR(m.mode_mass_target, double(wmode / wsum), 1e-12);
+  log_q[5] = -INFINITY;  // P_T = 0 on the support
+  mg.log_terminal = Array<float>::from_host(Backend::Cpu, log_q);
+  EXPECT_TRUE(std::isnan(compare_to_target(dag, mg, &target).corr));
+}
+
+// log sum exp over chunks of 4096 (each chunk's maximum, then its sum of exp in double), against
+// a long-double sum: lengths on both sides of the chunk size, a whole chunk of -inf, values
+// spread over 60 nats; and the special cases: nothing, all -inf, a +inf.
+TEST(Metrics, LogSumExpEqualsALongDoubleSumAcrossChunksAndSpecialValues) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-50.0f, 10.0f);
+  for (std::size_t n : {1u, 4095u, 4096u, 4097u, 3u * 4096u + 5u}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = u(rng);
+    if (n > 2 * 4096) std::fill(x.begin() + 4096, x.begin() + 2 * 4096, -INFINITY);
+    if (n > 3) x[2] = -INFINITY;
+    long double sum = 0;
+    for (float v : x) sum += std::exp(static_cast<long double>(v));
+    EXPECT_NEAR(detail::cpu::log_sum_exp(x.data(), n), static_cast<double>(std::log(sum)), 1e-12)
+        << "n = " << n;
+  }
+  const std::vector<float> none(5000, -INFINITY);
+  EXPECT_EQ(detail::cpu::log_sum_exp(none.data(), 0), -INFINITY);
+  EXPECT_EQ(detail::cpu::log_sum_exp(none.data(), none.size()), -INFINITY);
+  std::vector<float> inf(5000, 1.0f);
+  inf[4500] = INFINITY;
+  EXPECT_EQ(detail::cpu::log_sum_exp(inf.data(), inf.size()), INFINITY);
 }
 
 }  // namespace

@@ -131,6 +131,54 @@ struct BruteForce {
   }
 };
 
+/// Twelve random 11-state DAGs and two tiny hypergrids: small enough to enumerate every trajectory.
+inline std::vector<Dag> small_dags(Backend b) {
+  std::vector<Dag> dags;
+  for (unsigned seed = 1; seed <= 12; ++seed) dags.push_back(build_dag(random_dag_spec(11, seed), b));
+  dags.push_back(make_hypergrid({2, 4, 1e-3, 0.5, 2.0}, b));
+  dags.push_back(make_hypergrid({3, 3, 1e-2, 0.5, 2.0}, b));
+  return dags;
+}
+
+// Log-softmax of logits drawn uniformly from [-2, 2].
+inline std::vector<float> random_log_softmax(std::size_t k, std::mt19937& rng) {
+  std::uniform_real_distribution<double> u(-2.0, 2.0);
+  std::vector<double> l(k);
+  double z = 0;
+  for (double& v : l) z += std::exp(v = u(rng));
+  std::vector<float> out(k);
+  for (std::size_t i = 0; i < k; ++i) out[i] = static_cast<float>(l[i] - std::log(z));
+  return out;
+}
+
+/// A random normalised forward policy on a DAG: a softmax over each state's edges and exit.
+inline ForwardPolicy random_policy(const Dag& dag, unsigned seed) {
+  std::mt19937 rng(seed);
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp(dag.num_edges()), ex(dag.num_states(), -INFINITY);
+  for (int s = 0; s < dag.num_states(); ++s) {
+    const int b = a.child_offsets[s], k = a.child_offsets[s + 1] - b;
+    const bool term = std::isfinite(a.log_reward[s]);
+    const std::vector<float> l = random_log_softmax(k + (term ? 1 : 0), rng);
+    std::copy(l.begin(), l.begin() + k, lp.begin() + b);
+    if (term) ex[s] = l[k];
+  }
+  return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
+}
+
+/// A random backward policy: a softmax over each state's parents.
+inline BackwardPolicy random_backward_policy(const Dag& dag, unsigned seed) {
+  std::mt19937 rng(seed);
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp(dag.num_edges());
+  for (int c = 0; c < dag.num_states(); ++c) {
+    const int b = a.parent_offsets[c], k = a.parent_offsets[c + 1] - b;
+    const std::vector<float> l = random_log_softmax(k, rng);
+    for (int j = 0; j < k; ++j) lp[a.parent_edge[b + j]] = l[j];
+  }
+  return {Array<float>::from_host(dag.backend(), lp), "random"};
+}
+
 /// Every array of two DAGs is equal (generators on two backends must agree bit for bit).
 inline void expect_identical_dags(const DagArrays& a, const DagArrays& b) {
   EXPECT_EQ(a.level_offsets, b.level_offsets);

@@ -124,7 +124,7 @@ const char* hypergrid_regions_name(HypergridRegions r) {
 }
 
 const std::vector<std::string>& hypergrid_preset_names() {
-  static const std::vector<std::string> names{"standard", "hard", "policy-gradient"};
+  static const std::vector<std::string> names{"standard", "hard", "policy-gradient", "torchgfn"};
   return names;
 }
 
@@ -137,10 +137,14 @@ HypergridConfig hypergrid_preset(const std::string& name) {
     c.r0 = 1e-3, c.r1 = 0.5, c.r2 = 2.0;
   } else if (preset == 1) {  // hard
     c.r0 = 1e-4, c.r1 = 1.0, c.r2 = 3.0;
-  } else {  // policy-gradient: Niu et al. (ICML 2024), 2-D H=256, R0 1e-2
+  } else if (preset == 2) {  // policy-gradient: Niu et al. (ICML 2024), 2-D H=256, R0 1e-2
     c.ndim = 2;
     c.height = 256;
     c.r0 = 1e-2, c.r1 = 0.5, c.r2 = 2.0;
+  } else {  // torchgfn: the TB paper's 4-D H=8 grid with R0 0.1, as torchgfn's examples run it
+    c.ndim = 4;
+    c.height = 8;
+    c.r0 = 0.1, c.r1 = 0.5, c.r2 = 2.0;
   }
   return c;
 }

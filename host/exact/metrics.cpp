@@ -14,32 +14,57 @@ double log_partition(const Dag& dag, Stream stream) {
                             static_cast<std::size_t>(dag.num_states()));
 }
 
-Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target,
-                          Stream stream) {
-  const StreamScope scope(stream);
+namespace {
+const Array<float>& checked_target(const Dag& dag, const Marginals& m,
+                                   const Array<float>* log_target) {
   const Array<float>& target = log_target ? *log_target : dag.log_reward();
   const auto n = static_cast<std::size_t>(dag.num_states());
   if (target.size() != n || target.backend() != dag.backend() || m.log_terminal.size() != n ||
       m.log_visit.size() != n)
     throw InputError("compare_to_target: arrays must hold one entry per state (" +
                      std::to_string(n) + ") on the DAG's backend");
+  return target;
+}
+}  // namespace
+
+Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target,
+                          Stream stream) {
+  const StreamScope scope(stream);
+  const Array<float>& target = checked_target(dag, m, log_target);
+  const double log_z = GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, target.data(),
+                                          static_cast<std::size_t>(dag.num_states()));
+  return compare_to_target(dag, m, log_target, log_z, stream);
+}
+
+Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target,
+                          double target_log_z, Stream stream) {
+  const StreamScope scope(stream);
+  const Array<float>& target = checked_target(dag, m, log_target);
+  const auto n = static_cast<std::size_t>(dag.num_states());
   Metrics r;
-  r.log_z = GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, target.data(), n);
+  r.log_z = target_log_z;
   // Distances use P_T / sum P_T: float rounding leaves the mass at 1 +- 1e-7, which would
   // otherwise make a KL print as a small negative number. A real leak shows in model_mass.
   const double log_mass =
       GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, m.log_terminal.data(), n);
   if (!(log_mass > -INFINITY))
     throw InputError("compare_to_target: the policy never terminates (sum of P_T is 0)");
+  // Modes: log w(x) >= log max w + log(1 - tolerance), decided in double.
+  const double log_max = GFNRL_BACKEND_CALL(dag.backend(), max_value, target.data(), n);
+  const double mode_threshold = log_max + std::log1p(-kModeRelativeTolerance);
   const detail::MetricSums s =
       GFNRL_BACKEND_CALL(dag.backend(), metric_sums, target.data(), r.log_z,
-                         m.log_terminal.data(), log_mass, m.log_visit.data(), n);
+                         m.log_terminal.data(), log_mass, m.log_visit.data(), n, mode_threshold);
   r.tv = s.tv;
   r.kl_target_model = s.kl_pq;
   r.kl_model_target = s.kl_qp;
   r.jsd = s.jsd;
   r.model_mass = std::exp(log_mass);
   r.expected_length = s.visits;
+  r.corr = s.log_qp.correlation();
+  r.num_modes = s.modes;
+  r.mode_mass = s.mode_q;
+  r.mode_mass_target = s.mode_p;
   return r;
 }
 

@@ -10,10 +10,15 @@ namespace gfnrl::detail {
 #define GFNRL_REDUCTION_OPS                                                                     \
   /* log sum exp(x) in double. */                                                               \
   double log_sum_exp(const float* x, std::size_t n);                                            \
+  /* max of x (-inf for n = 0). */                                                              \
+  float max_value(const float* x, std::size_t n);                                               \
   /* Sum over states of metric_terms(log_target[s] - log_z, log_terminal[s] - log_mass,      */ \
-  /* log_visit[s]). */                                                                          \
+  /* log_visit[s], log_target[s] >= log_mode_threshold). */                                     \
   MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,      \
-                         double log_mass, const float* log_visit, std::size_t n);
+                         double log_mass, const float* log_visit, std::size_t n,                 \
+                         double log_mode_threshold);                                            \
+  /* Sum over states of bound_terms(a, s). */                                                   \
+  BoundSums bound_sums(const BoundArgs& a);
 
 namespace cpu {
 GFNRL_REDUCTION_OPS

@@ -70,10 +70,27 @@ std::vector<RunEvaluation> Evaluation::evaluate(const Dag& dag, const TrainConfi
   solve_marginals(dag, c.runs);
   std::vector<RunEvaluation> out(c.runs);
   for (int32_t r = 0; r < c.runs; ++r) {
-    out[r].metrics = compare_to_target(dag, solvers[r]->result(), log_target_weight);
+    out[r].metrics = log_target_weight == &target_weight || !log_target_weight
+                         ? compare_to_target(dag, solvers[r]->result(), log_target_weight,
+                                             target_log_z)
+                         : compare_to_target(dag, solvers[r]->result(), log_target_weight);
     out[r].log_z_estimate = estimates[r];
   }
   return out;
+}
+
+void Evaluation::bound(const Dag& dag, const TrainConfig& c, bool fixed_pb,
+                       const std::function<BackwardPolicy(int32_t)>& pb,
+                       std::vector<RunEvaluation>& out) {
+  const std::size_t E = dag.num_edges(), N = dag.num_states();
+  if (fixed_pb && !fixed_bounds) fixed_bounds = std::make_unique<VariationalBoundSolver>(dag, pb(0));
+  for (int32_t r = 0; r < c.runs; ++r) {
+    const ForwardPolicy pf{log_prob.slice(r * E, E), exit_log_prob.slice(r * N, N)};
+    const VariationalBounds v = fixed_pb ? (*fixed_bounds)(pf, solvers[r]->result())
+                                         : VariationalBoundSolver(dag, pb(r))(pf, solvers[r]->result());
+    out[r].metrics.elbo = v.elbo;
+    out[r].metrics.eubo = v.eubo;
+  }
 }
 
 ForwardPolicy Evaluation::policy(const Dag& dag, int32_t run) const {

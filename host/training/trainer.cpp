@@ -206,7 +206,13 @@ void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback&
 
 std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight, Stream stream) {
   const StreamScope scope(stream);
-  return st_->eval.evaluate(dag_, config_, st_->tables, log_target_weight);
+  std::vector<RunEvaluation> out =
+      st_->eval.evaluate(dag_, config_, st_->tables, log_target_weight);
+  // The bounds are on log Z of R: not for a base-policy target or a caller's own target.
+  if (!config_.prior && !log_target_weight)
+    st_->eval.bound(dag_, config_, !st_->learned,
+                    [this](int32_t r) { return backward_policy(r); }, out);
+  return out;
 }
 
 namespace {

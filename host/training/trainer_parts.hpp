@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "gfnrl/detail/train_views.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/variational_bounds.hpp"
 #include "ops/training_ops.hpp"
 
 namespace gfnrl::training {
@@ -139,6 +141,10 @@ struct Evaluation {
                                       const ForwardTables& tables,
                                       const Array<float>* log_target_weight);
   ForwardPolicy policy(const Dag& dag, int32_t run) const;
+  /// Every run's exact ELBO / EUBO into out[r].metrics, each with its own P_B (`pb(r)`); one
+  /// solver for a fixed P_B (made at the first call), one per run and call for learned ones.
+  void bound(const Dag& dag, const TrainConfig& c, bool fixed_pb,
+             const std::function<BackwardPolicy(int32_t)>& pb, std::vector<RunEvaluation>& out);
 
   Array<float> log_prob, exit_log_prob, log_z;
   Array<float> log_visit, log_terminal;  // [runs x N]: every run's solver writes its slice
@@ -148,6 +154,7 @@ struct Evaluation {
   // The target: log R + log mu^T with a base policy (else R itself), and its log normaliser.
   Array<float> target_weight;
   double target_log_z = 0;
+  std::unique_ptr<VariationalBoundSolver> fixed_bounds;
 };
 
 }  // namespace gfnrl::training

@@ -87,6 +87,12 @@ typedef struct gfnrl_metrics {
   double kl_reverse;      /* KL(P_T || R/Z) */
   double jsd;             /* Jensen-Shannon divergence, nats */
   double expected_length; /* expected actions per trajectory, exit included */
+  double elbo;            /* E_{P_F}[log R + sum log P_B - sum log P_F] - log Z (<= 0), exact */
+  double eubo;            /* the same under R(x)/Z P_B(tau|x) (>= 0); both with the policy's P_B
+                             (gfnrl_solve: the correction's, uniform for NONE); NaN for a prior */
+  double corr;             /* Pearson r of log P_T and log R over terminating states */
+  double mode_mass;        /* P_T's mass on the modes (R within 1e-6 relative of its maximum) */
+  double mode_mass_target; /* R/Z's mass on the same modes */
 } gfnrl_metrics;
 
 /* The message of this thread's last failing call ("" if none). */

@@ -22,3 +22,4 @@
 #include "gfnrl/stopwatch.hpp"
 #include "gfnrl/sweep.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/variational_bounds.hpp"

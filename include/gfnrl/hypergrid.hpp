@@ -48,11 +48,12 @@ std::size_t estimate_hypergrid_bytes(const HypergridConfig& c);
 /// AllocationError with it when it does not fit.
 Dag make_hypergrid(const HypergridConfig& c, Backend b, Stream stream = {});
 
-/// The published hypergrids (docs/ALGORITHMS.md): on the 4-D H=20 grid "standard" (R0 1e-3, R1 0.5, R2 2) and "hard"
-/// (R0 1e-4, R1 1, R2 3) (Tiapkin et al.; TLM); "policy-gradient", the 2-D H=256 grid with R0
-/// 1e-2, R1 0.5, R2 2 (Niu et al.). InputError for other names.
+/// The published hypergrids (docs/ALGORITHMS.md): on the 4-D H=20 grid "standard" (R0 1e-3,
+/// R1 0.5, R2 2) and "hard" (R0 1e-4, R1 1, R2 3) (Tiapkin et al.; TLM); "policy-gradient", the
+/// 2-D H=256 grid with R0 1e-2, R1 0.5, R2 2 (Niu et al.); "torchgfn", the 4-D H=8 grid with R0
+/// 0.1 of the TB paper as torchgfn's examples reproduce it. InputError for other names.
 HypergridConfig hypergrid_preset(const std::string& name);
-/// standard, hard, policy-gradient.
+/// standard, hard, policy-gradient, torchgfn.
 const std::vector<std::string>& hypergrid_preset_names();
 
 /// Coordinates of a label produced by make_hypergrid.

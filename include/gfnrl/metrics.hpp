@@ -1,6 +1,8 @@
 /// @file metrics.hpp
 /// Exact distances between a policy's terminating distribution and a target, accumulated in double.
 #pragma once
+#include <limits>
+
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
 #include "gfnrl/marginals.hpp"
@@ -16,7 +18,23 @@ struct Metrics {
   double jsd = 0;              ///< Jensen-Shannon divergence (nats)
   double model_mass = 0;       ///< sum P_T (1 for a normalised policy)
   double expected_length = 0;  ///< expected number of actions per trajectory, exit included
+  /// Pearson correlation of log P_T(x) and log p(x) over the target's support (gfnx's "corr");
+  /// NaN when P_T is 0 somewhere on it, or the target is constant there.
+  double corr = 0;
+  /// The modes: states whose target weight is within kModeRelativeTolerance of the largest.
+  /// Their number, and the normalised mass P_T and the target put on them.
+  double num_modes = 0;
+  double mode_mass = 0;
+  double mode_mass_target = 0;
+  /// The variational bounds on log Z with the policy's backward policy (variational_bounds.hpp):
+  /// filled by the evaluations that know P_F and P_B (Trainer::evaluate, gfnrl eval, the C
+  /// ABI); NaN from compare_to_target alone, and for base-policy (mu^T R) targets.
+  double elbo = std::numeric_limits<double>::quiet_NaN();
+  double eubo = std::numeric_limits<double>::quiet_NaN();
 };
+
+/// A state is a mode when its target weight w(x) >= (1 - kModeRelativeTolerance) max w.
+inline constexpr double kModeRelativeTolerance = 1e-6;
 
 /// The KL-regularised target of a base policy mu: log w(x) = log R(x) + log mu^T(x) per state
 /// (-inf off the support), for compare_to_target; `log_z` receives log sum_x w(x) (in double).
@@ -31,5 +49,11 @@ double log_partition(const Dag& dag, Stream stream = {});
 /// P_T normalised by its mass (reported as model_mass, 1 up to rounding for a normalised policy).
 Metrics compare_to_target(const Dag& dag, const Marginals& marginals,
                           const Array<float>* log_target_weight = nullptr, Stream stream = {});
+
+/// The same, with the target's log normaliser log sum_x w(x) already known (log_partition(dag)
+/// for the DAG's rewards): one reduction fewer when one target is compared with many policies.
+Metrics compare_to_target(const Dag& dag, const Marginals& marginals,
+                          const Array<float>* log_target_weight, double target_log_z,
+                          Stream stream = {});
 
 }  // namespace gfnrl

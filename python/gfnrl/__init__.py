@@ -61,6 +61,9 @@ def _host_array(x, dtype, name):
     """A C-contiguous host numpy array of `dtype` from numpy, a torch CPU tensor, or DLPack."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch: no autograd history, on the host
         x = x.detach().cpu()
+    elif _on_cuda(x):
+        raise ValueError(f"{name} is a CUDA array but the DAG is on the CPU backend: build it "
+                         f"with backend='cuda', or pass host arrays")
     if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
         a = np.from_dlpack(x)  # torch, JAX, CuPy host arrays: no copy when dtype matches
     else:
@@ -70,21 +73,42 @@ def _host_array(x, dtype, name):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def evaluate(dag: Dag, edge_log_pf, exit_log_pf) -> dict:
+def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform") -> dict:
     """The exact terminating distribution P_T of a tabular forward policy, against R/Z.
 
     ``edge_log_pf``: log P_F of every edge in the library's edge order (``dag.edges()``),
     shape [num_edges] or [runs, num_edges]; ``exit_log_pf``: log P_F(exit | s) per state
-    (-inf where s does not terminate), [num_states] or [runs, num_states].
+    (-inf where s does not terminate), [num_states] or [runs, num_states]. Host arrays (numpy,
+    torch CPU tensors, DLPack) are copied once into the DAG's workspace; on a CUDA DAG, torch CUDA
+    tensors (and other CUDA DLPack arrays) are read in place on the device, with no host copy.
+
+    ``pb``: the backward policy of the variational bounds: "uniform", "maxent", "file" (a DAG
+    file's own P_B), a float array of log P_B per edge, or None for no bounds (about a third of
+    the call's time on large DAGs).
 
     Returns a dict: ``tv``, ``kl`` (KL(R/Z || P_T)), ``kl_reverse`` (KL(P_T || R/Z)), ``jsd``,
-    ``model_mass`` (sum of P_T, 1 for a normalised policy), ``expected_length`` (floats, or
-    float64 arrays [runs] for batched input), ``log_z`` (log sum R) and ``p_t`` (float64
-    [num_states] or [runs, num_states]).
+    ``model_mass`` (sum of P_T, 1 for a normalised policy), ``expected_length``, ``corr``
+    (Pearson's r of log P_T and log R over terminating states), ``mode_mass`` (P_T's mass on the
+    modes: R within 1e-6 relative of its maximum), with a ``pb`` also ``elbo`` =
+    E_{P_F}[log R + sum log P_B - sum log P_F] - log Z (<= 0) and ``eubo`` (the same expectation
+    under the target's backward process, >= 0), exactly (floats, or float64 arrays [runs] for
+    batched input); ``log_z`` (log sum R), ``num_modes``,
+    ``mode_mass_target`` (R/Z's mass on the modes) and ``p_t`` (float64 [num_states] or
+    [runs, num_states]).
     """
-    e = _host_array(edge_log_pf, np.float32, "edge_log_pf")
-    x = _host_array(exit_log_pf, np.float32, "exit_log_pf")
-    return _gfnrl._evaluate(dag, e, x)
+    if dag.backend == "cuda" and _on_cuda(edge_log_pf) and _on_cuda(exit_log_pf):
+        e = _device_table(edge_log_pf)
+        x = _device_table(exit_log_pf)
+    else:
+        e = _host_array(edge_log_pf, np.float32, "edge_log_pf")
+        x = _host_array(exit_log_pf, np.float32, "exit_log_pf")
+    if pb is None:
+        return _gfnrl._evaluate(dag, e, x)
+    if isinstance(pb, str):
+        if pb == "table":
+            raise ValueError("pb: give a backward policy name or a table of log P_B")
+        return _gfnrl._evaluate(dag, e, x, pb)
+    return _gfnrl._evaluate(dag, e, x, "table", _host_array(pb, np.float32, "pb"))
 
 
 def solve(dag: Dag, correction: str = "uniform") -> dict:
@@ -98,6 +122,23 @@ def solve(dag: Dag, correction: str = "uniform") -> dict:
     ``value`` (V), ``q`` (Q per edge), ``exit_q`` (log R), and ``log_z`` = V(s0).
     """
     return _gfnrl._solve(dag, correction)
+
+
+def _on_cuda(x) -> bool:
+    """Whether `x` is a DLPack array on a CUDA device (DLPack device type 2)."""
+    dev = getattr(x, "__dlpack_device__", None)
+    return dev is not None and not isinstance(x, np.ndarray) and dev()[0] == 2
+
+
+def _device_table(x):
+    """A CUDA tensor as the binding reads it in place: float32, C-contiguous, its producer's work
+    finished (the library reads it on its own stream)."""
+    if hasattr(x, "detach") and hasattr(x, "contiguous"):  # torch
+        import torch
+
+        x = x.detach().to(torch.float32).contiguous()
+        torch.cuda.synchronize(x.device)
+    return x
 
 
 def policy_from_logits(dag: Dag, logits) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +201,10 @@ class Trainer:
 
     def evaluate(self) -> dict:
         """Every run's exact evaluation: ``tv``, ``kl``, ``kl_reverse``, ``jsd``,
-        ``model_mass``, ``expected_length``, ``log_z_estimate`` (float64 arrays [runs]), and
-        ``step``, ``trajectories`` (per run so far), ``log_z`` (the target's)."""
+        ``model_mass``, ``expected_length``, ``log_z_estimate``, ``corr``, ``mode_mass``,
+        ``elbo`` and ``eubo`` (with each run's own P_B; NaN for a base-policy target) (float64
+        arrays [runs]), and ``step``, ``trajectories`` (per run so far), ``log_z`` (the
+        target's), ``mode_mass_target``."""
         return self._t.evaluate()
 
     def train(self, steps: int, eval_every: int = 100, callback=None) -> dict:
@@ -230,7 +273,8 @@ class Trainer:
         return self._t.target_log_z
 
 
-_CURVE_HEADER = "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds"
+_CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,"
+                 "seconds")
 
 
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
@@ -241,9 +285,9 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     An entry of ``algos`` is a learner name, or ``"learner/pb"`` to give that learner its own
     backward policy (labelled so). Every configuration is checked before any training.
     Returns ``{label: curves}`` with the curves of ``Trainer.train``. With ``out``, also writes
-    the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds``; every
-    column but ``seconds`` equal to the CLI's for the same arguments), which appears under its
-    name only when complete.
+    the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,
+    mode_mass,seconds``; every column but ``seconds`` equal to the CLI's for the same
+    arguments), which appears under its name only when complete.
     """
     if isinstance(algos, str):
         algos = algos.split(",")
@@ -289,5 +333,8 @@ def _run_study(plan, seed, steps, eval_every):
                 lines.append(",".join([
                     label, str(r), str(seed + r), str(step), str(curves["trajectories"][k]),
                     *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
-                                           curves["jsd"][k, r], error[k, r], seconds[k]))]))
+                                           curves["jsd"][k, r], error[k, r],
+                                           curves["elbo"][k, r], curves["eubo"][k, r],
+                                           curves["corr"][k, r], curves["mode_mass"][k, r],
+                                           seconds[k]))]))
     return results, lines

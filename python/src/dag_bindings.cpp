@@ -98,7 +98,11 @@ void bind_dag(nb::module_& m) {
            [](const PyDag& d) { return to_numpy<int64_t>(d.dag.label(), {std::size_t(d.dag.num_states())}); },
            "int64 [num_states]: each state's id in the caller's numbering (from_edges, a DAG "
            "file) or the environment's code")
-      .def("log_z", [](const PyDag& d) { return log_partition(d.dag); },
+      .def("log_z",
+           [](const PyDag& d) {
+             if (!d.workspace->log_z) d.workspace->log_z = log_partition(d.dag);
+             return *d.workspace->log_z;
+           },
            "log Z = log sum_x R(x), in double")
       .def("coords", &coords, "hypergrids: int32 [num_states, ndim], the coordinates of each state")
       .def_static("from_edges", &from_edges, nb::arg("src"), nb::arg("dst"), nb::arg("action"),

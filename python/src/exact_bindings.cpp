@@ -1,5 +1,6 @@
 // The exact core from Python: evaluate a policy given as tables (the terminating distribution of
 // a sampler, exactly), and solve for the soft-optimal policy.
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
 #include <cmath>
@@ -11,7 +12,7 @@ namespace gfnrl::python {
 
 namespace {
 // Rows of a [runs x n] (or [n]: one run) table; InputError naming `what` otherwise.
-std::size_t rows_of(const HostInput<float>& a, std::size_t n, const char* what) {
+std::size_t rows_of(const AnyInput<float>& a, std::size_t n, const char* what) {
   const bool ok = (a.ndim() == 1 && a.shape(0) == n) || (a.ndim() == 2 && a.shape(1) == n);
   if (!ok) {
     std::string shape;
@@ -23,15 +24,30 @@ std::size_t rows_of(const HostInput<float>& a, std::size_t n, const char* what) 
 }
 
 // Log-probabilities are <= 0 or -inf (a zero); NaN and +inf would only come back as NaN metrics.
+// `v < inf` is false exactly for NaN and +inf: one vectorised pass, the index found afterwards.
 void check_log_probs(const float* v, std::size_t n, const char* what, std::size_t run) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (std::isnan(v[i]) || v[i] == INFINITY)
-      throw InputError(std::string(what) + "[" + std::to_string(run) + ", " + std::to_string(i) +
-                       "] = " + format_number(v[i]) + ": log-probabilities must be finite or -inf");
+  bool ok = true;
+#pragma omp simd reduction(&& : ok)
+  for (std::size_t i = 0; i < n; ++i) ok = ok && v[i] < INFINITY;
+  if (ok) return;
+  std::size_t i = 0;
+  while (v[i] < INFINITY) ++i;
+  throw InputError(std::string(what) + "[" + std::to_string(run) + ", " + std::to_string(i) +
+                   "] = " + format_number(v[i]) + ": log-probabilities must be finite or -inf");
 }
 
-// The marginals of the policy (edge table e, exit table x) in the DAG's reused workspace.
-const Marginals& run_marginals(const PyDag& d, const float* e, const float* x) {
+// p[s] = exp(log P_T(s)) over the threads (the only per-state work of the call that is not the
+// library's). The exp is taken in float: log P_T is a float, so a double exp would only add
+// digits the input does not have (1 ulp of float, 6e-8 relative), at twice the cost.
+void exp_into(const float* log_p, std::size_t size, double* p) {
+  const auto n = static_cast<std::ptrdiff_t>(size);
+#pragma omp parallel for schedule(static) if (n >= (1 << 14))
+  for (std::ptrdiff_t s = 0; s < n; ++s) p[s] = static_cast<double>(std::exp(log_p[s]));
+}
+
+// The marginals of the policy (edge table e, exit table x, on backend `from`) in the DAG's
+// reused workspace: a host array is copied to the DAG's backend, a device array device to device.
+const Marginals& run_marginals(const PyDag& d, const float* e, const float* x, Backend from) {
   EvaluationWorkspace& w = *d.workspace;
   const Backend b = d.dag.backend();
   const std::size_t E = d.dag.num_edges(), N = d.dag.num_states();
@@ -39,52 +55,128 @@ const Marginals& run_marginals(const PyDag& d, const float* e, const float* x) {
     w.policy = ForwardPolicy{Array<float>(b, E), Array<float>(b, N)};
     w.solver = std::make_unique<MarginalSolver>(d.dag, w.policy);
   }
-  detail::copy_bytes(w.policy.log_prob.data(), b, e, Backend::Cpu, E * sizeof(float));
-  detail::copy_bytes(w.policy.exit_log_prob.data(), b, x, Backend::Cpu, N * sizeof(float));
+  detail::copy_bytes(w.policy.log_prob.data(), b, e, from, E * sizeof(float));
+  detail::copy_bytes(w.policy.exit_log_prob.data(), b, x, from, N * sizeof(float));
   w.solver->run();
   return w.solver->result();
 }
 
+// Where the two tables live: both on the host, or both on the CUDA device of a CUDA DAG (a torch
+// CUDA tensor is read in place there, never through the host). InputError otherwise.
+Backend input_backend(const PyDag& d, const AnyInput<float>& e, const AnyInput<float>& x) {
+  const int cpu = nb::device::cpu::value, cuda = nb::device::cuda::value;
+  if (e.device_type() != x.device_type())
+    throw InputError("edge_log_pf and exit_log_pf are on different devices: give both on the "
+                     "host or both on the DAG's CUDA device");
+  if (e.device_type() == cpu) return Backend::Cpu;
+  if (e.device_type() != cuda)
+    throw InputError("the policy tables are on a device that is neither the host nor CUDA (DLPack "
+                     "device type " + std::to_string(e.device_type()) + ")");
+  if (d.dag.backend() != Backend::Cuda)
+    throw InputError("the policy tables are CUDA arrays but the DAG is on the CPU backend: build "
+                     "it with backend='cuda', or pass host arrays");
+  return Backend::Cuda;
+}
+
 // P_T of each run's policy against R/Z: scalars per run (arrays for batched input) and p_t.
-nb::dict evaluate(const PyDag& d, HostInput<float> edge_log_pf, HostInput<float> exit_log_pf) {
+// Host tables are checked for NaN / +inf before any work; device tables are not read on the host,
+// so a NaN there is reported from the metrics it produces.
+// The ELBO/EUBO solver of the P_B named `pb` (kept in the workspace), of the table `pb_table`
+// (log P_B per edge, made in `table_bounds` for this call), or none when `pb` is empty.
+const VariationalBoundSolver* bounds_for(const PyDag& d, const std::string& pb,
+                                         const std::optional<HostInput<float>>& pb_table,
+                                         std::optional<VariationalBoundSolver>& table_bounds) {
+  if (pb.empty()) return nullptr;
+  if (pb == "table") {
+    const std::size_t E = d.dag.num_edges();
+    if (!pb_table || pb_table->ndim() != 1 || pb_table->shape(0) != E)
+      throw InputError("pb: give a name or a float array of log P_B with one entry per edge (" +
+                       std::to_string(E) + ")");
+    const std::vector<float> v(pb_table->data(), pb_table->data() + E);
+    table_bounds.emplace(d.dag, BackwardPolicy{Array<float>::from_host(d.dag.backend(), v), "user"});
+    return &*table_bounds;
+  }
+  auto it = d.workspace->bounds.find(pb);
+  if (it == d.workspace->bounds.end()) {
+    const std::optional<BackwardPolicy> p = correction_named(d, pb);
+    if (!p) throw InputError("pb = 'none' names no backward policy: use pb=None for no bounds");
+    it = d.workspace->bounds.emplace(pb, VariationalBoundSolver(d.dag, *p)).first;
+  }
+  return &it->second;
+}
+
+// Every run's scalars by name (in the order the dict lists them), and its P_T.
+struct RunResults {
+  std::vector<std::pair<const char*, std::vector<double>>> scalars;
+  std::vector<double> p_t;
+  Metrics last;
+  RunResults(std::size_t runs, std::size_t N, bool bounds) : p_t(runs * N) {
+    for (const char* k : {"tv", "kl", "kl_reverse", "jsd", "model_mass", "expected_length", "corr",
+                          "mode_mass"})
+      scalars.emplace_back(k, std::vector<double>(runs));
+    if (bounds)
+      for (const char* k : {"elbo", "eubo"}) scalars.emplace_back(k, std::vector<double>(runs));
+  }
+  void set(std::size_t r, const Metrics& m) {
+    const double v[] = {m.tv,         m.kl_target_model, m.kl_model_target, m.jsd, m.model_mass,
+                        m.expected_length, m.corr,     m.mode_mass,       m.elbo, m.eubo};
+    for (std::size_t k = 0; k < scalars.size(); ++k) scalars[k].second[r] = v[k];
+    last = m;
+  }
+  // Scalars per run as floats (one run) or arrays [runs] (batched input).
+  nb::dict to_dict(bool batched, std::size_t runs, std::size_t N) {
+    nb::dict out;
+    for (auto& [key, v] : scalars) {
+      if (batched)
+        out[key] = to_numpy(std::move(v), {runs});
+      else
+        out[key] = v[0];
+    }
+    out["mode_mass_target"] = last.mode_mass_target;
+    out["num_modes"] = static_cast<int64_t>(last.num_modes);
+    out["log_z"] = last.log_z;
+    out["p_t"] = batched ? to_numpy(std::move(p_t), {runs, N}) : to_numpy(std::move(p_t), {N});
+    return out;
+  }
+};
+
+nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> exit_log_pf,
+                  const std::string& pb, std::optional<HostInput<float>> pb_table) {
   const Dag& dag = d.dag;
   const std::size_t E = dag.num_edges(), N = dag.num_states();
   const std::size_t runs = rows_of(edge_log_pf, E, "edge_log_pf");
   if (rows_of(exit_log_pf, N, "exit_log_pf") != runs || edge_log_pf.ndim() != exit_log_pf.ndim())
     throw InputError("edge_log_pf and exit_log_pf describe different numbers of runs");
-  std::vector<double> tv(runs), kl(runs), kl_rev(runs), jsd(runs), mass(runs), len(runs);
-  std::vector<double> p_t(runs * N);
-  double log_z = 0;
+  const Backend from = input_backend(d, edge_log_pf, exit_log_pf);
+  std::optional<VariationalBoundSolver> table_bounds;
+  const VariationalBoundSolver* bounds = bounds_for(d, pb, pb_table, table_bounds);
+  RunResults res(runs, N, bounds != nullptr);
+  if (!d.workspace->log_z) d.workspace->log_z = log_partition(dag);
   for (std::size_t r = 0; r < runs; ++r) {
     const float* e = edge_log_pf.data() + r * E;
     const float* x = exit_log_pf.data() + r * N;
-    check_log_probs(e, E, "edge_log_pf", r);
-    check_log_probs(x, N, "exit_log_pf", r);
-    const Marginals& m = run_marginals(d, e, x);
-    const Metrics met = compare_to_target(dag, m);
-    tv[r] = met.tv, kl[r] = met.kl_target_model, kl_rev[r] = met.kl_model_target;
-    jsd[r] = met.jsd, mass[r] = met.model_mass, len[r] = met.expected_length;
-    log_z = met.log_z;
-    const std::vector<float> lt = m.log_terminal.to_host();
-    for (std::size_t s = 0; s < N; ++s) p_t[r * N + s] = std::exp(static_cast<double>(lt[s]));
+    if (from == Backend::Cpu) {
+      check_log_probs(e, E, "edge_log_pf", r);
+      check_log_probs(x, N, "exit_log_pf", r);
+    }
+    const Marginals& m = run_marginals(d, e, x, from);
+    Metrics met = compare_to_target(dag, m, nullptr, *d.workspace->log_z);
+    if (std::isnan(met.tv) || std::isnan(met.model_mass))
+      throw InputError("run " + std::to_string(r) + ": the policy tables hold NaN or +inf "
+                       "(log-probabilities must be finite or -inf)");
+    if (bounds) {
+      const VariationalBounds v = (*bounds)(d.workspace->policy, m);
+      met.elbo = v.elbo, met.eubo = v.eubo;
+    }
+    res.set(r, met);
+    if (dag.backend() == Backend::Cpu) {
+      exp_into(m.log_terminal.data(), N, res.p_t.data() + r * N);
+    } else {
+      const std::vector<float> lt = m.log_terminal.to_host();
+      exp_into(lt.data(), N, res.p_t.data() + r * N);
+    }
   }
-  nb::dict out;
-  const bool batched = edge_log_pf.ndim() == 2;
-  auto put = [&](const char* key, std::vector<double>& v) {
-    if (batched)
-      out[key] = to_numpy(std::move(v), {runs});
-    else
-      out[key] = v[0];
-  };
-  put("tv", tv);
-  put("kl", kl);
-  put("kl_reverse", kl_rev);
-  put("jsd", jsd);
-  put("model_mass", mass);
-  put("expected_length", len);
-  out["log_z"] = log_z;
-  out["p_t"] = batched ? to_numpy(std::move(p_t), {runs, N}) : to_numpy(std::move(p_t), {N});
-  return out;
+  return res.to_dict(edge_log_pf.ndim() == 2, runs, N);
 }
 
 }  // namespace
@@ -127,7 +219,8 @@ nb::dict solve(const PyDag& d, const std::string& correction) {
 }  // namespace
 
 void bind_exact(nb::module_& m) {
-  m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"));
+  m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"),
+        nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none());
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
 }
 

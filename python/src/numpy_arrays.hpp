@@ -18,6 +18,10 @@ using NumpyArray = nb::ndarray<nb::numpy, T>;
 /// What the bindings accept: C-contiguous, on the host.
 template <class T>
 using HostInput = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
+/// C-contiguous on the host or on a device (DLPack: torch CUDA tensors, CuPy); the binding checks
+/// the device against the DAG's backend.
+template <class T>
+using AnyInput = nb::ndarray<const T, nb::c_contig>;
 
 /// A numpy array of `shape` that takes ownership of `v` (freed when Python drops the array).
 template <class T>

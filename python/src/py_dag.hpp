@@ -1,5 +1,6 @@
 // The Python Dag: a library Dag with what Python users also need to know about it.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 #include "gfnrl/dag.hpp"
 #include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"
+#include "gfnrl/variational_bounds.hpp"
 #include "numpy_arrays.hpp"
 
 namespace gfnrl::python {
@@ -17,6 +19,8 @@ namespace gfnrl::python {
 struct EvaluationWorkspace {
   ForwardPolicy policy;
   std::unique_ptr<MarginalSolver> solver;
+  std::optional<double> log_z;  // log sum R, once per DAG
+  std::map<std::string, VariationalBoundSolver> bounds;  // per named P_B, once each
 };
 
 struct PyDag {

@@ -128,11 +128,13 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
 nb::dict evaluate(PyTrainer& t) {
   const std::vector<RunEvaluation> ev = t.trainer->evaluate();
   const std::size_t R = ev.size();
-  std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R);
+  std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R), elbo(R), eubo(R);
+  std::vector<double> corr(R), mode_mass(R);
   for (std::size_t r = 0; r < R; ++r) {
     const Metrics& m = ev[r].metrics;
     tv[r] = m.tv, kl[r] = m.kl_target_model, kl_rev[r] = m.kl_model_target, jsd[r] = m.jsd;
     mass[r] = m.model_mass, len[r] = m.expected_length, lz[r] = ev[r].log_z_estimate;
+    elbo[r] = m.elbo, eubo[r] = m.eubo, corr[r] = m.corr, mode_mass[r] = m.mode_mass;
   }
   nb::dict out;
   out["step"] = t.trainer->steps_done();
@@ -144,6 +146,11 @@ nb::dict evaluate(PyTrainer& t) {
   out["model_mass"] = to_numpy(std::move(mass), {R});
   out["expected_length"] = to_numpy(std::move(len), {R});
   out["log_z_estimate"] = to_numpy(std::move(lz), {R});
+  out["elbo"] = to_numpy(std::move(elbo), {R});
+  out["eubo"] = to_numpy(std::move(eubo), {R});
+  out["corr"] = to_numpy(std::move(corr), {R});
+  out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
+  if (!ev.empty()) out["mode_mass_target"] = ev[0].metrics.mode_mass_target;
   out["log_z"] = t.trainer->target_log_z();
   return out;
 }

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -81,6 +82,64 @@ def test_evaluate_equals_enumeration_on_random_dags(seed):
     kl = float(np.sum(p[support] * np.log(p[support] / p_t[support])))
     assert got["kl"] == pytest.approx(kl, rel=1e-5, abs=1e-6)
     assert got["model_mass"] == pytest.approx(1.0, abs=1e-6)
+    # corr: Pearson's r of log P_T and log R on the support; modes: the largest reward's states
+    lr = dag.log_rewards()
+    assert got["corr"] == pytest.approx(
+        np.corrcoef(np.log(p_t[support]), lr[support])[0, 1], abs=1e-5)
+    modes = support & (lr >= lr[support].max() + np.log1p(-1e-6))
+    assert got["num_modes"] == modes.sum() >= 1
+    assert got["mode_mass"] == pytest.approx(p_t[modes].sum() / p_t.sum(), abs=1e-6)
+    assert got["mode_mass_target"] == pytest.approx(p[modes].sum(), abs=1e-9)
+
+
+def enumerate_bounds(dag, e, x, log_pb):
+    """ELBO and EUBO by walking every trajectory: the mean of log R + sum log P_B - sum log P_F
+    - log Z under P_F, and under R(x)/Z * P_B(tau|x)."""
+    src, dst, _ = dag.edges()
+    lr, log_z = dag.log_rewards(), dag.log_z()
+    children = {}
+    for k, (s, c) in enumerate(zip(src, dst)):
+        children.setdefault(int(s), []).append((k, int(c)))
+    sums = [0.0, 0.0]
+
+    def walk(s, lpf, lpb):
+        if np.isfinite(lr[s]):
+            f = lpf + x[s]
+            gap = lr[s] + lpb - f - log_z
+            sums[0] += math.exp(f) * gap if f > -np.inf else 0.0
+            sums[1] += math.exp(lr[s] - log_z + lpb) * gap
+        for k, c in children.get(s, []):
+            walk(c, lpf + e[k], lpb + log_pb[k])
+
+    walk(0, 0.0, 0.0)
+    return sums
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_elbo_and_eubo_equal_enumeration_and_vanish_at_the_optimum(seed):
+    rng = np.random.default_rng(20 + seed)
+    dag = random_dag(rng, 10) if seed % 2 else gfnrl.hypergrid(2, 4, r0=0.1, backend="cpu")
+    e, x = gfnrl.policy_from_logits(dag, random_logits(rng, dag))
+    src, dst, _ = dag.edges()
+    # A random P_B: a softmax over each state's parents (edges grouped by dst).
+    w = rng.normal(size=dag.num_edges)
+    norm = np.zeros(dag.num_states)
+    np.add.at(norm, dst, np.exp(w))
+    log_pb = (w - np.log(norm[dst])).astype(np.float32)
+    for pb, table in [("uniform", -np.log(np.bincount(dst, minlength=dag.num_states)[dst])),
+                      (log_pb, log_pb)]:
+        got = gfnrl.evaluate(dag, e, x, pb=pb)
+        elbo, eubo = enumerate_bounds(dag, e, x, table)
+        assert got["elbo"] == pytest.approx(elbo, abs=1e-5) and got["elbo"] < 0
+        assert got["eubo"] == pytest.approx(eubo, abs=1e-5) and got["eubo"] > 0
+    opt = gfnrl.solve(dag)  # the uniform-P_B soft-optimal policy
+    best = gfnrl.evaluate(dag, opt["edge_log_pf"], opt["exit_log_pf"])
+    assert abs(best["elbo"]) < 1e-5 and abs(best["eubo"]) < 1e-5
+    assert "elbo" not in gfnrl.evaluate(dag, e, x, pb=None)
+    with pytest.raises(ValueError, match="one entry per edge"):
+        gfnrl.evaluate(dag, e, x, pb=log_pb[:-1])
+    with pytest.raises(ValueError, match="unknown correction"):
+        gfnrl.evaluate(dag, e, x, pb="uniformm")
 
 
 def test_evaluate_on_small_grids_and_in_batches():
@@ -195,8 +254,36 @@ def test_dlpack_and_torch_style_inputs():
     ref = gfnrl.evaluate(dag, e, x)["tv"]
     assert gfnrl.evaluate(dag, DlpackOnly(e), DlpackOnly(x))["tv"] == ref
     assert gfnrl.evaluate(dag, e.astype(np.float64), x.astype(np.float64))["tv"] == ref
+    # A CUDA array cannot feed a CPU DAG (it is read in place only by a CUDA DAG).
+    class FakeCuda(DlpackOnly):
+        def __dlpack_device__(self):
+            return (2, 0)
+
+    with pytest.raises(ValueError, match="CUDA array but the DAG is on the CPU backend"):
+        gfnrl.evaluate(dag, FakeCuda(e), FakeCuda(x))
     torch = pytest.importorskip("torch")
     assert gfnrl.evaluate(dag, torch.from_numpy(e), torch.from_numpy(x))["tv"] == ref
+    w = torch.from_numpy(e).clone().requires_grad_()  # a tensor with autograd history
+    assert gfnrl.evaluate(dag, w, torch.from_numpy(x))["tv"] == ref
+
+
+@pytest.mark.skipif(not gfnrl.cuda_available(), reason="no CUDA device: compiled, not run")
+def test_cuda_tensors_are_read_in_place_on_a_cuda_dag():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    cpu, gpu = gfnrl.hypergrid(3, 6, backend="cpu"), gfnrl.hypergrid(3, 6, backend="cuda")
+    rng = np.random.default_rng(4)
+    e, x = gfnrl.policy_from_logits(cpu, rng.normal(size=(2, cpu.num_states, cpu.exit_action + 1)))
+    want = gfnrl.evaluate(cpu, e, x)
+    got = gfnrl.evaluate(gpu, torch.from_numpy(e).cuda(), torch.from_numpy(x).cuda())
+    for k in ("tv", "kl", "jsd", "model_mass"):
+        np.testing.assert_allclose(got[k], want[k], atol=1e-6)
+    np.testing.assert_allclose(got["p_t"], want["p_t"], atol=1e-6)
+    bad = torch.from_numpy(x).cuda()
+    bad[0, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN or \\+inf"):
+        gfnrl.evaluate(gpu, torch.from_numpy(e).cuda(), bad)
 
 
 def test_environments_and_files(tmp_path):
@@ -360,3 +447,16 @@ def test_a_long_step_call_stops_on_ctrl_c():
     timer.join()
     assert 0 < t.steps_done < 10**9
     t.step(1)  # the trainer stays usable
+
+
+def test_the_torch_example_trains_and_reports_exact_tv():
+    pytest.importorskip("torch")
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python",
+                           "exact_tv_of_a_torch_policy.py")
+    out = subprocess.run([sys.executable, example, "--steps", "60", "--eval-every", "30",
+                          "--height", "6", "--hidden", "32"],
+                         check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.split()[0].isdigit()]
+    assert [r[0] for r in rows] == ["0", "30", "60"]
+    tvs = [float(r[2]) for r in rows]
+    assert all(0 <= tv <= 1 for tv in tvs) and tvs[-1] < tvs[0]

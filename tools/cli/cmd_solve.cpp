@@ -33,6 +33,57 @@ void add_solver_options(CLI::App& cmd, SolveOptions& o) {
       ->excludes(uniform);
 }
 
+// The policy to evaluate: soft-optimal (soft VI with the correction `pb` and the base policy;
+// without a correction a base policy also makes mu^T R the target), uniform, or a policy file.
+struct Chosen {
+  ForwardPolicy policy;
+  Array<float> target;  // empty: R/Z
+  double soft_vi_log_z = 0;
+};
+
+Chosen choose_policy(const SolveOptions& o, bool optimal, const Dag& dag,
+                     const BackwardPolicy* pb, nlohmann::json& out) {
+  Chosen c;
+  if (!optimal) {
+    // uniform, or a trained run (gfnrl train --save-policy)
+    c.policy = o.policy == "uniform" ? uniform_forward_policy(dag) : read_policy_file(o.policy, dag);
+    return c;
+  }
+  progress(o.env, "soft value iteration over " + std::to_string(dag.num_levels()) +
+                      " levels, correction " + o.correction);
+  ForwardPolicy mu;
+  SoftValueOptions so;
+  so.uniform_base_policy = o.base_uniform;
+  if (!o.prior.empty()) mu = read_policy_file(o.prior, dag);
+  if (!mu.log_prob.empty()) so.base_policy = &mu;
+  if (o.correction == "none" && (o.base_uniform || !o.prior.empty())) {
+    double target_log_z = 0;
+    c.target = base_policy_target(dag, o.base_uniform ? uniform_forward_policy(dag) : mu,
+                                  &target_log_z);
+    out["target"] = "mu^T R";
+  }
+  SoftValueSolver solver(dag, pb, so);
+  solver.run();
+  c.soft_vi_log_z = solver.log_z();
+  out["soft_vi_log_z"] = c.soft_vi_log_z;
+  c.policy = solver.result().policy;
+  return c;
+}
+
+void put_metrics(nlohmann::json& out, const Metrics& m) {
+  out["log_z"] = m.log_z;
+  out["tv"] = m.tv;
+  out["kl"] = m.kl_target_model;
+  out["kl_reverse"] = m.kl_model_target;
+  out["jsd"] = m.jsd;
+  out["model_mass"] = m.model_mass;
+  out["expected_length"] = m.expected_length;
+  out["corr"] = m.corr;
+  out["num_modes"] = static_cast<int64_t>(m.num_modes);
+  out["mode_mass"] = m.mode_mass;
+  out["mode_mass_target"] = m.mode_mass_target;
+}
+
 int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   using clock = std::chrono::steady_clock;
   check_env_flags(cmd, o.env);
@@ -46,38 +97,18 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   const auto t1 = clock::now();
   const bool optimal = !eval || o.policy == "optimal";
   nlohmann::json out;
-  ForwardPolicy policy, mu;
-  Array<float> target;  // empty: R/Z
-  double target_log_z = 0;
-  double soft_vi_log_z = 0;
-  if (optimal) {
-    progress(o.env, "soft value iteration over " + std::to_string(dag.num_levels()) +
-                        " levels, correction " + o.correction);
-    const auto pb = make_correction(o.correction, env);
-    SoftValueOptions so;
-    so.uniform_base_policy = o.base_uniform;
-    if (!o.prior.empty()) mu = read_policy_file(o.prior, dag);
-    if (!mu.log_prob.empty()) so.base_policy = &mu;
-    // Without a correction, KL-regularised soft RL targets mu^T(x) R(x): compare with that.
-    if (o.correction == "none" && (o.base_uniform || !o.prior.empty())) {
-      target = base_policy_target(dag, o.base_uniform ? uniform_forward_policy(dag) : mu,
-                                  &target_log_z);
-      out["target"] = "mu^T R";
-    }
-    SoftValueSolver solver(dag, pb.get(), so);
-    solver.run();
-    soft_vi_log_z = solver.log_z();
-    out["soft_vi_log_z"] = soft_vi_log_z;
-    policy = solver.result().policy;
-  } else if (o.policy == "uniform") {
-    policy = uniform_forward_policy(dag);
-  } else {
-    policy = read_policy_file(o.policy, dag);  // a trained run (gfnrl train --save-policy)
-  }
+  const auto pb = make_correction(o.correction, env);
+  const Chosen c = choose_policy(o, optimal, dag, pb.get(), out);
   const std::string what = optimal ? "soft-optimal" : o.policy == "uniform" ? "uniform" : o.policy;
   progress(o.env, "exact marginals of the " + what + " policy");
-  const Metrics m =
-      compare_to_target(dag, compute_marginals(dag, policy), target.empty() ? nullptr : &target);
+  const Marginals marginals = compute_marginals(dag, c.policy);
+  Metrics m = compare_to_target(dag, marginals, c.target.empty() ? nullptr : &c.target);
+  // The variational bounds on log Z of R, with the correction's P_B (uniform for none).
+  if (c.target.empty()) {
+    const VariationalBounds v =
+        variational_bounds(dag, c.policy, marginals, pb ? *pb : uniform_backward_policy(dag));
+    m.elbo = v.elbo, m.eubo = v.eubo;
+  }
   const double secs = std::chrono::duration<double>(clock::now() - t1).count();
 
   out["command"] = eval ? "eval" : "solve";
@@ -88,14 +119,13 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   out["num_states"] = dag.num_states();
   out["num_edges"] = dag.num_edges();
   out["num_levels"] = dag.num_levels();
-  out["log_z"] = m.log_z;
-  if (optimal) out["log_z_error"] = std::abs(soft_vi_log_z - m.log_z);
-  out["tv"] = m.tv;
-  out["kl"] = m.kl_target_model;
-  out["kl_reverse"] = m.kl_model_target;
-  out["jsd"] = m.jsd;
-  out["model_mass"] = m.model_mass;
-  out["expected_length"] = m.expected_length;
+  put_metrics(out, m);
+  if (optimal) out["log_z_error"] = std::abs(c.soft_vi_log_z - m.log_z);
+  if (c.target.empty()) {
+    out["elbo"] = m.elbo;
+    out["eubo"] = m.eubo;
+    out["bounds_pb"] = o.correction == "none" ? "uniform" : o.correction;
+  }
   out["backend"] = backend_name(b);
   if (b == Backend::Cuda) out["device"] = cuda_device_description();
   out["build_seconds"] = build_s;

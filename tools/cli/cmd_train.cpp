@@ -84,7 +84,8 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
 void add_preset_option(CLI::App& cmd, std::string& preset, bool backward) {
   std::string help =
       "published hypergrids: standard (4-D H=20, R0 1e-3, R1 0.5, R2 2), hard (4-D H=20, R0 "
-      "1e-4, R1 1, R2 3) or policy-gradient (Niu et al.: 2-D H=256, R0 1e-2, R1 0.5, R2 2); "
+      "1e-4, R1 1, R2 3), policy-gradient (Niu et al.: 2-D H=256, R0 1e-2, R1 0.5, R2 2) or "
+      "torchgfn (the TB paper's 4-D H=8, R0 0.1, R1 0.5, R2 2, as torchgfn's examples run it); "
       "explicit --ndim/--height/--r0/--r1/--r2 override it";
   std::vector<std::string> choices = hypergrid_preset_names();
   if (backward) choices.push_back("backward");

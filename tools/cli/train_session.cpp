@@ -258,7 +258,8 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
                   "," + std::to_string(trainer.steps_done()) + "," +
                   std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
                   fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(lze) + "," +
-                  fmt(res.train_seconds));
+                  fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," +
+                  fmt(m.mode_mass) + "," + fmt(res.train_seconds));
     }
     const auto now = clock::now();
     if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
@@ -294,8 +295,11 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
 
 nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label) {
   nlohmann::json j;
-  std::vector<double> tv, lze;
-  for (const RunResult& x : r.runs) tv.push_back(x.last.metrics.tv), lze.push_back(x.log_z_error);
+  std::vector<double> tv, lze, elbo, eubo;
+  for (const RunResult& x : r.runs) {
+    tv.push_back(x.last.metrics.tv), lze.push_back(x.log_z_error);
+    elbo.push_back(x.last.metrics.elbo), eubo.push_back(x.last.metrics.eubo);
+  }
   double mean = 0;
   for (double v : tv) mean += v;
   mean /= tv.empty() ? 1 : tv.size();
@@ -310,6 +314,8 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["final_tv_max"] = tv.empty() ? 0 : *std::max_element(tv.begin(), tv.end());
   j["final_tv"] = tv;
   j["final_log_z_error"] = lze;
+  j["final_elbo"] = elbo;  // NaN (null) for a base-policy target
+  j["final_eubo"] = eubo;
   j["train_seconds"] = r.train_seconds;
   j["eval_seconds"] = r.eval_seconds;
   j["steps_per_second"] = r.train_seconds > 0 ? r.steps / r.train_seconds : 0.0;

@@ -81,7 +81,8 @@ class AtomicCsv {
   OutputFile file_;
 };
 
-inline const char* kCurveHeader = "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,seconds";
+inline const char* kCurveHeader =
+    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,seconds";
 
 struct LoopOptions {
   int64_t steps = 0, eval_every = 0;

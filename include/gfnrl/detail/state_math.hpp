@@ -165,8 +165,36 @@ GFNRL_HD inline void backward_state(const DagView& d, int32_t c, const double* l
 // ---------------------------------------------------------------------------------------------
 // Metrics: per-state terms, summed in double. p = target, q = model (P_T).
 // ---------------------------------------------------------------------------------------------
+/// Count, means and centred second moments of pairs (a, b), mergeable in any order (Chan, Golub
+/// and LeVeque's pairwise update): a Pearson correlation without the cancellation of raw sums.
+struct CovAcc {
+  double n = 0, ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
+  GFNRL_HD static CovAcc of(double a, double b) {
+    CovAcc c;
+    c.n = 1, c.ma = a, c.mb = b;
+    return c;
+  }
+  GFNRL_HD static CovAcc merge(const CovAcc& x, const CovAcc& y) {
+    if (x.n == 0) return y;
+    if (y.n == 0) return x;
+    CovAcc r;
+    r.n = x.n + y.n;
+    const double da = y.ma - x.ma, db = y.mb - x.mb, w = x.n * y.n / r.n;
+    r.ma = x.ma + da * (y.n / r.n);
+    r.mb = x.mb + db * (y.n / r.n);
+    r.saa = x.saa + y.saa + da * da * w;
+    r.sbb = x.sbb + y.sbb + db * db * w;
+    r.sab = x.sab + y.sab + da * db * w;
+    return r;
+  }
+  /// Pearson's r; NaN with fewer than two pairs or a constant side.
+  GFNRL_HD double correlation() const { return sab / ::sqrt(saa * sbb); }
+};
+
 struct MetricSums {
   double tv = 0, kl_pq = 0, kl_qp = 0, jsd = 0, visits = 0;
+  double mode_p = 0, mode_q = 0, modes = 0;  // mass on the modes (target, model), their number
+  CovAcc log_qp;                  // (log P_T(x), log p(x)) over the target's support
   GFNRL_HD static MetricSums merge(const MetricSums& a, const MetricSums& b) {
     MetricSums r;
     r.tv = a.tv + b.tv;
@@ -174,6 +202,10 @@ struct MetricSums {
     r.kl_qp = a.kl_qp + b.kl_qp;
     r.jsd = a.jsd + b.jsd;
     r.visits = a.visits + b.visits;
+    r.mode_p = a.mode_p + b.mode_p;
+    r.mode_q = a.mode_q + b.mode_q;
+    r.modes = a.modes + b.modes;
+    r.log_qp = CovAcc::merge(a.log_qp, b.log_qp);
     return r;
   }
 };
@@ -183,7 +215,10 @@ GFNRL_HD inline double xlogxy(double x, double log_x, double log_y) {
   return x > 0 ? x * (log_x - log_y) : 0.0;
 }
 
-GFNRL_HD inline MetricSums metric_terms(double log_p, double log_q, double log_visit) {
+// The visit term's exp is taken in float: log_visit is a float already, and the expected length
+// is not a distance whose small values matter (a double exp costs twice as much on the CPU).
+// `mode`: the state is a mode of the target (its weight within the mode threshold of the largest).
+GFNRL_HD inline MetricSums metric_terms(double log_p, double log_q, float log_visit, bool mode) {
   MetricSums t;
   const double p = exp_(log_p), q = exp_(log_q);
   const double m = 0.5 * (p + q);
@@ -192,7 +227,59 @@ GFNRL_HD inline MetricSums metric_terms(double log_p, double log_q, double log_v
   t.kl_pq = xlogxy(p, log_p, log_q);
   t.kl_qp = xlogxy(q, log_q, log_p);
   t.jsd = 0.5 * xlogxy(p, log_p, log_m) + 0.5 * xlogxy(q, log_q, log_m);
-  t.visits = exp_(log_visit);
+  t.visits = static_cast<double>(exp_(log_visit));
+  if (mode) t.mode_p = p, t.mode_q = q, t.modes = 1;
+  if (log_p > -std::numeric_limits<double>::infinity()) t.log_qp = CovAcc::of(log_q, log_p);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variational bounds on log Z (Malkin et al. 2023, "GFlowNets and variational inference"), both
+// as sums over the edges a trajectory can take:
+//   ELBO + log Z = sum_s v(s) P_F(exit|s) (log R(s) - log P_F(exit|s))
+//                + sum_{e = s->s'} v(s) P_F(e) (log P_B(e) - log P_F(e))           (tau ~ P_F)
+//   EUBO + log Z = sum_s R(s)/Z (log R(s) - log P_F(exit|s))
+//                + sum_{e = s->s'} F(s')/Z P_B(e) (log P_B(e) - log P_F(e))   (tau ~ R/Z * P_B)
+// v(s): the probability that P_F visits s; F(s') = exp V(s'): the flow of the target's backward
+// process, which is the soft value with the P_B correction (F(s) = R(s) + sum_s' P_B(s|s') F(s')).
+// One exp per edge: P_B(e) and F(s)/Z do not change with P_F and are computed once per P_B.
+// ---------------------------------------------------------------------------------------------
+struct BoundSums {
+  double elbo = 0, eubo = 0;  // without the - log Z
+  GFNRL_HD static BoundSums merge(const BoundSums& a, const BoundSums& b) {
+    BoundSums r;
+    r.elbo = a.elbo + b.elbo;
+    r.eubo = a.eubo + b.eubo;
+    return r;
+  }
+};
+
+struct BoundArgs {
+  DagView dag;
+  const float *log_pf, *exit_log_pf, *log_pb;  // the policies, per edge / per state
+  const float* log_visit;                      // log v(s), from the marginals of P_F
+  const float* pb;                             // P_B(e) = exp log_pb(e), once per P_B
+  const float* target_flow;                    // F(s)/Z, once per P_B
+  double log_z;
+};
+
+/// w (a - b): 0 where w = 0 (whatever a - b is), +-inf where a path the weight reaches has
+/// probability 0 under the other process.
+GFNRL_HD inline double weighted_gap(double w, double a, double b) { return w > 0 ? w * (a - b) : 0.0; }
+
+// The weights are probabilities of float tables: their exp is taken in float (one per edge, the
+// P_B side precomputed), the sums in double.
+GFNRL_HD inline BoundSums bound_terms(const BoundArgs& a, int32_t s) {
+  BoundSums t;
+  const float lv = a.log_visit[s], lx = a.exit_log_pf[s];
+  const double lr = a.dag.log_reward[s];
+  t.elbo = weighted_gap(exp_(lv + lx), lr, lx);
+  t.eubo = weighted_gap(exp_(lr - a.log_z), lr, lx);
+  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
+    const float pf = a.log_pf[e], pb = a.log_pb[e];
+    t.elbo += weighted_gap(exp_(lv + pf), pb, pf);
+    t.eubo += weighted_gap(double(a.pb[e]) * a.target_flow[a.dag.child_index[e]], pb, pf);
+  }
   return t;
 }
 
