@@ -67,12 +67,24 @@ struct UpdatePriority {
   const int32_t* slot;
   const float* abs_td;
   float exponent;
+  bool huber;
   __device__ void operator()(int64_t k) const {
     const int64_t r = k / samples;
-    const float p = powf(abs_td[k] + kPriorityFloor, exponent);
+    const float p = replay_priority(abs_td[k], exponent, huber);
     b.priority[r * b.capacity + slot[k]] = p;
     // Positive floats order like their bit patterns as signed ints.
     atomicMax(reinterpret_cast<int*>(b.max_priority + r), __float_as_int(p));
+  }
+};
+struct PrioritizeNew {
+  ReplayArgs b;
+  DqnArgs<float> a;
+  const int32_t* lengths;
+  int32_t batch;
+  float exponent;
+  // One thread per run: its new transitions in order, so max_priority needs no atomics.
+  __device__ void operator()(int64_t r) const {
+    detail::replay_prioritize_new(b, a, lengths, batch, static_cast<int32_t>(r), exponent);
   }
 };
 }  // namespace
@@ -92,8 +104,14 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 }
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
-                              const float* abs_td, float exponent) {
-  for_each_index(int64_t(b.runs) * samples, UpdatePriority{b, samples, slot, abs_td, exponent});
+                              const float* abs_td, float exponent, bool huber) {
+  for_each_index(int64_t(b.runs) * samples,
+                 UpdatePriority{b, samples, slot, abs_td, exponent, huber});
+}
+
+void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t, const DqnArgs<float>& a,
+                           float exponent) {
+  for_each_index(b.runs, PrioritizeNew{b, a, t.lengths, t.batch, exponent});
 }
 
 }  // namespace gfnrl::detail::cuda

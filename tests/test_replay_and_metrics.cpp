@@ -99,7 +99,7 @@ TEST(Replay, PriorityUpdateSetsSampledSlotsAndRaisesTheMaximum) {
   // Samples per run: 3; run 0 updates slots 1, 3, 1 (the later write wins), run 1 slot 0.
   const std::vector<int32_t> slot = {1, 3, 1, 0, 0, 0};
   const std::vector<float> abs_td = {0.5f, 4.0f, 0.25f, 0.0f, 0.0f, 2.0f};
-  detail::cpu::replay_update_priorities(rb.args(), 3, slot.data(), abs_td.data(), exponent);
+  detail::cpu::replay_update_priorities(rb.args(), 3, slot.data(), abs_td.data(), exponent, false);
   auto p = [&](double td) { return static_cast<float>(std::pow(td + 1e-3, double(exponent))); };
   EXPECT_NEAR(rb.priority[1], p(0.25), 1e-6);
   EXPECT_NEAR(rb.priority[3], p(4.0), 1e-6);
@@ -110,10 +110,84 @@ TEST(Replay, PriorityUpdateSetsSampledSlotsAndRaisesTheMaximum) {
   EXPECT_NEAR(rb.max_priority[1], p(2.0), 1e-6);
   // A zero TD error keeps a positive priority (the floor), so the slot can be replayed again.
   detail::cpu::replay_update_priorities(rb.args(), 3, slot.data(), std::vector<float>(6, 0.0f).data(),
-                                        exponent);
+                                        exponent, false);
   EXPECT_NEAR(rb.priority[1], p(0.0), 1e-9);
   EXPECT_GT(rb.priority[1], 0.0f);
   EXPECT_NEAR(rb.max_priority[0], p(4.0), 1e-6) << "the maximum never decreases";
+}
+
+// The reference rule (the default): (huber(|d|) + 1e-6)^exponent, huber(d) = d^2/2 below 1 and
+// d - 1/2 above; at exponent 0.5 the weight of |d| = 0.01 against |d| = 1 is 0.0100 (the abs-td
+// rule gives 0.105).
+TEST(Replay, HuberLossPrioritiesFollowTheReferenceRule) {
+  Replay rb(1, 4, true);
+  std::vector<std::deque<int32_t>> model(1);
+  int32_t id = 0;
+  insert_batch(rb, {{4}}, id, &model);
+  const std::vector<int32_t> slot = {0, 1, 2, 3};
+  const std::vector<float> abs_td = {0.01f, 1.0f, 3.0f, 0.5f};
+  detail::cpu::replay_update_priorities(rb.args(), 4, slot.data(), abs_td.data(), 0.5f, true);
+  const double want[] = {std::sqrt(0.5 * 0.01 * 0.01 + 1e-6), std::sqrt(0.5 + 1e-6),
+                         std::sqrt(2.5 + 1e-6), std::sqrt(0.125 + 1e-6)};
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(rb.priority[k], want[k], 1e-6 * want[k]) << k;
+  EXPECT_NEAR(rb.priority[0] / rb.priority[1], 0.0100, 0.0002);
+  EXPECT_NEAR(rb.max_priority[0], want[2], 1e-6);
+  Replay old(1, 4, true);
+  insert_batch(old, {{4}}, id, &model);
+  detail::cpu::replay_update_priorities(old.args(), 4, slot.data(), abs_td.data(), 0.5f, false);
+  EXPECT_NEAR(old.priority[0] / old.priority[1], 0.105, 0.001);
+  TrainConfig c;
+  EXPECT_EQ(c.priority, ReplayPriority::HuberLoss) << "the reference rule is the default";
+  EXPECT_EQ(c.priority_exponent, 0.5f);
+  EXPECT_EQ(parse_replay_priority("abs-td"), ReplayPriority::AbsTd);
+  EXPECT_THROW(parse_replay_priority("rank"), InputError);
+}
+
+// The reference rule for new transitions: after an insertion that wraps the ring, exactly the
+// newest transitions (at most the capacity) take (huber(|Q(s,a) - y|) + 1e-6)^exponent, with the
+// SoftDQN target y = log sum_a' exp Q_tgt(s', a') (tau 1, no correction) or log R(s) for an exit,
+// written here from the table layout; older slots keep their priority.
+TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
+  const Dag dag = make_hypergrid({2, 4, 1e-2, 0.5, 2.0}, Backend::Cpu);
+  const DagArrays h = dag.to_host();
+  const int32_t E = dag.num_edges(), N = dag.num_states();
+  detail::TableLayout L{N, E};
+  std::mt19937 rng(8);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> q(L.stride()), tgt(L.stride());
+  for (auto* t : {&q, &tgt})
+    for (float& v : *t) v = g(rng);
+  // 5 slots; 3 transitions already in (priorities 7), then a batch of 2 trajectories of 2 and
+  // 2 transitions: inserted 3 -> 7, so slots 3, 4, 0, 1 are new and slot 2 is old.
+  Replay rb(1, 5, true);
+  rb.inserted[0] = 7;
+  std::fill(rb.priority.begin(), rb.priority.end(), 7.0f);
+  // (state, action): the first edge of states 0, 1, 3, the exits of states 5 and 6.
+  std::pair<int32_t, int32_t> sa[5] = {{0, 0}, {5, E + 5}, {1, 0}, {3, 0}, {6, E + 6}};
+  for (int k : {0, 2, 3}) sa[k].second = h.child_offsets[sa[k].first];
+  for (int k = 0; k < 5; ++k) rb.state[k] = sa[k].first, rb.action[k] = sa[k].second;
+  std::vector<int32_t> lengths = {2, 2};
+  detail::DqnArgs<float> a{};
+  a.dag = dag.view(), a.layout = L, a.runs = 1, a.params = q.data(), a.target = tgt.data();
+  a.tau = 1.0f, a.alpha = 0.0f, a.l0 = -100.0f;
+  detail::RolloutArgs t{};
+  t.runs = 1, t.batch = 2, t.max_len = 2, t.lengths = lengths.data();
+  detail::cpu::replay_prioritize_new(rb.args(), t, a, 0.5f);
+  for (int k = 0; k < 5; ++k) {
+    const auto [s, act] = sa[k];
+    double y;
+    if (act >= E) {
+      y = h.log_reward[s];
+    } else {
+      const int32_t c = h.child_index[act];
+      double z = std::exp(double(tgt[E + c]));  // every hypergrid state may exit
+      for (int32_t e = h.child_offsets[c]; e < h.child_offsets[c + 1]; ++e) z += std::exp(double(tgt[e]));
+      y = std::log(z);
+    }
+    const double d = std::abs(q[act] - y), huber = d < 1 ? 0.5 * d * d : d - 0.5;
+    const double want = k == 2 ? 7.0 : std::sqrt(huber + 1e-6);
+    EXPECT_NEAR(rb.priority[k], want, 2e-5 * (1 + want)) << "slot " << k;
+  }
 }
 
 // Counts how often each slot of run r is drawn over `steps` calls of `samples` draws.

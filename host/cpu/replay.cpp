@@ -37,15 +37,22 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 }
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
-                              const float* abs_td, float exponent) {
+                              const float* abs_td, float exponent, bool huber) {
 #pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * samples * 8, b.runs))
   for (int32_t r = 0; r < b.runs; ++r)
     for (int32_t i = 0; i < samples; ++i) {
       const int64_t k = int64_t(r) * samples + i;
-      const float p = std::pow(abs_td[k] + kPriorityFloor, exponent);
+      const float p = replay_priority(abs_td[k], exponent, huber);
       b.priority[int64_t(r) * b.capacity + slot[k]] = p;
       b.max_priority[r] = std::max(b.max_priority[r], p);
     }
+}
+
+void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t, const DqnArgs<float>& a,
+                           float exponent) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * t.batch * t.max_len, b.runs))
+  for (int32_t r = 0; r < b.runs; ++r)
+    detail::replay_prioritize_new(b, a, t.lengths, t.batch, r, exponent);
 }
 
 }  // namespace gfnrl::detail::cpu

@@ -17,9 +17,6 @@
 
 namespace gfnrl::detail {
 
-/// Added to |TD error| before the priority exponent, so no transition's priority reaches 0.
-constexpr float kPriorityFloor = 1e-3f;
-
 #define GFNRL_TRAINING_OPS                                                                      \
   /* Every run's policy softmax(scale * row): [runs x E] edges, [runs x N] exits. */            \
   void policy_log_probs(const DagView& d, const TableLayout& L, const float* params,           \
@@ -34,9 +31,12 @@ constexpr float kPriorityFloor = 1e-3f;
   void replay_insert(const ReplayArgs& b, const RolloutArgs& t);                                \
   void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,        \
                      int32_t* slot, int32_t* state, int32_t* action);                           \
-  /* priority[slot] = (|td| + kPriorityFloor)^exponent; raises max_priority. */                 \
+  /* priority[slot] = replay_priority(|td|, exponent, huber); raises max_priority. */          \
   void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,      \
-                                const float* abs_td, float exponent);                           \
+                                const float* abs_td, float exponent, bool huber);               \
+  /* The reference rule: the batch `t` just inserted gets its own TD error's priorities. */    \
+  void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t,                        \
+                             const DqnArgs<float>& a, float exponent);                          \
   void optimizer_step(const OptimizerArgs& a);                                                  \
   /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
   void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \

@@ -51,7 +51,8 @@ void ReplayBuffer::sample(Backend b, const TrainConfig& c, int64_t step) {
 void ReplayBuffer::update_priorities(Backend b, const TrainConfig& c) {
   if (priority.empty()) return;
   GFNRL_BACKEND_CALL(b, replay_update_priorities, args(), c.replay_batch, sample_slot.data(),
-                     abs_td.data(), c.priority_exponent);
+                     abs_td.data(), c.priority_exponent,
+                     c.priority == ReplayPriority::HuberLoss);
 }
 
 }  // namespace gfnrl::training

@@ -56,6 +56,18 @@ std::string optimizer_name(OptimizerKind k) {
   return optimizer_names().at(static_cast<std::size_t>(k));
 }
 
+const std::vector<std::string>& replay_priority_names() {
+  static const std::vector<std::string> names{"huber-loss", "abs-td"};
+  return names;
+}
+ReplayPriority parse_replay_priority(const std::string& name) {
+  return static_cast<ReplayPriority>(
+      detail::parse_name(replay_priority_names(), name, "replay priority"));
+}
+std::string replay_priority_name(ReplayPriority p) {
+  return replay_priority_names().at(static_cast<std::size_t>(p));
+}
+
 namespace {
 // The relative learners: a learner with a base policy.
 const std::pair<const char*, Algo> kRelative[] = {{"rtb", Algo::TB}, {"trust-pcl", Algo::SubTB}};

@@ -111,8 +111,6 @@ struct Trainer::State {
                 int64_t step) {
     const Backend b = dag.backend();
     GFNRL_BACKEND_CALL(b, replay_insert, replay->args(), rollout);
-    if (step < c.learning_starts) return false;
-    replay->sample(b, c, step);
     detail::DqnArgs<float> a{};
     static_cast<detail::TableView<float>&>(a) = tables.view(dag, c.runs);
     static_cast<detail::BackwardView<float>&>(a) = pb;
@@ -126,6 +124,11 @@ struct Trainer::State {
     a.l0 = c.munchausen_l0;
     a.huber = c.huber;
     a.energy_reward = c.energy_reward;
+    // The reference rule: the new transitions enter with their own TD error's priority.
+    if (c.prioritized && c.priority == ReplayPriority::HuberLoss)
+      GFNRL_BACKEND_CALL(b, replay_prioritize_new, replay->args(), rollout, a, c.priority_exponent);
+    if (step < c.learning_starts) return false;
+    replay->sample(b, c, step);
     GFNRL_BACKEND_CALL(b, dqn_loss, a);
     replay->update_priorities(b, c);
     return true;

@@ -39,6 +39,12 @@ enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient
 /// (detail/optimizer_math.hpp).
 enum class OptimizerKind { Adam, Sgd, LazyAdam };
 
+/// How a replayed transition's priority follows from its TD error d (before the exponent):
+/// HuberLoss, huber(|d|) = d^2/2 below 1 and |d| - 1/2 above, and new transitions enter with
+/// their own TD error's priority, as the SoftDQN reference code does; AbsTd, |d| with new
+/// transitions at the running maximum (Schaul et al.'s proportional rule).
+enum class ReplayPriority { HuberLoss, AbsTd };
+
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
 /// trained through the learner's own loss ("learned", the reference code's "naive"); or logits
 /// trained by Trajectory Likelihood Maximisation with their own Adam, a decaying rate, and a
@@ -67,6 +73,10 @@ std::string algo_name(Algo a);
 const std::vector<std::string>& optimizer_names();
 OptimizerKind parse_optimizer(const std::string& name);
 std::string optimizer_name(OptimizerKind k);
+/// The names of the priority rules, indexed by ReplayPriority: huber-loss, abs-td.
+const std::vector<std::string>& replay_priority_names();
+ReplayPriority parse_replay_priority(const std::string& name);
+std::string replay_priority_name(ReplayPriority p);
 
 /// A learner as users name it: every Algo by its name, and the relative forms that need a base
 /// policy (uniform unless one is given): "rtb" (relative TB: TB with a prior) and "trust-pcl"
@@ -129,6 +139,7 @@ struct TrainConfig {
   int32_t replay_batch = 256;
   bool prioritized = true;        ///< proportional prioritized replay (no importance weights)
   float priority_exponent = 0.5f;
+  ReplayPriority priority = ReplayPriority::HuberLoss;
   int32_t learning_starts = 16;   ///< steps that only fill the buffer
   float munchausen_alpha = 0.15f; ///< in [0, 1); the entropy coefficient is tau = 1 / (1 - alpha)
   float munchausen_l0 = -100.0f;  ///< lower clip of the Munchausen term, < 0

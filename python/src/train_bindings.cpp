@@ -61,6 +61,9 @@ const std::map<std::string, Setter>& option_setters() {
       {"replay_batch", field<int32_t>(&TrainConfig::replay_batch)},
       {"prioritized", field<bool>(&TrainConfig::prioritized)},
       {"priority_exponent", field<float>(&TrainConfig::priority_exponent)},
+      {"priority", [](TrainConfig& c, nb::handle v) {
+         c.priority = parse_replay_priority(nb::cast<std::string>(v));
+       }},
       {"learning_starts", field<int32_t>(&TrainConfig::learning_starts)},
       {"munchausen_alpha", field<float>(&TrainConfig::munchausen_alpha)},
       {"munchausen_l0", field<float>(&TrainConfig::munchausen_l0)},

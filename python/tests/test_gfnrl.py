@@ -325,6 +325,7 @@ def cli_or_skip():
 @pytest.mark.parametrize("algo,pb,extra_cli,extra_py", [
     ("db", "uniform", [], {}),
     ("softdqn", "maxent", ["--learning-starts", "3"], {"learning_starts": 3}),
+    ("munchausen", "uniform", ["--priority", "abs-td"], {"priority": "abs-td"}),
     ("subtb", "tlm", ["--lr", "0.03"], {"lr": 0.03}),
     ("rtb", "uniform", [], {}),
     ("tb", "uniform",
@@ -355,6 +356,8 @@ def test_trainer_reproduces_the_cli_csv(tmp_path, algo, pb, extra_cli, extra_py)
             assert int(row["step"]) == step and int(row["run"]) == r
             assert row["tv"] == f"{curves['tv'][k, r]:.9g}"
             assert row["kl"] == f"{curves['kl'][k, r]:.9g}"
+            assert row["elbo"] == f"{curves['elbo'][k, r]:.9g}"
+            assert row["corr"] == f"{curves['corr'][k, r]:.9g}"
 
 
 def test_trainer_learns_and_exposes_its_tables():
@@ -387,6 +390,8 @@ def test_trainer_refuses_bad_options():
         gfnrl.Trainer(dag, epsilon=2.0)
     with pytest.raises(ValueError, match="wrong type"):
         gfnrl.Trainer(dag, optimizer=3)
+    with pytest.raises(ValueError, match="unknown replay priority 'rank'"):
+        gfnrl.Trainer(dag, "softdqn", priority="rank")
     with pytest.raises(ValueError, match="one per run"):
         gfnrl.Trainer(dag, runs=3, lr=[0.1, 0.2])
     with pytest.raises(ValueError, match="out of range"):

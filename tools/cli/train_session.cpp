@@ -91,6 +91,12 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--priority-exponent", c.priority_exponent,
                  "DQN prioritized replay exponent, >= 0")
       ->capture_default_str();
+  cmd.add_option("--priority", o.priority,
+                 "DQN priority rule: huber-loss (the SoftDQN reference code's: the Huber loss of "
+                 "the TD error before the exponent, new transitions at their own TD error) or "
+                 "abs-td (Schaul et al.: |TD error|, new transitions at the running maximum)")
+      ->check(CLI::IsMember(replay_priority_names()))
+      ->capture_default_str();
   cmd.add_option("--learning-starts", c.learning_starts,
                  "DQN steps that only fill the replay buffer, >= 0")
       ->capture_default_str();
@@ -223,6 +229,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.optimizer = parse_optimizer(o.optimizer);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
+  c.priority = parse_replay_priority(o.priority);
   c.validate();
   return c;
 }

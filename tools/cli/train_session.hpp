@@ -14,6 +14,7 @@ namespace gfnrl::cli {
 struct LearnerOptions {
   std::string lr = "auto", lr_log_z = "0.1";
   std::string optimizer = "adam", loss = "huber", replay = "prioritized";
+  std::string priority = "huber-loss";
   TrainConfig cfg;
 };
 

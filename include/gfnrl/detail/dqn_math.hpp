@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "gfnrl/detail/backward_math.hpp"
+#include "gfnrl/detail/replay_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
 #include "gfnrl/detail/train_views.hpp"
 
@@ -58,6 +59,33 @@ GFNRL_HD inline R dqn_target(const DqnArgs<R>& a, int32_t r, const R* tgt_row, i
   return y;
 }
 
+/// The TD error Q(s, a) - y of transition (s, a) in run r.
+template <class R>
+GFNRL_HD inline R dqn_td(const DqnArgs<R>& a, int32_t r, int32_t s, int64_t act) {
+  const int64_t row = int64_t(r) * a.layout.stride();
+  return a.params[row + act] - dqn_target(a, r, a.target + row, s, act);
+}
+
+/// The reference code's rule for new transitions: run r's newest transitions (the batch of
+/// `lengths` just inserted; at most the capacity) get the priority of their own TD error instead
+/// of the running maximum.
+template <class R>
+GFNRL_HD inline void replay_prioritize_new(const ReplayArgs& b, const DqnArgs<R>& a,
+                                           const int32_t* lengths, int32_t batch, int32_t r,
+                                           float exponent) {
+  int64_t count = 0;
+  for (int32_t m = 0; m < batch; ++m) count += lengths[int64_t(r) * batch + m];
+  const int64_t row = int64_t(r) * b.capacity;
+  for (int64_t j = b.inserted[r] - (count < b.capacity ? count : b.capacity); j < b.inserted[r];
+       ++j) {
+    const int64_t slot = row + j % b.capacity;
+    const R d = dqn_td(a, r, b.slot_state[slot], b.slot_action[slot]);
+    const float p = replay_priority(static_cast<float>(d < R(0) ? -d : d), exponent, true);
+    b.priority[slot] = p;
+    if (p > b.max_priority[r]) b.max_priority[r] = p;
+  }
+}
+
 /// Replayed sample i of run r: loss and d loss / d Q(s, a).
 template <class R>
 GFNRL_HD inline void dqn_sample(const DqnArgs<R>& a, int32_t r, int32_t i) {
@@ -65,9 +93,7 @@ GFNRL_HD inline void dqn_sample(const DqnArgs<R>& a, int32_t r, int32_t i) {
   const int64_t k = int64_t(r) * a.samples + i;
   const int32_t s = a.sample_state[k];
   const int64_t act = a.sample_action[k];
-  const R* row = a.params + int64_t(r) * L.stride();
-  const R* tgt = a.target + int64_t(r) * L.stride();
-  const R d = row[act] - dqn_target(a, r, tgt, s, act);
+  const R d = dqn_td(a, r, s, act);
   const R ad = d < R(0) ? -d : d;
   R l, g;
   if (a.huber && ad > R(1)) {

@@ -21,6 +21,7 @@ GFNRL_HD inline float exp_(float x) { return expf(x); }
 GFNRL_HD inline double exp_(double x) { return ::exp(x); }
 GFNRL_HD inline float log_(float x) { return logf(x); }
 GFNRL_HD inline double log_(double x) { return ::log(x); }
+GFNRL_HD inline float pow_(float x, float y) { return powf(x, y); }
 
 /// Streaming logsumexp: keeps (max, sum of exp(x - max)). add(-inf) is a no-op, so an empty or
 /// all -inf accumulator gives -inf, never NaN.

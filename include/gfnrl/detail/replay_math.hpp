@@ -20,6 +20,20 @@ struct ReplayArgs {
   float* max_priority;   ///< [runs]: priority given to new transitions
 };
 
+/// Added to the priority's base before the exponent, so no transition's priority reaches 0:
+/// 1e-3 on |d|, 1e-6 on huber(d) (a Huber loss is ~d^2, so 1e-6 is the same |d| = 1e-3 scale;
+/// with it the weight of |d| = 0.01 against |d| = 1 is 0.0101, the reference code's 0.0100).
+constexpr float kPriorityFloor = 1e-3f;
+constexpr float kHuberPriorityFloor = 1e-6f;
+
+/// A replayed transition's priority from its |TD error| d: (huber(d) + 1e-6)^exponent, with
+/// huber(d) = d^2/2 below 1 and d - 1/2 above (the SoftDQN reference rule), or
+/// (d + 1e-3)^exponent.
+GFNRL_HD inline float replay_priority(float d, float exponent, bool huber) {
+  if (!huber) return pow_(d + kPriorityFloor, exponent);
+  return pow_((d < 1.0f ? 0.5f * d * d : d - 0.5f) + kHuberPriorityFloor, exponent);
+}
+
 GFNRL_HD inline int32_t replay_size(const ReplayArgs& b, int32_t r) {
   return b.inserted[r] < b.capacity ? static_cast<int32_t>(b.inserted[r]) : b.capacity;
 }
