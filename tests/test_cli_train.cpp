@@ -49,7 +49,8 @@ const char* kSmall = "--ndim 2 --height 6 --backend cpu --quiet";
 TEST(CliTrain, CsvContractAndJsonSummary) {
   const std::string out = temp_path("curve.csv");
   const Result r = run(std::string("train --algo subtb --runs 3 --seed 5 --steps 60 --batch 8 "
-                                   "--eval-every 20 --json --out ") + out + " " + kSmall);
+                                   "--eval-every 20 --tv-threshold 0.3 --json --out ") +
+                       out + " " + kSmall);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto rows = read_csv(out);
   ASSERT_EQ(rows.size(), 1u + 3 * 4);  // header + 3 runs x evaluations at steps 0, 20, 40, 60
@@ -78,6 +79,15 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
   EXPECT_EQ(j["trajectories_per_run"], 480);
   EXPECT_EQ(j["final_tv"].size(), 3u);
   EXPECT_NEAR(j["final_tv"][2].get<double>(), std::stod(rows.back()[5]), 1e-8);  // CSV: 9 digits
+  // trajectories_to_tv: per run, the first CSV row with TV <= 0.3 (rows are step-major).
+  EXPECT_EQ(j["tv_threshold"], 0.3);
+  for (int run = 0; run < 3; ++run) {
+    nlohmann::json want;  // null: never
+    for (std::size_t i = 1; i < rows.size() && want.is_null(); ++i)
+      if (std::stoi(rows[i][1]) == run && std::stod(rows[i][5]) <= 0.3)
+        want = std::stoll(rows[i][4]);
+    EXPECT_EQ(j["trajectories_to_tv"][run], want) << "run " << run;
+  }
   std::remove(out.c_str());
 }
 
@@ -122,6 +132,10 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --eval-every 0 ") + kSmall, 2, "--eval-every = 0 must be >= 1");
   expect_refused(std::string("train --algo munchausen --alpha 1 ") + kSmall, 2,
                  "munchausen alpha = 1 is out of range");
+  expect_refused(std::string("train --tv-threshold 0 ") + kSmall, 2,
+                 "--tv-threshold = 0 must be in (0, 1]");
+  expect_refused(std::string("train --algo softdqn --priority rank ") + kSmall, 2,
+                 "rank not in {huber-loss,abs-td}");
   expect_refused(std::string("train --preset medium ") + kSmall, 2,
                  "medium not in {standard,hard,policy-gradient,torchgfn}");
   expect_refused(std::string("study --algos tb,ppo ") + kSmall, 2, "unknown algorithm 'ppo'");

@@ -100,7 +100,9 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   nlohmann::json l = summarize(
-      train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, job.label}, &csv), cfg,
+      train_loop(trainer, log_z,
+                 {so.steps, so.eval_every, env.quiet, job.label, so.tv_threshold}, &csv),
+      cfg,
       job.label);
   l["pb"] = job.pb;
   l["target_log_z"] = log_z;  // log sum R, or log sum mu^T R with a prior
@@ -108,14 +110,20 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
 }
 
 void print_table(const nlohmann::json& learners) {
-  std::printf("%-18s %5s %8s %12s %12s %12s %10s\n", "algo", "runs", "steps", "TV mean",
-              "TV min", "TV max", "steps/s");
-  for (const auto& l : learners)
-    std::printf("%-18s %5d %8lld %12.5f %12.5f %12.5f %10.1f\n",
+  const std::string to_tv_head =
+      learners.empty() ? "to TV" : "to TV<=" + format_number(learners[0]["tv_threshold"].get<double>());
+  std::printf("%-18s %5s %8s %12s %12s %12s %14s %10s\n", "algo", "runs", "steps", "TV mean",
+              "TV min", "TV max", to_tv_head.c_str(), "steps/s");
+  for (const auto& l : learners) {
+    const auto& m = l["median_trajectories_to_tv"];
+    const std::string to_tv = m.is_null() ? "never" : std::to_string(m.get<int64_t>());
+    std::printf("%-18s %5d %8lld %12.5f %12.5f %12.5f %14s %10.1f\n",
                 l["algo"].get<std::string>().c_str(), l["runs"].get<int>(),
                 static_cast<long long>(l["steps"].get<int64_t>()),
                 l["final_tv_mean"].get<double>(), l["final_tv_min"].get<double>(),
-                l["final_tv_max"].get<double>(), l["steps_per_second"].get<double>());
+                l["final_tv_max"].get<double>(), to_tv.c_str(),
+                l["steps_per_second"].get<double>());
+  }
 }
 
 int run(const StudyOptions& o, const CLI::App& cmd) {

@@ -43,7 +43,8 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   const LoopResult res =
-      train_loop(trainer, log_z, {so.steps, so.eval_every, env.quiet, learner.name}, &csv);
+      train_loop(trainer, log_z,
+                 {so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold}, &csv);
   if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
   if (pb_out) {
     const BackwardPolicy run0 = trainer.backward_policy(0);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -130,6 +131,10 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
       ->capture_default_str();
   cmd.add_option("--eval-every", o.eval_every, "exact evaluation every K steps")
       ->capture_default_str();
+  cmd.add_option("--tv-threshold", o.tv_threshold,
+                 "the JSON summary's trajectories_to_tv: per run, the trajectories sampled by the "
+                 "first evaluation with exact TV <= this, in (0, 1]")
+      ->capture_default_str();
   cmd.add_option("--out", o.out, "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
       ->capture_default_str();
   add_correction_option(cmd, o.correction,
@@ -197,6 +202,8 @@ EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {
   if (o.steps < 0) throw InputError("--steps = " + std::to_string(o.steps) + " must be >= 0");
   if (o.eval_every < 1)
     throw InputError("--eval-every = " + std::to_string(o.eval_every) + " must be >= 1");
+  if (!(o.tv_threshold > 0 && o.tv_threshold <= 1))
+    throw InputError("--tv-threshold = " + format_number(o.tv_threshold) + " must be in (0, 1]");
   return env;
 }
 
@@ -248,17 +255,22 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
   const Backend b = trainer.dag().backend();
   const std::string label = o.label.empty() ? algo_name(c.algo) : o.label;
   LoopResult res;
+  res.tv_threshold = o.tv_threshold;
   auto last_print = clock::now() - std::chrono::seconds(10);
   auto record = [&](bool final) {
     const auto t0 = clock::now();
     const std::vector<RunEvaluation> ev = trainer.evaluate();
     res.eval_seconds += std::chrono::duration<double>(clock::now() - t0).count();
     double sum = 0, lo = INFINITY, hi = -INFINITY;
-    res.runs.clear();
+    res.runs.resize(c.runs);
+    // The exact gradient samples nothing: its budget is counted in steps.
+    const int64_t spent = c.exact_gradient ? trainer.steps_done() : trainer.trajectories_per_run();
     for (int32_t r = 0; r < c.runs; ++r) {
       const Metrics& m = ev[r].metrics;
       const double lze = std::abs(ev[r].log_z_estimate - log_z);
-      res.runs.push_back({ev[r], lze});
+      RunResult& run = res.runs[r];
+      run.last = ev[r], run.log_z_error = lze;
+      if (run.to_tv < 0 && m.tv <= o.tv_threshold) run.to_tv = spent;
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (csv)
         csv->line(label + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
@@ -323,6 +335,19 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["final_log_z_error"] = lze;
   j["final_elbo"] = elbo;  // NaN (null) for a base-policy target
   j["final_eubo"] = eubo;
+  // Per run, the trajectories (steps for the exact gradient) by the first evaluation with
+  // TV <= the threshold (null: never); their median over runs, null when most never got there.
+  std::vector<int64_t> reached;
+  nlohmann::json to_tv = nlohmann::json::array();
+  for (const RunResult& x : r.runs) {
+    to_tv.push_back(x.to_tv < 0 ? nlohmann::json() : nlohmann::json(x.to_tv));
+    reached.push_back(x.to_tv < 0 ? INT64_MAX : x.to_tv);
+  }
+  std::sort(reached.begin(), reached.end());
+  const int64_t median = reached.empty() ? INT64_MAX : reached[(reached.size() - 1) / 2];
+  j["tv_threshold"] = r.tv_threshold;
+  j["trajectories_to_tv"] = to_tv;
+  j["median_trajectories_to_tv"] = median == INT64_MAX ? nlohmann::json() : nlohmann::json(median);
   j["train_seconds"] = r.train_seconds;
   j["eval_seconds"] = r.eval_seconds;
   j["steps_per_second"] = r.train_seconds > 0 ? r.steps / r.train_seconds : 0.0;

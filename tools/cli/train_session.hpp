@@ -36,6 +36,7 @@ struct SessionOptions {
   int32_t runs = 4, batch = 16;
   uint64_t seed = 0;
   int64_t steps = 0, eval_every = 0;
+  double tv_threshold = 0.05;  ///< --tv-threshold: the summary's trajectories_to_tv
   LearnerOptions learner;
   bool backward_preset = false;  ///< --preset also accepts "backward" (study)
   std::string prior;             ///< --prior uniform|FILE (KL-regularised learners)
@@ -89,18 +90,23 @@ struct LoopOptions {
   int64_t steps = 0, eval_every = 0;
   bool quiet = false;
   std::string label;  ///< the CSV's algo column; empty: the learner's name
+  double tv_threshold = 0.05;
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
 struct RunResult {
   RunEvaluation last;
   double log_z_error;
+  /// Trajectories per run (steps for the exact gradient) at the first evaluation with
+  /// TV <= the threshold; -1 when none was.
+  int64_t to_tv = -1;
 };
 
 struct LoopResult {
   std::vector<RunResult> runs;
   double train_seconds = 0, eval_seconds = 0;
   int64_t steps = 0;
+  double tv_threshold = 0.05;
 };
 
 /// Trains for `steps` steps, evaluating at step 0, every `eval_every` steps and at the end; one
