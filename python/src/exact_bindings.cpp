@@ -93,7 +93,8 @@ const VariationalBoundSolver* bounds_for(const PyDag& d, const std::string& pb,
       throw InputError("pb: give a name or a float array of log P_B with one entry per edge (" +
                        std::to_string(E) + ")");
     const std::vector<float> v(pb_table->data(), pb_table->data() + E);
-    table_bounds.emplace(d.dag, BackwardPolicy{Array<float>::from_host(d.dag.backend(), v), "user"});
+    // The library's checks of a user table: NaN / +inf entries, parents summing to 1.
+    table_bounds.emplace(d.dag, backward_policy_from_table(d.dag, v));
     return &*table_bounds;
   }
   auto it = d.workspace->bounds.find(pb);

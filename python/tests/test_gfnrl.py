@@ -125,7 +125,8 @@ def test_elbo_and_eubo_equal_enumeration_and_vanish_at_the_optimum(seed):
     w = rng.normal(size=dag.num_edges)
     norm = np.zeros(dag.num_states)
     np.add.at(norm, dst, np.exp(w))
-    log_pb = (w - np.log(norm[dst])).astype(np.float32)
+    # (a lone parent's log 1 can round to +1e-16: a log-probability is <= 0)
+    log_pb = np.minimum(w - np.log(norm[dst]), 0.0).astype(np.float32)
     for pb, table in [("uniform", -np.log(np.bincount(dst, minlength=dag.num_states)[dst])),
                       (log_pb, log_pb)]:
         got = gfnrl.evaluate(dag, e, x, pb=pb)
@@ -138,6 +139,12 @@ def test_elbo_and_eubo_equal_enumeration_and_vanish_at_the_optimum(seed):
     assert "elbo" not in gfnrl.evaluate(dag, e, x, pb=None)
     with pytest.raises(ValueError, match="one entry per edge"):
         gfnrl.evaluate(dag, e, x, pb=log_pb[:-1])
+    hostile = log_pb.copy()
+    hostile[0] = np.nan
+    with pytest.raises(ValueError, match="entry of edge 0 is nan"):
+        gfnrl.evaluate(dag, e, x, pb=hostile)
+    with pytest.raises(ValueError, match="sums to"):
+        gfnrl.evaluate(dag, e, x, pb=log_pb - 0.5)  # not a distribution over parents
     with pytest.raises(ValueError, match="unknown correction"):
         gfnrl.evaluate(dag, e, x, pb="uniformm")
 
