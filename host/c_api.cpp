@@ -254,7 +254,7 @@ gfnrl_status gfnrl_parse_backward_mode(const char* name, gfnrl_backward_mode* ou
 void gfnrl_train_config_default(gfnrl_train_config* config) {
   if (!config) return;
   const gfnrl::TrainConfig d;
-  *config = {GFNRL_ALGO_TB, d.runs, d.seed, d.batch, 1e-2f, d.epsilon, GFNRL_BACKWARD_FIXED, 0,
+  *config = {GFNRL_ALGO_TB, d.runs, d.seed, d.batch, 1e-2f, d.epsilon[0], GFNRL_BACKWARD_FIXED, 0,
              nullptr};
 }
 
@@ -271,7 +271,7 @@ gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correct
     c.seed = config->seed;
     c.batch = config->batch;
     c.lr = {config->learning_rate};
-    c.epsilon = config->epsilon;
+    c.epsilon = {config->epsilon};
     c.backward = static_cast<gfnrl::BackwardMode>(config->backward);
     c.exact_gradient = config->exact_gradient != 0;
     if (config->prior) {

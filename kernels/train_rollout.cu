@@ -31,6 +31,18 @@ struct LogZEstimates {
   }
 };
 
+// One thread per run: the groups are few (a DAG's modes), and each run's count is sequential.
+struct CountReached {
+  const uint8_t* reached;
+  int32_t num_states;
+  const int32_t *states, *group;
+  int32_t k;
+  int32_t* out;
+  __device__ void operator()(int64_t r) const {
+    out[r] = reached_groups(reached + r * num_states, states, group, k);
+  }
+};
+
 struct Rollout {
   RolloutArgs a;
   __device__ void operator()(int64_t i) const {
@@ -51,5 +63,10 @@ void log_z_estimates(const DagView& d, const TableLayout& L, const float* params
 }
 
 void rollout(const RolloutArgs& a) { for_each_index(int64_t(a.runs) * a.batch, Rollout{a}); }
+
+void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states, const int32_t* states,
+                   const int32_t* group, int32_t k, int32_t* out) {
+  for_each_index(runs, CountReached{reached, num_states, states, group, k, out});
+}
 
 }  // namespace gfnrl::detail::cuda

@@ -130,7 +130,7 @@ TEST(EnergyDifferences, ModifiedDbAndEnergySoftDqnConverge) {
   // alone it needs ~10,000 steps: its residuals only see the exits of visited states).
   TrainConfig mdb = config_for(Algo::ModifiedDB, BackwardMode::Fixed);
   mdb.lr = {3e-2f};
-  mdb.epsilon = 0.1f;
+  mdb.epsilon = {0.1f};
   TrainConfig dqn = config_for(Algo::SoftDQN, BackwardMode::Fixed);
   dqn.energy_reward = true;
   for (const TrainConfig& c : {mdb, dqn}) {

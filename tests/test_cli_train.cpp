@@ -16,34 +16,6 @@
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "gfnrl_" + std::to_string(::getpid()) + "_" + name;
-}
-
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-bool exists(const std::string& path) { return std::ifstream(path).good(); }
-
-// Every file in the directory of `path` whose name starts with its file name (temporaries too).
-bool any_file_with_prefix(const std::string& path) {
-  const std::string cmd = "ls " + path + "* 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[256];
-  const bool found = fgets(buf, sizeof buf, p) != nullptr;
-  pclose(p);
-  return found;
-}
-
 const char* kSmall = "--ndim 2 --height 6 --backend cpu --quiet";
 
 TEST(CliTrain, CsvContractAndJsonSummary) {
@@ -56,10 +28,11 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
   ASSERT_EQ(rows.size(), 1u + 3 * 4);  // header + 3 runs x evaluations at steps 0, 20, 40, 60
   EXPECT_EQ(rows[0], (std::vector<std::string>{"algo", "run", "seed", "step", "trajectories", "tv",
                                                "kl", "jsd", "log_z_error", "elbo", "eubo",
-                                               "corr", "mode_mass", "seconds"}));
+                                               "corr", "mode_mass", "modes_found",
+                                               "mode_regions_found", "seconds"}));
   std::set<std::string> seeds;
   for (std::size_t i = 1; i < rows.size(); ++i) {
-    ASSERT_EQ(rows[i].size(), 14u);
+    ASSERT_EQ(rows[i].size(), 16u);
     EXPECT_EQ(rows[i][0], "subtb");
     seeds.insert(rows[i][2]);
     EXPECT_EQ(std::stoll(rows[i][4]), 8 * std::stoll(rows[i][3]));
@@ -88,6 +61,22 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
         want = std::stoll(rows[i][4]);
     EXPECT_EQ(j["trajectories_to_tv"][run], want) << "run " << run;
   }
+  // Modes of the 2-D H=6 standard reward: |x/5 - 1/2| > 1/4 on both axes, x in {0, 1, 4, 5} (the
+  // band 0.3 < . < 0.4 holds no point: x = 1 sits exactly on 0.3), so 16 states of R0 + R1, 4 per
+  // corner region. modes_found never decreases; a region counts once any of its modes is found.
+  EXPECT_EQ(j["num_modes"], 16);
+  EXPECT_EQ(j["num_mode_regions"], 4);
+  std::map<std::string, int> last_found;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const int found = std::stoi(rows[i][13]), regions = std::stoi(rows[i][14]);
+    EXPECT_LE(regions, std::min(found, 4));
+    EXPECT_GE(regions, (found + 3) / 4);  // at most 4 modes per region
+    EXPECT_GE(found, last_found[rows[i][1]]);
+    EXPECT_LE(found, 16);
+    last_found[rows[i][1]] = found;
+  }
+  for (int run = 0; run < 3; ++run)
+    EXPECT_EQ(j["final_modes_found"][run], last_found[std::to_string(run)]);
   std::remove(out.c_str());
 }
 

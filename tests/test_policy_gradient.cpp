@@ -173,6 +173,8 @@ TEST(PolicyGradient, SampledGradientMeanConvergesToTheExactGradient) {
     ra.batch = batch;
     ra.max_len = max_len;
     ra.scale = 1.0f;
+    const float on_policy = 0.0f;
+    ra.epsilon_start = ra.epsilon_end = &on_policy;
     ra.seed = 77;
     ra.step = static_cast<uint64_t>(k);
     ra.states = states.data();

@@ -168,9 +168,9 @@ TEST(TrainConfigValidation, ExactGradientRefusesExplorationSettingsItWouldIgnore
     TrainConfig c;
     c.algo = a;
     c.exact_gradient = true;
-    c.epsilon = 0.1f;
+    c.epsilon = {0.1f};
     EXPECT_THROW(Trainer(dag, nullptr, c), InputError);
-    c.epsilon = 0;
+    c.epsilon = {0};
     c.temperature = 2;
     try {
       Trainer(dag, nullptr, c);

@@ -681,7 +681,8 @@ TEST(Rollout, SampledTerminalStatesFollowTheBehaviourPolicy) {
   a.batch = batch;
   a.max_len = f.max_len;
   a.scale = scale;
-  a.epsilon = eps;
+  a.epsilon_start = &eps;
+  a.epsilon_end = &eps;
   a.seed = 42;
   a.step = 3;
   a.states = states.data();
@@ -704,7 +705,8 @@ TEST(Rollout, SameSeedSameTrajectoriesOtherSeedOthers) {
   std::vector<float> row(f.L.stride(), 0.0f);
   auto sample = [&](uint64_t seed, uint64_t step) {
     std::vector<int32_t> st(64 * f.max_len, -1), ac(st.size(), -1), len(64);
-    detail::RolloutArgs a{f.dag.view(), f.L, row.data(), 1, 64, f.max_len, 1.0f, 0.1f,
+    const float eps = 0.1f;
+    detail::RolloutArgs a{f.dag.view(), f.L, row.data(), 1, 64, f.max_len, 1.0f, &eps, &eps, 0,
                           seed, step, st.data(), ac.data(), len.data()};
     for (int32_t m = 63; m >= 0; --m) detail::rollout_trajectory(a, 0, m);  // any order
     ac.insert(ac.end(), len.begin(), len.end());

@@ -10,6 +10,8 @@ usage: python3 tools/plot_convergence.py study.csv [-o study.png] [--title TEXT]
 import argparse
 import csv
 import sys
+
+from plotting import png_beside, pyplot
 from collections import defaultdict
 
 REQUIRED = ["algo", "run", "seed", "step", "trajectories", "tv"]
@@ -45,15 +47,10 @@ def main():
     ap.add_argument("--title", default=None, help="figure title")
     ap.add_argument("--linear-y", action="store_true", help="linear TV axis instead of log")
     args = ap.parse_args()
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.exit("plot_convergence: matplotlib is missing (pip install matplotlib)")
+    plt = pyplot("plot_convergence")
 
     curves = read_curves(args.csv)
-    out = args.out or (args.csv[:-4] if args.csv.endswith(".csv") else args.csv) + ".png"
+    out = args.out or png_beside(args.csv, ".csv")
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     # Labels "learner/pb" (gfnrl study --preset backward): colour by learner, dash by P_B.
     learners = list(dict.fromkeys(k.split("/")[0] for k in curves))

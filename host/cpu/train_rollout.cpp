@@ -29,4 +29,11 @@ void rollout(const RolloutArgs& a) {
     rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
 }
 
+void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states, const int32_t* states,
+                   const int32_t* group, int32_t k, int32_t* out) {
+#pragma omp parallel for schedule(static) if (parallel(int64_t(runs) * k, runs))
+  for (int32_t r = 0; r < runs; ++r)
+    out[r] = reached_groups(reached + int64_t(r) * num_states, states, group, k);
+}
+
 }  // namespace gfnrl::detail::cpu

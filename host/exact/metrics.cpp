@@ -68,6 +68,34 @@ Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>
   return r;
 }
 
+RewardModes reward_modes(const Dag& dag, const HypergridConfig* grid) {
+  const std::vector<float> lr = dag.log_reward().to_host();
+  float top = -INFINITY;
+  for (float v : lr) top = std::max(top, v);
+  const double threshold = double(top) + std::log1p(-kModeRelativeTolerance);
+  const std::vector<int64_t> labels = grid ? dag.label().to_host() : std::vector<int64_t>{};
+  std::vector<std::pair<int32_t, int32_t>> modes;  // (region, state)
+  for (int32_t s = 0; s < dag.num_states(); ++s) {
+    if (!(double(lr[s]) >= threshold)) continue;
+    int32_t region = 0;
+    if (grid) {
+      const std::vector<int32_t> x = hypergrid_coordinates(*grid, labels[s]);
+      for (std::size_t d = 0; d < x.size(); ++d)
+        if (2 * x[d] > grid->height - 1) region |= 1 << d;
+    }
+    modes.push_back({region, s});
+  }
+  std::sort(modes.begin(), modes.end());
+  RewardModes g;
+  for (const auto& [region, s] : modes) {
+    g.states.push_back(s);
+    if (!grid) continue;
+    if (g.region.empty() || g.region.back() != region) ++g.num_regions;
+    g.region.push_back(region);
+  }
+  return g;
+}
+
 Array<float> base_policy_target(const Dag& dag, const ForwardPolicy& mu, double* log_z) {
   std::vector<float> w = terminating_distribution(dag, mu).to_host();
   const std::vector<float> lr = dag.log_reward().to_host();

@@ -25,6 +25,9 @@ namespace gfnrl::detail {
   void log_z_estimates(const DagView& d, const TableLayout& L, const float* params,            \
                        int32_t runs, LogZEstimate mode, float tau, float* out);                \
   void rollout(const RolloutArgs& a);                                                           \
+  /* out[r] = reached_groups(run r's reached row, states, group, k) (rollout_math.hpp). */      \
+  void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states,                  \
+                     const int32_t* states, const int32_t* group, int32_t k, int32_t* out);     \
   void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a);                      \
   void dqn_loss(const DqnArgs<float>& a);                                                       \
   /* Appends every trajectory of `t` to its run's ring buffer and advances the heads. */        \

@@ -6,10 +6,6 @@
 namespace gfnrl::training {
 
 namespace {
-std::vector<float> per_run(const std::vector<float>& v, int32_t runs) {
-  return v.size() == 1 ? std::vector<float>(runs, v[0]) : v;
-}
-
 detail::TableLayout layout_of(const Dag& dag) {
   detail::TableLayout L;
   L.num_states = dag.num_states();

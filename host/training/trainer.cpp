@@ -1,5 +1,6 @@
 // Trainer: checks its inputs, sizes and allocates its parts (trainer_parts.hpp), and sequences
 // the backend operations of one training step (see train.hpp).
+#include <algorithm>
 #include <limits>
 
 #include "gfnrl/error.hpp"
@@ -238,6 +239,34 @@ BackwardPolicy Trainer::backward_policy(int32_t run) const {
   if (s.learned) return {s.learned->policy(dag_, run), backward_mode_name(config_.backward)};
   if (s.fixed_log_pb.empty()) return uniform_backward_policy(dag_);
   return BackwardPolicy{s.fixed_log_pb.to(dag_.backend()), "fixed"};
+}
+
+std::vector<int64_t> Trainer::reached_groups(const std::vector<int32_t>& states,
+                                             const std::vector<int32_t>& group) const {
+  if (!group.empty() && group.size() != states.size())
+    throw InputError("reached_groups: " + std::to_string(group.size()) + " groups for " +
+                     std::to_string(states.size()) + " states (give one per state, or none)");
+  std::vector<int32_t> g = group;
+  if (g.empty())
+    for (std::size_t i = 0; i < states.size(); ++i) g.push_back(static_cast<int32_t>(i));
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (states[i] < 0 || states[i] >= dag_.num_states())
+      throw InputError("reached_groups: state " + std::to_string(states[i]) +
+                       " is out of range [0, " + std::to_string(dag_.num_states()) + ")");
+    if (g[i] < 0 || (i > 0 && g[i] < g[i - 1]))
+      throw InputError("reached_groups: groups must be >= 0 and nondecreasing (group " +
+                       std::to_string(g[i]) + " at position " + std::to_string(i) + ")");
+  }
+  std::vector<int64_t> out(config_.runs, 0);
+  if (states.empty()) return out;
+  const Backend b = dag_.backend();
+  const Array<int32_t> s = Array<int32_t>::from_host(b, states), gd = Array<int32_t>::from_host(b, g);
+  Array<int32_t> count(b, static_cast<std::size_t>(config_.runs));
+  GFNRL_BACKEND_CALL(b, count_reached, st_->batch.reached.data(), config_.runs, dag_.num_states(),
+                     s.data(), gd.data(), static_cast<int32_t>(states.size()), count.data());
+  const std::vector<int32_t> h = count.to_host();
+  std::copy(h.begin(), h.end(), out.begin());
+  return out;
 }
 
 double Trainer::target_log_z() const { return st_->eval.target_log_z; }

@@ -37,6 +37,11 @@ Array<float> zeros(Backend b, std::size_t n);
 
 /// Every run's table row with its gradient and optimizer moments, the per-run learning rates
 /// and the loss; the DQN learners' target table.
+/// A per-run option (one value, or one per run) as one value per run.
+inline std::vector<float> per_run(const std::vector<float>& v, int32_t runs) {
+  return v.size() == 1 ? std::vector<float>(runs, v[0]) : v;
+}
+
 struct ForwardTables {
   static std::size_t bytes(const Dag& dag, const TrainConfig& c);
   ForwardTables(const Dag& dag, const TrainConfig& c);
@@ -66,6 +71,8 @@ struct Trajectories {
   Array<float> scratch;    // SubTB
   Array<float> cost;       // pg / ac: each trajectory's total cost [runs x batch]
   Array<float> advantage;  // ac: [runs x batch x max_len]
+  Array<float> epsilon_start, epsilon_end;  // [runs]: each run's exploration schedule
+  Array<uint8_t> reached;  // [runs x states]: 1 where a sampled trajectory of the run exited
 };
 
 /// Per-run ring buffers of transitions for the DQN learners (detail/replay_math.hpp).

@@ -6,7 +6,8 @@ namespace gfnrl::training {
 // States and actions per position, lengths; AC's advantages; SubTB's scratch rows.
 std::size_t Trajectories::bytes(const Dag& dag, const TrainConfig& c) {
   const std::size_t traj = std::size_t(c.runs) * c.batch, len = dag.num_levels();
-  std::size_t bytes = traj * (2 * len + 1) * sizeof(int32_t);
+  std::size_t bytes = traj * (2 * len + 1) * sizeof(int32_t) + 2 * std::size_t(c.runs) * sizeof(float) +
+                      std::size_t(c.runs) * dag.num_states();  // the reached flags
   if (c.algo == Algo::ActorCritic) bytes += traj * len * sizeof(float);
   if (c.algo == Algo::SubTB) bytes += traj * detail::kSubTBScratch * (len + 1) * sizeof(float);
   return bytes;
@@ -22,6 +23,9 @@ Trajectories::Trajectories(const Dag& dag, const TrainConfig& c) : batch(c.batch
     scratch = Array<float>(b, traj * detail::kSubTBScratch * (max_len + 1));
   if (c.algo == Algo::PolicyGradient || c.algo == Algo::ActorCritic) cost = Array<float>(b, traj);
   if (c.algo == Algo::ActorCritic) advantage = Array<float>(b, traj * max_len);
+  epsilon_start = Array<float>::from_host(b, per_run(c.epsilon, c.runs));
+  epsilon_end = Array<float>::from_host(b, per_run(c.epsilon_end, c.runs));
+  reached = Array<uint8_t>::from_host(b, std::vector<uint8_t>(traj / c.batch * dag.num_states(), 0));
 }
 
 detail::TrajectoryBatch Trajectories::view() const {
@@ -45,12 +49,15 @@ detail::RolloutArgs Trajectories::rollout(const Dag& dag, const TrainConfig& c,
   a.batch = c.batch;
   a.max_len = max_len;
   a.scale = 1.0f / (c.entropy_coefficient() * c.scheduled_temperature(step));
-  a.epsilon = c.scheduled_epsilon(step);
+  a.epsilon_start = epsilon_start.data();
+  a.epsilon_end = epsilon_end.data();
+  a.epsilon_steps = c.epsilon_decay_steps;
   a.seed = c.seed;
   a.step = static_cast<uint64_t>(step);
   a.states = states.data();
   a.actions = actions.data();
   a.lengths = lengths.data();
+  a.reached = reached.data();
   return a;
 }
 

@@ -5,6 +5,7 @@
 
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
+#include "gfnrl/hypergrid.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/soft_values.hpp"
 
@@ -35,6 +36,16 @@ struct Metrics {
 
 /// A state is a mode when its target weight w(x) >= (1 - kModeRelativeTolerance) max w.
 inline constexpr double kModeRelativeTolerance = 1e-6;
+
+/// The reward's modes (log R(x) >= log max R + log(1 - kModeRelativeTolerance)), ordered for
+/// Trainer::reached_groups: on a hypergrid (`grid` given: the DAG make_hypergrid built from it)
+/// sorted by mode region, region = sum_d [2 x_d > H - 1] 2^d (the 2^D corners that the GFlowNet
+/// papers' "modes found" count), with each state's region; otherwise by state, `region` empty.
+struct RewardModes {
+  std::vector<int32_t> states, region;
+  int64_t num_regions = 0;  ///< distinct regions holding a mode (0 without a grid)
+};
+RewardModes reward_modes(const Dag& dag, const HypergridConfig* grid = nullptr);
 
 /// The KL-regularised target of a base policy mu: log w(x) = log R(x) + log mu^T(x) per state
 /// (-inf off the support), for compare_to_target; `log_z` receives log sum_x w(x) (in double).

@@ -103,12 +103,14 @@ struct TrainConfig {
   uint64_t seed = 0;          ///< run r draws with seed + r
   int32_t batch = 16;         ///< trajectories sampled per step and run
   // Exploration of the behaviour policy.
-  float epsilon = 0.0f;       ///< probability of a uniformly random action, in [0, 1]
+  /// Probability of a uniformly random action, in [0, 1]; one value, or one per run (a tuning
+  /// grid's runs each explore at their own rate).
+  std::vector<float> epsilon{0.0f};
   float temperature = 1.0f;   ///< behaviour logits divided by this, > 0
   // Exploration schedules (scheduled_epsilon / scheduled_temperature): linear from the values
   // above to these over the given number of steps, then constant (gfnx's multi-seed TB decays
   // epsilon from 0.1 to 0 over 30,000 steps). 0 steps: constant.
-  float epsilon_end = 0.0f;          ///< in [0, 1]
+  std::vector<float> epsilon_end{0.0f};  ///< in [0, 1]; one value, or one per run
   int64_t epsilon_decay_steps = 0;   ///< >= 0
   float temperature_end = 1.0f;      ///< finite and > 0
   int64_t temperature_decay_steps = 0;  ///< >= 0
@@ -161,13 +163,25 @@ struct TrainConfig {
   float entropy_coefficient() const;
   /// The behaviour policy at training step t (0-based): with K decay steps,
   ///   epsilon(t) = epsilon + (epsilon_end - epsilon) * min(t, K) / K   (epsilon when K = 0),
-  /// and the same for the temperature.
-  float scheduled_epsilon(int64_t t) const;
+  /// for run r's values, and the same for the temperature (shared by every run).
+  float scheduled_epsilon(int64_t t, int32_t run = 0) const;
+  /// Run r's entry of a per-run list (one value: every run's).
+  static float of_run(const std::vector<float>& values, int32_t run) {
+    return values.size() == 1 ? values[0] : values[static_cast<std::size_t>(run)];
+  }
   float scheduled_temperature(int64_t t) const;
   /// The factor on every table rate at update u (1-based): with W warm-up and C cosine updates,
   ///   u <= W: u / W;   then 0.5 (1 + cos(pi min(u - W, C) / C)) when C > 0, else 1.
   float lr_factor(int64_t u) const;
 };
+
+/// A learner's recommended configuration, the CLI's and the Python Trainer's defaults:
+/// TrainConfig's defaults with the table learning rate and exploration rate that `gfnrl tune`
+/// chose on the reference grid (2-D H=8 hypergrid, R0 1e-3, R1 0.5, R2 2, uniform P_B; 2,000
+/// steps of 16 trajectories; 8 seeds per setting from seed 1000; lr in {0.01, 0.02, 0.03, 0.05,
+/// 0.1, 0.2} x epsilon in {0, 0.1}; README "Tuning"). Larger grids and longer budgets prefer
+/// smaller rates: tune on yours (gfnrl tune, gfnrl study --tune).
+TrainConfig recommended_config(Algo a);
 
 /// One evaluation of one run.
 struct RunEvaluation {
@@ -214,6 +228,12 @@ class Trainer {
   void train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation,
              Stream stream = {});
 
+  /// Per run: how many groups of `states` the run's sampled trajectories have exited from so far
+  /// (a group counts once any of its states was reached; 0 for the exact gradient, which samples
+  /// nothing). `group` holds one nondecreasing id >= 0 per state; empty: each state its own group
+  /// (the number of those states reached: modes_found, given the modes).
+  std::vector<int64_t> reached_groups(const std::vector<int32_t>& states,
+                                      const std::vector<int32_t>& group = {}) const;
   /// The current forward policy of run r (log-probabilities, on the backend; a fresh copy).
   ForwardPolicy policy(int32_t run) const;
   /// Mean loss of each run at the last step (0 before the first update).

@@ -186,7 +186,11 @@ class Trainer:
     ``seed + r``. ``pb``: the backward policy, fixed ("uniform", "maxent", "file": the DAG file's,
     "none") or trained ("learned", "tlm", "coupled", "guided"). ``options``: any TrainConfig
     field by name (``trainer_options()`` lists them: lr, lr_log_z, optimizer, epsilon,
-    temperature, subtb_lambda, exact_gradient, ...); ``lr`` may be one value or one per run.
+    temperature, subtb_lambda, exact_gradient, ...); ``lr``, ``lr_log_z``, ``epsilon`` and
+    ``epsilon_end`` may be one value or one per run. Options not given take the learner's
+    recommended configuration: the lr and epsilon ``gfnrl tune`` chose on the 2-D H=8 reference
+    grid (README "Tuning"; epsilon 0 with ``exact_gradient``). ``evaluate()`` also reports
+    ``modes_found`` (and on hypergrids ``mode_regions_found``, else -1) per run.
     The same seed and options give the CLI's numbers (``gfnrl train``) bit for bit.
     """
 
@@ -274,7 +278,7 @@ class Trainer:
 
 
 _CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,"
-                 "seconds")
+                 "modes_found,mode_regions_found,seconds")
 
 
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
@@ -286,7 +290,8 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     backward policy (labelled so). Every configuration is checked before any training.
     Returns ``{label: curves}`` with the curves of ``Trainer.train``. With ``out``, also writes
     the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,
-    mode_mass,seconds``; every column but ``seconds`` equal to the CLI's for the same
+    mode_mass,modes_found,mode_regions_found,seconds``; every column but ``seconds`` equal to
+    the CLI's for the same
     arguments), which appears under its name only when complete.
     """
     if isinstance(algos, str):
@@ -335,6 +340,8 @@ def _run_study(plan, seed, steps, eval_every):
                     *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
                                            curves["jsd"][k, r], error[k, r],
                                            curves["elbo"][k, r], curves["eubo"][k, r],
-                                           curves["corr"][k, r], curves["mode_mass"][k, r],
-                                           seconds[k]))]))
+                                           curves["corr"][k, r], curves["mode_mass"][k, r])),
+                    *(str(v) if v >= 0 else "" for v in (curves["modes_found"][k, r],
+                                                         curves["mode_regions_found"][k, r])),
+                    f"{seconds[k]:.9g}"]))
     return results, lines

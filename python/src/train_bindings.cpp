@@ -19,7 +19,7 @@ Setter field(Field TrainConfig::*member) {
   return [member](TrainConfig& c, nb::handle v) { c.*member = nb::cast<T>(v); };
 }
 
-// A rate: one value, or one per run.
+// A per-run option (a rate, epsilon): one value, or one per run.
 Setter rates(std::vector<float> TrainConfig::*member) {
   return [member](TrainConfig& c, nb::handle v) {
     c.*member = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
@@ -31,9 +31,9 @@ Setter rates(std::vector<float> TrainConfig::*member) {
 // Every option by its TrainConfig name (train.hpp documents each and its range).
 const std::map<std::string, Setter>& option_setters() {
   static const std::map<std::string, Setter> s = {
-      {"epsilon", field<float>(&TrainConfig::epsilon)},
+      {"epsilon", rates(&TrainConfig::epsilon)},
       {"temperature", field<float>(&TrainConfig::temperature)},
-      {"epsilon_end", field<float>(&TrainConfig::epsilon_end)},
+      {"epsilon_end", rates(&TrainConfig::epsilon_end)},
       {"epsilon_decay_steps", field<int64_t>(&TrainConfig::epsilon_decay_steps)},
       {"temperature_end", field<float>(&TrainConfig::temperature_end)},
       {"temperature_decay_steps", field<int64_t>(&TrainConfig::temperature_decay_steps)},
@@ -83,14 +83,14 @@ std::vector<std::string> option_names() {
 struct PyTrainer {
   PyDag dag;
   std::unique_ptr<Trainer> trainer;
+  RewardModes modes;  // the reward's modes: modes_found, mode_regions_found
 };
 
 PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, uint64_t seed,
                        int64_t batch, const std::string& pb, const std::string& prior,
                        const nb::dict& options) {
   const Learner learner = parse_learner(algo);
-  TrainConfig c;
-  c.algo = learner.algo;
+  TrainConfig c = recommended_config(learner.algo);
   c.runs = checked_int32(runs, "runs", 1);
   c.seed = seed;
   c.batch = checked_int32(batch, "batch", 1);
@@ -107,6 +107,8 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
                        " has the wrong type or is out of range for it (see train.hpp)");
     }
   }
+  // As the CLI's epsilon 'auto': the exact gradient samples nothing, so it explores with 0.
+  if (c.exact_gradient && !options.contains("epsilon")) c.epsilon = {0.0f};
   // pb: a trained mode (learned, tlm, coupled, guided) or a fixed correction by name.
   const std::vector<std::string>& modes = backward_mode_names();
   const bool trained = pb != "fixed" && std::find(modes.begin(), modes.end(), pb) != modes.end();
@@ -124,7 +126,8 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
     c.prior = mu == "uniform" ? uniform_forward_policy(d.dag) : read_policy_file(mu, d.dag);
     correction.reset();  // mu takes the place of P_B
   }
-  return PyTrainer{d, std::make_unique<Trainer>(d.dag, correction ? &*correction : nullptr, c)};
+  return PyTrainer{d, std::make_unique<Trainer>(d.dag, correction ? &*correction : nullptr, c),
+                   reward_modes(d.dag, d.grid ? &*d.grid : nullptr)};
 }
 
 // Every run's evaluation as arrays [runs].
@@ -153,6 +156,15 @@ nb::dict evaluate(PyTrainer& t) {
   out["eubo"] = to_numpy(std::move(eubo), {R});
   out["corr"] = to_numpy(std::move(corr), {R});
   out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
+  // The modes of R each run's samples have exited from so far (as the CLI's modes_found), and
+  // on a hypergrid the mode regions (-1 elsewhere).
+  std::vector<int64_t> found = t.trainer->reached_groups(t.modes.states);
+  std::vector<int64_t> regions = t.modes.region.empty()
+                                     ? std::vector<int64_t>(R, -1)
+                                     : t.trainer->reached_groups(t.modes.states, t.modes.region);
+  out["modes_found"] = to_numpy(std::move(found), {R});
+  out["mode_regions_found"] = to_numpy(std::move(regions), {R});
+  out["num_modes"] = t.modes.states.size();
   if (!ev.empty()) out["mode_mass_target"] = ev[0].metrics.mode_mass_target;
   out["log_z"] = t.trainer->target_log_z();
   return out;

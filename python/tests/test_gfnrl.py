@@ -335,6 +335,9 @@ def cli_or_skip():
     ("munchausen", "uniform", ["--priority", "abs-td"], {"priority": "abs-td"}),
     ("subtb", "tlm", ["--lr", "0.03"], {"lr": 0.03}),
     ("rtb", "uniform", [], {}),
+    ("db", "uniform", ["--epsilon", "0,0.3", "--lr", "0.02,0.2"],
+     {"epsilon": [0.0, 0.3], "lr": [0.02, 0.2]}),
+    ("pg", "uniform", ["--exact-gradient"], {"exact_gradient": True}),
     ("tb", "uniform",
      ["--epsilon", "0.2", "--epsilon-end", "0", "--epsilon-decay-steps", "20", "--lr-warmup", "5",
       "--lr-cosine", "30", "--temperature", "2", "--temperature-end", "1",
@@ -365,6 +368,8 @@ def test_trainer_reproduces_the_cli_csv(tmp_path, algo, pb, extra_cli, extra_py)
             assert row["kl"] == f"{curves['kl'][k, r]:.9g}"
             assert row["elbo"] == f"{curves['elbo'][k, r]:.9g}"
             assert row["corr"] == f"{curves['corr'][k, r]:.9g}"
+            assert row["modes_found"] == str(curves["modes_found"][k, r])
+            assert row["mode_regions_found"] == str(curves["mode_regions_found"][k, r])
 
 
 def test_trainer_learns_and_exposes_its_tables():

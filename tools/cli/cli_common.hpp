@@ -35,6 +35,7 @@ struct Environment {
   Dag dag;
   std::optional<BackwardPolicy> file_backward;
   nlohmann::json description;
+  std::optional<HypergridConfig> grid;  ///< a generated hypergrid (not its tree): coordinates
 };
 
 /// Builds (or loads, with --dag) the environment on the chosen backend, printing progress
@@ -81,6 +82,7 @@ void register_solve(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_train(CLI::App& app);
 void register_study(CLI::App& app);
+void register_tune(CLI::App& app);
 void register_convert(CLI::App& app);
 
 }  // namespace gfnrl::cli

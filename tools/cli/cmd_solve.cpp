@@ -5,8 +5,9 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
-#include "cli_common.hpp"
+#include "distribution_csv.hpp"
 
 namespace gfnrl::cli {
 
@@ -18,6 +19,7 @@ struct SolveOptions {
   std::string policy = "optimal";  // eval only
   bool base_uniform = false;
   std::string prior;  // a base policy file
+  std::string out_pt;  // --out-pt FILE: P_T and the target per terminating state
 };
 
 void add_solver_options(CLI::App& cmd, SolveOptions& o) {
@@ -31,6 +33,9 @@ void add_solver_options(CLI::App& cmd, SolveOptions& o) {
                  "with --correction none the target is mu^T(x) R(x)")
       ->check(input_file_check())
       ->excludes(uniform);
+  cmd.add_option("--out-pt", o.out_pt,
+                 "CSV of P_T and the target (R/Z, or mu^T R normalised) per terminating state: "
+                 "state,label[,x0,...],p_t,target (plot: tools/plot_distribution.py)");
 }
 
 // The policy to evaluate: soft-optimal (soft VI with the correction `pb` and the base policy;
@@ -91,6 +96,9 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   const auto t0 = clock::now();
   const Environment env = build_environment(o.env, b);
   const Dag& dag = env.dag;
+  // Opened before any work: an unwritable --out-pt is exit 2 at once.
+  std::optional<DistributionCsv> pt_csv;
+  if (!o.out_pt.empty()) pt_csv.emplace(o.out_pt, "--out-pt", env, false);
   synchronize(b);
   const double build_s = std::chrono::duration<double>(clock::now() - t0).count();
 
@@ -110,6 +118,11 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
     m.elbo = v.elbo, m.eubo = v.eubo;
   }
   const double secs = std::chrono::duration<double>(clock::now() - t1).count();
+  if (pt_csv) {
+    pt_csv->add(marginals.log_terminal, 0, c.target.empty() ? nullptr : &c.target);
+    pt_csv->commit();
+    out["out_pt"] = o.out_pt;
+  }
 
   out["command"] = eval ? "eval" : "solve";
   out.update(env.description);

@@ -3,110 +3,80 @@
 #include <algorithm>
 #include <iostream>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
-#include "train_session.hpp"
+#include "study_plan.hpp"
+#include "tuning.hpp"
 
 namespace gfnrl::cli {
 
 namespace {
-// The learners of the SoftDQN paper's comparison (Morozov et al.), the study's default.
-std::string default_study_learners() {
-  std::vector<std::string> names;
-  for (Algo a : {Algo::TB, Algo::DB, Algo::SubTB, Algo::SoftDQN, Algo::Munchausen})
-    names.push_back(algo_name(a));
-  return join_names(names, ",");
-}
-
 struct StudyOptions {
   std::string algos = default_study_learners();
+  std::string tuned;  ///< --tuned FILE: each learner at its best setting of a gfnrl tune
+  bool tune = false;  ///< --tune: tune here first (this grid and budget, other seeds)
+  // A narrower grid than gfnrl tune's: at the study's budget each setting costs a whole study.
+  std::string tune_lr = "0.01,0.03,0.1", tune_epsilon = kDefaultTuneEpsilon;
   SessionOptions session;
 };
 
-// Each entry is a learner, or learner/P_B to give that learner its own P_B (labelled so).
-struct Entry {
-  Learner learner;
-  std::string pb;  // empty: the session's --pb (or the preset's list)
-};
+// study --tune: the tune's files beside the study's CSV (STEM-tune.csv, STEM-tune.json), or
+// nowhere when the study writes to a special file such as /dev/null.
+std::pair<std::string, std::string> tune_paths(const std::string& out) {
+  if (out.rfind("/dev/", 0) == 0) return {out, out};
+  const std::string stem = ends_with(out, ".csv") ? out.substr(0, out.size() - 4) : out;
+  return {stem + "-tune.csv", stem + "-tune.json"};
+}
 
-std::vector<Entry> parse_entries(const std::string& list, bool backward) {
-  std::vector<Entry> entries;
-  std::stringstream ss(list);
-  for (std::string name; std::getline(ss, name, ',');) {
-    const std::size_t slash = name.find('/');
-    Entry e{parse_learner(name.substr(0, slash)), ""};
-    if (slash != std::string::npos) {
-      e.pb = name.substr(slash + 1);
-      const std::vector<std::string>& known = pb_choices();
-      if (std::find(known.begin(), known.end(), e.pb) == known.end())
-        throw InputError("--algos " + name + ": unknown P_B '" + e.pb + "' (allowed: " +
-                         join_names(known) + ")");
-      if (backward) throw InputError("--algos " + name + ": --preset backward sets every P_B itself");
-    }
-    entries.push_back(e);
+// The tune of study --tune: every learner of the study at each setting, --runs seeds per
+// setting starting at seed + 1000 (disjoint from the study's seed..seed+runs-1).
+nlohmann::json tune_first(const StudyOptions& o, const CLI::App& cmd, std::string& json_path) {
+  TuneOptions t;
+  t.algos = o.algos;
+  t.seeds = o.session.runs;
+  t.session = o.session;
+  t.session.seed = o.session.seed + 1000;
+  t.session.learner.lr = o.tune_lr;
+  t.session.learner.epsilon = o.tune_epsilon;
+  std::tie(t.session.out, t.best) = tune_paths(o.session.out);
+  json_path = t.best;
+  return run_tune(t, cmd, false);
+}
+
+// What the curves were tuned on, said on stderr and in the JSON: the tune's seeds against the
+// study's (selection must not see the reported seeds), and any environment parameter that differs.
+nlohmann::json describe_tuning(const nlohmann::json& tuned, const std::string& path,
+                               const SessionOptions& so, const Environment& built,
+                               const EnvOptions& env) {
+  nlohmann::json t;
+  t["file"] = path;
+  t["seeds"] = tuned.value("seeds", nlohmann::json());
+  const uint64_t first = so.seed, last = so.seed + so.runs - 1;
+  bool disjoint = true;
+  if (t["seeds"].is_array() && t["seeds"].size() == 2) {
+    const uint64_t a = t["seeds"][0].get<uint64_t>(), b = t["seeds"][1].get<uint64_t>();
+    disjoint = last < a || first > b;
+    const std::string seeds = "tuned on seeds " + std::to_string(a) + ".." + std::to_string(b) +
+                              "; these curves use seeds " + std::to_string(first) + ".." +
+                              std::to_string(last);
+    if (disjoint)
+      progress(env, seeds + " (disjoint)");
+    else  // a warning even with --quiet: the curves are not independent of the selection
+      std::cerr << "gfnrl: warning: " << seeds << ", OVERLAPPING: the selection saw some of "
+                << "these seeds; pick --seed outside the tune's\n";
   }
-  if (entries.empty())
-    throw InputError("--algos is empty (allowed: " + join_names(learner_names()) + ")");
-  return entries;
-}
-
-// The P_B of each pass: the session's, or for the backward preset the fixed P_B that need
-// nothing from the environment, then every trained mode.
-std::vector<std::string> study_backward_policies(const SessionOptions& so, bool backward) {
-  if (!backward) return {so.correction};
-  std::vector<std::string> pbs{"uniform", "maxent"};
-  for (const std::string& pb : pb_choices())
-    if (trained_backward(pb)) pbs.push_back(pb);
-  return pbs;
-}
-
-struct Job {
-  TrainConfig cfg;
-  std::string pb, label;
-  Learner learner;
-};
-
-// Every (P_B, learner) job, each configuration validated before any training.
-std::vector<Job> plan_jobs(const SessionOptions& so, const std::vector<Entry>& entries,
-                           const std::vector<std::string>& pbs, bool backward) {
-  std::vector<Job> jobs;
-  for (const std::string& preset_pb : pbs)
-    for (const Entry& e : entries) {
-      const Learner& l = e.learner;
-      // Niu et al.'s coupled / guided P_B belong to the policy-gradient learners only.
-      const bool coupled = trained_backward(preset_pb) && is_coupled(parse_backward_mode(preset_pb));
-      if (backward && coupled && !is_policy_gradient(l.algo)) continue;
-      const std::string pb = e.pb.empty() ? preset_pb : e.pb;
-      SessionOptions with_pb = so;
-      with_pb.correction = pb;
-      TrainConfig cfg = session_config(with_pb, l.algo);
-      cfg.validate();  // a bad learner/P_B pair fails here, before any training
-      jobs.push_back({cfg, pb, backward || !e.pb.empty() ? l.name + "/" + pb : l.name, l});
-    }
-  return jobs;
-}
-
-// Trains one job, its curves into the CSV; its summary.
-nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env,
-                       const Environment& built, AtomicCsv& csv) {
-  const Dag& dag = built.dag;
-  SessionOptions with_pb = so;
-  with_pb.correction = job.pb;
-  TrainConfig& cfg = job.cfg;
-  const auto pb = make_correction(attach_prior(with_pb, job.learner, dag, cfg), built);
-  progress(env, "study: " + job.label + ", " + std::to_string(cfg.runs) + " runs x " +
-                    std::to_string(so.steps) + " steps x " + std::to_string(cfg.batch) +
-                    " trajectories, lr " + std::to_string(cfg.lr[0]) + ", on " +
-                    backend_name(dag.backend()));
-  Trainer trainer(dag, pb.get(), cfg);
-  const double log_z = trainer.target_log_z();
-  nlohmann::json l = summarize(
-      train_loop(trainer, log_z,
-                 {so.steps, so.eval_every, env.quiet, job.label, so.tv_threshold}, &csv),
-      cfg,
-      job.label);
-  l["pb"] = job.pb;
-  l["target_log_z"] = log_z;  // log sum R, or log sum mu^T R with a prior
-  return l;
+  t["seeds_disjoint"] = disjoint;
+  std::vector<std::string> differ;
+  for (const auto& [k, v] : built.description.items())
+    if (tuned.contains(k) && tuned[k] != v) differ.push_back(k + " " + tuned[k].dump() + " there, " + v.dump() + " here");
+  if (tuned.value("steps", so.steps) != so.steps)
+    differ.push_back("steps " + std::to_string(tuned["steps"].get<int64_t>()) + " there, " +
+                     std::to_string(so.steps) + " here");
+  if (!differ.empty())
+    progress(env, "note: tuned on another setting than this study's: " + join_names(differ, "; "));
+  t["differs"] = differ;
+  return t;
 }
 
 void print_table(const nlohmann::json& learners) {
@@ -133,13 +103,24 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   SessionOptions so = o.session;
   if (backward) so.preset.clear();
   const std::vector<std::string> pbs = study_backward_policies(so, backward);
-  const std::vector<Entry> entries = parse_entries(o.algos, backward);
   const EnvOptions env = checked_environment(so, cmd);
-  std::vector<Job> jobs = plan_jobs(so, entries, pbs, backward);
+  std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, backward);
+  nlohmann::json tuned;
+  std::string tuned_path = o.tuned;
+  if (o.tune) {
+    if (backward) throw InputError("--tune tunes one P_B per learner; it cannot be combined with --preset backward");
+    tuned = tune_first(o, cmd, tuned_path);
+  } else if (!o.tuned.empty()) {
+    tuned = read_tuned(o.tuned);
+  }
+  if (!tuned.is_null())
+    for (Job& job : jobs) apply_tuned(tuned, job.label, tuned_path, job.cfg);
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
+  const nlohmann::json tuning =
+      tuned.is_null() ? nlohmann::json() : describe_tuning(tuned, tuned_path, so, built, env);
   nlohmann::json learners = nlohmann::json::array();
   for (Job& job : jobs) learners.push_back(run_job(job, so, env, built, csv));
   csv.commit();
@@ -158,6 +139,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   j["log_z"] = log_partition(built.dag);
   j["backend"] = backend_name(b);
   j["out"] = so.out;
+  if (!tuned.is_null()) j["tuned"] = tuning;
   j["learners"] = learners;
   print_json_line(j);
   return 0;
@@ -180,6 +162,28 @@ void register_study(CLI::App& app) {
                   "tb/tlm) to override --pb for it; learners: " + join_names(learner_names()))
       ->capture_default_str();
   add_session_options(*cmd, so);
+  cmd->add_option("--tuned", o->tuned,
+                  "each learner at its best setting (lr, lr-log-z, epsilon) in this gfnrl tune "
+                  "--best JSON; the study's own seeds should be disjoint from the tune's (said on "
+                  "stderr)")
+      ->check(input_file_check())
+      ->excludes(cmd->get_option("--lr"))
+      ->excludes(cmd->get_option("--lr-log-z"))
+      ->excludes(cmd->get_option("--epsilon"));
+  cmd->add_flag("--tune", o->tune,
+                "tune first, on this environment and budget: every learner at each --tune-lr x "
+                "--tune-epsilon setting with --runs seeds from seed + 1000 (gfnrl tune; files "
+                "STEM-tune.csv and STEM-tune.json beside --out), then the study at each "
+                "learner's best setting")
+      ->excludes("--tuned")
+      ->excludes(cmd->get_option("--lr"))
+      ->excludes(cmd->get_option("--epsilon"));
+  cmd->add_option("--tune-lr", o->tune_lr,
+                  "--tune's learning rates: a comma list or FROM:TO:N (log-spaced)")
+      ->capture_default_str();
+  cmd->add_option("--tune-epsilon", o->tune_epsilon,
+                  "--tune's exploration rates: a comma list or FROM:TO:N (evenly spaced)")
+      ->capture_default_str();
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }
 

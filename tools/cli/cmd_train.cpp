@@ -3,7 +3,7 @@
 #include <iostream>
 #include <optional>
 
-#include "train_session.hpp"
+#include "distribution_csv.hpp"
 
 namespace gfnrl::cli {
 
@@ -11,6 +11,8 @@ namespace {
 struct TrainCliOptions {
   std::string algo = "tb";
   std::string save_policy, save_pb;
+  std::string snapshot_out;   ///< --snapshot-out FILE: run 0's P_T every --snapshot-every steps
+  int64_t snapshot_every = 0;
   SessionOptions session;
 };
 
@@ -24,7 +26,14 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
     throw InputError("--save-pb " + o.save_pb + ": name it .txt (text) or .bin (binary DAG file)");
   // Every output is checked and opened (as a temporary) before any work: a bad path exits 2, and
   // a failure later leaves none of them behind.
-  check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb}});
+  check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb},
+                          {"--snapshot-out", o.snapshot_out}});
+  if ((o.snapshot_every > 0) != !o.snapshot_out.empty())
+    throw InputError("--snapshot-every and --snapshot-out go together (every K steps, run 0's "
+                     "P_T into FILE)");
+  if (o.snapshot_every > 0 && (learner.needs_prior || !so.prior.empty()))
+    throw InputError("--snapshot-every: snapshots compare with R/Z; a base-policy target (mu^T R) "
+                     "is not supported yet");
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   std::optional<OutputFile> policy_out, pb_out;
@@ -34,6 +43,8 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
   const auto pb = make_correction(attach_prior(so, learner, dag, cfg), built);
+  std::optional<DistributionCsv> snapshots;
+  if (o.snapshot_every > 0) snapshots.emplace(o.snapshot_out, "--snapshot-out", built, true);
 
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
                     std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
@@ -42,9 +53,15 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
                     backend_name(b));
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
-  const LoopResult res =
-      train_loop(trainer, log_z,
-                 {so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold}, &csv);
+  const RewardModes modes = mode_groups(built);
+  LoopOptions lo{so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold, {}, {}, &modes};
+  if (snapshots)
+    lo.after_step = [&](const Trainer& t) {
+      const int64_t done = t.steps_done();
+      if (done % o.snapshot_every == 0 || done == so.steps)
+        snapshots->add(terminating_distribution(dag, t.policy(0)), done);
+    };
+  const LoopResult res = train_loop(trainer, log_z, lo, &csv);
   if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
   if (pb_out) {
     const BackwardPolicy run0 = trainer.backward_policy(0);
@@ -52,6 +69,12 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
                    pb_binary ? DagFormat::Binary : DagFormat::Text);
   }
   csv.commit();
+  if (snapshots) {
+    snapshots->commit();
+    progress(env, "wrote run 0's P_T every " + std::to_string(o.snapshot_every) + " steps to " +
+                      o.snapshot_out + " (plot: python3 tools/plot_distribution.py " +
+                      o.snapshot_out + ")");
+  }
   if (policy_out) {
     policy_out->commit();
     progress(env, "wrote run 0's policy to " + o.save_policy);
@@ -72,6 +95,8 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
     j["seed"] = cfg.seed;
     j["batch"] = cfg.batch;
     j["log_z"] = log_z;
+    j["num_modes"] = modes.states.size();  // of R; modes_found counts these
+    if (built.grid) j["num_mode_regions"] = modes.num_regions;
     if (cfg.prior) j["prior"] = so.prior.empty() ? "uniform" : so.prior;
     j["backend"] = backend_name(b);
     if (b == Backend::Cuda) j["device"] = cuda_device_description();
@@ -129,6 +154,12 @@ void register_train(CLI::App& app) {
                   "write the DAG with run 0's final backward policy (a trained one: learned, "
                   "tlm, coupled, guided) as a DAG file, FILE.txt or FILE.bin, to reuse as a fixed "
                   "P_B: --dag FILE --pb file");
+  cmd->add_option("--snapshot-every", o->snapshot_every,
+                  "with --snapshot-out: run 0's exact P_T at step 0, every K steps and at the end")
+      ->check(CLI::Range(int64_t(1), INT64_MAX));
+  cmd->add_option("--snapshot-out", o->snapshot_out,
+                  "CSV of the snapshots: step,state,label[,x0,...],p_t,target (target = R/Z; "
+                  "plot: tools/plot_distribution.py)");
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }
 

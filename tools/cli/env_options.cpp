@@ -103,6 +103,7 @@ Environment generate(const EnvOptions& o, Backend b) {
                     std::to_string(hypergrid_num_edges(o.grid)) + " edges, estimated " +
                     format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
     env.dag = make_hypergrid(grid, b);
+    env.grid = grid;
     env.description = {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0},
                        {"r1", grid.r1},     {"r2", grid.r2},
                        {"regions", hypergrid_regions_name(grid.regions)}};
@@ -149,6 +150,7 @@ Environment build_environment(const EnvOptions& o, Backend b) {
     progress(o, "unrolling into the tree version");
     env.dag = make_tree(env.dag);
     env.file_backward.reset();  // a tree's P_B is 1 on every edge
+    env.grid.reset();           // a tree state is a path, not a grid point
     env.description["tree"] = true;
   }
   progress(o, std::to_string(env.dag.num_states()) + " states, " +

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   gfnrl::cli::register_eval(app);
   gfnrl::cli::register_train(app);
   gfnrl::cli::register_study(app);
+  gfnrl::cli::register_tune(app);
   gfnrl::cli::register_convert(app);
   std::string names;
   bool known = false;

@@ -12,10 +12,6 @@
 
 namespace gfnrl::cli {
 
-// One rate for every learner so far: on the 2-D H=16 grid 1e-2 converges for all five, while
-// 3e-2 leaves TB with one of the four modes missing (README, "Training").
-float default_lr() { return 1e-2f; }
-
 const std::vector<std::string>& pb_choices() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> v = correction_names();
@@ -35,8 +31,9 @@ bool trained_backward(const std::string& pb) {
 void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   TrainConfig& c = o.cfg;
   cmd.add_option("--lr", o.lr,
-                 "table learning rate: 'auto' (the learner's default: 1e-2 for every learner, "
-                 "tuned for tabular Adam), one value, or a comma list with one value per run")
+                 "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
+                 "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1; "
+                 "README \"Tuning\"), one value, or a comma list with one value per run")
       ->capture_default_str();
   cmd.add_option("--lr-log-z", o.lr_log_z,
                  "TB's log Z learning rate: one value or one per run (comma list)")
@@ -46,15 +43,18 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "entries with a gradient: far fewer bytes on large tables) or sgd")
       ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
-  cmd.add_option("--epsilon", c.epsilon,
-                 "probability of a uniformly random action while sampling, in [0, 1]")
+  cmd.add_option("--epsilon", o.epsilon,
+                 "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
+                 "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
+                 "list with one value per run")
       ->capture_default_str();
   cmd.add_option("--temperature", c.temperature,
                  "behaviour-policy temperature (logits divided by it), > 0")
       ->capture_default_str();
-  cmd.add_option("--epsilon-end", c.epsilon_end,
+  cmd.add_option("--epsilon-end", o.epsilon_end,
                  "epsilon schedule: epsilon moves linearly from --epsilon to this over "
-                 "--epsilon-decay-steps steps, then stays (gfnx: 0.1 to 0 over 30000), in [0, 1]")
+                 "--epsilon-decay-steps steps, then stays (gfnx: 0.1 to 0 over 30000), in [0, 1]; "
+                 "one value or one per run")
       ->capture_default_str();
   cmd.add_option("--epsilon-decay-steps", c.epsilon_decay_steps,
                  "steps of the epsilon schedule, >= 0 (0: constant --epsilon)")
@@ -231,8 +231,15 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.runs = runs;
   c.seed = seed;
   c.batch = batch;
-  c.lr = o.lr == "auto" ? std::vector<float>{default_lr()} : parse_rates(o.lr, "lr");
+  // "auto": the learner's recommended_config (tuned on the reference grid); the exact gradient
+  // samples nothing, so it explores with epsilon 0.
+  const TrainConfig rec = recommended_config(algo);
+  c.lr = o.lr == "auto" ? rec.lr : parse_rates(o.lr, "lr");
   c.lr_log_z = parse_rates(o.lr_log_z, "lr-log-z");
+  c.epsilon = o.epsilon != "auto"  ? parse_rates(o.epsilon, "epsilon")
+              : c.exact_gradient ? std::vector<float>{0.0f}
+                                 : rec.epsilon;
+  c.epsilon_end = parse_rates(o.epsilon_end, "epsilon-end");
   c.optimizer = parse_optimizer(o.optimizer);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
@@ -249,6 +256,10 @@ std::string fmt(double v) {
 }
 }  // namespace
 
+RewardModes mode_groups(const Environment& env) {
+  return reward_modes(env.dag, env.grid ? &*env.grid : nullptr);
+}
+
 LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv) {
   using clock = std::chrono::steady_clock;
   const TrainConfig& c = trainer.config();
@@ -257,6 +268,8 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
   LoopResult res;
   res.tv_threshold = o.tv_threshold;
   auto last_print = clock::now() - std::chrono::seconds(10);
+  std::vector<double> area(c.runs, 0.0), last_log_tv(c.runs, 0.0);
+  int64_t last_spent = 0;
   auto record = [&](bool final) {
     const auto t0 = clock::now();
     const std::vector<RunEvaluation> ev = trainer.evaluate();
@@ -265,12 +278,23 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     res.runs.resize(c.runs);
     // The exact gradient samples nothing: its budget is counted in steps.
     const int64_t spent = c.exact_gradient ? trainer.steps_done() : trainer.trajectories_per_run();
+    std::vector<int64_t> found(c.runs, -1), regions(c.runs, -1);
+    if (o.modes) found = trainer.reached_groups(o.modes->states);
+    if (o.modes && !o.modes->region.empty())
+      regions = trainer.reached_groups(o.modes->states, o.modes->region);
+    auto count = [](int64_t v) { return v < 0 ? std::string() : std::to_string(v); };
     for (int32_t r = 0; r < c.runs; ++r) {
       const Metrics& m = ev[r].metrics;
       const double lze = std::abs(ev[r].log_z_estimate - log_z);
       RunResult& run = res.runs[r];
       run.last = ev[r], run.log_z_error = lze;
       if (run.to_tv < 0 && m.tv <= o.tv_threshold) run.to_tv = spent;
+      // Trapezoids of log10 TV between evaluations; the mean over the budget when final.
+      const double log_tv = std::log10(std::max(m.tv, 1e-12));
+      if (spent > 0) area[r] += 0.5 * (log_tv + last_log_tv[r]) * double(spent - last_spent);
+      last_log_tv[r] = log_tv;
+      run.mean_log10_tv = spent > 0 ? area[r] / double(spent) : log_tv;
+      run.modes_found = found[r], run.mode_regions_found = regions[r];
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (csv)
         csv->line(label + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
@@ -278,8 +302,11 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
                   std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
                   fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(lze) + "," +
                   fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," +
-                  fmt(m.mode_mass) + "," + fmt(res.train_seconds));
+                  fmt(m.mode_mass) + "," + count(found[r]) + "," + count(regions[r]) + "," +
+                  fmt(res.train_seconds) +
+                  (o.row_suffix ? "," + o.row_suffix(r) : std::string()));
     }
+    last_spent = spent;
     const auto now = clock::now();
     if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
       last_print = now;
@@ -300,6 +327,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     }
   };
   record(o.steps == 0);
+  if (o.after_step) o.after_step(trainer);
   for (int64_t done = 1; done <= o.steps; ++done) {
     const auto t0 = clock::now();
     trainer.step();
@@ -307,6 +335,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     if (due) synchronize(b);
     res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
     if (due) record(done == o.steps);
+    if (o.after_step) o.after_step(trainer);
   }
   res.steps = trainer.steps_done();
   return res;
@@ -335,6 +364,14 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["final_log_z_error"] = lze;
   j["final_elbo"] = elbo;  // NaN (null) for a base-policy target
   j["final_eubo"] = eubo;
+  nlohmann::json found = nlohmann::json::array(), regions = nlohmann::json::array();
+  for (const RunResult& x : r.runs) {
+    found.push_back(x.modes_found < 0 ? nlohmann::json() : nlohmann::json(x.modes_found));
+    regions.push_back(x.mode_regions_found < 0 ? nlohmann::json()
+                                               : nlohmann::json(x.mode_regions_found));
+  }
+  j["final_modes_found"] = found;  // distinct modes of R the run's samples have reached
+  j["final_mode_regions_found"] = regions;
   // Per run, the trajectories (steps for the exact gradient) by the first evaluation with
   // TV <= the threshold (null: never); their median over runs, null when most never got there.
   std::vector<int64_t> reached;

@@ -2,6 +2,7 @@
 // an all-or-nothing CSV file, and evaluation every K steps with progress on stderr.
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct LearnerOptions {
   std::string lr = "auto", lr_log_z = "0.1";
   std::string optimizer = "adam", loss = "huber", replay = "prioritized";
   std::string priority = "huber-loss";
+  std::string epsilon = "auto", epsilon_end = "0";  ///< one value or one per run
   TrainConfig cfg;
 };
 
@@ -22,8 +24,6 @@ struct LearnerOptions {
 /// options to a subcommand.
 void add_learner_options(CLI::App& cmd, LearnerOptions& o);
 
-/// The default table learning rate for --lr auto, the same for every learner (tabular Adam).
-float default_lr();
 
 /// The TrainConfig for `algo` from the options (parses the learning-rate lists).
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
@@ -84,13 +84,24 @@ class AtomicCsv {
 };
 
 inline const char* kCurveHeader =
-    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,seconds";
+    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,modes_found,"
+    "mode_regions_found,seconds";
+
+/// The reward's modes of the environment (reward_modes, with the grid when it is a hypergrid).
+RewardModes mode_groups(const Environment& env);
 
 struct LoopOptions {
   int64_t steps = 0, eval_every = 0;
   bool quiet = false;
   std::string label;  ///< the CSV's algo column; empty: the learner's name
   double tv_threshold = 0.05;
+  /// Extra CSV cells of run r, appended to each of its rows with a leading comma (tune's
+  /// lr,lr_log_z,epsilon); none when empty.
+  std::function<std::string(int32_t run)> row_suffix;
+  /// Called before the first step and after each step (untimed): train's --snapshot-every.
+  std::function<void(const Trainer&)> after_step;
+  /// The modes_found / mode_regions_found columns; null: left empty.
+  const RewardModes* modes = nullptr;
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
@@ -100,6 +111,13 @@ struct RunResult {
   /// Trajectories per run (steps for the exact gradient) at the first evaluation with
   /// TV <= the threshold; -1 when none was.
   int64_t to_tv = -1;
+  /// The mean of log10 TV over the budget: the trapezoidal area under log10 max(TV, 1e-12)
+  /// against trajectories (steps for the exact gradient) between the evaluations, divided by the
+  /// budget; log10 TV at step 0 when no step was taken. Tune's score (lower is better).
+  double mean_log10_tv = 0;
+  /// Distinct modes (and hypergrid mode regions) the run's samples have exited from so far; -1
+  /// when not tracked (no RewardModes, or no regions for a non-grid environment).
+  int64_t modes_found = -1, mode_regions_found = -1;
 };
 
 struct LoopResult {

@@ -1,0 +1,209 @@
+// gfnrl tune: for each learner, every setting of a grid (learning rate, TB's log Z rate,
+// exploration) times several seeds as the runs of ONE batched Trainer; each setting scored by
+// the mean over its seeds of the mean log10 exact TV over the budget (the area under log10 TV
+// against trajectories, per trajectory). Writes every curve to one CSV and the scores with the
+// best setting of each learner to a JSON that `gfnrl study --tuned` reads.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "study_plan.hpp"
+#include "tuning.hpp"
+
+namespace gfnrl::cli {
+
+namespace {
+
+// The runs of one learner: setting i of the grid with seed k is run i * seeds + k.
+struct Grid {
+  std::vector<Setting> settings;
+  int32_t seeds = 1;
+  int32_t runs() const { return static_cast<int32_t>(settings.size()) * seeds; }
+};
+
+// TB's log Z rate matters to the learners with a log Z entry only (tb, rtb, pg, ac); the others
+// try each (lr, epsilon) once.
+bool has_log_z(Algo a) { return a == Algo::TB || is_policy_gradient(a); }
+
+Grid grid_of(const Job& job, const TuneGrid& g, int32_t seeds) {
+  Grid out;
+  out.seeds = seeds;
+  const std::vector<float> lrz = has_log_z(job.cfg.algo) ? g.lr_log_z : std::vector<float>{NAN};
+  for (float lr : g.lr)
+    for (float z : lrz)
+      for (float eps : g.epsilon) out.settings.push_back({lr, z, eps});
+  return out;
+}
+
+// The job's configuration with one run per (setting, seed), checked before any training.
+void expand(Job& job, const Grid& grid) {
+  TrainConfig& c = job.cfg;
+  c.runs = grid.runs();
+  c.lr.clear(), c.epsilon.clear();
+  std::vector<float> lrz;
+  for (const Setting& s : grid.settings)
+    for (int32_t k = 0; k < grid.seeds; ++k) {
+      c.lr.push_back(s.lr), c.epsilon.push_back(s.epsilon);
+      lrz.push_back(std::isnan(s.lr_log_z) ? c.lr_log_z[0] : s.lr_log_z);
+    }
+  c.lr_log_z = lrz;
+  if (c.epsilon_end.size() != 1)
+    throw InputError("gfnrl tune: --epsilon-end takes one value here (the grid sets the runs)");
+  c.validate();
+}
+
+std::string cell(float v) { return std::isnan(v) ? std::string() : shortest(v); }
+
+// Each setting's score: the mean over its seeds of the per-run mean log10 TV, with its standard
+// error, final TV and median trajectories to the TV threshold.
+nlohmann::json score_settings(const Grid& grid, const LoopResult& res) {
+  nlohmann::json all = nlohmann::json::array();
+  for (std::size_t i = 0; i < grid.settings.size(); ++i) {
+    std::vector<RunResult> runs(res.runs.begin() + i * grid.seeds,
+                                res.runs.begin() + (i + 1) * grid.seeds);
+    all.push_back(setting_summary(grid.settings[i], runs));
+  }
+  return all;
+}
+
+void print_learner(const std::string& label, const nlohmann::json& settings, std::size_t best) {
+  std::printf("%-14s %10s %10s %8s %14s %12s %12s %12s\n", label.c_str(), "lr", "lr_log_z",
+              "epsilon", "mean log10 TV", "+- s.e.", "final TV", "TV max");
+  for (std::size_t i = 0; i < settings.size(); ++i) {
+    const nlohmann::json& s = settings[i];
+    const std::string z = s["lr_log_z"].is_null() ? "-" : shortest(s["lr_log_z"].get<float>());
+    std::printf("%-14s %10s %10s %8s %14.4f %12.4f %12.5f %12.5f\n", i == best ? "  *best" : "",
+                shortest(s["lr"].get<float>()).c_str(), z.c_str(),
+                shortest(s["epsilon"].get<float>()).c_str(), s["score"].get<double>(),
+                s["score_sem"].get<double>(), s["final_tv_mean"].get<double>(),
+                s["final_tv_max"].get<double>());
+  }
+}
+
+}  // namespace
+
+nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
+  SessionOptions so = o.session;
+  if (o.best == so.out && o.best != "/dev/null")
+    throw InputError("--best " + o.best + " and --out " + so.out + " name the same file");
+  const TuneGrid g = parse_tune_grid(so.learner.lr, so.learner.lr_log_z, so.learner.epsilon);
+  // The jobs are planned with one run and the grid's first values, then widened to the grid.
+  so.runs = 1;
+  so.learner.lr = shortest(g.lr[0]);
+  so.learner.lr_log_z = shortest(g.lr_log_z[0]);
+  so.learner.epsilon = shortest(g.epsilon[0]);
+  const std::vector<std::string> pbs = study_backward_policies(so, false);
+  const EnvOptions env = checked_environment(so, cmd);
+  std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, false);
+  std::vector<Grid> grids;
+  for (Job& job : jobs) {
+    grids.push_back(grid_of(job, g, o.seeds));
+    expand(job, grids.back());
+  }
+  const int64_t runs_per_learner = grids.front().runs();
+  AtomicCsv csv(so.out);
+  OutputFile best_file(o.best, false, "--best");
+  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon");
+  const Backend b = parse_backend(env.backend);
+  const Environment built = build_environment(env, b);
+  progress(env, "tune: " + std::to_string(grids.front().settings.size()) + " settings x " +
+                    std::to_string(o.seeds) + " seeds = " + std::to_string(runs_per_learner) +
+                    " runs per learner, seeds " + std::to_string(so.seed) + ".." +
+                    std::to_string(so.seed + runs_per_learner - 1) +
+                    " (report curves on other seeds: study's default is 0..runs-1)");
+
+  nlohmann::json j = built.description;
+  j["command"] = "tune";
+  j["num_states"] = built.dag.num_states();
+  j["backend"] = backend_name(b);
+  j["pb"] = so.correction;
+  j["steps"] = so.steps;
+  j["batch"] = so.batch;
+  j["eval_every"] = so.eval_every;
+  j["seeds_per_setting"] = o.seeds;
+  j["selection"] = kTuneSelection;
+  j["out"] = so.out;
+  nlohmann::json learners = nlohmann::json::array(), best = nlohmann::json::object();
+  uint64_t first_seed = so.seed, last_seed = so.seed;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    Job& job = jobs[i];
+    const Grid& grid = grids[i];
+    job.cfg.seed = so.seed;
+    last_seed = std::max<uint64_t>(last_seed, so.seed + grid.runs() - 1);
+    progress(env, "tune: learner " + std::to_string(i + 1) + " of " + std::to_string(jobs.size()));
+    LoopResult res;
+    run_job(job, so, env, built, csv, &res, [&grid](int32_t r) {
+      const Setting& s = grid.settings[r / grid.seeds];
+      return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon);
+    });
+    nlohmann::json settings = score_settings(grid, res);
+    for (std::size_t k = 0; k < settings.size(); ++k)
+      settings[k]["seeds"] = {so.seed + k * grid.seeds, so.seed + (k + 1) * grid.seeds - 1};
+    const std::size_t pick = best_setting(settings);
+    best[job.label] = settings[pick];
+    learners.push_back({{"algo", job.label}, {"pb", job.pb}, {"best", settings[pick]},
+                        {"settings", settings}});
+    if (table) print_learner(job.label, settings, pick);
+  }
+  j["seeds"] = {first_seed, last_seed};
+  j["learners"] = learners;
+  j["best"] = best;
+  best_file.stream() << j.dump(2) << '\n';
+  csv.commit();
+  best_file.commit();
+  progress(env, "wrote " + so.out + " and " + o.best + " (sensitivity: python3 "
+                "tools/plot_sensitivity.py " + o.best + ")");
+  return j;
+}
+
+namespace {
+int run(const TuneOptions& o, const CLI::App& cmd) {
+  const nlohmann::json j = run_tune(o, cmd, !o.session.env.json);
+  progress(o.session.env, "curves at the best settings on other seeds: gfnrl study --tuned " + o.best);
+  if (o.session.env.json) print_json_line(j);
+  return 0;
+}
+}  // namespace
+
+void register_tune(CLI::App& app) {
+  auto o = std::make_shared<TuneOptions>();
+  o->algos = default_study_learners();
+  SessionOptions& so = o->session;
+  // The reference grid of the learners' defaults: 2-D H=8, 2,000 steps of 16 trajectories.
+  so.env.grid.ndim = 2;
+  so.env.grid.height = 8;
+  so.out = "tune.csv";
+  so.steps = 2000;
+  so.eval_every = 100;
+  so.seed = 1000;  // disjoint from study's and train's default seeds 0..runs-1
+  so.learner.lr = kDefaultTuneLr;
+  so.learner.epsilon = kDefaultTuneEpsilon;
+  CLI::App* cmd = app.add_subcommand(
+      "tune", "each learner at every setting of a grid x several seeds, in one batched launch per "
+              "learner: scores, the best setting per learner (JSON for study --tuned) and every curve");
+  cmd->add_option("--algos", o->algos,
+                  "comma list of learners, each optionally learner/P_B; learners: " +
+                      join_names(learner_names()))
+      ->capture_default_str();
+  cmd->add_option("--seeds", o->seeds, "seeds per setting (runs seed, seed+1, ...)")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("--best", o->best,
+                  "JSON: every setting's score and each learner's best setting (gfnrl study "
+                  "--tuned reads it)")
+      ->capture_default_str();
+  add_session_options(*cmd, so);
+  cmd->remove_option(cmd->get_option("--runs"));  // runs = settings x --seeds
+  cmd->get_option("--lr")->description(
+      "table learning rates to try: a comma list, or FROM:TO:N (N log-spaced values)");
+  cmd->get_option("--lr-log-z")->description(
+      "log Z learning rates to try (tb, rtb, pg, ac; the others ignore it): a comma list, or "
+      "FROM:TO:N (N log-spaced values)");
+  cmd->get_option("--epsilon")->description(
+      "exploration rates to try, each in [0, 1]: a comma list, or FROM:TO:N (N evenly spaced "
+      "values); with --epsilon-decay-steps each decays to --epsilon-end");
+  cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
+}
+
+}  // namespace gfnrl::cli
