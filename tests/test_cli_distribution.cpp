@@ -29,6 +29,25 @@ double reward(const std::vector<int>& x, int h) {
   return 1e-3 + 0.5 * outer + 2.0 * band;
 }
 
+// 1-based ranks, ties at their average, counted pair by pair.
+std::vector<double> ranks(const std::vector<double>& v) {
+  std::vector<double> r;
+  for (double a : v) {
+    double below = 0, equal = 0;
+    for (double b : v) below += b < a, equal += b == a;
+    r.push_back(1 + below + (equal - 1) / 2);
+  }
+  return r;
+}
+
+double pearson(const std::vector<double>& a, const std::vector<double>& b) {
+  double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ma += a[i] / a.size(), mb += b[i] / b.size();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ab += (a[i] - ma) * (b[i] - mb), aa += (a[i] - ma) * (a[i] - ma), bb += (b[i] - mb) * (b[i] - mb);
+  return ab / std::sqrt(aa * bb);
+}
+
 TEST(CliDistribution, EvalOutPtIsTheUniformPolicysTerminatingDistributionAndRoverZ) {
   const std::string out = temp_path("pt.csv");
   const Result r = run("eval --policy uniform --json --out-pt " + out + " " + kGrid);
@@ -62,7 +81,13 @@ TEST(CliDistribution, EvalOutPtIsTheUniformPolicysTerminatingDistributionAndRove
     tv += 0.5 * std::abs(std::stod(rows[i][4]) - std::stod(rows[i][5]));
   }
   EXPECT_EQ(seen.size(), std::size_t(h * h));  // every grid point once
-  EXPECT_NEAR(tv, nlohmann::json::parse(r.out)["tv"].get<double>(), 1e-6);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(tv, j["tv"].get<double>(), 1e-6);
+  // Spearman from the CSV (9 digits tell every float apart and keep its ties).
+  std::vector<double> q, p;
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    q.push_back(std::stod(rows[i][4])), p.push_back(std::stod(rows[i][5]));
+  EXPECT_NEAR(j["spearman"].get<double>(), pearson(ranks(q), ranks(p)), 1e-12);
 }
 
 TEST(CliDistribution, TrainSnapshotsAreRunZerosPolicyAtThoseSteps) {

@@ -2,6 +2,7 @@
 /// Exact distances between a policy's terminating distribution and a target, accumulated in double.
 #pragma once
 #include <limits>
+#include <vector>
 
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
@@ -36,6 +37,18 @@ struct Metrics {
 
 /// A state is a mode when its target weight w(x) >= (1 - kModeRelativeTolerance) max w.
 inline constexpr double kModeRelativeTolerance = 1e-6;
+
+/// Spearman's rank correlation of log P_T(x) and log p(x) over the target's support (log p
+/// finite): Pearson's r of their ranks, each run of equal values sharing its average rank
+/// (log P_T = -inf ranks lowest; NaN when either is constant there or P_T holds NaN). Exact ranks,
+/// no tolerance: float rounding that splits states of equal reward splits their P_T ranks too, so
+/// on rewards with large ties (the hypergrid's three levels) even the soft-optimal policy scores
+/// below 1. On the host (two copies of N floats, two sorts): not one of compare_to_target's
+/// per-evaluation sums.
+double spearman_correlation(const std::vector<float>& log_p_t, const std::vector<float>& log_target);
+/// The same for marginals on the DAG's backend against its rewards (or a target weight).
+double spearman_correlation(const Dag& dag, const Marginals& marginals,
+                            const Array<float>* log_target_weight = nullptr);
 
 /// The reward's modes (log R(x) >= log max R + log(1 - kModeRelativeTolerance)), ordered for
 /// Trainer::reached_groups: on a hypergrid (`grid` given: the DAG make_hypergrid built from it)

@@ -73,7 +73,7 @@ def _host_array(x, dtype, name):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform") -> dict:
+def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform", spearman: bool = False) -> dict:
     """The exact terminating distribution P_T of a tabular forward policy, against R/Z.
 
     ``edge_log_pf``: log P_F of every edge in the library's edge order (``dag.edges()``),
@@ -94,7 +94,10 @@ def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform") -> dict:
     under the target's backward process, >= 0), exactly (floats, or float64 arrays [runs] for
     batched input); ``log_z`` (log sum R), ``num_modes``,
     ``mode_mass_target`` (R/Z's mass on the modes) and ``p_t`` (float64 [num_states] or
-    [runs, num_states]).
+    [runs, num_states]). With ``spearman=True`` also ``spearman``: Spearman's rank correlation
+    of log P_T and log R over terminating states, ties at their average rank (exact ranks: float
+    rounding splits the ties of equal rewards, so large ties keep it below 1 even at the optimum;
+    it sorts every run's P_T on the host, N log N).
     """
     if dag.backend == "cuda" and _on_cuda(edge_log_pf) and _on_cuda(exit_log_pf):
         e = _device_table(edge_log_pf)
@@ -103,12 +106,13 @@ def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform") -> dict:
         e = _host_array(edge_log_pf, np.float32, "edge_log_pf")
         x = _host_array(exit_log_pf, np.float32, "exit_log_pf")
     if pb is None:
-        return _gfnrl._evaluate(dag, e, x)
+        return _gfnrl._evaluate(dag, e, x, spearman=spearman)
     if isinstance(pb, str):
         if pb == "table":
             raise ValueError("pb: give a backward policy name or a table of log P_B")
-        return _gfnrl._evaluate(dag, e, x, pb)
-    return _gfnrl._evaluate(dag, e, x, "table", _host_array(pb, np.float32, "pb"))
+        return _gfnrl._evaluate(dag, e, x, pb, spearman=spearman)
+    return _gfnrl._evaluate(dag, e, x, "table", _host_array(pb, np.float32, "pb"),
+                            spearman=spearman)
 
 
 def solve(dag: Dag, correction: str = "uniform") -> dict:

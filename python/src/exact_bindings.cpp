@@ -111,12 +111,14 @@ struct RunResults {
   std::vector<std::pair<const char*, std::vector<double>>> scalars;
   std::vector<double> p_t;
   Metrics last;
-  RunResults(std::size_t runs, std::size_t N, bool bounds) : p_t(runs * N) {
+  std::vector<double> spearman;  // empty unless asked for
+  RunResults(std::size_t runs, std::size_t N, bool bounds, bool rank) : p_t(runs * N) {
     for (const char* k : {"tv", "kl", "kl_reverse", "jsd", "model_mass", "expected_length", "corr",
                           "mode_mass"})
       scalars.emplace_back(k, std::vector<double>(runs));
     if (bounds)
       for (const char* k : {"elbo", "eubo"}) scalars.emplace_back(k, std::vector<double>(runs));
+    if (rank) spearman.resize(runs);
   }
   void set(std::size_t r, const Metrics& m) {
     const double v[] = {m.tv,         m.kl_target_model, m.kl_model_target, m.jsd, m.model_mass,
@@ -133,6 +135,12 @@ struct RunResults {
       else
         out[key] = v[0];
     }
+    if (!spearman.empty()) {
+      if (batched)
+        out["spearman"] = to_numpy(std::move(spearman), {runs});
+      else
+        out["spearman"] = spearman[0];
+    }
     out["mode_mass_target"] = last.mode_mass_target;
     out["num_modes"] = static_cast<int64_t>(last.num_modes);
     out["log_z"] = last.log_z;
@@ -142,7 +150,8 @@ struct RunResults {
 };
 
 nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> exit_log_pf,
-                  const std::string& pb, std::optional<HostInput<float>> pb_table) {
+                  const std::string& pb, std::optional<HostInput<float>> pb_table,
+                  bool spearman) {
   const Dag& dag = d.dag;
   const std::size_t E = dag.num_edges(), N = dag.num_states();
   const std::size_t runs = rows_of(edge_log_pf, E, "edge_log_pf");
@@ -151,7 +160,8 @@ nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> e
   const Backend from = input_backend(d, edge_log_pf, exit_log_pf);
   std::optional<VariationalBoundSolver> table_bounds;
   const VariationalBoundSolver* bounds = bounds_for(d, pb, pb_table, table_bounds);
-  RunResults res(runs, N, bounds != nullptr);
+  RunResults res(runs, N, bounds != nullptr, spearman);
+  const std::vector<float> log_reward = spearman ? dag.log_reward().to_host() : std::vector<float>{};
   if (!d.workspace->log_z) d.workspace->log_z = log_partition(dag);
   for (std::size_t r = 0; r < runs; ++r) {
     const float* e = edge_log_pf.data() + r * E;
@@ -170,11 +180,12 @@ nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> e
       met.elbo = v.elbo, met.eubo = v.eubo;
     }
     res.set(r, met);
-    if (dag.backend() == Backend::Cpu) {
+    if (dag.backend() == Backend::Cpu && !spearman) {
       exp_into(m.log_terminal.data(), N, res.p_t.data() + r * N);
     } else {
       const std::vector<float> lt = m.log_terminal.to_host();
       exp_into(lt.data(), N, res.p_t.data() + r * N);
+      if (spearman) res.spearman[r] = spearman_correlation(lt, log_reward);
     }
   }
   return res.to_dict(edge_log_pf.ndim() == 2, runs, N);
@@ -221,7 +232,8 @@ nb::dict solve(const PyDag& d, const std::string& correction) {
 
 void bind_exact(nb::module_& m) {
   m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"),
-        nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none());
+        nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none(),
+        nb::arg("spearman") = false);
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
 }
 

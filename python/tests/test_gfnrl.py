@@ -164,6 +164,28 @@ def test_evaluate_on_small_grids_and_in_batches():
         assert batched["log_z"] == pytest.approx(dag.log_z(), abs=1e-9)
 
 
+def average_ranks(v):
+    """1-based ranks, ties at their average, counted pair by pair."""
+    v = np.asarray(v)
+    return np.array([1 + np.sum(v < a) + (np.sum(v == a) - 1) / 2 for a in v])
+
+
+def test_spearman_is_pearson_of_average_ranks_over_the_support():
+    rng = np.random.default_rng(5)
+    dag = gfnrl.hypergrid(2, 6, backend="cpu")  # three reward levels: large ties in R
+    e, x = gfnrl.policy_from_logits(dag, random_logits(rng, dag, runs=2))
+    res = gfnrl.evaluate(dag, e, x, spearman=True)
+    plain = gfnrl.evaluate(dag, e, x)
+    assert "spearman" not in plain
+    lr = dag.log_rewards()
+    for r in range(2):
+        q = average_ranks(np.log(res["p_t"][r]).astype(np.float32))
+        p = average_ranks(lr)
+        assert res["spearman"][r] == pytest.approx(np.corrcoef(q, p)[0, 1], abs=1e-9)
+    one = gfnrl.evaluate(dag, e[0], x[0], pb=None, spearman=True)
+    assert one["spearman"] == pytest.approx(res["spearman"][0], abs=1e-12)
+
+
 def test_policy_from_logits_masks_and_normalises():
     dag = gfnrl.hypergrid(2, 3, backend="cpu")
     rng = np.random.default_rng(1)

@@ -133,6 +133,7 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   out["num_edges"] = dag.num_edges();
   out["num_levels"] = dag.num_levels();
   put_metrics(out, m);
+  out["spearman"] = spearman_correlation(dag, marginals, c.target.empty() ? nullptr : &c.target);
   if (optimal) out["log_z_error"] = std::abs(c.soft_vi_log_z - m.log_z);
   if (c.target.empty()) {
     out["elbo"] = m.elbo;

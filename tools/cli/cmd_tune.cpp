@@ -81,10 +81,19 @@ void print_learner(const std::string& label, const nlohmann::json& settings, std
   }
 }
 
-}  // namespace
 
-nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
-  SessionOptions so = o.session;
+// Every learner's job widened to the grid: one run per (setting, seed), configurations checked.
+struct TunePlan {
+  SessionOptions so;  // with one run and the grid's first values (the jobs' planning session)
+  EnvOptions env;
+  std::vector<Job> jobs;
+  std::vector<Grid> grids;
+};
+
+TunePlan plan_tune(const TuneOptions& o, const CLI::App& cmd) {
+  TunePlan p;
+  p.so = o.session;
+  SessionOptions& so = p.so;
   if (o.best == so.out && o.best != "/dev/null")
     throw InputError("--best " + o.best + " and --out " + so.out + " name the same file");
   const TuneGrid g = parse_tune_grid(so.learner.lr, so.learner.lr_log_z, so.learner.epsilon);
@@ -93,26 +102,19 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
   so.learner.lr = shortest(g.lr[0]);
   so.learner.lr_log_z = shortest(g.lr_log_z[0]);
   so.learner.epsilon = shortest(g.epsilon[0]);
-  const std::vector<std::string> pbs = study_backward_policies(so, false);
-  const EnvOptions env = checked_environment(so, cmd);
-  std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, false);
-  std::vector<Grid> grids;
-  for (Job& job : jobs) {
-    grids.push_back(grid_of(job, g, o.seeds));
-    expand(job, grids.back());
+  p.env = checked_environment(so, cmd);
+  p.jobs = plan_jobs(so, o.algos, study_backward_policies(so, false), false);
+  for (Job& job : p.jobs) {
+    p.grids.push_back(grid_of(job, g, o.seeds));
+    expand(job, p.grids.back());
+    job.cfg.seed = so.seed;
   }
-  const int64_t runs_per_learner = grids.front().runs();
-  AtomicCsv csv(so.out);
-  OutputFile best_file(o.best, false, "--best");
-  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon");
-  const Backend b = parse_backend(env.backend);
-  const Environment built = build_environment(env, b);
-  progress(env, "tune: " + std::to_string(grids.front().settings.size()) + " settings x " +
-                    std::to_string(o.seeds) + " seeds = " + std::to_string(runs_per_learner) +
-                    " runs per learner, seeds " + std::to_string(so.seed) + ".." +
-                    std::to_string(so.seed + runs_per_learner - 1) +
-                    " (report curves on other seeds: study's default is 0..runs-1)");
+  return p;
+}
 
+// The JSON's description of the tune: the environment, the budget and the selection rule.
+nlohmann::json describe_tune(const TuneOptions& o, const SessionOptions& so,
+                             const Environment& built, Backend b) {
   nlohmann::json j = built.description;
   j["command"] = "tune";
   j["num_states"] = built.dag.num_states();
@@ -124,14 +126,33 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
   j["seeds_per_setting"] = o.seeds;
   j["selection"] = kTuneSelection;
   j["out"] = so.out;
+  return j;
+}
+}  // namespace
+
+nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
+  TunePlan p = plan_tune(o, cmd);
+  const SessionOptions& so = p.so;
+  const EnvOptions& env = p.env;
+  const int64_t runs_per_learner = p.grids.front().runs();
+  AtomicCsv csv(so.out);
+  OutputFile best_file(o.best, false, "--best");
+  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon");
+  const Backend b = parse_backend(env.backend);
+  const Environment built = build_environment(env, b);
+  progress(env, "tune: " + std::to_string(p.grids.front().settings.size()) + " settings x " +
+                    std::to_string(o.seeds) + " seeds = " + std::to_string(runs_per_learner) +
+                    " runs per learner, seeds " + std::to_string(so.seed) + ".." +
+                    std::to_string(so.seed + runs_per_learner - 1) +
+                    " (report curves on other seeds: study's default is 0..runs-1)");
+  nlohmann::json j = describe_tune(o, so, built, b);
   nlohmann::json learners = nlohmann::json::array(), best = nlohmann::json::object();
-  uint64_t first_seed = so.seed, last_seed = so.seed;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    Job& job = jobs[i];
-    const Grid& grid = grids[i];
-    job.cfg.seed = so.seed;
+  uint64_t last_seed = so.seed;
+  for (std::size_t i = 0; i < p.jobs.size(); ++i) {
+    Job& job = p.jobs[i];
+    const Grid& grid = p.grids[i];
     last_seed = std::max<uint64_t>(last_seed, so.seed + grid.runs() - 1);
-    progress(env, "tune: learner " + std::to_string(i + 1) + " of " + std::to_string(jobs.size()));
+    progress(env, "tune: learner " + std::to_string(i + 1) + " of " + std::to_string(p.jobs.size()));
     LoopResult res;
     run_job(job, so, env, built, csv, &res, [&grid](int32_t r) {
       const Setting& s = grid.settings[r / grid.seeds];
@@ -146,7 +167,7 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
                         {"settings", settings}});
     if (table) print_learner(job.label, settings, pick);
   }
-  j["seeds"] = {first_seed, last_seed};
+  j["seeds"] = {so.seed, last_seed};
   j["learners"] = learners;
   j["best"] = best;
   best_file.stream() << j.dump(2) << '\n';

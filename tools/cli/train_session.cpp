@@ -260,6 +260,38 @@ RewardModes mode_groups(const Environment& env) {
   return reward_modes(env.dag, env.grid ? &*env.grid : nullptr);
 }
 
+namespace {
+// One CSV row (kCurveHeader) of run r at the trainer's current step.
+std::string curve_row(const std::string& label, int32_t r, const Trainer& trainer,
+                      const RunResult& run, double train_seconds) {
+  const Metrics& m = run.last.metrics;
+  auto count = [](int64_t v) { return v < 0 ? std::string() : std::to_string(v); };
+  return label + "," + std::to_string(r) + "," + std::to_string(trainer.config().seed + r) + "," +
+         std::to_string(trainer.steps_done()) + "," +
+         std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
+         fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(run.log_z_error) + "," +
+         fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," + fmt(m.mode_mass) + "," +
+         count(run.modes_found) + "," + count(run.mode_regions_found) + "," + fmt(train_seconds);
+}
+
+// The progress line on stderr, with an ETA: the remaining steps at the rate so far,
+// evaluations included.
+void print_progress(const std::string& label, const Trainer& trainer, int64_t steps,
+                    const LoopResult& res, double mean, double lo, double hi) {
+  const int64_t done = trainer.steps_done();
+  const double eta = done > 0 ? (res.train_seconds + res.eval_seconds) / done *
+                                    static_cast<double>(steps - done)
+                              : 0.0;
+  std::fprintf(stderr,
+               "[gfnrl] %-10s step %lld/%lld (%3.0f%%)  traj/run %lld  TV mean %.4f "
+               "[%.4f, %.4f]  %.1f s train, %.1f s eval, ETA %.0f s\n",
+               label.c_str(), static_cast<long long>(done), static_cast<long long>(steps),
+               steps ? 100.0 * done / steps : 100.0,
+               static_cast<long long>(trainer.trajectories_per_run()), mean, lo, hi,
+               res.train_seconds, res.eval_seconds, eta);
+}
+}  // namespace
+
 LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv) {
   using clock = std::chrono::steady_clock;
   const TrainConfig& c = trainer.config();
@@ -282,7 +314,6 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     if (o.modes) found = trainer.reached_groups(o.modes->states);
     if (o.modes && !o.modes->region.empty())
       regions = trainer.reached_groups(o.modes->states, o.modes->region);
-    auto count = [](int64_t v) { return v < 0 ? std::string() : std::to_string(v); };
     for (int32_t r = 0; r < c.runs; ++r) {
       const Metrics& m = ev[r].metrics;
       const double lze = std::abs(ev[r].log_z_estimate - log_z);
@@ -297,33 +328,14 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
       run.modes_found = found[r], run.mode_regions_found = regions[r];
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (csv)
-        csv->line(label + "," + std::to_string(r) + "," + std::to_string(c.seed + r) +
-                  "," + std::to_string(trainer.steps_done()) + "," +
-                  std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
-                  fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(lze) + "," +
-                  fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," +
-                  fmt(m.mode_mass) + "," + count(found[r]) + "," + count(regions[r]) + "," +
-                  fmt(res.train_seconds) +
+        csv->line(curve_row(label, r, trainer, run, res.train_seconds) +
                   (o.row_suffix ? "," + o.row_suffix(r) : std::string()));
     }
     last_spent = spent;
     const auto now = clock::now();
     if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
       last_print = now;
-      char buf[256];
-      // ETA: the remaining steps at the rate so far, evaluations included.
-      const int64_t done = trainer.steps_done();
-      const double eta = done > 0 ? (res.train_seconds + res.eval_seconds) / done *
-                                        static_cast<double>(o.steps - done)
-                                  : 0.0;
-      std::snprintf(buf, sizeof buf,
-                    "[gfnrl] %-10s step %lld/%lld (%3.0f%%)  traj/run %lld  TV mean %.4f "
-                    "[%.4f, %.4f]  %.1f s train, %.1f s eval, ETA %.0f s",
-                    label.c_str(), static_cast<long long>(done), static_cast<long long>(o.steps),
-                    o.steps ? 100.0 * done / o.steps : 100.0,
-                    static_cast<long long>(trainer.trajectories_per_run()), sum / c.runs, lo, hi,
-                    res.train_seconds, res.eval_seconds, eta);
-      std::fprintf(stderr, "%s\n", buf);
+      print_progress(label, trainer, o.steps, res, sum / c.runs, lo, hi);
     }
   };
   record(o.steps == 0);
