@@ -39,7 +39,8 @@ std::set<int32_t> exits_by_hand(const Dag& dag, const TrainConfig& c, int32_t r,
     a.layout = L;
     a.params = zero.data();
     a.runs = c.runs, a.batch = c.batch, a.max_len = len;
-    a.scale = 1.0f;
+    a.tau = 1.0f;
+    a.temperature_start = a.temperature_end = ones.data();
     a.epsilon_start = a.epsilon_end = ones.data();
     a.seed = c.seed, a.step = static_cast<uint64_t>(step);
     a.states = st.data(), a.actions = ac.data(), a.lengths = lengths.data();

@@ -172,8 +172,9 @@ TEST(PolicyGradient, SampledGradientMeanConvergesToTheExactGradient) {
     ra.runs = 1;
     ra.batch = batch;
     ra.max_len = max_len;
-    ra.scale = 1.0f;
-    const float on_policy = 0.0f;
+    const float on_policy = 0.0f, unit = 1.0f;
+    ra.tau = 1.0f;
+    ra.temperature_start = ra.temperature_end = &unit;
     ra.epsilon_start = ra.epsilon_end = &on_policy;
     ra.seed = 77;
     ra.step = static_cast<uint64_t>(k);

@@ -27,7 +27,7 @@ std::vector<float> train(TrainConfig c, int steps) {
 TEST(Schedules, EpsilonAndTemperatureFollowTheirLinearFormula) {
   TrainConfig c;
   c.epsilon = {0.1f}, c.epsilon_end = {0.0f}, c.epsilon_decay_steps = 30000;
-  c.temperature = 2.0f, c.temperature_end = 0.5f, c.temperature_decay_steps = 100;
+  c.temperature = {2.0f}, c.temperature_end = {0.5f}, c.temperature_decay_steps = 100;
   for (int64_t t : {0, 1, 50, 99, 100, 101, 15000, 30000, 90000}) {
     const double f = std::min<double>(t, 30000) / 30000.0, g = std::min<double>(t, 100) / 100.0;
     EXPECT_NEAR(c.scheduled_epsilon(t), 0.1 * (1 - f), 1e-7) << t;
@@ -54,10 +54,10 @@ TEST(Schedules, LearningRateWarmsUpThenFollowsACosine) {
 
 TEST(Schedules, AScheduleThatDoesNotMoveIsBitIdenticalToNone) {
   TrainConfig plain;
-  plain.runs = 2, plain.epsilon = {0.2f}, plain.temperature = 1.5f, plain.algo = Algo::DB;
+  plain.runs = 2, plain.epsilon = {0.2f}, plain.temperature = {1.5f}, plain.algo = Algo::DB;
   TrainConfig still = plain;
   still.epsilon_end = {0.2f}, still.epsilon_decay_steps = 50;
-  still.temperature_end = 1.5f, still.temperature_decay_steps = 50;
+  still.temperature_end = {1.5f}, still.temperature_decay_steps = 50;
   EXPECT_EQ(train(plain, 30), train(still, 30));
   TrainConfig moving = plain;
   moving.epsilon_end = {1.0f}, moving.epsilon_decay_steps = 10;
@@ -66,11 +66,13 @@ TEST(Schedules, AScheduleThatDoesNotMoveIsBitIdenticalToNone) {
 
 // A tuning grid gives each run its own exploration: run r of a batch with per-run epsilon lists
 // trains exactly as a batch of one with seed + r and run r's values.
-TEST(Schedules, PerRunEpsilonSchedulesTrainEachRunAsItsOwnConfiguration) {
+TEST(Schedules, PerRunExplorationSchedulesTrainEachRunAsItsOwnConfiguration) {
   TrainConfig batched;
   batched.algo = Algo::TB, batched.runs = 3, batched.seed = 7;
   batched.epsilon = {0.0f, 0.3f, 0.8f}, batched.epsilon_end = {0.5f, 0.0f, 0.8f};
   batched.epsilon_decay_steps = 6;
+  batched.temperature = {1.0f, 2.0f, 0.5f}, batched.temperature_end = {3.0f, 1.0f, 0.5f};
+  batched.temperature_decay_steps = 8;
   batched.lr = {1e-2f, 3e-2f, 5e-2f};
   const std::vector<float> all = train(batched, 12);
   const std::size_t stride = all.size() / 3;
@@ -78,15 +80,19 @@ TEST(Schedules, PerRunEpsilonSchedulesTrainEachRunAsItsOwnConfiguration) {
     TrainConfig one = batched;
     one.runs = 1, one.seed = 7 + r;
     one.epsilon = {batched.epsilon[r]}, one.epsilon_end = {batched.epsilon_end[r]};
+    one.temperature = {batched.temperature[r]}, one.temperature_end = {batched.temperature_end[r]};
     one.lr = {batched.lr[r]};
     EXPECT_EQ(train(one, 12), std::vector<float>(all.begin() + r * stride,
                                                  all.begin() + (r + 1) * stride))
         << "run " << r;
     EXPECT_EQ(batched.scheduled_epsilon(3, r), one.scheduled_epsilon(3));
+    EXPECT_EQ(batched.scheduled_temperature(5, r), one.scheduled_temperature(5));
   }
   EXPECT_NEAR(batched.scheduled_epsilon(3, 0), 0.25, 1e-7);
   EXPECT_NEAR(batched.scheduled_epsilon(3, 1), 0.15, 1e-7);
   EXPECT_EQ(batched.scheduled_epsilon(100, 2), 0.8f);
+  EXPECT_NEAR(batched.scheduled_temperature(4, 0), 2.0, 1e-7);
+  EXPECT_NEAR(batched.scheduled_temperature(4, 1), 1.5, 1e-7);
   // A list of the wrong length, or a value out of [0, 1], is refused by name.
   TrainConfig bad = batched;
   bad.epsilon = {0.1f, 0.2f};
@@ -97,6 +103,15 @@ TEST(Schedules, PerRunEpsilonSchedulesTrainEachRunAsItsOwnConfiguration) {
     ADD_FAILURE();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("epsilon = 1.5"), std::string::npos) << e.what();
+  }
+  bad = batched;
+  bad.temperature = {1.0f, 0.0f, 1.0f};
+  try {
+    bad.validate();
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("temperature = 0 is out of range: must be finite and > 0"),
+              std::string::npos) << e.what();
   }
 }
 
@@ -119,7 +134,7 @@ TEST(Schedules, BadSchedulesAreRefusedByName) {
   c.epsilon_end = {1.5f};
   EXPECT_THROW(c.validate(), InputError);
   c = {};
-  c.temperature_end = 0.0f;
+  c.temperature_end = {0.0f};
   EXPECT_THROW(c.validate(), InputError);
   c = {};
   c.lr_warmup_steps = -1;

@@ -171,7 +171,7 @@ TEST(TrainConfigValidation, ExactGradientRefusesExplorationSettingsItWouldIgnore
     c.epsilon = {0.1f};
     EXPECT_THROW(Trainer(dag, nullptr, c), InputError);
     c.epsilon = {0};
-    c.temperature = 2;
+    c.temperature = {2};
     try {
       Trainer(dag, nullptr, c);
       ADD_FAILURE() << "temperature 2 accepted";
@@ -179,7 +179,7 @@ TEST(TrainConfigValidation, ExactGradientRefusesExplorationSettingsItWouldIgnore
       EXPECT_NE(std::string(e.what()).find("temperature = 2 would be ignored"), std::string::npos)
           << e.what();
     }
-    c.temperature = 1;
+    c.temperature = {1};
     EXPECT_NO_THROW(Trainer(dag, nullptr, c));
   }
 }

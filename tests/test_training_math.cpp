@@ -680,7 +680,9 @@ TEST(Rollout, SampledTerminalStatesFollowTheBehaviourPolicy) {
   a.runs = 1;
   a.batch = batch;
   a.max_len = f.max_len;
-  a.scale = scale;
+  const float unit = 1.0f;
+  a.tau = 1.0f / scale;  // scale = 1 / (tau * temperature 1)
+  a.temperature_start = a.temperature_end = &unit;
   a.epsilon_start = &eps;
   a.epsilon_end = &eps;
   a.seed = 42;
@@ -706,8 +708,9 @@ TEST(Rollout, SameSeedSameTrajectoriesOtherSeedOthers) {
   auto sample = [&](uint64_t seed, uint64_t step) {
     std::vector<int32_t> st(64 * f.max_len, -1), ac(st.size(), -1), len(64);
     const float eps = 0.1f;
-    detail::RolloutArgs a{f.dag.view(), f.L, row.data(), 1, 64, f.max_len, 1.0f, &eps, &eps, 0,
-                          seed, step, st.data(), ac.data(), len.data()};
+    const float unit = 1.0f;
+    detail::RolloutArgs a{f.dag.view(), f.L, row.data(), 1, 64, f.max_len, 1.0f, &unit, &unit, 0,
+                          &eps, &eps, 0, seed, step, st.data(), ac.data(), len.data()};
     for (int32_t m = 63; m >= 0; --m) detail::rollout_trajectory(a, 0, m);  // any order
     ac.insert(ac.end(), len.begin(), len.end());
     return ac;

@@ -23,14 +23,14 @@ void require_rates(const std::vector<float>& rates, const std::string& name, int
   for (float v : rates) require(std::isfinite(v) && v > 0, name, v, "finite and > 0");
 }
 
-// A per-run list of values in [lo, hi]: one value, or one per run.
+// A per-run list of values, each `ok` (the `range` the message states): one value, or one per run.
 void require_per_run(const std::vector<float>& values, const std::string& name, int32_t runs,
-                     float lo, float hi) {
+                     bool (*ok)(float), const std::string& range) {
   if (values.empty() || (values.size() != 1 && values.size() != static_cast<std::size_t>(runs)))
     throw InputError(name + " has " + std::to_string(values.size()) +
                      " values: give one, or one per run (" + std::to_string(runs) + ")");
   for (float v : values)
-    require(v >= lo && v <= hi, name, v, "in [" + format_number(lo) + ", " + format_number(hi) + "]");
+    require(ok(v), name, v, range);
 }
 }  // namespace
 
@@ -115,8 +115,9 @@ float TrainConfig::scheduled_epsilon(int64_t t, int32_t run) const {
                                  epsilon_decay_steps, t);
 }
 
-float TrainConfig::scheduled_temperature(int64_t t) const {
-  return detail::linear_schedule(temperature, temperature_end, temperature_decay_steps, t);
+float TrainConfig::scheduled_temperature(int64_t t, int32_t run) const {
+  return detail::linear_schedule(of_run(temperature, run), of_run(temperature_end, run),
+                                 temperature_decay_steps, t);
 }
 
 float TrainConfig::lr_factor(int64_t u) const {
@@ -161,12 +162,12 @@ float TrainConfig::entropy_coefficient() const {
 void TrainConfig::validate() const {
   require(runs >= 1, "runs", runs, ">= 1");
   require(batch >= 1, "batch", batch, ">= 1");
-  require_per_run(epsilon, "epsilon", runs, 0, 1);
-  require(std::isfinite(temperature) && temperature > 0, "temperature", temperature,
-          "finite and > 0");
-  require_per_run(epsilon_end, "epsilon end", runs, 0, 1);
-  require(std::isfinite(temperature_end) && temperature_end > 0, "temperature end",
-          temperature_end, "finite and > 0");
+  const auto probability = [](float v) { return v >= 0 && v <= 1; };
+  const auto positive = [](float v) { return std::isfinite(v) && v > 0; };
+  require_per_run(epsilon, "epsilon", runs, probability, "in [0, 1]");
+  require_per_run(temperature, "temperature", runs, positive, "finite and > 0");
+  require_per_run(epsilon_end, "epsilon end", runs, probability, "in [0, 1]");
+  require_per_run(temperature_end, "temperature end", runs, positive, "finite and > 0");
   require(epsilon_decay_steps >= 0, "epsilon decay steps", double(epsilon_decay_steps), ">= 0");
   require(temperature_decay_steps >= 0, "temperature decay steps",
           double(temperature_decay_steps), ">= 0");
@@ -202,9 +203,11 @@ void TrainConfig::validate() const {
                      "or temperature schedule would be ignored");
   const auto explores = [](float e) { return e != 0.0f; };
   if (exact_gradient && (std::any_of(epsilon.begin(), epsilon.end(), explores) ||
-                         temperature != 1.0f))
+                         std::any_of(temperature.begin(), temperature.end(),
+                                     [](float t) { return t != 1.0f; })))
     throw InputError("the exact expected gradient is on-policy (it samples nothing), so epsilon = " +
-                     format_number(*std::max_element(epsilon.begin(), epsilon.end())) + " and temperature = " + format_number(temperature) +
+                     format_number(*std::max_element(epsilon.begin(), epsilon.end())) + " and temperature = " +
+                     format_number(*std::max_element(temperature.begin(), temperature.end())) +
                      " would be ignored: leave them at 0 and 1, or drop --exact-gradient");
   if (exact_gradient && algo == Algo::TB && prior)
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "

@@ -72,6 +72,7 @@ struct Trajectories {
   Array<float> cost;       // pg / ac: each trajectory's total cost [runs x batch]
   Array<float> advantage;  // ac: [runs x batch x max_len]
   Array<float> epsilon_start, epsilon_end;  // [runs]: each run's exploration schedule
+  Array<float> temperature_start, temperature_end;  // [runs]
   Array<uint8_t> reached;  // [runs x states]: 1 where a sampled trajectory of the run exited
 };
 

@@ -6,7 +6,7 @@ namespace gfnrl::training {
 // States and actions per position, lengths; AC's advantages; SubTB's scratch rows.
 std::size_t Trajectories::bytes(const Dag& dag, const TrainConfig& c) {
   const std::size_t traj = std::size_t(c.runs) * c.batch, len = dag.num_levels();
-  std::size_t bytes = traj * (2 * len + 1) * sizeof(int32_t) + 2 * std::size_t(c.runs) * sizeof(float) +
+  std::size_t bytes = traj * (2 * len + 1) * sizeof(int32_t) + 4 * std::size_t(c.runs) * sizeof(float) +
                       std::size_t(c.runs) * dag.num_states();  // the reached flags
   if (c.algo == Algo::ActorCritic) bytes += traj * len * sizeof(float);
   if (c.algo == Algo::SubTB) bytes += traj * detail::kSubTBScratch * (len + 1) * sizeof(float);
@@ -25,6 +25,8 @@ Trajectories::Trajectories(const Dag& dag, const TrainConfig& c) : batch(c.batch
   if (c.algo == Algo::ActorCritic) advantage = Array<float>(b, traj * max_len);
   epsilon_start = Array<float>::from_host(b, per_run(c.epsilon, c.runs));
   epsilon_end = Array<float>::from_host(b, per_run(c.epsilon_end, c.runs));
+  temperature_start = Array<float>::from_host(b, per_run(c.temperature, c.runs));
+  temperature_end = Array<float>::from_host(b, per_run(c.temperature_end, c.runs));
   reached = Array<uint8_t>::from_host(b, std::vector<uint8_t>(traj / c.batch * dag.num_states(), 0));
 }
 
@@ -48,7 +50,10 @@ detail::RolloutArgs Trajectories::rollout(const Dag& dag, const TrainConfig& c,
   a.runs = c.runs;
   a.batch = c.batch;
   a.max_len = max_len;
-  a.scale = 1.0f / (c.entropy_coefficient() * c.scheduled_temperature(step));
+  a.tau = c.entropy_coefficient();
+  a.temperature_start = temperature_start.data();
+  a.temperature_end = temperature_end.data();
+  a.temperature_steps = c.temperature_decay_steps;
   a.epsilon_start = epsilon_start.data();
   a.epsilon_end = epsilon_end.data();
   a.epsilon_steps = c.epsilon_decay_steps;

@@ -106,13 +106,13 @@ struct TrainConfig {
   /// Probability of a uniformly random action, in [0, 1]; one value, or one per run (a tuning
   /// grid's runs each explore at their own rate).
   std::vector<float> epsilon{0.0f};
-  float temperature = 1.0f;   ///< behaviour logits divided by this, > 0
+  std::vector<float> temperature{1.0f};  ///< behaviour logits divided by this, > 0; one or one per run
   // Exploration schedules (scheduled_epsilon / scheduled_temperature): linear from the values
   // above to these over the given number of steps, then constant (gfnx's multi-seed TB decays
   // epsilon from 0.1 to 0 over 30,000 steps). 0 steps: constant.
   std::vector<float> epsilon_end{0.0f};  ///< in [0, 1]; one value, or one per run
   int64_t epsilon_decay_steps = 0;   ///< >= 0
-  float temperature_end = 1.0f;      ///< finite and > 0
+  std::vector<float> temperature_end{1.0f};  ///< finite and > 0; one value or one per run
   int64_t temperature_decay_steps = 0;  ///< >= 0
   // Optimizer.
   OptimizerKind optimizer = OptimizerKind::Adam;
@@ -169,7 +169,7 @@ struct TrainConfig {
   static float of_run(const std::vector<float>& values, int32_t run) {
     return values.size() == 1 ? values[0] : values[static_cast<std::size_t>(run)];
   }
-  float scheduled_temperature(int64_t t) const;
+  float scheduled_temperature(int64_t t, int32_t run = 0) const;
   /// The factor on every table rate at update u (1-based): with W warm-up and C cosine updates,
   ///   u <= W: u / W;   then 0.5 (1 + cos(pi min(u - W, C) / C)) when C > 0, else 1.
   float lr_factor(int64_t u) const;

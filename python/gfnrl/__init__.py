@@ -190,8 +190,8 @@ class Trainer:
     ``seed + r``. ``pb``: the backward policy, fixed ("uniform", "maxent", "file": the DAG file's,
     "none") or trained ("learned", "tlm", "coupled", "guided"). ``options``: any TrainConfig
     field by name (``trainer_options()`` lists them: lr, lr_log_z, optimizer, epsilon,
-    temperature, subtb_lambda, exact_gradient, ...); ``lr``, ``lr_log_z``, ``epsilon`` and
-    ``epsilon_end`` may be one value or one per run. Options not given take the learner's
+    temperature, subtb_lambda, exact_gradient, ...); ``lr``, ``lr_log_z``, ``epsilon``,
+    ``epsilon_end``, ``temperature`` and ``temperature_end`` may be one value or one per run. Options not given take the learner's
     recommended configuration: the lr and epsilon ``gfnrl tune`` chose on the 2-D H=8 reference
     grid (README "Tuning"; epsilon 0 with ``exact_gradient``). ``evaluate()`` also reports
     ``modes_found`` (and on hypergrids ``mode_regions_found``, else -1) per run.

@@ -32,10 +32,10 @@ Setter rates(std::vector<float> TrainConfig::*member) {
 const std::map<std::string, Setter>& option_setters() {
   static const std::map<std::string, Setter> s = {
       {"epsilon", rates(&TrainConfig::epsilon)},
-      {"temperature", field<float>(&TrainConfig::temperature)},
+      {"temperature", rates(&TrainConfig::temperature)},
       {"epsilon_end", rates(&TrainConfig::epsilon_end)},
       {"epsilon_decay_steps", field<int64_t>(&TrainConfig::epsilon_decay_steps)},
-      {"temperature_end", field<float>(&TrainConfig::temperature_end)},
+      {"temperature_end", rates(&TrainConfig::temperature_end)},
       {"temperature_decay_steps", field<int64_t>(&TrainConfig::temperature_decay_steps)},
       {"lr_warmup_steps", field<int64_t>(&TrainConfig::lr_warmup_steps)},
       {"lr_cosine_steps", field<int64_t>(&TrainConfig::lr_cosine_steps)},

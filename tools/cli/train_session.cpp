@@ -48,8 +48,9 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
                  "list with one value per run")
       ->capture_default_str();
-  cmd.add_option("--temperature", c.temperature,
-                 "behaviour-policy temperature (logits divided by it), > 0")
+  cmd.add_option("--temperature", o.temperature,
+                 "behaviour-policy temperature (logits divided by it), > 0: one value, or a comma "
+                 "list with one value per run")
       ->capture_default_str();
   cmd.add_option("--epsilon-end", o.epsilon_end,
                  "epsilon schedule: epsilon moves linearly from --epsilon to this over "
@@ -59,9 +60,9 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--epsilon-decay-steps", c.epsilon_decay_steps,
                  "steps of the epsilon schedule, >= 0 (0: constant --epsilon)")
       ->capture_default_str();
-  cmd.add_option("--temperature-end", c.temperature_end,
+  cmd.add_option("--temperature-end", o.temperature_end,
                  "temperature schedule: linear from --temperature to this over "
-                 "--temperature-decay-steps steps, > 0")
+                 "--temperature-decay-steps steps, > 0; one value or one per run")
       ->capture_default_str();
   cmd.add_option("--temperature-decay-steps", c.temperature_decay_steps,
                  "steps of the temperature schedule, >= 0 (0: constant --temperature)")
@@ -240,6 +241,8 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
               : c.exact_gradient ? std::vector<float>{0.0f}
                                  : rec.epsilon;
   c.epsilon_end = parse_rates(o.epsilon_end, "epsilon-end");
+  c.temperature = parse_rates(o.temperature, "temperature");
+  c.temperature_end = parse_rates(o.temperature_end, "temperature-end");
   c.optimizer = parse_optimizer(o.optimizer);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";

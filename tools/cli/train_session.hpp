@@ -17,6 +17,7 @@ struct LearnerOptions {
   std::string optimizer = "adam", loss = "huber", replay = "prioritized";
   std::string priority = "huber-loss";
   std::string epsilon = "auto", epsilon_end = "0";  ///< one value or one per run
+  std::string temperature = "1", temperature_end = "1";
   TrainConfig cfg;
 };
 

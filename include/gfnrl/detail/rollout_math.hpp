@@ -3,7 +3,7 @@
 /// rollout kernel. At each state the behaviour policy is
 ///   b(a|s) = (1 - eps) * softmax(scale * row)(a) + eps / #actions(s),
 /// scale = 1 / (tau * temperature), tau = 1 for logit tables and the entropy coefficient for Q
-/// tables. Draws come from Philox with counter (step, trajectory, position): reproducible on
+/// tables; eps and the temperature follow each run's own linear schedule. Draws come from Philox with counter (step, trajectory, position): reproducible on
 /// every backend and thread count.
 #pragma once
 #include <cstdint>
@@ -18,8 +18,12 @@ struct RolloutArgs {
   TableLayout layout;
   const float* params;  ///< [runs x stride]
   int32_t runs, batch, max_len;
-  float scale;
-  /// Run r explores with linear_schedule(epsilon_start[r], epsilon_end[r], epsilon_steps, step).
+  float tau;  ///< the entropy coefficient: scale = 1 / (tau * temperature)
+  /// Run r samples at temperature linear_schedule(temperature_start[r], temperature_end[r],
+  /// temperature_steps, step) and explores with the same schedule of epsilon.
+  const float* temperature_start;  ///< [runs]
+  const float* temperature_end;    ///< [runs]
+  int64_t temperature_steps;
   const float* epsilon_start;  ///< [runs]
   const float* epsilon_end;    ///< [runs]
   int64_t epsilon_steps;
@@ -70,11 +74,14 @@ GFNRL_HD inline void rollout_trajectory(const RolloutArgs& a, int32_t r, int32_t
   const int64_t base = (int64_t(r) * a.batch + m) * a.max_len;
   const float eps = linear_schedule(a.epsilon_start[r], a.epsilon_end[r], a.epsilon_steps,
                                     static_cast<int64_t>(a.step));
+  const float scale = 1.0f / (a.tau * linear_schedule(a.temperature_start[r], a.temperature_end[r],
+                                                      a.temperature_steps,
+                                                      static_cast<int64_t>(a.step)));
   int32_t s = 0, t = 0;
   for (; t < a.max_len; ++t) {
     const Philox4 u = draw(a.seed + uint64_t(r), a.step, static_cast<uint32_t>(m),
                            static_cast<uint32_t>(t), kStreamRollout);
-    const int64_t act = sample_action(a.dag, a.layout, row, s, a.scale, eps, u);
+    const int64_t act = sample_action(a.dag, a.layout, row, s, scale, eps, u);
     a.states[base + t] = s;
     a.actions[base + t] = static_cast<int32_t>(act);
     const int32_t next = next_state(a.dag, a.layout, act);
