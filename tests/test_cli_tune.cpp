@@ -192,6 +192,7 @@ TEST(CliTune, BadGridsExitTwoWithOneLineAndNoFile) {
       {"--epsilon 0,1.5", "epsilon = 1.5 is out of range"},
       {"--preset backward", "backward not in"},
       {"--runs 4", "--runs"},
+      {"--lr 1e-3:1:1000 --epsilon 0:1:1000 --lr-log-z 0.1:1:2", "the grid has 2000000 runs"},
   };
   for (const auto& [flag, fragment] : cases) {
     const Result r = run("tune --algos tb --seeds 1 --steps 2 " + flag + " --out " + out +

@@ -97,6 +97,12 @@ TunePlan plan_tune(const TuneOptions& o, const CLI::App& cmd) {
   if (o.best == so.out && o.best != "/dev/null")
     throw InputError("--best " + o.best + " and --out " + so.out + " name the same file");
   const TuneGrid g = parse_tune_grid(so.learner.lr, so.learner.lr_log_z, so.learner.epsilon);
+  // Counted before any setting is built: a batch holds at most 2^20 runs, as --runs does.
+  const int64_t runs = int64_t(g.lr.size()) * int64_t(g.lr_log_z.size()) *
+                       int64_t(g.epsilon.size()) * int64_t(o.seeds);
+  if (runs > (int64_t(1) << 20))
+    throw InputError("the grid has " + std::to_string(runs) + " runs (lr x lr-log-z x epsilon x "
+                     "--seeds), more than one batch holds (1048576): give fewer values");
   // The jobs are planned with one run and the grid's first values, then widened to the grid.
   so.runs = 1;
   so.learner.lr = shortest(g.lr[0]);

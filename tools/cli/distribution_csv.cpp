@@ -28,7 +28,7 @@ DistributionCsv::DistributionCsv(const std::string& path, const std::string& fla
     : csv_(path, flag), with_step_(with_step) {
   const Dag& dag = env.dag;
   log_reward_ = dag.log_reward().to_host();
-  log_z_ = log_sum_exp(log_reward_);
+  log_z_ = log_partition(dag);
   const std::vector<int64_t> labels = dag.label().to_host();
   std::string header = with_step ? "step,state,label" : "state,label";
   if (env.grid)
