@@ -1,6 +1,7 @@
 // gfnrl-bench-exact: soft value iteration and exact marginals on hypergrids from 10^3 to 10^7
 // states, CPU and CUDA, per-level launches vs the replayed CUDA graph. Prints states, edges, the
-// bytes the minimal algorithm moves, the median time, and the achieved GB/s.
+// bytes the minimal algorithm moves, the median time, and the achieved GB/s; on the CPU also as a
+// percentage of the host's own read+write bandwidth (a triad over 576 MB, measured first).
 //
 // Minimal traffic (float32 tables, int32 indices, each array touched once):
 //   soft VI:   per state offsets, log R, V, exit Q, exit log pi (20 B); per edge child index,
@@ -11,6 +12,7 @@
 //              from Python, for bench/bench_python_evaluate.py's ratio)  -> + 12 N bytes
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "gfnrl/gfnrl.hpp"
+#include "host_bandwidth.hpp"
 
 using namespace gfnrl;
 
@@ -90,11 +93,18 @@ int main(int argc, char** argv) {
   if (bs.empty()) return 1;
   if (std::find(bs.begin(), bs.end(), Backend::Cuda) != bs.end())
     std::cerr << "[bench] device: " << cuda_device_description() << "\n";
+  bench::Triad triad;
+  if (bs.front() == Backend::Cpu) {
+    triad = bench::host_triad();
+    std::fprintf(stderr, "[bench] host triad a = b + s c: %.1f GB/s (%.0f MB, %d threads): the CPU "
+                 "rows' %%bw is their GB/s against it\n", triad.gbps, triad.bytes * 1e-6,
+                 triad.threads);
+  }
 
   if (!json)
-    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s | %-9s %9s %9s %8s | %8s\n", "grid", "bk",
-                "states", "edges", "levels", "softVI MB", "level ms", "graph ms", "GB/s",
-                "marg MB", "level ms", "graph ms", "GB/s", "eval ms");
+    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %5s | %-9s %9s %9s %8s %5s | %8s\n",
+                "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
+                "GB/s", "%bw", "marg MB", "level ms", "graph ms", "GB/s", "%bw", "eval ms");
   for (const Size& z : grid) {
     const HypergridConfig cfg{z.d, z.h};
     try {
@@ -133,6 +143,10 @@ int main(int argc, char** argv) {
       });
       const double sv_bytes = 20.0 * n + 20.0 * e, m_bytes = 16.0 * n + 16.0 * e;
       const double sv_best = std::min(sv_level_s, sv_graph_s), m_best = std::min(m_level_s, m_graph_s);
+      const double sv_gbps = sv_bytes / sv_best * 1e-9, m_gbps = m_bytes / m_best * 1e-9;
+      const bool cpu = b == Backend::Cpu;
+      const double sv_pct = cpu ? 100 * sv_gbps / triad.gbps : NAN;
+      const double m_pct = cpu ? 100 * m_gbps / triad.gbps : NAN;
       if (json) {
         nlohmann::json j{{"grid", std::to_string(z.d) + "x" + std::to_string(z.h)},
                          {"ndim", z.d},
@@ -145,21 +159,30 @@ int main(int argc, char** argv) {
                          {"soft_vi_bytes", sv_bytes},
                          {"soft_vi_per_level_s", sv_level_s},
                          {"soft_vi_graph_s", sv_graph_s},
-                         {"soft_vi_gbps", sv_bytes / sv_best * 1e-9},
+                         {"soft_vi_gbps", sv_gbps},
                          {"marginals_bytes", m_bytes},
                          {"marginals_per_level_s", m_level_s},
                          {"marginals_graph_s", m_graph_s},
-                         {"marginals_gbps", m_bytes / m_best * 1e-9},
+                         {"marginals_gbps", m_gbps},
                          {"evaluate_s", eval_s},
                          {"tv", tv},
                          {"repeats", repeats}};
+        if (cpu) {
+          j["host_triad_gbps"] = triad.gbps;
+          j["soft_vi_pct_of_triad"] = sv_pct;
+          j["marginals_pct_of_triad"] = m_pct;
+        }
         std::cout << j.dump() << std::endl;
       } else {
-        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.1f | %9.2f %9.3f %9.3f %8.1f | %8.3f\n",
+        auto pct = [](double v) {
+          return std::isnan(v) ? std::string("-") : std::to_string(int(v + 0.5)) + "%";
+        };
+        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.1f %5s | %9.2f %9.3f %9.3f %8.1f %5s | %8.3f\n",
                     (std::to_string(z.d) + "x" + std::to_string(z.h)).c_str(), backend_name(b),
                     (long long)n, (long long)e, dag.num_levels(), sv_bytes * 1e-6,
-                    sv_level_s * 1e3, sv_graph_s * 1e3, sv_bytes / sv_best * 1e-9, m_bytes * 1e-6,
-                    m_level_s * 1e3, m_graph_s * 1e3, m_bytes / m_best * 1e-9, eval_s * 1e3);
+                    sv_level_s * 1e3, sv_graph_s * 1e3, sv_gbps, pct(sv_pct).c_str(),
+                    m_bytes * 1e-6, m_level_s * 1e3, m_graph_s * 1e3, m_gbps, pct(m_pct).c_str(),
+                    eval_s * 1e3);
         std::fflush(stdout);
       }
       if (tv > 1e-4) std::fprintf(stderr, "[bench] warning: soft-optimal TV %.3g > 1e-4\n", tv);

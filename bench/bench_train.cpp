@@ -13,7 +13,8 @@
 //                     critic (+32 B x runs x N)
 // Rollouts and loss gradients touch only the visited states (~ runs x batch x trajectory length
 // x degree): small next to the dense sweeps on large grids, which is why "table GB/s" is the
-// number to hold against the memory bandwidth.
+// number to hold against the memory bandwidth: on the CPU it is also printed as a percentage of
+// the host's own read+write bandwidth (bench/host_bandwidth.hpp's triad, measured first).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "gfnrl/gfnrl.hpp"
+#include "host_bandwidth.hpp"
 
 using namespace gfnrl;
 
@@ -67,9 +69,16 @@ int main(int argc, char** argv) {
       else
         std::cerr << "[bench] CUDA skipped: " << cuda_device_description() << std::endl;
     }
+    bench::Triad triad;
+    if (bs.front() == Backend::Cpu) {
+      triad = bench::host_triad();
+      std::fprintf(stderr, "[bench] host triad a = b + s c: %.1f GB/s (%.0f MB, %d threads)\n",
+                   triad.gbps, triad.bytes * 1e-6, triad.threads);
+    }
     if (!json)
-      std::printf("%-5s %-12s %5s %9s %10s %8s %12s %13s %10s %9s\n", "bknd", "algo", "runs",
-                  "states", "entries", "steps", "steps/s", "traj/s", "tableMB", "tableGB/s");
+      std::printf("%-5s %-12s %5s %9s %10s %8s %12s %13s %10s %9s %5s\n", "bknd", "algo", "runs",
+                  "states", "entries", "steps", "steps/s", "traj/s", "tableMB", "tableGB/s",
+                  "%bw");
     for (Backend b : bs) {
       const Dag dag = make_hypergrid(grid, b);
       const BackwardPolicy pb = uniform_backward_policy(dag);
@@ -123,11 +132,20 @@ int main(int argc, char** argv) {
                              {"table_bytes_per_step", bytes},
                              {"table_gb_per_second", bytes * sps / 1e9}};
             if (b == Backend::Cuda) j["device"] = cuda_device_description();
+            if (b == Backend::Cpu) {
+              j["host_triad_gbps"] = triad.gbps;
+              j["table_pct_of_triad"] = 100 * bytes * sps / 1e9 / triad.gbps;
+            }
             std::cout << j.dump() << std::endl;
           } else {
-            std::printf("%-5s %-12s %5d %9d %10.0f %8d %12.1f %13.0f %10.1f %9.1f\n",
+            const std::string pct =
+                b == Backend::Cpu
+                    ? std::to_string(int(100 * bytes * sps / 1e9 / triad.gbps + 0.5)) + "%"
+                    : "-";
+            std::printf("%-5s %-12s %5d %9d %10.0f %8d %12.1f %13.0f %10.1f %9.1f %5s\n",
                         backend_name(b), name.c_str(), runs, dag.num_states(), entries,
-                        steps, sps, sps * batch * runs, bytes / 1e6, bytes * sps / 1e9);
+                        steps, sps, sps * batch * runs, bytes / 1e6, bytes * sps / 1e9,
+                        pct.c_str());
             std::fflush(stdout);
           }
         }

@@ -28,11 +28,12 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
   ASSERT_EQ(rows.size(), 1u + 3 * 4);  // header + 3 runs x evaluations at steps 0, 20, 40, 60
   EXPECT_EQ(rows[0], (std::vector<std::string>{"algo", "run", "seed", "step", "trajectories", "tv",
                                                "kl", "jsd", "log_z_error", "elbo", "eubo",
-                                               "corr", "mode_mass", "modes_found",
+                                               "corr", "spearman", "mode_mass", "modes_found",
                                                "mode_regions_found", "seconds"}));
   std::set<std::string> seeds;
   for (std::size_t i = 1; i < rows.size(); ++i) {
-    ASSERT_EQ(rows[i].size(), 16u);
+    ASSERT_EQ(rows[i].size(), 17u);
+    EXPECT_EQ(rows[i][12], "");  // spearman: only with --spearman
     EXPECT_EQ(rows[i][0], "subtb");
     seeds.insert(rows[i][2]);
     EXPECT_EQ(std::stoll(rows[i][4]), 8 * std::stoll(rows[i][3]));
@@ -42,7 +43,7 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
     EXPECT_LE(std::stod(rows[i][9]), 1e-5);  // ELBO <= 0 <= EUBO, up to float rounding
     EXPECT_GE(std::stod(rows[i][10]), -1e-5);
     EXPECT_LE(std::abs(std::stod(rows[i][11])), 1.0 + 1e-9);  // a correlation
-    EXPECT_GT(std::stod(rows[i][12]), 0.0);                   // P_T > 0 on the modes
+    EXPECT_GT(std::stod(rows[i][13]), 0.0);                   // P_T > 0 on the modes
   }
   EXPECT_EQ(seeds, (std::set<std::string>{"5", "6", "7"}));
   const auto j = nlohmann::json::parse(r.out);
@@ -68,7 +69,7 @@ TEST(CliTrain, CsvContractAndJsonSummary) {
   EXPECT_EQ(j["num_mode_regions"], 4);
   std::map<std::string, int> last_found;
   for (std::size_t i = 1; i < rows.size(); ++i) {
-    const int found = std::stoi(rows[i][13]), regions = std::stoi(rows[i][14]);
+    const int found = std::stoi(rows[i][14]), regions = std::stoi(rows[i][15]);
     EXPECT_LE(regions, std::min(found, 4));
     EXPECT_GE(regions, (found + 3) / 4);  // at most 4 modes per region
     EXPECT_GE(found, last_found[rows[i][1]]);
@@ -98,6 +99,32 @@ TEST(CliTrain, SameSeedTwiceGivesIdenticalCsv) {
     EXPECT_EQ(csvs[0], csvs[1]) << algo;
     EXPECT_GT(csvs[0].size(), 5u);
   }
+}
+
+// --spearman fills the column with the rank correlation of each run's P_T: at the end, run 0's
+// equals what `eval` reports for the policy train saved (a separate solve of the same policy).
+TEST(CliTrain, SpearmanColumnEqualsEvalOfTheSavedPolicy) {
+  const std::string out = temp_path("spearman.csv"), policy = temp_path("spearman-policy.txt");
+  const Result r = run("train --algo tb --runs 2 --steps 40 --eval-every 20 --spearman --out " +
+                       out + " --save-policy " + policy + " --json " + kSmall);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = read_csv(out);
+  ASSERT_EQ(rows[0][12], "spearman");
+  ASSERT_EQ(rows.size(), 1u + 2 * 3);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const double rho = std::stod(rows[i][12]);
+    EXPECT_LE(std::abs(rho), 1.0 + 1e-12) << i;
+  }
+  const Result e = run("eval --policy " + policy + " --json " + kSmall);
+  ASSERT_EQ(e.code, 0) << e.err;
+  const double want = nlohmann::json::parse(e.out)["spearman"].get<double>();
+  const auto& last0 = rows[rows.size() - 2];  // run 0 at step 40
+  ASSERT_EQ(last0[1], "0");
+  ASSERT_EQ(last0[3], "40");
+  EXPECT_NEAR(std::stod(last0[12]), want, 1e-8);
+  EXPECT_NEAR(nlohmann::json::parse(r.out)["final_spearman"][0].get<double>(), want, 1e-12);
+  std::remove(out.c_str());
+  std::remove(policy.c_str());
 }
 
 void expect_refused(const std::string& args, int code, const std::string& fragment,

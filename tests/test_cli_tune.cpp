@@ -56,7 +56,8 @@ TEST(CliTune, ScoresEachSettingAsItsOwnTrainRunsAndPicksTheLowest) {
   EXPECT_EQ(j["seeds"], nlohmann::json({50, 57}));
   const auto tune_rows = read_csv(csv);
   ASSERT_EQ(tune_rows.size(), 1u + 2 * 8 * 5);  // 2 learners x 8 runs x 5 evaluations
-  EXPECT_EQ(tune_rows[0].back(), "epsilon");
+  EXPECT_EQ(tune_rows[0].back(), "temperature");
+  EXPECT_EQ(tune_rows[0][tune_rows[0].size() - 3], "epsilon");
   for (const nlohmann::json& l : j["learners"]) {
     const std::string algo = l["algo"];
     ASSERT_EQ(l["settings"].size(), 4u) << algo;  // 2 lr x 2 epsilon (db has no log Z rate)
@@ -147,6 +148,60 @@ TEST(CliTune, StudyTunedRunsEachLearnerAtItsBestSetting) {
   EXPECT_NE(missing.err.find("no setting for db (it has: softdqn, tb)"), std::string::npos)
       << missing.err;
   EXPECT_EQ(run("study --algos tb --lr 0.1 --tuned " + best + " --out /dev/null" + common).code, 2);
+  EXPECT_EQ(run("study --algos tb --temperature 2 --tuned " + best + " --out /dev/null" + common).code, 2);
+}
+
+// The exploration schedule is tuned too: --epsilon-end (with decay steps) and --temperature are
+// grid dimensions; each setting's score is that of train with the same schedule alone, and
+// study --tuned trains with the whole schedule of the best.
+TEST(CliTune, ExplorationScheduleAndTemperatureAreTunedAndApplied) {
+  const std::string best = temp_path("schedule.json"), csv = temp_path("schedule.csv");
+  const std::string common = std::string(" --steps 30 --eval-every 10 --batch 8 ") + kGrid;
+  const std::string schedule = " --epsilon-decay-steps 20 --temperature-end 1.5 --temperature-decay-steps 25";
+  const Result r = run("tune --algos tb --lr 0.05 --epsilon 0.3 --epsilon-end 0,0.1 "
+                       "--temperature 1,2 --seeds 2 --seed 70 --out " + csv + " --best " + best +
+                       schedule + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = read_json(best);
+  const nlohmann::json& settings = j["learners"][0]["settings"];
+  ASSERT_EQ(settings.size(), 4u);  // epsilon-end x temperature; temperature innermost
+  const double ends[] = {0, 0, 0.1, 0.1}, temps[] = {1, 2, 1, 2};
+  double lowest = INFINITY;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const nlohmann::json& s = settings[k];
+    EXPECT_DOUBLE_EQ(s["epsilon_end"].get<double>(), ends[k]);
+    EXPECT_DOUBLE_EQ(s["temperature"].get<double>(), temps[k]);
+    EXPECT_EQ(s["epsilon_decay_steps"], 20);
+    EXPECT_EQ(s["temperature_decay_steps"], 25);
+    EXPECT_DOUBLE_EQ(s["temperature_end"].get<double>(), 1.5);
+    const std::string alone = temp_path("schedule_alone.csv");
+    const Result t = run("train --algo tb --runs 2 --seed " + std::to_string(70 + 2 * k) +
+                         " --lr 0.05 --epsilon 0.3 --epsilon-end " + number(s["epsilon_end"]) +
+                         " --temperature " + number(s["temperature"]) + " --out " + alone +
+                         schedule + common);
+    ASSERT_EQ(t.code, 0) << t.err;
+    double score = 0;
+    for (const auto& [seed, v] : mean_log10_tv(read_csv(alone))) score += v / 2;
+    EXPECT_NEAR(s["score"].get<double>(), score, 1e-7) << s;
+    lowest = std::min(lowest, score);
+  }
+  EXPECT_NEAR(j["best"]["tb"]["score"].get<double>(), lowest, 1e-7);
+  // study --tuned: the best setting's whole schedule (no schedule flags given here).
+  const nlohmann::json& b = j["best"]["tb"];
+  const std::string study = temp_path("schedule_study.csv"), alone = temp_path("schedule_best.csv");
+  ASSERT_EQ(run("study --algos tb --runs 2 --tuned " + best + " --out " + study + common).code, 0);
+  ASSERT_EQ(run("train --algo tb --runs 2 --lr 0.05 --epsilon 0.3 --epsilon-end " +
+                number(b["epsilon_end"]) + " --temperature " + number(b["temperature"]) +
+                " --out " + alone + schedule + common).code, 0);
+  std::vector<std::string> want, got;
+  for (const auto& row : read_csv(alone)) want.push_back(row[5]);
+  for (const auto& row : read_csv(study)) got.push_back(row[5]);
+  EXPECT_EQ(got, want);
+  // Several ends of a constant epsilon would be one run repeated: refused.
+  const Result constant = run("tune --algos tb --epsilon-end 0,0.1 --seeds 1 --steps 2 --out " +
+                              csv + ".x --best " + best + ".x " + kGrid);
+  EXPECT_EQ(constant.code, 2);
+  EXPECT_NE(constant.err.find("--epsilon-decay-steps is 0"), std::string::npos) << constant.err;
 }
 
 // study --tune = gfnrl tune on the study's own environment and budget, --runs seeds per setting
@@ -180,6 +235,44 @@ TEST(CliTune, StudyTuneIsTuneThenStudyTuned) {
     return v;
   };
   EXPECT_EQ(tv(read_csv(study)), tv(read_csv(stem + ".csv")));
+}
+
+// Learners side by side (--jobs) write the same files as one after another: the CSV in learner
+// order, every cell but seconds equal, and the same JSON.
+TEST(CliTune, LearnersSideBySideGiveTheSameFiles) {
+  auto without_seconds = [](std::vector<std::vector<std::string>> rows) {
+    const auto col = std::find(rows[0].begin(), rows[0].end(), "seconds") - rows[0].begin();
+    for (auto& row : rows) row.erase(row.begin() + col);
+    return rows;
+  };
+  const std::string common = std::string(" --steps 30 --eval-every 10 --batch 8 --seeds 2 ") +
+                             "--algos tb,db,softdqn,subtb --lr 0.03,0.3 --epsilon 0.1 " + kGrid;
+  std::vector<std::vector<std::vector<std::string>>> csvs;
+  std::vector<nlohmann::json> jsons;
+  for (const char* jobs : {"1", "3"}) {
+    const std::string csv = temp_path(std::string("jobs") + jobs + ".csv");
+    const std::string best = temp_path(std::string("jobs") + jobs + ".json");
+    const Result r = run("tune --jobs " + std::string(jobs) + " --out " + csv + " --best " +
+                         best + common);
+    ASSERT_EQ(r.code, 0) << r.err;
+    csvs.push_back(without_seconds(read_csv(csv)));
+    nlohmann::json j = read_json(best);
+    j.erase("out");
+    jsons.push_back(j);
+  }
+  EXPECT_EQ(csvs[0].size(), 1u + 4 * 4 * 4);  // 4 learners x 4 runs x 4 evaluations
+  EXPECT_EQ(csvs[0], csvs[1]);
+  EXPECT_EQ(jsons[0], jsons[1]);
+  // study: the same, and --jobs beyond the learners is fine.
+  const std::string study = std::string(" --algos tb,db,softdqn --runs 2 --steps 30 --eval-every 10 ") + kGrid;
+  std::vector<std::vector<std::vector<std::string>>> studies;
+  for (const char* jobs : {"1", "8"}) {
+    const std::string csv = temp_path(std::string("study_jobs") + jobs + ".csv");
+    ASSERT_EQ(run("study --jobs " + std::string(jobs) + " --out " + csv + study).code, 0);
+    studies.push_back(without_seconds(read_csv(csv)));
+  }
+  EXPECT_EQ(studies[0], studies[1]);
+  EXPECT_EQ(run("study --jobs -1 --out /dev/null" + study).code, 2);
 }
 
 TEST(CliTune, BadGridsExitTwoWithOneLineAndNoFile) {

@@ -72,5 +72,39 @@ TEST(RankCorrelation, OfMarginalsEqualsOfTheirHostCopies) {
   EXPECT_LT(spearman_correlation(dag, m), 0.9);  // the uniform policy favours the s0 corner
 }
 
+// The spearman column of training: every run's P_T at the last evaluation, re-solved from
+// Trainer::policy(r) and ranked pair by pair, against R or against the caller's own target.
+TEST(RankCorrelation, TrainerSpearmanOfEachRunsLastEvaluation) {
+  HypergridConfig g;
+  g.ndim = 2, g.height = 6;
+  const Dag dag = make_hypergrid(g, Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  TrainConfig c;
+  c.algo = Algo::TB, c.runs = 3, c.seed = 4, c.batch = 8, c.lr = {0.05f}, c.epsilon = {0.3f};
+  Trainer t(dag, &pb, c);
+  EXPECT_THROW(t.spearman(), InputError);  // nothing evaluated yet
+  for (int i = 0; i < 25; ++i) t.step();
+  std::vector<float> own(dag.num_states());
+  std::mt19937 rng(9);
+  for (float& w : own) w = float(int(rng() % 5)) - 2.0f;  // ties
+  const std::vector<float> reward = dag.log_reward().to_host();
+  for (const std::vector<float>* target : std::vector<const std::vector<float>*>{&reward, &own}) {
+    const Array<float> weight = Array<float>::from_host(Backend::Cpu, *target);
+    t.evaluate(target == &own ? &weight : nullptr);
+    const std::vector<double> got = t.spearman(target == &own ? &weight : nullptr);
+    ASSERT_EQ(got.size(), 3u);
+    for (int32_t r = 0; r < c.runs; ++r) {
+      const std::vector<float> pt = terminating_distribution(dag, t.policy(r)).to_host();
+      std::vector<float> q, p;
+      for (std::size_t x = 0; x < pt.size(); ++x)
+        if ((*target)[x] > -INFINITY) q.push_back(pt[x]), p.push_back((*target)[x]);
+      EXPECT_NEAR(got[r], double(pearson(counted_ranks(q), counted_ranks(p))), 1e-12)
+          << "run " << r << (target == &own ? " (own target)" : "");
+    }
+  }
+  const Array<float> short_target = Array<float>::from_host(Backend::Cpu, std::vector<float>(3, 0.0f));
+  EXPECT_THROW(t.spearman(&short_target), InputError);
+}
+
 }  // namespace
 }  // namespace gfnrl

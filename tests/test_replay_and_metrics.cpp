@@ -241,6 +241,44 @@ TEST(Replay, ProportionalSamplingFollowsThePrioritiesWithin5Sigma) {
   }
 }
 
+// Buffers of many blocks (the CPU samples from block sums): every replayed slot k is where the
+// draw's point x = u * total falls in the long-double prefix sums, prefix(k-1) <= x < prefix(k)
+// up to rounding, slots of priority 0 are never replayed, and frequencies hold within 5 sigma.
+TEST(Replay, LargeBuffersReplayTheSlotWhosePrefixHoldsTheDraw) {
+  Replay rb(2, 1000, true);
+  std::vector<std::deque<int32_t>> model(2);
+  int32_t id = 0;
+  insert_batch(rb, {{700}, {1000}}, id, &model);  // run 0: 700 of 1000 slots filled
+  std::mt19937 rng(5);
+  for (float& p : rb.priority) p = rng() % 10 < 3 ? 0.0f : 0.5f + float(rng() % 1000) / 500.0f;
+  rb.priority[3] = 40.0f;  // one heavy slot
+  const int32_t samples = 256, steps = 200;
+  std::vector<int32_t> slot(size_t(2) * samples), st(slot.size()), ac(slot.size());
+  for (int32_t r = 0; r < 2; ++r) {
+    const int32_t n = r == 0 ? 700 : 1000;
+    std::vector<long double> prefix(n);
+    long double acc = 0;
+    for (int32_t k = 0; k < n; ++k) prefix[k] = acc += rb.priority[size_t(r) * 1000 + k];
+    std::vector<int64_t> counts(1000, 0);
+    for (int32_t step = 0; step < steps; ++step) {
+      detail::cpu::replay_sample(rb.args(), 42, step, samples, slot.data(), st.data(), ac.data());
+      for (int32_t i = 0; i < samples; ++i) {
+        const int32_t k = slot[size_t(r) * samples + i];
+        ASSERT_LT(k, n);
+        const long double x = detail::replay_fraction(detail::replay_draw(42, step, r, i)) * acc;
+        const long double tol = 1e-12L * acc;
+        EXPECT_LE((k > 0 ? prefix[k - 1] : 0.0L) - tol, x) << "run " << r << " slot " << k;
+        EXPECT_GT(prefix[k] + tol, x) << "run " << r << " slot " << k;
+        EXPECT_EQ(st[size_t(r) * samples + i], rb.state[size_t(r) * 1000 + k]);
+        ++counts[k];
+      }
+    }
+    std::vector<double> prob(1000, 0.0);
+    for (int32_t k = 0; k < n; ++k) prob[k] = double(rb.priority[size_t(r) * 1000 + k] / acc);
+    EXPECT_LT(worst_z(counts, prob), 5.0) << "run " << r;
+  }
+}
+
 TEST(Replay, UniformSamplingCoversTheFilledSlotsEqually) {
   Replay rb(1, 16, false);
   std::vector<std::deque<int32_t>> model(1);

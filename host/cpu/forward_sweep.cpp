@@ -1,28 +1,89 @@
 // CPU twin of kernels/forward_sweep.cu: exact marginals and path counts, parents before children,
 // and the uniform forward policy.
-// Levels in order, OpenMP across the states of a level; each state runs the same per-state
-// function as the CUDA kernel (detail/state_math.hpp) and writes only its own outputs, so results
-// do not depend on the thread count.
+//   out(s0) = 0,  out(c) = log sum_{j in Pa(c)} exp(out(parent_j) + w(edge_j))
+// Marginals (float) a block of children at a time in passes that vectorise, as soft_values.cpp:
+// the terms and each child's max, exp over the block's parent edges (vexp), then max + log(sum)
+// (vlog). Path counts (double, detail/state_math.hpp's forward_state) one state at a time. One
+// OpenMP team per sweep, a barrier per level; every state's arithmetic is its own, in a fixed
+// order, so results do not depend on the thread count.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/vector_math.hpp"
 #include "ops/sweep_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 
 namespace {
-template <class R>
-void forward_levels(const Dag& dag, const ForwardArgsT<R>& args) {
+constexpr int32_t kBlockStates = 512;
+constexpr int32_t kParallelStates = 4096;
+
+struct ForwardScratch {
+  std::vector<float> term, shift, exp_term, max, sum;
+};
+
+void forward_block(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
+  const DagView& d = a.dag;
+  const int32_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0, n = c1 - c0;
+  w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
+  w.max.resize(n), w.sum.resize(n);
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t c = c0 + i;
+    float m = neg_inf();
+    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) {
+      const float t = forward_term(a, j);
+      w.term[j - j0] = t;
+      m = t > m ? t : m;
+    }
+    w.max[i] = m;
+    const float shift = m > neg_inf() ? m : 0.0f;
+    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) w.shift[j - j0] = shift;
+  }
+#pragma omp simd
+  for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
+  for (int32_t i = 0; i < n; ++i) {
+    float s = 0;
+    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+      s += w.exp_term[j - j0];
+    w.sum[i] = s;
+  }
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i)
+    w.sum[i] = w.max[i] > neg_inf() ? w.max[i] + vlog(w.sum[i]) : neg_inf();
+  for (int32_t i = 0; i < n; ++i)  // the source is visited by every trajectory
+    forward_write_state(a, c0 + i, c0 + i == 0 ? 0.0f : w.sum[i]);
+}
+
+// The levels in order, `block(first, end, scratch)` over blocks of each level's states.
+template <class Scratch, class Block>
+void forward_levels(const Dag& dag, Block block) {
   const auto& lv = dag.level_offsets();
-  for (int32_t l = 0; l < dag.num_levels(); ++l) {
-#pragma omp parallel for schedule(static) if (lv[l + 1] - lv[l] > 1024)
-    for (int32_t s = lv[l]; s < lv[l + 1]; ++s) forward_state(args, s);
+#pragma omp parallel if (dag.num_states() > kParallelStates)
+  {
+    Scratch scratch;
+    for (int32_t l = 0; l < dag.num_levels(); ++l) {
+      const int32_t blocks = (lv[l + 1] - lv[l] + kBlockStates - 1) / kBlockStates;
+#pragma omp for schedule(static)
+      for (int32_t b = 0; b < blocks; ++b) {
+        const int32_t s0 = lv[l] + b * kBlockStates;
+        block(s0, std::min(lv[l + 1], s0 + kBlockStates), scratch);
+      }
+    }
   }
 }
 }  // namespace
 
 void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions&, SweepGraphPtr&) {
-  forward_levels(dag, args);
+  forward_levels<ForwardScratch>(
+      dag, [&](int32_t s0, int32_t s1, ForwardScratch& w) { forward_block(args, s0, s1, w); });
 }
 
-void path_counts(const Dag& dag, const PathCountArgs& args) { forward_levels(dag, args); }
+void path_counts(const Dag& dag, const PathCountArgs& args) {
+  struct None {};
+  forward_levels<None>(dag, [&](int32_t s0, int32_t s1, None&) {
+    for (int32_t s = s0; s < s1; ++s) forward_state(args, s);
+  });
+}
 
 void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
 #pragma omp parallel for schedule(static) if (d.num_states > 4096)

@@ -5,6 +5,7 @@
 
 #include "gfnrl/error.hpp"
 #include "gfnrl/memory_budget.hpp"
+#include "gfnrl/metrics.hpp"
 #include "gfnrl/train.hpp"
 #include "training/trainer_parts.hpp"
 
@@ -216,6 +217,29 @@ std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weig
   if (!config_.prior && !log_target_weight)
     st_->eval.bound(dag_, config_, !st_->learned,
                     [this](int32_t r) { return backward_policy(r); }, out);
+  return out;
+}
+
+std::vector<double> Trainer::spearman(const Array<float>* log_target_weight) const {
+  const training::Evaluation& e = st_->eval;
+  if (e.solvers.size() < std::size_t(config_.runs))
+    throw InputError("spearman: no evaluation yet (call evaluate() first)");
+  const std::vector<float> target =
+      (log_target_weight ? *log_target_weight
+                         : e.target_weight.empty() ? dag_.log_reward() : e.target_weight)
+          .to_host();
+  if (target.size() != std::size_t(dag_.num_states()))
+    throw InputError("spearman: " + std::to_string(target.size()) + " target weights for " +
+                     std::to_string(dag_.num_states()) + " states");
+  const std::vector<float> all = e.log_terminal.to_host();
+  const std::size_t N = dag_.num_states();
+  std::vector<double> out(config_.runs);
+  // Runs in parallel: each sorts its own copy (spearman_correlation throws only on sizes,
+  // checked above).
+#pragma omp parallel for schedule(dynamic, 1) if (config_.runs > 1)
+  for (int32_t r = 0; r < config_.runs; ++r)
+    out[r] = spearman_correlation(
+        std::vector<float>(all.begin() + r * N, all.begin() + (r + 1) * N), target);
   return out;
 }
 

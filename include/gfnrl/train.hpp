@@ -220,6 +220,12 @@ class Trainer {
   /// with a prior), or w / sum w for `log_target_weight` (one entry per state).
   std::vector<RunEvaluation> evaluate(const Array<float>* log_target_weight = nullptr,
                                       Stream stream = {});
+  /// Spearman's rank correlation (spearman_correlation) of every run's P_T at the last
+  /// evaluate() with that evaluation's target over its support (R, mu^T R with a prior, or
+  /// `log_target_weight`, which must be the one given to evaluate()). A host-side sort, O(S log S)
+  /// per run, and a copy of every run's P_T to the host: why evaluate() leaves it out.
+  /// InputError before the first evaluate().
+  std::vector<double> spearman(const Array<float>* log_target_weight = nullptr) const;
   /// Called after each evaluation of train(): the step count and every run's evaluation.
   using EvaluationCallback =
       std::function<void(int64_t step, const std::vector<RunEvaluation>& runs)>;

@@ -207,26 +207,28 @@ class Trainer:
         """Advances every run by ``n`` training steps."""
         self._t.step(n)
 
-    def evaluate(self) -> dict:
+    def evaluate(self, spearman: bool = False) -> dict:
         """Every run's exact evaluation: ``tv``, ``kl``, ``kl_reverse``, ``jsd``,
         ``model_mass``, ``expected_length``, ``log_z_estimate``, ``corr``, ``mode_mass``,
         ``elbo`` and ``eubo`` (with each run's own P_B; NaN for a base-policy target) (float64
         arrays [runs]), and ``step``, ``trajectories`` (per run so far), ``log_z`` (the
-        target's), ``mode_mass_target``."""
-        return self._t.evaluate()
+        target's), ``mode_mass_target``. With ``spearman=True`` also ``spearman``: each run's
+        Spearman rank correlation of P_T with the target (a host sort per run)."""
+        return self._t.evaluate(spearman)
 
-    def train(self, steps: int, eval_every: int = 100, callback=None) -> dict:
+    def train(self, steps: int, eval_every: int = 100, callback=None,
+              spearman: bool = False) -> dict:
         """Runs ``steps`` steps, evaluating before the first, every ``eval_every`` steps and
         after the last (the CLI's schedule). ``callback(evaluation)`` is called after each
         evaluation. Returns the curves: ``step`` and ``trajectories`` [K], and every metric of
-        ``evaluate`` as [K, runs]."""
+        ``evaluate`` (``evaluate(spearman)``) as [K, runs]."""
         if steps < 0 or eval_every < 1:
             raise ValueError(f"train: steps = {steps} must be >= 0 and eval_every = "
                              f"{eval_every} >= 1")
         rows = []
 
         def record():
-            ev = self.evaluate()
+            ev = self.evaluate(spearman)
             rows.append(ev)
             if callback is not None:
                 callback(ev)
@@ -281,22 +283,23 @@ class Trainer:
         return self._t.target_log_z
 
 
-_CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,"
-                 "modes_found,mode_regions_found,seconds")
+_CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,"
+                 "mode_mass,modes_found,mode_regions_found,seconds")
 
 
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
           seed: int = 0, steps: int = 20000, batch: int = 16, eval_every: int = 500,
-          pb: str = "uniform", out: str | None = None, **options) -> dict:
+          pb: str = "uniform", out: str | None = None, spearman: bool = False,
+          **options) -> dict:
     """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it.
 
     An entry of ``algos`` is a learner name, or ``"learner/pb"`` to give that learner its own
     backward policy (labelled so). Every configuration is checked before any training.
     Returns ``{label: curves}`` with the curves of ``Trainer.train``. With ``out``, also writes
     the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,
-    mode_mass,modes_found,mode_regions_found,seconds``; every column but ``seconds`` equal to
-    the CLI's for the same
-    arguments), which appears under its name only when complete.
+    spearman,mode_mass,modes_found,mode_regions_found,seconds``; every column but ``seconds``
+    equal to the CLI's for the same arguments; ``spearman`` filled with ``spearman=True``, as
+    the CLI's ``--spearman``), which appears under its name only when complete.
     """
     if isinstance(algos, str):
         algos = algos.split(",")
@@ -316,7 +319,7 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
             raise type(e)(e.errno, f"study: cannot write out={out!r}: {e.strerror}") from None
         os.close(fd)
     try:
-        results, lines = _run_study(plan, seed, steps, eval_every)
+        results, lines = _run_study(plan, seed, steps, eval_every, spearman)
         if tmp is not None:
             with open(tmp, "w") as f:
                 f.write("\n".join(lines) + "\n")
@@ -328,12 +331,12 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     return results
 
 
-def _run_study(plan, seed, steps, eval_every):
+def _run_study(plan, seed, steps, eval_every, spearman):
     """Trains every (label, trainer) of the plan; its curves and the CLI's CSV lines."""
     results, lines = {}, [_CURVE_HEADER]
     for label, trainer in plan:
         t0, seconds = time.perf_counter(), []
-        curves = trainer.train(steps, eval_every,
+        curves = trainer.train(steps, eval_every, spearman=spearman,
                                callback=lambda ev: seconds.append(time.perf_counter() - t0))
         results[label] = curves
         error = np.abs(curves["log_z_estimate"] - trainer.target_log_z)
@@ -344,7 +347,9 @@ def _run_study(plan, seed, steps, eval_every):
                     *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
                                            curves["jsd"][k, r], error[k, r],
                                            curves["elbo"][k, r], curves["eubo"][k, r],
-                                           curves["corr"][k, r], curves["mode_mass"][k, r])),
+                                           curves["corr"][k, r])),
+                    f"{curves['spearman'][k, r]:.9g}" if "spearman" in curves else "",
+                    f"{curves['mode_mass'][k, r]:.9g}",
                     *(str(v) if v >= 0 else "" for v in (curves["modes_found"][k, r],
                                                          curves["mode_regions_found"][k, r])),
                     f"{seconds[k]:.9g}"]))

@@ -131,7 +131,7 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
 }
 
 // Every run's evaluation as arrays [runs].
-nb::dict evaluate(PyTrainer& t) {
+nb::dict evaluate(PyTrainer& t, bool spearman) {
   const std::vector<RunEvaluation> ev = t.trainer->evaluate();
   const std::size_t R = ev.size();
   std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R), elbo(R), eubo(R);
@@ -156,6 +156,7 @@ nb::dict evaluate(PyTrainer& t) {
   out["eubo"] = to_numpy(std::move(eubo), {R});
   out["corr"] = to_numpy(std::move(corr), {R});
   out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
+  if (spearman) out["spearman"] = to_numpy(t.trainer->spearman(), {R});
   // The modes of R each run's samples have exited from so far (as the CLI's modes_found), and
   // on a hypergrid the mode regions (-1 elsewhere).
   std::vector<int64_t> found = t.trainer->reached_groups(t.modes.states);
@@ -194,7 +195,7 @@ void bind_train(nb::module_& m) {
              }
            },
            nb::arg("n") = 1)
-      .def("evaluate", &evaluate)
+      .def("evaluate", &evaluate, nb::arg("spearman") = false)
       .def("policy",
            [](PyTrainer& t, int32_t run) {
              const ForwardPolicy p = t.trainer->policy(run);

@@ -394,6 +394,17 @@ def test_trainer_reproduces_the_cli_csv(tmp_path, algo, pb, extra_cli, extra_py)
             assert row["mode_regions_found"] == str(curves["mode_regions_found"][k, r])
 
 
+def test_trainer_spearman_is_evaluates_of_its_policy():
+    dag = gfnrl.hypergrid(2, 6, backend="cpu")
+    t = gfnrl.Trainer(dag, "tb", runs=3, seed=2, lr=0.05, epsilon=0.3)
+    t.step(20)
+    assert "spearman" not in t.evaluate()
+    got = t.evaluate(spearman=True)["spearman"]
+    for r in range(3):
+        want = gfnrl.evaluate(dag, *t.policy(r), spearman=True)["spearman"]
+        assert got[r] == pytest.approx(want, abs=1e-12)
+
+
 def test_trainer_learns_and_exposes_its_tables():
     dag = gfnrl.hypergrid(2, 8, r0=0.1, backend="cpu")
     t = gfnrl.Trainer(dag, "tb", runs=2, seed=0, lr=0.03)
@@ -435,12 +446,14 @@ def test_trainer_refuses_bad_options():
 def test_study_writes_the_cli_csv(tmp_path):
     cli = cli_or_skip()
     args = ["--algos", "tb,softdqn/maxent,pg", "--runs", "2", "--seed", "5", "--steps", "30",
-            "--eval-every", "10", "--ndim", "2", "--height", "5", "--backend", "cpu", "--quiet"]
+            "--eval-every", "10", "--ndim", "2", "--height", "5", "--backend", "cpu", "--quiet",
+            "--spearman"]
     subprocess.run([cli, "study", *args, "--out", str(tmp_path / "cli.csv")], check=True,
                    capture_output=True)
     dag = gfnrl.hypergrid(2, 5, backend="cpu")
     res = gfnrl.study(dag, "tb,softdqn/maxent,pg", runs=2, seed=5, steps=30, eval_every=10,
-                      out=str(tmp_path / "py.csv"))
+                      out=str(tmp_path / "py.csv"), spearman=True)
+    assert res["tb"]["spearman"].shape == (4, 2)
     assert list(res) == ["tb", "softdqn/maxent", "pg"] and res["pg"]["tv"].shape == (4, 2)
     strip = lambda p: [line.rsplit(",", 1)[0] for line in p.read_text().splitlines()]
     assert strip(tmp_path / "py.csv") == strip(tmp_path / "cli.csv")

@@ -17,7 +17,7 @@ struct StudyOptions {
   std::string tuned;  ///< --tuned FILE: each learner at its best setting of a gfnrl tune
   bool tune = false;  ///< --tune: tune here first (this grid and budget, other seeds)
   // A narrower grid than gfnrl tune's: at the study's budget each setting costs a whole study.
-  std::string tune_lr = "0.01,0.03,0.1", tune_epsilon = kDefaultTuneEpsilon;
+  std::string tune_lr = "0.01,0.03,0.1", tune_epsilon = kDefaultTuneEpsilon, tune_temperature = "1";
   SessionOptions session;
 };
 
@@ -39,6 +39,7 @@ nlohmann::json tune_first(const StudyOptions& o, const CLI::App& cmd, std::strin
   t.session.seed = o.session.seed + 1000;
   t.session.learner.lr = o.tune_lr;
   t.session.learner.epsilon = o.tune_epsilon;
+  t.session.learner.temperature = o.tune_temperature;
   std::tie(t.session.out, t.best) = tune_paths(o.session.out);
   json_path = t.best;
   return run_tune(t, cmd, false);
@@ -122,7 +123,11 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   const nlohmann::json tuning =
       tuned.is_null() ? nlohmann::json() : describe_tuning(tuned, tuned_path, so, built, env);
   nlohmann::json learners = nlohmann::json::array();
-  for (Job& job : jobs) learners.push_back(run_job(job, so, env, built, csv));
+  const int32_t workers = concurrent_jobs(jobs, built, so.jobs);
+  if (workers > 1)
+    progress(env, std::to_string(workers) + " learners side by side (--jobs; the CSV is in "
+                  "learner order either way)");
+  for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers)) learners.push_back(l);
   csv.commit();
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
   if (!env.json) {
@@ -162,14 +167,16 @@ void register_study(CLI::App& app) {
                   "tb/tlm) to override --pb for it; learners: " + join_names(learner_names()))
       ->capture_default_str();
   add_session_options(*cmd, so);
+  add_jobs_option(*cmd, so.jobs);
   cmd->add_option("--tuned", o->tuned,
-                  "each learner at its best setting (lr, lr-log-z, epsilon) in this gfnrl tune "
-                  "--best JSON; the study's own seeds should be disjoint from the tune's (said on "
-                  "stderr)")
-      ->check(input_file_check())
-      ->excludes(cmd->get_option("--lr"))
-      ->excludes(cmd->get_option("--lr-log-z"))
-      ->excludes(cmd->get_option("--epsilon"));
+                  "each learner at its best setting (lr, lr-log-z, and the exploration schedule: "
+                  "epsilon, its end and decay steps, temperature, its end and decay steps) in this "
+                  "gfnrl tune --best JSON; the study's own seeds should be disjoint from the "
+                  "tune's (said on stderr)")
+      ->check(input_file_check());
+  for (const char* set : {"--lr", "--lr-log-z", "--epsilon", "--epsilon-end", "--epsilon-decay-steps",
+                          "--temperature", "--temperature-end", "--temperature-decay-steps"})
+    cmd->get_option("--tuned")->excludes(cmd->get_option(set));
   cmd->add_flag("--tune", o->tune,
                 "tune first, on this environment and budget: every learner at each --tune-lr x "
                 "--tune-epsilon setting with --runs seeds from seed + 1000 (gfnrl tune; files "
@@ -177,12 +184,16 @@ void register_study(CLI::App& app) {
                 "learner's best setting")
       ->excludes("--tuned")
       ->excludes(cmd->get_option("--lr"))
-      ->excludes(cmd->get_option("--epsilon"));
+      ->excludes(cmd->get_option("--epsilon"))
+      ->excludes(cmd->get_option("--temperature"));
   cmd->add_option("--tune-lr", o->tune_lr,
                   "--tune's learning rates: a comma list or FROM:TO:N (log-spaced)")
       ->capture_default_str();
   cmd->add_option("--tune-epsilon", o->tune_epsilon,
                   "--tune's exploration rates: a comma list or FROM:TO:N (evenly spaced)")
+      ->capture_default_str();
+  cmd->add_option("--tune-temperature", o->tune_temperature,
+                  "--tune's behaviour temperatures: a comma list or FROM:TO:N (log-spaced)")
       ->capture_default_str();
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }

@@ -54,14 +54,14 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   const RewardModes modes = mode_groups(built);
-  LoopOptions lo{so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold, {}, {}, &modes};
+  LoopOptions lo{so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold, {}, {}, &modes, so.spearman};
   if (snapshots)
     lo.after_step = [&](const Trainer& t) {
       const int64_t done = t.steps_done();
       if (done % o.snapshot_every == 0 || done == so.steps)
         snapshots->add(terminating_distribution(dag, t.policy(0)), done);
     };
-  const LoopResult res = train_loop(trainer, log_z, lo, &csv);
+  const LoopResult res = train_loop(trainer, log_z, lo, [&csv](const std::string& row) { csv.line(row); });
   if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
   if (pb_out) {
     const BackwardPolicy run0 = trainer.backward_policy(0);

@@ -32,7 +32,9 @@ Grid grid_of(const Job& job, const TuneGrid& g, int32_t seeds) {
   const std::vector<float> lrz = has_log_z(job.cfg.algo) ? g.lr_log_z : std::vector<float>{NAN};
   for (float lr : g.lr)
     for (float z : lrz)
-      for (float eps : g.epsilon) out.settings.push_back({lr, z, eps});
+      for (float eps : g.epsilon)
+        for (float end : g.epsilon_end)
+          for (float t : g.temperature) out.settings.push_back({lr, z, eps, end, t});
   return out;
 }
 
@@ -40,16 +42,17 @@ Grid grid_of(const Job& job, const TuneGrid& g, int32_t seeds) {
 void expand(Job& job, const Grid& grid) {
   TrainConfig& c = job.cfg;
   c.runs = grid.runs();
-  c.lr.clear(), c.epsilon.clear();
+  c.lr.clear(), c.epsilon.clear(), c.epsilon_end.clear(), c.temperature.clear();
   std::vector<float> lrz;
   for (const Setting& s : grid.settings)
     for (int32_t k = 0; k < grid.seeds; ++k) {
       c.lr.push_back(s.lr), c.epsilon.push_back(s.epsilon);
+      c.epsilon_end.push_back(s.epsilon_end), c.temperature.push_back(s.temperature);
       lrz.push_back(std::isnan(s.lr_log_z) ? c.lr_log_z[0] : s.lr_log_z);
     }
   c.lr_log_z = lrz;
-  if (c.epsilon_end.size() != 1)
-    throw InputError("gfnrl tune: --epsilon-end takes one value here (the grid sets the runs)");
+  if (c.temperature_end.size() != 1)
+    throw InputError("gfnrl tune: --temperature-end takes one value here (the grid sets the runs)");
   c.validate();
 }
 
@@ -57,25 +60,30 @@ std::string cell(float v) { return std::isnan(v) ? std::string() : shortest(v); 
 
 // Each setting's score: the mean over its seeds of the per-run mean log10 TV, with its standard
 // error, final TV and median trajectories to the TV threshold.
-nlohmann::json score_settings(const Grid& grid, const LoopResult& res) {
+nlohmann::json score_settings(const Grid& grid, const TrainConfig& c, const LoopResult& res) {
   nlohmann::json all = nlohmann::json::array();
   for (std::size_t i = 0; i < grid.settings.size(); ++i) {
     std::vector<RunResult> runs(res.runs.begin() + i * grid.seeds,
                                 res.runs.begin() + (i + 1) * grid.seeds);
-    all.push_back(setting_summary(grid.settings[i], runs));
+    all.push_back(setting_summary(grid.settings[i], c, runs));
   }
   return all;
 }
 
 void print_learner(const std::string& label, const nlohmann::json& settings, std::size_t best) {
-  std::printf("%-14s %10s %10s %8s %14s %12s %12s %12s\n", label.c_str(), "lr", "lr_log_z",
-              "epsilon", "mean log10 TV", "+- s.e.", "final TV", "TV max");
+  std::printf("%-14s %10s %10s %8s %8s %6s %14s %12s %12s %12s\n", label.c_str(), "lr",
+              "lr_log_z", "epsilon", "eps end", "temp", "mean log10 TV", "+- s.e.", "final TV",
+              "TV max");
   for (std::size_t i = 0; i < settings.size(); ++i) {
     const nlohmann::json& s = settings[i];
     const std::string z = s["lr_log_z"].is_null() ? "-" : shortest(s["lr_log_z"].get<float>());
-    std::printf("%-14s %10s %10s %8s %14.4f %12.4f %12.5f %12.5f\n", i == best ? "  *best" : "",
-                shortest(s["lr"].get<float>()).c_str(), z.c_str(),
-                shortest(s["epsilon"].get<float>()).c_str(), s["score"].get<double>(),
+    const std::string end = s["epsilon_decay_steps"].get<int64_t>() > 0
+                                ? shortest(s["epsilon_end"].get<float>())
+                                : "-";
+    std::printf("%-14s %10s %10s %8s %8s %6s %14.4f %12.4f %12.5f %12.5f\n",
+                i == best ? "  *best" : "", shortest(s["lr"].get<float>()).c_str(), z.c_str(),
+                shortest(s["epsilon"].get<float>()).c_str(), end.c_str(),
+                shortest(s["temperature"].get<float>()).c_str(), s["score"].get<double>(),
                 s["score_sem"].get<double>(), s["final_tv_mean"].get<double>(),
                 s["final_tv_max"].get<double>());
   }
@@ -96,18 +104,20 @@ TunePlan plan_tune(const TuneOptions& o, const CLI::App& cmd) {
   SessionOptions& so = p.so;
   if (o.best == so.out && o.best != "/dev/null")
     throw InputError("--best " + o.best + " and --out " + so.out + " name the same file");
-  const TuneGrid g = parse_tune_grid(so.learner.lr, so.learner.lr_log_z, so.learner.epsilon);
+  const TuneGrid g = parse_tune_grid(so.learner, so.learner.cfg.epsilon_decay_steps);
   // Counted before any setting is built: a batch holds at most 2^20 runs, as --runs does.
-  const int64_t runs = int64_t(g.lr.size()) * int64_t(g.lr_log_z.size()) *
-                       int64_t(g.epsilon.size()) * int64_t(o.seeds);
+  const int64_t runs = g.size(true) * int64_t(o.seeds);
   if (runs > (int64_t(1) << 20))
     throw InputError("the grid has " + std::to_string(runs) + " runs (lr x lr-log-z x epsilon x "
-                     "--seeds), more than one batch holds (1048576): give fewer values");
+                     "epsilon-end x temperature x --seeds), more than one batch holds (1048576): "
+                     "give fewer values");
   // The jobs are planned with one run and the grid's first values, then widened to the grid.
   so.runs = 1;
   so.learner.lr = shortest(g.lr[0]);
   so.learner.lr_log_z = shortest(g.lr_log_z[0]);
   so.learner.epsilon = shortest(g.epsilon[0]);
+  so.learner.epsilon_end = shortest(g.epsilon_end[0]);
+  so.learner.temperature = shortest(g.temperature[0]);
   p.env = checked_environment(so, cmd);
   p.jobs = plan_jobs(so, o.algos, study_backward_policies(so, false), false);
   for (Job& job : p.jobs) {
@@ -143,7 +153,7 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
   const int64_t runs_per_learner = p.grids.front().runs();
   AtomicCsv csv(so.out);
   OutputFile best_file(o.best, false, "--best");
-  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon");
+  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon,epsilon_end,temperature");
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   progress(env, "tune: " + std::to_string(p.grids.front().settings.size()) + " settings x " +
@@ -154,17 +164,22 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
   nlohmann::json j = describe_tune(o, so, built, b);
   nlohmann::json learners = nlohmann::json::array(), best = nlohmann::json::object();
   uint64_t last_seed = so.seed;
+  const int32_t workers = concurrent_jobs(p.jobs, built, so.jobs);
+  progress(env, "tune: " + std::to_string(p.jobs.size()) + " learners, " +
+                    std::to_string(workers) + " side by side (--jobs)");
+  std::vector<LoopResult> results;
+  run_jobs(p.jobs, so, env, built, csv, workers, &results, [&p](std::size_t i, int32_t r) {
+    const Grid& grid = p.grids[i];
+    const Setting& s = grid.settings[r / grid.seeds];
+    return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon) + "," +
+           cell(s.epsilon_end) + "," + cell(s.temperature);
+  });
   for (std::size_t i = 0; i < p.jobs.size(); ++i) {
     Job& job = p.jobs[i];
     const Grid& grid = p.grids[i];
+    const LoopResult& res = results[i];
     last_seed = std::max<uint64_t>(last_seed, so.seed + grid.runs() - 1);
-    progress(env, "tune: learner " + std::to_string(i + 1) + " of " + std::to_string(p.jobs.size()));
-    LoopResult res;
-    run_job(job, so, env, built, csv, &res, [&grid](int32_t r) {
-      const Setting& s = grid.settings[r / grid.seeds];
-      return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon);
-    });
-    nlohmann::json settings = score_settings(grid, res);
+    nlohmann::json settings = score_settings(grid, job.cfg, res);
     for (std::size_t k = 0; k < settings.size(); ++k)
       settings[k]["seeds"] = {so.seed + k * grid.seeds, so.seed + (k + 1) * grid.seeds - 1};
     const std::size_t pick = best_setting(settings);
@@ -221,6 +236,7 @@ void register_tune(CLI::App& app) {
                   "--tuned reads it)")
       ->capture_default_str();
   add_session_options(*cmd, so);
+  add_jobs_option(*cmd, so.jobs);
   cmd->remove_option(cmd->get_option("--runs"));  // runs = settings x --seeds
   cmd->get_option("--lr")->description(
       "table learning rates to try: a comma list, or FROM:TO:N (N log-spaced values)");
@@ -230,6 +246,12 @@ void register_tune(CLI::App& app) {
   cmd->get_option("--epsilon")->description(
       "exploration rates to try, each in [0, 1]: a comma list, or FROM:TO:N (N evenly spaced "
       "values); with --epsilon-decay-steps each decays to --epsilon-end");
+  cmd->get_option("--epsilon-end")->description(
+      "with --epsilon-decay-steps > 0: the final exploration rates to try, each in [0, 1] (a "
+      "comma list, or FROM:TO:N evenly spaced)");
+  cmd->get_option("--temperature")->description(
+      "behaviour-policy temperatures to try, each > 0: a comma list, or FROM:TO:N (N log-spaced "
+      "values); with --temperature-decay-steps each decays to --temperature-end");
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }
 

@@ -1,8 +1,17 @@
 // Planning and running the jobs of `gfnrl study` and `gfnrl tune`.
 #include "study_plan.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
+#include <exception>
+#include <mutex>
 #include <sstream>
+#include <thread>
+
+#include "gfnrl/memory_budget.hpp"
 
 namespace gfnrl::cli {
 
@@ -78,7 +87,7 @@ std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
 }
 
 nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env,
-                       const Environment& built, AtomicCsv& csv, LoopResult* loop,
+                       const Environment& built, const RowSink& rows, LoopResult* loop,
                        std::function<std::string(int32_t)> row_suffix) {
   const Dag& dag = built.dag;
   SessionOptions with_pb = so;
@@ -93,8 +102,8 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
   const double log_z = trainer.target_log_z();
   const RewardModes modes = mode_groups(built);
   LoopOptions lo{so.steps, so.eval_every, env.quiet, job.label, so.tv_threshold,
-                 std::move(row_suffix), {}, &modes};
-  const LoopResult res = train_loop(trainer, log_z, lo, &csv);
+                 std::move(row_suffix), {}, &modes, so.spearman};
+  const LoopResult res = train_loop(trainer, log_z, lo, rows);
   if (loop) *loop = res;
   nlohmann::json l = summarize(res, cfg, job.label);
   l["pb"] = job.pb;
@@ -102,6 +111,104 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
   l["num_modes"] = modes.states.size();
   if (built.grid) l["num_mode_regions"] = modes.num_regions;
   return l;
+}
+
+namespace {
+int32_t max_threads() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_max_threads());
+#else
+  return std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
+#endif
+}
+}  // namespace
+
+void add_jobs_option(CLI::App& cmd, int32_t& jobs) {
+  cmd.add_option("--jobs", jobs,
+                 "learners trained side by side, each on its share of the threads (0: auto, one "
+                 "per thread on the CPU backend while they fit in memory, one on CUDA); the "
+                 "output is the same for any value but its seconds column")
+      ->check(CLI::Range(0, 1 << 16))
+      ->capture_default_str();
+}
+
+int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, int32_t requested) {
+  const int32_t threads = max_threads();
+  const int32_t most = std::max<int32_t>(1, static_cast<int32_t>(jobs.size()));
+  if (requested > 0) return std::min(requested, most);
+  if (built.dag.backend() != Backend::Cpu) return 1;
+  // The largest jobs side by side must fit together in what the host has free.
+  std::vector<std::size_t> bytes;
+  for (const Job& j : jobs) bytes.push_back(Trainer::estimate_bytes(built.dag, j.cfg));
+  std::sort(bytes.rbegin(), bytes.rend());
+  const std::size_t free = available_bytes(Backend::Cpu);
+  int32_t w = 0;
+  std::size_t together = 0;
+  while (w < std::min(threads, most) && together + bytes[w] <= free) together += bytes[w++];
+  return std::max(1, w);
+}
+
+std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOptions& so,
+                                     const EnvOptions& env, const Environment& built,
+                                     AtomicCsv& csv, int32_t workers, std::vector<LoopResult>* loops,
+                                     std::function<std::string(std::size_t, int32_t)> row_suffix) {
+  const std::size_t n = jobs.size();
+  std::vector<nlohmann::json> out(n);
+  if (loops) loops->assign(n, LoopResult{});
+  auto suffix = [&](std::size_t i) -> std::function<std::string(int32_t)> {
+    if (!row_suffix) return {};
+    return [&row_suffix, i](int32_t r) { return row_suffix(i, r); };
+  };
+  auto direct = [&csv](const std::string& row) { csv.line(row); };
+  if (workers <= 1 || n <= 1) {
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = run_job(jobs[i], so, env, built, direct, loops ? &(*loops)[i] : nullptr, suffix(i));
+    return out;
+  }
+  // Each job's rows are buffered and written once every earlier job's are: job order, whatever
+  // order the jobs finish in.
+  std::vector<std::vector<std::string>> rows(n);
+  std::vector<char> done(n, 0);
+  std::vector<std::exception_ptr> failed(n);
+  std::size_t next = 0, flushed = 0;
+  std::mutex m;
+  [[maybe_unused]] const int32_t threads_each = std::max(1, max_threads() / workers);
+  auto worker = [&] {
+#ifdef _OPENMP
+    omp_set_num_threads(threads_each);  // this thread's parallel regions only
+#endif
+    for (;;) {
+      std::size_t i;
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        if (next == n || std::any_of(failed.begin(), failed.end(), [](auto& e) { return bool(e); }))
+          return;
+        i = next++;
+      }
+      try {
+        out[i] = run_job(jobs[i], so, env, built,
+                         [&rows, i](const std::string& row) { rows[i].push_back(row); },
+                         loops ? &(*loops)[i] : nullptr, suffix(i));
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(m);
+        failed[i] = std::current_exception();
+        return;
+      }
+      const std::lock_guard<std::mutex> lock(m);
+      done[i] = 1;
+      for (; flushed < n && done[flushed]; ++flushed) {
+        for (const std::string& row : rows[flushed]) csv.line(row);
+        std::vector<std::string>().swap(rows[flushed]);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int32_t w = 0; w < std::min<int32_t>(workers, static_cast<int32_t>(n)); ++w)
+    pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
+  return out;
 }
 
 }  // namespace gfnrl::cli

@@ -28,10 +28,29 @@ std::vector<std::string> study_backward_policies(const SessionOptions& so, bool 
 std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
                            const std::vector<std::string>& pbs, bool backward);
 
-/// Trains one job for the session's steps, its curves into the CSV (with `row_suffix`'s cells
+/// Trains one job for the session's steps, its curves into `rows` (with `row_suffix`'s cells
 /// when given); its JSON summary, and the loop's per-run results in `loop` when not null.
 nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env,
-                       const Environment& built, AtomicCsv& csv, LoopResult* loop = nullptr,
+                       const Environment& built, const RowSink& rows, LoopResult* loop = nullptr,
                        std::function<std::string(int32_t)> row_suffix = {});
+
+/// --jobs N: how many learners train side by side (0: auto, concurrent_jobs).
+void add_jobs_option(CLI::App& cmd, int32_t& jobs);
+
+/// How many jobs train side by side: `requested` (--jobs; 0: auto), at most the jobs and the
+/// threads. Auto on the CPU backend is one job per thread while their tables fit in memory
+/// together, since a job's small steps keep one core busy (parallel() leaves them serial); on
+/// CUDA one (the jobs share the device).
+int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, int32_t requested);
+
+/// Every job (run_job), `workers` at a time, each worker's OpenMP loops on threads / workers
+/// threads. The CSV receives every job's rows in job order, so the file equals the one-by-one
+/// file except its seconds column; summaries and loops (when not null) are in job order. The
+/// first failing job's exception (in job order) is rethrown after every worker stopped.
+std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOptions& so,
+                                     const EnvOptions& env, const Environment& built,
+                                     AtomicCsv& csv, int32_t workers,
+                                     std::vector<LoopResult>* loops = nullptr,
+                                     std::function<std::string(std::size_t, int32_t)> row_suffix = {});
 
 }  // namespace gfnrl::cli

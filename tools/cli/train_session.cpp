@@ -136,6 +136,9 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
                  "the JSON summary's trajectories_to_tv: per run, the trajectories sampled by the "
                  "first evaluation with exact TV <= this, in (0, 1]")
       ->capture_default_str();
+  cmd.add_flag("--spearman", o.spearman,
+               "fill the spearman column: Spearman's rank correlation of each run's P_T with the "
+               "target at every evaluation (a host sort per run; empty without this flag)");
   cmd.add_option("--out", o.out, "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
       ->capture_default_str();
   add_correction_option(cmd, o.correction,
@@ -273,7 +276,8 @@ std::string curve_row(const std::string& label, int32_t r, const Trainer& traine
          std::to_string(trainer.steps_done()) + "," +
          std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
          fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(run.log_z_error) + "," +
-         fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," + fmt(m.mode_mass) + "," +
+         fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," +
+         (run.spearman ? fmt(*run.spearman) : std::string()) + "," + fmt(m.mode_mass) + "," +
          count(run.modes_found) + "," + count(run.mode_regions_found) + "," + fmt(train_seconds);
 }
 
@@ -295,7 +299,7 @@ void print_progress(const std::string& label, const Trainer& trainer, int64_t st
 }
 }  // namespace
 
-LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv) {
+LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, const RowSink& rows) {
   using clock = std::chrono::steady_clock;
   const TrainConfig& c = trainer.config();
   const Backend b = trainer.dag().backend();
@@ -317,6 +321,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
     if (o.modes) found = trainer.reached_groups(o.modes->states);
     if (o.modes && !o.modes->region.empty())
       regions = trainer.reached_groups(o.modes->states, o.modes->region);
+    const std::vector<double> rho = o.spearman ? trainer.spearman() : std::vector<double>();
     for (int32_t r = 0; r < c.runs; ++r) {
       const Metrics& m = ev[r].metrics;
       const double lze = std::abs(ev[r].log_z_estimate - log_z);
@@ -328,10 +333,10 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, Atom
       if (spent > 0) area[r] += 0.5 * (log_tv + last_log_tv[r]) * double(spent - last_spent);
       last_log_tv[r] = log_tv;
       run.mean_log10_tv = spent > 0 ? area[r] / double(spent) : log_tv;
-      run.modes_found = found[r], run.mode_regions_found = regions[r];
+      run.modes_found = found[r], run.mode_regions_found = regions[r], run.spearman = o.spearman ? std::optional<double>(rho[r]) : std::nullopt;
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
-      if (csv)
-        csv->line(curve_row(label, r, trainer, run, res.train_seconds) +
+      if (rows)
+        rows(curve_row(label, r, trainer, run, res.train_seconds) +
                   (o.row_suffix ? "," + o.row_suffix(r) : std::string()));
     }
     last_spent = spent;
@@ -387,6 +392,11 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   }
   j["final_modes_found"] = found;  // distinct modes of R the run's samples have reached
   j["final_mode_regions_found"] = regions;
+  if (!r.runs.empty() && r.runs[0].spearman) {  // with --spearman
+    std::vector<double> rho;
+    for (const RunResult& x : r.runs) rho.push_back(*x.spearman);
+    j["final_spearman"] = rho;
+  }
   // Per run, the trajectories (steps for the exact gradient) by the first evaluation with
   // TV <= the threshold (null: never); their median over runs, null when most never got there.
   std::vector<int64_t> reached;

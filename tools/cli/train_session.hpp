@@ -38,6 +38,8 @@ struct SessionOptions {
   uint64_t seed = 0;
   int64_t steps = 0, eval_every = 0;
   double tv_threshold = 0.05;  ///< --tv-threshold: the summary's trajectories_to_tv
+  bool spearman = false;       ///< --spearman: fill the spearman column (Trainer::spearman)
+  int32_t jobs = 0;            ///< study / tune --jobs: learners side by side; 0 auto
   LearnerOptions learner;
   bool backward_preset = false;  ///< --preset also accepts "backward" (study)
   std::string prior;             ///< --prior uniform|FILE (KL-regularised learners)
@@ -85,8 +87,8 @@ class AtomicCsv {
 };
 
 inline const char* kCurveHeader =
-    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,mode_mass,modes_found,"
-    "mode_regions_found,seconds";
+    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,mode_mass,"
+    "modes_found,mode_regions_found,seconds";
 
 /// The reward's modes of the environment (reward_modes, with the grid when it is a hypergrid).
 RewardModes mode_groups(const Environment& env);
@@ -103,6 +105,8 @@ struct LoopOptions {
   std::function<void(const Trainer&)> after_step;
   /// The modes_found / mode_regions_found columns; null: left empty.
   const RewardModes* modes = nullptr;
+  /// Fill the spearman column (empty otherwise): a host sort per run and evaluation.
+  bool spearman = false;
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
@@ -119,6 +123,7 @@ struct RunResult {
   /// Distinct modes (and hypergrid mode regions) the run's samples have exited from so far; -1
   /// when not tracked (no RewardModes, or no regions for a non-grid environment).
   int64_t modes_found = -1, mode_regions_found = -1;
+  std::optional<double> spearman;  ///< at the last evaluation, when asked for (--spearman)
 };
 
 struct LoopResult {
@@ -128,10 +133,14 @@ struct LoopResult {
   double tv_threshold = 0.05;
 };
 
+/// Where a loop's CSV rows go: a file (AtomicCsv::line), or a buffer that a study running jobs
+/// side by side flushes in job order. Empty: nowhere.
+using RowSink = std::function<void(const std::string& row)>;
+
 /// Trains for `steps` steps, evaluating at step 0, every `eval_every` steps and at the end; one
-/// CSV row per (run, evaluation). `seconds` in the CSV is training time so far (evaluations
-/// excluded).
-LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, AtomicCsv* csv);
+/// CSV row per (run, evaluation) into `rows`. `seconds` in the CSV is training time so far
+/// (evaluations excluded).
+LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, const RowSink& rows);
 
 /// Summary statistics of the final TVs, for JSON output ("algo" is `label` when given).
 nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label = "");

@@ -62,13 +62,20 @@ std::vector<float> parse_values(const std::string& text, const std::string& flag
   return v;
 }
 
-TuneGrid parse_tune_grid(const std::string& lr, const std::string& lr_log_z,
-                         const std::string& epsilon) {
-  return {parse_values(lr, "--lr", true), parse_values(lr_log_z, "--lr-log-z", true),
-          parse_values(epsilon, "--epsilon", false)};
+TuneGrid parse_tune_grid(const LearnerOptions& o, int64_t epsilon_decay_steps) {
+  TuneGrid g{parse_values(o.lr, "--lr", true), parse_values(o.lr_log_z, "--lr-log-z", true),
+             parse_values(o.epsilon, "--epsilon", false),
+             parse_values(o.epsilon_end, "--epsilon-end", false),
+             parse_values(o.temperature, "--temperature", true)};
+  if (g.epsilon_end.size() > 1 && epsilon_decay_steps <= 0)
+    throw InputError("--epsilon-end '" + o.epsilon_end + "' tries " +
+                     std::to_string(g.epsilon_end.size()) + " values, but --epsilon-decay-steps "
+                     "is 0 (constant epsilon): give --epsilon-decay-steps > 0 or one value");
+  return g;
 }
 
-nlohmann::json setting_summary(const Setting& s, const std::vector<RunResult>& runs) {
+nlohmann::json setting_summary(const Setting& s, const TrainConfig& c,
+                               const std::vector<RunResult>& runs) {
   double sum = 0, sq = 0, tv = 0, tv_max = 0;
   std::vector<int64_t> reached;
   for (const RunResult& r : runs) {
@@ -84,6 +91,11 @@ nlohmann::json setting_summary(const Setting& s, const std::vector<RunResult>& r
   j["lr"] = decimal(s.lr);
   j["lr_log_z"] = std::isnan(s.lr_log_z) ? nlohmann::json() : nlohmann::json(decimal(s.lr_log_z));
   j["epsilon"] = decimal(s.epsilon);
+  j["epsilon_end"] = decimal(s.epsilon_end);
+  j["epsilon_decay_steps"] = c.epsilon_decay_steps;
+  j["temperature"] = decimal(s.temperature);
+  j["temperature_end"] = decimal(c.temperature_end.at(0));
+  j["temperature_decay_steps"] = c.temperature_decay_steps;
   j["score"] = mean;
   j["score_sem"] = std::sqrt(var / n);
   j["final_tv_mean"] = tv / n;
@@ -128,6 +140,14 @@ void apply_tuned(const nlohmann::json& tuned, const std::string& label, const st
     cfg.lr = {s.at("lr").get<float>()};
     if (!s.at("lr_log_z").is_null()) cfg.lr_log_z = {s["lr_log_z"].get<float>()};
     cfg.epsilon = {s.at("epsilon").get<float>()};
+    // The schedule, in tunes that record it (older ones tuned epsilon alone: left as given).
+    if (s.contains("epsilon_end")) {
+      cfg.epsilon_end = {s["epsilon_end"].get<float>()};
+      cfg.epsilon_decay_steps = s.at("epsilon_decay_steps").get<int64_t>();
+      cfg.temperature = {s.at("temperature").get<float>()};
+      cfg.temperature_end = {s.at("temperature_end").get<float>()};
+      cfg.temperature_decay_steps = s.at("temperature_decay_steps").get<int64_t>();
+    }
   } catch (const nlohmann::json::exception& e) {
     throw InputError("--tuned " + path + ": " + label + "'s setting is malformed (" + e.what() + ")");
   }

@@ -8,14 +8,21 @@
 
 namespace gfnrl::cli {
 
-/// One point of a tuning grid; lr_log_z is NaN for the learners without a log Z entry.
+/// One point of a tuning grid; lr_log_z is NaN for the learners without a log Z entry. The
+/// exploration schedule: epsilon decays linearly to epsilon_end over the session's
+/// --epsilon-decay-steps (constant when 0); the behaviour policy samples at `temperature`.
 struct Setting {
-  float lr, lr_log_z, epsilon;
+  float lr, lr_log_z, epsilon, epsilon_end, temperature;
 };
 
 /// The values each option tries.
 struct TuneGrid {
-  std::vector<float> lr, lr_log_z, epsilon;
+  std::vector<float> lr, lr_log_z, epsilon, epsilon_end, temperature;
+  /// Settings per learner with (`log_z`) or without a log Z rate.
+  int64_t size(bool log_z) const {
+    return int64_t(lr.size()) * int64_t(log_z ? lr_log_z.size() : 1) * int64_t(epsilon.size()) *
+           int64_t(epsilon_end.size()) * int64_t(temperature.size());
+  }
 };
 
 /// tune's grid by default: half-decades of the table rate around the shared 1e-2, with and
@@ -34,14 +41,17 @@ double decimal(float v);
 /// A list of values to try: "a,b,c", or "FROM:TO:N", N values from FROM to TO, log-spaced when
 /// `log` (FROM, TO > 0) and evenly spaced otherwise. InputError names the flag and the bad text.
 std::vector<float> parse_values(const std::string& text, const std::string& flag, bool log);
-/// The grid of --lr, --lr-log-z (both log-spaced) and --epsilon (evenly spaced).
-TuneGrid parse_tune_grid(const std::string& lr, const std::string& lr_log_z,
-                         const std::string& epsilon);
+/// The grid of --lr, --lr-log-z, --temperature (log-spaced) and --epsilon, --epsilon-end
+/// (evenly spaced). Several --epsilon-end values need a decaying schedule (`epsilon_decay_steps`
+/// > 0): InputError otherwise, as they would all be the same run.
+TuneGrid parse_tune_grid(const LearnerOptions& o, int64_t epsilon_decay_steps);
 
-/// A setting's JSON: its values, score (mean over its runs of mean_log10_tv), score_sem (the
+/// A setting's JSON: its values (and the session's decay steps and temperature_end, so that the
+/// schedule is whole), score (mean over its runs of mean_log10_tv), score_sem (the
 /// standard error of that mean; 0 for one run), final TV mean / max, median trajectories to the
 /// TV threshold (null when most runs never got there).
-nlohmann::json setting_summary(const Setting& s, const std::vector<RunResult>& runs);
+nlohmann::json setting_summary(const Setting& s, const TrainConfig& c,
+                               const std::vector<RunResult>& runs);
 /// The index of the lowest score (the first of equal ones).
 std::size_t best_setting(const nlohmann::json& settings);
 
@@ -64,8 +74,10 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table);
 /// A tune JSON (gfnrl tune --best): InputError naming the file when it cannot be read or is not
 /// one.
 nlohmann::json read_tuned(const std::string& path);
-/// Sets cfg's lr, lr_log_z (when tuned) and epsilon to the best setting of `label` in a tune
-/// JSON; InputError naming the learners it has when `label` is not among them.
+/// Sets cfg's lr, lr_log_z (when tuned), epsilon and (when the JSON has them: tunes since the
+/// exploration schedule was tuned) epsilon_end, epsilon_decay_steps, temperature,
+/// temperature_end and temperature_decay_steps to the best setting of `label` in a tune JSON;
+/// InputError naming the learners it has when `label` is not among them.
 void apply_tuned(const nlohmann::json& tuned, const std::string& label, const std::string& path,
                  TrainConfig& cfg);
 

@@ -1,8 +1,8 @@
 /// @file replay_math.hpp
 /// Per-run ring buffers of transitions (s, a) for the DQN learners, shared by both backends.
 /// Sampling is uniform over the filled slots, or proportional to a stored priority p_i (stored
-/// already raised to the priority exponent): slot = the first i with cumsum_i > u * cumsum_last,
-/// from an inclusive prefix sum of the run's priorities in double.
+/// already raised to the priority exponent): slot = the first i whose prefix sum of the run's
+/// priorities (in double) exceeds u * their total.
 #pragma once
 #include <cstdint>
 
@@ -15,7 +15,8 @@ struct ReplayArgs {
   int32_t* slot_state;   ///< [runs x capacity]
   int32_t* slot_action;  ///< [runs x capacity]
   float* priority;       ///< [runs x capacity], or nullptr for uniform replay
-  double* cumsum;        ///< [runs x capacity] scratch for prioritized sampling
+  double* cumsum;  ///< [runs x capacity] scratch for prioritized sampling: prefix sums (CUDA)
+                   ///< or block sums (CPU)
   int64_t* inserted;     ///< [runs]: transitions ever inserted (the ring's write head)
   float* max_priority;   ///< [runs]: priority given to new transitions
 };
@@ -53,19 +54,41 @@ GFNRL_HD inline void replay_insert_trajectory(const ReplayArgs& b, const int32_t
   }
 }
 
-/// Replayed sample i of run r: writes its slot, state and action.
+/// The random numbers of replayed sample i of run r.
+GFNRL_HD inline Philox4 replay_draw(uint64_t seed, uint64_t step, int32_t r, int32_t i) {
+  return draw(seed + uint64_t(r), step, static_cast<uint32_t>(i), 0u, kStreamReplay);
+}
+
+/// A uniform fraction in [0, 1) with 64 bits of the draw (the point of proportional sampling).
+GFNRL_HD inline double replay_fraction(const Philox4& u) {
+  return (static_cast<double>(u.v[0]) + static_cast<double>(u.v[1]) * 0x1.0p-32) * 0x1.0p-32;
+}
+
+/// Writes replayed sample i of run r: slot k with its state and action.
+GFNRL_HD inline void replay_write_sample(const ReplayArgs& b, int32_t samples, int32_t r,
+                                         int32_t i, int32_t k, int32_t* out_slot,
+                                         int32_t* out_state, int32_t* out_action) {
+  const int64_t slot = int64_t(r) * b.capacity + k;
+  const int64_t o = int64_t(r) * samples + i;
+  out_slot[o] = k;
+  out_state[o] = b.slot_state[slot];
+  out_action[o] = b.slot_action[slot];
+}
+
+/// Replayed sample i of run r from the full prefix sums of the run's priorities in cumsum (the
+/// CUDA path; the CPU keeps block sums instead, host/cpu/replay.cpp): writes its slot, state and
+/// action.
 GFNRL_HD inline void replay_sample_one(const ReplayArgs& b, uint64_t seed, uint64_t step,
                                        int32_t samples, int32_t r, int32_t i, int32_t* out_slot,
                                        int32_t* out_state, int32_t* out_action) {
   const int32_t n = replay_size(b, r);
-  const Philox4 u = draw(seed + uint64_t(r), step, static_cast<uint32_t>(i), 0u, kStreamReplay);
+  const Philox4 u = replay_draw(seed, step, r, i);
   int32_t k;
   if (!b.priority) {
     k = static_cast<int32_t>(uniform_below(u.v[0], static_cast<uint32_t>(n)));
   } else {
     const double* c = b.cumsum + int64_t(r) * b.capacity;
-    const double x = (static_cast<double>(u.v[0]) + static_cast<double>(u.v[1]) * 0x1.0p-32) *
-                     0x1.0p-32 * c[n - 1];
+    const double x = replay_fraction(u) * c[n - 1];
     int32_t lo = 0, hi = n - 1;  // first k with c[k] > x
     while (lo < hi) {
       const int32_t mid = lo + (hi - lo) / 2;
@@ -73,11 +96,7 @@ GFNRL_HD inline void replay_sample_one(const ReplayArgs& b, uint64_t seed, uint6
     }
     k = lo;
   }
-  const int64_t slot = int64_t(r) * b.capacity + k;
-  const int64_t o = int64_t(r) * samples + i;
-  out_slot[o] = k;
-  out_state[o] = b.slot_state[slot];
-  out_action[o] = b.slot_action[slot];
+  replay_write_sample(b, samples, r, i, k, out_slot, out_state, out_action);
 }
 
 }  // namespace gfnrl::detail
