@@ -127,6 +127,31 @@ TEST(CliTrain, SpearmanColumnEqualsEvalOfTheSavedPolicy) {
   std::remove(policy.c_str());
 }
 
+// --regression reaches the loss: a linex run differs from the squared one from the first update
+// on, the JSON names the shape, and huber with a huge k is the squared loss exactly (no residual
+// reaches k).
+TEST(CliTrain, RegressionShapesTheLossAndIsRecorded) {
+  auto tv_column = [](const std::string& args) {
+    const std::string out = temp_path("shape.csv");
+    const Result r = run("train --algo db --runs 1 --steps 20 --eval-every 10 --json --out " +
+                         out + " " + args + " " + kSmall);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> tv;
+    for (const auto& row : read_csv(out)) tv.push_back(row[5]);
+    std::remove(out.c_str());
+    return std::make_pair(tv, nlohmann::json::parse(r.out));
+  };
+  const auto [squared, js] = tv_column("");
+  const auto [linex, jl] = tv_column("--regression linex:0.5");
+  const auto [huge, jh] = tv_column("--regression huber:1e30");
+  EXPECT_EQ(js["regression"], "squared");
+  EXPECT_EQ(jl["regression"], "linex");
+  EXPECT_EQ(jl["regression_param"], 0.5);
+  EXPECT_EQ(squared[1], linex[1]);  // step 0: the same uniform policy
+  EXPECT_NE(squared[2], linex[2]);
+  EXPECT_EQ(huge, squared);
+}
+
 void expect_refused(const std::string& args, int code, const std::string& fragment,
                     const std::string& env = "") {
   const std::string out = temp_path("refused.csv");
@@ -155,6 +180,16 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --preset medium ") + kSmall, 2,
                  "medium not in {standard,hard,policy-gradient,torchgfn}");
   expect_refused(std::string("study --algos tb,ppo ") + kSmall, 2, "unknown algorithm 'ppo'");
+  expect_refused(std::string("train --regression cubic ") + kSmall, 2,
+                 "--regression 'cubic': unknown shape 'cubic' (allowed: squared, absolute, huber, "
+                 "linex, shifted-cosh)");
+  expect_refused(std::string("train --regression linex:0 ") + kSmall, 2,
+                 "the parameter '0' must be a finite number > 0");
+  expect_refused(std::string("train --regression huber:x ") + kSmall, 2, "the parameter 'x'");
+  expect_refused(std::string("train --regression absolute:2 ") + kSmall, 2,
+                 "absolute takes no parameter");
+  expect_refused(std::string("train --algo softdqn --regression linex ") + kSmall, 2,
+                 "softdqn has its own loss");
   expect_refused(std::string("train --batch 10000000 --runs 100000 ") + kSmall, 1,
                  "out of memory: training 100000 runs of tb needs");
   expect_refused(std::string("train ") + kSmall, 1, "needs", "GFNRL_MEMORY_LIMIT=20000");

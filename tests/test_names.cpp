@@ -41,6 +41,10 @@ TEST(Names, EveryEnumRoundTripsThroughItsTable) {
   expect_round_trip<HypergridRegions>(hypergrid_region_names(),
                                       std::size_t(HypergridRegions::Float64) + 1,
                                       parse_hypergrid_regions, hypergrid_regions_name);
+  expect_round_trip<Regression>(regression_names(), std::size_t(Regression::ShiftedCosh) + 1,
+                                parse_regression, regression_name);
+  expect_round_trip<ReplayPriority>(replay_priority_names(), std::size_t(ReplayPriority::AbsTd) + 1,
+                                    parse_replay_priority, replay_priority_name);
   EXPECT_EQ(algo_name(Algo::Munchausen), "munchausen");
   EXPECT_EQ(optimizer_name(OptimizerKind::LazyAdam), "lazy-adam");
 }

@@ -79,6 +79,18 @@ std::string replay_priority_name(ReplayPriority p) {
   return replay_priority_names().at(static_cast<std::size_t>(p));
 }
 
+const std::vector<std::string>& regression_names() {
+  static const std::vector<std::string> names{"squared", "absolute", "huber", "linex",
+                                              "shifted-cosh"};
+  return names;
+}
+Regression parse_regression(const std::string& name) {
+  return static_cast<Regression>(detail::parse_name(regression_names(), name, "regression"));
+}
+std::string regression_name(Regression r) {
+  return regression_names().at(static_cast<std::size_t>(r));
+}
+
 namespace {
 // The relative learners: a learner with a base policy.
 const std::pair<const char*, Algo> kRelative[] = {{"rtb", Algo::TB}, {"trust-pcl", Algo::SubTB}};
@@ -213,6 +225,21 @@ void TrainConfig::validate() const {
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
   require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
+  if (regression != Regression::Squared) {
+    const bool balance = algo == Algo::TB || algo == Algo::DB || algo == Algo::SubTB ||
+                         algo == Algo::ModifiedDB;
+    if (!balance)
+      throw InputError("regression " + regression_name(regression) + " shapes the balance "
+                       "residuals of tb, db, subtb and mdb (and rtb, trust-pcl); " +
+                       algo_name(algo) + " has its own loss" +
+                       (is_dqn(algo) ? " (--huber for its TD errors)" : ""));
+    if (exact_gradient)
+      throw InputError("regression " + regression_name(regression) + ": tb's exact expected "
+                       "gradient is of the squared loss only");
+    if (regression == Regression::Huber || regression == Regression::Linex)
+      require(std::isfinite(regression_param) && regression_param > 0,
+              regression_name(regression) + " parameter", regression_param, "finite and > 0");
+  }
   const bool pg = is_policy_gradient(algo);
   const bool coupled = is_coupled(backward);
   if (coupled && !pg)

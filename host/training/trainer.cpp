@@ -97,6 +97,9 @@ struct Trainer::State {
     static_cast<detail::BackwardView<float>&>(a) = pb;
     static_cast<detail::TrajectoryBatch&>(a) = batch.view();
     a.lambda = c.subtb_lambda;
+    static_assert(int(detail::Regression::ShiftedCosh) == int(Regression::ShiftedCosh));
+    a.regression = static_cast<detail::Regression>(c.regression);
+    a.regression_param = c.regression_param;
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);

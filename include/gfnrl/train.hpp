@@ -45,6 +45,12 @@ enum class OptimizerKind { Adam, Sgd, LazyAdam };
 /// transitions at the running maximum (Schaul et al.'s proportional rule).
 enum class ReplayPriority { HuberLoss, AbsTd };
 
+/// The loss shape g(delta) of TB, DB, SubTB and modified DB residuals in place of delta^2 (Hu et
+/// al. 2025, "Beyond Squared Error"; formulas in detail/loss_math.hpp): squared t^2, absolute |t|,
+/// huber(k) t^2 within k and linear beyond, linex(a) (e^{a t} - a t - 1) / a^2, shifted-cosh
+/// e^t + e^{-t} - 2. Every one is 0 only at delta = 0, so the fixed point does not change.
+enum class Regression { Squared, Absolute, Huber, Linex, ShiftedCosh };
+
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
 /// trained through the learner's own loss ("learned", the reference code's "naive"); or logits
 /// trained by Trajectory Likelihood Maximisation with their own Adam, a decaying rate, and a
@@ -77,6 +83,11 @@ std::string optimizer_name(OptimizerKind k);
 const std::vector<std::string>& replay_priority_names();
 ReplayPriority parse_replay_priority(const std::string& name);
 std::string replay_priority_name(ReplayPriority p);
+/// The names of the loss shapes, indexed by Regression: squared, absolute, huber, linex,
+/// shifted-cosh.
+const std::vector<std::string>& regression_names();
+Regression parse_regression(const std::string& name);
+std::string regression_name(Regression r);
 
 /// A learner as users name it: every Algo by its name, and the relative forms that need a base
 /// policy (uniform unless one is given): "rtb" (relative TB: TB with a prior) and "trust-pcl"
@@ -156,6 +167,10 @@ struct TrainConfig {
   /// of sampled trajectories (no sampling noise: the tabular limit; tb's is twice pg's).
   bool exact_gradient = false;
   float gae_lambda = 0.99f;  ///< ac: GAE lambda, in [0, 1]
+  /// tb, db, subtb, mdb (and rtb, trust-pcl): the loss shape of every residual, and its
+  /// parameter (huber's k, linex's a: finite and > 0; ignored by the others).
+  Regression regression = Regression::Squared;
+  float regression_param = 1.0f;
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;

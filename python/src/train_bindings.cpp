@@ -68,6 +68,10 @@ const std::map<std::string, Setter>& option_setters() {
       {"munchausen_alpha", field<float>(&TrainConfig::munchausen_alpha)},
       {"munchausen_l0", field<float>(&TrainConfig::munchausen_l0)},
       {"energy_reward", field<bool>(&TrainConfig::energy_reward)},
+      {"regression", [](TrainConfig& c, nb::handle v) {
+         c.regression = parse_regression(nb::cast<std::string>(v));
+       }},
+      {"regression_param", field<float>(&TrainConfig::regression_param)},
       {"exact_gradient", field<bool>(&TrainConfig::exact_gradient)},
       {"gae_lambda", field<float>(&TrainConfig::gae_lambda)},
   };

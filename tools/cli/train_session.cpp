@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -42,6 +43,10 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "adam (beta 0.9/0.999, eps 1e-8; every entry each step), lazy-adam (only the "
                  "entries with a gradient: far fewer bytes on large tables) or sgd")
       ->check(CLI::IsMember(optimizer_names()))
+      ->capture_default_str();
+  cmd.add_option("--regression", o.regression,
+                 "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
+                 "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
       ->capture_default_str();
   cmd.add_option("--epsilon", o.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
@@ -228,6 +233,28 @@ std::vector<float> parse_rates(const std::string& text, const std::string& name)
 }
 }  // namespace
 
+void parse_regression_option(const std::string& text, TrainConfig& c) {
+  const std::size_t colon = text.find(':');
+  const std::string name = text.substr(0, colon);
+  if (std::find(regression_names().begin(), regression_names().end(), name) ==
+      regression_names().end())
+    throw InputError("--regression '" + text + "': unknown shape '" + name + "' (allowed: " +
+                     join_names(regression_names()) + ")");
+  c.regression = parse_regression(name);
+  c.regression_param = 1.0f;
+  if (colon == std::string::npos) return;
+  if (c.regression != Regression::Huber && c.regression != Regression::Linex)
+    throw InputError("--regression '" + text + "': " + name + " takes no parameter (huber:k and "
+                     "linex:a do)");
+  const std::string p = text.substr(colon + 1);
+  char* end = nullptr;
+  const double v = std::strtod(p.c_str(), &end);
+  if (p.empty() || *end != '\0' || !std::isfinite(v) || !(v > 0) || v > 3.4e38)
+    throw InputError("--regression '" + text + "': the parameter '" + p + "' must be a finite "
+                     "number > 0");
+  c.regression_param = static_cast<float>(v);
+}
+
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
                         int32_t batch) {
   TrainConfig c = o.cfg;
@@ -247,6 +274,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.temperature = parse_rates(o.temperature, "temperature");
   c.temperature_end = parse_rates(o.temperature_end, "temperature-end");
   c.optimizer = parse_optimizer(o.optimizer);
+  parse_regression_option(o.regression, c);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
   c.priority = parse_replay_priority(o.priority);
@@ -374,6 +402,9 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["algo"] = label.empty() ? algo_name(c.algo) : label;
   j["runs"] = c.runs;
   j["optimizer"] = optimizer_name(c.optimizer);
+  j["regression"] = regression_name(c.regression);
+  if (c.regression == Regression::Huber || c.regression == Regression::Linex)
+    j["regression_param"] = c.regression_param;
   j["exact_gradient"] = c.exact_gradient;
   j["steps"] = r.steps;
   j["trajectories_per_run"] = c.exact_gradient ? 0 : r.steps * c.batch;  // exact: none sampled

@@ -16,6 +16,7 @@ struct LearnerOptions {
   std::string lr = "auto", lr_log_z = "0.1";
   std::string optimizer = "adam", loss = "huber", replay = "prioritized";
   std::string priority = "huber-loss";
+  std::string regression = "squared";  ///< NAME or NAME:PARAM (huber:1, linex:0.5)
   std::string epsilon = "auto", epsilon_end = "0";  ///< one value or one per run
   std::string temperature = "1", temperature_end = "1";
   TrainConfig cfg;
@@ -25,6 +26,10 @@ struct LearnerOptions {
 /// options to a subcommand.
 void add_learner_options(CLI::App& cmd, LearnerOptions& o);
 
+
+/// --regression NAME[:PARAM] into c.regression / c.regression_param; InputError naming the bad
+/// text and the allowed shapes.
+void parse_regression_option(const std::string& text, TrainConfig& c);
 
 /// The TrainConfig for `algo` from the options (parses the learning-rate lists).
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,

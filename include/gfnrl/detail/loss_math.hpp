@@ -30,6 +30,13 @@
 /// A learned P_B (pb_grad set) also receives d loss / d b_t, scattered through the log-softmax
 /// over the parents of s_{t+1} onto its logits (backward_math.hpp): each b_t enters its
 /// residuals with a minus sign.
+/// The loss shape g (Hu et al. 2025, "Beyond Squared Error: Exploring Loss Design for Enhanced
+/// Training of Generative Flow Networks") replaces delta^2 above by g(delta), delta being the
+/// forward side minus the backward side as written; every g has g(0) = 0 and its minimum there,
+/// so the fixed point (the soft-optimal policy) is the same for every shape:
+///   squared t^2;  absolute |t|;  huber(k) t^2 for |t| <= k, else k (2|t| - k) (C^1, equal to
+///   t^2 near 0);  linex(a) (e^{a t} - a t - 1) / a^2 (a > 0 punishes a forward side above the
+///   backward one more: zero-avoiding, exploring);  shifted-cosh e^t + e^{-t} - 2.
 #pragma once
 #include <cstdint>
 
@@ -41,6 +48,35 @@ namespace gfnrl::detail {
 
 enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3 };
 
+/// The loss shape g of a balance residual (see above).
+enum class Regression : int32_t { Squared = 0, Absolute = 1, Huber = 2, Linex = 3, ShiftedCosh = 4 };
+
+/// g(t) with its parameter p (Huber's k, Linex's a; unused otherwise).
+template <class R>
+GFNRL_HD inline R regression_value(Regression k, R p, R t) {
+  const R abs_t = t < R(0) ? -t : t;
+  switch (k) {
+    case Regression::Absolute: return abs_t;
+    case Regression::Huber: return abs_t <= p ? t * t : p * (R(2) * abs_t - p);
+    case Regression::Linex: return (exp_(p * t) - p * t - R(1)) / (p * p);
+    case Regression::ShiftedCosh: return exp_(t) + exp_(-t) - R(2);
+    default: return t * t;
+  }
+}
+
+/// g'(t).
+template <class R>
+GFNRL_HD inline R regression_slope(Regression k, R p, R t) {
+  const R sign = t > R(0) ? R(1) : (t < R(0) ? R(-1) : R(0));
+  switch (k) {
+    case Regression::Absolute: return sign;
+    case Regression::Huber: return (t <= p && t >= -p) ? R(2) * t : R(2) * p * sign;
+    case Regression::Linex: return (exp_(p * t) - R(1)) / p;
+    case Regression::ShiftedCosh: return exp_(t) - exp_(-t);
+    default: return R(2) * t;
+  }
+}
+
 /// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients.
 constexpr int kSubTBScratch = 3;
 
@@ -49,6 +85,8 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   const R* prior_edge;     ///< log mu per edge id, or nullptr (no base policy)
   const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB
+  Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
+  R regression_param;      ///< Huber's k, Linex's a
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]
 };
 
@@ -90,8 +128,8 @@ GFNRL_HD inline void tb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const int64_t act = a.actions[base + t];
     delta += step_log_pf(a, row, a.states[base + t], act) - backward_term(a, r, act);
   }
-  const R g = R(2) * delta / R(a.batch);
-  grad_add(a.loss + r, delta * delta / R(a.batch));
+  const R g = regression_slope(a.regression, a.regression_param, delta) / R(a.batch);
+  grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(a.batch));
   grad_add(g_row + L.log_z_entry(), g);
   for (int32_t t = 0; t < len; ++t) {
     const int32_t s = a.states[base + t];
@@ -118,8 +156,8 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, r, act)
                             : static_cast<R>(a.dag.log_reward[s]);
     const R delta = row[L.flow_entry(s)] + row[act] - lse - prior_term(a, s, act) - end;
-    const R g = R(2) * delta / R(transitions);
-    grad_add(a.loss + r, delta * delta / R(transitions));
+    const R g = regression_slope(a.regression, a.regression_param, delta) / R(transitions);
+    grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(transitions));
     grad_add(g_row + L.flow_entry(s), g);
     if (next >= 0) grad_add(g_row + L.flow_entry(next), -g);
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse, g);
@@ -128,7 +166,7 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
 }
 
 /// O(T^2) over the sub-trajectory pairs: prefix sums of c_k make each residual O(1); the
-/// per-step coefficient sum_{i<=k<j} 2 w delta_ij is accumulated as a difference array and the
+/// per-step coefficient sum_{i<=k<j} w g'(delta_ij) is accumulated as a difference array and the
 /// flow gradients per position, so each table entry is scattered once per visit.
 template <class R>
 GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
@@ -165,8 +203,8 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
       w *= a.lambda;
       const R phi_j = j < len ? row[L.flow_entry(a.states[base + j])] : log_r;
       const R delta = phi_i + prefix[j] - prefix[i] - phi_j;
-      const R g = R(2) * w * delta;
-      loss += w * delta * delta;
+      const R g = w * regression_slope(a.regression, a.regression_param, delta);
+      loss += w * regression_value(a.regression, a.regression_param, delta);
       gphi[i] += g;
       gphi[j] -= g;  // gphi[T+1] belongs to log R: never scattered
       coef[i] += g;  // steps i .. j-1
@@ -200,8 +238,8 @@ GFNRL_HD inline void mdb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, i
     const R delta = static_cast<R>(a.dag.log_reward[s]) + (row[act] - lse_s) +
                     (row[L.exit_entry(n)] - lse_n) - static_cast<R>(a.dag.log_reward[n]) -
                     (row[L.exit_entry(s)] - lse_s) - backward_term(a, r, act);
-    const R g = R(2) * delta / R(inner);
-    grad_add(a.loss + r, delta * delta / R(inner));
+    const R g = regression_slope(a.regression, a.regression_param, delta) / R(inner);
+    grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(inner));
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, act, lse_s, g);
     scatter_log_softmax_grad(a.dag, L, row, g_row, s, L.exit_entry(s), lse_s, -g);
     scatter_log_softmax_grad(a.dag, L, row, g_row, n, L.exit_entry(n), lse_n, g);
