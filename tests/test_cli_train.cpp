@@ -190,6 +190,10 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "absolute takes no parameter");
   expect_refused(std::string("train --algo softdqn --regression linex ") + kSmall, 2,
                  "softdqn has its own loss");
+  expect_refused(std::string("train --algo db --subtb-weighting tb ") + kSmall, 2,
+                 "--subtb-weighting tb applies to subtb and trust-pcl; db has no sub-trajectories");
+  expect_refused(std::string("train --algo subtb --subtb-weighting half ") + kSmall, 2,
+                 "half not in {geometric-within,geometric,equal-within,equal,tb,db}");
   expect_refused(std::string("train --batch 10000000 --runs 100000 ") + kSmall, 1,
                  "out of memory: training 100000 runs of tb needs");
   expect_refused(std::string("train ") + kSmall, 1, "needs", "GFNRL_MEMORY_LIMIT=20000");

@@ -77,6 +77,27 @@ TEST(LossShape, EveryShapeConvergesWithTbDbAndSubtb) {
     }
 }
 
+// SubTB under every weighting learns R/Z: the uniform policy's TV 0.5 falls below 0.1 (tb, the
+// slowest, ends at 0.06-0.08 on these seeds).
+TEST(LossShape, EverySubtbWeightingConverges) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  for (SubTBWeighting w : {SubTBWeighting::Geometric, SubTBWeighting::EqualWithin,
+                           SubTBWeighting::Equal, SubTBWeighting::TB, SubTBWeighting::DB}) {
+    TrainConfig c = recommended_config(Algo::SubTB);
+    c.runs = 2;
+    c.seed = 5;
+    c.subtb_weighting = w;
+    Trainer t(dag, &pb, c);
+    for (int i = 0; i < kBudgetSteps; ++i) t.step();
+    for (const RunEvaluation& e : t.evaluate())
+      EXPECT_LT(e.metrics.tv, 0.1) << subtb_weighting_name(w);
+  }
+  TrainConfig c;
+  c.algo = Algo::DB, c.subtb_weighting = SubTBWeighting::Equal;
+  EXPECT_THROW(Trainer(dag, &pb, c), InputError);
+}
+
 TEST(LossShape, RefusedWhereThereIsNoBalanceResidual) {
   const Dag dag = small_grid(Backend::Cpu);
   const BackwardPolicy pb = uniform_backward_policy(dag);

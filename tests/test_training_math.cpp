@@ -199,6 +199,44 @@ struct Fixture {
       }
     return total;
   }
+  // SubTB under each weighting, from its definition (train.hpp): base weight of a pair (i, j)
+  // lambda^(j-i) (geometric), 1 (equal), only (0, T+1) (tb) or only j = i+1 (db), normalised per
+  // trajectory and averaged over the batch (geometric-within, equal-within, tb) or normalised
+  // over all the run's pairs (geometric, equal, db).
+  double weighted_subtb_loss(const std::vector<double>& p, double lambda,
+                             detail::SubTBWeighting w) const {
+    using W = detail::SubTBWeighting;
+    const bool within = w == W::GeometricWithin || w == W::EqualWithin || w == W::TB;
+    double total = 0;
+    for (int32_t r = 0; r < runs; ++r) {
+      double run_num = 0, run_den = 0;
+      for (int32_t m = 0; m < batch; ++m) {
+        const int32_t t = r * batch + m, len = lengths[t];
+        auto phi = [&](int32_t k) {
+          return k < len ? flow(p, r, st(t, k)) : double(h.log_reward[st(t, len - 1)]);
+        };
+        double num = 0, den = 0;
+        for (int32_t i = 0; i <= len; ++i)
+          for (int32_t j = i + 1; j <= len; ++j) {
+            double base = std::pow(lambda, j - i);
+            if (w == W::EqualWithin || w == W::Equal) base = 1;
+            if (w == W::TB) base = (i == 0 && j == len) ? 1 : 0;
+            if (w == W::DB) base = j == i + 1 ? 1 : 0;
+            if (base == 0) continue;
+            double d = phi(i) - phi(j);
+            for (int32_t k = i; k < j; ++k)
+              d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) -
+                   (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
+            num += base * g(d);
+            den += base;
+          }
+        if (within) total += num / den / batch;
+        run_num += num, run_den += den;
+      }
+      if (!within) total += run_num / run_den;
+    }
+    return total;
+  }
   // Modified DB from its definition (loss_math.hpp): inner transitions only.
   double mdb_loss(const std::vector<double>& p) const {
     double total = 0;
@@ -310,7 +348,8 @@ void expect_gradient_matches(const std::vector<double>& at, const std::vector<do
 std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lambda,
                              bool with_pb, double* loss_out, std::vector<double>* pb_grad = nullptr,
                              detail::Regression shape = detail::Regression::Squared,
-                             double shape_param = 1.0) {
+                             double shape_param = 1.0,
+                             detail::SubTBWeighting weighting = detail::SubTBWeighting::GeometricWithin) {
   std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
   std::vector<double> scratch(std::size_t(f.runs) * f.batch * detail::kSubTBScratch * (f.max_len + 1));
   detail::TrajectoryLossArgs<double> a{};
@@ -334,6 +373,7 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.lambda = lambda;
   a.regression = shape;
   a.regression_param = shape_param;
+  a.weighting = weighting;
   a.scratch = scratch.data();
   a.prior_edge = f.mu_edge.empty() ? nullptr : f.mu_edge.data();
   a.prior_exit = f.mu_exit.empty() ? nullptr : f.mu_exit.data();
@@ -411,6 +451,48 @@ TEST_P(LossGradient, EveryLossShapeMatchesFiniteDifferences) {
     check(detail::LossKind::ModifiedDB, 0,
           [&](const std::vector<double>& p) { return e.mdb_loss(p); }, e);
   }
+}
+
+// SubTB's weightings: each against finite differences of its definition written out, and their
+// closed forms: tb is the TB loss with log Z = F(s0), db the DB loss, equal-within the default
+// at lambda = 1.
+TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
+  using W = detail::SubTBWeighting;
+  const Fixture f(GetParam());
+  for (W w : {W::GeometricWithin, W::Geometric, W::EqualWithin, W::Equal, W::TB, W::DB}) {
+    double loss = 0;
+    const auto grad = analytic(f, detail::LossKind::SubTB, 0.8, true, &loss, nullptr,
+                               detail::Regression::Squared, 1.0, w);
+    const auto want = [&](const std::vector<double>& p) { return f.weighted_subtb_loss(p, 0.8, w); };
+    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(w);
+    expect_gradient_matches(f.params, grad, want);
+  }
+  double db = 0, sub_db = 0, tb = 0, sub_tb = 0, eq = 0, geo1 = 0;
+  const auto g_db = analytic(f, detail::LossKind::DB, 0, true, &db);
+  const auto g_sub_db = analytic(f, detail::LossKind::SubTB, 0.8, true, &sub_db, nullptr,
+                                 detail::Regression::Squared, 1.0, W::DB);
+  EXPECT_NEAR(sub_db, db, 1e-12 * (1 + db));
+  for (std::size_t i = 0; i < g_db.size(); ++i) EXPECT_NEAR(g_sub_db[i], g_db[i], 1e-12) << i;
+  // TB with log Z = F(s0): copy F(s0) into each run's log Z entry; the TB gradient on log Z is
+  // SubTB's on F(s0), and the other entries agree.
+  Fixture tbf = f;
+  for (int32_t r = 0; r < f.runs; ++r)
+    tbf.params[r * f.L.stride() + f.L.log_z_entry()] = f.params[r * f.L.stride() + f.L.flow_entry(0)];
+  const auto g_tb = analytic(tbf, detail::LossKind::TB, 0, true, &tb);
+  const auto g_sub_tb = analytic(f, detail::LossKind::SubTB, 0.8, true, &sub_tb, nullptr,
+                                 detail::Regression::Squared, 1.0, W::TB);
+  EXPECT_NEAR(sub_tb, tb, 1e-12 * (1 + tb));
+  for (int32_t r = 0; r < f.runs; ++r)
+    for (int64_t e = 0; e < f.L.stride(); ++e) {
+      const int64_t at = r * f.L.stride() + e;
+      if (e == f.L.log_z_entry()) continue;
+      const double want = e == f.L.flow_entry(0) ? g_tb[r * f.L.stride() + f.L.log_z_entry()] : g_tb[at];
+      EXPECT_NEAR(g_sub_tb[at], want, 1e-12) << "run " << r << " entry " << e;
+    }
+  analytic(f, detail::LossKind::SubTB, 0.3, true, &eq, nullptr, detail::Regression::Squared, 1.0,
+           W::EqualWithin);
+  analytic(f, detail::LossKind::SubTB, 1.0, true, &geo1);
+  EXPECT_NEAR(eq, geo1, 1e-12 * (1 + eq));
 }
 
 // SoftDQN / Munchausen: replayed transitions = every transition of the fixture's trajectories.

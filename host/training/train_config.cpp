@@ -91,6 +91,19 @@ std::string regression_name(Regression r) {
   return regression_names().at(static_cast<std::size_t>(r));
 }
 
+const std::vector<std::string>& subtb_weighting_names() {
+  static const std::vector<std::string> names{"geometric-within", "geometric", "equal-within",
+                                              "equal", "tb", "db"};
+  return names;
+}
+SubTBWeighting parse_subtb_weighting(const std::string& name) {
+  return static_cast<SubTBWeighting>(
+      detail::parse_name(subtb_weighting_names(), name, "subtb weighting"));
+}
+std::string subtb_weighting_name(SubTBWeighting w) {
+  return subtb_weighting_names().at(static_cast<std::size_t>(w));
+}
+
 namespace {
 // The relative learners: a learner with a base policy.
 const std::pair<const char*, Algo> kRelative[] = {{"rtb", Algo::TB}, {"trust-pcl", Algo::SubTB}};
@@ -225,6 +238,9 @@ void TrainConfig::validate() const {
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
   require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
+  if (subtb_weighting != SubTBWeighting::GeometricWithin && algo != Algo::SubTB)
+    throw InputError("subtb weighting " + subtb_weighting_name(subtb_weighting) + " applies to "
+                     "subtb and trust-pcl; " + algo_name(algo) + " has no sub-trajectories");
   if (regression != Regression::Squared) {
     const bool balance = algo == Algo::TB || algo == Algo::DB || algo == Algo::SubTB ||
                          algo == Algo::ModifiedDB;

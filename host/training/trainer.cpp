@@ -100,6 +100,8 @@ struct Trainer::State {
     static_assert(int(detail::Regression::ShiftedCosh) == int(Regression::ShiftedCosh));
     a.regression = static_cast<detail::Regression>(c.regression);
     a.regression_param = c.regression_param;
+    static_assert(int(detail::SubTBWeighting::DB) == int(SubTBWeighting::DB));
+    a.weighting = static_cast<detail::SubTBWeighting>(c.subtb_weighting);
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);

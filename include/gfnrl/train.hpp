@@ -51,6 +51,12 @@ enum class ReplayPriority { HuberLoss, AbsTd };
 /// e^t + e^{-t} - 2. Every one is 0 only at delta = 0, so the fixed point does not change.
 enum class Regression { Squared, Absolute, Huber, Linex, ShiftedCosh };
 
+/// SubTB's weighting of its sub-trajectories (torchgfn's names; detail/loss_math.hpp):
+/// geometric-within lambda^len normalised per trajectory (Madan et al.'s, the default),
+/// equal-within the same at lambda = 1, geometric / equal normalised over the run's whole batch,
+/// tb only whole trajectories (the TB loss with log Z = F(s0)), db only single steps (the DB loss).
+enum class SubTBWeighting { GeometricWithin, Geometric, EqualWithin, Equal, TB, DB };
+
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
 /// trained through the learner's own loss ("learned", the reference code's "naive"); or logits
 /// trained by Trajectory Likelihood Maximisation with their own Adam, a decaying rate, and a
@@ -88,6 +94,11 @@ std::string replay_priority_name(ReplayPriority p);
 const std::vector<std::string>& regression_names();
 Regression parse_regression(const std::string& name);
 std::string regression_name(Regression r);
+/// The names of SubTB's weightings, indexed by SubTBWeighting: geometric-within, geometric,
+/// equal-within, equal, tb, db.
+const std::vector<std::string>& subtb_weighting_names();
+SubTBWeighting parse_subtb_weighting(const std::string& name);
+std::string subtb_weighting_name(SubTBWeighting w);
 
 /// A learner as users name it: every Algo by its name, and the relative forms that need a base
 /// policy (uniform unless one is given): "rtb" (relative TB: TB with a prior) and "trust-pcl"
@@ -171,6 +182,8 @@ struct TrainConfig {
   /// parameter (huber's k, linex's a: finite and > 0; ignored by the others).
   Regression regression = Regression::Squared;
   float regression_param = 1.0f;
+  /// subtb (and trust-pcl): which sub-trajectories the loss weighs, and how.
+  SubTBWeighting subtb_weighting = SubTBWeighting::GeometricWithin;
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;

@@ -72,6 +72,9 @@ const std::map<std::string, Setter>& option_setters() {
          c.regression = parse_regression(nb::cast<std::string>(v));
        }},
       {"regression_param", field<float>(&TrainConfig::regression_param)},
+      {"subtb_weighting", [](TrainConfig& c, nb::handle v) {
+         c.subtb_weighting = parse_subtb_weighting(nb::cast<std::string>(v));
+       }},
       {"exact_gradient", field<bool>(&TrainConfig::exact_gradient)},
       {"gae_lambda", field<float>(&TrainConfig::gae_lambda)},
   };

@@ -363,6 +363,7 @@ def cli_or_skip():
     ("subtb", "uniform", ["--regression", "linex:0.5"], {"regression": "linex",
                                                         "regression_param": 0.5}),
     ("db", "uniform", ["--regression", "shifted-cosh"], {"regression": "shifted-cosh"}),
+    ("subtb", "maxent", ["--subtb-weighting", "equal"], {"subtb_weighting": "equal"}),
     ("tb", "uniform",
      ["--epsilon", "0.2", "--epsilon-end", "0", "--epsilon-decay-steps", "20", "--lr-warmup", "5",
       "--lr-cosine", "30", "--temperature", "2", "--temperature-end", "1",

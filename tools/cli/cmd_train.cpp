@@ -21,6 +21,9 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const Learner learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
   TrainConfig cfg = session_config(so, learner.algo);
+  if (learner.algo != Algo::SubTB && so.learner.subtb_weighting != "geometric-within")
+    throw InputError("--subtb-weighting " + so.learner.subtb_weighting + " applies to subtb and "
+                     "trust-pcl; " + o.algo + " has no sub-trajectories");
   const bool pb_binary = ends_with(o.save_pb, ".bin");
   if (!o.save_pb.empty() && !pb_binary && !ends_with(o.save_pb, ".txt"))
     throw InputError("--save-pb " + o.save_pb + ": name it .txt (text) or .bin (binary DAG file)");

@@ -48,6 +48,12 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
                  "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
       ->capture_default_str();
+  cmd.add_option("--subtb-weighting", o.subtb_weighting,
+                 "subtb's sub-trajectory weights: geometric-within (lambda^len per trajectory, "
+                 "Madan et al.), geometric (over the batch), equal-within, equal, tb (whole "
+                 "trajectories only) or db (single steps only)")
+      ->check(CLI::IsMember(subtb_weighting_names()))
+      ->capture_default_str();
   cmd.add_option("--epsilon", o.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
                  "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
@@ -275,6 +281,9 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.temperature_end = parse_rates(o.temperature_end, "temperature-end");
   c.optimizer = parse_optimizer(o.optimizer);
   parse_regression_option(o.regression, c);
+  // study: every learner shares the options; the weighting is subtb's (train refuses it for
+  // another learner).
+  if (algo == Algo::SubTB) c.subtb_weighting = parse_subtb_weighting(o.subtb_weighting);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
   c.priority = parse_replay_priority(o.priority);
@@ -403,6 +412,7 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["runs"] = c.runs;
   j["optimizer"] = optimizer_name(c.optimizer);
   j["regression"] = regression_name(c.regression);
+  if (c.algo == Algo::SubTB) j["subtb_weighting"] = subtb_weighting_name(c.subtb_weighting);
   if (c.regression == Regression::Huber || c.regression == Regression::Linex)
     j["regression_param"] = c.regression_param;
   j["exact_gradient"] = c.exact_gradient;

@@ -17,6 +17,7 @@ struct LearnerOptions {
   std::string optimizer = "adam", loss = "huber", replay = "prioritized";
   std::string priority = "huber-loss";
   std::string regression = "squared";  ///< NAME or NAME:PARAM (huber:1, linex:0.5)
+  std::string subtb_weighting = "geometric-within";
   std::string epsilon = "auto", epsilon_end = "0";  ///< one value or one per run
   std::string temperature = "1", temperature_end = "1";
   TrainConfig cfg;

@@ -17,6 +17,11 @@
 ///          delta_ij = phi_i + sum_{i<=k<j} c_k - phi_j,  weight lambda^(j-i) / sum of weights;
 ///          loss = mean over the batch of sum_ij weight * delta_ij^2.
 ///          (j = i+1 gives the DB residuals, (0, T+1) TB with log Z = F(s_0).)
+///          The weighting (torchgfn's names): geometric-within as above (Madan et al.'s);
+///          equal-within the same with lambda = 1; geometric and equal normalise over every pair
+///          of the run's whole batch instead of per trajectory; tb keeps only (0, T+1), mean
+///          over the batch (the TB loss with log Z = F(s_0)); db only the pairs j = i+1, over
+///          all the batch's transitions (the DB loss).
 ///   Modified DB (every state terminates; energy differences as intermediate rewards, Deleu's
 ///   talk "Generative Flow Networks: Connections with RL": FL-DB without a flow table): for each
 ///   inner transition s_t -> s_{t+1},
@@ -77,6 +82,49 @@ GFNRL_HD inline R regression_slope(Regression k, R p, R t) {
   }
 }
 
+/// Which sub-trajectories SubTB weighs, and how (see above).
+enum class SubTBWeighting : int32_t {
+  GeometricWithin = 0, Geometric = 1, EqualWithin = 2, Equal = 3, TB = 4, DB = 5
+};
+
+/// The weight of a pair (i, j) before normalisation: lambda^d (lam_d) for the geometric ones,
+/// 1 for the equal ones, and only the whole trajectory (tb) or single steps (db).
+template <class R>
+GFNRL_HD inline R subtb_pair_weight(SubTBWeighting w, R lam_d, int32_t d, int32_t positions) {
+  switch (w) {
+    case SubTBWeighting::EqualWithin:
+    case SubTBWeighting::Equal: return R(1);
+    case SubTBWeighting::TB: return d == positions - 1 ? R(1) : R(0);
+    case SubTBWeighting::DB: return d == 1 ? R(1) : R(0);
+    default: return lam_d;
+  }
+}
+
+/// Sum of the pair weights of one trajectory with `positions` positions (T + 2).
+template <class R>
+GFNRL_HD inline R subtb_trajectory_weight(SubTBWeighting w, R lambda, int32_t positions) {
+  R total = R(0), lam = R(1);
+  for (int32_t d = 1; d < positions; ++d) {
+    lam *= lambda;
+    total += R(positions - d) * subtb_pair_weight(w, lam, d, positions);
+  }
+  return total;
+}
+
+/// The normaliser of trajectory m's pairs: its own total times the batch (the per-trajectory
+/// weightings), or the total over the run's whole batch.
+template <class R>
+GFNRL_HD inline R subtb_normaliser(SubTBWeighting w, R lambda, const int32_t* lengths, int32_t r,
+                                   int32_t batch, int32_t m) {
+  if (w == SubTBWeighting::GeometricWithin || w == SubTBWeighting::EqualWithin ||
+      w == SubTBWeighting::TB)
+    return subtb_trajectory_weight(w, lambda, lengths[int64_t(r) * batch + m] + 1) * R(batch);
+  R total = R(0);
+  for (int32_t k = 0; k < batch; ++k)
+    total += subtb_trajectory_weight(w, lambda, lengths[int64_t(r) * batch + k] + 1);
+  return total;
+}
+
 /// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients.
 constexpr int kSubTBScratch = 3;
 
@@ -85,6 +133,7 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   const R* prior_edge;     ///< log mu per edge id, or nullptr (no base policy)
   const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB
+  SubTBWeighting weighting;  ///< SubTB (GeometricWithin when zeroed)
   Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
   R regression_param;      ///< Huber's k, Linex's a
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]
@@ -188,19 +237,20 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
     coef[k] = gphi[k] = R(0);
   }
   coef[len] = gphi[len] = R(0);
-  R total_weight = R(0), lam = R(1);
-  for (int32_t d = 1; d < positions; ++d) {
-    lam *= a.lambda;
-    total_weight += R(positions - d) * lam;
-  }
-  const R scale = R(1) / (total_weight * R(a.batch));
+  // Equal weightings are the geometric ones at lambda = 1.
+  const bool equal =
+      a.weighting == SubTBWeighting::EqualWithin || a.weighting == SubTBWeighting::Equal;
+  const R lambda = equal ? R(1) : a.lambda;
+  const R scale = R(1) / subtb_normaliser(a.weighting, lambda, a.lengths, r, a.batch, m);
   const R log_r = static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
   R loss = R(0);
   for (int32_t i = 0; i < len; ++i) {  // i = T+1 starts no pair
     const R phi_i = row[L.flow_entry(a.states[base + i])];
-    R w = scale;
+    R lam_d = R(1);
     for (int32_t j = i + 1; j < positions; ++j) {
-      w *= a.lambda;
+      lam_d *= lambda;
+      const R w = scale * subtb_pair_weight(a.weighting, lam_d, j - i, positions);
+      if (w == R(0)) continue;
       const R phi_j = j < len ? row[L.flow_entry(a.states[base + j])] : log_r;
       const R delta = phi_i + prefix[j] - prefix[i] - phi_j;
       const R g = w * regression_slope(a.regression, a.regression_param, delta);
