@@ -19,6 +19,24 @@ struct TrajectoryLoss {
   }
 };
 
+// ZVar's three passes: a thread per trajectory, per run, per trajectory.
+struct ZVarResidual {
+  TrajectoryLossArgs<float> a;
+  __device__ void operator()(int64_t i) const {
+    zvar_residual(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  }
+};
+struct ZVarBatch {
+  TrajectoryLossArgs<float> a;
+  __device__ void operator()(int64_t r) const { zvar_batch(a, static_cast<int32_t>(r)); }
+};
+struct ZVarScatter {
+  TrajectoryLossArgs<float> a;
+  __device__ void operator()(int64_t i) const {
+    zvar_scatter(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  }
+};
+
 struct TlmLoss {
   TlmArgs<float> a;
   __device__ void operator()(int64_t i) const {
@@ -108,6 +126,12 @@ struct DqnLoss {
 }  // namespace
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
+  if (kind == LossKind::ZVar) {  // the run's mean needs every residual first
+    for_each_index(int64_t(a.runs) * a.batch, ZVarResidual{a});
+    for_each_index(a.runs, ZVarBatch{a});
+    for_each_index(int64_t(a.runs) * a.batch, ZVarScatter{a});
+    return;
+  }
   for_each_index(int64_t(a.runs) * a.batch, TrajectoryLoss{kind, a});
 }
 

@@ -237,6 +237,25 @@ struct Fixture {
     }
     return total;
   }
+  // ZVar from its definition: per run, D_m = TB's residual without log Z, the loss the mean of
+  // g(D_m - mean D). Also each run's mean D (its log Z estimate is minus it).
+  double zvar_loss(const std::vector<double>& p, std::vector<double>* mean_d = nullptr) const {
+    double total = 0;
+    for (int32_t r = 0; r < runs; ++r) {
+      std::vector<double> d(batch);
+      double mean = 0;
+      for (int32_t m = 0; m < batch; ++m) {
+        const int32_t t = r * batch + m, len = lengths[t];
+        d[m] = -h.log_reward[st(t, len - 1)];
+        for (int32_t k = 0; k < len; ++k)
+          d[m] += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) - pb(r, ac(t, k));
+        mean += d[m] / batch;
+      }
+      for (int32_t m = 0; m < batch; ++m) total += g(d[m] - mean) / batch;
+      if (mean_d) mean_d->push_back(mean);
+    }
+    return total;
+  }
   // Modified DB from its definition (loss_math.hpp): inner transitions only.
   double mdb_loss(const std::vector<double>& p) const {
     double total = 0;
@@ -349,7 +368,8 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
                              bool with_pb, double* loss_out, std::vector<double>* pb_grad = nullptr,
                              detail::Regression shape = detail::Regression::Squared,
                              double shape_param = 1.0,
-                             detail::SubTBWeighting weighting = detail::SubTBWeighting::GeometricWithin) {
+                             detail::SubTBWeighting weighting = detail::SubTBWeighting::GeometricWithin,
+                             std::vector<double>* log_z_out = nullptr) {
   std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
   std::vector<double> scratch(std::size_t(f.runs) * f.batch * detail::kSubTBScratch * (f.max_len + 1));
   detail::TrajectoryLossArgs<double> a{};
@@ -377,8 +397,18 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.scratch = scratch.data();
   a.prior_edge = f.mu_edge.empty() ? nullptr : f.mu_edge.data();
   a.prior_exit = f.mu_exit.empty() ? nullptr : f.mu_exit.data();
-  for (int32_t r = 0; r < f.runs; ++r)
+  std::vector<double> table = f.params;  // ZVar writes each run's log Z estimate into it
+  a.zvar_log_z = table.data();
+  for (int32_t r = 0; r < f.runs; ++r) {
+    if (kind == detail::LossKind::ZVar) {
+      detail::zvar_run(a, r);
+      continue;
+    }
     for (int32_t m = 0; m < f.batch; ++m) detail::trajectory_loss(kind, a, r, m);
+  }
+  if (log_z_out)
+    for (int32_t r = 0; r < f.runs; ++r)
+      log_z_out->push_back(table[r * f.L.stride() + f.L.log_z_entry()]);
   *loss_out = loss[0] + loss[1];
   return grad;
 }
@@ -493,6 +523,46 @@ TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
            W::EqualWithin);
   analytic(f, detail::LossKind::SubTB, 1.0, true, &geo1);
   EXPECT_NEAR(eq, geo1, 1e-12 * (1 + eq));
+}
+
+std::vector<double> random_theta(const Fixture& f, unsigned seed);  // below
+
+// ZVar: the batch variance of TB's residual without log Z (and each loss shape of it, whose
+// gradient carries the mean's term) against finite differences, a learned P_B's gradient too,
+// and the log Z estimate -mean D written into the table.
+TEST_P(LossGradient, LogPartitionVarianceMatchesFiniteDifferences) {
+  Fixture f(GetParam());
+  using detail::Regression;
+  const std::vector<std::pair<Regression, std::function<double(double)>>> shapes = {
+      {Regression::Squared, [](double d) { return d * d; }},
+      {Regression::Linex, [](double d) { return (std::exp(0.5 * d) - 0.5 * d - 1) / 0.25; }},
+      {Regression::Absolute, [](double d) { return std::abs(d); }}};
+  for (const auto& [shape, g] : shapes) {
+    f.g = g;
+    double loss = 0;
+    std::vector<double> log_z, mean_d;
+    const auto grad = analytic(f, detail::LossKind::ZVar, 0, true, &loss, nullptr, shape, 0.5,
+                               detail::SubTBWeighting::GeometricWithin, &log_z);
+    EXPECT_NEAR(loss, f.zvar_loss(f.params, &mean_d), 1e-9 * (1 + loss)) << int(shape);
+    expect_gradient_matches(f.params, grad, [&](const std::vector<double>& p) { return f.zvar_loss(p); });
+    ASSERT_EQ(log_z.size(), mean_d.size());
+    for (std::size_t r = 0; r < log_z.size(); ++r) EXPECT_NEAR(log_z[r], -mean_d[r], 1e-12);
+    // No gradient reaches the log Z entry: it is an estimate, not a parameter.
+    for (int32_t r = 0; r < f.runs; ++r) EXPECT_EQ(grad[r * f.L.stride() + f.L.log_z_entry()], 0.0);
+  }
+  // A learned P_B: d loss / d theta against finite differences in theta.
+  f.g = [](double d) { return d * d; };
+  const std::vector<double> theta = random_theta(f, GetParam() + 500);
+  f.pb_stride = f.L.num_edges;
+  f.log_pb = f.backward_rows(theta);
+  double loss = 0;
+  std::vector<double> pb_grad;
+  analytic(f, detail::LossKind::ZVar, 0, true, &loss, &pb_grad);
+  expect_gradient_matches(theta, pb_grad, [&](const std::vector<double>& th) {
+    Fixture h = f;
+    h.log_pb = h.backward_rows(th);
+    return h.zvar_loss(h.params);
+  });
 }
 
 // SoftDQN / Munchausen: replayed transitions = every transition of the fixture's trajectories.

@@ -8,8 +8,13 @@ namespace gfnrl::detail::cpu {
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
 #pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(a.runs) * a.batch * a.max_len, a.runs))
-  for (int32_t r = 0; r < a.runs; ++r)
+  for (int32_t r = 0; r < a.runs; ++r) {
+    if (kind == LossKind::ZVar) {
+      detail::zvar_run(a, r);
+      continue;
+    }
     for (int32_t m = 0; m < a.batch; ++m) detail::trajectory_loss(kind, a, r, m);
+  }
 }
 
 void dqn_loss(const DqnArgs<float>& a) {

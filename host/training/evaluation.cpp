@@ -14,7 +14,9 @@ detail::LogZEstimate log_z_estimate_of(const TrainConfig& c) {
   if (c.algo == Algo::ModifiedDB) return LogZEstimate::SourceExit;
   if (is_dqn(c.algo))
     return c.energy_reward ? LogZEstimate::EnergySoftValue : LogZEstimate::SoftValue;
-  if (c.algo == Algo::TB || is_policy_gradient(c.algo)) return LogZEstimate::LogZ;
+  // ZVar: the last batch's -mean D, which its loss writes into the log Z entry.
+  if (c.algo == Algo::TB || c.algo == Algo::ZVar || is_policy_gradient(c.algo))
+    return LogZEstimate::LogZ;
   return LogZEstimate::SourceFlow;
 }
 }  // namespace

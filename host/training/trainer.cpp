@@ -105,9 +105,11 @@ struct Trainer::State {
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);
+    a.zvar_log_z = tables.params.data();
     const auto kind = c.algo == Algo::TB           ? detail::LossKind::TB
                       : c.algo == Algo::DB         ? detail::LossKind::DB
                       : c.algo == Algo::ModifiedDB ? detail::LossKind::ModifiedDB
+                      : c.algo == Algo::ZVar       ? detail::LossKind::ZVar
                                                    : detail::LossKind::SubTB;
     GFNRL_BACKEND_CALL(dag.backend(), trajectory_loss, kind, a);
   }

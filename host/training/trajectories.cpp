@@ -10,6 +10,7 @@ std::size_t Trajectories::bytes(const Dag& dag, const TrainConfig& c) {
                       std::size_t(c.runs) * dag.num_states();  // the reached flags
   if (c.algo == Algo::ActorCritic) bytes += traj * len * sizeof(float);
   if (c.algo == Algo::SubTB) bytes += traj * detail::kSubTBScratch * (len + 1) * sizeof(float);
+  if (c.algo == Algo::ZVar) bytes += traj * 2 * sizeof(float);
   return bytes;
 }
 
@@ -21,6 +22,7 @@ Trajectories::Trajectories(const Dag& dag, const TrainConfig& c) : batch(c.batch
   lengths = Array<int32_t>(b, traj);
   if (c.algo == Algo::SubTB)
     scratch = Array<float>(b, traj * detail::kSubTBScratch * (max_len + 1));
+  if (c.algo == Algo::ZVar) scratch = Array<float>(b, traj * 2);  // residual; the run's mean slope
   if (c.algo == Algo::PolicyGradient || c.algo == Algo::ActorCritic) cost = Array<float>(b, traj);
   if (c.algo == Algo::ActorCritic) advantage = Array<float>(b, traj * max_len);
   epsilon_start = Array<float>::from_host(b, per_run(c.epsilon, c.runs));

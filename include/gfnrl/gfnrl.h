@@ -58,7 +58,8 @@ typedef enum gfnrl_algo GFNRL_ENUM_BASE {
   GFNRL_ALGO_MUNCHAUSEN = 4,
   GFNRL_ALGO_MDB = 5, /* modified detailed balance: every state must terminate */
   GFNRL_ALGO_PG = 6,  /* policy gradients (REINFORCE; exact_gradient for the exact expectation) */
-  GFNRL_ALGO_AC = 7   /* actor-critic policy gradients */
+  GFNRL_ALGO_AC = 7,  /* actor-critic policy gradients */
+  GFNRL_ALGO_ZVAR = 8 /* log-partition variance: TB with the batch's own log Z estimate */
 } gfnrl_algo;
 
 /* Where the losses' backward policy comes from (see gfnrl_trainer_create's correction). */

@@ -34,7 +34,7 @@
 
 namespace gfnrl {
 
-enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient, ActorCritic };
+enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient, ActorCritic, ZVar };
 /// Adam updates every entry each step; LazyAdam only those with a non-zero gradient
 /// (detail/optimizer_math.hpp).
 enum class OptimizerKind { Adam, Sgd, LazyAdam };

@@ -22,6 +22,14 @@
 ///          of the run's whole batch instead of per trajectory; tb keeps only (0, T+1), mean
 ///          over the batch (the TB loss with log Z = F(s_0)); db only the pairs j = i+1, over
 ///          all the batch's transitions (the DB loss).
+///   ZVar (log-partition variance, Zhang et al. 2023, "Let the Flows Tell: Solving Graph
+///   Combinatorial Optimization Problems with GFlowNets"): TB without a log Z parameter. With
+///          D_m = sum_t log P_F(a_t|s_t) - log R(s_T) - sum_{t<T} b_t (TB's delta less log Z),
+///          delta_m = D_m - mean_k D_k over the run's batch, loss = mean of g(delta_m) (the
+///          batch variance of D for the squared g); its log Z estimate is -mean D. As the mean
+///          depends on every trajectory, d loss / d D_m = (g'(delta_m) - mean_k g'(delta_k)) / B
+///          (the second term is 0 for the squared g). Three passes: residuals, the run's mean,
+///          the scatter.
 ///   Modified DB (every state terminates; energy differences as intermediate rewards, Deleu's
 ///   talk "Generative Flow Networks: Connections with RL": FL-DB without a flow table): for each
 ///   inner transition s_t -> s_{t+1},
@@ -51,7 +59,7 @@
 
 namespace gfnrl::detail {
 
-enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3 };
+enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3, ZVar = 4 };
 
 /// The loss shape g of a balance residual (see above).
 enum class Regression : int32_t { Squared = 0, Absolute = 1, Huber = 2, Linex = 3, ShiftedCosh = 4 };
@@ -136,7 +144,8 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   SubTBWeighting weighting;  ///< SubTB (GeometricWithin when zeroed)
   Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
   R regression_param;      ///< Huber's k, Linex's a
-  R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]
+  R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]; ZVar: [runs x batch x 2]
+  R* zvar_log_z;           ///< ZVar: the table, whose log Z entries receive each run's estimate
 };
 
 template <class R>
@@ -297,6 +306,68 @@ GFNRL_HD inline void mdb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, i
   }
 }
 
+/// ZVar pass 1: D_m into the trajectory's first scratch slot.
+template <class R>
+GFNRL_HD inline void zvar_residual(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  const int64_t traj = int64_t(r) * a.batch + m, base = traj * a.max_len;
+  const int32_t len = a.lengths[traj];
+  R d = -static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
+  for (int32_t t = 0; t < len; ++t) {
+    const int64_t act = a.actions[base + t];
+    d += step_log_pf(a, row, a.states[base + t], act) - backward_term(a, r, act);
+  }
+  a.scratch[2 * traj] = d;
+}
+
+/// ZVar pass 2, per run: delta_m = D_m - mean D in place, the loss, mean g'(delta) into the
+/// run's first trajectory's second slot, and -mean D into the table's log Z entry (a record for
+/// evaluation, not a trained parameter: its gradient stays 0).
+template <class R>
+GFNRL_HD inline void zvar_batch(const TrajectoryLossArgs<R>& a, int32_t r) {
+  R* s = a.scratch + 2 * int64_t(r) * a.batch;
+  R mean = R(0);
+  for (int32_t m = 0; m < a.batch; ++m) mean += s[2 * m];
+  mean /= R(a.batch);
+  R loss = R(0), slope = R(0);
+  for (int32_t m = 0; m < a.batch; ++m) {
+    const R delta = s[2 * m] - mean;
+    s[2 * m] = delta;
+    loss += regression_value(a.regression, a.regression_param, delta);
+    slope += regression_slope(a.regression, a.regression_param, delta);
+  }
+  s[1] = slope / R(a.batch);
+  grad_add(a.loss + r, loss / R(a.batch));
+  a.zvar_log_z[int64_t(r) * a.layout.stride() + a.layout.log_z_entry()] = -mean;
+}
+
+/// ZVar pass 3: trajectory m's gradient, TB's scatter with the coefficient above.
+template <class R>
+GFNRL_HD inline void zvar_scatter(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const int64_t traj = int64_t(r) * a.batch + m, base = traj * a.max_len;
+  const R* s = a.scratch + 2 * int64_t(r) * a.batch;
+  const R g = (regression_slope(a.regression, a.regression_param, s[2 * m]) - s[1]) / R(a.batch);
+  for (int32_t t = 0; t < a.lengths[traj]; ++t) {
+    const int32_t st = a.states[base + t];
+    scatter_log_softmax_grad(a.dag, L, row, g_row, st, int64_t(a.actions[base + t]),
+                             action_lse(a.dag, L, row, st, R(1)), g);
+    backward_grad(a, r, int64_t(a.actions[base + t]), -g);
+  }
+}
+
+/// ZVar for one run, the three passes in order (the CPU path and the tests).
+template <class R>
+GFNRL_HD inline void zvar_run(const TrajectoryLossArgs<R>& a, int32_t r) {
+  for (int32_t m = 0; m < a.batch; ++m) zvar_residual(a, r, m);
+  zvar_batch(a, r);
+  for (int32_t m = 0; m < a.batch; ++m) zvar_scatter(a, r, m);
+}
+
+/// One trajectory of TB, DB, SubTB or modified DB (ZVar needs its run's whole batch: zvar_run).
 template <class R>
 GFNRL_HD inline void trajectory_loss(LossKind kind, const TrajectoryLossArgs<R>& a, int32_t r,
                                      int32_t m) {
