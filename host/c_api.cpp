@@ -89,9 +89,9 @@ std::unique_ptr<gfnrl::BackwardPolicy> correction_of(const gfnrl_dag* d, gfnrl_c
   throw gfnrl::InputError("correction " + std::to_string(int(c)) + " is out of range [0, 3]");
 }
 
-gfnrl_metrics to_c(const gfnrl::Metrics& m) {
+gfnrl_metrics to_c(const gfnrl::Metrics& m, double spearman) {
   return {m.log_z, m.tv,   m.kl_target_model, m.kl_model_target, m.jsd, m.expected_length,
-          m.elbo,  m.eubo, m.corr, m.mode_mass, m.mode_mass_target};
+          m.elbo,  m.eubo, m.corr, m.mode_mass, m.mode_mass_target, spearman};
 }
 
 }  // namespace
@@ -188,7 +188,7 @@ gfnrl_status gfnrl_solve(const gfnrl_dag* dag, gfnrl_correction correction,
       const gfnrl::VariationalBounds v = gfnrl::variational_bounds(
           dag->dag, pf, m, pb ? *pb : gfnrl::uniform_backward_policy(dag->dag));
       met.elbo = v.elbo, met.eubo = v.eubo;
-      *metrics = to_c(met);
+      *metrics = to_c(met, gfnrl::spearman_correlation(dag->dag, m));
     }
   });
 }
@@ -305,7 +305,8 @@ gfnrl_status gfnrl_trainer_evaluate(gfnrl_trainer* trainer, gfnrl_metrics* metri
       throw gfnrl::InputError("gfnrl_trainer_evaluate: room for " + std::to_string(runs) +
                               " runs, the trainer has " + std::to_string(want));
     const std::vector<gfnrl::RunEvaluation> ev = trainer->trainer->evaluate();
-    for (size_t r = 0; r < want; ++r) metrics[r] = to_c(ev[r].metrics);
+    const std::vector<double> rho = trainer->trainer->spearman();
+    for (size_t r = 0; r < want; ++r) metrics[r] = to_c(ev[r].metrics, rho[r]);
   });
 }
 

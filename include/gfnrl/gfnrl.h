@@ -94,6 +94,7 @@ typedef struct gfnrl_metrics {
   double corr;             /* Pearson r of log P_T and log R over terminating states */
   double mode_mass;        /* P_T's mass on the modes (R within 1e-6 relative of its maximum) */
   double mode_mass_target; /* R/Z's mass on the same modes */
+  double spearman;         /* Spearman's rank correlation of the same pairs (ties averaged) */
 } gfnrl_metrics;
 
 /* The message of this thread's last failing call ("" if none). */

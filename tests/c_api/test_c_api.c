@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   EXPECT(fabs(v0 - log_z) < 1e-5 && m.tv < 1e-6);
   EXPECT(fabs(m.elbo) < 1e-5 && fabs(m.eubo) < 1e-5); /* the bounds close at the optimum */
   EXPECT(fabs(m.corr - 1) < 1e-6 && fabs(m.mode_mass - m.mode_mass_target) < 1e-6);
+  EXPECT(m.spearman == 1.0); /* two terminating states, in R's order */
   /* Uncorrected: 3 paths to state 3, so it samples {1, 3 e^2} / (1 + 3 e^2). */
   EXPECT(gfnrl_solve(dag, GFNRL_CORRECTION_NONE, &v0, &m) == GFNRL_OK);
   EXPECT(fabs(v0 - log(1 + 3 * e2)) < 1e-5);
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   EXPECT(gfnrl_trainer_evaluate(trainer, runs, 2) == GFNRL_OK);
   EXPECT(runs[0].tv > 0.1); /* the uniform start is far from R/Z */
   EXPECT(runs[0].elbo < -1e-3 && runs[0].eubo > 1e-3);
+  EXPECT(runs[0].spearman >= -1 && runs[0].spearman <= 1 && runs[1].spearman == runs[0].spearman);
   EXPECT(gfnrl_trainer_step(trainer, 3000) == GFNRL_OK);
   EXPECT(gfnrl_trainer_evaluate(trainer, runs, 2) == GFNRL_OK);
   EXPECT(runs[0].tv < 0.05 && runs[1].tv < 0.05);
