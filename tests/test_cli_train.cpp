@@ -190,6 +190,8 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "absolute takes no parameter");
   expect_refused(std::string("train --algo softdqn --regression linex ") + kSmall, 2,
                  "softdqn has its own loss");
+  expect_refused(std::string("train --algo mdb --forward-looking ") + kSmall, 2,
+                 "mdb is fl-db with log F~(s) = -log P_F(exit|s)");
   expect_refused(std::string("train --algo db --subtb-weighting tb ") + kSmall, 2,
                  "--subtb-weighting tb applies to subtb and trust-pcl; db has no sub-trajectories");
   expect_refused(std::string("train --algo subtb --subtb-weighting half ") + kSmall, 2,

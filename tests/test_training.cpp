@@ -4,6 +4,7 @@
 // the reward correction converges to n(x)R(x) instead of R(x).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "test_support.hpp"
@@ -96,6 +97,51 @@ TEST(LossShape, EverySubtbWeightingConverges) {
   TrainConfig c;
   c.algo = Algo::DB, c.subtb_weighting = SubTBWeighting::Equal;
   EXPECT_THROW(Trainer(dag, &pb, c), InputError);
+}
+
+// Forward-looking flows learn R/Z with subtb in the usual budget and with db in four times it
+// (2-D H=8, where R changes only at the region edges: log R differences are rare intermediate
+// rewards and F~(s0) = Z / R(s0) starts 7 nats from 0); their log Z estimate F~(s0) R(s0).
+// A DAG with a non-terminating state is refused, naming it.
+TEST(LossShape, ForwardLookingFlowsConverge) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  const double log_z = log_partition(dag);
+  for (Algo a : {Algo::SubTB, Algo::DB}) {
+    TrainConfig c = recommended_config(a);
+    c.runs = 2, c.seed = 5, c.forward_looking = true;
+    if (a == Algo::DB) c.lr = {0.1f};
+    Trainer t(dag, &pb, c);
+    for (int i = 0; i < (a == Algo::DB ? 4 : 1) * kBudgetSteps; ++i) t.step();
+    for (const RunEvaluation& e : t.evaluate()) {
+      EXPECT_LT(e.metrics.tv, 0.05) << algo_name(a);
+      EXPECT_LT(std::abs(e.log_z_estimate - log_z), 0.1) << algo_name(a);
+    }
+  }
+  TrainConfig c;
+  c.algo = Algo::DB, c.forward_looking = true;
+  int refused = 0;
+  for (const Dag& d : small_dags(Backend::Cpu)) {
+    const std::vector<float> lr = d.log_reward().to_host();
+    if (std::all_of(lr.begin(), lr.end(), [](float v) { return std::isfinite(v); })) continue;
+    try {
+      Trainer t(d, nullptr, c);
+      ADD_FAILURE() << "a state without reward was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("forward-looking flows needs every state to terminate"),
+                std::string::npos) << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  c.algo = Algo::TB;
+  try {
+    Trainer t(dag, &pb, c);
+    ADD_FAILURE() << "forward-looking tb accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("forward-looking flows apply to db and subtb"),
+              std::string::npos) << e.what();
+  }
 }
 
 TEST(LossShape, RefusedWhereThereIsNoBalanceResidual) {

@@ -154,8 +154,10 @@ struct Fixture {
       }
     return total;
   }
+  // log F(s): the table's entry, plus log R(s) with forward-looking flows.
+  bool forward_looking = false;
   double flow(const std::vector<double>& p, int32_t r, int32_t s) const {
-    return p[r * L.stride() + L.flow_entry(s)];
+    return p[r * L.stride() + L.flow_entry(s)] + (forward_looking ? double(h.log_reward[s]) : 0.0);
   }
   double db_loss(const std::vector<double>& p) const {
     double total = 0;
@@ -369,7 +371,9 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
                              detail::Regression shape = detail::Regression::Squared,
                              double shape_param = 1.0,
                              detail::SubTBWeighting weighting = detail::SubTBWeighting::GeometricWithin,
-                             std::vector<double>* log_z_out = nullptr) {
+                             std::vector<double>* log_z_out = nullptr,
+                             bool forward_looking = false,
+                             std::vector<double>* per_run = nullptr) {
   std::vector<double> grad(f.params.size(), 0.0), loss(f.runs, 0.0);
   std::vector<double> scratch(std::size_t(f.runs) * f.batch * detail::kSubTBScratch * (f.max_len + 1));
   detail::TrajectoryLossArgs<double> a{};
@@ -394,6 +398,7 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.regression = shape;
   a.regression_param = shape_param;
   a.weighting = weighting;
+  a.forward_looking = forward_looking;
   a.scratch = scratch.data();
   a.prior_edge = f.mu_edge.empty() ? nullptr : f.mu_edge.data();
   a.prior_exit = f.mu_exit.empty() ? nullptr : f.mu_exit.data();
@@ -409,6 +414,7 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   if (log_z_out)
     for (int32_t r = 0; r < f.runs; ++r)
       log_z_out->push_back(table[r * f.L.stride() + f.L.log_z_entry()]);
+  if (per_run) *per_run = loss;
   *loss_out = loss[0] + loss[1];
   return grad;
 }
@@ -523,6 +529,41 @@ TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
            W::EqualWithin);
   analytic(f, detail::LossKind::SubTB, 1.0, true, &geo1);
   EXPECT_NEAR(eq, geo1, 1e-12 * (1 + eq));
+}
+
+// Forward-looking flows (FL-DB, FL-SubTB) on DAGs where every state terminates: loss and
+// gradient against finite differences of the losses written with F(s) = table + log R(s); and
+// FL-DB with log F~(s) = -log P_F(exit|s) is modified DB: every exit residual 0, every inner one
+// modified DB's, so the per-run residual sums agree.
+TEST_P(LossGradient, ForwardLookingFlowsMatchFiniteDifferencesAndModifiedDb) {
+  Fixture f(GetParam(), /*all_terminate=*/true);
+  f.forward_looking = true;
+  for (detail::LossKind kind : {detail::LossKind::DB, detail::LossKind::SubTB}) {
+    double loss = 0;
+    const auto grad = analytic(f, kind, 0.9, true, &loss, nullptr, detail::Regression::Squared,
+                               1.0, detail::SubTBWeighting::GeometricWithin, nullptr, true);
+    const auto want = [&](const std::vector<double>& p) {
+      return kind == detail::LossKind::DB ? f.db_loss(p) : f.subtb_loss(p, 0.9);
+    };
+    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(kind);
+    expect_gradient_matches(f.params, grad, want);
+  }
+  Fixture g = f;
+  for (int32_t r = 0; r < g.runs; ++r)
+    for (int32_t s = 0; s < g.L.num_states; ++s)
+      g.params[r * g.L.stride() + g.L.flow_entry(s)] = -g.log_pf(g.params, r, s, g.L.exit_entry(s));
+  double fl = 0, mdb = 0;
+  std::vector<double> fl_run, mdb_run;
+  analytic(g, detail::LossKind::DB, 0, true, &fl, nullptr, detail::Regression::Squared, 1.0,
+           detail::SubTBWeighting::GeometricWithin, nullptr, true, &fl_run);
+  analytic(g, detail::LossKind::ModifiedDB, 0, true, &mdb, nullptr, detail::Regression::Squared,
+           1.0, detail::SubTBWeighting::GeometricWithin, nullptr, false, &mdb_run);
+  for (int32_t r = 0; r < g.runs; ++r) {
+    int64_t all = 0, inner = 0;
+    for (int32_t m = 0; m < g.batch; ++m) all += g.lengths[r * g.batch + m], inner += g.lengths[r * g.batch + m] - 1;
+    ASSERT_GT(inner, 0);
+    EXPECT_NEAR(fl_run[r] * all, mdb_run[r] * inner, 1e-9 * (1 + mdb_run[r] * inner)) << "run " << r;
+  }
 }
 
 std::vector<double> random_theta(const Fixture& f, unsigned seed);  // below

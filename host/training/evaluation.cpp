@@ -17,7 +17,7 @@ detail::LogZEstimate log_z_estimate_of(const TrainConfig& c) {
   // ZVar: the last batch's -mean D, which its loss writes into the log Z entry.
   if (c.algo == Algo::TB || c.algo == Algo::ZVar || is_policy_gradient(c.algo))
     return LogZEstimate::LogZ;
-  return LogZEstimate::SourceFlow;
+  return c.forward_looking ? LogZEstimate::ForwardLookingFlow : LogZEstimate::SourceFlow;
 }
 }  // namespace
 

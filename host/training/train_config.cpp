@@ -240,6 +240,10 @@ void TrainConfig::validate() const {
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
   require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
+  if (forward_looking && algo != Algo::DB && algo != Algo::SubTB)
+    throw InputError("forward-looking flows apply to db and subtb (fl-db, fl-subtb); " +
+                     algo_name(algo) + " has no flow table" +
+                     (algo == Algo::ModifiedDB ? " (mdb is fl-db with log F~(s) = -log P_F(exit|s))" : ""));
   if (subtb_weighting != SubTBWeighting::GeometricWithin && algo != Algo::SubTB)
     throw InputError("subtb weighting " + subtb_weighting_name(subtb_weighting) + " applies to "
                      "subtb and trust-pcl; " + algo_name(algo) + " has no sub-trajectories");

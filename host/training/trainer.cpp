@@ -26,13 +26,15 @@ void check_inputs(const Dag& dag, const BackwardPolicy* correction, const TrainC
       throw InputError("backward mode " + backward_mode_name(c.backward) +
                        " trains its own P_B: give no fixed correction");
   }
-  if (c.algo == Algo::ModifiedDB || (is_dqn(c.algo) && c.energy_reward)) {
-    // Energy differences need R(s) at every state.
+  if (c.algo == Algo::ModifiedDB || (is_dqn(c.algo) && c.energy_reward) || c.forward_looking) {
+    // Energy differences (and forward-looking flows) need R(s) at every state.
     const std::vector<float> lr = dag.log_reward().to_host();
+    const std::string who = c.algo == Algo::ModifiedDB ? "mdb"
+                            : c.forward_looking      ? "forward-looking flows"
+                                                     : "--energy-reward";
     for (std::size_t s = 0; s < lr.size(); ++s)
       if (!(lr[s] > -std::numeric_limits<float>::infinity()))
-        throw InputError(std::string(c.algo == Algo::ModifiedDB ? "mdb" : "--energy-reward") +
-                         " needs every state to terminate (energy differences), but state " +
+        throw InputError(who + " needs every state to terminate (energy differences), but state " +
                          std::to_string(s) + " has no reward");
   }
   if (c.prior && (correction || c.backward != BackwardMode::Fixed))
@@ -102,6 +104,7 @@ struct Trainer::State {
     a.regression_param = c.regression_param;
     static_assert(int(detail::SubTBWeighting::DB) == int(SubTBWeighting::DB));
     a.weighting = static_cast<detail::SubTBWeighting>(c.subtb_weighting);
+    a.forward_looking = c.forward_looking;
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);

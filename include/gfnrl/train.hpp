@@ -182,6 +182,9 @@ struct TrainConfig {
   /// parameter (huber's k, linex's a: finite and > 0; ignored by the others).
   Regression regression = Regression::Squared;
   float regression_param = 1.0f;
+  /// db and subtb: forward-looking flows (Pan et al. 2023; FL-DB, FL-SubTB): the table holds
+  /// log F~(s) and F(s) = F~(s) R(s); every state must terminate (log R finite everywhere).
+  bool forward_looking = false;
   /// subtb (and trust-pcl): which sub-trajectories the loss weighs, and how.
   SubTBWeighting subtb_weighting = SubTBWeighting::GeometricWithin;
 

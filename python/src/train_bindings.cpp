@@ -72,6 +72,7 @@ const std::map<std::string, Setter>& option_setters() {
          c.regression = parse_regression(nb::cast<std::string>(v));
        }},
       {"regression_param", field<float>(&TrainConfig::regression_param)},
+      {"forward_looking", field<bool>(&TrainConfig::forward_looking)},
       {"subtb_weighting", [](TrainConfig& c, nb::handle v) {
          c.subtb_weighting = parse_subtb_weighting(nb::cast<std::string>(v));
        }},

@@ -21,6 +21,11 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const Learner learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
   TrainConfig cfg = session_config(so, learner.algo);
+  if (so.learner.cfg.forward_looking && learner.algo != Algo::DB && learner.algo != Algo::SubTB)
+    throw InputError("--forward-looking applies to db and subtb; " + o.algo + " has no flow table" +
+                     (learner.algo == Algo::ModifiedDB
+                          ? " (mdb is fl-db with log F~(s) = -log P_F(exit|s))"
+                          : ""));
   if (learner.algo != Algo::SubTB && so.learner.subtb_weighting != "geometric-within")
     throw InputError("--subtb-weighting " + so.learner.subtb_weighting + " applies to subtb and "
                      "trust-pcl; " + o.algo + " has no sub-trajectories");

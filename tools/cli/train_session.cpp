@@ -48,6 +48,9 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
                  "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
       ->capture_default_str();
+  cmd.add_flag("--forward-looking", c.forward_looking,
+               "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
+               "F~(s), F(s) = F~(s) R(s); every state must terminate");
   cmd.add_option("--subtb-weighting", o.subtb_weighting,
                  "subtb's sub-trajectory weights: geometric-within (lambda^len per trajectory, "
                  "Madan et al.), geometric (over the batch), equal-within, equal, tb (whole "
@@ -284,6 +287,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   // study: every learner shares the options; the weighting is subtb's (train refuses it for
   // another learner).
   if (algo == Algo::SubTB) c.subtb_weighting = parse_subtb_weighting(o.subtb_weighting);
+  c.forward_looking = o.cfg.forward_looking && (algo == Algo::DB || algo == Algo::SubTB);
   c.huber = o.loss == "huber";
   c.prioritized = o.replay == "prioritized";
   c.priority = parse_replay_priority(o.priority);
@@ -413,6 +417,7 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["optimizer"] = optimizer_name(c.optimizer);
   j["regression"] = regression_name(c.regression);
   if (c.algo == Algo::SubTB) j["subtb_weighting"] = subtb_weighting_name(c.subtb_weighting);
+  if (c.forward_looking) j["forward_looking"] = true;
   if (c.regression == Regression::Huber || c.regression == Regression::Linex)
     j["regression_param"] = c.regression_param;
   j["exact_gradient"] = c.exact_gradient;

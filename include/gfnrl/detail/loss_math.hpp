@@ -36,6 +36,12 @@
 ///          delta_t = log R(s_t) + log P_F(a_t|s_t) + log P_F(exit|s_{t+1})
 ///                  - log R(s_{t+1}) - log P_F(exit|s_t) - b_t,
 ///          loss = sum over the batch's inner transitions of delta^2 / their number.
+/// Forward-looking flows (Pan et al. 2023, "Better Training of GFlowNets with Local Credit and
+/// Incomplete Trajectories"; DB and SubTB, every state terminating): the table holds log F~(s)
+/// and every F(s) above is log F~(s) + log R(s), so the exit residual of DB is
+/// log F~(x) + log P_F(exit|x) and a transition's carries log R(s) - log R(s') as an intermediate
+/// reward. With log F~(s) = -log P_F(exit|s) the DB residual of an inner transition is modified
+/// DB's and that of an exit is 0.
 /// A base policy mu (prior_edge / prior_exit set: KL-regularised RL, Deleu's talk) subtracts
 /// log mu(a_t|s_t) from every step's log P_F, exit included: TB becomes Relative Trajectory
 /// Balance, SubTB Trust-PCL (path consistency with a relative-entropy term), and the learned
@@ -142,6 +148,7 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB
   SubTBWeighting weighting;  ///< SubTB (GeometricWithin when zeroed)
+  bool forward_looking;      ///< DB, SubTB: F(s) = table + log R(s) (see above)
   Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
   R regression_param;      ///< Huber's k, Linex's a
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]; ZVar: [runs x batch x 2]
@@ -172,6 +179,13 @@ template <class R>
 GFNRL_HD inline R step_log_pf(const TrajectoryLossArgs<R>& a, const R* row, int32_t s,
                               int64_t act) {
   return row[act] - action_lse(a.dag, a.layout, row, s, R(1)) - prior_term(a, s, act);
+}
+
+/// log F(s): the table's entry, plus log R(s) with forward-looking flows.
+template <class R>
+GFNRL_HD inline R state_flow(const TrajectoryLossArgs<R>& a, const R* row, int32_t s) {
+  const R f = row[a.layout.flow_entry(s)];
+  return a.forward_looking ? f + static_cast<R>(a.dag.log_reward[s]) : f;
 }
 
 template <class R>
@@ -211,9 +225,9 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const int64_t act = a.actions[base + t];
     const R lse = action_lse(a.dag, L, row, s, R(1));
     const int32_t next = next_state(a.dag, L, act);
-    const R end = next >= 0 ? row[L.flow_entry(next)] + backward_term(a, r, act)
+    const R end = next >= 0 ? state_flow(a, row, next) + backward_term(a, r, act)
                             : static_cast<R>(a.dag.log_reward[s]);
-    const R delta = row[L.flow_entry(s)] + row[act] - lse - prior_term(a, s, act) - end;
+    const R delta = state_flow(a, row, s) + row[act] - lse - prior_term(a, s, act) - end;
     const R g = regression_slope(a.regression, a.regression_param, delta) / R(transitions);
     grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(transitions));
     grad_add(g_row + L.flow_entry(s), g);
@@ -254,13 +268,13 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
   const R log_r = static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
   R loss = R(0);
   for (int32_t i = 0; i < len; ++i) {  // i = T+1 starts no pair
-    const R phi_i = row[L.flow_entry(a.states[base + i])];
+    const R phi_i = state_flow(a, row, a.states[base + i]);
     R lam_d = R(1);
     for (int32_t j = i + 1; j < positions; ++j) {
       lam_d *= lambda;
       const R w = scale * subtb_pair_weight(a.weighting, lam_d, j - i, positions);
       if (w == R(0)) continue;
-      const R phi_j = j < len ? row[L.flow_entry(a.states[base + j])] : log_r;
+      const R phi_j = j < len ? state_flow(a, row, a.states[base + j]) : log_r;
       const R delta = phi_i + prefix[j] - prefix[i] - phi_j;
       const R g = w * regression_slope(a.regression, a.regression_param, delta);
       loss += w * regression_value(a.regression, a.regression_param, delta);
