@@ -186,6 +186,34 @@ float TrainConfig::entropy_coefficient() const {
   return algo == Algo::Munchausen ? 1.0f / (1.0f - munchausen_alpha) : 1.0f;
 }
 
+namespace {
+// The options that shape the balance losses: each only where the learner has what it shapes.
+void validate_loss_options(const TrainConfig& c) {
+  if (c.forward_looking && c.algo != Algo::DB && c.algo != Algo::SubTB)
+    throw InputError("forward-looking flows apply to db and subtb (fl-db, fl-subtb); " +
+                     algo_name(c.algo) + " has no flow table" +
+                     (c.algo == Algo::ModifiedDB ? " (mdb is fl-db with log F~(s) = -log P_F(exit|s))" : ""));
+  if (c.subtb_weighting != SubTBWeighting::GeometricWithin && c.algo != Algo::SubTB)
+    throw InputError("subtb weighting " + subtb_weighting_name(c.subtb_weighting) + " applies to "
+                     "subtb and trust-pcl; " + algo_name(c.algo) + " has no sub-trajectories");
+  if (c.regression != Regression::Squared) {
+    const bool balance = c.algo == Algo::TB || c.algo == Algo::DB || c.algo == Algo::SubTB ||
+                         c.algo == Algo::ModifiedDB || c.algo == Algo::ZVar;
+    if (!balance)
+      throw InputError("regression " + regression_name(c.regression) + " shapes the balance "
+                       "residuals of tb, db, subtb and mdb (and rtb, trust-pcl); " +
+                       algo_name(c.algo) + " has its own loss" +
+                       (is_dqn(c.algo) ? " (--huber for its TD errors)" : ""));
+    if (c.exact_gradient)
+      throw InputError("regression " + regression_name(c.regression) + ": tb's exact expected "
+                       "gradient is of the squared loss only");
+    if (c.regression == Regression::Huber || c.regression == Regression::Linex)
+      require(std::isfinite(c.regression_param) && c.regression_param > 0,
+              regression_name(c.regression) + " parameter", c.regression_param, "finite and > 0");
+  }
+}
+}  // namespace
+
 void TrainConfig::validate() const {
   require(runs >= 1, "runs", runs, ">= 1");
   require(batch >= 1, "batch", batch, ">= 1");
@@ -240,28 +268,7 @@ void TrainConfig::validate() const {
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
   require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
-  if (forward_looking && algo != Algo::DB && algo != Algo::SubTB)
-    throw InputError("forward-looking flows apply to db and subtb (fl-db, fl-subtb); " +
-                     algo_name(algo) + " has no flow table" +
-                     (algo == Algo::ModifiedDB ? " (mdb is fl-db with log F~(s) = -log P_F(exit|s))" : ""));
-  if (subtb_weighting != SubTBWeighting::GeometricWithin && algo != Algo::SubTB)
-    throw InputError("subtb weighting " + subtb_weighting_name(subtb_weighting) + " applies to "
-                     "subtb and trust-pcl; " + algo_name(algo) + " has no sub-trajectories");
-  if (regression != Regression::Squared) {
-    const bool balance = algo == Algo::TB || algo == Algo::DB || algo == Algo::SubTB ||
-                         algo == Algo::ModifiedDB || algo == Algo::ZVar;
-    if (!balance)
-      throw InputError("regression " + regression_name(regression) + " shapes the balance "
-                       "residuals of tb, db, subtb and mdb (and rtb, trust-pcl); " +
-                       algo_name(algo) + " has its own loss" +
-                       (is_dqn(algo) ? " (--huber for its TD errors)" : ""));
-    if (exact_gradient)
-      throw InputError("regression " + regression_name(regression) + ": tb's exact expected "
-                       "gradient is of the squared loss only");
-    if (regression == Regression::Huber || regression == Regression::Linex)
-      require(std::isfinite(regression_param) && regression_param > 0,
-              regression_name(regression) + " parameter", regression_param, "finite and > 0");
-  }
+  validate_loss_options(*this);
   const bool pg = is_policy_gradient(algo);
   const bool coupled = is_coupled(backward);
   if (coupled && !pg)

@@ -29,6 +29,26 @@ bool trained_backward(const std::string& pb) {
          std::find(modes.begin(), modes.end(), pb) != modes.end();
 }
 
+namespace {
+// --regression, --forward-looking, --subtb-weighting: what shapes the balance losses.
+void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
+  TrainConfig& c = o.cfg;
+  cmd.add_option("--regression", o.regression,
+                 "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
+                 "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
+      ->capture_default_str();
+  cmd.add_flag("--forward-looking", c.forward_looking,
+               "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
+               "F~(s), F(s) = F~(s) R(s); every state must terminate");
+  cmd.add_option("--subtb-weighting", o.subtb_weighting,
+                 "subtb's sub-trajectory weights: geometric-within (lambda^len per trajectory, "
+                 "Madan et al.), geometric (over the batch), equal-within, equal, tb (whole "
+                 "trajectories only) or db (single steps only)")
+      ->check(CLI::IsMember(subtb_weighting_names()))
+      ->capture_default_str();
+}
+}  // namespace
+
 void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   TrainConfig& c = o.cfg;
   cmd.add_option("--lr", o.lr,
@@ -44,19 +64,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "entries with a gradient: far fewer bytes on large tables) or sgd")
       ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
-  cmd.add_option("--regression", o.regression,
-                 "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
-                 "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
-      ->capture_default_str();
-  cmd.add_flag("--forward-looking", c.forward_looking,
-               "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
-               "F~(s), F(s) = F~(s) R(s); every state must terminate");
-  cmd.add_option("--subtb-weighting", o.subtb_weighting,
-                 "subtb's sub-trajectory weights: geometric-within (lambda^len per trajectory, "
-                 "Madan et al.), geometric (over the batch), equal-within, equal, tb (whole "
-                 "trajectories only) or db (single steps only)")
-      ->check(CLI::IsMember(subtb_weighting_names()))
-      ->capture_default_str();
+  add_loss_options(cmd, o);
   cmd.add_option("--epsilon", o.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
                  "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
