@@ -256,7 +256,7 @@ void gfnrl_train_config_default(gfnrl_train_config* config) {
   if (!config) return;
   const gfnrl::TrainConfig d;
   *config = {GFNRL_ALGO_TB, d.runs, d.seed, d.batch, 1e-2f, d.epsilon[0], GFNRL_BACKWARD_FIXED, 0,
-             nullptr};
+             nullptr, nullptr, d.regression_param, nullptr, 0};
 }
 
 gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
@@ -275,6 +275,11 @@ gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correct
     c.epsilon = {config->epsilon};
     c.backward = static_cast<gfnrl::BackwardMode>(config->backward);
     c.exact_gradient = config->exact_gradient != 0;
+    if (config->regression) c.regression = gfnrl::parse_regression(config->regression);
+    c.regression_param = config->regression_param;
+    if (config->subtb_weighting)
+      c.subtb_weighting = gfnrl::parse_subtb_weighting(config->subtb_weighting);
+    c.forward_looking = config->forward_looking != 0;
     if (config->prior) {
       const std::string prior = config->prior;
       c.prior = prior == "uniform" ? gfnrl::uniform_forward_policy(dag->dag)

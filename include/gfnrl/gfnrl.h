@@ -153,6 +153,14 @@ typedef struct gfnrl_train_config {
    * NULL for none, "uniform", or the path of a policy file (gfnrl train --save-policy). The
    * target and the metrics become mu^T(x) R(x) / Z_mu; the correction must be NONE. */
   const char* prior;
+  /* The balance losses' shape (tb, db, subtb, mdb, zvar): NULL or "squared", "absolute", "huber",
+   * "linex", "shifted-cosh", with regression_param huber's k / linex's a (> 0). */
+  const char* regression;
+  float regression_param;
+  /* SubTB: NULL or "geometric-within" (the default), "geometric", "equal-within", "equal", "tb",
+   * "db". */
+  const char* subtb_weighting;
+  int32_t forward_looking; /* db, subtb: 1 = forward-looking flows (every state terminates) */
 } gfnrl_train_config;
 
 /* Names (the library's own tables, as the CLI spells them): the name of an algorithm or backward
@@ -164,7 +172,8 @@ gfnrl_status gfnrl_parse_algo(const char* name, gfnrl_algo* out);
 gfnrl_status gfnrl_parse_backward_mode(const char* name, gfnrl_backward_mode* out);
 
 /* The library's defaults (TB, 1 run, seed 0, batch 16, lr 1e-2, epsilon 0, fixed P_B, sampled
- * gradients, no prior). */
+ * gradients, no prior, squared loss with parameter 1, geometric-within SubTB, no forward-looking
+ * flows). */
 void gfnrl_train_config_default(gfnrl_train_config* config);
 gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
                                   const gfnrl_train_config* config, gfnrl_trainer** out);

@@ -90,6 +90,37 @@ int main(int argc, char** argv) {
   EXPECT(runs[0].tv < 0.05 && runs[1].tv < 0.05);
   EXPECT(gfnrl_trainer_evaluate(trainer, runs, 1) == GFNRL_ERROR_INPUT);
   EXPECT(strstr(gfnrl_last_error(), "room for 1 runs") != NULL);
+  {
+    /* The loss options reach the trainer: the same seed with shifted-cosh SubTB, db weighting and
+     * forward-looking flows trains differently from plain SubTB; bad names are refused. */
+    gfnrl_train_config sub;
+    gfnrl_trainer *plain = NULL, *shaped = NULL;
+    gfnrl_metrics a[1], b[1];
+    gfnrl_train_config_default(&sub);
+    EXPECT(sub.regression == NULL && sub.regression_param == 1.0f && sub.subtb_weighting == NULL &&
+           sub.forward_looking == 0);
+    sub.algo = GFNRL_ALGO_SUBTB;
+    sub.learning_rate = 0.1f;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &sub, &plain) == GFNRL_OK);
+    sub.regression = "shifted-cosh";
+    sub.subtb_weighting = "db";
+    sub.forward_looking = 1;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &sub, &shaped) == GFNRL_OK);
+    EXPECT(gfnrl_trainer_step(plain, 20) == GFNRL_OK && gfnrl_trainer_step(shaped, 20) == GFNRL_OK);
+    EXPECT(gfnrl_trainer_evaluate(plain, a, 1) == GFNRL_OK && gfnrl_trainer_evaluate(shaped, b, 1) == GFNRL_OK);
+    EXPECT(a[0].tv != b[0].tv);
+    gfnrl_trainer_destroy(plain);
+    gfnrl_trainer_destroy(shaped);
+    shaped = NULL;
+    sub.regression = "cubic";
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &sub, &shaped) == GFNRL_ERROR_INPUT);
+    EXPECT(shaped == NULL && strstr(gfnrl_last_error(), "cubic") != NULL);
+    sub.regression = NULL;
+    sub.algo = GFNRL_ALGO_TB;
+    sub.subtb_weighting = NULL;
+    EXPECT(gfnrl_trainer_create(grid, GFNRL_CORRECTION_UNIFORM, &sub, &shaped) == GFNRL_ERROR_INPUT);
+    EXPECT(strstr(gfnrl_last_error(), "forward-looking flows apply to db and subtb") != NULL);
+  }
 
   /* Errors: status codes and messages that name the problem. */
   EXPECT(gfnrl_dag_load("/nonexistent/graph.bin", GFNRL_BACKEND_CPU, &missing) == GFNRL_ERROR_INPUT);
