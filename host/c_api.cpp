@@ -213,7 +213,8 @@ static_assert(int(GFNRL_ALGO_TB) == int(gfnrl::Algo::TB) &&
               int(GFNRL_ALGO_SOFTDQN) == int(gfnrl::Algo::SoftDQN) &&
               int(GFNRL_ALGO_MDB) == int(gfnrl::Algo::ModifiedDB) &&
               int(GFNRL_ALGO_AC) == int(gfnrl::Algo::ActorCritic) &&
-              int(GFNRL_ALGO_ZVAR) == int(gfnrl::Algo::ZVar));
+              int(GFNRL_ALGO_ZVAR) == int(gfnrl::Algo::ZVar) &&
+              int(GFNRL_ALGO_FM) == int(gfnrl::Algo::FM));
 static_assert(int(GFNRL_BACKWARD_FIXED) == int(gfnrl::BackwardMode::Fixed) &&
               int(GFNRL_BACKWARD_TLM) == int(gfnrl::BackwardMode::Tlm) &&
               int(GFNRL_BACKWARD_GUIDED) == int(gfnrl::BackwardMode::Guided));

@@ -192,6 +192,12 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "softdqn has its own loss");
   expect_refused(std::string("train --algo mdb --forward-looking ") + kSmall, 2,
                  "mdb is fl-db with log F~(s) = -log P_F(exit|s)");
+  expect_refused(std::string("train --algo fm --pb maxent ") + kSmall, 2,
+                 "--pb maxent: fm has no backward policy");
+  expect_refused(std::string("train --algo fm --pb tlm ") + kSmall, 2,
+                 "backward mode tlm: fm has no backward policy to train");
+  expect_refused(std::string("train --algo fm --prior uniform ") + kSmall, 2,
+                 "fm does not take one");
   expect_refused(std::string("train --algo db --subtb-weighting tb ") + kSmall, 2,
                  "--subtb-weighting tb applies to subtb and trust-pcl; db has no sub-trajectories");
   expect_refused(std::string("train --algo subtb --subtb-weighting half ") + kSmall, 2,

@@ -25,7 +25,10 @@ TrainConfig converging_config(Algo a) {
   c.algo = a;
   c.runs = 2;
   c.seed = 11;
-  c.lr = {a == Algo::TB || a == Algo::ZVar ? 3e-2f : a == Algo::DB ? 1e-1f : a == Algo::SubTB ? 3e-2f : 1e-2f};
+  c.lr = {a == Algo::TB || a == Algo::ZVar || a == Algo::FM ? 3e-2f
+          : a == Algo::DB                                    ? 1e-1f
+          : a == Algo::SubTB                                 ? 3e-2f
+                                                             : 1e-2f};
   return c;
 }
 constexpr int kBudgetSteps = 3000;
@@ -216,7 +219,7 @@ TEST_P(EveryLearner, RunsInABatchAreIndependent) {
 
 INSTANTIATE_TEST_SUITE_P(Learners, EveryLearner,
                          ::testing::Values(Algo::TB, Algo::DB, Algo::SubTB, Algo::SoftDQN,
-                                           Algo::Munchausen, Algo::ZVar),
+                                           Algo::Munchausen, Algo::ZVar, Algo::FM),
                          [](const auto& info) { return algo_name(info.param); });
 
 // Tiapkin et al.'s central claim: without log P_B on inner edges, soft Q-learning samples n(x)R(x).

@@ -239,6 +239,34 @@ struct Fixture {
     }
     return total;
   }
+  // FM from its definition, with flows summed edge by edge (no parent lists): per run, each
+  // visited state past s_0 compares its in-flow (every edge whose child it is) with its out-flow
+  // (its children's edges and its exit), mean over those visits; plus the mean over the batch of
+  // the exit flow of the last state against R.
+  double fm_loss(const std::vector<double>& p) const {
+    double total = 0;
+    for (int32_t r = 0; r < runs; ++r) {
+      const double* row = p.data() + int64_t(r) * L.stride();
+      double visits = 0, state_sum = 0, reward_sum = 0;
+      for (int32_t m = 0; m < batch; ++m) {
+        const int32_t t = r * batch + m, len = lengths[t];
+        for (int32_t k = 1; k < len; ++k) {
+          const int32_t s = st(t, k);
+          double in = 0, out = 0;
+          for (int32_t e = 0; e < L.num_edges; ++e)
+            if (h.child_index[e] == s) in += std::exp(row[e]);
+          for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) out += std::exp(row[e]);
+          if (std::isfinite(h.log_reward[s])) out += std::exp(row[L.exit_entry(s)]);
+          state_sum += g(std::log(in) - std::log(out));
+          ++visits;
+        }
+        const int32_t x = st(t, len - 1);
+        reward_sum += g(row[L.exit_entry(x)] - h.log_reward[x]);
+      }
+      total += (visits > 0 ? state_sum / visits : 0.0) + reward_sum / batch;
+    }
+    return total;
+  }
   // ZVar from its definition: per run, D_m = TB's residual without log Z, the loss the mean of
   // g(D_m - mean D). Also each run's mean D (its log Z estimate is minus it).
   double zvar_loss(const std::vector<double>& p, std::vector<double>* mean_d = nullptr) const {
@@ -604,6 +632,67 @@ TEST_P(LossGradient, LogPartitionVarianceMatchesFiniteDifferences) {
     h.log_pb = h.backward_rows(th);
     return h.zvar_loss(h.params);
   });
+}
+
+// FM: the value and gradient of the loss written out edge by edge, under three shapes; P_B
+// given or not changes nothing (FM has none).
+TEST_P(LossGradient, FlowMatchingMatchesFiniteDifferences) {
+  Fixture f(GetParam());
+  using detail::Regression;
+  const std::vector<std::tuple<Regression, double, std::function<double(double)>>> shapes = {
+      {Regression::Squared, 1.0, [](double d) { return d * d; }},
+      {Regression::Huber, 0.5,
+       [](double d) { return std::abs(d) <= 0.5 ? d * d : 0.5 * (2 * std::abs(d) - 0.5); }},
+      {Regression::Linex, 0.5, [](double d) { return (std::exp(0.5 * d) - 0.5 * d - 1) / 0.25; }}};
+  for (const auto& [shape, param, g] : shapes) {
+    f.g = g;
+    double loss = 0, loss_no_pb = 0;
+    const auto grad = analytic(f, detail::LossKind::FM, 0, true, &loss, nullptr, shape, param);
+    const auto grad_no_pb = analytic(f, detail::LossKind::FM, 0, false, &loss_no_pb, nullptr, shape, param);
+    EXPECT_NEAR(loss, f.fm_loss(f.params), 1e-9 * (1 + loss)) << int(shape);
+    EXPECT_EQ(loss, loss_no_pb);
+    EXPECT_EQ(grad, grad_no_pb);
+    expect_gradient_matches(f.params, grad, [&](const std::vector<double>& p) { return f.fm_loss(p); });
+    for (int32_t r = 0; r < f.runs; ++r)  // only edge flows are parameters
+      for (int64_t i = f.L.num_actions(); i < f.L.stride(); ++i) EXPECT_EQ(grad[r * f.L.stride() + i], 0.0);
+  }
+}
+
+// FM's exact fixed point: with log F(s -> s') = log P_B(s|s') + V(s') for the uniform P_B and
+// the exit flow R(s), V(s) = log (sum_c e^V(c) / parents(c) + R(s)) computed here from the
+// children (the soft values with the uniform correction), every residual is 0, so is the
+// gradient, and the out-flow of s_0 is Z = sum_x R(x).
+TEST_P(LossGradient, FlowMatchingVanishesAtTheUniformCorrectionSoftValues) {
+  Fixture f(GetParam());
+  std::vector<int32_t> parents(f.L.num_states, 0);
+  for (int32_t e = 0; e < f.L.num_edges; ++e) ++parents[f.h.child_index[e]];
+  std::vector<double> v(f.L.num_states, -INFINITY);
+  for (int32_t s = f.L.num_states - 1; s >= 0; --s) {  // level-sorted: children after parents
+    double z = std::isfinite(f.h.log_reward[s]) ? std::exp(double(f.h.log_reward[s])) : 0.0;
+    for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) {
+      ASSERT_GT(f.h.child_index[e], s);
+      z += std::exp(v[f.h.child_index[e]]) / parents[f.h.child_index[e]];
+    }
+    v[s] = std::log(z);
+  }
+  double z = 0;
+  for (int32_t s = 0; s < f.L.num_states; ++s)
+    if (std::isfinite(f.h.log_reward[s])) z += std::exp(double(f.h.log_reward[s]));
+  for (int32_t r = 0; r < f.runs; ++r) {
+    double* row = f.params.data() + r * f.L.stride();
+    for (int32_t e = 0; e < f.L.num_edges; ++e)
+      row[e] = v[f.h.child_index[e]] - std::log(double(parents[f.h.child_index[e]]));
+    for (int32_t s = 0; s < f.L.num_states; ++s) row[f.L.exit_entry(s)] = f.h.log_reward[s];
+    EXPECT_NEAR(detail::action_lse(f.dag.view(), f.L, static_cast<const double*>(row), 0, 1.0), std::log(z), 1e-12);
+  }
+  double loss = 0;
+  const auto grad = analytic(f, detail::LossKind::FM, 0, false, &loss);
+  EXPECT_NEAR(loss, 0.0, 1e-20);
+  for (double x : grad) EXPECT_NEAR(x, 0.0, 1e-12);
+  // Off the fixed point the loss is positive: shift one edge flow on a visited state's path.
+  f.params[f.ac(0, 0) < f.L.num_edges ? f.ac(0, 0) : f.L.exit_entry(0)] += 0.3;
+  analytic(f, detail::LossKind::FM, 0, false, &loss);
+  EXPECT_GT(loss, 1e-6);
 }
 
 // SoftDQN / Munchausen: replayed transitions = every transition of the fixture's trajectories.

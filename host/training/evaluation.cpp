@@ -12,6 +12,7 @@ namespace {
 detail::LogZEstimate log_z_estimate_of(const TrainConfig& c) {
   using detail::LogZEstimate;
   if (c.algo == Algo::ModifiedDB) return LogZEstimate::SourceExit;
+  if (c.algo == Algo::FM) return LogZEstimate::SourceOutFlow;
   if (is_dqn(c.algo))
     return c.energy_reward ? LogZEstimate::EnergySoftValue : LogZEstimate::SoftValue;
   // ZVar: the last batch's -mean D, which its loss writes into the log Z entry.

@@ -37,7 +37,7 @@ void require_per_run(const std::vector<float>& values, const std::string& name, 
 // One name table per enum, in the enum's order (names.hpp).
 const std::vector<std::string>& algo_names() {
   static const std::vector<std::string> names{"tb", "db", "subtb", "softdqn", "munchausen",
-                                              "mdb", "pg", "ac", "zvar"};
+                                              "mdb", "pg", "ac", "zvar", "fm"};
   return names;
 }
 Algo parse_algo(const std::string& name) {
@@ -158,7 +158,8 @@ TrainConfig recommended_config(Algo a) {
   // the 8 tuning seeds, mean (max): tb 3.3e-4 (9.8e-4), db 0.046 (0.079), subtb 0.018 (0.032),
   // softdqn 7.6e-4 (2.2e-3), munchausen 1.9e-4 (5.1e-4), mdb 3.5e-3 (6.5e-3), pg 0.24 (0.32: no
   // rate of the grid finds every mode in the budget), ac 0.015 (0.049); zvar, tuned later on
-  // lr {0.01, 0.02, 0.05, 0.1, 0.2}: 1.6e-3 (4.3e-3).
+  // lr {0.01, 0.02, 0.05, 0.1, 0.2}: 1.6e-3 (4.3e-3); fm, tuned later on the same grid: 6.9e-3
+  // (1.1e-2), lr 0.05 within its error (3.1e-3 final).
   struct Tuned {
     float lr, epsilon;
   };
@@ -172,8 +173,9 @@ TrainConfig recommended_config(Algo a) {
       {0.1f, 0.1f},   // pg
       {0.1f, 0.1f},   // ac
       {0.05f, 0.1f},  // zvar
+      {0.1f, 0.1f},   // fm
   };
-  static_assert(sizeof(table) / sizeof(table[0]) == 9, "one entry per Algo, in algo_names() order");
+  static_assert(sizeof(table) / sizeof(table[0]) == 10, "one entry per Algo, in algo_names() order");
   TrainConfig c;
   c.algo = a;
   const Tuned& t = table[static_cast<int>(a)];
@@ -198,10 +200,11 @@ void validate_loss_options(const TrainConfig& c) {
                      "subtb and trust-pcl; " + algo_name(c.algo) + " has no sub-trajectories");
   if (c.regression != Regression::Squared) {
     const bool balance = c.algo == Algo::TB || c.algo == Algo::DB || c.algo == Algo::SubTB ||
-                         c.algo == Algo::ModifiedDB || c.algo == Algo::ZVar;
+                         c.algo == Algo::ModifiedDB || c.algo == Algo::ZVar ||
+                         c.algo == Algo::FM;
     if (!balance)
       throw InputError("regression " + regression_name(c.regression) + " shapes the balance "
-                       "residuals of tb, db, subtb and mdb (and rtb, trust-pcl); " +
+                       "residuals of tb, db, subtb, mdb, zvar and fm (and rtb, trust-pcl); " +
                        algo_name(c.algo) + " has its own loss" +
                        (is_dqn(c.algo) ? " (--huber for its TD errors)" : ""));
     if (c.exact_gradient)
@@ -275,6 +278,9 @@ void TrainConfig::validate() const {
     throw InputError("backward mode " + backward_mode_name(backward) + " (Niu et al.'s coupled "
                      "P_B training) applies to pg and ac; " + algo_name(algo) +
                      " takes fixed, learned or tlm");
+  if (algo == Algo::FM && backward != BackwardMode::Fixed)
+    throw InputError("backward mode " + backward_mode_name(backward) + ": fm has no backward "
+                     "policy to train (its in-flows play that part); use fixed");
   if (exact_gradient && (backward == BackwardMode::Tlm || coupled))
     throw InputError("backward mode " + backward_mode_name(backward) + " trains P_B on sampled "
                      "trajectories, which --exact-gradient does not draw; use learned (its exact "
@@ -282,7 +288,7 @@ void TrainConfig::validate() const {
   if (guide_log_reward && !std::isfinite(*guide_log_reward))
     throw InputError("guide log reward = " + format_number(*guide_log_reward) + " must be finite");
   if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient ||
-                algo == Algo::ActorCritic || algo == Algo::ZVar))
+                algo == Algo::ActorCritic || algo == Algo::ZVar || algo == Algo::FM))
     throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "
                      "Trust-PCL); " + algo_name(algo) + " does not take one");
 }

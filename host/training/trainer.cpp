@@ -92,7 +92,7 @@ struct Trainer::State {
     GFNRL_BACKEND_CALL(dag.backend(), pg_exact, dag, a);
   }
 
-  /// TB, DB, SubTB, modified DB (relative with a base policy) on the sampled batch.
+  /// TB, DB, SubTB, modified DB (relative with a base policy), ZVar, FM on the sampled batch.
   void trajectory_loss(const detail::BackwardView<float>& pb) {
     detail::TrajectoryLossArgs<float> a{};
     static_cast<detail::TableView<float>&>(a) = tables.view(dag, c.runs);
@@ -113,6 +113,7 @@ struct Trainer::State {
                       : c.algo == Algo::DB         ? detail::LossKind::DB
                       : c.algo == Algo::ModifiedDB ? detail::LossKind::ModifiedDB
                       : c.algo == Algo::ZVar       ? detail::LossKind::ZVar
+                      : c.algo == Algo::FM         ? detail::LossKind::FM
                                                    : detail::LossKind::SubTB;
     GFNRL_BACKEND_CALL(dag.backend(), trajectory_loss, kind, a);
   }

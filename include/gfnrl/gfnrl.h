@@ -59,7 +59,8 @@ typedef enum gfnrl_algo GFNRL_ENUM_BASE {
   GFNRL_ALGO_MDB = 5, /* modified detailed balance: every state must terminate */
   GFNRL_ALGO_PG = 6,  /* policy gradients (REINFORCE; exact_gradient for the exact expectation) */
   GFNRL_ALGO_AC = 7,  /* actor-critic policy gradients */
-  GFNRL_ALGO_ZVAR = 8 /* log-partition variance: TB with the batch's own log Z estimate */
+  GFNRL_ALGO_ZVAR = 8, /* log-partition variance: TB with the batch's own log Z estimate */
+  GFNRL_ALGO_FM = 9    /* flow matching: log edge flows, the policy their normalised out-flow */
 } gfnrl_algo;
 
 /* Where the losses' backward policy comes from (see gfnrl_trainer_create's correction). */
@@ -153,8 +154,8 @@ typedef struct gfnrl_train_config {
    * NULL for none, "uniform", or the path of a policy file (gfnrl train --save-policy). The
    * target and the metrics become mu^T(x) R(x) / Z_mu; the correction must be NONE. */
   const char* prior;
-  /* The balance losses' shape (tb, db, subtb, mdb, zvar): NULL or "squared", "absolute", "huber",
-   * "linex", "shifted-cosh", with regression_param huber's k / linex's a (> 0). */
+  /* The balance losses' shape (tb, db, subtb, mdb, zvar, fm): NULL or "squared", "absolute",
+   * "huber", "linex", "shifted-cosh", with regression_param huber's k / linex's a (> 0). */
   const char* regression;
   float regression_param;
   /* SubTB: NULL or "geometric-within" (the default), "geometric", "equal-within", "equal", "tb",

@@ -34,7 +34,9 @@
 
 namespace gfnrl {
 
-enum class Algo { TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient, ActorCritic, ZVar };
+enum class Algo {
+  TB, DB, SubTB, SoftDQN, Munchausen, ModifiedDB, PolicyGradient, ActorCritic, ZVar, FM
+};
 /// Adam updates every entry each step; LazyAdam only those with a non-zero gradient
 /// (detail/optimizer_math.hpp).
 enum class OptimizerKind { Adam, Sgd, LazyAdam };
@@ -73,7 +75,8 @@ const std::vector<std::string>& backward_mode_names();
 BackwardMode parse_backward_mode(const std::string& name);
 std::string backward_mode_name(BackwardMode m);
 
-/// The names of the learners, indexed by Algo: tb, db, subtb, softdqn, munchausen, mdb, pg, ac.
+/// The names of the learners, indexed by Algo: tb, db, subtb, softdqn, munchausen, mdb, pg, ac,
+/// zvar, fm.
 /// mdb is modified detailed balance, for DAGs where every state terminates; pg the
 /// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp); ac its actor-critic form (a
 /// tabular critic, GAE). parse_algo throws InputError naming the value and the allowed names.

@@ -185,7 +185,7 @@ class Trainer:
     """Batched tabular training: ``runs`` independent runs of one learner on one DAG, stored as
     one table and advanced together, with every run's exact P_T available at any step.
 
-    ``algo``: tb, db, subtb, softdqn, munchausen, mdb, zvar, pg, ac, or rtb / trust-pcl (TB / SubTB
+    ``algo``: tb, db, subtb, softdqn, munchausen, mdb, zvar, fm, pg, ac, or rtb / trust-pcl (TB / SubTB
     with a base policy, uniform unless ``prior`` names a policy file). Run r draws with
     ``seed + r``. ``pb``: the backward policy, fixed ("uniform", "maxent", "file": the DAG file's,
     "none") or trained ("learned", "tlm", "coupled", "guided"). ``options``: any TrainConfig

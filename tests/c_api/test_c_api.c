@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_MUNCHAUSEN), "munchausen") == 0);
     EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_AC), "ac") == 0);
     EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_ZVAR), "zvar") == 0);
-    EXPECT(gfnrl_algo_name((gfnrl_algo)9) == NULL && gfnrl_algo_name((gfnrl_algo)-1) == NULL);
+    EXPECT(strcmp(gfnrl_algo_name(GFNRL_ALGO_FM), "fm") == 0);
+    EXPECT(gfnrl_algo_name((gfnrl_algo)10) == NULL && gfnrl_algo_name((gfnrl_algo)-1) == NULL);
+    EXPECT(gfnrl_parse_algo("fm", &a) == GFNRL_OK && a == GFNRL_ALGO_FM);
     EXPECT(strcmp(gfnrl_backward_mode_name(GFNRL_BACKWARD_GUIDED), "guided") == 0);
     EXPECT(gfnrl_backward_mode_name((gfnrl_backward_mode)5) == NULL);
     EXPECT(gfnrl_parse_algo("mdb", &a) == GFNRL_OK && a == GFNRL_ALGO_MDB);

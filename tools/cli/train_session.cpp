@@ -34,7 +34,7 @@ namespace {
 void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
   TrainConfig& c = o.cfg;
   cmd.add_option("--regression", o.regression,
-                 "loss shape of the tb/db/subtb/mdb residuals (Hu et al. 2025): squared, absolute, "
+                 "loss shape of the tb/db/subtb/mdb/zvar/fm residuals (Hu et al. 2025): squared, absolute, "
                  "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
       ->capture_default_str();
   cmd.add_flag("--forward-looking", c.forward_looking,

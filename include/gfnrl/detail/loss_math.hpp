@@ -30,6 +30,18 @@
 ///          depends on every trajectory, d loss / d D_m = (g'(delta_m) - mean_k g'(delta_k)) / B
 ///          (the second term is 0 for the squared g). Three passes: residuals, the run's mean,
 ///          the scatter.
+///   FM (flow matching, Bengio et al. 2021, "Flow Network based Generative Models for
+///   Non-Iterative Diverse Candidate Generation"; torchgfn's FMGFlowNet): the row holds log edge
+///          flows, log F(s -> s') = row[e] and log F(s -> exit) = row[exit(s)], the policy their
+///          normalised out-flow (the softmax every learner uses). For each visited state s_t,
+///          t >= 1 (s_0 has no in-flow),
+///          delta_t = LSE over the parents' edges e into s_t of row[e] - LSE(row over s_t's actions),
+///          and for the terminating state the reward matching delta_x = row[exit(s_T)] - log R(s_T);
+///          loss = sum g(delta_t) / (the run's visits with t >= 1) + sum g(delta_x) / batch.
+///          A base policy, P_B and the loss's P_B gradient do not enter. Zero loss at every state
+///          means a flow with exit flows R: P_F samples R/Z and log Z = LSE(row over s_0's actions).
+///          One such fixed point: row = the soft-optimal Q with the uniform correction
+///          (log F(s -> s') = log P_B(s|s') + V(s'), F(s) = e^V(s)).
 ///   Modified DB (every state terminates; energy differences as intermediate rewards, Deleu's
 ///   talk "Generative Flow Networks: Connections with RL": FL-DB without a flow table): for each
 ///   inner transition s_t -> s_{t+1},
@@ -65,7 +77,7 @@
 
 namespace gfnrl::detail {
 
-enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3, ZVar = 4 };
+enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3, ZVar = 4, FM = 5 };
 
 /// The loss shape g of a balance residual (see above).
 enum class Regression : int32_t { Squared = 0, Absolute = 1, Huber = 2, Linex = 3, ShiftedCosh = 4 };
@@ -381,7 +393,44 @@ GFNRL_HD inline void zvar_run(const TrajectoryLossArgs<R>& a, int32_t r) {
   for (int32_t m = 0; m < a.batch; ++m) zvar_scatter(a, r, m);
 }
 
-/// One trajectory of TB, DB, SubTB or modified DB (ZVar needs its run's whole batch: zvar_run).
+/// log of the flow into s: LSE of row over the edges from s's parents.
+template <class R>
+GFNRL_HD inline R in_flow_lse(const DagView& d, const R* row, int32_t s) {
+  LseAcc<R> acc;
+  for (int32_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
+    acc.add(row[d.parent_edge[j]]);
+  return acc.value();
+}
+
+template <class R>
+GFNRL_HD inline void fm_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, int32_t m) {
+  const TableLayout& L = a.layout;
+  const R* row = a.params + int64_t(r) * L.stride();
+  R* g_row = a.grad + int64_t(r) * L.stride();
+  const int64_t visits = batch_actions(a.lengths, r, a.batch, true);  // states past s_0
+  const int64_t traj = int64_t(r) * a.batch + m, base = traj * a.max_len;
+  const int32_t len = a.lengths[traj];
+  for (int32_t t = 1; t < len; ++t) {
+    const int32_t s = a.states[base + t];
+    const R in = in_flow_lse(a.dag, row, s), out = action_lse(a.dag, L, row, s, R(1));
+    const R delta = in - out;
+    const R g = regression_slope(a.regression, a.regression_param, delta) / R(visits);
+    grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(visits));
+    for (int32_t j = a.dag.parent_offsets[s]; j < a.dag.parent_offsets[s + 1]; ++j) {
+      const int32_t e = a.dag.parent_edge[j];
+      grad_add(g_row + e, g * exp_(row[e] - in));
+    }
+    scatter_lse_grad(a.dag, L, row, g_row, s, out, -g);
+  }
+  const int32_t x = a.states[base + len - 1];
+  const R delta = row[L.exit_entry(x)] - static_cast<R>(a.dag.log_reward[x]);
+  grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(a.batch));
+  grad_add(g_row + L.exit_entry(x),
+           regression_slope(a.regression, a.regression_param, delta) / R(a.batch));
+}
+
+/// One trajectory of TB, DB, SubTB, modified DB or FM (ZVar needs its run's whole batch:
+/// zvar_run).
 template <class R>
 GFNRL_HD inline void trajectory_loss(LossKind kind, const TrajectoryLossArgs<R>& a, int32_t r,
                                      int32_t m) {
@@ -391,6 +440,8 @@ GFNRL_HD inline void trajectory_loss(LossKind kind, const TrajectoryLossArgs<R>&
     db_trajectory(a, r, m);
   else if (kind == LossKind::SubTB)
     subtb_trajectory(a, r, m);
+  else if (kind == LossKind::FM)
+    fm_trajectory(a, r, m);
   else
     mdb_trajectory(a, r, m);
 }

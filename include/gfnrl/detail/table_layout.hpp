@@ -49,17 +49,24 @@ GFNRL_HD inline void grad_add(R* p, R v) {
 #endif
 }
 
-/// d/d row of g * log pi(a|s), pi = softmax(row over the actions of s) at scale 1:
-/// row[b] += g * (1[b = a] - pi(b|s)). `lse` is action_lse(row, s, 1).
+/// d/d row of g * LSE(row over the actions of s): row[b] += g * pi(b|s), pi the softmax at
+/// scale 1. `lse` is action_lse(row, s, 1).
+template <class R>
+GFNRL_HD inline void scatter_lse_grad(const DagView& d, const TableLayout& L, const R* row,
+                                      R* grad_row, int32_t s, R lse, R g) {
+  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+    grad_add(grad_row + e, g * exp_(row[e] - lse));
+  if (terminates(d, s)) {
+    const int64_t x = L.exit_entry(s);
+    grad_add(grad_row + x, g * exp_(row[x] - lse));
+  }
+}
+
+/// d/d row of g * log pi(a|s) = g * (row[a] - LSE): row[b] += g * (1[b = a] - pi(b|s)).
 template <class R>
 GFNRL_HD inline void scatter_log_softmax_grad(const DagView& d, const TableLayout& L, const R* row,
                                               R* grad_row, int32_t s, int64_t a, R lse, R g) {
-  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
-    grad_add(grad_row + e, -g * exp_(row[e] - lse));
-  if (terminates(d, s)) {
-    const int64_t x = L.exit_entry(s);
-    grad_add(grad_row + x, -g * exp_(row[x] - lse));
-  }
+  scatter_lse_grad(d, L, row, grad_row, s, lse, -g);
   grad_add(grad_row + a, g);
 }
 
@@ -81,6 +88,7 @@ enum class LogZEstimate : int32_t {
   SourceExit,       ///< log R(s0) - log P_F(exit | s0) (modified DB: P_T(s0) = R(s0) / Z)
   EnergySoftValue,  ///< SoftValue + log R(s0) (DQN with energy rewards)
   ForwardLookingFlow,  ///< log F~(s0) + log R(s0) (DB, SubTB with forward-looking flows)
+  SourceOutFlow,       ///< LSE(row over the actions of s0): the flow out of s0 (FM's edge flows)
 };
 
 GFNRL_HD inline float log_z_estimate(const DagView& d, const TableLayout& L, const float* row,
@@ -89,6 +97,7 @@ GFNRL_HD inline float log_z_estimate(const DagView& d, const TableLayout& L, con
     case LogZEstimate::LogZ: return row[L.log_z_entry()];
     case LogZEstimate::SourceFlow: return row[L.flow_entry(0)];
     case LogZEstimate::ForwardLookingFlow: return row[L.flow_entry(0)] + d.log_reward[0];
+    case LogZEstimate::SourceOutFlow: return action_lse(d, L, row, 0, 1.0f);
     case LogZEstimate::SourceExit:
       return d.log_reward[0] - (row[L.exit_entry(0)] - action_lse(d, L, row, 0, 1.0f));
     default: {
