@@ -124,7 +124,8 @@ TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
   for (const Case& c : std::vector<Case>{{"--env subsets --items 8", 256},
                                          {"--env bitseq --length 8 --word 2", 1 + 4 + 16 + 64 + 256},
                                          {"--env dag-structure --nodes 4", 543},
-                                         {"--env subsets --items 4 --tree", 65}}) {
+                                         {"--env subsets --items 4 --tree", 65},
+                                         {"--env ising --spins 4", 81}}) {
     const Result r = run("solve " + c.args + " --json --quiet");
     ASSERT_EQ(r.code, 0) << c.args << "\n" << r.err;
     const auto j = json_of(r);
@@ -132,10 +133,12 @@ TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
     EXPECT_LT(j["tv"].get<double>(), 1e-5) << c.args;
     const Result u = run("solve " + c.args + " --correction none --json --quiet");
     ASSERT_EQ(u.code, 0) << u.err;
-    if (c.args.find("--tree") == std::string::npos)
-      EXPECT_GT(json_of(u)["tv"].get<double>(), 0.05) << c.args << ": uncorrected must be biased";
-    else
+    if (c.args.find("--tree") != std::string::npos)
       EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "on a tree the correction is a no-op";
+    else if (c.args.find("ising") != std::string::npos)
+      EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "every complete state has n! paths";
+    else
+      EXPECT_GT(json_of(u)["tv"].get<double>(), 0.05) << c.args << ": uncorrected must be biased";
   }
 }
 
@@ -152,6 +155,36 @@ TEST(CliEnvironments, TrainOnSubsetsAndConvertATree) {
   EXPECT_EQ(json_of(c)["num_edges"].get<int>() + 1, json_of(c)["num_states"].get<int>());
 }
 
+// The ising environment's log Z against the sum over its 2^n complete states written out here
+// (the 2 x 2 torus: each spin's right and down neighbours, which coincide with its left and up),
+// and fm trained on it; convert exports it.
+TEST(CliEnvironments, IsingSolvesToItsPartitionFunctionAndTrains) {
+  const double scale = 0.5 * 0.44;
+  double z = 0;
+  for (int x = 0; x < 16; ++x) {
+    int s[4];
+    for (int i = 0; i < 4; ++i) s[i] = ((x >> i) & 1) ? 1 : -1;
+    // Bonds of the 2 x 2 torus: 0-1, 2-3 (rows), 0-2, 1-3 (columns), each counted twice in s^T J s.
+    z += std::exp(scale * 2 * (s[0] * s[1] + s[2] * s[3] + s[0] * s[2] + s[1] * s[3]));
+  }
+  const Result r = run("solve --env ising --spins 4 --beta 0.5 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(json_of(r)["log_z"].get<double>(), std::log(z), 1e-5);
+  const std::string csv = tmp("ising.csv"), file = tmp("ising.txt");
+  const Result t = run("train --env ising --spins 4 --algo fm --runs 2 --steps 300 --eval-every 300 "
+                       "--out " + csv + " --json --quiet");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_EQ(json_of(t)["env"], "ising");
+  EXPECT_LT(json_of(t)["final_tv_mean"].get<double>(), 0.05);
+  const Result c = run("convert --env ising --spins 3 --coupling ring --out " + file + " --json --quiet");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(json_of(c)["num_states"], 27);
+  const Result back = run("solve --dag " + file + " --json --quiet");
+  ASSERT_EQ(back.code, 0) << back.err;
+  const Result direct = run("solve --env ising --spins 3 --coupling ring --json --quiet");
+  EXPECT_NEAR(json_of(back)["log_z"].get<double>(), json_of(direct)["log_z"].get<double>(), 1e-6);
+}
+
 TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
   struct Case {
     std::string args, fragment;
@@ -163,7 +196,11 @@ TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
            {"solve --env dag-structure --nodes 7", "nodes = 7 is out of range [2, 5]"},
            {"solve --env subsets --items 30", "items = 30 is out of range [1, 24]"},
            {"train --env subsets --preset standard --out " + tmp("p.csv"), "--preset standard describes a hypergrid"},
-           {"solve --env subsets --items 12 --tree", "more than the limit"}}) {
+           {"solve --env subsets --items 12 --tree", "more than the limit"},
+           {"solve --env ising --spins 6", "ising spins = 6 is not a square L^2"},
+           {"solve --env ising --coupling torus", "torus not in {ring,lattice,all}"},
+           {"solve --beta 2", "--beta is a parameter of --env bitseq or ising, not of --env hypergrid"},
+           {"solve --env subsets --spins 4", "--spins is a parameter of --env ising"}}) {
     const Result r = run(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\n" << r.err;

@@ -310,12 +310,112 @@ TEST(DagStructure, TrueNetworkScoresAboveTheEmptyGraph) {
   EXPECT_GT(score, 10.0) << "BIC must prefer the generating network to the empty graph";
 }
 
+// ---- ising -------------------------------------------------------------------------------------
+
+// The coupling pattern as torchgfn's Ising example builds the lattice (neighbours in a row or a
+// column, then the wrap of every row and every column), a ring, or all ones.
+std::vector<std::vector<double>> ising_definition_j(const IsingConfig& c) {
+  const int n = c.spins;
+  std::vector<std::vector<double>> j(n, std::vector<double>(n, 0.0));
+  if (c.coupling == IsingCoupling::All) return std::vector<std::vector<double>>(n, std::vector<double>(n, 1.0));
+  if (c.coupling == IsingCoupling::Ring) {
+    for (int a = 0; a < n; ++a)
+      for (int b = 0; b < n; ++b)
+        if ((a + 1) % n == b || (b + 1) % n == a) j[a][b] = 1;
+    return j;
+  }
+  const int l = static_cast<int>(std::lround(std::sqrt(double(n))));
+  for (int k = 0; k < n; ++k)
+    for (int m = 0; m < k; ++m) {
+      const int x1 = k / l, y1 = k % l, x2 = m / l, y2 = m % l;
+      if ((x1 == x2 && std::abs(y2 - y1) == 1) || (y1 == y2 && std::abs(x2 - x1) == 1)) j[k][m] = j[m][k] = 1;
+    }
+  for (int k = 0; k < l; ++k) {
+    j[k * l][(k + 1) * l - 1] = j[(k + 1) * l - 1][k * l] = 1;
+    j[k][k + n - l] = j[k + n - l][k] = 1;
+  }
+  return j;
+}
+
+// States as vectors x in {-1, 0, 1}^n, labelled by torchgfn's index sum (x_i + 1) 3^(n-1-i).
+Definition ising_definition(const IsingConfig& c) {
+  const int n = c.spins;
+  const auto j = ising_definition_j(c);
+  const auto label = [&](const std::vector<int>& x) {
+    int64_t v = 0;
+    for (int i = 0; i < n; ++i) v = 3 * v + (x[i] + 1);
+    return v;
+  };
+  Definition d;
+  std::vector<int> x(n, -1);
+  std::function<void(int)> visit = [&](int i) {
+    if (i < n) {
+      for (int v : {-1, 0, 1}) x[i] = v, visit(i + 1);
+      x[i] = -1;
+      return;
+    }
+    const int64_t s = label(x);
+    d.states.insert(s);
+    bool complete = true;
+    for (int k = 0; k < n; ++k) {
+      if (x[k] != -1) continue;
+      complete = false;
+      for (int v : {0, 1}) {
+        std::vector<int> y = x;
+        y[k] = v;
+        d.edges[{s, label(y)}] = v == 0 ? k : n + k;
+      }
+    }
+    if (!complete) return;
+    double m = 0;
+    for (int a = 0; a < n; ++a)
+      for (int b = 0; b < n; ++b) m += j[a][b] * (2 * x[a] - 1) * (2 * x[b] - 1);
+    d.log_reward[s] = c.beta * c.coupling_constant * m;
+  };
+  visit(0);
+  return d;
+}
+
+TEST(Ising, MatchesTorchgfnsDefinitionWithFactorialPathCounts) {
+  for (const IsingConfig& c : {IsingConfig{4, IsingCoupling::Lattice, 0.44, 1.0},
+                               IsingConfig{9, IsingCoupling::Lattice, 0.44, 1.5},
+                               IsingConfig{5, IsingCoupling::Ring, -0.7, 2.0},
+                               IsingConfig{3, IsingCoupling::All, 1.0, 1.0},
+                               IsingConfig{1, IsingCoupling::All, 0.3, 1.0}}) {
+    SCOPED_TRACE(std::to_string(c.spins) + " " + ising_coupling_name(c.coupling));
+    const Dag dag = make_ising(c, Backend::Cpu);
+    const Definition def = ising_definition(c);
+    expect_matches(dag, def);
+    EXPECT_EQ(dag.num_states(), ising_num_states(c));
+    EXPECT_EQ(dag.num_edges(), 2 * c.spins * ising_num_states(c) / 3);
+    const auto j = ising_definition_j(c);
+    const std::vector<float> got = ising_couplings(c);
+    for (int a = 0; a < c.spins; ++a)
+      for (int b = 0; b < c.spins; ++b) EXPECT_EQ(got[a * c.spins + b], j[a][b]) << a << "," << b;
+    std::map<int64_t, double> fact;
+    for (int64_t s : def.states) {
+      int set = 0;
+      for (int64_t v = s; v > 0; v /= 3) set += v % 3 != 0;
+      fact[s] = factorial(set);
+    }
+    EXPECT_EQ(definition_path_counts(def), fact);
+    expect_path_counts(dag, fact);
+  }
+  // The 3 x 3 torus: every spin has 4 neighbours, 18 bonds; all spins up: s^T J s = 36.
+  const IsingConfig t{9, IsingCoupling::Lattice, 1.0, 1.0};
+  const std::vector<float> j = ising_couplings(t);
+  EXPECT_EQ(std::accumulate(j.begin(), j.end(), 0.0f), 36.0f);
+  const DagArrays a = make_ising(t, Backend::Cpu).to_host();
+  EXPECT_EQ(a.log_reward.back(), 36.0f);  // the last state is all ones
+}
+
 // ---- every environment: the exact-core claims ---------------------------------------------------
 
 std::vector<std::pair<std::string, Dag>> small_environments(Backend b) {
   return {{"subsets6", make_subsets({6, 0.5, 2}, b)},
           {"bitseq8x2", make_bitseq({8, 2, 4, 1.0, 3}, b)},
           {"dag-structure4", make_dag_structure({4, 40, 4}, b)},
+          {"ising4", make_ising({4, IsingCoupling::Lattice, 0.44, 1.0}, b)},
           {"hypergrid3x4", make_hypergrid({3, 4}, b)}};
 }
 
@@ -348,7 +448,9 @@ TEST(EnvironmentsExactCore, CorrectedSoftVIIsExactAndUncorrectedIsBiasedByPathCo
       double biased_z = 0;
       for (double v : biased) biased_z += v;
       EXPECT_NEAR(none.log_z(), std::log(biased_z), 1e-4 * (1 + std::log(biased_z)));
-      if (name != "hypergrid3x4") EXPECT_GT(want, 0.05) << "the bias should be visible";
+      // Every complete ising state has n! paths: no bias there.
+      if (name == "ising4") EXPECT_LT(want, 1e-12);
+      else if (name != "hypergrid3x4") EXPECT_GT(want, 0.05) << "the bias should be visible";
     }
 }
 
@@ -418,6 +520,12 @@ TEST(EnvironmentErrors, ParametersOutOfRangeNameTheValue) {
   expect([] { make_bitseq({8, 2, 0, 1, 0}, Backend::Cpu); }, "modes = 0");
   expect([] { make_dag_structure({6, 10, 0}, Backend::Cpu); }, "dag-structure nodes = 6 is out of range [2, 5]");
   expect([] { make_dag_structure({3, 1, 0}, Backend::Cpu); }, "samples = 1");
+  expect([] { make_ising({15, IsingCoupling::Ring, 1, 1}, Backend::Cpu); }, "ising spins = 15 is out of range [2, 14]");
+  expect([] { make_ising({1, IsingCoupling::Ring, 1, 1}, Backend::Cpu); }, "ising spins = 1 is out of range [2, 14]");
+  expect([] { make_ising({6, IsingCoupling::Lattice, 1, 1}, Backend::Cpu); }, "ising spins = 6 is not a square");
+  expect([] { make_ising({4, IsingCoupling::All, 1, -1}, Backend::Cpu); }, "ising beta = -1");
+  expect([] { make_ising({4, IsingCoupling::All, NAN, 1}, Backend::Cpu); }, "coupling_constant = nan must be finite");
+  expect([] { parse_ising_coupling("torus"); }, "torus");
 }
 
 TEST(EnvironmentErrors, MemoryEstimateIsCheckedFirst) {

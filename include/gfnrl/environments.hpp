@@ -13,7 +13,7 @@
 namespace gfnrl {
 
 /// The generated environments by name: hypergrid (hypergrid.hpp), subsets, bitseq,
-/// dag-structure.
+/// dag-structure, ising.
 const std::vector<std::string>& environment_names();
 
 /// Sets of `items` items built one item at a time: 2^items states, every state terminates,
@@ -49,13 +49,38 @@ struct DagStructureConfig {
   uint64_t seed = 0;
 };
 
+/// torchgfn's DiscreteEBM with an Ising energy: x in {-1, 0, 1}^spins, -1 = unset, one variable
+/// set to 0 or 1 per step (action i sets x_i = 0, spins + i sets x_i = 1), complete states
+/// terminate; with s = 2x - 1, log R(x) = beta * coupling_constant * s^T J s (torchgfn:
+/// -alpha E(s), E(s) = -s^T J' s, J' = coupling_constant * J). 3^spins states, k! paths to a state
+/// with k variables set. label = torchgfn's state index sum_i (x_i + 1) 3^(spins-1-i).
+/// J (symmetric, 0/1): ring, J_ij = 1 for |i - j| = 1 mod spins; lattice, spins = L^2 on an L x L
+/// torus (torchgfn's Ising example, variable i at row i / L, column i % L); all, J_ij = 1
+/// everywhere, the diagonal included (torchgfn's DiscreteEBM default).
+enum class IsingCoupling { Ring, Lattice, All };
+const std::vector<std::string>& ising_coupling_names();
+IsingCoupling parse_ising_coupling(const std::string& name);
+std::string ising_coupling_name(IsingCoupling c);
+
+struct IsingConfig {
+  int32_t spins = 9;                           ///< 1..14 (ring: >= 2; lattice: L^2, L >= 2)
+  IsingCoupling coupling = IsingCoupling::Lattice;
+  double coupling_constant = 0.44;             ///< finite (torchgfn's Ising example: 0.44)
+  double beta = 1.0;                           ///< finite, >= 0 (torchgfn's alpha)
+};
+
 void validate(const SubsetsConfig& c);
+void validate(const IsingConfig& c);
 void validate(const BitseqConfig& c);
 void validate(const DagStructureConfig& c);
 
 Dag make_subsets(const SubsetsConfig& c, Backend b, Stream stream = {});
 Dag make_bitseq(const BitseqConfig& c, Backend b, Stream stream = {});
 Dag make_dag_structure(const DagStructureConfig& c, Backend b, Stream stream = {});
+Dag make_ising(const IsingConfig& c, Backend b, Stream stream = {});
+
+/// The coupling pattern J of an ising environment, row-major spins x spins (0 or 1).
+std::vector<float> ising_couplings(const IsingConfig& c);
 
 /// The energy terms of a subsets environment: unary[i], pairwise[i * items + j] (i < j).
 struct SubsetsEnergies {
@@ -80,6 +105,7 @@ std::vector<float> dag_structure_local_scores(const DagStructureConfig& c);
 /// Upper bounds used for memory estimates before generation.
 int64_t subsets_num_states(const SubsetsConfig& c);
 int64_t bitseq_num_states(const BitseqConfig& c);
+int64_t ising_num_states(const IsingConfig& c);
 
 /// The autoregressive (tree) version of a DAG: one state per path from the source, so each state
 /// has one parent and every backward policy is 1 (the reward correction is a no-op). A tree state

@@ -1,7 +1,7 @@
 """gfnrl: exact answers for tabular soft RL and GFlowNets on explicitly enumerated DAGs.
 
-Build a DAG (``hypergrid``, ``subsets``, ``bitseq``, ``dag_structure``, ``tree``, ``load_dag``,
-``Dag.from_edges``), then ask exactly what a policy samples (``evaluate``) or what the
+Build a DAG (``hypergrid``, ``subsets``, ``bitseq``, ``dag_structure``, ``ising``, ``tree``,
+``load_dag``, ``Dag.from_edges``), then ask exactly what a policy samples (``evaluate``) or what the
 soft-optimal policy is (``solve``). Arrays come back as numpy arrays; inputs may be numpy arrays
 or anything numpy can read (torch CPU tensors, DLPack-capable arrays). The library's errors
 arrive as ``ValueError`` (bad input), ``MemoryError`` (a size the backend cannot hold) and
@@ -26,6 +26,7 @@ from ._gfnrl import (
     dag_structure,
     environment_names,
     hypergrid,
+    ising,
     load_dag,
     subsets,
     trainer_options,
@@ -46,6 +47,7 @@ __all__ = [
     "environment_names",
     "evaluate",
     "hypergrid",
+    "ising",
     "load_dag",
     "policy_from_logits",
     "solve",

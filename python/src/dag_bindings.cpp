@@ -88,7 +88,7 @@ void bind_dag(nb::module_& m) {
                    [](const PyDag& d) { return std::string(backend_name(d.dag.backend())); },
                    "'cpu' or 'cuda': where the DAG's arrays live")
       .def_prop_ro("kind", [](const PyDag& d) { return d.kind; },
-                   "what made it: hypergrid, subsets, bitseq, dag-structure, tree, file, edges")
+                   "what made it: hypergrid, subsets, bitseq, dag-structure, ising, tree, file, edges")
       .def("edges", &edges,
            "(src, dst, action): int32 arrays, one entry per edge in the library's edge order")
       .def("log_rewards",
@@ -145,6 +145,19 @@ void bind_dag(nb::module_& m) {
         nb::arg("nodes") = 4, nb::arg("samples") = 100, nb::arg("seed") = 0,
         nb::arg("backend") = "auto",
         "Bayesian-network structures built one edge at a time, BIC reward.");
+  m.def("ising",
+        [](int32_t spins, const std::string& coupling, double coupling_constant, double beta,
+           const std::string& backend) {
+          IsingConfig c;
+          c.spins = spins, c.coupling = parse_ising_coupling(coupling);
+          c.coupling_constant = coupling_constant, c.beta = beta;
+          return PyDag{make_ising(c, parse_backend(backend)), std::nullopt, "ising"};
+        },
+        nb::arg("spins") = 9, nb::arg("coupling") = "lattice", nb::arg("coupling_constant") = 0.44,
+        nb::arg("beta") = 1.0, nb::arg("backend") = "auto",
+        "torchgfn's DiscreteEBM with an Ising energy: spins set one at a time (3^spins states), "
+        "log R = beta * coupling_constant * s^T J s, J a ring, an L x L torus ('lattice') or "
+        "'all' pairs.");
   m.def("tree",
         [](const PyDag& base, int64_t max_states) {
           return PyDag{make_tree(base.dag, max_states), std::nullopt, "tree"};

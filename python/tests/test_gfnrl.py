@@ -320,6 +320,14 @@ def test_environments_and_files(tmp_path):
                 gfnrl.dag_structure(3, backend="cpu")]:
         s = gfnrl.solve(dag)
         assert gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"])["tv"] < 1e-5
+    # ising: log Z is the log-sum over the 2^n spin configurations of beta * J0 * s^T J s (ring of 3).
+    ring = gfnrl.ising(3, coupling="ring", coupling_constant=0.3, beta=2.0, backend="cpu")
+    assert ring.num_states == 27 and ring.kind == "ising"
+    configs = [[1 if (x >> i) & 1 else -1 for i in range(3)] for x in range(8)]
+    z = sum(math.exp(2.0 * 0.3 * 2 * (c[0] * c[1] + c[1] * c[2] + c[2] * c[0])) for c in configs)
+    assert gfnrl.solve(ring)["log_z"] == pytest.approx(math.log(z), abs=1e-5)
+    with pytest.raises(ValueError, match="spins = 6 is not a square"):
+        gfnrl.ising(6, backend="cpu")
     t = gfnrl.tree(gfnrl.hypergrid(2, 3, backend="cpu"))
     # One state per path from the source: sum over the cells of C(a + b, a).
     assert t.num_states == sum(math.comb(a + b, a) for a in range(3) for b in range(3))

@@ -20,6 +20,9 @@ struct EnvOptions {
   SubsetsConfig subsets;
   BitseqConfig bitseq;
   DagStructureConfig structure;
+  IsingConfig ising;
+  std::string ising_coupling = "lattice";  ///< --coupling, parsed into ising.coupling
+  double beta = 1.0;                       ///< --beta: bitseq's and ising's
   std::string backend = "auto";
   bool json = false;
   bool quiet = false;

@@ -8,20 +8,34 @@
 namespace gfnrl::cli {
 
 namespace {
-// Which environment each parameter flag belongs to ("" = any generated environment).
+// Which environments each parameter flag belongs to ("" = any generated environment; several
+// separated by " or ").
 const std::vector<std::pair<const char*, const char*>> kFlagEnv = {
     {"--env", ""},           {"--env-seed", ""},      {"--ndim", "hypergrid"},
     {"--height", "hypergrid"}, {"--r0", "hypergrid"},   {"--r1", "hypergrid"},
     {"--r2", "hypergrid"},   {"--regions", "hypergrid"}, {"--items", "subsets"},  {"--pairwise-scale", "subsets"},
     {"--length", "bitseq"},  {"--word", "bitseq"},    {"--modes", "bitseq"},
-    {"--beta", "bitseq"},    {"--nodes", "dag-structure"}, {"--samples", "dag-structure"}};
+    {"--beta", "bitseq or ising"}, {"--nodes", "dag-structure"}, {"--samples", "dag-structure"},
+    {"--spins", "ising"},    {"--coupling", "ising"}, {"--coupling-constant", "ising"}};
+
+bool flag_belongs(const std::string& envs, const std::string& env) {
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = envs.find(" or ", start);
+    if (envs.substr(start, end == std::string::npos ? std::string::npos : end - start) == env)
+      return true;
+    if (end == std::string::npos) return false;
+    start = end + 4;
+  }
+}
 }  // namespace
 
 void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--env", o.env,
                  "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
                  "built by appending/prepending words), dag-structure (Bayesian-network "
-                 "structures, BIC reward)")
+                 "structures, BIC reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
+                 "Ising energy)")
       ->check(CLI::IsMember(environment_names()))
       ->capture_default_str();
   cmd.add_option("--dag", o.dag_file,
@@ -65,7 +79,20 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
       ->capture_default_str();
   cmd.add_option("--modes", o.bitseq.modes, "bitseq: number of random modes, >= 1")
       ->capture_default_str();
-  cmd.add_option("--beta", o.bitseq.beta, "bitseq: log R = -beta * Hamming distance to the nearest mode")
+  cmd.add_option("--beta", o.beta,
+                 "bitseq: log R = -beta * Hamming distance to the nearest mode; ising: log R = "
+                 "beta * coupling-constant * s^T J s (torchgfn's alpha), >= 0")
+      ->capture_default_str();
+  cmd.add_option("--spins", o.ising.spins,
+                 "ising: variables n (3^n states), 1..14; a square for --coupling lattice")
+      ->capture_default_str();
+  cmd.add_option("--coupling", o.ising_coupling,
+                 "ising: which pairs interact: ring, lattice (an L x L torus, torchgfn's Ising "
+                 "example) or all (every pair and the diagonal, torchgfn's DiscreteEBM default)")
+      ->check(CLI::IsMember(ising_coupling_names()))
+      ->capture_default_str();
+  cmd.add_option("--coupling-constant", o.ising.coupling_constant,
+                 "ising: the coupling constant J (torchgfn's example: 0.44)")
       ->capture_default_str();
   cmd.add_option("--nodes", o.structure.nodes, "dag-structure: variables d, 2..5")
       ->capture_default_str();
@@ -84,7 +111,7 @@ void check_env_flags(const CLI::App& cmd, const EnvOptions& o) {
     if (!o.dag_file.empty())
       throw InputError(std::string(flag) + " describes a generated environment; it cannot be "
                        "combined with --dag " + o.dag_file);
-    if (*env && o.env != env)
+    if (*env && !flag_belongs(env, o.env))
       throw InputError(std::string(flag) + " is a parameter of --env " + env + ", not of --env " +
                        o.env);
   }
@@ -117,11 +144,23 @@ Environment generate(const EnvOptions& o, Backend b) {
   } else if (o.env == "bitseq") {
     BitseqConfig c = o.bitseq;
     c.seed = o.env_seed;
+    c.beta = o.beta;
     progress(o, "building bitseq length " + std::to_string(c.length) + ", word " +
                     std::to_string(c.word) + " on " + backend_name(b));
     env.dag = make_bitseq(c, b);
     env.description = {{"length", c.length}, {"word", c.word}, {"modes", c.modes},
                        {"beta", c.beta},     {"env_seed", c.seed}};
+  } else if (o.env == "ising") {
+    IsingConfig c = o.ising;
+    c.coupling = parse_ising_coupling(o.ising_coupling);
+    c.beta = o.beta;
+    validate(c);
+    progress(o, "building ising with " + std::to_string(c.spins) + " spins (" +
+                    std::to_string(ising_num_states(c)) + " states, " + o.ising_coupling +
+                    " coupling) on " + backend_name(b));
+    env.dag = make_ising(c, b);
+    env.description = {{"spins", c.spins}, {"coupling", o.ising_coupling},
+                       {"coupling_constant", c.coupling_constant}, {"beta", c.beta}};
   } else {
     DagStructureConfig c = o.structure;
     c.seed = o.env_seed;

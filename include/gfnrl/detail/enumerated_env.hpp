@@ -13,6 +13,12 @@
 ///    t = i(d-1) + (j < i ? j : j-1) for edge i -> j; valid iff acyclic; action t adds edge t;
 ///    every state terminates; log R(G) = sum_j score(j, parents_G(j)) (a decomposable score,
 ///    tabulated per node and parent set).
+///  - ising(n) (torchgfn's DiscreteEBM): x in {-1, 0, 1}^n with -1 = unset, code = sum_i
+///    (x_i + 1) 3^(n-1-i) (torchgfn's state index: x_0 the leading base-3 digit); action i < n
+///    sets x_i = 0, action n + i sets x_i = 1; only complete states terminate, with
+///    log R(x) = scale * s^T J s, s = 2x - 1 in {-1, 1}^n (torchgfn: -alpha E(s), E = -s^T J s,
+///    so scale = alpha times the coupling constant and J the coupling pattern).  n(x) = k! paths
+///    for k set variables.
 #pragma once
 #include <cstdint>
 
@@ -20,11 +26,12 @@
 
 namespace gfnrl::detail {
 
-enum class EnvKind : int32_t { Subsets = 0, Bitseq = 1, DagStructure = 2 };
+enum class EnvKind : int32_t { Subsets = 0, Bitseq = 1, DagStructure = 2, Ising = 3 };
 
 constexpr int kMaxSubsetItems = 24;
 constexpr int kMaxBitseqLength = 20;
 constexpr int kMaxStructureNodes = 5;
+constexpr int kMaxIsingSpins = 14;
 
 struct EnumeratedEnv {
   EnvKind kind = EnvKind::Subsets;
@@ -32,6 +39,7 @@ struct EnumeratedEnv {
   int32_t k = 1;            ///< bitseq word bits
   int32_t num_modes = 0;    ///< bitseq
   float beta = 1.0f;        ///< bitseq
+  double scale = 1.0;       ///< ising: log R = scale * s^T J s
   int64_t num_codes = 0;
   int32_t num_actions = 0;  ///< actions besides exit (the exit action id is num_actions)
   // Tables in the generator's backend memory.
@@ -39,6 +47,7 @@ struct EnumeratedEnv {
   const float* pairwise = nullptr;     ///< subsets: w_ij at i*n + j (i < j used)
   const uint32_t* modes = nullptr;     ///< bitseq: num_modes strings of n bits
   const float* local_score = nullptr;  ///< dag-structure: score(j, mask) at j * 2^d + mask
+  const float* coupling = nullptr;     ///< ising: J_ij at i * n + j (small integers: exact sums)
 };
 
 GFNRL_HD inline int popcount64(uint64_t x) {
@@ -94,11 +103,46 @@ GFNRL_HD inline bool structure_acyclic(int64_t code, int32_t d) {
 
 GFNRL_HD inline int32_t bitseq_length(int64_t code) { return top_bit(static_cast<uint64_t>(code)); }
 
+// ---- ising -----------------------------------------------------------------------------------
+
+/// The place value 3^(n-1-i) of variable i in the code.
+GFNRL_HD inline int64_t ising_place(int32_t n, int32_t i) {
+  int64_t p = 1;
+  for (int32_t k = i + 1; k < n; ++k) p *= 3;
+  return p;
+}
+
+/// x_i + 1: 0 unset, 1 for x_i = 0 (spin -1), 2 for x_i = 1 (spin +1).
+GFNRL_HD inline int32_t ising_digit(int64_t code, int32_t n, int32_t i) {
+  return static_cast<int32_t>((code / ising_place(n, i)) % 3);
+}
+
+GFNRL_HD inline int32_t ising_set(int64_t code, int32_t n) {
+  int32_t k = 0;
+  for (int32_t i = 0; i < n; ++i) k += ising_digit(code, n, i) != 0;
+  return k;
+}
+
+/// scale * s^T J s for a complete state, -inf while a variable is unset.
+GFNRL_HD inline float ising_log_reward(const EnumeratedEnv& e, int64_t code) {
+  int32_t s[kMaxIsingSpins];
+  for (int32_t i = 0; i < e.n; ++i) {
+    const int32_t d = ising_digit(code, e.n, i);
+    if (d == 0) return neg_inf();
+    s[i] = d == 2 ? 1 : -1;
+  }
+  float m = 0;  // exact: a sum of small integers
+  for (int32_t i = 0; i < e.n; ++i)
+    for (int32_t j = 0; j < e.n; ++j) m += e.coupling[i * e.n + j] * float(s[i] * s[j]);
+  return static_cast<float>(e.scale * double(m));
+}
+
 // ---- the generic interface ---------------------------------------------------------------------
 
 GFNRL_HD inline bool env_valid(const EnumeratedEnv& e, int64_t code) {
   switch (e.kind) {
     case EnvKind::Subsets:
+    case EnvKind::Ising:  // num_codes = 3^n: every code is a state
       return true;
     case EnvKind::Bitseq: {
       if (code < 1) return false;
@@ -113,6 +157,7 @@ GFNRL_HD inline bool env_valid(const EnumeratedEnv& e, int64_t code) {
 /// Longest-path level from the source (every action adds one item / word / edge).
 GFNRL_HD inline int32_t env_level(const EnumeratedEnv& e, int64_t code) {
   if (e.kind == EnvKind::Bitseq) return bitseq_length(code) / e.k;
+  if (e.kind == EnvKind::Ising) return ising_set(code, e.n);
   return popcount64(static_cast<uint64_t>(code));
 }
 
@@ -133,6 +178,10 @@ GFNRL_HD inline int64_t env_child(const EnumeratedEnv& e, int64_t code, int32_t 
       // Equal to appending its last word iff its first m bits spell the old string.
       return (grown >> e.k) == bits ? -1 : top | grown;
     }
+    case EnvKind::Ising: {
+      const int32_t i = action % e.n;
+      return ising_digit(code, e.n, i) != 0 ? -1 : code + (action / e.n + 1) * ising_place(e.n, i);
+    }
     default: {
       if ((code >> action) & 1) return -1;
       const int64_t c = code | (int64_t(1) << action);
@@ -152,6 +201,12 @@ GFNRL_HD inline int64_t env_parent(const EnumeratedEnv& e, int64_t code, int32_t
       const int64_t words = int64_t(1) << e.k;
       const int64_t rest = action < words ? bits >> e.k : bits & ((int64_t(1) << m) - 1);
       p = (int64_t(1) << m) | rest;
+      break;
+    }
+    case EnvKind::Ising: {
+      const int32_t i = action % e.n, d = action / e.n + 1;
+      if (ising_digit(code, e.n, i) != d) return -1;
+      p = code - d * ising_place(e.n, i);
       break;
     }
     default:
@@ -183,6 +238,8 @@ GFNRL_HD inline float env_log_reward(const EnumeratedEnv& e, int64_t code) {
       }
       return -e.beta * static_cast<float>(best);
     }
+    case EnvKind::Ising:
+      return ising_log_reward(e, code);
     default: {
       uint32_t parents[kMaxStructureNodes];
       structure_parents(code, e.n, parents);
