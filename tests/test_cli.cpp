@@ -158,7 +158,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   expect_usage_error("solve --height 1", "1 not in range");
   expect_usage_error("solve --correction bogus", "bogus not in {uniform,maxent,file,none}");
   expect_usage_error("solve --backend tpu", "tpu not in {cpu,cuda,auto}");
-  expect_usage_error("solve --env chess", "chess not in {hypergrid,subsets,bitseq,dag-structure,ising}");
+  expect_usage_error("solve --env chess", "chess not in {hypergrid,subsets,bitseq,dag-structure,ising,set-addition,binary-tree}");
   expect_usage_error("eval --policy greedy", "greedy is neither uniform, optimal nor a readable file");
   expect_usage_error("solve --r0 0", "r0 = 0.000000 is out of range: must be finite and > 0");
   expect_usage_error("solve --r1 -1", "r1 = -1.000000 is out of range");

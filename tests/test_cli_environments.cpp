@@ -125,7 +125,9 @@ TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
                                          {"--env bitseq --length 8 --word 2", 1 + 4 + 16 + 64 + 256},
                                          {"--env dag-structure --nodes 4", 543},
                                          {"--env subsets --items 4 --tree", 65},
-                                         {"--env ising --spins 4", 81}}) {
+                                         {"--env ising --spins 4", 81},
+                                         {"--env set-addition --items 6 --max-items 3", 1 + 6 + 15 + 20},
+                                         {"--env binary-tree --depth 4", 31}}) {
     const Result r = run("solve " + c.args + " --json --quiet");
     ASSERT_EQ(r.code, 0) << c.args << "\n" << r.err;
     const auto j = json_of(r);
@@ -135,8 +137,8 @@ TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
     ASSERT_EQ(u.code, 0) << u.err;
     if (c.args.find("--tree") != std::string::npos)
       EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "on a tree the correction is a no-op";
-    else if (c.args.find("ising") != std::string::npos)
-      EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "every complete state has n! paths";
+    else if (c.args.find("ising") != std::string::npos || c.args.find("binary-tree") != std::string::npos)
+      EXPECT_LT(json_of(u)["tv"].get<double>(), 1e-5) << "every terminating state has as many paths";
     else
       EXPECT_GT(json_of(u)["tv"].get<double>(), 0.05) << c.args << ": uncorrected must be biased";
   }
@@ -190,7 +192,7 @@ TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
     std::string args, fragment;
   };
   for (const Case& c : std::vector<Case>{
-           {"solve --items 4", "--items is a parameter of --env subsets, not of --env hypergrid"},
+           {"solve --items 4", "--items is a parameter of --env subsets or set-addition, not of --env hypergrid"},
            {"solve --env subsets --ndim 2", "--ndim is a parameter of --env hypergrid"},
            {"solve --env bitseq --length 7 --word 2", "not a multiple of word = 2"},
            {"solve --env dag-structure --nodes 7", "nodes = 7 is out of range [2, 5]"},
@@ -199,8 +201,11 @@ TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
            {"solve --env subsets --items 12 --tree", "more than the limit"},
            {"solve --env ising --spins 6", "ising spins = 6 is not a square L^2"},
            {"solve --env ising --coupling torus", "torus not in {ring,lattice,all}"},
-           {"solve --beta 2", "--beta is a parameter of --env bitseq or ising, not of --env hypergrid"},
-           {"solve --env subsets --spins 4", "--spins is a parameter of --env ising"}}) {
+           {"solve --beta 2", "--beta is a parameter of --env bitseq or ising or binary-tree, not of --env hypergrid"},
+           {"solve --env subsets --spins 4", "--spins is a parameter of --env ising"},
+           {"solve --env subsets --max-items 2", "--max-items is a parameter of --env set-addition"},
+           {"solve --env set-addition --items 4 --max-items 5", "max_items = 5 is out of range [1, 4]"},
+           {"solve --env binary-tree --depth 0", "depth = 0 is out of range [1, 24]"}}) {
     const Result r = run(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\n" << r.err;

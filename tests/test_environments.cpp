@@ -409,6 +409,117 @@ TEST(Ising, MatchesTorchgfnsDefinitionWithFactorialPathCounts) {
   EXPECT_EQ(a.log_reward.back(), 36.0f);  // the last state is all ones
 }
 
+// torchgfn's own DiscreteEBM test: 2 variables, J all ones, alpha 1; x = (0, 0) and (1, 1) have
+// reward e^4 = 54.5982, mixed ones 1 (its labels: x = (0, 1) is 1 * 3 + 2 = 5).
+TEST(Ising, ReproducesTorchgfnsDiscreteEbmRewards) {
+  const DagArrays a = make_ising({2, IsingCoupling::All, 1.0, 1.0}, Backend::Cpu).to_host();
+  std::map<int64_t, float> r;
+  for (std::size_t s = 0; s < a.label.size(); ++s) r[a.label[s]] = a.log_reward[s];
+  EXPECT_FLOAT_EQ(std::exp(r.at(1 * 3 + 1)), 54.59815f);  // (0, 0)
+  EXPECT_FLOAT_EQ(std::exp(r.at(2 * 3 + 2)), 54.59815f);  // (1, 1)
+  EXPECT_EQ(r.at(1 * 3 + 2), 0.0f);                        // (0, 1)
+  EXPECT_EQ(r.at(2 * 3 + 1), 0.0f);                        // (1, 0)
+  EXPECT_TRUE(std::isinf(r.at(0)) && std::isinf(r.at(1 * 3 + 0)));  // incomplete
+}
+
+// ---- set-addition ------------------------------------------------------------------------------
+
+// Sets as item vectors x in {0, 1}^n labelled by torchgfn's index sum x_i 2^(n-1-i).
+Definition set_addition_definition(const SetAdditionConfig& c) {
+  const SubsetsEnergies en = subsets_energies({c.items, c.pairwise_scale, c.seed});
+  const int n = c.items;
+  Definition d;
+  for (int64_t m = 0; m < (int64_t(1) << n); ++m) {  // m: item i at bit i
+    std::vector<int> x(n);
+    int size = 0;
+    for (int i = 0; i < n; ++i) size += x[i] = (m >> i) & 1;
+    if (size > c.max_items) continue;
+    const auto label = [&](const std::vector<int>& v) {
+      int64_t l = 0;
+      for (int i = 0; i < n; ++i) l = 2 * l + v[i];
+      return l;
+    };
+    d.states.insert(label(x));
+    if (size < c.max_items)
+      for (int i = 0; i < n; ++i)
+        if (!x[i]) {
+          std::vector<int> y = x;
+          y[i] = 1;
+          d.edges[{label(x), label(y)}] = i;
+        }
+    if (c.fixed_length && size != c.max_items) continue;
+    double energy = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = i; j < n; ++j)
+        if (x[i] && x[j]) energy += i == j ? en.unary[i] : en.pairwise[i * n + j];
+    d.log_reward[label(x)] = -energy;
+  }
+  return d;
+}
+
+TEST(SetAddition, MatchesTorchgfnsDefinitionWithFactorialPathCounts) {
+  for (const SetAdditionConfig& c : {SetAdditionConfig{5, 3, false, 0.5, 2},
+                                     SetAdditionConfig{6, 2, true, 0.3, 5},
+                                     SetAdditionConfig{4, 4, false, 0.5, 1}}) {
+    SCOPED_TRACE(std::to_string(c.items) + " items, at most " + std::to_string(c.max_items));
+    const Dag dag = make_set_addition(c, Backend::Cpu);
+    const Definition def = set_addition_definition(c);
+    expect_matches(dag, def);
+    EXPECT_EQ(dag.num_states(), set_addition_num_states(c));
+    std::map<int64_t, double> fact;
+    for (int64_t s : def.states) fact[s] = factorial(std::bitset<32>(s).count());
+    expect_path_counts(dag, fact);
+  }
+  // With max_items = items, its rewards are those of subsets with the item order reversed.
+  const DagArrays sa = make_set_addition({4, 4, false, 0.5, 1}, Backend::Cpu).to_host();
+  const DagArrays su = make_subsets({4, 0.5, 1}, Backend::Cpu).to_host();
+  std::map<int64_t, float> by_label;
+  for (std::size_t s = 0; s < su.label.size(); ++s) by_label[su.label[s]] = su.log_reward[s];
+  for (std::size_t s = 0; s < sa.label.size(); ++s) {
+    int64_t reversed = 0;
+    for (int i = 0; i < 4; ++i) reversed |= ((sa.label[s] >> (3 - i)) & 1) << i;
+    EXPECT_EQ(sa.log_reward[s], by_label.at(reversed));
+  }
+}
+
+// ---- binary-tree -------------------------------------------------------------------------------
+
+// torchgfn's construction: a queue from the root, each popped node above the depth given the
+// next two indices for actions 0 and 1.
+TEST(BinaryTree, MatchesTorchgfnsBreadthFirstConstruction) {
+  for (int depth : {1, 3, 5}) {
+    const BinaryTreeConfig c{depth, 1.5, 9};
+    const std::vector<float> leaves = binary_tree_leaf_log_rewards(c);
+    Definition d;
+    int64_t next = 0;
+    std::vector<std::pair<int64_t, int>> queue{{0, 0}};
+    std::vector<int64_t> leaf_order;
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const auto [node, level] = queue[q];
+      d.states.insert(node);
+      if (level == depth) {
+        leaf_order.push_back(node);
+        continue;
+      }
+      for (int a = 0; a < 2; ++a) {
+        d.edges[{node, ++next}] = a;
+        queue.push_back({next, level + 1});
+      }
+    }
+    ASSERT_EQ(leaf_order.size(), leaves.size());
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      d.log_reward[leaf_order[i]] = leaves[i];
+      EXPECT_LE(std::abs(leaves[i]), 1.5f);
+    }
+    const Dag dag = make_binary_tree(c, Backend::Cpu);
+    expect_matches(dag, d, 0.0);
+    std::map<int64_t, double> one;
+    for (int64_t s : d.states) one[s] = 1.0;
+    expect_path_counts(dag, one);
+  }
+  EXPECT_NE(binary_tree_leaf_log_rewards({4, 1.0, 1}), binary_tree_leaf_log_rewards({4, 1.0, 2}));
+}
+
 // ---- every environment: the exact-core claims ---------------------------------------------------
 
 std::vector<std::pair<std::string, Dag>> small_environments(Backend b) {
@@ -416,6 +527,8 @@ std::vector<std::pair<std::string, Dag>> small_environments(Backend b) {
           {"bitseq8x2", make_bitseq({8, 2, 4, 1.0, 3}, b)},
           {"dag-structure4", make_dag_structure({4, 40, 4}, b)},
           {"ising4", make_ising({4, IsingCoupling::Lattice, 0.44, 1.0}, b)},
+          {"set-addition6x4", make_set_addition({6, 4, false, 0.5, 3}, b)},
+          {"binary-tree5", make_binary_tree({5, 1.0, 4}, b)},
           {"hypergrid3x4", make_hypergrid({3, 4}, b)}};
 }
 
@@ -449,7 +562,8 @@ TEST(EnvironmentsExactCore, CorrectedSoftVIIsExactAndUncorrectedIsBiasedByPathCo
       for (double v : biased) biased_z += v;
       EXPECT_NEAR(none.log_z(), std::log(biased_z), 1e-4 * (1 + std::log(biased_z)));
       // Every complete ising state has n! paths: no bias there.
-      if (name == "ising4") EXPECT_LT(want, 1e-12);
+      // Nor on a tree (one path per state).
+      if (name == "ising4" || name == "binary-tree5") EXPECT_LT(want, 1e-12);
       else if (name != "hypergrid3x4") EXPECT_GT(want, 0.05) << "the bias should be visible";
     }
 }
@@ -526,6 +640,8 @@ TEST(EnvironmentErrors, ParametersOutOfRangeNameTheValue) {
   expect([] { make_ising({4, IsingCoupling::All, 1, -1}, Backend::Cpu); }, "ising beta = -1");
   expect([] { make_ising({4, IsingCoupling::All, NAN, 1}, Backend::Cpu); }, "coupling_constant = nan must be finite");
   expect([] { parse_ising_coupling("torus"); }, "torus");
+  expect([] { make_set_addition({5, 6, false, 0.5, 0}, Backend::Cpu); }, "set-addition max_items = 6 is out of range [1, 5]");
+  expect([] { make_binary_tree({25, 1.0, 0}, Backend::Cpu); }, "binary-tree depth = 25 is out of range [1, 24]");
 }
 
 TEST(EnvironmentErrors, MemoryEstimateIsCheckedFirst) {

@@ -84,7 +84,7 @@ TEST(Names, PresetsEnvironmentsAndBackendsParseFromTheirTables) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("standard, hard, policy-gradient"), std::string::npos);
   }
-  EXPECT_EQ(join_names(environment_names()), "hypergrid, subsets, bitseq, dag-structure, ising");
+  EXPECT_EQ(join_names(environment_names()), "hypergrid, subsets, bitseq, dag-structure, ising, set-addition, binary-tree");
   EXPECT_EQ(parse_backend("cpu"), Backend::Cpu);
   EXPECT_EQ(join_names(backend_names(), "|"), "cpu|cuda|auto");
   try {

@@ -1,4 +1,4 @@
-// subsets, bitseq, dag-structure, ising: validation, their random parameters (Philox, so a seed gives
+// subsets, bitseq, dag-structure, ising, set-addition, binary-tree: validation, their random parameters (Philox, so a seed gives
 // the same environment on every machine), the BIC score tables, memory estimates, and the
 // generic enumerated generator's dispatch.
 #include "gfnrl/environments.hpp"
@@ -18,7 +18,7 @@ namespace gfnrl {
 
 const std::vector<std::string>& environment_names() {
   static const std::vector<std::string> names{"hypergrid", "subsets", "bitseq", "dag-structure",
-                                              "ising"};
+                                              "ising",     "set-addition", "binary-tree"};
   return names;
 }
 
@@ -38,7 +38,7 @@ double env_normal(uint64_t seed, uint32_t table, uint32_t index) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
-enum Table : uint32_t { kUnary = 1, kPairwise, kModes, kGraph, kWeight, kSign, kNoise };
+enum Table : uint32_t { kUnary = 1, kPairwise, kModes, kGraph, kWeight, kSign, kNoise, kLeaf };
 
 void check_int(const char* env, const char* name, int64_t v, int64_t lo, int64_t hi) {
   if (v < lo || v > hi)
@@ -341,6 +341,73 @@ Dag make_ising(const IsingConfig& c, Backend b, Stream stream) {
   const int64_t edges = env.num_codes / 3 * 2 * c.spins;
   return make_enumerated(env, c.spins, env.num_codes, edges, b,
                          "ising spins=" + std::to_string(c.spins));
+}
+
+// ---- set-addition --------------------------------------------------------------------------------
+
+void validate(const SetAdditionConfig& c) {
+  check_int("set-addition", "items", c.items, 1, detail::kMaxSubsetItems);
+  check_int("set-addition", "max_items", c.max_items, 1, c.items);
+  check_nonneg("set-addition", "pairwise_scale", c.pairwise_scale);
+}
+
+int64_t set_addition_num_states(const SetAdditionConfig& c) {
+  int64_t n = 0, binom = 1;  // sum over k <= max_items of C(items, k)
+  for (int32_t k = 0; k <= c.max_items; ++k) {
+    n += binom;
+    binom = binom * (c.items - k) / (k + 1);
+  }
+  return n;
+}
+
+Dag make_set_addition(const SetAdditionConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
+  validate(c);
+  const SubsetsEnergies e = subsets_energies({c.items, c.pairwise_scale, c.seed});
+  const Array<float> unary = Array<float>::from_host(b, e.unary);
+  const Array<float> pairwise = Array<float>::from_host(b, e.pairwise);
+  detail::EnumeratedEnv env;
+  env.kind = detail::EnvKind::SetAddition;
+  env.n = c.items;
+  env.max_items = c.max_items;
+  env.fixed_length = c.fixed_length;
+  env.num_codes = int64_t(1) << c.items;
+  env.num_actions = c.items;
+  env.unary = unary.data();
+  env.pairwise = pairwise.data();
+  const int64_t states = set_addition_num_states(c);
+  return make_enumerated(env, c.max_items, states, states * c.items, b,
+                         "set-addition items=" + std::to_string(c.items) + " max_items=" +
+                             std::to_string(c.max_items));
+}
+
+// ---- binary-tree ---------------------------------------------------------------------------------
+
+void validate(const BinaryTreeConfig& c) {
+  check_int("binary-tree", "depth", c.depth, 1, detail::kMaxTreeDepth);
+  check_nonneg("binary-tree", "beta", c.beta);
+}
+
+std::vector<float> binary_tree_leaf_log_rewards(const BinaryTreeConfig& c) {
+  validate(c);
+  std::vector<float> r(std::size_t(1) << c.depth);
+  for (std::size_t i = 0; i < r.size(); ++i)
+    r[i] = static_cast<float>(c.beta * (2 * env_uniform(c.seed, kLeaf, uint32_t(i)) - 1));
+  return r;
+}
+
+Dag make_binary_tree(const BinaryTreeConfig& c, Backend b, Stream stream) {
+  const StreamScope scope(stream);
+  validate(c);
+  const Array<float> leaves = Array<float>::from_host(b, binary_tree_leaf_log_rewards(c));
+  detail::EnumeratedEnv env;
+  env.kind = detail::EnvKind::BinaryTree;
+  env.n = c.depth;
+  env.num_codes = (int64_t(2) << c.depth) - 1;
+  env.num_actions = 2;
+  env.leaf_log_reward = leaves.data();
+  return make_enumerated(env, c.depth, env.num_codes, env.num_codes - 1, b,
+                         "binary-tree depth=" + std::to_string(c.depth));
 }
 
 }  // namespace gfnrl

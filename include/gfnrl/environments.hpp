@@ -13,7 +13,7 @@
 namespace gfnrl {
 
 /// The generated environments by name: hypergrid (hypergrid.hpp), subsets, bitseq,
-/// dag-structure, ising.
+/// dag-structure, ising, set-addition, binary-tree.
 const std::vector<std::string>& environment_names();
 
 /// Sets of `items` items built one item at a time: 2^items states, every state terminates,
@@ -69,8 +69,32 @@ struct IsingConfig {
   double beta = 1.0;                           ///< finite, >= 0 (torchgfn's alpha)
 };
 
+/// torchgfn's SetAddition (Shen et al. 2023's append-only MDP): sets of at most max_items of
+/// `items` items, one item added per step; every set terminates (the empty one too: torchgfn's
+/// masks allow the exit everywhere) or, with fixed_length, only those of max_items items.
+/// log R(S) = -E(S) with the subsets energies of the same items, pairwise_scale and seed.
+/// label = torchgfn's state index sum_i x_i 2^(items-1-i) (item 0 the leading bit).
+struct SetAdditionConfig {
+  int32_t items = 8;            ///< 1..24
+  int32_t max_items = 4;        ///< 1..items
+  bool fixed_length = false;
+  double pairwise_scale = 0.5;  ///< >= 0
+  uint64_t seed = 0;
+};
+
+/// torchgfn's PerfectBinaryTree of depth d: nodes 0 .. 2^(d+1) - 2 breadth-first (label = the
+/// node), action 0 / 1 to the left / right child 2c + 1 / 2c + 2, the 2^d leaves terminate with
+/// log R = beta * u, u ~ U(-1, 1) per leaf (Philox from seed; torchgfn takes any reward_fn).
+struct BinaryTreeConfig {
+  int32_t depth = 4;   ///< 1..24 (torchgfn's default 4)
+  double beta = 1.0;   ///< finite, >= 0
+  uint64_t seed = 0;
+};
+
 void validate(const SubsetsConfig& c);
 void validate(const IsingConfig& c);
+void validate(const SetAdditionConfig& c);
+void validate(const BinaryTreeConfig& c);
 void validate(const BitseqConfig& c);
 void validate(const DagStructureConfig& c);
 
@@ -78,6 +102,10 @@ Dag make_subsets(const SubsetsConfig& c, Backend b, Stream stream = {});
 Dag make_bitseq(const BitseqConfig& c, Backend b, Stream stream = {});
 Dag make_dag_structure(const DagStructureConfig& c, Backend b, Stream stream = {});
 Dag make_ising(const IsingConfig& c, Backend b, Stream stream = {});
+Dag make_set_addition(const SetAdditionConfig& c, Backend b, Stream stream = {});
+Dag make_binary_tree(const BinaryTreeConfig& c, Backend b, Stream stream = {});
+/// The leaves' log rewards of a binary-tree environment, left to right.
+std::vector<float> binary_tree_leaf_log_rewards(const BinaryTreeConfig& c);
 
 /// The coupling pattern J of an ising environment, row-major spins x spins (0 or 1).
 std::vector<float> ising_couplings(const IsingConfig& c);
@@ -106,6 +134,7 @@ std::vector<float> dag_structure_local_scores(const DagStructureConfig& c);
 int64_t subsets_num_states(const SubsetsConfig& c);
 int64_t bitseq_num_states(const BitseqConfig& c);
 int64_t ising_num_states(const IsingConfig& c);
+int64_t set_addition_num_states(const SetAdditionConfig& c);
 
 /// The autoregressive (tree) version of a DAG: one state per path from the source, so each state
 /// has one parent and every backward policy is 1 (the reward correction is a no-op). A tree state

@@ -1,8 +1,8 @@
 """gfnrl: exact answers for tabular soft RL and GFlowNets on explicitly enumerated DAGs.
 
-Build a DAG (``hypergrid``, ``subsets``, ``bitseq``, ``dag_structure``, ``ising``, ``tree``,
-``load_dag``, ``Dag.from_edges``), then ask exactly what a policy samples (``evaluate``) or what the
-soft-optimal policy is (``solve``). Arrays come back as numpy arrays; inputs may be numpy arrays
+Build a DAG (``hypergrid``, ``subsets``, ``bitseq``, ``dag_structure``, ``ising``,
+``set_addition``, ``binary_tree``, ``tree``, ``load_dag``, ``Dag.from_edges``), then ask exactly
+what a policy samples (``evaluate``) or what the soft-optimal policy is (``solve``). Arrays come back as numpy arrays; inputs may be numpy arrays
 or anything numpy can read (torch CPU tensors, DLPack-capable arrays). The library's errors
 arrive as ``ValueError`` (bad input), ``MemoryError`` (a size the backend cannot hold) and
 ``RuntimeError`` (CUDA failures), with the library's messages.
@@ -20,6 +20,7 @@ from ._gfnrl import (
     Dag,
     algo_names,
     backend_names,
+    binary_tree,
     bitseq,
     cuda_available,
     cuda_compiled,
@@ -28,6 +29,7 @@ from ._gfnrl import (
     hypergrid,
     ising,
     load_dag,
+    set_addition,
     subsets,
     trainer_options,
     tree,
@@ -40,6 +42,7 @@ __all__ = [
     "Dag",
     "algo_names",
     "backend_names",
+    "binary_tree",
     "bitseq",
     "cuda_available",
     "cuda_compiled",
@@ -51,6 +54,7 @@ __all__ = [
     "load_dag",
     "policy_from_logits",
     "solve",
+    "set_addition",
     "study",
     "subsets",
     "Trainer",

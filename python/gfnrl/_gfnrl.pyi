@@ -45,7 +45,7 @@ class Dag:
     @property
     def kind(self) -> str:
         """
-        what made it: hypergrid, subsets, bitseq, dag-structure, tree, file, edges
+        what made it: hypergrid, subsets, bitseq, dag-structure, ising, set-addition, binary-tree, tree, file, edges
         """
 
     def edges(self) -> tuple:
@@ -88,6 +88,21 @@ def bitseq(length: int = 8, word: int = 2, modes: int = 4, beta: float = 1.0, se
 
 def dag_structure(nodes: int = 4, samples: int = 100, seed: int = 0, backend: str = 'auto') -> Dag:
     """Bayesian-network structures built one edge at a time, BIC reward."""
+
+def ising(spins: int = 9, coupling: str = 'lattice', coupling_constant: float = 0.44, beta: float = 1.0, backend: str = 'auto') -> Dag:
+    """
+    torchgfn's DiscreteEBM with an Ising energy: spins set one at a time (3^spins states), log R = beta * coupling_constant * s^T J s, J a ring, an L x L torus ('lattice') or 'all' pairs.
+    """
+
+def set_addition(items: int = 8, max_items: int = 4, fixed_length: bool = False, pairwise_scale: float = 0.5, seed: int = 0, backend: str = 'auto') -> Dag:
+    """
+    torchgfn's SetAddition: sets of at most max_items items built one item at a time, the subsets energies; labels are torchgfn's state indices.
+    """
+
+def binary_tree(depth: int = 4, beta: float = 1.0, seed: int = 0, backend: str = 'auto') -> Dag:
+    """
+    torchgfn's PerfectBinaryTree: nodes breadth-first, leaves terminate with log R = beta * U(-1, 1).
+    """
 
 def tree(dag: Dag, max_states: int = 67108864) -> Dag:
     """

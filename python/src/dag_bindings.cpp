@@ -88,7 +88,8 @@ void bind_dag(nb::module_& m) {
                    [](const PyDag& d) { return std::string(backend_name(d.dag.backend())); },
                    "'cpu' or 'cuda': where the DAG's arrays live")
       .def_prop_ro("kind", [](const PyDag& d) { return d.kind; },
-                   "what made it: hypergrid, subsets, bitseq, dag-structure, ising, tree, file, edges")
+                   "what made it: hypergrid, subsets, bitseq, dag-structure, ising, set-addition, "
+                  "binary-tree, tree, file, edges")
       .def("edges", &edges,
            "(src, dst, action): int32 arrays, one entry per edge in the library's edge order")
       .def("log_rewards",
@@ -158,6 +159,28 @@ void bind_dag(nb::module_& m) {
         "torchgfn's DiscreteEBM with an Ising energy: spins set one at a time (3^spins states), "
         "log R = beta * coupling_constant * s^T J s, J a ring, an L x L torus ('lattice') or "
         "'all' pairs.");
+  m.def("set_addition",
+        [](int32_t items, int32_t max_items, bool fixed_length, double pairwise_scale,
+           uint64_t seed, const std::string& backend) {
+          SetAdditionConfig c;
+          c.items = items, c.max_items = max_items, c.fixed_length = fixed_length;
+          c.pairwise_scale = pairwise_scale, c.seed = seed;
+          return PyDag{make_set_addition(c, parse_backend(backend)), std::nullopt, "set-addition"};
+        },
+        nb::arg("items") = 8, nb::arg("max_items") = 4, nb::arg("fixed_length") = false,
+        nb::arg("pairwise_scale") = 0.5, nb::arg("seed") = 0, nb::arg("backend") = "auto",
+        "torchgfn's SetAddition: sets of at most max_items items built one item at a time, "
+        "the subsets energies; labels are torchgfn's state indices.");
+  m.def("binary_tree",
+        [](int32_t depth, double beta, uint64_t seed, const std::string& backend) {
+          BinaryTreeConfig c;
+          c.depth = depth, c.beta = beta, c.seed = seed;
+          return PyDag{make_binary_tree(c, parse_backend(backend)), std::nullopt, "binary-tree"};
+        },
+        nb::arg("depth") = 4, nb::arg("beta") = 1.0, nb::arg("seed") = 0,
+        nb::arg("backend") = "auto",
+        "torchgfn's PerfectBinaryTree: nodes breadth-first, leaves terminate with "
+        "log R = beta * U(-1, 1).");
   m.def("tree",
         [](const PyDag& base, int64_t max_states) {
           return PyDag{make_tree(base.dag, max_states), std::nullopt, "tree"};

@@ -328,6 +328,14 @@ def test_environments_and_files(tmp_path):
     assert gfnrl.solve(ring)["log_z"] == pytest.approx(math.log(z), abs=1e-5)
     with pytest.raises(ValueError, match="spins = 6 is not a square"):
         gfnrl.ising(6, backend="cpu")
+    # set-addition: sets of at most 2 of 4 items; binary-tree: 2^(d+1) - 1 nodes, one path each.
+    sa = gfnrl.set_addition(4, 2, backend="cpu")
+    assert sa.num_states == 1 + 4 + 6 and sa.kind == "set-addition"
+    bt = gfnrl.binary_tree(3, backend="cpu")
+    assert bt.num_states == 15 and bt.kind == "binary-tree"
+    for dag in (sa, bt):
+        s = gfnrl.solve(dag)
+        assert gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"])["tv"] < 1e-5
     t = gfnrl.tree(gfnrl.hypergrid(2, 3, backend="cpu"))
     # One state per path from the source: sum over the cells of C(a + b, a).
     assert t.num_states == sum(math.comb(a + b, a) for a in range(3) for b in range(3))

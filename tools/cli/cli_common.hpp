@@ -22,6 +22,8 @@ struct EnvOptions {
   DagStructureConfig structure;
   IsingConfig ising;
   std::string ising_coupling = "lattice";  ///< --coupling, parsed into ising.coupling
+  SetAdditionConfig set_addition;          ///< --max-items, --fixed-length (items: subsets')
+  BinaryTreeConfig binary_tree;            ///< --depth (beta: the shared --beta)
   double beta = 1.0;                       ///< --beta: bitseq's and ising's
   std::string backend = "auto";
   bool json = false;

@@ -13,9 +13,11 @@ namespace {
 const std::vector<std::pair<const char*, const char*>> kFlagEnv = {
     {"--env", ""},           {"--env-seed", ""},      {"--ndim", "hypergrid"},
     {"--height", "hypergrid"}, {"--r0", "hypergrid"},   {"--r1", "hypergrid"},
-    {"--r2", "hypergrid"},   {"--regions", "hypergrid"}, {"--items", "subsets"},  {"--pairwise-scale", "subsets"},
+    {"--r2", "hypergrid"},   {"--regions", "hypergrid"}, {"--items", "subsets or set-addition"},
+    {"--pairwise-scale", "subsets or set-addition"}, {"--max-items", "set-addition"},
+    {"--fixed-length", "set-addition"}, {"--depth", "binary-tree"},
     {"--length", "bitseq"},  {"--word", "bitseq"},    {"--modes", "bitseq"},
-    {"--beta", "bitseq or ising"}, {"--nodes", "dag-structure"}, {"--samples", "dag-structure"},
+    {"--beta", "bitseq or ising or binary-tree"}, {"--nodes", "dag-structure"}, {"--samples", "dag-structure"},
     {"--spins", "ising"},    {"--coupling", "ising"}, {"--coupling-constant", "ising"}};
 
 bool flag_belongs(const std::string& envs, const std::string& env) {
@@ -35,7 +37,8 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
                  "built by appending/prepending words), dag-structure (Bayesian-network "
                  "structures, BIC reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
-                 "Ising energy)")
+                 "Ising energy), set-addition (torchgfn's SetAddition: sets of at most --max-items), "
+                 "binary-tree (torchgfn's PerfectBinaryTree)")
       ->check(CLI::IsMember(environment_names()))
       ->capture_default_str();
   cmd.add_option("--dag", o.dag_file,
@@ -68,10 +71,19 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "exactly 0.3 into the ring when H-1 is a multiple of 5")
       ->check(CLI::IsMember(hypergrid_region_names()))
       ->capture_default_str();
-  cmd.add_option("--items", o.subsets.items, "subsets: number of items n (2^n states), 1..24")
+  cmd.add_option("--items", o.subsets.items,
+                 "subsets, set-addition: number of items n (2^n states for subsets), 1..24")
       ->capture_default_str();
   cmd.add_option("--pairwise-scale", o.subsets.pairwise_scale,
-                 "subsets: scale of the pairwise energies w_ij ~ U(-1,1)*scale, >= 0")
+                 "subsets, set-addition: scale of the pairwise energies w_ij ~ U(-1,1)*scale, >= 0")
+      ->capture_default_str();
+  cmd.add_option("--max-items", o.set_addition.max_items,
+                 "set-addition: the largest set, 1..--items")
+      ->capture_default_str();
+  cmd.add_flag("--fixed-length", o.set_addition.fixed_length,
+               "set-addition: only sets of --max-items items terminate (torchgfn's fixed_length)");
+  cmd.add_option("--depth", o.binary_tree.depth,
+                 "binary-tree: depth d (2^(d+1) - 1 nodes, 2^d terminating leaves), 1..24")
       ->capture_default_str();
   cmd.add_option("--length", o.bitseq.length, "bitseq: string length n, 1..20, a multiple of --word")
       ->capture_default_str();
@@ -81,7 +93,8 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
       ->capture_default_str();
   cmd.add_option("--beta", o.beta,
                  "bitseq: log R = -beta * Hamming distance to the nearest mode; ising: log R = "
-                 "beta * coupling-constant * s^T J s (torchgfn's alpha), >= 0")
+                 "beta * coupling-constant * s^T J s (torchgfn's alpha); binary-tree: log R = beta * "
+                 "U(-1, 1) per leaf; >= 0")
       ->capture_default_str();
   cmd.add_option("--spins", o.ising.spins,
                  "ising: variables n (3^n states), 1..14; a square for --coupling lattice")
@@ -161,6 +174,25 @@ Environment generate(const EnvOptions& o, Backend b) {
     env.dag = make_ising(c, b);
     env.description = {{"spins", c.spins}, {"coupling", o.ising_coupling},
                        {"coupling_constant", c.coupling_constant}, {"beta", c.beta}};
+  } else if (o.env == "set-addition") {
+    SetAdditionConfig c = o.set_addition;
+    c.items = o.subsets.items, c.pairwise_scale = o.subsets.pairwise_scale, c.seed = o.env_seed;
+    validate(c);
+    progress(o, "building set-addition of " + std::to_string(c.items) + " items, at most " +
+                    std::to_string(c.max_items) + " (" +
+                    std::to_string(set_addition_num_states(c)) + " states) on " + backend_name(b));
+    env.dag = make_set_addition(c, b);
+    env.description = {{"items", c.items}, {"max_items", c.max_items},
+                       {"fixed_length", c.fixed_length}, {"pairwise_scale", c.pairwise_scale},
+                       {"env_seed", c.seed}};
+  } else if (o.env == "binary-tree") {
+    BinaryTreeConfig c = o.binary_tree;
+    c.beta = o.beta, c.seed = o.env_seed;
+    validate(c);
+    progress(o, "building binary-tree of depth " + std::to_string(c.depth) + " on " +
+                    backend_name(b));
+    env.dag = make_binary_tree(c, b);
+    env.description = {{"depth", c.depth}, {"beta", c.beta}, {"env_seed", c.seed}};
   } else {
     DagStructureConfig c = o.structure;
     c.seed = o.env_seed;

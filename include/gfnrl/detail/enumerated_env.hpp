@@ -19,6 +19,13 @@
 ///    log R(x) = scale * s^T J s, s = 2x - 1 in {-1, 1}^n (torchgfn: -alpha E(s), E = -s^T J s,
 ///    so scale = alpha times the coupling constant and J the coupling pattern).  n(x) = k! paths
 ///    for k set variables.
+///  - set-addition(n, k) (torchgfn's SetAddition, Shen et al. 2023's append-only MDP): code =
+///    torchgfn's state index, item i at bit n-1-i; sets of at most k items; action i adds item i;
+///    log R = -E(S) with the subsets energies; every set terminates (torchgfn's masks allow the
+///    exit everywhere, the empty set included), or with fixed_length only those of k items.
+///  - binary-tree(d) (torchgfn's PerfectBinaryTree): node codes 0 .. 2^(d+1) - 2 in breadth-first
+///    order, action a in {0, 1} leads from node c to 2c + 1 + a; the 2^d leaves terminate with
+///    log R = leaf_log_reward[leaf - (2^d - 1)]. One path per state.
 #pragma once
 #include <cstdint>
 
@@ -26,16 +33,22 @@
 
 namespace gfnrl::detail {
 
-enum class EnvKind : int32_t { Subsets = 0, Bitseq = 1, DagStructure = 2, Ising = 3 };
+enum class EnvKind : int32_t {
+  Subsets = 0, Bitseq = 1, DagStructure = 2, Ising = 3, SetAddition = 4, BinaryTree = 5
+};
 
 constexpr int kMaxSubsetItems = 24;
 constexpr int kMaxBitseqLength = 20;
 constexpr int kMaxStructureNodes = 5;
 constexpr int kMaxIsingSpins = 14;
+constexpr int kMaxTreeDepth = 24;
 
 struct EnumeratedEnv {
   EnvKind kind = EnvKind::Subsets;
-  int32_t n = 0;            ///< items (subsets), string length (bitseq), nodes (dag-structure)
+  int32_t n = 0;            ///< items (subsets, set-addition), string length (bitseq), nodes
+                            ///< (dag-structure), spins (ising), depth (binary-tree)
+  int32_t max_items = 0;    ///< set-addition: the largest set
+  bool fixed_length = false;  ///< set-addition: only sets of max_items terminate
   int32_t k = 1;            ///< bitseq word bits
   int32_t num_modes = 0;    ///< bitseq
   float beta = 1.0f;        ///< bitseq
@@ -48,6 +61,7 @@ struct EnumeratedEnv {
   const uint32_t* modes = nullptr;     ///< bitseq: num_modes strings of n bits
   const float* local_score = nullptr;  ///< dag-structure: score(j, mask) at j * 2^d + mask
   const float* coupling = nullptr;     ///< ising: J_ij at i * n + j (small integers: exact sums)
+  const float* leaf_log_reward = nullptr;  ///< binary-tree: one per leaf, left to right
 };
 
 GFNRL_HD inline int popcount64(uint64_t x) {
@@ -137,13 +151,43 @@ GFNRL_HD inline float ising_log_reward(const EnumeratedEnv& e, int64_t code) {
   return static_cast<float>(e.scale * double(m));
 }
 
+// ---- subsets and set-addition -------------------------------------------------------------------
+
+/// E(S) = sum_{i in S} u_i + sum_{i<j in S} w_ij, S as a mask with item i at bit i.
+GFNRL_HD inline float subsets_energy(const EnumeratedEnv& e, int64_t items) {
+  float energy = 0;
+  for (int i = 0; i < e.n; ++i) {
+    if (!((items >> i) & 1)) continue;
+    energy += e.unary[i];
+    for (int j = i + 1; j < e.n; ++j)
+      if ((items >> j) & 1) energy += e.pairwise[i * e.n + j];
+  }
+  return energy;
+}
+
+/// set-addition's code bit of item i (torchgfn's index: item 0 is the leading bit).
+GFNRL_HD inline int64_t set_item_bit(const EnumeratedEnv& e, int32_t i) {
+  return int64_t(1) << (e.n - 1 - i);
+}
+
+/// The item mask (item i at bit i) of a set-addition code.
+GFNRL_HD inline int64_t set_items(const EnumeratedEnv& e, int64_t code) {
+  int64_t items = 0;
+  for (int32_t i = 0; i < e.n; ++i)
+    if (code & set_item_bit(e, i)) items |= int64_t(1) << i;
+  return items;
+}
+
 // ---- the generic interface ---------------------------------------------------------------------
 
 GFNRL_HD inline bool env_valid(const EnumeratedEnv& e, int64_t code) {
   switch (e.kind) {
     case EnvKind::Subsets:
-    case EnvKind::Ising:  // num_codes = 3^n: every code is a state
+    case EnvKind::Ising:       // num_codes = 3^n: every code is a state
+    case EnvKind::BinaryTree:  // num_codes = 2^(d+1) - 1 nodes
       return true;
+    case EnvKind::SetAddition:
+      return popcount64(static_cast<uint64_t>(code)) <= e.max_items;
     case EnvKind::Bitseq: {
       if (code < 1) return false;
       const int32_t m = bitseq_length(code);
@@ -158,6 +202,7 @@ GFNRL_HD inline bool env_valid(const EnumeratedEnv& e, int64_t code) {
 GFNRL_HD inline int32_t env_level(const EnumeratedEnv& e, int64_t code) {
   if (e.kind == EnvKind::Bitseq) return bitseq_length(code) / e.k;
   if (e.kind == EnvKind::Ising) return ising_set(code, e.n);
+  if (e.kind == EnvKind::BinaryTree) return top_bit(static_cast<uint64_t>(code) + 1);
   return popcount64(static_cast<uint64_t>(code));
 }
 
@@ -182,6 +227,13 @@ GFNRL_HD inline int64_t env_child(const EnumeratedEnv& e, int64_t code, int32_t 
       const int32_t i = action % e.n;
       return ising_digit(code, e.n, i) != 0 ? -1 : code + (action / e.n + 1) * ising_place(e.n, i);
     }
+    case EnvKind::SetAddition: {
+      const int64_t bit = set_item_bit(e, action);
+      if ((code & bit) || popcount64(static_cast<uint64_t>(code)) >= e.max_items) return -1;
+      return code | bit;
+    }
+    case EnvKind::BinaryTree:
+      return top_bit(static_cast<uint64_t>(code) + 1) < e.n ? 2 * code + 1 + action : -1;
     default: {
       if ((code >> action) & 1) return -1;
       const int64_t c = code | (int64_t(1) << action);
@@ -209,6 +261,14 @@ GFNRL_HD inline int64_t env_parent(const EnumeratedEnv& e, int64_t code, int32_t
       p = code - d * ising_place(e.n, i);
       break;
     }
+    case EnvKind::SetAddition:
+      if (!(code & set_item_bit(e, action))) return -1;
+      p = code & ~set_item_bit(e, action);
+      break;
+    case EnvKind::BinaryTree:
+      if (code < 1 || (code - 1) % 2 != action) return -1;
+      p = (code - 1) / 2;
+      break;
     default:
       if (!((code >> action) & 1)) return -1;
       p = code & ~(int64_t(1) << action);
@@ -218,15 +278,14 @@ GFNRL_HD inline int64_t env_parent(const EnumeratedEnv& e, int64_t code, int32_t
 
 GFNRL_HD inline float env_log_reward(const EnumeratedEnv& e, int64_t code) {
   switch (e.kind) {
-    case EnvKind::Subsets: {
-      float energy = 0;
-      for (int i = 0; i < e.n; ++i) {
-        if (!((code >> i) & 1)) continue;
-        energy += e.unary[i];
-        for (int j = i + 1; j < e.n; ++j)
-          if ((code >> j) & 1) energy += e.pairwise[i * e.n + j];
-      }
-      return -energy;
+    case EnvKind::Subsets:
+      return -subsets_energy(e, code);
+    case EnvKind::SetAddition:
+      if (e.fixed_length && popcount64(static_cast<uint64_t>(code)) != e.max_items) return neg_inf();
+      return -subsets_energy(e, set_items(e, code));
+    case EnvKind::BinaryTree: {
+      const int64_t first_leaf = (int64_t(1) << e.n) - 1;
+      return code >= first_leaf ? e.leaf_log_reward[code - first_leaf] : neg_inf();
     }
     case EnvKind::Bitseq: {
       if (bitseq_length(code) != e.n) return neg_inf();
