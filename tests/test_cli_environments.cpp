@@ -124,6 +124,7 @@ TEST(CliEnvironments, EveryEnvironmentSolvesExactlyAndShowsTheUncorrectedBias) {
   for (const Case& c : std::vector<Case>{{"--env subsets --items 8", 256},
                                          {"--env bitseq --length 8 --word 2", 1 + 4 + 16 + 64 + 256},
                                          {"--env dag-structure --nodes 4", 543},
+                                         {"--env dag-structure --nodes 4 --score bge", 543},
                                          {"--env subsets --items 4 --tree", 65},
                                          {"--env ising --spins 4", 81},
                                          {"--env set-addition --items 6 --max-items 3", 1 + 6 + 15 + 20},
@@ -205,7 +206,9 @@ TEST(CliEnvironments, ParametersOfAnotherEnvironmentAreRejected) {
            {"solve --env subsets --spins 4", "--spins is a parameter of --env ising"},
            {"solve --env subsets --max-items 2", "--max-items is a parameter of --env set-addition"},
            {"solve --env set-addition --items 4 --max-items 5", "max_items = 5 is out of range [1, 4]"},
-           {"solve --env binary-tree --depth 0", "depth = 0 is out of range [1, 24]"}}) {
+           {"solve --env binary-tree --depth 0", "depth = 0 is out of range [1, 24]"},
+           {"solve --score bge", "--score is a parameter of --env dag-structure"},
+           {"solve --env dag-structure --score bde", "bde not in {bic,bge}"}}) {
     const Result r = run(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\n" << r.err;

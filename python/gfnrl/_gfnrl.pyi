@@ -86,8 +86,10 @@ def bitseq(length: int = 8, word: int = 2, modes: int = 4, beta: float = 1.0, se
     Bit strings built by appending or prepending words; log R = -beta * Hamming distance to the nearest mode.
     """
 
-def dag_structure(nodes: int = 4, samples: int = 100, seed: int = 0, backend: str = 'auto') -> Dag:
-    """Bayesian-network structures built one edge at a time, BIC reward."""
+def dag_structure(nodes: int = 4, samples: int = 100, seed: int = 0, backend: str = 'auto', score: str = 'bic') -> Dag:
+    """
+    Bayesian-network structures built one edge at a time; reward BIC or BGe (score='bge').
+    """
 
 def ising(spins: int = 9, coupling: str = 'lattice', coupling_constant: float = 0.44, beta: float = 1.0, backend: str = 'auto') -> Dag:
     """

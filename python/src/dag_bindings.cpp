@@ -137,15 +137,17 @@ void bind_dag(nb::module_& m) {
         "Bit strings built by appending or prepending words; log R = -beta * Hamming distance "
         "to the nearest mode.");
   m.def("dag_structure",
-        [](int32_t nodes, int32_t samples, uint64_t seed, const std::string& backend) {
+        [](int32_t nodes, int32_t samples, uint64_t seed, const std::string& backend,
+           const std::string& score) {
           DagStructureConfig c;
           c.nodes = nodes, c.samples = samples, c.seed = seed;
+          c.score = parse_structure_score(score);
           return PyDag{make_dag_structure(c, parse_backend(backend)), std::nullopt,
                        "dag-structure"};
         },
         nb::arg("nodes") = 4, nb::arg("samples") = 100, nb::arg("seed") = 0,
-        nb::arg("backend") = "auto",
-        "Bayesian-network structures built one edge at a time, BIC reward.");
+        nb::arg("backend") = "auto", nb::arg("score") = "bic",
+        "Bayesian-network structures built one edge at a time; reward BIC or BGe (score='bge').");
   m.def("ising",
         [](int32_t spins, const std::string& coupling, double coupling_constant, double beta,
            const std::string& backend) {

@@ -331,6 +331,9 @@ def test_environments_and_files(tmp_path):
     # set-addition: sets of at most 2 of 4 items; binary-tree: 2^(d+1) - 1 nodes, one path each.
     sa = gfnrl.set_addition(4, 2, backend="cpu")
     assert sa.num_states == 1 + 4 + 6 and sa.kind == "set-addition"
+    bge = gfnrl.dag_structure(3, score="bge", backend="cpu")
+    bic = gfnrl.dag_structure(3, backend="cpu")
+    assert bge.num_states == 25 and not np.allclose(bge.log_rewards(), bic.log_rewards())
     bt = gfnrl.binary_tree(3, backend="cpu")
     assert bt.num_states == 15 and bt.kind == "binary-tree"
     for dag in (sa, bt):

@@ -20,6 +20,7 @@ struct EnvOptions {
   SubsetsConfig subsets;
   BitseqConfig bitseq;
   DagStructureConfig structure;
+  std::string structure_score = "bic";     ///< --score, parsed into structure.score
   IsingConfig ising;
   std::string ising_coupling = "lattice";  ///< --coupling, parsed into ising.coupling
   SetAdditionConfig set_addition;          ///< --max-items, --fixed-length (items: subsets')

@@ -17,7 +17,7 @@ const std::vector<std::pair<const char*, const char*>> kFlagEnv = {
     {"--pairwise-scale", "subsets or set-addition"}, {"--max-items", "set-addition"},
     {"--fixed-length", "set-addition"}, {"--depth", "binary-tree"},
     {"--length", "bitseq"},  {"--word", "bitseq"},    {"--modes", "bitseq"},
-    {"--beta", "bitseq or ising or binary-tree"}, {"--nodes", "dag-structure"}, {"--samples", "dag-structure"},
+    {"--beta", "bitseq or ising or binary-tree"}, {"--nodes", "dag-structure"}, {"--samples", "dag-structure"}, {"--score", "dag-structure"},
     {"--spins", "ising"},    {"--coupling", "ising"}, {"--coupling-constant", "ising"}};
 
 bool flag_belongs(const std::string& envs, const std::string& env) {
@@ -36,7 +36,7 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--env", o.env,
                  "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
                  "built by appending/prepending words), dag-structure (Bayesian-network "
-                 "structures, BIC reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
+                 "structures, BIC or BGe reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
                  "Ising energy), set-addition (torchgfn's SetAddition: sets of at most --max-items), "
                  "binary-tree (torchgfn's PerfectBinaryTree)")
       ->check(CLI::IsMember(environment_names()))
@@ -110,6 +110,10 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--nodes", o.structure.nodes, "dag-structure: variables d, 2..5")
       ->capture_default_str();
   cmd.add_option("--samples", o.structure.samples, "dag-structure: rows of the generated data set, >= 2")
+      ->capture_default_str();
+  cmd.add_option("--score", o.structure_score,
+                 "dag-structure: bic, or bge (DAG-GFlowNet's score: alpha_mu 1, alpha_w d + 2)")
+      ->check(CLI::IsMember(structure_score_names()))
       ->capture_default_str();
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a device exists)")
       ->check(CLI::IsMember(backend_names()))
@@ -196,10 +200,12 @@ Environment generate(const EnvOptions& o, Backend b) {
   } else {
     DagStructureConfig c = o.structure;
     c.seed = o.env_seed;
+    c.score = parse_structure_score(o.structure_score);
     progress(o, "building dag-structure over " + std::to_string(c.nodes) + " nodes (" +
                     std::to_string(c.samples) + " samples) on " + backend_name(b));
     env.dag = make_dag_structure(c, b);
-    env.description = {{"nodes", c.nodes}, {"samples", c.samples}, {"env_seed", c.seed}};
+    env.description = {{"nodes", c.nodes}, {"samples", c.samples}, {"env_seed", c.seed},
+                       {"score", o.structure_score}};
   }
   env.description["env"] = o.env;
   return env;
