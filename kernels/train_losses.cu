@@ -19,22 +19,21 @@ struct TrajectoryLoss {
   }
 };
 
-// ZVar's three passes: a thread per trajectory, per run, per trajectory.
-struct ZVarResidual {
+// ZVar's three passes: a thread per trajectory (residuals, then the scatter), per run between.
+struct ZVarTrajectory {
   TrajectoryLossArgs<float> a;
+  bool scatter;  // pass 3, else pass 1
   __device__ void operator()(int64_t i) const {
-    zvar_residual(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+    const int32_t r = static_cast<int32_t>(i / a.batch), m = static_cast<int32_t>(i % a.batch);
+    if (scatter)
+      zvar_scatter(a, r, m);
+    else
+      zvar_residual(a, r, m);
   }
 };
 struct ZVarBatch {
   TrajectoryLossArgs<float> a;
   __device__ void operator()(int64_t r) const { zvar_batch(a, static_cast<int32_t>(r)); }
-};
-struct ZVarScatter {
-  TrajectoryLossArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    zvar_scatter(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
 };
 
 struct TlmLoss {
@@ -127,9 +126,9 @@ struct DqnLoss {
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
   if (kind == LossKind::ZVar) {  // the run's mean needs every residual first
-    for_each_index(int64_t(a.runs) * a.batch, ZVarResidual{a});
+    for_each_index(int64_t(a.runs) * a.batch, ZVarTrajectory{a, false});
     for_each_index(a.runs, ZVarBatch{a});
-    for_each_index(int64_t(a.runs) * a.batch, ZVarScatter{a});
+    for_each_index(int64_t(a.runs) * a.batch, ZVarTrajectory{a, true});
     return;
   }
   for_each_index(int64_t(a.runs) * a.batch, TrajectoryLoss{kind, a});

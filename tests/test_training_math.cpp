@@ -178,28 +178,9 @@ struct Fixture {
     }
     return total;
   }
+  // SubTB as Madan et al. define it: the geometric-within weighting below.
   double subtb_loss(const std::vector<double>& p, double lambda) const {
-    double total = 0;
-    for (int32_t r = 0; r < runs; ++r)
-      for (int32_t m = 0; m < batch; ++m) {
-        const int32_t t = r * batch + m, len = lengths[t];
-        auto phi = [&](int32_t k) {
-          return k < len ? flow(p, r, st(t, k)) : double(h.log_reward[st(t, len - 1)]);
-        };
-        double num = 0, den = 0;
-        for (int32_t i = 0; i <= len; ++i)
-          for (int32_t j = i + 1; j <= len; ++j) {
-            double d = phi(i) - phi(j);
-            for (int32_t k = i; k < j; ++k)
-              d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) -
-                   (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
-            const double w = std::pow(lambda, j - i);
-            num += w * g(d);
-            den += w;
-          }
-        total += num / den / batch;
-      }
-    return total;
+    return weighted_subtb_loss(p, lambda, detail::SubTBWeighting::GeometricWithin);
   }
   // SubTB under each weighting, from its definition (train.hpp): base weight of a pair (i, j)
   // lambda^(j-i) (geometric), 1 (equal), only (0, T+1) (tb) or only j = i+1 (db), normalised per
