@@ -152,6 +152,29 @@ TEST(CliTrain, RegressionShapesTheLossAndIsRecorded) {
   EXPECT_EQ(huge, squared);
 }
 
+// fldb / flsubtb name db / subtb with --forward-looking: the same curves, bit for bit, in train
+// and in study (where the flag would apply to every db and subtb).
+TEST(CliTrain, ForwardLookingLearnerNamesEqualTheFlag) {
+  const char* grid = "--env subsets --items 4 --backend cpu --quiet --runs 2 --steps 30 --eval-every 10";
+  for (const auto& [name, algo] : {std::pair<std::string, std::string>{"fldb", "db"}, {"flsubtb", "subtb"}}) {
+    const std::string a = temp_path("named.csv"), b = temp_path("flag.csv");
+    ASSERT_EQ(run("train --algo " + name + " " + grid + " --out " + a).code, 0);
+    ASSERT_EQ(run("train --algo " + algo + " --forward-looking " + grid + " --out " + b).code, 0);
+    const auto named = read_csv(a), flag = read_csv(b);
+    ASSERT_EQ(named.size(), flag.size());
+    for (std::size_t i = 1; i < named.size(); ++i)  // every column after the name, seconds aside
+      for (std::size_t k = 1; k + 1 < named[i].size(); ++k) EXPECT_EQ(named[i][k], flag[i][k]) << name << " row " << i;
+    EXPECT_EQ(named[1][0], name);
+    std::remove(a.c_str()), std::remove(b.c_str());
+  }
+  const std::string s = temp_path("study.csv");
+  ASSERT_EQ(run(std::string("study --algos db,fldb ") + grid + " --out " + s).code, 0);
+  std::map<std::string, std::string> final_tv;
+  for (const auto& row : read_csv(s)) final_tv[row[0]] = row[5];
+  EXPECT_NE(final_tv.at("db"), final_tv.at("fldb"));
+  std::remove(s.c_str());
+}
+
 void expect_refused(const std::string& args, int code, const std::string& fragment,
                     const std::string& env = "") {
   const std::string out = temp_path("refused.csv");

@@ -51,9 +51,9 @@ TEST(Names, EveryEnumRoundTripsThroughItsTable) {
   EXPECT_EQ(optimizer_name(OptimizerKind::LazyAdam), "lazy-adam");
 }
 
-TEST(Names, LearnersAreTheAlgorithmsPlusTheirRelativeForms) {
+TEST(Names, LearnersAreTheAlgorithmsPlusTheirRelativeAndForwardLookingForms) {
   const std::vector<std::string>& l = learner_names();
-  ASSERT_EQ(l.size(), algo_names().size() + 2);
+  ASSERT_EQ(l.size(), algo_names().size() + 4);
   for (std::size_t i = 0; i < algo_names().size(); ++i) {
     const Learner x = parse_learner(algo_names()[i]);
     EXPECT_EQ(static_cast<std::size_t>(x.algo), i);
@@ -65,6 +65,11 @@ TEST(Names, LearnersAreTheAlgorithmsPlusTheirRelativeForms) {
   EXPECT_EQ(pcl.algo, Algo::SubTB);
   EXPECT_TRUE(pcl.needs_prior);
   EXPECT_EQ(pcl.name, "trust-pcl");
+  const Learner fldb = parse_learner("fldb"), flsubtb = parse_learner("flsubtb");
+  EXPECT_EQ(fldb.algo, Algo::DB);
+  EXPECT_EQ(flsubtb.algo, Algo::SubTB);
+  EXPECT_TRUE(fldb.forward_looking && flsubtb.forward_looking);
+  EXPECT_FALSE(fldb.needs_prior || rtb.forward_looking || parse_learner("db").forward_looking);
   EXPECT_THROW(parse_learner("ppo"), InputError);
   EXPECT_TRUE(is_policy_gradient(Algo::PolicyGradient) && is_policy_gradient(Algo::ActorCritic));
   EXPECT_FALSE(is_policy_gradient(Algo::TB) || is_policy_gradient(Algo::SoftDQN));

@@ -105,14 +105,22 @@ std::string subtb_weighting_name(SubTBWeighting w) {
 }
 
 namespace {
-// The relative learners: a learner with a base policy.
-const std::pair<const char*, Algo> kRelative[] = {{"rtb", Algo::TB}, {"trust-pcl", Algo::SubTB}};
+// Learners named for a variant of an Algo: with a base policy (relative) or forward-looking flows.
+struct Variant {
+  const char* name;
+  Algo algo;
+  bool prior, forward_looking;
+};
+const Variant kVariants[] = {{"rtb", Algo::TB, true, false},
+                             {"trust-pcl", Algo::SubTB, true, false},
+                             {"fldb", Algo::DB, false, true},
+                             {"flsubtb", Algo::SubTB, false, true}};
 }  // namespace
 
 const std::vector<std::string>& learner_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n = algo_names();
-    for (const auto& r : kRelative) n.push_back(r.first);
+    for (const Variant& v : kVariants) n.push_back(v.name);
     return n;
   }();
   return names;
@@ -121,7 +129,8 @@ Learner parse_learner(const std::string& name) {
   const int i = detail::parse_name(learner_names(), name, "algorithm");
   const int algos = static_cast<int>(algo_names().size());
   if (i < algos) return {static_cast<Algo>(i), name, false};
-  return {kRelative[i - algos].second, name, true};
+  const Variant& v = kVariants[i - algos];
+  return {v.algo, name, v.prior, v.forward_looking};
 }
 
 bool is_dqn(Algo a) { return a == Algo::SoftDQN || a == Algo::Munchausen; }

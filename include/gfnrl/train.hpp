@@ -110,8 +110,10 @@ struct Learner {
   Algo algo;
   std::string name;
   bool needs_prior;
+  bool forward_looking = false;  ///< fldb, flsubtb: TrainConfig::forward_looking
 };
-/// algo_names() followed by rtb, trust-pcl.
+/// algo_names() followed by rtb, trust-pcl (tb, subtb with a base policy) and fldb, flsubtb
+/// (db, subtb with forward-looking flows).
 const std::vector<std::string>& learner_names();
 Learner parse_learner(const std::string& name);
 

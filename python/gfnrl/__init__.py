@@ -191,8 +191,9 @@ class Trainer:
     """Batched tabular training: ``runs`` independent runs of one learner on one DAG, stored as
     one table and advanced together, with every run's exact P_T available at any step.
 
-    ``algo``: tb, db, subtb, softdqn, munchausen, mdb, zvar, fm, pg, ac, or rtb / trust-pcl (TB / SubTB
-    with a base policy, uniform unless ``prior`` names a policy file). Run r draws with
+    ``algo``: tb, db, subtb, softdqn, munchausen, mdb, zvar, fm, pg, ac, rtb / trust-pcl (TB / SubTB
+    with a base policy, uniform unless ``prior`` names a policy file), or fldb / flsubtb (DB /
+    SubTB with forward-looking flows). Run r draws with
     ``seed + r``. ``pb``: the backward policy, fixed ("uniform", "maxent", "file": the DAG file's,
     "none") or trained ("learned", "tlm", "coupled", "guided"). ``options``: any TrainConfig
     field by name (``trainer_options()`` lists them: lr, lr_log_z, optimizer, epsilon,

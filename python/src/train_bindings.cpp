@@ -99,6 +99,7 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
                        const nb::dict& options) {
   const Learner learner = parse_learner(algo);
   TrainConfig c = recommended_config(learner.algo);
+  c.forward_looking = learner.forward_looking;
   c.runs = checked_int32(runs, "runs", 1);
   c.seed = seed;
   c.batch = checked_int32(batch, "batch", 1);

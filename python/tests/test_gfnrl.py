@@ -386,6 +386,7 @@ def cli_or_skip():
     ("zvar", "uniform", ["--regression", "huber:0.5"], {"regression": "huber", "regression_param": 0.5}),
     ("db", "uniform", ["--forward-looking"], {"forward_looking": True}),
     ("fm", "uniform", ["--regression", "linex:0.5"], {"regression": "linex", "regression_param": 0.5}),
+    ("flsubtb", "uniform", [], {}),
     ("tb", "uniform",
      ["--epsilon", "0.2", "--epsilon-end", "0", "--epsilon-decay-steps", "20", "--lr-warmup", "5",
       "--lr-cosine", "30", "--temperature", "2", "--temperature-end", "1",

@@ -21,6 +21,7 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   const Learner learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
   TrainConfig cfg = session_config(so, learner.algo);
+  cfg.forward_looking = cfg.forward_looking || learner.forward_looking;
   if (so.learner.cfg.forward_looking && learner.algo != Algo::DB && learner.algo != Algo::SubTB)
     throw InputError("--forward-looking applies to db and subtb; " + o.algo + " has no flow table" +
                      (learner.algo == Algo::ModifiedDB
@@ -152,10 +153,11 @@ void register_train(CLI::App& app) {
       "train", "train a batch of runs of one tabular learner; exact TV curves to a CSV");
   cmd->add_option("--algo", o->algo,
                   "learner: tb, db, subtb, softdqn, munchausen, mdb (modified DB: energy "
-                  "differences, every state must terminate), rtb (relative TB), trust-pcl "
-                  "(SubTB with a base policy; both default to --prior uniform), or pg (policy "
-                  "gradients, Niu et al.; --exact-gradient for the exact expectation), or ac "
-                  "(their actor-critic: tabular critic, GAE)")
+                  "differences, every state must terminate), zvar (log-partition variance), fm "
+                  "(flow matching), rtb (relative TB), trust-pcl (SubTB with a base policy; both "
+                  "default to --prior uniform), fldb, flsubtb (db, subtb with forward-looking "
+                  "flows), pg (policy gradients, Niu et al.; --exact-gradient for the exact "
+                  "expectation), or ac (their actor-critic: tabular critic, GAE)")
       ->check(CLI::IsMember(learner_names()))
       ->capture_default_str();
   add_session_options(*cmd, o->session);
