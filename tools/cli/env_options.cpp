@@ -32,27 +32,8 @@ bool flag_belongs(const std::string& envs, const std::string& env) {
 }
 }  // namespace
 
-void add_env_options(CLI::App& cmd, EnvOptions& o) {
-  cmd.add_option("--env", o.env,
-                 "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
-                 "built by appending/prepending words), dag-structure (Bayesian-network "
-                 "structures, BIC or BGe reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
-                 "Ising energy), set-addition (torchgfn's SetAddition: sets of at most --max-items), "
-                 "binary-tree (torchgfn's PerfectBinaryTree)")
-      ->check(CLI::IsMember(environment_names()))
-      ->capture_default_str();
-  cmd.add_option("--dag", o.dag_file,
-                 "load this DAG file (text or binary, README 'DAG files') instead of generating "
-                 "--env; --correction file uses the P_B values it carries")
-      ->check(input_file_check());
-  cmd.add_flag("--tree", o.tree,
-               "use the autoregressive (tree) version: one state per path of the environment "
-               "or file (P_B = 1, so the correction is a no-op)");
-  cmd.add_option("--env-seed", o.env_seed,
-                 "seed of the environment's random parameters (subsets energies, bitseq modes, "
-                 "dag-structure data)")
-      ->check(whole_number_check(UINT64_MAX))
-      ->capture_default_str();
+namespace {
+void add_hypergrid_parameters(CLI::App& cmd, EnvOptions& o) {
   cmd.add_option("--ndim", o.grid.ndim, "hypergrid dimension D")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
@@ -71,6 +52,11 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "exactly 0.3 into the ring when H-1 is a multiple of 5")
       ->check(CLI::IsMember(hypergrid_region_names()))
       ->capture_default_str();
+}
+
+// The other generated environments' parameters (kFlagEnv says which environment owns each).
+void add_environment_parameters(CLI::App& cmd, EnvOptions& o) {
+  add_hypergrid_parameters(cmd, o);
   cmd.add_option("--items", o.subsets.items,
                  "subsets, set-addition: number of items n (2^n states for subsets), 1..24")
       ->capture_default_str();
@@ -115,6 +101,31 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
                  "dag-structure: bic, or bge (DAG-GFlowNet's score: alpha_mu 1, alpha_w d + 2)")
       ->check(CLI::IsMember(structure_score_names()))
       ->capture_default_str();
+}
+}  // namespace
+
+void add_env_options(CLI::App& cmd, EnvOptions& o) {
+  cmd.add_option("--env", o.env,
+                 "environment: hypergrid, subsets (sets built item by item), bitseq (strings "
+                 "built by appending/prepending words), dag-structure (Bayesian-network "
+                 "structures, BIC or BGe reward), ising (torchgfn's DiscreteEBM: spins set one at a time, "
+                 "Ising energy), set-addition (torchgfn's SetAddition: sets of at most --max-items), "
+                 "binary-tree (torchgfn's PerfectBinaryTree)")
+      ->check(CLI::IsMember(environment_names()))
+      ->capture_default_str();
+  cmd.add_option("--dag", o.dag_file,
+                 "load this DAG file (text or binary, README 'DAG files') instead of generating "
+                 "--env; --correction file uses the P_B values it carries")
+      ->check(input_file_check());
+  cmd.add_flag("--tree", o.tree,
+               "use the autoregressive (tree) version: one state per path of the environment "
+               "or file (P_B = 1, so the correction is a no-op)");
+  cmd.add_option("--env-seed", o.env_seed,
+                 "seed of the environment's random parameters (subsets energies, bitseq modes, "
+                 "dag-structure data)")
+      ->check(whole_number_check(UINT64_MAX))
+      ->capture_default_str();
+  add_environment_parameters(cmd, o);
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a device exists)")
       ->check(CLI::IsMember(backend_names()))
       ->capture_default_str();
@@ -135,78 +146,110 @@ void check_env_flags(const CLI::App& cmd, const EnvOptions& o) {
 }
 
 namespace {
-Environment generate(const EnvOptions& o, Backend b) {
+// One builder per generated environment: its config from the options, progress, the DAG and the
+// parameters that describe it in JSON outputs.
+Environment generate_hypergrid(const EnvOptions& o, Backend b) {
   Environment env;
-  if (o.env == "hypergrid") {
-    HypergridConfig grid = o.grid;
-    grid.regions = parse_hypergrid_regions(o.grid_regions);
-    validate(grid);
-    progress(o, "building hypergrid D=" + std::to_string(o.grid.ndim) +
-                    " H=" + std::to_string(o.grid.height) + " (" +
-                    std::to_string(hypergrid_num_states(o.grid)) + " states, " +
-                    std::to_string(hypergrid_num_edges(o.grid)) + " edges, estimated " +
-                    format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
-    env.dag = make_hypergrid(grid, b);
-    env.grid = grid;
-    env.description = {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0},
-                       {"r1", grid.r1},     {"r2", grid.r2},
-                       {"regions", hypergrid_regions_name(grid.regions)}};
-  } else if (o.env == "subsets") {
-    SubsetsConfig c = o.subsets;
-    c.seed = o.env_seed;
-    progress(o, "building subsets of " + std::to_string(c.items) + " items on " + backend_name(b));
-    env.dag = make_subsets(c, b);
-    env.description = {{"items", c.items}, {"pairwise_scale", c.pairwise_scale},
-                       {"env_seed", c.seed}};
-  } else if (o.env == "bitseq") {
-    BitseqConfig c = o.bitseq;
-    c.seed = o.env_seed;
-    c.beta = o.beta;
-    progress(o, "building bitseq length " + std::to_string(c.length) + ", word " +
-                    std::to_string(c.word) + " on " + backend_name(b));
-    env.dag = make_bitseq(c, b);
-    env.description = {{"length", c.length}, {"word", c.word}, {"modes", c.modes},
-                       {"beta", c.beta},     {"env_seed", c.seed}};
-  } else if (o.env == "ising") {
-    IsingConfig c = o.ising;
-    c.coupling = parse_ising_coupling(o.ising_coupling);
-    c.beta = o.beta;
-    validate(c);
-    progress(o, "building ising with " + std::to_string(c.spins) + " spins (" +
-                    std::to_string(ising_num_states(c)) + " states, " + o.ising_coupling +
-                    " coupling) on " + backend_name(b));
-    env.dag = make_ising(c, b);
-    env.description = {{"spins", c.spins}, {"coupling", o.ising_coupling},
-                       {"coupling_constant", c.coupling_constant}, {"beta", c.beta}};
-  } else if (o.env == "set-addition") {
-    SetAdditionConfig c = o.set_addition;
-    c.items = o.subsets.items, c.pairwise_scale = o.subsets.pairwise_scale, c.seed = o.env_seed;
-    validate(c);
-    progress(o, "building set-addition of " + std::to_string(c.items) + " items, at most " +
-                    std::to_string(c.max_items) + " (" +
-                    std::to_string(set_addition_num_states(c)) + " states) on " + backend_name(b));
-    env.dag = make_set_addition(c, b);
-    env.description = {{"items", c.items}, {"max_items", c.max_items},
-                       {"fixed_length", c.fixed_length}, {"pairwise_scale", c.pairwise_scale},
-                       {"env_seed", c.seed}};
-  } else if (o.env == "binary-tree") {
-    BinaryTreeConfig c = o.binary_tree;
-    c.beta = o.beta, c.seed = o.env_seed;
-    validate(c);
-    progress(o, "building binary-tree of depth " + std::to_string(c.depth) + " on " +
-                    backend_name(b));
-    env.dag = make_binary_tree(c, b);
-    env.description = {{"depth", c.depth}, {"beta", c.beta}, {"env_seed", c.seed}};
-  } else {
-    DagStructureConfig c = o.structure;
-    c.seed = o.env_seed;
-    c.score = parse_structure_score(o.structure_score);
-    progress(o, "building dag-structure over " + std::to_string(c.nodes) + " nodes (" +
-                    std::to_string(c.samples) + " samples) on " + backend_name(b));
-    env.dag = make_dag_structure(c, b);
-    env.description = {{"nodes", c.nodes}, {"samples", c.samples}, {"env_seed", c.seed},
-                       {"score", o.structure_score}};
-  }
+  HypergridConfig grid = o.grid;
+  grid.regions = parse_hypergrid_regions(o.grid_regions);
+  validate(grid);
+  progress(o, "building hypergrid D=" + std::to_string(o.grid.ndim) +
+                  " H=" + std::to_string(o.grid.height) + " (" +
+                  std::to_string(hypergrid_num_states(o.grid)) + " states, " +
+                  std::to_string(hypergrid_num_edges(o.grid)) + " edges, estimated " +
+                  format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
+  env.dag = make_hypergrid(grid, b);
+  env.grid = grid;
+  env.description = {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0},
+                     {"r1", grid.r1},     {"r2", grid.r2},
+                     {"regions", hypergrid_regions_name(grid.regions)}};
+  return env;
+}
+Environment generate_subsets(const EnvOptions& o, Backend b) {
+  Environment env;
+  SubsetsConfig c = o.subsets;
+  c.seed = o.env_seed;
+  progress(o, "building subsets of " + std::to_string(c.items) + " items on " + backend_name(b));
+  env.dag = make_subsets(c, b);
+  env.description = {{"items", c.items}, {"pairwise_scale", c.pairwise_scale},
+                     {"env_seed", c.seed}};
+  return env;
+}
+Environment generate_bitseq(const EnvOptions& o, Backend b) {
+  Environment env;
+  BitseqConfig c = o.bitseq;
+  c.seed = o.env_seed;
+  c.beta = o.beta;
+  progress(o, "building bitseq length " + std::to_string(c.length) + ", word " +
+                  std::to_string(c.word) + " on " + backend_name(b));
+  env.dag = make_bitseq(c, b);
+  env.description = {{"length", c.length}, {"word", c.word}, {"modes", c.modes},
+                     {"beta", c.beta},     {"env_seed", c.seed}};
+  return env;
+}
+Environment generate_dag_structure(const EnvOptions& o, Backend b) {
+  Environment env;
+  DagStructureConfig c = o.structure;
+  c.seed = o.env_seed;
+  c.score = parse_structure_score(o.structure_score);
+  progress(o, "building dag-structure over " + std::to_string(c.nodes) + " nodes (" +
+                  std::to_string(c.samples) + " samples) on " + backend_name(b));
+  env.dag = make_dag_structure(c, b);
+  env.description = {{"nodes", c.nodes}, {"samples", c.samples}, {"env_seed", c.seed},
+                     {"score", o.structure_score}};
+  return env;
+}
+Environment generate_ising(const EnvOptions& o, Backend b) {
+  Environment env;
+  IsingConfig c = o.ising;
+  c.coupling = parse_ising_coupling(o.ising_coupling);
+  c.beta = o.beta;
+  validate(c);
+  progress(o, "building ising with " + std::to_string(c.spins) + " spins (" +
+                  std::to_string(ising_num_states(c)) + " states, " + o.ising_coupling +
+                  " coupling) on " + backend_name(b));
+  env.dag = make_ising(c, b);
+  env.description = {{"spins", c.spins}, {"coupling", o.ising_coupling},
+                     {"coupling_constant", c.coupling_constant}, {"beta", c.beta}};
+  return env;
+}
+Environment generate_set_addition(const EnvOptions& o, Backend b) {
+  Environment env;
+  SetAdditionConfig c = o.set_addition;
+  c.items = o.subsets.items, c.pairwise_scale = o.subsets.pairwise_scale, c.seed = o.env_seed;
+  validate(c);
+  progress(o, "building set-addition of " + std::to_string(c.items) + " items, at most " +
+                  std::to_string(c.max_items) + " (" +
+                  std::to_string(set_addition_num_states(c)) + " states) on " + backend_name(b));
+  env.dag = make_set_addition(c, b);
+  env.description = {{"items", c.items}, {"max_items", c.max_items},
+                     {"fixed_length", c.fixed_length}, {"pairwise_scale", c.pairwise_scale},
+                     {"env_seed", c.seed}};
+  return env;
+}
+Environment generate_binary_tree(const EnvOptions& o, Backend b) {
+  Environment env;
+  BinaryTreeConfig c = o.binary_tree;
+  c.beta = o.beta, c.seed = o.env_seed;
+  validate(c);
+  progress(o, "building binary-tree of depth " + std::to_string(c.depth) + " on " +
+                  backend_name(b));
+  env.dag = make_binary_tree(c, b);
+  env.description = {{"depth", c.depth}, {"beta", c.beta}, {"env_seed", c.seed}};
+  return env;
+}
+
+Environment generate(const EnvOptions& o, Backend b) {
+  using Builder = Environment (*)(const EnvOptions&, Backend);
+  static const std::map<std::string, Builder> builders{
+      {"hypergrid", generate_hypergrid}, {"subsets", generate_subsets},
+      {"bitseq", generate_bitseq},       {"dag-structure", generate_dag_structure},
+      {"ising", generate_ising},         {"set-addition", generate_set_addition},
+      {"binary-tree", generate_binary_tree}};
+  const auto it = builders.find(o.env);
+  if (it == builders.end())
+    throw InputError("--env " + o.env + ": not one of " + join_names(environment_names()));
+  Environment env = it->second(o, b);
   env.description["env"] = o.env;
   return env;
 }
