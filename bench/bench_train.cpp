@@ -5,8 +5,10 @@
 // What one step moves, at minimum (float32 tables of `stride` = E + 2N + 1 entries per run):
 //   dense optimizer:  Adam reads param, grad, m, v and writes param, m, v, and the gradient
 //                     reset to 0 for the next step (32 B per entry)        -> 32 B x runs x stride
-//                     (--optimizer lazy-adam / sgd read the gradient of every entry and update
-//                     only the touched ones: 4 B x runs x stride, the touched entries not counted)
+//                     (--optimizer lazy-adam / sgd: on CUDA, or on the CPU with
+//                     --optimizer-scan, read the gradient of every entry and update only the
+//                     touched ones: 4 B x runs x stride; on the CPU they otherwise visit only the
+//                     entries the step touched, which are not counted: 0 B)
 //   DQN target table: Polyak reads both tables, writes one (12 B per entry) -> +12 B x runs x stride
 //   trained P_B (algo/learned, /tlm, /coupled, /guided): Adam on E backward logits per run
 //                     (+32 B x runs x E; TLM's Polyak copy +12 B), and the coupled modes' backward
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--runs", runs_list, "run counts to time")->capture_default_str();
   app.add_option("--batch", batch, "trajectories per step and run")->capture_default_str();
+  bool optimizer_scan = false;
+  app.add_flag("--optimizer-scan", optimizer_scan,
+               "lazy-adam / sgd on the CPU: scan every entry instead of the step's touched ones");
   app.add_option("--optimizer", optimizer, "adam, lazy-adam or sgd")
       ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
@@ -96,7 +101,10 @@ int main(int argc, char** argv) {
           c.batch = batch;
           c.backward = mode;
           c.optimizer = parse_optimizer(optimizer);
-          const double per_entry = optimizer == "adam" ? 32.0 : 4.0;
+          c.optimizer_scan = optimizer_scan;
+          const double per_entry = optimizer == "adam" ? 32.0
+                                   : b == Backend::Cpu && !optimizer_scan ? 0.0
+                                                                           : 4.0;
           c.learning_starts = std::min(c.learning_starts, warmup);
           Trainer t(dag, mode == BackwardMode::Fixed ? &pb : nullptr, c);
           for (int i = 0; i < warmup; ++i) t.step();
@@ -126,6 +134,7 @@ int main(int argc, char** argv) {
                              {"ndim", grid.ndim}, {"height", grid.height},
                              {"states", dag.num_states()}, {"edges", dag.num_edges()},
                              {"batch", batch}, {"optimizer", optimizer},
+                             {"optimizer_scan", optimizer_scan},
                              {"steps", steps}, {"seconds", secs},
                              {"steps_per_second", sps},
                              {"trajectories_per_second", sps * batch * runs},

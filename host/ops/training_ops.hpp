@@ -13,6 +13,7 @@
 #include "gfnrl/detail/pg_math.hpp"
 #include "gfnrl/detail/replay_math.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
+#include "gfnrl/detail/touched_entries.hpp"
 #include "ops/device_runtime.hpp"
 
 namespace gfnrl::detail {
@@ -41,6 +42,8 @@ namespace gfnrl::detail {
   void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t,                        \
                              const DqnArgs<float>& a, float exponent);                          \
   void optimizer_step(const OptimizerArgs& a);                                                  \
+  /* Lazy Adam / SGD over the entries the step's loss touched (equal to optimizer_step). */  \
+  void optimizer_step_touched(const OptimizerArgs& a, const TouchedEntries& t);                 \
   /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
   void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \
   void tlm_loss(const TlmArgs<float>& a);                                                       \

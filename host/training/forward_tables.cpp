@@ -67,7 +67,7 @@ detail::TableView<float> ForwardTables::view(const Dag& dag, int32_t runs) {
   return t;
 }
 
-void ForwardTables::update(Backend b, const TrainConfig& c) {
+void ForwardTables::update(Backend b, const TrainConfig& c, const detail::TouchedEntries* touched) {
   ++updates;
   detail::OptimizerArgs oa =
       optimizer_args(c, updates, c.optimizer != OptimizerKind::Sgd, c.lr_factor(updates));
@@ -79,7 +79,10 @@ void ForwardTables::update(Backend b, const TrainConfig& c) {
   oa.log_z_entry = layout.log_z_entry();
   oa.lr = lr.data();
   oa.lr_log_z = lr_log_z.data();
-  GFNRL_BACKEND_CALL(b, optimizer_step, oa);
+  if (touched && (oa.lazy || !oa.adam))
+    GFNRL_BACKEND_CALL(b, optimizer_step_touched, oa, *touched);
+  else
+    GFNRL_BACKEND_CALL(b, optimizer_step, oa);
   if (is_dqn(c.algo) && updates % c.target_every == 0)
     GFNRL_BACKEND_CALL(b, polyak, target.data(), params.data(), entries, c.target_rate);
   loss_valid = true;

@@ -147,6 +147,22 @@ struct Trainer::State {
     return true;
   }
 
+  /// What this step's forward loss can have written into the tables: the batch's rows (with
+  /// the edges into its states for flow matching), or the DQN learners' replayed samples.
+  detail::TouchedEntries touched_entries() const {
+    detail::TouchedEntries t{};
+    t.dag = dag.view();
+    t.layout = tables.layout;
+    if (is_dqn(c.algo)) {
+      t.sample_action = replay->sample_action.data();
+      t.samples = c.replay_batch;
+    } else {
+      t.batch = batch.view();
+      t.in_edges = c.algo == Algo::FM;
+    }
+    return t;
+  }
+
   const Dag& dag;
   const TrainConfig& c;
   training::ForwardTables tables;
@@ -197,7 +213,8 @@ void Trainer::step(Stream stream) {
   else
     s.trajectory_loss(pb);
   if (updated) {
-    s.tables.update(b, c);
+    const detail::TouchedEntries touched = s.touched_entries();
+    s.tables.update(b, c, c.optimizer_scan || c.exact_gradient ? nullptr : &touched);
     if (pb.pb_grad) s.learned->optimize(dag_, c, 1.0f);
     if (s.learned && s.learned->critic) s.learned->coupled_step(dag_, c, s.tables, s.batch, steps_);
   }

@@ -46,8 +46,9 @@ struct ForwardTables {
   static std::size_t bytes(const Dag& dag, const TrainConfig& c);
   ForwardTables(const Dag& dag, const TrainConfig& c);
   detail::TableView<float> view(const Dag& dag, int32_t runs);
-  /// The optimizer step of every run's row (consumes and re-zeroes the gradient).
-  void update(Backend b, const TrainConfig& c);
+  /// The optimizer step of every run's row (consumes and re-zeroes the gradient); lazy Adam and
+  /// SGD visit only `touched` when it is given.
+  void update(Backend b, const TrainConfig& c, const detail::TouchedEntries* touched = nullptr);
 
   detail::TableLayout layout;
   std::size_t entries = 0;  // runs x stride

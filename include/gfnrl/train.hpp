@@ -150,6 +150,10 @@ struct TrainConfig {
   /// updates, then a cosine decay to 0 over lr_cosine_steps updates; 0: none of either.
   int64_t lr_warmup_steps = 0;  ///< >= 0
   int64_t lr_cosine_steps = 0;  ///< >= 0
+  /// Lazy Adam and SGD on the CPU visit only the entries the step's loss can have touched (the
+  /// rows of the batch's states, the replayed samples); true: scan every entry instead. The
+  /// results are bit-identical (tests and benches compare the two).
+  bool optimizer_scan = false;
   // Backward policy.
   BackwardMode backward = BackwardMode::Fixed;
   float lr_backward = 1e-2f;      ///< P_B logits' learning rate (learned, TLM), > 0
