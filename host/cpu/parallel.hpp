@@ -1,14 +1,90 @@
-// When a CPU training loop goes parallel. Below kMinParallelWork elementary operations a loop runs
-// on one thread: on small grids a step is a few microseconds of work, and OpenMP barriers (worse
-// when processes share cores, as parallel ctest does) would cost more than the loop.
+// When a CPU training op goes parallel. Each op counts its work in its own unit (a trajectory
+// position, a table entry, a state, a replayed sample) and one unit's serial cost differs by two
+// orders of magnitude between ops (an entry of a fill ~0.3 ns, a position of a SubTB loss ~100 ns),
+// so one threshold in units fits none of them. An op goes parallel when its estimated serial
+// time, units x kNsPerUnit[op], reaches kParallelFromNs: below that, OpenMP's fork and join
+// (worse when processes share cores, as parallel ctest does) costs more than the second core
+// saves. kNsPerUnit was measured by `gfnrl-bench-cpu-ops` (one thread, every learner, 4-D H=20
+// and 2-D H=16) on the 2-core CI machine; kParallelFromNs is a few times the fork/join cost it
+// measured there (docs/PERF_NOTES.md).
+//
+// OpScope: one op call's work, which decides parallel() and, with profiling switched on (the
+// bench), adds its units and its time to the op's totals; otherwise it costs one relaxed load.
 #pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace gfnrl::detail::cpu {
 
-constexpr int64_t kMinParallelWork = 1 << 14;
-inline bool parallel(int64_t work, int64_t units = 2) {
-  return units > 1 && work >= kMinParallelWork;
+enum class CpuOp : int {
+  Fill,              ///< fill, Polyak: per entry
+  Optimizer,         ///< Adam / lazy Adam / SGD scan: per entry
+  OptimizerTouched,  ///< the touched-entry walk: per trajectory position
+  PolicySoftmax,     ///< every state's policy row: per state
+  Rollout,           ///< per trajectory position (batch x max_len)
+  TrajectoryLoss,    ///< tb, db, subtb, mdb, zvar, fm: per trajectory position
+  PolicyGradient,    ///< pg, ac, coupled, TLM losses: per trajectory position
+  DqnLoss,           ///< per replayed sample
+  ReplayInsert,      ///< insert and prioritize-new: per trajectory position
+  ReplaySample,      ///< per block-sum slot read plus per sample
+  ReplayPriorities,  ///< per sample
+  ExactSweep,        ///< the exact gradient's sweeps, log P_B rows: per state
+  BackwardRollout,   ///< per backward trajectory position
+  Count
+};
+
+inline constexpr std::array<const char*, int(CpuOp::Count)> kCpuOpNames{
+    "fill",          "optimizer",      "optimizer_touched", "policy_softmax", "rollout",
+    "trajectory_loss", "policy_gradient", "dqn_loss",       "replay_insert",  "replay_sample",
+    "replay_priorities", "exact_sweep", "backward_rollout"};
+
+/// Serial nanoseconds per unit, in CpuOp order: gfnrl-bench-cpu-ops --steps 30 on the 2-core CI
+/// machine (4-D H=20 and 2-D H=16, runs 1 and 8, every learner), 2026-12-02.
+inline constexpr std::array<double, int(CpuOp::Count)> kNsPerUnit{
+    0.9, 8.0, 4.0, 47.0, 17.0, 19.0, 22.0, 33.0, 3.0, 1.3, 15.0, 63.0, 12.0};
+/// The same run measured a fork/join of 0.9 us on an idle machine and 2.5 us with a compile
+/// sharing the cores: 20 us of serial work is worth a second thread in either case.
+inline constexpr double kParallelFromNs = 20000.0;
+
+inline bool parallel(CpuOp op, int64_t work, int64_t units = 2) {
+  return units > 1 && double(work) * kNsPerUnit[int(op)] >= kParallelFromNs;
 }
+
+/// Per-op totals of calls, units and nanoseconds while profiling is on.
+struct OpTotals {
+  std::atomic<int64_t> calls{0}, units{0}, ns{0};
+};
+std::array<OpTotals, int(CpuOp::Count)>& op_totals();
+std::atomic<bool>& op_profiling();
+
+class OpScope {
+ public:
+  OpScope(CpuOp op, int64_t work)
+      : op_(op), work_(work), on_(op_profiling().load(std::memory_order_relaxed)) {
+    if (on_) t0_ = std::chrono::steady_clock::now();
+  }
+  ~OpScope() {
+    if (!on_) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - t0_)
+                        .count();
+    OpTotals& t = op_totals()[int(op_)];
+    t.calls += 1;
+    t.units += work_;
+    t.ns += ns;
+  }
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+  /// Whether the loop over `units` independent pieces (threads' shares) goes parallel.
+  bool parallel(int64_t units = 2) const { return cpu::parallel(op_, work_, units); }
+
+ private:
+  CpuOp op_;
+  int64_t work_;
+  bool on_;
+  std::chrono::steady_clock::time_point t0_{};
+};
 
 }  // namespace gfnrl::detail::cpu

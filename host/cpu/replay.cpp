@@ -9,7 +9,8 @@
 namespace gfnrl::detail::cpu {
 
 void replay_insert(const ReplayArgs& b, const RolloutArgs& t) {
-#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * t.batch * t.max_len, b.runs))
+  const OpScope op(CpuOp::ReplayInsert, int64_t(b.runs) * t.batch * t.max_len);
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
     int64_t offset = 0;
     for (int32_t m = 0; m < t.batch; ++m) {
@@ -66,7 +67,8 @@ int32_t sample_slot(const float* p, int32_t n, const double* c, double u) {
 void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,
                    int32_t* slot, int32_t* state, int32_t* action) {
   const int64_t scan = b.priority ? b.capacity / 4 : 0;  // block sums: a light pass
-#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * (scan + samples), b.runs))
+  const OpScope op(CpuOp::ReplaySample, int64_t(b.runs) * (scan + samples));
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
     if (!b.priority) {
       for (int32_t i = 0; i < samples; ++i)
@@ -88,7 +90,8 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
                               const float* abs_td, float exponent, bool huber) {
-#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * samples * 8, b.runs))
+  const OpScope op(CpuOp::ReplayPriorities, int64_t(b.runs) * samples);
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r)
     for (int32_t i = 0; i < samples; ++i) {
       const int64_t k = int64_t(r) * samples + i;
@@ -100,7 +103,8 @@ void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_
 
 void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t, const DqnArgs<float>& a,
                            float exponent) {
-#pragma omp parallel for schedule(dynamic, 1) if (parallel(int64_t(b.runs) * t.batch * t.max_len, b.runs))
+  const OpScope op(CpuOp::DqnLoss, int64_t(b.runs) * t.batch * t.max_len);  // a TD error each
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r)
     detail::replay_prioritize_new(b, a, t.lengths, t.batch, r, exponent);
 }

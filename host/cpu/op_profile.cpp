@@ -1,0 +1,16 @@
+// The CPU ops' profile totals (cpu/parallel.hpp): off unless a benchmark switches them on.
+#include "cpu/parallel.hpp"
+
+namespace gfnrl::detail::cpu {
+
+std::array<OpTotals, int(CpuOp::Count)>& op_totals() {
+  static std::array<OpTotals, int(CpuOp::Count)> totals;
+  return totals;
+}
+
+std::atomic<bool>& op_profiling() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+
+}  // namespace gfnrl::detail::cpu
