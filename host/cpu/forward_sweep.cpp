@@ -22,6 +22,7 @@ struct ForwardScratch {
   std::vector<float> term, shift, exp_term, max, sum;
 };
 
+GFNRL_CPU_CLONES
 void forward_block(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
   const DagView& d = a.dag;
   const int32_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0, n = c1 - c0;

@@ -25,6 +25,7 @@ struct SoftScratch {
   std::vector<float> exit_term, max, sum, value;
 };
 
+GFNRL_CPU_CLONES
 void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) {
   const DagView& d = a.dag;
   const int32_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0, n = s1 - s0;
