@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Memory and communication of the level-synchronous sweeps on hypergrids split over several GPUs.
+
+For a D-dimensional hypergrid of height H (states sorted by level = sum of coordinates, ties by
+the base-H code, as the library numbers them) it reports, per grid:
+  - states, edges and the bytes the library estimates (64 B per state, 44 B per edge:
+    estimate_dag_bytes), and how many GPUs of --gpu-memory-gb that needs;
+  - for G GPUs owning contiguous ranges of each level's state ids: per level, the values an
+    all-gather of the child level moves (every GPU receives the other GPUs' shares, 4 B per
+    state), and the edges whose child lives on another GPU (sampled: --samples states per level
+    drawn uniformly, each child's owner found from its exact rank), whose values a point-to-point
+    exchange along cut edges sends (an upper bound: a child needed twice on one GPU goes once);
+  - the time of one sweep: per level the larger of the local work (soft VI's 20 B per state and
+    per edge at --hbm-gbps, spread over the GPUs) and the exchange at --link-gbps, plus a fixed
+    --level-latency-us per level (a collective's latency).
+Everything is exact integer counting except the cut-edge fractions, which are sampled (seeded).
+
+Usage: tools/scale_plan.py --ndim 6 --height 15 --gpus 4 [--csv levels.csv]
+"""
+import argparse
+import csv
+import json
+import random
+import sys
+
+BYTES_PER_STATE, BYTES_PER_EDGE = 64, 44  # host/runtime/memory_budget.cpp
+SWEEP_BYTES_PER_STATE, SWEEP_BYTES_PER_EDGE = 20, 20  # bench_exact.cpp's soft VI traffic
+VALUE_BYTES = 4  # one float per state value
+
+
+class Grid:
+    """Bounded compositions: count[k][m] = states of k coordinates in [0, H-1] summing to m."""
+
+    def __init__(self, ndim, height):
+        self.D, self.H = ndim, height
+        self.max_level = ndim * (height - 1)
+        self.count = [[0] * (self.max_level + 1) for _ in range(ndim + 1)]
+        self.count[0][0] = 1
+        for k in range(1, ndim + 1):
+            for m in range(self.max_level + 1):
+                self.count[k][m] = sum(self.count[k - 1][m - v] for v in range(height) if m - v >= 0)
+
+    def states(self, level):
+        return self.count[self.D][level] if 0 <= level <= self.max_level else 0
+
+    def edges(self, level):
+        """Edges from `level` to level + 1: every coordinate below H - 1 can grow; by symmetry
+        D x (states of the level whose first coordinate is not H - 1)."""
+        if not 0 <= level < self.max_level:
+            return 0
+        top = self.count[self.D - 1][level - (self.H - 1)] if level >= self.H - 1 else 0
+        return self.D * (self.states(level) - top)
+
+    def rank(self, x):
+        """Position of state x (x[0] the least significant digit of its code) among its level's
+        states sorted by code: the states of the level with a smaller code."""
+        level, r = sum(x), 0
+        rest = level
+        for d in range(self.D - 1, -1, -1):  # most significant digit first
+            for v in range(x[d]):
+                if rest - v >= 0:
+                    r += self.count[d][rest - v]
+            rest -= x[d]
+        return r
+
+    def sample(self, level, rng):
+        """A state drawn uniformly from the level."""
+        x = [0] * self.D
+        rest = level
+        for d in range(self.D - 1, -1, -1):
+            weights = [self.count[d][rest - v] if rest - v >= 0 else 0 for v in range(self.H)]
+            pick = rng.randrange(sum(weights))
+            v = 0
+            while pick >= weights[v]:
+                pick -= weights[v]
+                v += 1
+            x[d] = v
+            rest -= v
+        return x
+
+
+def owner(rank, size, gpus):
+    return rank * gpus // size
+
+
+def cut_fraction(grid, level, gpus, samples, rng):
+    """Fraction of the level's edges whose child is owned by another GPU than the parent."""
+    n, n_next = grid.states(level), grid.states(level + 1)
+    if gpus == 1 or grid.edges(level) == 0:
+        return 0.0
+    cut = total = 0
+    for _ in range(samples):
+        x = grid.sample(level, rng)
+        mine = owner(grid.rank(x), n, gpus)
+        for d in range(grid.D):
+            if x[d] < grid.H - 1:
+                x[d] += 1
+                cut += owner(grid.rank(x), n_next, gpus) != mine
+                x[d] -= 1
+                total += 1
+    return cut / total if total else 0.0
+
+
+def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, latency_us):
+    grid = Grid(ndim, height)
+    rng = random.Random(seed)
+    levels = []
+    for level in range(grid.max_level + 1):
+        n, e = grid.states(level), grid.edges(level)
+        n_next = grid.states(level + 1)
+        frac = cut_fraction(grid, level, gpus, samples, rng)
+        allgather = n_next * (gpus - 1) * VALUE_BYTES  # summed over the receiving GPUs
+        p2p = e * frac * VALUE_BYTES
+        local = (n * SWEEP_BYTES_PER_STATE + e * SWEEP_BYTES_PER_EDGE) / gpus / (hbm_gbps * 1e9)
+        # Per GPU, an all-gather receives (G-1)/G of the child level; a point-to-point exchange
+        # its share of the cut edges.
+        t_allgather = allgather / gpus / (link_gbps * 1e9)
+        t_p2p = p2p / gpus / (link_gbps * 1e9)
+        levels.append({"level": level, "states": n, "edges": e, "cut_fraction": frac,
+                       "allgather_bytes": allgather, "p2p_bytes": p2p, "local_s": local,
+                       "allgather_s": t_allgather, "p2p_s": t_p2p})
+    states = sum(l["states"] for l in levels)
+    edges = sum(l["edges"] for l in levels)
+    need = states * BYTES_PER_STATE + edges * BYTES_PER_EDGE
+    lat = latency_us * 1e-6 * len(levels) if gpus > 1 else 0.0
+    summary = {
+        "ndim": ndim, "height": height, "gpus": gpus, "states": states, "edges": edges,
+        "bytes": need, "gpus_needed": -(-need // int(gpu_memory_gb * 1e9)),
+        "int32_ok": states < 2**31 and edges < 2**31,
+        "levels": len(levels),
+        "allgather_bytes": sum(l["allgather_bytes"] for l in levels),
+        "p2p_bytes": sum(l["p2p_bytes"] for l in levels),
+        "sweep_s_local_only": sum(l["local_s"] for l in levels),
+        "sweep_s_allgather": sum(max(l["local_s"], l["allgather_s"]) for l in levels) + lat,
+        "sweep_s_p2p": sum(max(l["local_s"], l["p2p_s"]) for l in levels) + lat,
+    }
+    return summary, levels
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ndim", type=int, required=True, help="D, 1..12")
+    ap.add_argument("--height", type=int, required=True, help="H, 2..64")
+    ap.add_argument("--gpus", type=int, default=1, help="GPUs sharing each level, 1..4096")
+    ap.add_argument("--samples", type=int, default=400, help="sampled states per level, 1..100000")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gpu-memory-gb", type=float, default=139.0, help="an H200's ~139 GB")
+    ap.add_argument("--hbm-gbps", type=float, default=1000.0,
+                    help="a GPU's achieved sweep bandwidth (the H100's soft VI: ~1 TB/s)")
+    ap.add_argument("--link-gbps", type=float, default=450.0,
+                    help="per-GPU bandwidth each way: NVLink 4 ~450, InfiniBand NDR ~50")
+    ap.add_argument("--level-latency-us", type=float, default=15.0,
+                    help="a collective's fixed cost per level")
+    ap.add_argument("--csv", help="write the per-level table here")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    a = ap.parse_args(argv)
+    checks = [("--ndim", a.ndim, 1, 12), ("--height", a.height, 2, 64),
+              ("--gpus", a.gpus, 1, 4096), ("--samples", a.samples, 1, 100000)]
+    for name, v, lo, hi in checks:
+        if not lo <= v <= hi:
+            print(f"scale_plan: {name} = {v} is out of range [{lo}, {hi}]", file=sys.stderr)
+            return 2
+    for name, v in [("--gpu-memory-gb", a.gpu_memory_gb), ("--hbm-gbps", a.hbm_gbps),
+                    ("--link-gbps", a.link_gbps)]:
+        if not v > 0:
+            print(f"scale_plan: {name} = {v} must be > 0", file=sys.stderr)
+            return 2
+    summary, levels = plan(a.ndim, a.height, a.gpus, a.samples, a.seed, a.gpu_memory_gb,
+                           a.hbm_gbps, a.link_gbps, a.level_latency_us)
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(levels[0]))
+            w.writeheader()
+            w.writerows(levels)
+    if a.json:
+        print(json.dumps(summary))
+    else:
+        s = summary
+        print(f"{s['ndim']}-D H={s['height']}: {s['states']:.3e} states, {s['edges']:.3e} edges, "
+              f"{s['bytes'] / 1e9:.1f} GB -> {s['gpus_needed']} GPU(s) of {a.gpu_memory_gb:g} GB"
+              f"{'' if s['int32_ok'] else '; past int32 indices'}")
+        print(f"  {s['gpus']} GPUs, {s['levels']} levels: all-gather {s['allgather_bytes'] / 1e9:.2f}"
+              f" GB, cut-edge exchange <= {s['p2p_bytes'] / 1e9:.2f} GB per sweep")
+        print(f"  one sweep: {s['sweep_s_local_only'] * 1e3:.2f} ms of local work; "
+              f"{s['sweep_s_allgather'] * 1e3:.2f} ms with all-gathers, "
+              f"{s['sweep_s_p2p'] * 1e3:.2f} ms with cut-edge exchanges "
+              f"({a.link_gbps:g} GB/s links, {a.level_latency_us:g} us per level)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
