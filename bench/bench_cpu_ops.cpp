@@ -4,9 +4,9 @@
 // Phase 1 trains every learner (and a trained P_B, the exact gradient, lazy Adam's touched walk)
 // on one thread with the ops' profile on: each op call adds the units it counted and its time,
 // so ns/unit = total time / total units over every call of the op. Phase 2 times an empty
-// two-iteration parallel loop on every thread (the fork, the barrier, the join). An op is worth
-// splitting over the threads once its serial time is several fork/joins: the table prints, per
-// op, the units from which it goes parallel at the compiled-in constants and at the measured ones.
+// two-iteration parallel loop on every thread (the fork, the barrier, the join). The table prints,
+// per op, the units from which it goes parallel (host/cpu/parallel.hpp's kParallelFromNs) at the
+// measured cost per unit and at the compiled-in one.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -121,13 +121,12 @@ int main(int argc, char** argv) {
     omp_set_num_threads(threads);
 #endif
     const double fj = fork_join_seconds() * 1e9;
-    const double from_ns = std::max(20000.0, 4.0 * fj);
-    std::fprintf(stderr, "[bench] fork/join of an empty loop on %d threads: %.0f ns; "
-                 "parallel from %.0f ns of serial work (compiled in: %.0f)\n",
-                 threads, fj, from_ns, cpu::kParallelFromNs);
+    const double from_ns = cpu::kParallelFromNs;
+    std::fprintf(stderr, "[bench] fork/join of an empty loop on %d threads: %.0f ns; ops go "
+                 "parallel from %.0f ns of estimated serial work\n", threads, fj, from_ns);
     if (!json)
       std::printf("%-18s %8s %12s %10s %10s %14s %14s\n", "op", "calls", "units/call", "ns/unit",
-                  "compiled", "parallel from", "compiled from");
+                  "compiled", "measured from", "compiled from");
     for (int i = 0; i < int(cpu::CpuOp::Count); ++i) {
       const cpu::OpTotals& t = cpu::op_totals()[i];
       const double units = double(t.units), ns = double(t.ns), calls = double(t.calls);

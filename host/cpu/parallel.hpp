@@ -45,8 +45,12 @@ inline constexpr std::array<const char*, int(CpuOp::Count)> kCpuOpNames{
 inline constexpr std::array<double, int(CpuOp::Count)> kNsPerUnit{
     0.9, 8.0, 4.0, 47.0, 17.0, 19.0, 22.0, 33.0, 3.0, 1.3, 15.0, 63.0, 12.0};
 /// The same run measured a fork/join of 0.9 us on an idle machine and 2.5 us with a compile
-/// sharing the cores: 20 us of serial work is worth a second thread in either case.
-inline constexpr double kParallelFromNs = 20000.0;
+/// sharing the cores, so 20 us of serial work would be worth a second thread when idle. But when
+/// another process holds a core, a thread spinning at the join waits for its partner's next time
+/// slice: under a compile, tb on 2-D H=16 ran 3.5x slower on two threads than on one at 20 us
+/// (4 runs) and 47x slower at 100 us (16 runs). 200 us keeps the short steps of small grids on
+/// one thread, as the old single constant did, and splits the ops of large grids and many runs.
+inline constexpr double kParallelFromNs = 200000.0;
 
 inline bool parallel(CpuOp op, int64_t work, int64_t units = 2) {
   return units > 1 && double(work) * kNsPerUnit[int(op)] >= kParallelFromNs;

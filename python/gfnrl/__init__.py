@@ -10,8 +10,10 @@ arrive as ``ValueError`` (bad input), ``MemoryError`` (a size the backend cannot
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -297,8 +299,11 @@ _CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eub
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
           seed: int = 0, steps: int = 20000, batch: int = 16, eval_every: int = 500,
           pb: str = "uniform", out: str | None = None, spearman: bool = False,
-          **options) -> dict:
+          jobs: int | str = "auto", **options) -> dict:
     """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it.
+
+    ``jobs``: learners trained side by side, each on its share of the cores (``"auto"``: one per
+    core, at most one per learner; the CLI's ``--jobs``). Results do not depend on it.
 
     An entry of ``algos`` is a learner name, or ``"learner/pb"`` to give that learner its own
     backward policy (labelled so). Every configuration is checked before any training.
@@ -310,6 +315,10 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     """
     if isinstance(algos, str):
         algos = algos.split(",")
+    if jobs == "auto":
+        jobs = min(len(algos), os.cpu_count() or 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024:
+        raise ValueError(f"study: jobs = {jobs!r} must be 'auto' or an integer in [1, 1024]")
     plan = []
     for entry in algos:
         name, _, own_pb = entry.partition("/")
@@ -326,7 +335,7 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
             raise type(e)(e.errno, f"study: cannot write out={out!r}: {e.strerror}") from None
         os.close(fd)
     try:
-        results, lines = _run_study(plan, seed, steps, eval_every, spearman)
+        results, lines = _run_study(plan, seed, steps, eval_every, spearman, jobs)
         if tmp is not None:
             with open(tmp, "w") as f:
                 f.write("\n".join(lines) + "\n")
@@ -338,26 +347,72 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     return results
 
 
-def _run_study(plan, seed, steps, eval_every, spearman):
-    """Trains every (label, trainer) of the plan; its curves and the CLI's CSV lines."""
+class _Stopped(Exception):
+    """A study job stopped because another failed."""
+
+
+def _run_study(plan, seed, steps, eval_every, spearman, jobs=1):
+    """Trains every (label, trainer) of the plan, ``jobs`` at a time; its curves and the CLI's
+    CSV lines, in plan order whatever order the jobs finish in."""
+    curves = [None] * len(plan)
+    seconds = [[] for _ in plan]
+    stop = threading.Event()  # a failed job, or Ctrl-C: the others stop at their next evaluation
+
+    def run(i):
+        trainer = plan[i][1]
+        t0 = time.perf_counter()
+
+        def on_evaluation(ev):
+            seconds[i].append(time.perf_counter() - t0)
+            if stop.is_set():
+                raise _Stopped()
+
+        curves[i] = trainer.train(steps, eval_every, spearman=spearman, callback=on_evaluation)
+
+    if jobs <= 1 or len(plan) <= 1:
+        for i in range(len(plan)):
+            run(i)
+    else:
+        share = max(1, _gfnrl._max_threads() // jobs)
+
+        def worker(i):
+            _gfnrl._set_thread_share(share)  # this thread's OpenMP loops
+            try:
+                run(i)
+            except BaseException:
+                stop.set()
+                raise
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(worker, i) for i in range(len(plan))]
+            try:
+                for f in futures:  # the first failure in plan order is the one raised
+                    f.result()
+            except _Stopped:
+                pass
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
+        for f in futures:  # a job stopped because another failed: raise that failure
+            if f.exception() is not None and not isinstance(f.exception(), _Stopped):
+                raise f.exception()
     results, lines = {}, [_CURVE_HEADER]
-    for label, trainer in plan:
-        t0, seconds = time.perf_counter(), []
-        curves = trainer.train(steps, eval_every, spearman=spearman,
-                               callback=lambda ev: seconds.append(time.perf_counter() - t0))
-        results[label] = curves
-        error = np.abs(curves["log_z_estimate"] - trainer.target_log_z)
-        for k, step in enumerate(curves["step"]):
+    for (label, trainer), c, secs in zip(plan, curves, seconds):
+        results[label] = c
+        error = np.abs(c["log_z_estimate"] - trainer.target_log_z)
+        for k, step in enumerate(c["step"]):
             for r in range(trainer.runs):
                 lines.append(",".join([
-                    label, str(r), str(seed + r), str(step), str(curves["trajectories"][k]),
-                    *(f"{v:.9g}" for v in (curves["tv"][k, r], curves["kl"][k, r],
-                                           curves["jsd"][k, r], error[k, r],
-                                           curves["elbo"][k, r], curves["eubo"][k, r],
-                                           curves["corr"][k, r])),
-                    f"{curves['spearman'][k, r]:.9g}" if "spearman" in curves else "",
-                    f"{curves['mode_mass'][k, r]:.9g}",
-                    *(str(v) if v >= 0 else "" for v in (curves["modes_found"][k, r],
-                                                         curves["mode_regions_found"][k, r])),
-                    f"{seconds[k]:.9g}"]))
+                    label, str(r), str(seed + r), str(step), str(c["trajectories"][k]),
+                    *(f"{v:.9g}" for v in (c["tv"][k, r], c["kl"][k, r],
+                                           c["jsd"][k, r], error[k, r],
+                                           c["elbo"][k, r], c["eubo"][k, r],
+                                           c["corr"][k, r])),
+                    f"{c['spearman'][k, r]:.9g}" if "spearman" in c else "",
+                    f"{c['mode_mass'][k, r]:.9g}",
+                    *(str(v) if v >= 0 else "" for v in (c["modes_found"][k, r],
+                                                         c["mode_regions_found"][k, r])),
+                    f"{secs[k]:.9g}"]))
     return results, lines

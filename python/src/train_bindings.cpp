@@ -141,7 +141,20 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
 
 // Every run's evaluation as arrays [runs].
 nb::dict evaluate(PyTrainer& t, bool spearman) {
-  const std::vector<RunEvaluation> ev = t.trainer->evaluate();
+  std::vector<RunEvaluation> ev;
+  std::vector<double> rank_corr;
+  std::vector<int64_t> found, regions;
+  {
+    nb::gil_scoped_release unlocked;  // study(jobs=...) evaluates trainers side by side
+    ev = t.trainer->evaluate();
+    if (spearman) rank_corr = t.trainer->spearman();
+    // The modes of R each run's samples have exited from so far (as the CLI's modes_found),
+    // and on a hypergrid the mode regions (-1 elsewhere).
+    found = t.trainer->reached_groups(t.modes.states);
+    regions = t.modes.region.empty()
+                  ? std::vector<int64_t>(ev.size(), -1)
+                  : t.trainer->reached_groups(t.modes.states, t.modes.region);
+  }
   const std::size_t R = ev.size();
   std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R), elbo(R), eubo(R);
   std::vector<double> corr(R), mode_mass(R);
@@ -165,13 +178,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
   out["eubo"] = to_numpy(std::move(eubo), {R});
   out["corr"] = to_numpy(std::move(corr), {R});
   out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
-  if (spearman) out["spearman"] = to_numpy(t.trainer->spearman(), {R});
-  // The modes of R each run's samples have exited from so far (as the CLI's modes_found), and
-  // on a hypergrid the mode regions (-1 elsewhere).
-  std::vector<int64_t> found = t.trainer->reached_groups(t.modes.states);
-  std::vector<int64_t> regions = t.modes.region.empty()
-                                     ? std::vector<int64_t>(R, -1)
-                                     : t.trainer->reached_groups(t.modes.states, t.modes.region);
+  if (spearman) out["spearman"] = to_numpy(std::move(rank_corr), {R});
   out["modes_found"] = to_numpy(std::move(found), {R});
   out["mode_regions_found"] = to_numpy(std::move(regions), {R});
   out["num_modes"] = t.modes.states.size();

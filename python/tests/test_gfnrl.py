@@ -490,6 +490,19 @@ def test_study_writes_the_cli_csv(tmp_path):
     assert not (tmp_path / "never.csv").exists()
 
 
+def test_study_jobs_side_by_side_equal_one_at_a_time(tmp_path):
+    dag = gfnrl.hypergrid(2, 5, backend="cpu")
+    kw = dict(runs=2, seed=3, steps=40, eval_every=20, spearman=True)
+    gfnrl.study(dag, "tb,softdqn,fm", out=str(tmp_path / "one.csv"), jobs=1, **kw)
+    gfnrl.study(dag, "tb,softdqn,fm", out=str(tmp_path / "three.csv"), jobs=3, **kw)
+    strip = lambda p: [line.rsplit(",", 1)[0] for line in p.read_text().splitlines()]
+    assert strip(tmp_path / "three.csv") == strip(tmp_path / "one.csv")
+    assert len(strip(tmp_path / "one.csv")) == 1 + 3 * 3 * 2
+    for bad in (0, -1, "two", 2.0, True, 5000):
+        with pytest.raises(ValueError, match="jobs"):
+            gfnrl.study(dag, "tb", steps=1, jobs=bad)
+
+
 def test_hostile_inputs_are_refused_before_any_work(tmp_path):
     dag = gfnrl.hypergrid(2, 4, backend="cpu")
     e, x = gfnrl.policy_from_logits(dag, np.zeros((dag.num_states, dag.exit_action + 1)))
