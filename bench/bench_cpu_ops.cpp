@@ -64,6 +64,60 @@ double fork_join_seconds() {
   return t[t.size() / 2];
 }
 
+// Trains every learner at every run count on every grid, on one thread, with the profile on.
+void profile_learners(const std::vector<HypergridConfig>& grids,
+                      const std::vector<std::string>& learners, const std::vector<int>& runs_list,
+                      int steps) {
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  cpu::op_profiling() = true;
+  for (const HypergridConfig& h : grids) {
+    const Dag dag = make_hypergrid(h, Backend::Cpu);
+    const BackwardPolicy pb = uniform_backward_policy(dag);
+    for (const std::string& l : learners)
+      for (int runs : runs_list) {
+        const TrainConfig c = learner_config(l, runs);
+        std::fprintf(stderr, "[bench] %dx%d %s runs %d\n", h.ndim, h.height, l.c_str(), runs);
+        Trainer t(dag, c.backward == BackwardMode::Fixed ? &pb : nullptr, c);
+        for (int i = 0; i < steps; ++i) t.step();
+      }
+  }
+  cpu::op_profiling() = false;
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+}
+
+// One row (or JSON object) per op: its measured cost per unit and where it goes parallel.
+void print_ops(bool json, double fork_join_ns, int threads) {
+  if (!json)
+    std::printf("%-18s %8s %12s %10s %10s %14s %14s\n", "op", "calls", "units/call", "ns/unit",
+                "compiled", "measured from", "compiled from");
+  for (int i = 0; i < int(cpu::CpuOp::Count); ++i) {
+    const cpu::OpTotals& t = cpu::op_totals()[i];
+    const double units = double(t.units), ns = double(t.ns), calls = double(t.calls);
+    const double per = units > 0 ? ns / units : 0;
+    const double from = per > 0 ? cpu::kParallelFromNs / per : 0;
+    const double compiled_from = cpu::kParallelFromNs / cpu::kNsPerUnit[i];
+    if (json) {
+      std::cout << nlohmann::json{{"op", cpu::kCpuOpNames[i]}, {"calls", t.calls.load()},
+                                  {"units", t.units.load()}, {"ns", t.ns.load()},
+                                  {"ns_per_unit", per},
+                                  {"compiled_ns_per_unit", cpu::kNsPerUnit[i]},
+                                  {"parallel_from_units", from},
+                                  {"compiled_parallel_from_units", compiled_from},
+                                  {"fork_join_ns", fork_join_ns}, {"threads", threads}}
+                       .dump()
+                << "\n";
+    } else {
+      std::printf("%-18s %8.0f %12.0f %10.2f %10.2f %14.0f %14.0f\n", cpu::kCpuOpNames[i], calls,
+                  calls > 0 ? units / calls : 0.0, per, cpu::kNsPerUnit[i], from, compiled_from);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,55 +153,16 @@ int main(int argc, char** argv) {
       validate(h);
       cfgs.push_back(h);
     }
+    profile_learners(cfgs, learners, runs_list, steps);
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-#endif
-    cpu::op_profiling() = true;
-    for (const HypergridConfig& h : cfgs) {
-      const Dag dag = make_hypergrid(h, Backend::Cpu);
-      const BackwardPolicy pb = uniform_backward_policy(dag);
-      for (const std::string& l : learners)
-        for (int runs : runs_list) {
-          const TrainConfig c = learner_config(l, runs);
-          std::fprintf(stderr, "[bench] %dx%d %s runs %d\n", h.ndim, h.height, l.c_str(), runs);
-          Trainer t(dag, c.backward == BackwardMode::Fixed ? &pb : nullptr, c);
-          for (int i = 0; i < steps; ++i) t.step();
-        }
-    }
-    cpu::op_profiling() = false;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
 #endif
     const double fj = fork_join_seconds() * 1e9;
-    const double from_ns = cpu::kParallelFromNs;
     std::fprintf(stderr, "[bench] fork/join of an empty loop on %d threads: %.0f ns; ops go "
-                 "parallel from %.0f ns of estimated serial work\n", threads, fj, from_ns);
-    if (!json)
-      std::printf("%-18s %8s %12s %10s %10s %14s %14s\n", "op", "calls", "units/call", "ns/unit",
-                  "compiled", "measured from", "compiled from");
-    for (int i = 0; i < int(cpu::CpuOp::Count); ++i) {
-      const cpu::OpTotals& t = cpu::op_totals()[i];
-      const double units = double(t.units), ns = double(t.ns), calls = double(t.calls);
-      const double per = units > 0 ? ns / units : 0;
-      const double from = per > 0 ? from_ns / per : 0;
-      const double compiled_from = cpu::kParallelFromNs / cpu::kNsPerUnit[i];
-      if (json) {
-        std::cout << nlohmann::json{{"op", cpu::kCpuOpNames[i]}, {"calls", t.calls.load()},
-                                    {"units", t.units.load()}, {"ns", t.ns.load()},
-                                    {"ns_per_unit", per},
-                                    {"compiled_ns_per_unit", cpu::kNsPerUnit[i]},
-                                    {"parallel_from_units", from},
-                                    {"compiled_parallel_from_units", compiled_from},
-                                    {"fork_join_ns", fj}, {"threads", threads}}
-                         .dump()
-                  << "\n";
-      } else {
-        std::printf("%-18s %8.0f %12.0f %10.2f %10.2f %14.0f %14.0f\n", cpu::kCpuOpNames[i], calls,
-                    calls > 0 ? units / calls : 0.0, per, cpu::kNsPerUnit[i], from, compiled_from);
-      }
-    }
+                 "parallel from %.0f ns of estimated serial work\n", threads, fj,
+                 cpu::kParallelFromNs);
+    print_ops(json, fj, threads);
   } catch (const InputError& e) {
     std::cerr << "gfnrl-bench-cpu-ops: " << e.what() << "\n";
     return 2;
