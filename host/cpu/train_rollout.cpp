@@ -1,19 +1,86 @@
-// CPU twin of kernels/train_rollout.cu: every run's policy softmax, the log Z estimates, and the
-// rollouts, in parallel over (run, trajectory); each trajectory writes only its own slots.
+// CPU twin of kernels/train_rollout.cu: every run's policy softmax (in vectorised blocks), the
+// log Z estimates, and the rollouts, in parallel over (run, trajectory); each trajectory writes
+// only its own slots.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/vector_math.hpp"
 #include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
 namespace gfnrl::detail::cpu {
 
+namespace {
+constexpr int32_t kPolicyBlock = 512;
+
+// Per edge the term scale * row and its state's shift; per state the exit term, max and sum.
+struct PolicyScratch {
+  std::vector<float> term, shift, exp_term, exit_term, max, sum;
+};
+
+// softmax(scale * row) over the actions of states [s0, s1) of one run, as policy_state computes
+// it, in soft_values.cpp's passes that vectorise: the terms and each state's max, exp of every
+// term of the block in one loop (vexp), the sums, log of every sum in one loop (vlog), the
+// outputs. A state's edges are contiguous in the row, so the terms are one stream.
+GFNRL_CPU_CLONES
+void policy_block(const DagView& d, const TableLayout& L, const float* row, int32_t s0,
+                  int32_t s1, float scale, float* log_prob, float* exit_log_prob,
+                  PolicyScratch& w) {
+  const int32_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0, n = s1 - s0;
+  w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
+  w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n);
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t s = s0 + i;
+    const float x = terminates(d, s) ? scale * row[L.exit_entry(s)] : neg_inf();
+    float m = x;
+    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) {
+      const float t = scale * row[e];
+      w.term[e - e0] = t;
+      m = t > m ? t : m;
+    }
+    w.exit_term[i] = x, w.max[i] = m;
+    const float shift = m > neg_inf() ? m : 0.0f;  // no action: every term -inf, sum 0
+    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) w.shift[e - e0] = shift;
+  }
+#pragma omp simd
+  for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i)
+    w.sum[i] = vexp(w.exit_term[i] - (w.max[i] > neg_inf() ? w.max[i] : 0.0f));
+  for (int32_t i = 0; i < n; ++i) {
+    float sum = w.sum[i];
+    for (int32_t e = d.child_offsets[s0 + i]; e < d.child_offsets[s0 + i + 1]; ++e)
+      sum += w.exp_term[e - e0];
+    w.sum[i] = sum;
+  }
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i)  // the log-normaliser, into max
+    w.max[i] = w.max[i] > neg_inf() ? w.max[i] + vlog(w.sum[i]) : neg_inf();
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t s = s0 + i;
+    const float lse = w.max[i];
+    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+      log_prob[e] = w.term[e - e0] - lse;
+    exit_log_prob[s] = terminates(d, s) ? w.exit_term[i] - lse : neg_inf();
+  }
+}
+}  // namespace
+
 void policy_log_probs(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
                       float scale, float* log_prob, float* exit_log_prob) {
-  const int64_t n = int64_t(runs) * d.num_states;
-  const OpScope op(CpuOp::PolicySoftmax, n);
-#pragma omp parallel for schedule(static) if (op.parallel())
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = i / d.num_states;
-    policy_state(d, L, params + r * L.stride(), static_cast<int32_t>(i - r * d.num_states), scale,
-                 log_prob + r * d.num_edges, exit_log_prob + r * d.num_states);
+  const int64_t blocks = (d.num_states + kPolicyBlock - 1) / kPolicyBlock;
+  const OpScope op(CpuOp::PolicySoftmax, int64_t(runs) * d.num_states);
+#pragma omp parallel if (op.parallel(runs * blocks))
+  {
+    PolicyScratch w;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < runs * blocks; ++b) {
+      const int64_t r = b / blocks;
+      const auto s0 = static_cast<int32_t>((b - r * blocks) * kPolicyBlock);
+      policy_block(d, L, params + r * L.stride(), s0,
+                   std::min(d.num_states, s0 + kPolicyBlock), scale, log_prob + r * d.num_edges,
+                   exit_log_prob + r * d.num_states, w);
+    }
   }
 }
 
