@@ -182,7 +182,7 @@ TEST(Cli, CudaBackendRequestWithoutDevice) {
     std::cout << "[ note ] a CUDA device is present: --backend cuda ran\n";
   } else {
     EXPECT_EQ(probe.code, 2);
-    EXPECT_NE(probe.err.find("--backend cuda: no usable CUDA device"), std::string::npos)
+    EXPECT_NE(probe.err.find("backend 'cuda': no usable CUDA device"), std::string::npos)
         << probe.err;
   }
 }

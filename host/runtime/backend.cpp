@@ -25,8 +25,9 @@ Backend parse_backend(const std::string& name) {
   if (name == "auto") return cuda_available() ? Backend::Cuda : Backend::Cpu;
   if (name == "cuda") {
     if (!cuda_available())
-      throw InputError("--backend cuda: no usable CUDA device (" + cuda_device_description() +
-                       "); use --backend cpu or auto");
+      // Worded for every front end (the CLI's --backend, Python's backend=, the C ABI).
+      throw InputError("backend 'cuda': no usable CUDA device (" + cuda_device_description() +
+                       "); use backend 'cpu' or 'auto'");
     return Backend::Cuda;
   }
   throw InputError("unknown backend '" + name + "' (allowed: " + join_names(backend_names()) + ")");

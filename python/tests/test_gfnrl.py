@@ -490,6 +490,13 @@ def test_study_writes_the_cli_csv(tmp_path):
     assert not (tmp_path / "never.csv").exists()
 
 
+def test_cuda_without_a_device_is_refused_in_python_words():
+    if gfnrl.cuda_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match=r"backend 'cuda': no usable CUDA device.*'cpu' or 'auto'"):
+        gfnrl.hypergrid(2, 4, backend="cuda")
+
+
 def test_study_jobs_side_by_side_equal_one_at_a_time(tmp_path):
     dag = gfnrl.hypergrid(2, 5, backend="cpu")
     kw = dict(runs=2, seed=3, steps=40, eval_every=20, spearman=True)
