@@ -66,6 +66,19 @@ TEST(VectorMath, LogIsWithinOnePointFiveEMinus7OfDoubleScaledByItsSize) {
         << n;
 }
 
+// log sum over state s's edges (and exit, if it terminates) of exp(scale * row), in double.
+double double_lse(const DagArrays& h, const TableLayout& L, const float* row, int32_t s,
+                  float scale, bool term) {
+  double m = -INFINITY, z = 0;
+  for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+    m = std::max(m, double(scale) * row[e]);
+  if (term) m = std::max(m, double(scale) * row[L.exit_entry(s)]);
+  for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+    z += std::exp(double(scale) * row[e] - m);
+  if (term) z += std::exp(double(scale) * row[L.exit_entry(s)] - m);
+  return m + std::log(z);
+}
+
 // policy_log_probs (vectorised blocks of 512 states) against log-softmax(scale * row) over each
 // state's edges and exit written out in double: random tables on random DAGs (states that do not
 // terminate), grids with levels wider than a block, three runs, two temperatures.
@@ -98,14 +111,7 @@ TEST(VectorMath, PolicySoftmaxEqualsADoubleLogSoftmax) {
         for (int32_t s = 0; s < L.num_states; ++s) {
           const float* row = params.data() + std::size_t(r) * L.stride();
           const bool term = std::isfinite(h.log_reward[s]);
-          double m = -INFINITY, z = 0;
-          for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
-            m = std::max(m, double(scale) * row[e]);
-          if (term) m = std::max(m, double(scale) * row[L.exit_entry(s)]);
-          for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
-            z += std::exp(double(scale) * row[e] - m);
-          if (term) z += std::exp(double(scale) * row[L.exit_entry(s)] - m);
-          const double lse = m + std::log(z);
+          const double lse = double_lse(h, L, row, s, scale, term);
           for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) {
             const double want = double(scale) * row[e] - lse;
             const std::size_t k = std::size_t(r) * L.num_edges + e;
