@@ -138,5 +138,47 @@ TEST(VectorMath, PolicySoftmaxEqualsADoubleLogSoftmax) {
   RecordProperty("worst_libm", testing::PrintToString(worst_libm));
 }
 
+// backward_log_probs (vectorised blocks of children) against log-softmax(theta) over each state's
+// parent edges in double, and beside libm's per-state form: random logits, random DAGs and a grid
+// with levels wider than a block (the source, without parents, in the first block), two runs.
+TEST(VectorMath, BackwardLogProbsEqualADoubleLogSoftmaxOverParents) {
+  std::vector<Dag> dags = test::small_dags(Backend::Cpu);
+  dags.push_back(make_hypergrid({3, 12}, Backend::Cpu));
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  double worst = 0, worst_libm = 0;
+  for (const Dag& dag : dags) {
+    const DagArrays h = dag.to_host();
+    const int32_t runs = 2, E = dag.num_edges();
+    std::vector<float> theta(std::size_t(runs) * E), lp(theta.size(), NAN), lp1(theta.size());
+    for (float& v : theta) v = g(rng);
+    backward_log_probs(dag.view(), theta.data(), runs, lp.data());
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t c = 0; c < dag.num_states(); ++c)
+        backward_log_probs_state(dag.view(), theta.data() + std::size_t(r) * E, c,
+                                 lp1.data() + std::size_t(r) * E);
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t c = 0; c < dag.num_states(); ++c) {
+        const float* t = theta.data() + std::size_t(r) * E;
+        double m = -INFINITY, z = 0;
+        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
+          m = std::max(m, double(t[h.parent_edge[j]]));
+        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
+          z += std::exp(double(t[h.parent_edge[j]]) - m);
+        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j) {
+          const std::size_t k = std::size_t(r) * E + h.parent_edge[j];
+          const double want = double(t[h.parent_edge[j]]) - m - std::log(z);
+          ASSERT_TRUE(std::isfinite(lp[k])) << "edge " << h.parent_edge[j] << " not written";
+          worst = std::max(worst, std::abs(lp[k] - want) / (1 + std::abs(want)));
+          worst_libm = std::max(worst_libm, std::abs(lp1[k] - want) / (1 + std::abs(want)));
+        }
+      }
+  }
+  EXPECT_LE(worst, 8e-7);
+  EXPECT_LE(worst, 2 * worst_libm);
+  RecordProperty("worst", testing::PrintToString(worst));
+  RecordProperty("worst_libm", testing::PrintToString(worst_libm));
+}
+
 }  // namespace
 }  // namespace gfnrl::detail::cpu

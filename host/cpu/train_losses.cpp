@@ -1,6 +1,10 @@
 // CPU twin of kernels/train_losses.cu: the learners' loss gradients.
 // Every gradient, replay and priority operation runs in parallel over runs, each run on one
 // thread in a fixed order, so results are identical for every thread count.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/vector_math.hpp"
 #include "ops/training_ops.hpp"
 #include "parallel.hpp"
 
@@ -25,14 +29,67 @@ void dqn_loss(const DqnArgs<float>& a) {
     for (int32_t i = 0; i < a.samples; ++i) dqn_sample(a, r, i);
 }
 
+namespace {
+constexpr int32_t kBackwardBlock = 512;
+
+// Per parent edge the logit and its child's shift; per child the max (then the log-normaliser)
+// and the sum.
+struct BackwardScratch {
+  std::vector<float> term, shift, exp_term, max, sum;
+};
+
+// log P_B = log-softmax of theta over the parent edges of children [c0, c1) of one run, as
+// backward_log_probs_state computes it, in passes that vectorise (soft_values.cpp's scheme): the
+// logits gathered in CSC order with each child's max, exp of the block's terms in one loop
+// (vexp), the sums, log of every sum in one loop (vlog), the outputs scattered back.
+GFNRL_CPU_CLONES
+void backward_block(const DagView& d, const float* theta, int32_t c0, int32_t c1, float* log_pb,
+                    BackwardScratch& w) {
+  const int32_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0, n = c1 - c0;
+  w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
+  w.max.resize(n), w.sum.resize(n);
+  for (int32_t i = 0; i < n; ++i) {
+    float m = neg_inf();
+    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j) {
+      const float t = theta[d.parent_edge[j]];
+      w.term[j - j0] = t;
+      m = t > m ? t : m;
+    }
+    w.max[i] = m;
+    const float shift = m > neg_inf() ? m : 0.0f;
+    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+      w.shift[j - j0] = shift;
+  }
+#pragma omp simd
+  for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
+  for (int32_t i = 0; i < n; ++i) {
+    float sum = 0.0f;
+    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+      sum += w.exp_term[j - j0];
+    w.sum[i] = sum;
+  }
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i)
+    w.max[i] = w.max[i] > neg_inf() ? w.max[i] + vlog(w.sum[i]) : neg_inf();
+  for (int32_t i = 0; i < n; ++i)
+    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+      log_pb[d.parent_edge[j]] = w.term[j - j0] - w.max[i];
+}
+}  // namespace
+
 void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
-  const int64_t n = int64_t(runs) * d.num_states;
-  const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel())
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = i / d.num_states;
-    backward_log_probs_state(d, theta + r * d.num_edges, static_cast<int32_t>(i - r * d.num_states),
-                             log_pb + r * d.num_edges);
+  const int64_t blocks = (d.num_states + kBackwardBlock - 1) / kBackwardBlock;
+  const OpScope op(CpuOp::ExactSweep, int64_t(runs) * d.num_states);
+#pragma omp parallel if (op.parallel(runs * blocks))
+  {
+    BackwardScratch w;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < runs * blocks; ++b) {
+      const int64_t r = b / blocks;
+      const auto c0 = static_cast<int32_t>((b - r * blocks) * kBackwardBlock);
+      backward_block(d, theta + r * d.num_edges, c0, std::min(d.num_states, c0 + kBackwardBlock),
+                     log_pb + r * d.num_edges, w);
+    }
   }
 }
 
