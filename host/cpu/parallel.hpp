@@ -91,4 +91,22 @@ class OpScope {
   std::chrono::steady_clock::time_point t0_{};
 };
 
+/// Every run's states in blocks of `block`: fn(run, first, end, scratch) for each (run, block),
+/// over the threads when `op` goes parallel, with one Scratch per thread (the vectorised
+/// per-state passes of train_rollout.cpp and train_losses.cpp).
+template <class Scratch, class Fn>
+void for_run_blocks(const OpScope& op, int32_t runs, int32_t num_states, int32_t block, Fn fn) {
+  const int64_t blocks = (num_states + block - 1) / block;
+#pragma omp parallel if (op.parallel(runs * blocks))
+  {
+    Scratch scratch;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < runs * blocks; ++b) {
+      const auto r = static_cast<int32_t>(b / blocks);
+      const auto first = static_cast<int32_t>((b - r * blocks) * block);
+      fn(r, first, first + block < num_states ? first + block : num_states, scratch);
+    }
+  }
+}
+
 }  // namespace gfnrl::detail::cpu

@@ -1,7 +1,6 @@
 // CPU twin of kernels/train_losses.cu: the learners' loss gradients.
 // Every gradient, replay and priority operation runs in parallel over runs, each run on one
 // thread in a fixed order, so results are identical for every thread count.
-#include <algorithm>
 #include <vector>
 
 #include "cpu/vector_math.hpp"
@@ -78,19 +77,12 @@ void backward_block(const DagView& d, const float* theta, int32_t c0, int32_t c1
 }  // namespace
 
 void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
-  const int64_t blocks = (d.num_states + kBackwardBlock - 1) / kBackwardBlock;
   const OpScope op(CpuOp::ExactSweep, int64_t(runs) * d.num_states);
-#pragma omp parallel if (op.parallel(runs * blocks))
-  {
-    BackwardScratch w;
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < runs * blocks; ++b) {
-      const int64_t r = b / blocks;
-      const auto c0 = static_cast<int32_t>((b - r * blocks) * kBackwardBlock);
-      backward_block(d, theta + r * d.num_edges, c0, std::min(d.num_states, c0 + kBackwardBlock),
-                     log_pb + r * d.num_edges, w);
-    }
-  }
+  for_run_blocks<BackwardScratch>(op, runs, d.num_states, kBackwardBlock,
+                                  [&](int32_t r, int32_t c0, int32_t c1, BackwardScratch& w) {
+                                    backward_block(d, theta + int64_t(r) * d.num_edges, c0, c1,
+                                                   log_pb + int64_t(r) * d.num_edges, w);
+                                  });
 }
 
 void tlm_loss(const TlmArgs<float>& a) {

@@ -1,7 +1,6 @@
 // CPU twin of kernels/train_rollout.cu: every run's policy softmax (in vectorised blocks), the
 // log Z estimates, and the rollouts, in parallel over (run, trajectory); each trajectory writes
 // only its own slots.
-#include <algorithm>
 #include <vector>
 
 #include "cpu/vector_math.hpp"
@@ -68,20 +67,13 @@ void policy_block(const DagView& d, const TableLayout& L, const float* row, int3
 
 void policy_log_probs(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
                       float scale, float* log_prob, float* exit_log_prob) {
-  const int64_t blocks = (d.num_states + kPolicyBlock - 1) / kPolicyBlock;
   const OpScope op(CpuOp::PolicySoftmax, int64_t(runs) * d.num_states);
-#pragma omp parallel if (op.parallel(runs * blocks))
-  {
-    PolicyScratch w;
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < runs * blocks; ++b) {
-      const int64_t r = b / blocks;
-      const auto s0 = static_cast<int32_t>((b - r * blocks) * kPolicyBlock);
-      policy_block(d, L, params + r * L.stride(), s0,
-                   std::min(d.num_states, s0 + kPolicyBlock), scale, log_prob + r * d.num_edges,
-                   exit_log_prob + r * d.num_states, w);
-    }
-  }
+  for_run_blocks<PolicyScratch>(op, runs, d.num_states, kPolicyBlock,
+                                [&](int32_t r, int32_t s0, int32_t s1, PolicyScratch& w) {
+                                  policy_block(d, L, params + int64_t(r) * L.stride(), s0, s1,
+                                               scale, log_prob + int64_t(r) * d.num_edges,
+                                               exit_log_prob + int64_t(r) * d.num_states, w);
+                                });
 }
 
 void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,

@@ -386,16 +386,14 @@ def _run_study(plan, seed, steps, eval_every, spearman, jobs=1):
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(worker, i) for i in range(len(plan))]
             try:
-                for f in futures:  # the first failure in plan order is the one raised
-                    f.result()
-            except _Stopped:
-                pass
-            except BaseException:
+                concurrent.futures.wait(futures)
+            except BaseException:  # Ctrl-C: the running jobs stop at their next evaluation
                 stop.set()
                 for f in futures:
                     f.cancel()
                 raise
-        for f in futures:  # a job stopped because another failed: raise that failure
+        # The first failure in plan order (not a job stopped because of it).
+        for f in futures:
             if f.exception() is not None and not isinstance(f.exception(), _Stopped):
                 raise f.exception()
     results, lines = {}, [_CURVE_HEADER]
