@@ -20,8 +20,11 @@ Usage: tools/scale_plan.py --ndim 6 --height 15 --gpus 4 [--csv levels.csv]
 import argparse
 import csv
 import json
+import math
+import os
 import random
 import sys
+import tempfile
 
 BYTES_PER_STATE, BYTES_PER_EDGE = 64, 44  # host/runtime/memory_budget.cpp
 SWEEP_BYTES_PER_STATE, SWEEP_BYTES_PER_EDGE = 20, 20  # bench_exact.cpp's soft VI traffic
@@ -162,16 +165,30 @@ def main(argv=None):
             return 2
     for name, v in [("--gpu-memory-gb", a.gpu_memory_gb), ("--hbm-gbps", a.hbm_gbps),
                     ("--link-gbps", a.link_gbps)]:
-        if not v > 0:
-            print(f"scale_plan: {name} = {v} must be > 0", file=sys.stderr)
+        if not 0 < v < math.inf:
+            print(f"scale_plan: {name} = {v} must be > 0 and finite", file=sys.stderr)
             return 2
+    if not 0 <= a.level_latency_us < math.inf:
+        print(f"scale_plan: --level-latency-us = {a.level_latency_us} must be >= 0 and finite",
+              file=sys.stderr)
+        return 2
+    if a.csv and (os.path.exists(a.csv) and not os.path.isfile(a.csv)
+                  or not os.access(os.path.dirname(os.path.abspath(a.csv)), os.W_OK)):
+        print(f"scale_plan: --csv {a.csv}: not a regular file in a writable folder", file=sys.stderr)
+        return 2
     summary, levels = plan(a.ndim, a.height, a.gpus, a.samples, a.seed, a.gpu_memory_gb,
                            a.hbm_gbps, a.link_gbps, a.level_latency_us)
-    if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(levels[0]))
-            w.writeheader()
-            w.writerows(levels)
+    if a.csv:  # whole or not at all: a temporary beside it, renamed over it when written
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.csv)), suffix=".csv")
+        try:
+            with os.fdopen(fd, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(levels[0]))
+                w.writeheader()
+                w.writerows(levels)
+            os.replace(tmp, a.csv)
+        except BaseException:
+            os.unlink(tmp)
+            raise
     if a.json:
         print(json.dumps(summary))
     else:

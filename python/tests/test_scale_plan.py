@@ -73,8 +73,25 @@ def test_memory_and_index_limits():
                                       ("--height", ["--ndim", "3", "--height", "1"]),
                                       ("--gpus", ["--ndim", "3", "--height", "4", "--gpus", "0"]),
                                       ("--link-gbps", ["--ndim", "3", "--height", "4",
-                                                       "--link-gbps", "0"])])
+                                                       "--link-gbps", "0"]),
+                                      ("--hbm-gbps", ["--ndim", "3", "--height", "4",
+                                                      "--hbm-gbps", "nan"]),
+                                      ("--level-latency-us", ["--ndim", "3", "--height", "4",
+                                                              "--level-latency-us", "-1"]),
+                                      ("--csv", ["--ndim", "3", "--height", "4",
+                                                 "--csv", "/dev/null"]),
+                                      ("--csv", ["--ndim", "3", "--height", "4",
+                                                 "--csv", "/proc/nowhere/x.csv"])])
 def test_bad_values_exit_2_naming_them(bad, args, capsys):
     assert scale_plan.main(args) == 2
     err = capsys.readouterr().err
-    assert bad in err and ("range" in err or "must be" in err)
+    assert bad in err and ("range" in err or "must be" in err or "not a regular file" in err)
+
+
+def test_csv_holds_one_row_per_level(tmp_path):
+    out = tmp_path / "levels.csv"
+    assert scale_plan.main(["--ndim", "3", "--height", "4", "--gpus", "2", "--samples", "20",
+                            "--csv", str(out)]) == 0
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("level,states,edges") and len(rows) == 1 + 3 * 3 + 1
+    assert [p.name for p in tmp_path.iterdir()] == ["levels.csv"]
