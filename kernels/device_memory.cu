@@ -89,6 +89,17 @@ std::string device_description() {
          std::to_string(p.multiProcessorCount) + " SMs, " + format_bytes(p.totalGlobalMem) + ")";
 }
 
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+void set_device(int ordinal) { GFNRL_CUDA_CHECK(cudaSetDevice(ordinal)); }
+
 std::size_t free_bytes() {
   std::size_t free = 0, total = 0;
   GFNRL_CUDA_CHECK(cudaMemGetInfo(&free, &total));

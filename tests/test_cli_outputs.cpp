@@ -95,6 +95,8 @@ TEST_F(CliOutputs, SpecialFilesAreWrittenInPlaceNotReplaced) {
          {std::string(kTrain) + " --out " + t,
           std::string(kTrain) + " --out " + path("c.csv") + " --save-policy " + t,
           std::string(kTrain) + " --out " + path("c.csv") + " --save-pb " + t,
+          // a device takes any number of writers: two outputs may name it
+          std::string(kTrain) + " --out " + t + " --save-policy " + t,
           "convert --ndim 2 --height 3 --quiet --out " + t}) {
       const Result r = run(args);
       EXPECT_EQ(r.code, 0) << args << "\n" << r.err;

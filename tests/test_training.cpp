@@ -217,6 +217,48 @@ TEST_P(EveryLearner, RunsInABatchAreIndependent) {
   EXPECT_EQ(std::vector<float>(all.begin() + 2 * stride, all.end()), one);
 }
 
+// A slice of a batch (TrainConfig::runs_slice, each MPI rank's share) trains bit for bit as those
+// runs of the whole batch, with per-run learning rates and exploration cut to the slice.
+TEST_P(EveryLearner, ASliceOfRunsTrainsAsThoseRunsOfTheBatch) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  TrainConfig c = converging_config(GetParam());
+  c.runs = 5;
+  c.lr = {0.01f, 0.02f, 0.03f, 0.05f, 0.07f};
+  c.epsilon = {0.0f, 0.1f, 0.2f, 0.05f, 0.15f};
+  c.lr_log_z = {0.1f, 0.2f, 0.05f, 0.3f, 0.02f};
+  Trainer batch(dag, &pb, c);
+  const TrainConfig s = c.runs_slice(2, 2);
+  ASSERT_EQ(s.runs, 2);
+  EXPECT_EQ(s.seed, c.seed + 2);
+  EXPECT_EQ(s.lr, (std::vector<float>{0.03f, 0.05f}));
+  EXPECT_EQ(s.temperature, c.temperature);  // one value: every run's
+  Trainer slice(dag, &pb, s);
+  for (int i = 0; i < 80; ++i) batch.step(), slice.step();
+  const auto all = batch.parameters(), part = slice.parameters();
+  const std::size_t stride = part.size() / 2;
+  EXPECT_EQ(std::vector<float>(all.begin() + 2 * stride, all.begin() + 4 * stride), part);
+  const auto eb = batch.evaluate(), es = slice.evaluate();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(eb[2 + r].metrics.tv, es[r].metrics.tv) << r;
+    EXPECT_EQ(eb[2 + r].log_z_estimate, es[r].log_z_estimate) << r;
+  }
+}
+
+TEST(TrainConfigSlice, RefusesARangeOutsideTheBatch) {
+  TrainConfig c;
+  c.runs = 4;
+  for (auto [first, count] : {std::pair{-1, 1}, {0, 0}, {3, 2}, {4, 1}}) {
+    try {
+      (void)c.runs_slice(first, count);
+      ADD_FAILURE() << "accepted the slice " << first << "+" << count;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("[0, 4)"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(c.runs_slice(3, 1).seed, c.seed + 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Learners, EveryLearner,
                          ::testing::Values(Algo::TB, Algo::DB, Algo::SubTB, Algo::SoftDQN,
                                            Algo::Munchausen, Algo::ZVar, Algo::FM),

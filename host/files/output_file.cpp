@@ -87,8 +87,10 @@ void check_distinct_outputs(const std::vector<std::pair<std::string, std::string
   std::vector<std::pair<std::string, std::string>> seen;  // (flag, canonical target)
   for (const auto& [flag, path] : outputs) {
     if (path.empty()) continue;
+    const OutputTarget where = resolve_output(path, flag);
+    if (where.in_place) continue;  // a device such as /dev/null takes any number of writers
     std::error_code ec;
-    const std::filesystem::path target(resolve_output(path, flag).target);
+    const std::filesystem::path target(where.target);
     std::string key = std::filesystem::weakly_canonical(target, ec).string();
     if (ec) key = std::filesystem::absolute(target).lexically_normal().string();
     for (const auto& [other_flag, other] : seen)

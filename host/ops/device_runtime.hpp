@@ -25,6 +25,8 @@ void copy(void* dst, bool dst_device, const void* src, bool src_device, std::siz
 void synchronize();
 bool device_available();
 std::string device_description();
+int device_count();
+void set_device(int ordinal);
 std::size_t free_bytes();
 // Event timing on the library stream (kernels/stopwatch.cu).
 std::shared_ptr<void> create_event_pair();

@@ -15,6 +15,16 @@ bool cuda_available() { return detail::cuda::device_available(); }
 
 std::string cuda_device_description() { return detail::cuda::device_description(); }
 
+int cuda_device_count() { return detail::cuda::device_count(); }
+
+void use_cuda_device(int ordinal) {
+  const int n = cuda_device_count();
+  if (ordinal < 0 || ordinal >= n)
+    throw InputError("CUDA device " + std::to_string(ordinal) + ": this process sees " +
+                     std::to_string(n) + " device(s), ordinals [0, " + std::to_string(n) + ")");
+  detail::cuda::set_device(ordinal);
+}
+
 const std::vector<std::string>& backend_names() {
   static const std::vector<std::string> names{"cpu", "cuda", "auto"};
   return names;

@@ -22,6 +22,8 @@ std::string device_description() {
   return "this build of libgfnrl_cuda has no CUDA backend (configured without a CUDA compiler)";
 }
 std::size_t free_bytes() { return 0; }
+int device_count() { return 0; }
+void set_device(int) { refuse(); }
 std::shared_ptr<void> create_event_pair() { refuse(); }
 void record_start(void*) { refuse(); }
 double elapsed_seconds(void*) { refuse(); }

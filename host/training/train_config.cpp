@@ -226,6 +226,21 @@ void validate_loss_options(const TrainConfig& c) {
 }
 }  // namespace
 
+TrainConfig TrainConfig::runs_slice(int32_t first, int32_t count) const {
+  if (first < 0 || count < 1 || int64_t(first) + count > runs)
+    throw InputError("runs_slice(" + std::to_string(first) + ", " + std::to_string(count) +
+                     "): the slice must lie in the batch's runs [0, " + std::to_string(runs) +
+                     ") and hold at least one run");
+  validate();  // every per-run list holds one value or `runs`
+  TrainConfig s = *this;
+  s.runs = count;
+  s.seed = seed + static_cast<uint64_t>(first);
+  for (std::vector<float>* v : {&s.epsilon, &s.temperature, &s.epsilon_end, &s.temperature_end,
+                                &s.lr, &s.lr_log_z})
+    if (v->size() != 1) *v = std::vector<float>(v->begin() + first, v->begin() + first + count);
+  return s;
+}
+
 void TrainConfig::validate() const {
   require(runs >= 1, "runs", runs, ">= 1");
   require(batch >= 1, "batch", batch, ">= 1");

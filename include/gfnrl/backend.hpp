@@ -16,6 +16,12 @@ bool cuda_available();
 /// Name and compute capability of the current CUDA device ("NVIDIA H100 80GB HBM3 (sm_90)"),
 /// or an explanation of why there is none.
 std::string cuda_device_description();
+/// The CUDA devices this process sees (0 without the CUDA backend or a device).
+int cuda_device_count();
+/// Makes device `ordinal` (in [0, cuda_device_count())) the calling thread's device; call it
+/// before any other CUDA work (the library's stream belongs to the device current then). The CLI
+/// under MPI binds rank `local_rank % cuda_device_count()`. InputError for a bad ordinal.
+void use_cuda_device(int ordinal);
 
 /// cpu, cuda, auto: the names parse_backend accepts.
 const std::vector<std::string>& backend_names();

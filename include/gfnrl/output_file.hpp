@@ -29,7 +29,7 @@ struct OutputTarget {
 OutputTarget resolve_output(const std::string& path, const std::string& flag = "output");
 
 /// InputError when two of the (flag, path) outputs resolve to the same file, naming both flags.
-/// Empty paths (an output not requested) are skipped.
+/// Empty paths (an output not requested) and special files (/dev/null) are skipped.
 void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
 class OutputFile {

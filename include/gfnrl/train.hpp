@@ -213,6 +213,12 @@ struct TrainConfig {
   /// The factor on every table rate at update u (1-based): with W warm-up and C cosine updates,
   ///   u <= W: u / W;   then 0.5 (1 + cos(pi min(u - W, C) / C)) when C > 0, else 1.
   float lr_factor(int64_t u) const;
+  /// Runs [first, first + count) of this batch as a batch of their own: seed + first, and each
+  /// per-run list cut to those runs (one-value lists stay). Its run r trains exactly as run
+  /// first + r of the whole batch (runs share launches, not state), which is what lets
+  /// `gfnrl train` under MPI give each rank a slice. Throws InputError for a range outside
+  /// [0, runs) or count < 1.
+  TrainConfig runs_slice(int32_t first, int32_t count) const;
 };
 
 /// A learner's recommended configuration, the CLI's and the Python Trainer's defaults:

@@ -1,5 +1,6 @@
 // Shared CLI options and environment construction.
 #include "cli_common.hpp"
+#include "ranks.hpp"
 
 #include <charconv>
 #include <iostream>
@@ -7,7 +8,7 @@
 namespace gfnrl::cli {
 
 void progress(const EnvOptions& o, const std::string& msg) {
-  if (!o.quiet) std::cerr << "[gfnrl] " << msg << std::endl;
+  if (!o.quiet && Ranks::get().root()) std::cerr << "[gfnrl] " << msg << std::endl;
 }
 
 const std::vector<std::string>& correction_names() {

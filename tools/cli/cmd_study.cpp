@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "ranks.hpp"
 #include "study_plan.hpp"
 #include "tuning.hpp"
 
@@ -63,9 +64,9 @@ nlohmann::json describe_tuning(const nlohmann::json& tuned, const std::string& p
                               std::to_string(last);
     if (disjoint)
       progress(env, seeds + " (disjoint)");
-    else  // a warning even with --quiet: the curves are not independent of the selection
+    else if (Ranks::get().root())  // a warning even with --quiet: the curves are not
       std::cerr << "gfnrl: warning: " << seeds << ", OVERLAPPING: the selection saw some of "
-                << "these seeds; pick --seed outside the tune's\n";
+                << "these seeds; pick --seed outside the tune's\n";  // independent of the selection
   }
   t["seeds_disjoint"] = disjoint;
   std::vector<std::string> differ;
@@ -97,7 +98,9 @@ void print_table(const nlohmann::json& learners) {
   }
 }
 
-int run(const StudyOptions& o, const CLI::App& cmd) {
+int run(const StudyOptions& given, const CLI::App& cmd) {
+  StudyOptions o = given;  // under MPI only rank 0 writes
+  o.session.out = output_on_this_rank(o.session.out);
   // --preset backward: every learner with each P_B choice (coupled and guided for pg / ac only);
   // the environment is left as given.
   const bool backward = o.session.preset == "backward";
@@ -105,6 +108,7 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   if (backward) so.preset.clear();
   const std::vector<std::string> pbs = study_backward_policies(so, backward);
   const EnvOptions env = checked_environment(so, cmd);
+  Ranks::mutable_get().set_quiet(env.quiet);
   std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, backward);
   nlohmann::json tuned;
   std::string tuned_path = o.tuned;
@@ -123,11 +127,13 @@ int run(const StudyOptions& o, const CLI::App& cmd) {
   const nlohmann::json tuning =
       tuned.is_null() ? nlohmann::json() : describe_tuning(tuned, tuned_path, so, built, env);
   nlohmann::json learners = nlohmann::json::array();
+  Ranks::mutable_get().checks_passed();  // every rank's checks, before any training
   const int32_t workers = concurrent_jobs(jobs, built, so.jobs);
   if (workers > 1)
     progress(env, std::to_string(workers) + " learners side by side (--jobs; the CSV is in "
                   "learner order either way)");
   for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers)) learners.push_back(l);
+  if (!Ranks::get().root()) return 0;  // rank 0 writes every rank's rows
   csv.commit();
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
   if (!env.json) {

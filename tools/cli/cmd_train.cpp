@@ -4,6 +4,8 @@
 #include <optional>
 
 #include "distribution_csv.hpp"
+#include "ranks.hpp"
+#include "run_pieces.hpp"
 
 namespace gfnrl::cli {
 
@@ -16,12 +18,10 @@ struct TrainCliOptions {
   SessionOptions session;
 };
 
-int run(const TrainCliOptions& o, const CLI::App& cmd) {
+// What train refuses of the options given (names as given: under MPI the other ranks' outputs
+// are /dev/null).
+void check_learner_options(const TrainCliOptions& o, const Learner& learner) {
   const SessionOptions& so = o.session;
-  const Learner learner = parse_learner(o.algo);
-  const EnvOptions env = checked_environment(so, cmd);
-  TrainConfig cfg = session_config(so, learner.algo);
-  cfg.forward_looking = cfg.forward_looking || learner.forward_looking;
   if (so.learner.cfg.forward_looking && learner.algo != Algo::DB && learner.algo != Algo::SubTB)
     throw InputError("--forward-looking applies to db and subtb; " + o.algo + " has no flow table" +
                      (learner.algo == Algo::ModifiedDB
@@ -33,53 +33,142 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
   if (learner.algo != Algo::SubTB && so.learner.subtb_weighting != "geometric-within")
     throw InputError("--subtb-weighting " + so.learner.subtb_weighting + " applies to subtb and "
                      "trust-pcl; " + o.algo + " has no sub-trajectories");
-  const bool pb_binary = ends_with(o.save_pb, ".bin");
-  if (!o.save_pb.empty() && !pb_binary && !ends_with(o.save_pb, ".txt"))
+  if (!o.save_pb.empty() && !ends_with(o.save_pb, ".bin") && !ends_with(o.save_pb, ".txt"))
     throw InputError("--save-pb " + o.save_pb + ": name it .txt (text) or .bin (binary DAG file)");
-  // Every output is checked and opened (as a temporary) before any work: a bad path exits 2, and
-  // a failure later leaves none of them behind.
-  check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb},
-                          {"--snapshot-out", o.snapshot_out}});
   if ((o.snapshot_every > 0) != !o.snapshot_out.empty())
     throw InputError("--snapshot-every and --snapshot-out go together (every K steps, run 0's "
                      "P_T into FILE)");
   if (o.snapshot_every > 0 && (learner.needs_prior || !so.prior.empty()))
     throw InputError("--snapshot-every: snapshots compare with R/Z; a base-policy target (mu^T R) "
                      "is not supported yet");
+}
+
+// --save-policy and --save-pb: run 0's final policy and P_B, opened before any work.
+class Run0Files {
+ public:
+  Run0Files(const std::string& policy, const std::string& pb, bool pb_binary)
+      : policy_path_(policy), pb_path_(pb), pb_binary_(pb_binary) {
+    if (!policy.empty()) policy_.emplace(policy, false, "--save-policy");
+    if (!pb.empty()) pb_.emplace(pb, pb_binary, "--save-pb");
+  }
+  void write(const Trainer& t) {
+    if (policy_) write_policy_file(policy_->stream(), t.dag(), t.policy(0));
+    if (pb_) {
+      const BackwardPolicy run0 = t.backward_policy(0);
+      write_dag_file(dag_to_file(t.dag(), &run0), pb_->stream(),
+                     pb_binary_ ? DagFormat::Binary : DagFormat::Text);
+    }
+  }
+  void commit(const EnvOptions& env) {
+    if (policy_) {
+      policy_->commit();
+      progress(env, "wrote run 0's policy to " + policy_path_);
+    }
+    if (pb_) {
+      pb_->commit();
+      progress(env, "wrote the DAG with run 0's P_B to " + pb_path_ + " (reuse: --dag " +
+                        pb_path_ + " --pb file)");
+    }
+  }
+
+ private:
+  std::string policy_path_, pb_path_;
+  bool pb_binary_;
+  std::optional<OutputFile> policy_, pb_;
+};
+
+// This rank's runs trained: into the CSV in one process; under MPI gathered on rank 0, which
+// writes every rank's rows. The loop over every run on rank 0 (or the one process); nullopt on
+// the other ranks, whose part is then done.
+std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer, const std::vector<Piece>& mine,
+                                     double log_z, LoopOptions lo, AtomicCsv& csv) {
+  Ranks& ranks = Ranks::mutable_get();
+  const RowSink to_csv = [&csv](const std::string& row) { csv.line(row); };
+  if (!ranks.sharded()) return train_loop(*trainer, log_z, lo, to_csv);
+  std::vector<PieceResult> piece;
+  if (trainer) {
+    lo.first_run = mine[0].first;
+    lo.on_progress = [&ranks](double f) { ranks.report_progress(f); };
+    std::vector<std::string> rows;
+    const LoopResult res =
+        train_loop(*trainer, log_z, lo, [&rows](const std::string& r) { rows.push_back(r); });
+    piece.push_back({mine[0], res, log_z, std::move(rows)});
+  }
+  const auto merged = gather_pieces(std::move(piece), 1, to_csv);
+  if (!merged) return std::nullopt;
+  return (*merged)[0].loop;
+}
+
+// The --json summary of a train.
+void print_summary(const LoopResult& res, const TrainConfig& cfg, const SessionOptions& so,
+                   const Learner& learner, const Environment& built, double log_z,
+                   const RewardModes& modes, Backend b) {
+  nlohmann::json j = summarize(res, cfg, learner.name);
+  j.update(built.description);
+  j["command"] = "train";
+  j["num_states"] = built.dag.num_states();
+  j["correction"] = so.correction;
+  j["pb"] = so.correction;
+  j["seed"] = cfg.seed;
+  j["batch"] = cfg.batch;
+  j["log_z"] = log_z;
+  j["num_modes"] = modes.states.size();  // of R; modes_found counts these
+  if (built.grid) j["num_mode_regions"] = modes.num_regions;
+  if (cfg.prior) j["prior"] = so.prior.empty() ? "uniform" : so.prior;
+  j["backend"] = backend_name(b);
+  if (b == Backend::Cuda) j["device"] = cuda_device_description();
+  j["out"] = so.out;
+  print_json_line(j);
+}
+
+int run(const TrainCliOptions& given, const CLI::App& cmd) {
+  TrainCliOptions o = given;  // under MPI only rank 0 writes
+  for (std::string* path : {&o.session.out, &o.save_policy, &o.save_pb, &o.snapshot_out})
+    *path = output_on_this_rank(*path);
+  Ranks& ranks = Ranks::mutable_get();
+  const SessionOptions& so = o.session;
+  const Learner learner = parse_learner(o.algo);
+  const EnvOptions env = checked_environment(so, cmd);
+  ranks.set_quiet(env.quiet);
+  TrainConfig cfg = session_config(so, learner.algo);
+  cfg.forward_looking = cfg.forward_looking || learner.forward_looking;
+  check_learner_options(given, learner);
+  // Every output is checked and opened (as a temporary) before any work: a bad path exits 2, and
+  // a failure later leaves none of them behind.
+  check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb},
+                          {"--snapshot-out", o.snapshot_out}});
   AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
-  std::optional<OutputFile> policy_out, pb_out;
-  if (!o.save_policy.empty()) policy_out.emplace(o.save_policy, false, "--save-policy");
-  if (!o.save_pb.empty()) pb_out.emplace(o.save_pb, pb_binary, "--save-pb");
+  Run0Files run0(o.save_policy, o.save_pb, ends_with(given.save_pb, ".bin"));
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const Dag& dag = built.dag;
   const auto pb = make_correction(attach_prior(so, learner, dag, cfg), built);
   std::optional<DistributionCsv> snapshots;
   if (o.snapshot_every > 0) snapshots.emplace(o.snapshot_out, "--snapshot-out", built, true);
-
   progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
                     std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
                     " trajectories (P_B " + so.correction + ", " +
                     format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " +
                     backend_name(b));
-  Trainer trainer(dag, pb.get(), cfg);
-  const double log_z = trainer.target_log_z();
+  // Under MPI this rank's slice of the runs (rank 0's holds run 0: policy, P_B, snapshots).
+  const std::vector<Piece> mine = rank_pieces({cfg.runs}, ranks.rank(), ranks.size());
+  std::optional<Trainer> trainer;
+  if (!mine.empty()) trainer.emplace(dag, pb.get(), cfg.runs_slice(mine[0].first, mine[0].count));
+  ranks.checks_passed();  // every rank's checks, before any training
+  const double log_z = trainer ? trainer->target_log_z() : 0.0;
   const RewardModes modes = mode_groups(built);
-  LoopOptions lo{so.steps, so.eval_every, env.quiet, learner.name, so.tv_threshold, {}, {}, &modes, so.spearman};
-  if (snapshots)
+  LoopOptions lo{so.steps, so.eval_every, env.quiet || !ranks.root(), learner.name,
+                 so.tv_threshold, {}, {}, &modes, so.spearman};
+  if (snapshots && ranks.root())
     lo.after_step = [&](const Trainer& t) {
       const int64_t done = t.steps_done();
       if (done % o.snapshot_every == 0 || done == so.steps)
         snapshots->add(terminating_distribution(dag, t.policy(0)), done);
     };
-  const LoopResult res = train_loop(trainer, log_z, lo, [&csv](const std::string& row) { csv.line(row); });
-  if (policy_out) write_policy_file(policy_out->stream(), dag, trainer.policy(0));
-  if (pb_out) {
-    const BackwardPolicy run0 = trainer.backward_policy(0);
-    write_dag_file(dag_to_file(dag, &run0), pb_out->stream(),
-                   pb_binary ? DagFormat::Binary : DagFormat::Text);
-  }
+  const std::optional<LoopResult> res = train_runs(trainer, mine, log_z, lo, csv);
+  if (!res) return 0;  // another rank's part: rank 0 writes
+  run0.write(*trainer);
   csv.commit();
   if (snapshots) {
     snapshots->commit();
@@ -87,34 +176,9 @@ int run(const TrainCliOptions& o, const CLI::App& cmd) {
                       o.snapshot_out + " (plot: python3 tools/plot_distribution.py " +
                       o.snapshot_out + ")");
   }
-  if (policy_out) {
-    policy_out->commit();
-    progress(env, "wrote run 0's policy to " + o.save_policy);
-  }
-  if (pb_out) {
-    pb_out->commit();
-    progress(env, "wrote the DAG with run 0's P_B to " + o.save_pb + " (reuse: --dag " +
-                      o.save_pb + " --pb file)");
-  }
+  run0.commit(env);
   progress(env, "wrote " + so.out);
-  if (env.json) {
-    nlohmann::json j = summarize(res, cfg, learner.name);
-    j.update(built.description);
-    j["command"] = "train";
-    j["num_states"] = dag.num_states();
-    j["correction"] = so.correction;
-    j["pb"] = so.correction;
-    j["seed"] = cfg.seed;
-    j["batch"] = cfg.batch;
-    j["log_z"] = log_z;
-    j["num_modes"] = modes.states.size();  // of R; modes_found counts these
-    if (built.grid) j["num_mode_regions"] = modes.num_regions;
-    if (cfg.prior) j["prior"] = so.prior.empty() ? "uniform" : so.prior;
-    j["backend"] = backend_name(b);
-    if (b == Backend::Cuda) j["device"] = cuda_device_description();
-    j["out"] = so.out;
-    print_json_line(j);
-  }
+  if (env.json) print_summary(*res, cfg, so, learner, built, log_z, modes, b);
   return 0;
 }
 }  // namespace

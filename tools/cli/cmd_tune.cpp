@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "ranks.hpp"
 #include "study_plan.hpp"
 #include "tuning.hpp"
 
@@ -144,42 +145,18 @@ nlohmann::json describe_tune(const TuneOptions& o, const SessionOptions& so,
   j["out"] = so.out;
   return j;
 }
-}  // namespace
-
-nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
-  TunePlan p = plan_tune(o, cmd);
+// Each learner's settings scored from its loop (every run), its best picked (and its table on
+// stdout when `table`), into j: seeds, learners, best.
+void score_tune(const TunePlan& p, const std::vector<LoopResult>& results,
+                bool table, nlohmann::json& j) {
   const SessionOptions& so = p.so;
-  const EnvOptions& env = p.env;
-  const int64_t runs_per_learner = p.grids.front().runs();
-  AtomicCsv csv(so.out);
-  OutputFile best_file(o.best, false, "--best");
-  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon,epsilon_end,temperature");
-  const Backend b = parse_backend(env.backend);
-  const Environment built = build_environment(env, b);
-  progress(env, "tune: " + std::to_string(p.grids.front().settings.size()) + " settings x " +
-                    std::to_string(o.seeds) + " seeds = " + std::to_string(runs_per_learner) +
-                    " runs per learner, seeds " + std::to_string(so.seed) + ".." +
-                    std::to_string(so.seed + runs_per_learner - 1) +
-                    " (report curves on other seeds: study's default is 0..runs-1)");
-  nlohmann::json j = describe_tune(o, so, built, b);
   nlohmann::json learners = nlohmann::json::array(), best = nlohmann::json::object();
   uint64_t last_seed = so.seed;
-  const int32_t workers = concurrent_jobs(p.jobs, built, so.jobs);
-  progress(env, "tune: " + std::to_string(p.jobs.size()) + " learners, " +
-                    std::to_string(workers) + " side by side (--jobs)");
-  std::vector<LoopResult> results;
-  run_jobs(p.jobs, so, env, built, csv, workers, &results, [&p](std::size_t i, int32_t r) {
-    const Grid& grid = p.grids[i];
-    const Setting& s = grid.settings[r / grid.seeds];
-    return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon) + "," +
-           cell(s.epsilon_end) + "," + cell(s.temperature);
-  });
   for (std::size_t i = 0; i < p.jobs.size(); ++i) {
-    Job& job = p.jobs[i];
+    const Job& job = p.jobs[i];
     const Grid& grid = p.grids[i];
-    const LoopResult& res = results[i];
     last_seed = std::max<uint64_t>(last_seed, so.seed + grid.runs() - 1);
-    nlohmann::json settings = score_settings(grid, job.cfg, res);
+    nlohmann::json settings = score_settings(grid, job.cfg, results[i]);
     for (std::size_t k = 0; k < settings.size(); ++k)
       settings[k]["seeds"] = {so.seed + k * grid.seeds, so.seed + (k + 1) * grid.seeds - 1};
     const std::size_t pick = best_setting(settings);
@@ -191,6 +168,48 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
   j["seeds"] = {so.seed, last_seed};
   j["learners"] = learners;
   j["best"] = best;
+}
+}  // namespace
+
+nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool table) {
+  Ranks& ranks = Ranks::mutable_get();
+  TuneOptions o = given;  // under MPI only rank 0 writes
+  o.session.out = output_on_this_rank(o.session.out);
+  o.best = output_on_this_rank(o.best);
+  TunePlan p = plan_tune(o, cmd);
+  const SessionOptions& so = p.so;
+  const EnvOptions& env = p.env;
+  const int64_t runs_per_learner = p.grids.front().runs();
+  AtomicCsv csv(so.out);
+  OutputFile best_file(o.best, false, "--best");
+  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon,epsilon_end,temperature");
+  const Backend b = parse_backend(env.backend);
+  const Environment built = build_environment(env, b);
+  ranks.set_quiet(env.quiet);
+  ranks.checks_passed();  // every rank's checks, before any training
+  progress(env, "tune: " + std::to_string(p.grids.front().settings.size()) + " settings x " +
+                    std::to_string(o.seeds) + " seeds = " + std::to_string(runs_per_learner) +
+                    " runs per learner, seeds " + std::to_string(so.seed) + ".." +
+                    std::to_string(so.seed + runs_per_learner - 1) +
+                    " (report curves on other seeds: study's default is 0..runs-1)");
+  nlohmann::json j = describe_tune(o, so, built, b);
+  const int32_t workers = concurrent_jobs(p.jobs, built, so.jobs);
+  progress(env, "tune: " + std::to_string(p.jobs.size()) + " learners, " +
+                    std::to_string(workers) + " side by side (--jobs)");
+  std::vector<LoopResult> results;
+  run_jobs(p.jobs, so, env, built, csv, workers, &results, [&p](std::size_t i, int32_t r) {
+    const Grid& grid = p.grids[i];
+    const Setting& s = grid.settings[r / grid.seeds];
+    return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon) + "," +
+           cell(s.epsilon_end) + "," + cell(s.temperature);
+  });
+  if (ranks.sharded()) {  // the scores on rank 0; its JSON on every rank (study --tune goes on)
+    if (ranks.root()) score_tune(p, results, table, j);
+    j = nlohmann::json::parse(ranks.broadcast_from_root(ranks.root() ? j.dump() : std::string()));
+    if (!ranks.root()) return j;
+  } else {
+    score_tune(p, results, table, j);
+  }
   best_file.stream() << j.dump(2) << '\n';
   csv.commit();
   best_file.commit();
@@ -202,6 +221,7 @@ nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table) {
 namespace {
 int run(const TuneOptions& o, const CLI::App& cmd) {
   const nlohmann::json j = run_tune(o, cmd, !o.session.env.json);
+  if (!Ranks::get().root()) return 0;
   progress(o.session.env, "curves at the best settings on other seeds: gfnrl study --tuned " + o.best);
   if (o.session.env.json) print_json_line(j);
   return 0;

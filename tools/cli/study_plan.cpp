@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "gfnrl/memory_budget.hpp"
+#include "ranks.hpp"
+#include "run_pieces.hpp"
 
 namespace gfnrl::cli {
 
@@ -95,20 +97,31 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
   with_pb.correction = job.pb;
   TrainConfig& cfg = job.cfg;
   const auto pb = make_correction(attach_prior(with_pb, job.learner, dag, cfg), built);
-  progress(env, job.label + ", " + std::to_string(cfg.runs) + " runs x " +
+  const std::string runs = Ranks::get().sharded()  // rank 0's slice of the job's runs
+                               ? "runs " + std::to_string(job.first_run) + ".." +
+                                     std::to_string(job.first_run + cfg.runs - 1) + " here"
+                               : std::to_string(cfg.runs) + " runs";
+  progress(env, job.label + ", " + runs + " x " +
                     std::to_string(so.steps) + " steps x " + std::to_string(cfg.batch) +
                     " trajectories, lr " + describe(cfg.lr) + ", on " +
                     backend_name(dag.backend()));
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   const RewardModes modes = mode_groups(built);
-  LoopOptions lo{so.steps, so.eval_every, env.quiet, job.label, so.tv_threshold,
-                 std::move(row_suffix), {}, &modes, so.spearman};
+  LoopOptions lo{so.steps, so.eval_every, env.quiet || !Ranks::get().root(), job.label,
+                 so.tv_threshold, std::move(row_suffix), {}, &modes, so.spearman};
+  lo.first_run = job.first_run;
+  lo.on_progress = job.on_progress;
   const LoopResult res = train_loop(trainer, log_z, lo, rows);
   if (loop) *loop = res;
-  nlohmann::json l = summarize(res, cfg, job.label);
+  return job_summary(job, res, log_z, built, modes);
+}
+
+nlohmann::json job_summary(const Job& job, const LoopResult& loop, double target_log_z,
+                           const Environment& built, const RewardModes& modes) {
+  nlohmann::json l = summarize(loop, job.cfg, job.label);
   l["pb"] = job.pb;
-  l["target_log_z"] = log_z;  // log sum R, or log sum mu^T R with a prior
+  l["target_log_z"] = target_log_z;  // log sum R, or log sum mu^T R with a prior
   l["num_modes"] = modes.states.size();
   if (built.grid) l["num_mode_regions"] = modes.num_regions;
   return l;
@@ -149,10 +162,15 @@ int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, 
   return std::max(1, w);
 }
 
-std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOptions& so,
-                                     const EnvOptions& env, const Environment& built,
-                                     AtomicCsv& csv, int32_t workers, std::vector<LoopResult>* loops,
-                                     std::function<std::string(std::size_t, int32_t)> row_suffix) {
+namespace {
+using RowSuffix = std::function<std::string(std::size_t, int32_t)>;
+
+// run_jobs in this process: every job's rows into `csv` in job order.
+std::vector<nlohmann::json> run_jobs_here(std::vector<Job>& jobs, const SessionOptions& so,
+                                          const EnvOptions& env, const Environment& built,
+                                          const RowSink& csv_rows, int32_t workers,
+                                          std::vector<LoopResult>* loops,
+                                          const RowSuffix& row_suffix) {
   const std::size_t n = jobs.size();
   std::vector<nlohmann::json> out(n);
   if (loops) loops->assign(n, LoopResult{});
@@ -160,10 +178,9 @@ std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOption
     if (!row_suffix) return {};
     return [&row_suffix, i](int32_t r) { return row_suffix(i, r); };
   };
-  auto direct = [&csv](const std::string& row) { csv.line(row); };
   if (workers <= 1 || n <= 1) {
     for (std::size_t i = 0; i < n; ++i)
-      out[i] = run_job(jobs[i], so, env, built, direct, loops ? &(*loops)[i] : nullptr, suffix(i));
+      out[i] = run_job(jobs[i], so, env, built, csv_rows, loops ? &(*loops)[i] : nullptr, suffix(i));
     return out;
   }
   // Each job's rows are buffered and written once every earlier job's are: job order, whatever
@@ -198,7 +215,7 @@ std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOption
       const std::lock_guard<std::mutex> lock(m);
       done[i] = 1;
       for (; flushed < n && done[flushed]; ++flushed) {
-        for (const std::string& row : rows[flushed]) csv.line(row);
+        for (const std::string& row : rows[flushed]) csv_rows(row);
         std::vector<std::string>().swap(rows[flushed]);
       }
     }
@@ -210,6 +227,75 @@ std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOption
   for (const std::exception_ptr& e : failed)
     if (e) std::rethrow_exception(e);
   return out;
+}
+
+
+// run_jobs under MPI: this rank's pieces trained here, every rank's results merged on rank 0.
+std::vector<nlohmann::json> run_jobs_on_ranks(std::vector<Job>& jobs, const SessionOptions& so,
+                                              const EnvOptions& env, const Environment& built,
+                                              AtomicCsv& csv, int32_t workers,
+                                              std::vector<LoopResult>* loops,
+                                              const RowSuffix& row_suffix) {
+  Ranks& ranks = Ranks::mutable_get();
+  std::vector<int32_t> runs;
+  for (const Job& j : jobs) runs.push_back(j.cfg.runs);
+  const std::vector<Piece> mine = rank_pieces(runs, ranks.rank(), ranks.size());
+  std::vector<Job> parts;
+  std::vector<double> done(mine.size(), 0.0);
+  std::mutex m;
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    Job part = jobs[mine[i].job];
+    part.cfg = part.cfg.runs_slice(mine[i].first, mine[i].count);
+    part.first_run = mine[i].first;
+    part.on_progress = [&, i](double f) {  // this rank's share: its pieces weighed alike
+      double sum = 0;
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        done[i] = f;
+        for (double d : done) sum += d;
+      }
+      ranks.report_progress(sum / done.size());
+    };
+    parts.push_back(std::move(part));
+  }
+  std::vector<std::string> rows;
+  std::vector<LoopResult> here;
+  const std::vector<nlohmann::json> sums = run_jobs_here(
+      parts, so, env, built, [&rows](const std::string& row) { rows.push_back(row); }, workers,
+      &here, row_suffix ? [&](std::size_t i, int32_t r) { return row_suffix(mine[i].job, r); }
+                        : RowSuffix());
+  // The rows came in piece order, evaluations x runs of each.
+  std::vector<PieceResult> results;
+  const int64_t evals = evaluations(so.steps, so.eval_every);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const std::size_t n = static_cast<std::size_t>(evals * mine[i].count);
+    results.push_back({mine[i], here[i], sums[i]["target_log_z"].get<double>(),
+                       std::vector<std::string>(rows.begin() + at, rows.begin() + at + n)});
+    at += n;
+  }
+  const auto merged = gather_pieces(std::move(results), jobs.size(),
+                                    [&csv](const std::string& row) { csv.line(row); });
+  if (!merged) return {};  // not rank 0
+  const RewardModes modes = mode_groups(built);
+  std::vector<nlohmann::json> out;
+  if (loops) loops->clear();
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    out.push_back(job_summary(jobs[j], (*merged)[j].loop, (*merged)[j].target_log_z, built, modes));
+    if (loops) loops->push_back((*merged)[j].loop);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOptions& so,
+                                     const EnvOptions& env, const Environment& built,
+                                     AtomicCsv& csv, int32_t workers, std::vector<LoopResult>* loops,
+                                     std::function<std::string(std::size_t, int32_t)> row_suffix) {
+  if (Ranks::get().sharded())
+    return run_jobs_on_ranks(jobs, so, env, built, csv, workers, loops, row_suffix);
+  return run_jobs_here(jobs, so, env, built, [&csv](const std::string& row) { csv.line(row); },
+                       workers, loops, row_suffix);
 }
 
 }  // namespace gfnrl::cli

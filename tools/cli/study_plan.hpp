@@ -17,6 +17,10 @@ struct Job {
   TrainConfig cfg;
   std::string pb, label;
   Learner learner;
+  /// Under MPI, a rank's piece of a job: cfg holds runs first_run.. of it (TrainConfig::runs_slice),
+  /// and on_progress hears the piece's share of steps done.
+  int32_t first_run = 0;
+  std::function<void(double)> on_progress;
 };
 
 /// The P_B of each pass: the session's, or for --preset backward the fixed P_B that need
@@ -27,6 +31,11 @@ std::vector<std::string> study_backward_policies(const SessionOptions& so, bool 
 /// learner with its own P_B, labelled so), each configuration validated before any training.
 std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
                            const std::vector<std::string>& pbs, bool backward);
+
+/// A job's JSON summary from its loop over every run: summarize's, with its P_B, the target's
+/// log Z and the number of modes (and mode regions) of R.
+nlohmann::json job_summary(const Job& job, const LoopResult& loop, double target_log_z,
+                           const Environment& built, const RewardModes& modes);
 
 /// Trains one job for the session's steps, its curves into `rows` (with `row_suffix`'s cells
 /// when given); its JSON summary, and the loop's per-run results in `loop` when not null.
@@ -47,6 +56,9 @@ int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, 
 /// threads. The CSV receives every job's rows in job order, so the file equals the one-by-one
 /// file except its seconds column; summaries and loops (when not null) are in job order. The
 /// first failing job's exception (in job order) is rethrown after every worker stopped.
+/// Under MPI each rank trains its pieces (rank_pieces) this way and rank 0 writes every rank's
+/// rows and returns every job's summary and loop as one process would; the other ranks write
+/// nothing and get none.
 std::vector<nlohmann::json> run_jobs(std::vector<Job>& jobs, const SessionOptions& so,
                                      const EnvOptions& env, const Environment& built,
                                      AtomicCsv& csv, int32_t workers,

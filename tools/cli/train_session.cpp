@@ -317,11 +317,12 @@ RewardModes mode_groups(const Environment& env) {
 
 namespace {
 // One CSV row (kCurveHeader) of run r at the trainer's current step.
-std::string curve_row(const std::string& label, int32_t r, const Trainer& trainer,
-                      const RunResult& run, double train_seconds) {
+// (run: the global index, first_run + r; seed: the trainer's seed + r).
+std::string curve_row(const std::string& label, int32_t run_index, uint64_t seed,
+                      const Trainer& trainer, const RunResult& run, double train_seconds) {
   const Metrics& m = run.last.metrics;
   auto count = [](int64_t v) { return v < 0 ? std::string() : std::to_string(v); };
-  return label + "," + std::to_string(r) + "," + std::to_string(trainer.config().seed + r) + "," +
+  return label + "," + std::to_string(run_index) + "," + std::to_string(seed) + "," +
          std::to_string(trainer.steps_done()) + "," +
          std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
          fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(run.log_z_error) + "," +
@@ -385,10 +386,12 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
       run.modes_found = found[r], run.mode_regions_found = regions[r], run.spearman = o.spearman ? std::optional<double>(rho[r]) : std::nullopt;
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (rows)
-        rows(curve_row(label, r, trainer, run, res.train_seconds) +
-                  (o.row_suffix ? "," + o.row_suffix(r) : std::string()));
+        rows(curve_row(label, o.first_run + r, c.seed + uint64_t(r), trainer, run,
+                       res.train_seconds) +
+             (o.row_suffix ? "," + o.row_suffix(o.first_run + r) : std::string()));
     }
     last_spent = spent;
+    if (o.on_progress) o.on_progress(o.steps > 0 ? double(trainer.steps_done()) / o.steps : 1.0);
     const auto now = clock::now();
     if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
       last_print = now;

@@ -106,13 +106,18 @@ struct LoopOptions {
   double tv_threshold = 0.05;
   /// Extra CSV cells of run r, appended to each of its rows with a leading comma (tune's
   /// lr,lr_log_z,epsilon); none when empty.
-  std::function<std::string(int32_t run)> row_suffix;
+  std::function<std::string(int32_t run)> row_suffix;  ///< run: first_run + r
   /// Called before the first step and after each step (untimed): train's --snapshot-every.
   std::function<void(const Trainer&)> after_step;
   /// The modes_found / mode_regions_found columns; null: left empty.
   const RewardModes* modes = nullptr;
   /// Fill the spearman column (empty otherwise): a host sort per run and evaluation.
   bool spearman = false;
+  /// The trainer holds runs first_run.. of a larger batch (an MPI rank's slice): the CSV's run
+  /// column and row_suffix get first_run + r (its seed is already the slice's).
+  int32_t first_run = 0;
+  /// Called after each evaluation with the share of the steps done, in [0, 1].
+  std::function<void(double)> on_progress;
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
