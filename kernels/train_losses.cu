@@ -138,6 +138,12 @@ void tlm_loss(const TlmArgs<float>& a) {
   for_each_index(int64_t(a.runs) * a.batch, TlmLoss{a});
 }
 
+// The device computes every state: at HBM bandwidth the dense pass is cheap next to the step.
+void backward_log_probs_visited(const DagView& d, const float* theta, int32_t runs,
+                                const TrajectoryBatch&, float* log_pb) {
+  backward_log_probs(d, theta, runs, log_pb);
+}
+
 void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
   for_each_index(int64_t(runs) * d.num_states, BackwardLogProbs{d, theta, log_pb});
 }

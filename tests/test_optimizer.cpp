@@ -143,7 +143,9 @@ TEST(Optimizer, LazyAdamTrainsEveryKindOfLearner) {
 // Lazy Adam and SGD over the entries a step touched give the scan's tables bit for bit: every
 // learner, with each trained P_B, a base policy, forward-looking flows, energy rewards and FM's
 // in-edges, on a grid where every state terminates and on random DAGs where some do not. A missed
-// entry would keep its gradient past the step, so the tables would part within a few steps.
+// entry would keep its gradient past the step, so the tables would part within a few steps. A
+// learned P_B's log P_B and logits at the batch's states only (LearnedBackward::visits_only)
+// are held against the dense passes the same way.
 TEST(Optimizer, TouchedEntriesAreBitIdenticalToTheScan) {
   std::vector<Dag> dags{make_hypergrid({2, 5}, Backend::Cpu)};
   const std::vector<Dag> random = small_dags(Backend::Cpu);
@@ -190,6 +192,11 @@ TEST(Optimizer, TouchedEntriesAreBitIdenticalToTheScan) {
                                    optimizer_name(opt) + " variant " + std::to_string(variant);
           ASSERT_EQ(walk->parameters(), full->parameters()) << what;
           EXPECT_NE(walk->parameters(), start) << what << " never moved";
+          if (c.backward != BackwardMode::Fixed)  // a trained P_B's logits walk their own list
+            for (int32_t r = 0; r < c.runs; ++r)
+              ASSERT_EQ(walk->backward_policy(r).log_prob.to_host(),
+                        full->backward_policy(r).log_prob.to_host())
+                  << what << " P_B of run " << r;
           ++compared;
         }
   }

@@ -85,6 +85,28 @@ void backward_log_probs(const DagView& d, const float* theta, int32_t runs, floa
                                   });
 }
 
+// One thread per run; each state on its trajectories as a block of one, so every value is the
+// one backward_log_probs writes (the same clone, the same per-state arithmetic). A state seen
+// twice is computed twice, to the same values.
+void backward_log_probs_visited(const DagView& d, const float* theta, int32_t runs,
+                                const TrajectoryBatch& batch, float* log_pb) {
+  const OpScope op(CpuOp::PolicySoftmax, int64_t(runs) * batch.batch * batch.max_len);
+#pragma omp parallel if (op.parallel(runs))
+  {
+    BackwardScratch w;
+#pragma omp for schedule(static)
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t m = 0; m < batch.batch; ++m) {
+        const int64_t traj = int64_t(r) * batch.batch + m, base = traj * batch.max_len;
+        for (int32_t k = 0; k < batch.lengths[traj]; ++k) {
+          const int32_t s = batch.states[base + k];
+          backward_block(d, theta + int64_t(r) * d.num_edges, s, s + 1,
+                         log_pb + int64_t(r) * d.num_edges, w);
+        }
+      }
+  }
+}
+
 void tlm_loss(const TlmArgs<float>& a) {
   const OpScope op(CpuOp::PolicyGradient, int64_t(a.runs) * a.batch * a.max_len);
 #pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))

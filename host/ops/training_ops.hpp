@@ -46,6 +46,9 @@ namespace gfnrl::detail {
   void optimizer_step_touched(const OptimizerArgs& a, const TouchedEntries& t);                 \
   /* log P_B = log-softmax of every run's backward logits over each state's parents. */         \
   void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb);  \
+  /* The same at the parent edges of the batch's states only (the rest of log_pb is stale).  */ \
+  void backward_log_probs_visited(const DagView& d, const float* theta, int32_t runs,          \
+                                  const TrajectoryBatch& batch, float* log_pb);                \
   void tlm_loss(const TlmArgs<float>& a);                                                       \
   /* REINFORCE on the sampled trajectories; the exact gradient by a backward value sweep. */    \
   void pg_loss(const PgArgs<float>& a);                                                         \

@@ -60,11 +60,20 @@ LearnedBackward::LearnedBackward(const Dag& dag, const TrainConfig& c) {
   if (is_coupled(c.backward)) critic = std::make_unique<BackwardCritic>(dag, c);
 }
 
+bool LearnedBackward::visits_only(const TrainConfig& c) {
+  return c.backward == BackwardMode::Learned && c.optimizer == OptimizerKind::LazyAdam &&
+         !c.optimizer_scan && !is_dqn(c.algo) && !is_policy_gradient(c.algo) && !c.exact_gradient;
+}
+
 detail::BackwardView<float> LearnedBackward::before_forward_loss(
     const Dag& dag, const TrainConfig& c, const detail::TableLayout& L,
     const detail::TrajectoryBatch& batch) {
   const Backend b = dag.backend();
-  GFNRL_BACKEND_CALL(b, backward_log_probs, dag.view(), theta.data(), c.runs, log_pb.data());
+  if (visits_only(c))  // the forward loss reads log P_B at the batch's transitions only
+    GFNRL_BACKEND_CALL(b, backward_log_probs_visited, dag.view(), theta.data(), c.runs, batch,
+                       log_pb.data());
+  else
+    GFNRL_BACKEND_CALL(b, backward_log_probs, dag.view(), theta.data(), c.runs, log_pb.data());
   if (c.backward == BackwardMode::Tlm) {
     GFNRL_BACKEND_CALL(b, fill, loss.data(), loss.size(), 0.0f);
     detail::TlmArgs<float> ta{};
@@ -87,7 +96,8 @@ detail::BackwardView<float> LearnedBackward::before_forward_loss(
   return pb;
 }
 
-void LearnedBackward::optimize(const Dag& dag, const TrainConfig& c, float lr_scale) {
+void LearnedBackward::optimize(const Dag& dag, const TrainConfig& c, float lr_scale,
+                               const detail::TrajectoryBatch* visited) {
   ++updates;
   detail::OptimizerArgs oa = optimizer_args(c, updates, true, lr_scale);
   oa.params = theta.data();
@@ -98,7 +108,15 @@ void LearnedBackward::optimize(const Dag& dag, const TrainConfig& c, float lr_sc
   oa.log_z_entry = -1;  // no log Z among the backward logits
   oa.lr = lr.data();
   oa.lr_log_z = lr.data();
-  GFNRL_BACKEND_CALL(dag.backend(), optimizer_step, oa);
+  if (visited && oa.lazy) {
+    detail::TouchedEntries t{};
+    t.dag = dag.view();
+    t.batch = *visited;
+    t.backward_logits = true;
+    GFNRL_BACKEND_CALL(dag.backend(), optimizer_step_touched, oa, t);
+  } else {
+    GFNRL_BACKEND_CALL(dag.backend(), optimizer_step, oa);
+  }
   if (!critic) return;
   oa.params = critic->value.data();
   oa.grad = critic->value_grad.data();

@@ -215,7 +215,11 @@ void Trainer::step(Stream stream) {
   if (updated) {
     const detail::TouchedEntries touched = s.touched_entries();
     s.tables.update(b, c, c.optimizer_scan || c.exact_gradient ? nullptr : &touched);
-    if (pb.pb_grad) s.learned->optimize(dag_, c, 1.0f);
+    if (pb.pb_grad) {
+      const detail::TrajectoryBatch visited = s.batch.view();
+      s.learned->optimize(dag_, c, 1.0f,
+                          training::LearnedBackward::visits_only(c) ? &visited : nullptr);
+    }
     if (s.learned && s.learned->critic) s.learned->coupled_step(dag_, c, s.tables, s.batch, steps_);
   }
   ++steps_;

@@ -114,8 +114,16 @@ struct LearnedBackward {
   detail::BackwardView<float> before_forward_loss(const Dag& dag, const TrainConfig& c,
                                                   const detail::TableLayout& L,
                                                   const detail::TrajectoryBatch& batch);
-  /// An Adam step on every run's logits, and on the critic's values at the same rate.
-  void optimize(const Dag& dag, const TrainConfig& c, float lr_scale);
+  /// An Adam step on every run's logits, and on the critic's values at the same rate; with
+  /// `visited` (lazy Adam, visits_only), on the parent edges of its states only.
+  void optimize(const Dag& dag, const TrainConfig& c, float lr_scale,
+                const detail::TrajectoryBatch* visited = nullptr);
+  /// True when a step needs log P_B and the logits' update only at the parent edges of the
+  /// batch's states: a learned P_B (not TLM's Polyak target, not the coupled modes' backward
+  /// rollouts), lazy Adam without optimizer_scan, and a trajectory loss (no replay of older
+  /// states, no exact gradient over every state). The results are bit-identical to the dense
+  /// passes (Optimizer.TouchedEntriesAreBitIdenticalToTheScan).
+  static bool visits_only(const TrainConfig& c);
   /// Niu et al.'s coupled step, after the forward update: backward trajectories from the batch's
   /// terminal states with the current P_B, then a policy-gradient step of P_B toward the guide
   /// read from the updated forward tables.
