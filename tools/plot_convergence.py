@@ -9,9 +9,8 @@ usage: python3 tools/plot_convergence.py study.csv [-o study.png] [--title TEXT]
 """
 import argparse
 import csv
-import sys
 
-from plotting import png_beside, pyplot
+from plotting import fail, png_beside, pyplot
 from collections import defaultdict
 
 REQUIRED = ["algo", "run", "seed", "step", "trajectories", "tv"]
@@ -26,13 +25,13 @@ def read_curves(path):
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            sys.exit(f"plot_convergence: {path} lacks column(s) {', '.join(missing)} "
+            fail(f"plot_convergence: {path} lacks column(s) {', '.join(missing)} "
                      f"(expected the header of gfnrl train: {','.join(REQUIRED)},...)")
         for row in reader:
             curves[row["algo"]][int(row["trajectories"])].append(float(row["tv"]))
             by_step[row["algo"]][int(row["step"])].append(float(row["tv"]))
     if not curves:
-        sys.exit(f"plot_convergence: {path} has no rows")
+        fail(f"plot_convergence: {path} has no rows")
     for algo in list(curves):
         if set(curves[algo]) == {0}:  # nothing sampled: the exact gradient, by step
             curves[algo + " (exact, x = steps)"] = by_step[algo]

@@ -12,9 +12,8 @@ usage: python3 tools/plot_distribution.py snapshots.csv [more.csv ...] [--axes 0
 """
 import argparse
 import csv
-import sys
 
-from plotting import png_beside, pyplot
+from plotting import fail, png_beside, pyplot
 from collections import defaultdict
 
 
@@ -23,13 +22,13 @@ def read_snapshots(path):
     try:
         f = open(path, newline="")
     except OSError as e:
-        sys.exit(f"plot_distribution: cannot read {path}: {e}")
+        fail(f"plot_distribution: cannot read {path}: {e}")
     with f:
         reader = csv.DictReader(f)
         names = reader.fieldnames or []
         axes = [c for c in names if c.startswith("x") and c[1:].isdigit()]
         if not axes or "p_t" not in names or "target" not in names:
-            sys.exit(f"plot_distribution: {path} has no x0,x1,... columns or no p_t/target "
+            fail(f"plot_distribution: {path} has no x0,x1,... columns or no p_t/target "
                      "(write it for a hypergrid with gfnrl train --snapshot-out or gfnrl eval "
                      "--out-pt)")
         snaps = defaultdict(dict)
@@ -38,7 +37,7 @@ def read_snapshots(path):
             snaps[step][tuple(int(row[a]) for a in axes)] = (float(row["p_t"]),
                                                              float(row["target"]))
     if not snaps:
-        sys.exit(f"plot_distribution: {path} has no rows")
+        fail(f"plot_distribution: {path} has no rows")
     return len(axes), dict(sorted(snaps.items()))
 
 
@@ -57,7 +56,7 @@ def pick_steps(steps, wanted, rows):
     if wanted:
         missing = [s for s in wanted if s not in steps]
         if missing:
-            sys.exit(f"plot_distribution: no snapshot at step(s) {missing} (have {steps})")
+            fail(f"plot_distribution: no snapshot at step(s) {missing} (have {steps})")
         return wanted
     if len(steps) <= rows:
         return steps
@@ -68,7 +67,7 @@ def plot(path, args, plt):
     ndim, snaps = read_snapshots(path)
     axes = [int(a) for a in args.axes.split(",")]
     if len(axes) != 2 or any(a < 0 or a >= ndim for a in axes) or axes[0] == axes[1]:
-        sys.exit(f"plot_distribution: --axes {args.axes}: two distinct axes in 0..{ndim - 1}")
+        fail(f"plot_distribution: --axes {args.axes}: two distinct axes in 0..{ndim - 1}")
     height = 1 + max(max(x) for pts in snaps.values() for x in pts)
     steps = pick_steps(list(snaps), [int(s) for s in args.steps.split(",")] if args.steps else [],
                        args.rows)
@@ -110,7 +109,7 @@ def main():
     ap.add_argument("--title", default=None, help="figure title")
     args = ap.parse_args()
     if args.rows < 1:
-        sys.exit(f"plot_distribution: --rows {args.rows} must be >= 1")
+        fail(f"plot_distribution: --rows {args.rows} must be >= 1")
     plt = pyplot("plot_distribution")
     for path in args.csv:
         plot(path, args, plt)

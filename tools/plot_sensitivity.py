@@ -11,9 +11,8 @@ usage: python3 tools/plot_sensitivity.py tune.json [-o tune.png] [--title TEXT]
 """
 import argparse
 import json
-import sys
 
-from plotting import png_beside, pyplot
+from plotting import fail, png_beside, pyplot
 
 
 def best_per_lr(settings):
@@ -32,9 +31,9 @@ def read_tune(path):
         with open(path) as f:
             j = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        sys.exit(f"plot_sensitivity: cannot read {path}: {e}")
+        fail(f"plot_sensitivity: cannot read {path}: {e}")
     if j.get("command") != "tune" or "learners" not in j:
-        sys.exit(f"plot_sensitivity: {path} is not a gfnrl tune result (gfnrl tune --best FILE)")
+        fail(f"plot_sensitivity: {path} is not a gfnrl tune result (gfnrl tune --best FILE)")
     return j
 
 

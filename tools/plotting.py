@@ -14,6 +14,12 @@ def pyplot(tool):
     return plt
 
 
+def fail(message):
+    """An input or usage error: the message on stderr, exit status 2 (as the CLI's)."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
 def png_beside(path, suffix):
     """`path` with `suffix` (".csv", ".json") replaced by ".png"."""
     return (path[:-len(suffix)] if path.endswith(suffix) else path) + ".png"
