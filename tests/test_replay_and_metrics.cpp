@@ -279,6 +279,47 @@ TEST(Replay, LargeBuffersReplayTheSlotWhosePrefixHoldsTheDraw) {
   }
 }
 
+// The CPU's kept block sums (ReplayArgs::block_sum: only the blocks whose priorities changed are
+// summed again) draw the slots the full block sums draw, step after step and through the ring's
+// wrap, while priorities change as the Trainer changes them: the new transitions' and the last
+// sample's slots. Capacities below, at and past one block, and not multiples of 64.
+TEST(Replay, KeptBlockSumsDrawAsTheFullSums) {
+  for (const int32_t cap : {50, 130, 1000, 4099}) {
+    Replay full(2, cap, true), kept(2, cap, true);
+    std::vector<double> sums(size_t(2) * ((cap + 63) / 64));
+    std::vector<int64_t> at(2, -1);
+    std::vector<std::deque<int32_t>> mf(2), mk(2);
+    int32_t idf = 0, idk = 0;
+    std::mt19937 rng(cap);
+    const int32_t samples = 37;
+    std::vector<int32_t> sf(size_t(2) * samples), sk(sf.size()), st(sf.size()), ac(sf.size());
+    for (int32_t step = 0; step < 400; ++step) {
+      std::vector<std::vector<int32_t>> lengths(2, std::vector<int32_t>(3));
+      for (auto& run : lengths)
+        for (int32_t& l : run) l = 1 + int32_t(rng() % (step % 50 == 0 ? 300 : 12));
+      const std::vector<int64_t> before = full.inserted;
+      insert_batch(full, lengths, idf, &mf);
+      insert_batch(kept, lengths, idk, &mk);
+      for (int32_t r = 0; r < 2; ++r)  // the new transitions' own priorities
+        for (int64_t i = before[r]; i < full.inserted[r]; ++i) {
+          const float p = float(rng() % 1000) / 100.0f;
+          full.priority[size_t(r) * cap + i % cap] = kept.priority[size_t(r) * cap + i % cap] = p;
+        }
+      ReplayArgs a = kept.args();
+      a.block_sum = sums.data(), a.summed_at = at.data();
+      detail::cpu::replay_sample(full.args(), 7, step, samples, sf.data(), st.data(), ac.data());
+      detail::cpu::replay_sample(a, 7, step, samples, sk.data(), st.data(), ac.data());
+      ASSERT_EQ(sk, sf) << "capacity " << cap << ", step " << step;
+      for (int32_t r = 0; r < 2; ++r)  // the replayed slots' new priorities
+        for (int32_t i = 0; i < samples; ++i) {
+          const int32_t k = sf[size_t(r) * samples + i];
+          const float p = rng() % 7 == 0 ? 0.0f : float(rng() % 1000) / 10.0f;
+          full.priority[size_t(r) * cap + k] = kept.priority[size_t(r) * cap + k] = p;
+        }
+    }
+  }
+}
+
 TEST(Replay, UniformSamplingCoversTheFilledSlotsEqually) {
   Replay rb(1, 16, false);
   std::vector<std::deque<int32_t>> model(1);

@@ -2,6 +2,7 @@
 // update), in parallel over runs, each run sequential, so results do not depend on the threads.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ops/training_ops.hpp"
 #include "parallel.hpp"
@@ -31,30 +32,55 @@ namespace {
 // CUDA twin's full scan gives, up to rounding (the sums are taken in another order).
 constexpr int32_t kBlock = 64;
 
-void block_sums(const float* p, int32_t n, double* c) {
-  double acc = 0;
-  for (int32_t j = 0; int64_t(j) * kBlock < n; ++j) {
-    const int32_t begin = j * kBlock, end = std::min(n, begin + kBlock);
-    double s[8] = {};  // eight independent chains of adds: one would wait 4 cycles per slot
-    int32_t k = begin;
-    for (; k + 8 <= end; k += 8)
-      for (int32_t l = 0; l < 8; ++l) s[l] += p[k + l];
-    for (; k < end; ++k) s[0] += p[k];
-    c[j] = acc += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  }
+// Slots [begin, end) summed in eight independent chains of adds (one would wait 4 cycles per
+// slot), always in this order, so a block's sum is the same whenever it is taken.
+double block_total(const float* p, int32_t begin, int32_t end) {
+  double s[8] = {};
+  int32_t k = begin;
+  for (; k + 8 <= end; k += 8)
+    for (int32_t l = 0; l < 8; ++l) s[l] += p[k + l];
+  for (; k < end; ++k) s[0] += p[k];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-int32_t sample_slot(const float* p, int32_t n, const double* c, double u) {
+void block_sums(const float* p, int32_t n, double* c) {
+  double acc = 0;
+  for (int32_t j = 0; int64_t(j) * kBlock < n; ++j)
+    c[j] = acc += block_total(p, j * kBlock, std::min(n, (j + 1) * kBlock));
+}
+
+// block_sums from the sums kept since the last sample: only the blocks whose priorities can have
+// changed are summed again (marked NaN first) — those the insertions since `summed_at` wrote
+// and those of the previous sample's slots (`last`, whose priorities were updated) — then the
+// prefix over the blocks. Equal to block_sums bit for bit: the same block totals, added in the
+// same order. Per step: the touched blocks and one pass over ceil(n / 64) sums, not n slots.
+void block_sums_kept(const ReplayArgs& b, int32_t r, int32_t n, const int32_t* last,
+                     int32_t samples, double* c) {
+  const int64_t row = int64_t(r) * b.capacity;
+  const float* p = b.priority + row;
   const int32_t blocks = (n + kBlock - 1) / kBlock;
-  const double x = u * c[blocks - 1];
-  int32_t lo = 0, hi = blocks - 1;  // the first block whose prefix exceeds x
-  while (lo < hi) {
-    const int32_t mid = lo + (hi - lo) / 2;
-    if (c[mid] > x) hi = mid; else lo = mid + 1;
+  double* kept = b.block_sum + int64_t(r) * ((b.capacity + kBlock - 1) / kBlock);
+  const int64_t fresh = b.inserted[r] - b.summed_at[r];
+  if (b.summed_at[r] < 0 || fresh >= b.capacity) {
+    for (int32_t j = 0; j < blocks; ++j) kept[j] = NAN;
+  } else {
+    for (int64_t i = b.summed_at[r]; i < b.inserted[r]; ++i) kept[(i % b.capacity) / kBlock] = NAN;
+    for (int32_t i = 0; i < samples; ++i) kept[last[i] / kBlock] = NAN;
   }
+  double acc = 0;
+  for (int32_t j = 0; j < blocks; ++j) {
+    if (std::isnan(kept[j])) kept[j] = block_total(p, j * kBlock, std::min(n, (j + 1) * kBlock));
+    c[j] = acc += kept[j];
+  }
+  b.summed_at[r] = b.inserted[r];
+}
+
+// The slot of the draw with point x in block `lo`: the first whose running sum (from the
+// blocks before) exceeds x; the block's last non-empty slot if rounding leaves x past it.
+int32_t slot_in_block(const float* p, int32_t n, const double* c, int32_t lo, double x) {
   double prefix = lo > 0 ? c[lo - 1] : 0.0;
   const int32_t begin = lo * kBlock, end = std::min(n, begin + kBlock);
-  int32_t last = begin;  // if rounding leaves x past the block's own running sum: its last slot
+  int32_t last = begin;
   for (int32_t k = begin; k < end; ++k)
     if (p[k] > 0) {
       last = k;
@@ -62,11 +88,36 @@ int32_t sample_slot(const float* p, int32_t n, const double* c, double u) {
     }
   return last;
 }
+
+// Draws u[0..count) into slots: for each, the first block whose prefix exceeds x = u * total (the
+// last when none does), then the slot inside it. The binary searches of kLanes draws advance in
+// lockstep on selects, not jumps: kLanes independent chains of loads overlap, where one search
+// alone waits on each load and a branch would mispredict half the time.
+constexpr int32_t kLanes = 8;
+
+void sample_slots(const float* p, int32_t n, const double* c, const double* u, int32_t count,
+                  int32_t* out) {
+  const int32_t blocks = (n + kBlock - 1) / kBlock;
+  const double total = c[blocks - 1];
+  for (int32_t i0 = 0; i0 < count; i0 += kLanes) {
+    const int32_t lanes = std::min(kLanes, count - i0);
+    double x[kLanes] = {};
+    int32_t lo[kLanes] = {};  // the answer lies in [lo, lo + m)
+    for (int32_t l = 0; l < lanes; ++l) x[l] = u[i0 + l] * total;
+    for (int32_t m = blocks; m > 1;) {
+      const int32_t half = m / 2;
+      for (int32_t l = 0; l < kLanes; ++l) lo[l] = c[lo[l] + half - 1] > x[l] ? lo[l] : lo[l] + half;
+      m -= half;
+    }
+    for (int32_t l = 0; l < lanes; ++l) out[i0 + l] = slot_in_block(p, n, c, lo[l], x[l]);
+  }
+}
 }  // namespace
 
 void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,
                    int32_t* slot, int32_t* state, int32_t* action) {
-  const int64_t scan = b.priority ? b.capacity / 4 : 0;  // block sums: a light pass
+  // Block sums: a light pass over the slots, or over the kept sums' touched blocks.
+  const int64_t scan = !b.priority ? 0 : b.block_sum ? b.capacity / kBlock + samples * 4 : b.capacity / 4;
   const OpScope op(CpuOp::ReplaySample, int64_t(b.runs) * (scan + samples));
 #pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
@@ -77,11 +128,14 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
     }
     const int64_t row = int64_t(r) * b.capacity;
     const int32_t n = replay_size(b, r);
-    block_sums(b.priority + row, n, b.cumsum + row);
-    int32_t* k = slot + int64_t(r) * samples;
-    for (int32_t i = 0; i < samples; ++i)
-      k[i] = sample_slot(b.priority + row, n, b.cumsum + row,
-                         replay_fraction(replay_draw(seed, step, r, i)));
+    int32_t* k = slot + int64_t(r) * samples;  // the previous sample's slots, until overwritten
+    if (b.block_sum)
+      block_sums_kept(b, r, n, k, samples, b.cumsum + row);
+    else
+      block_sums(b.priority + row, n, b.cumsum + row);
+    std::vector<double> u(samples);
+    for (int32_t i = 0; i < samples; ++i) u[i] = replay_fraction(replay_draw(seed, step, r, i));
+    sample_slots(b.priority + row, n, b.cumsum + row, u.data(), samples, k);
     // The gathers apart from the searches: independent misses overlap.
     for (int32_t i = 0; i < samples; ++i)
       replay_write_sample(b, samples, r, i, k[i], slot, state, action);

@@ -3,12 +3,17 @@
 
 namespace gfnrl::training {
 
-// Per slot: state and action, with prioritized replay its priority and prefix sum; per sample:
-// slot, state, action and |TD error|.
+// Per slot: state and action, with prioritized replay its priority and prefix sum (and per 64
+// slots a kept block sum); per sample: slot, state, action and |TD error|.
+namespace {
+std::size_t kept_blocks(const TrainConfig& c) { return (std::size_t(c.replay_capacity) + 63) / 64; }
+}  // namespace
+
 std::size_t ReplayBuffer::bytes(const TrainConfig& c) {
   const std::size_t slot =
       2 * sizeof(int32_t) + (c.prioritized ? sizeof(float) + sizeof(double) : 0);
-  return std::size_t(c.runs) * (std::size_t(c.replay_capacity) * slot +
+  const std::size_t kept = c.prioritized ? kept_blocks(c) * sizeof(double) + sizeof(int64_t) : 0;
+  return std::size_t(c.runs) * (std::size_t(c.replay_capacity) * slot + kept +
                                 std::size_t(c.replay_batch) * (3 * sizeof(int32_t) + sizeof(float)));
 }
 
@@ -26,6 +31,10 @@ ReplayBuffer::ReplayBuffer(Backend b, const TrainConfig& c) {
   if (c.prioritized) {
     priority = Array<float>(b, slots);
     cumsum = Array<double>(b, slots);
+    if (b == Backend::Cpu) {  // the block sums kept between samples (ReplayArgs::block_sum)
+      block_sum = Array<double>(b, std::size_t(c.runs) * kept_blocks(c));
+      summed_at = Array<int64_t>::from_host(b, std::vector<int64_t>(c.runs, -1));
+    }
   }
 }
 
@@ -39,6 +48,8 @@ detail::ReplayArgs ReplayBuffer::args() {
   rb.cumsum = or_null(cumsum);
   rb.inserted = inserted.data();
   rb.max_priority = max_priority.data();
+  rb.block_sum = or_null(block_sum);
+  rb.summed_at = or_null(summed_at);
   return rb;
 }
 

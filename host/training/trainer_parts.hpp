@@ -89,8 +89,8 @@ struct ReplayBuffer {
 
   Array<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
   Array<float> priority, max_priority, abs_td;
-  Array<double> cumsum;
-  Array<int64_t> inserted;
+  Array<double> cumsum, block_sum;     // block_sum: the CPU's kept block sums (64 slots each)
+  Array<int64_t> inserted, summed_at;
 };
 
 /// Coupled / guided P_B: the backward critic V_B [runs x N] with its gradient and Adam moments,

@@ -19,6 +19,13 @@ struct ReplayArgs {
                    ///< or block sums (CPU)
   int64_t* inserted;     ///< [runs]: transitions ever inserted (the ring's write head)
   float* max_priority;   ///< [runs]: priority given to new transitions
+  /// CPU, optional (null: every block summed at each sample): each run's block sums kept from
+  /// one sample to the next, [runs x ceil(capacity / 64)], and `inserted` when they were taken
+  /// ([runs], < 0: never). Valid while priorities change between samples only at the slots
+  /// inserted since and at the slots the previous sample returned (replay_update_priorities on
+  /// them), as in the Trainer.
+  double* block_sum = nullptr;
+  int64_t* summed_at = nullptr;
 };
 
 /// Added to the priority's base before the exponent, so no transition's priority reaches 0:
