@@ -163,7 +163,7 @@ TEST(MpiFaults, AnErrorBeforeWorkStopsEveryRankWithOneMessage) {
   const std::string needle = "'/nonexistent-dir' does not exist";
   const std::size_t first = r.err.find(needle);
   ASSERT_NE(first, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(needle, first + 1), std::string::npos) << "printed more than once:\n" << r.err;
+  EXPECT_EQ(r.err.find(needle, first + 1), std::string::npos) << "said twice:\n" << r.err;
   // A usage error every rank finds: exit 2 before any work, said once.
   const std::string out = temp_path("usage.csv");
   const Result u = run(std::string("study --steps 10 --eval-every 0 --out ") + out + " " + kGrid,

@@ -123,7 +123,8 @@ TEST(RunPieces, MergeWritesOneProcessOrderWhateverTheRanks) {
         all.push_back(x);
       }
     std::vector<std::string> got;
-    const auto merged = merge_pieces(all, runs.size(), [&](const std::string& s) { got.push_back(s); });
+    const auto merged =
+        merge_pieces(all, runs.size(), [&](const std::string& s) { got.push_back(s); });
     EXPECT_EQ(got, expected) << size << " ranks";
     ASSERT_EQ(merged.size(), runs.size());
     for (std::size_t j = 0; j < runs.size(); ++j) {

@@ -106,7 +106,8 @@ void sample_slots(const float* p, int32_t n, const double* c, const double* u, i
     for (int32_t l = 0; l < lanes; ++l) x[l] = u[i0 + l] * total;
     for (int32_t m = blocks; m > 1;) {
       const int32_t half = m / 2;
-      for (int32_t l = 0; l < kLanes; ++l) lo[l] = c[lo[l] + half - 1] > x[l] ? lo[l] : lo[l] + half;
+      for (int32_t l = 0; l < kLanes; ++l)
+        lo[l] = c[lo[l] + half - 1] > x[l] ? lo[l] : lo[l] + half;
       m -= half;
     }
     for (int32_t l = 0; l < lanes; ++l) out[i0 + l] = slot_in_block(p, n, c, lo[l], x[l]);
@@ -117,7 +118,9 @@ void sample_slots(const float* p, int32_t n, const double* c, const double* u, i
 void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,
                    int32_t* slot, int32_t* state, int32_t* action) {
   // Block sums: a light pass over the slots, or over the kept sums' touched blocks.
-  const int64_t scan = !b.priority ? 0 : b.block_sum ? b.capacity / kBlock + samples * 4 : b.capacity / 4;
+  const int64_t scan = !b.priority    ? 0
+                       : b.block_sum ? b.capacity / kBlock + samples * 4
+                                     : b.capacity / 4;
   const OpScope op(CpuOp::ReplaySample, int64_t(b.runs) * (scan + samples));
 #pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {

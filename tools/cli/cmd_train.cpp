@@ -80,8 +80,9 @@ class Run0Files {
 // This rank's runs trained: into the CSV in one process; under MPI gathered on rank 0, which
 // writes every rank's rows. The loop over every run on rank 0 (or the one process); nullopt on
 // the other ranks, whose part is then done.
-std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer, const std::vector<Piece>& mine,
-                                     double log_z, LoopOptions lo, AtomicCsv& csv) {
+std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer,
+                                     const std::vector<Piece>& mine, double log_z, LoopOptions lo,
+                                     AtomicCsv& csv) {
   Ranks& ranks = Ranks::mutable_get();
   const RowSink to_csv = [&csv](const std::string& row) { csv.line(row); };
   if (!ranks.sharded()) return train_loop(*trainer, log_z, lo, to_csv);
