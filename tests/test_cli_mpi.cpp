@@ -174,15 +174,18 @@ TEST(MpiFaults, AnErrorBeforeWorkStopsEveryRankWithOneMessage) {
 }
 
 TEST(MpiFaults, ARankFailingLateEndsEveryRankWithNoOutput) {
-  for (const char* cmd : {"train --runs 4", "study --algos tb,db --runs 2"}) {
-    const std::string out = temp_path("late.csv");
-    const Result r = run(std::string(cmd) + " --steps 400 --eval-every 20 --out " + out + " " +
-                             kGrid,
-                         ranks(2) + " -x GFNRL_TEST_FAIL_RANK=1");
-    EXPECT_NE(r.code, 0) << cmd;
-    EXPECT_NE(r.err.find("rank 1 of 2: error: GFNRL_TEST_FAIL_RANK"), std::string::npos) << r.err;
-    EXPECT_FALSE(any_file_with_prefix(out)) << cmd << ": a CSV or temporary was left";
-  }
+  for (const char* cmd : {"train --runs 4", "study --algos tb,db --runs 2"})
+    for (const char* rank : {"1", "0"}) {  // another rank, or rank 0 with the CSV's temporary
+      const std::string out = temp_path("late.csv");
+      const Result r = run(std::string(cmd) + " --steps 400 --eval-every 20 --out " + out + " " +
+                               kGrid,
+                           ranks(2) + " -x GFNRL_TEST_FAIL_RANK=" + rank);
+      EXPECT_NE(r.code, 0) << cmd << ", rank " << rank;
+      EXPECT_NE(r.err.find("rank " + std::string(rank) + " of 2: error: GFNRL_TEST_FAIL_RANK"),
+                std::string::npos)
+          << r.err;
+      EXPECT_FALSE(any_file_with_prefix(out)) << cmd << ": a CSV or temporary was left";
+    }
 }
 
 TEST(MpiFaults, AKilledRankEndsTheJobWithNoOutput) {
