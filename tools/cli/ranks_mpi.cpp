@@ -121,7 +121,12 @@ Ranks::Ranks(int& argc, char**& argv) {
     omp_set_num_threads(std::max(1, std::min(omp_get_max_threads(), hw / local_size_)));
   }
 #endif
-  if (const int devices = cuda_device_count(); devices > 0) use_cuda_device(local_rank_ % devices);
+  try {  // a device that cannot be bound leaves the rank on the runtime's default one
+    if (const int devices = cuda_device_count(); devices > 0) use_cuda_device(local_rank_ % devices);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gfnrl: rank %d: warning: CUDA device %d not bound: %s\n", rank_,
+                 local_rank_, e.what());
+  }
 }
 
 Ranks::~Ranks() {
