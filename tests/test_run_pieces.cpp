@@ -123,8 +123,7 @@ TEST(RunPieces, MergeWritesOneProcessOrderWhateverTheRanks) {
         all.push_back(x);
       }
     std::vector<std::string> got;
-    const auto merged =
-        merge_pieces(all, runs.size(), [&](const std::string& s) { got.push_back(s); });
+    const auto merged = merge_pieces(all, runs, [&](const std::string& s) { got.push_back(s); });
     EXPECT_EQ(got, expected) << size << " ranks";
     ASSERT_EQ(merged.size(), runs.size());
     for (std::size_t j = 0; j < runs.size(); ++j) {
@@ -134,13 +133,16 @@ TEST(RunPieces, MergeWritesOneProcessOrderWhateverTheRanks) {
       EXPECT_EQ(merged[j].target_log_z, double(j));
     }
   }
-  // A run missing (or twice): refused, not written wrong.
+  // A run missing (inside or at the end): refused, not written wrong.
   std::vector<PieceResult> gap;
   gap.push_back({{0, 0, 2}, {}, 0, {"a", "b"}});
   gap.back().loop.runs = {sample_run(0.1, false), sample_run(0.1, false)};
   gap.push_back({{0, 3, 1}, {}, 0, {"c"}});
   gap.back().loop.runs = {sample_run(0.1, false)};
-  EXPECT_THROW(merge_pieces(gap, 1, {}), std::logic_error);
+  EXPECT_THROW(merge_pieces(gap, {4}, {}), std::logic_error);
+  gap.pop_back();  // runs 0-1 of 4: the tail missing
+  EXPECT_THROW(merge_pieces(gap, {4}, {}), std::logic_error);
+  EXPECT_NO_THROW(merge_pieces(gap, {2}, {}));
 }
 
 }  // namespace

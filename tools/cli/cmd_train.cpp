@@ -78,11 +78,11 @@ class Run0Files {
 };
 
 // This rank's runs trained: into the CSV in one process; under MPI gathered on rank 0, which
-// writes every rank's rows. The loop over every run on rank 0 (or the one process); nullopt on
-// the other ranks, whose part is then done.
+// writes every rank's rows. The loop over every run (`runs`, all ranks') on rank 0 (or the one
+// process); nullopt on the other ranks, whose part is then done.
 std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer,
-                                     const std::vector<Piece>& mine, double log_z, LoopOptions lo,
-                                     AtomicCsv& csv) {
+                                     const std::vector<Piece>& mine, int32_t runs,
+                                     double log_z, LoopOptions lo, AtomicCsv& csv) {
   Ranks& ranks = Ranks::mutable_get();
   const RowSink to_csv = [&csv](const std::string& row) { csv.line(row); };
   if (!ranks.sharded()) return train_loop(*trainer, log_z, lo, to_csv);
@@ -95,7 +95,7 @@ std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer,
         train_loop(*trainer, log_z, lo, [&rows](const std::string& r) { rows.push_back(r); });
     piece.push_back({mine[0], res, log_z, std::move(rows)});
   }
-  const auto merged = gather_pieces(std::move(piece), 1, to_csv);
+  const auto merged = gather_pieces(std::move(piece), {runs}, to_csv);
   if (!merged) return std::nullopt;
   return (*merged)[0].loop;
 }
@@ -167,7 +167,7 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
       if (done % o.snapshot_every == 0 || done == so.steps)
         snapshots->add(terminating_distribution(dag, t.policy(0)), done);
     };
-  const std::optional<LoopResult> res = train_runs(trainer, mine, log_z, lo, csv);
+  const std::optional<LoopResult> res = train_runs(trainer, mine, cfg.runs, log_z, lo, csv);
   if (!res) return 0;  // another rank's part: rank 0 writes
   run0.write(*trainer);
   csv.commit();

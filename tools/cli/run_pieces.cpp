@@ -103,8 +103,9 @@ std::vector<PieceResult> unpack_pieces(const std::string& bytes) {
   return out;
 }
 
-std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces, std::size_t jobs,
-                                    const RowSink& rows) {
+std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces,
+                                    const std::vector<int32_t>& runs_per_job, const RowSink& rows) {
+  const std::size_t jobs = runs_per_job.size();
   std::stable_sort(pieces.begin(), pieces.end(), [](const PieceResult& a, const PieceResult& b) {
     return a.piece.job != b.piece.job ? a.piece.job < b.piece.job : a.piece.first < b.piece.first;
   });
@@ -126,7 +127,10 @@ std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces, std::size_t
       l.steps = x.loop.steps, l.tv_threshold = x.loop.tv_threshold;
       out[j].target_log_z = x.target_log_z;
     }
-    if (begin == p) throw std::logic_error("no rank trained job " + std::to_string(j));
+    if (out[j].loop.runs.size() != static_cast<std::size_t>(runs_per_job[j]))
+      throw std::logic_error("the ranks trained " + std::to_string(out[j].loop.runs.size()) +
+                             " of job " + std::to_string(j) + "'s " +
+                             std::to_string(runs_per_job[j]) + " runs");
     // One process writes evaluation by evaluation, every run of the job in each.
     const std::size_t evals = pieces[begin].rows.size() / pieces[begin].piece.count;
     if (rows)
@@ -136,18 +140,21 @@ std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces, std::size_t
           for (std::size_t i = 0; i < n; ++i) rows(pieces[q].rows[e * n + i]);
         }
   }
-  if (out.empty() && !pieces.empty()) throw std::logic_error("pieces of no job");
+  if (!pieces.empty() && pieces.back().piece.job >= jobs)
+    throw std::logic_error("a piece of job " + std::to_string(pieces.back().piece.job) +
+                           " among " + std::to_string(jobs) + " jobs");
   return out;
 }
 
-std::optional<std::vector<MergedJob>> gather_pieces(std::vector<PieceResult> mine, std::size_t jobs,
+std::optional<std::vector<MergedJob>> gather_pieces(std::vector<PieceResult> mine,
+                                                    const std::vector<int32_t>& runs_per_job,
                                                     const RowSink& rows) {
   const std::vector<std::string> all = Ranks::mutable_get().gather_to_root(pack_pieces(mine));
   if (!Ranks::get().root()) return std::nullopt;
   std::vector<PieceResult> pieces;
   for (const std::string& bytes : all)
     for (PieceResult& p : unpack_pieces(bytes)) pieces.push_back(std::move(p));
-  return merge_pieces(std::move(pieces), jobs, rows);
+  return merge_pieces(std::move(pieces), runs_per_job, rows);
 }
 
 }  // namespace gfnrl::cli

@@ -45,7 +45,7 @@ struct PieceResult {
 std::string pack_pieces(const std::vector<PieceResult>& pieces);
 std::vector<PieceResult> unpack_pieces(const std::string& bytes);
 
-/// Rank 0: every rank's pieces (in rank order) put back together for `jobs` jobs. Writes each
+/// Rank 0: every rank's pieces (any order) put back together for jobs of these run counts. Writes each
 /// job's rows into `rows` in one process's order (job by job; per evaluation, runs ascending) and
 /// returns each job's LoopResult over all its runs (the slowest piece's seconds) with its
 /// target log Z. Throws std::logic_error when the pieces do not cover every run once.
@@ -53,12 +53,13 @@ struct MergedJob {
   LoopResult loop;
   double target_log_z = 0;
 };
-std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces, std::size_t jobs,
-                                    const RowSink& rows);
+std::vector<MergedJob> merge_pieces(std::vector<PieceResult> pieces,
+                                    const std::vector<int32_t>& runs_per_job, const RowSink& rows);
 
 /// Every rank's pieces to rank 0 (Ranks::gather_to_root), merged there (merge_pieces, rows into
 /// `rows`); std::nullopt on the other ranks.
-std::optional<std::vector<MergedJob>> gather_pieces(std::vector<PieceResult> mine, std::size_t jobs,
+std::optional<std::vector<MergedJob>> gather_pieces(std::vector<PieceResult> mine,
+                                                    const std::vector<int32_t>& runs_per_job,
                                                     const RowSink& rows);
 
 }  // namespace gfnrl::cli

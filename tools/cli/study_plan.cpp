@@ -274,7 +274,7 @@ std::vector<nlohmann::json> run_jobs_on_ranks(std::vector<Job>& jobs, const Sess
                        std::vector<std::string>(rows.begin() + at, rows.begin() + at + n)});
     at += n;
   }
-  const auto merged = gather_pieces(std::move(results), jobs.size(),
+  const auto merged = gather_pieces(std::move(results), runs,
                                     [&csv](const std::string& row) { csv.line(row); });
   if (!merged) return {};  // not rank 0
   const RewardModes modes = mode_groups(built);
