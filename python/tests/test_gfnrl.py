@@ -554,6 +554,27 @@ def test_study_that_fails_leaves_no_file(tmp_path, monkeypatch):
         assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_study_interrupted_by_ctrl_c_stops_and_leaves_no_file(tmp_path, jobs):
+    import signal
+    import time
+    script = ("import gfnrl; dag = gfnrl.hypergrid(2, 8, backend='cpu'); print('go', flush=True); "
+              f"gfnrl.study(dag, 'tb,db', steps=10**9, eval_every=100, jobs={jobs}, "
+              f"out={str(tmp_path / 'study.csv')!r})")
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "go"
+    time.sleep(1.0)  # training
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("Ctrl-C did not stop the study within 60 s")
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, (p.returncode, err[-500:])
+    assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)
+
+
 def test_hostile_inputs_are_refused_before_any_work(tmp_path):
     dag = gfnrl.hypergrid(2, 4, backend="cpu")
     e, x = gfnrl.policy_from_logits(dag, np.zeros((dag.num_states, dag.exit_action + 1)))
