@@ -316,19 +316,21 @@ RewardModes mode_groups(const Environment& env) {
 }
 
 namespace {
-// One CSV row (kCurveHeader) of run r at the trainer's current step.
-// (run: the global index, first_run + r; seed: the trainer's seed + r).
-std::string curve_row(const std::string& label, int32_t run_index, uint64_t seed,
+// One CSV row (kCurveHeader) of run r at the trainer's current step: run first_run + r, seed
+// the trainer's seed + r, then row_suffix's cells.
+std::string curve_row(const std::string& label, const LoopOptions& o, int32_t r,
                       const Trainer& trainer, const RunResult& run, double train_seconds) {
   const Metrics& m = run.last.metrics;
   auto count = [](int64_t v) { return v < 0 ? std::string() : std::to_string(v); };
-  return label + "," + std::to_string(run_index) + "," + std::to_string(seed) + "," +
+  const uint64_t seed = trainer.config().seed + uint64_t(r);
+  return label + "," + std::to_string(o.first_run + r) + "," + std::to_string(seed) + "," +
          std::to_string(trainer.steps_done()) + "," +
          std::to_string(trainer.trajectories_per_run()) + "," + fmt(m.tv) + "," +
          fmt(m.kl_target_model) + "," + fmt(m.jsd) + "," + fmt(run.log_z_error) + "," +
          fmt(m.elbo) + "," + fmt(m.eubo) + "," + fmt(m.corr) + "," +
          (run.spearman ? fmt(*run.spearman) : std::string()) + "," + fmt(m.mode_mass) + "," +
-         count(run.modes_found) + "," + count(run.mode_regions_found) + "," + fmt(train_seconds);
+         count(run.modes_found) + "," + count(run.mode_regions_found) + "," + fmt(train_seconds) +
+         (o.row_suffix ? "," + o.row_suffix(o.first_run + r) : std::string());
 }
 
 // The progress line on stderr, with an ETA: the remaining steps at the rate so far,
@@ -385,10 +387,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
       run.mean_log10_tv = spent > 0 ? area[r] / double(spent) : log_tv;
       run.modes_found = found[r], run.mode_regions_found = regions[r], run.spearman = o.spearman ? std::optional<double>(rho[r]) : std::nullopt;
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
-      if (rows)
-        rows(curve_row(label, o.first_run + r, c.seed + uint64_t(r), trainer, run,
-                       res.train_seconds) +
-             (o.row_suffix ? "," + o.row_suffix(o.first_run + r) : std::string()));
+      if (rows) rows(curve_row(label, o, r, trainer, run, res.train_seconds));
     }
     last_spent = spent;
     if (o.on_progress) o.on_progress(o.steps > 0 ? double(trainer.steps_done()) / o.steps : 1.0);
