@@ -2,7 +2,6 @@
 // update), in parallel over runs, each run sequential, so results do not depend on the threads.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "ops/training_ops.hpp"
 #include "parallel.hpp"
@@ -89,21 +88,22 @@ int32_t slot_in_block(const float* p, int32_t n, const double* c, int32_t lo, do
   return last;
 }
 
-// Draws u[0..count) into slots: for each, the first block whose prefix exceeds x = u * total (the
-// last when none does), then the slot inside it. The binary searches of kLanes draws advance in
+// Run r's draws 0..count at this step into slots: for each, with u its replay_fraction, the
+// first block whose prefix exceeds x = u * total (the last when none does), then the slot in it. The binary searches of kLanes draws advance in
 // lockstep on selects, not jumps: kLanes independent chains of loads overlap, where one search
 // alone waits on each load and a branch would mispredict half the time.
 constexpr int32_t kLanes = 8;
 
-void sample_slots(const float* p, int32_t n, const double* c, const double* u, int32_t count,
-                  int32_t* out) {
+void sample_slots(const float* p, int32_t n, const double* c, uint64_t seed, uint64_t step,
+                  int32_t r, int32_t count, int32_t* out) {
   const int32_t blocks = (n + kBlock - 1) / kBlock;
   const double total = c[blocks - 1];
   for (int32_t i0 = 0; i0 < count; i0 += kLanes) {
     const int32_t lanes = std::min(kLanes, count - i0);
     double x[kLanes] = {};
     int32_t lo[kLanes] = {};  // the answer lies in [lo, lo + m)
-    for (int32_t l = 0; l < lanes; ++l) x[l] = u[i0 + l] * total;
+    for (int32_t l = 0; l < lanes; ++l)
+      x[l] = replay_fraction(replay_draw(seed, step, r, i0 + l)) * total;
     for (int32_t m = blocks; m > 1;) {
       const int32_t half = m / 2;
       for (int32_t l = 0; l < kLanes; ++l)
@@ -136,9 +136,7 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
       block_sums_kept(b, r, n, k, samples, b.cumsum + row);
     else
       block_sums(b.priority + row, n, b.cumsum + row);
-    std::vector<double> u(samples);
-    for (int32_t i = 0; i < samples; ++i) u[i] = replay_fraction(replay_draw(seed, step, r, i));
-    sample_slots(b.priority + row, n, b.cumsum + row, u.data(), samples, k);
+    sample_slots(b.priority + row, n, b.cumsum + row, seed, step, r, samples, k);
     // The gathers apart from the searches: independent misses overlap.
     for (int32_t i = 0; i < samples; ++i)
       replay_write_sample(b, samples, r, i, k[i], slot, state, action);

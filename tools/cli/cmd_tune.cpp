@@ -203,12 +203,10 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
     return cell(s.lr) + "," + cell(s.lr_log_z) + "," + cell(s.epsilon) + "," +
            cell(s.epsilon_end) + "," + cell(s.temperature);
   });
-  if (ranks.sharded()) {  // the scores on rank 0; its JSON on every rank (study --tune goes on)
-    if (ranks.root()) score_tune(p, results, table, j);
+  if (ranks.root()) score_tune(p, results, table, j);  // every run's loop is on rank 0
+  if (ranks.sharded()) {  // rank 0's JSON on every rank: study --tune goes on from it
     j = nlohmann::json::parse(ranks.broadcast_from_root(ranks.root() ? j.dump() : std::string()));
     if (!ranks.root()) return j;
-  } else {
-    score_tune(p, results, table, j);
   }
   best_file.stream() << j.dump(2) << '\n';
   csv.commit();

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "gfnrl/backend.hpp"
@@ -144,35 +146,42 @@ Ranks& Ranks::mutable_get() {
   return current ? *current : single;
 }
 
-void Ranks::checks_passed() {
-  if (agreed_) return;
-  agreed_ = true;
-  if (!sharded()) return;
-  // The lowest failing rank, or size when none failed.
-  int mine = size_, lowest = size_;
+namespace {
+// The checkpoint's one exchange, the same on passing and failing ranks: the lowest failing rank
+// (`mine`: this rank if it failed, else size), then its code and message to every rank. The
+// failure agreed on, or none.
+std::optional<AgreedFailure> agree(int mine, int size, int code, std::string message) {
+  int lowest = size;
   MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (lowest == size_) return;
-  int code = 0;
-  MPI_Bcast(&code, 1, MPI_INT, lowest, MPI_COMM_WORLD);
-  uint64_t len = 0;
-  MPI_Bcast(&len, 1, MPI_UINT64_T, lowest, MPI_COMM_WORLD);
-  std::string message(len, '\0');
-  MPI_Bcast(message.data(), static_cast<int>(len), MPI_CHAR, lowest, MPI_COMM_WORLD);
-  throw AgreedFailure(code, message);
-}
-
-AgreedFailure Ranks::checks_failed(int code, const std::string& text) {
-  agreed_ = true;
-  if (!sharded()) return AgreedFailure(code, text);
-  int mine = rank_, lowest = size_;
-  MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  std::string message = text.substr(0, 1 << 20);
+  if (lowest == size) return std::nullopt;
+  message.resize(std::min<std::size_t>(message.size(), 1 << 20));
   MPI_Bcast(&code, 1, MPI_INT, lowest, MPI_COMM_WORLD);
   uint64_t len = message.size();
   MPI_Bcast(&len, 1, MPI_UINT64_T, lowest, MPI_COMM_WORLD);
   message.resize(len);
   MPI_Bcast(message.data(), static_cast<int>(len), MPI_CHAR, lowest, MPI_COMM_WORLD);
   return AgreedFailure(code, message);
+}
+// The test hook GFNRL_TEST_FAIL_RANK=K: rank K fails at its first progress report. Only 1 to 9
+// decimal digits count; any other value is ignored.
+bool fails_on_purpose(int rank) {
+  const char* k = std::getenv("GFNRL_TEST_FAIL_RANK");
+  const std::size_t len = k ? std::strlen(k) : 0;
+  return len > 0 && len <= 9 && std::strspn(k, "0123456789") == len && std::atoi(k) == rank;
+}
+}  // namespace
+
+void Ranks::checks_passed() {
+  if (agreed_) return;
+  agreed_ = true;
+  if (!sharded()) return;
+  if (auto failure = agree(size_, size_, 0, {})) throw *failure;
+}
+
+AgreedFailure Ranks::checks_failed(int code, const std::string& text) {
+  agreed_ = true;
+  if (!sharded()) return AgreedFailure(code, text);
+  return *agree(rank_, size_, code, text);
 }
 
 void Ranks::abort(int code, const std::string& message) {
@@ -184,8 +193,7 @@ void Ranks::abort(int code, const std::string& message) {
 
 void Ranks::report_progress(double fraction) {
   if (!sharded()) return;
-  // A test hook: GFNRL_TEST_FAIL_RANK=K makes rank K fail at its first report (a late failure).
-  if (const char* k = std::getenv("GFNRL_TEST_FAIL_RANK"); k && std::atoi(k) == rank_)
+  if (fails_on_purpose(rank_))  // a late failure, for the tests
     throw std::runtime_error("GFNRL_TEST_FAIL_RANK: rank " + std::to_string(rank_) +
                              " fails on purpose");
   std::lock_guard<std::mutex> lock(board.m);
