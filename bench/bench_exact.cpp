@@ -3,11 +3,12 @@
 // bytes the minimal algorithm moves, the median time, and the achieved GB/s; on the CPU also as a
 // percentage of the host's own read+write bandwidth (a triad over 576 MB, measured first).
 //
-// Minimal traffic (float32 tables, int32 indices, each array touched once):
-//   soft VI:   per state offsets, log R, V, exit Q, exit log pi (20 B); per edge child index,
-//              P_B, V(child), Q, log pi (20 B)                         -> 20 N + 20 E bytes
-//   marginals: per state offsets, exit log P_F, log visit, log P_T (16 B); per edge parent index,
-//              parent edge id, log P_F, log visit(parent) (16 B)        -> 16 N + 16 E bytes
+// Minimal traffic (float32 tables, int32 state ids, int64 offsets, each array touched once):
+//   soft VI:   per state offsets, log R, V, exit Q, exit log pi (24 B); per edge child index,
+//              P_B, V(child), Q, log pi (20 B)                         -> 24 N + 20 E bytes
+//   marginals: per state offsets, exit log P_F, log visit, log P_T (20 B); per edge parent index,
+//              parent edge id (4 B, or 8 B when wide_edge_ids), log P_F, log visit(parent)
+//              (16 B or 20 B)                                           -> 20 N + 16 E bytes
 //   evaluate:  the marginals, then compare_to_target with log Z known (what gfnrl.evaluate does
 //              from Python, for bench/bench_python_evaluate.py's ratio)  -> + 12 N bytes
 #include <CLI/CLI.hpp>
@@ -141,7 +142,8 @@ int main(int argc, char** argv) {
         m_graph.run();
         tv = compare_to_target(dag, m_graph.result(), nullptr, log_z).tv;
       });
-      const double sv_bytes = 20.0 * n + 20.0 * e, m_bytes = 16.0 * n + 16.0 * e;
+      const double sv_bytes = 24.0 * n + 20.0 * e,
+                   m_bytes = 20.0 * n + (wide_edge_ids(e) ? 20.0 : 16.0) * e;
       const double sv_best = std::min(sv_level_s, sv_graph_s), m_best = std::min(m_level_s, m_graph_s);
       const double sv_gbps = sv_bytes / sv_best * 1e-9, m_gbps = m_bytes / m_best * 1e-9;
       const bool cpu = b == Backend::Cpu;

@@ -142,7 +142,7 @@ gfnrl_status gfnrl_hypergrid_create_with_regions(int32_t ndim, int32_t height, d
 
 void gfnrl_dag_destroy(gfnrl_dag* dag) { std::unique_ptr<gfnrl_dag> owned(dag); }
 int32_t gfnrl_dag_num_states(const gfnrl_dag* dag) { return dag ? dag->dag.num_states() : 0; }
-int32_t gfnrl_dag_num_edges(const gfnrl_dag* dag) { return dag ? dag->dag.num_edges() : 0; }
+int64_t gfnrl_dag_num_edges(const gfnrl_dag* dag) { return dag ? dag->dag.num_edges() : 0; }
 
 gfnrl_status gfnrl_dag_edges(const gfnrl_dag* dag, int32_t* from, int32_t* to, int32_t* action,
                              size_t capacity) {
@@ -151,7 +151,7 @@ gfnrl_status gfnrl_dag_edges(const gfnrl_dag* dag, int32_t* from, int32_t* to, i
     const gfnrl::DagArrays a = dag->dag.to_host();
     std::vector<int32_t> source(a.child_index.size());
     for (size_t s = 0; s + 1 < a.child_offsets.size(); ++s)
-      for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+      for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
         source[e] = static_cast<int32_t>(s);
     copy_out(source, from, capacity, "gfnrl_dag_edges");
     copy_out(a.child_index, to, capacity, "gfnrl_dag_edges");

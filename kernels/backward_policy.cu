@@ -15,7 +15,7 @@ __global__ void backward_sums_kernel(DagView d, const float* log_prob, double* s
   const int32_t c = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
   if (c >= d.num_states) return;
   double s = 0;
-  for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
+  for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
     s += exp(static_cast<double>(log_prob[d.parent_edge[j]]));
   sums[c] = s;
 }

@@ -87,11 +87,11 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   Array<int32_t> out_deg(Backend::Cuda, n), in_deg(Backend::Cuda, n);
   for_each_index(n, RankDegreeEntry{e, out.arrays.label.data(), key.data(), out_deg.data(), in_deg.data()},
                  st);
-  out.arrays.child_offsets = Array<int32_t>(Backend::Cuda, n + 1);
-  out.arrays.parent_offsets = Array<int32_t>(Backend::Cuda, n + 1);
+  out.arrays.child_offsets = Array<int64_t>(Backend::Cuda, n + 1);
+  out.arrays.parent_offsets = Array<int64_t>(Backend::Cuda, n + 1);
   offsets_from_degrees(out_deg.data(), out.arrays.child_offsets.data(), n, st);
   offsets_from_degrees(in_deg.data(), out.arrays.parent_offsets.data(), n, st);
-  int32_t edges = 0;
+  int64_t edges = 0;
   GFNRL_CUDA_CHECK(cudaMemcpyAsync(&edges, out.arrays.child_offsets.data() + n, sizeof edges,
                                    cudaMemcpyDeviceToHost, st));
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
@@ -104,7 +104,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
                          out.arrays.child_index.data(),
                          out.arrays.child_action.data(),
                          out.arrays.parent_index.data(),
-                         out.arrays.parent_edge.data(),
+                         out.arrays.write_view().parent_edge,
                          out.arrays.log_reward.data()};
   for_each_index(n, FillEntry{f}, st);
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));  // before the temporaries are freed

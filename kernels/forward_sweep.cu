@@ -21,7 +21,7 @@ __global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
   if (c >= end) return;  // uniform across the warp
   LseAcc<R> acc;
   if (c == 0 && lane == 0) acc.add(R(0));
-  for (int32_t j = a.dag.parent_offsets[c] + lane; j < a.dag.parent_offsets[c + 1]; j += kWarp)
+  for (int64_t j = a.dag.parent_offsets[c] + lane; j < a.dag.parent_offsets[c + 1]; j += kWarp)
     acc.add(forward_term(a, j));
   const R lv = warp_merge(acc).value();
   if (lane == 0) forward_write_state(a, c, lv);

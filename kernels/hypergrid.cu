@@ -77,7 +77,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
                         out.child_index.data(),
                         out.child_action.data(),
                         out.parent_index.data(),
-                        out.parent_edge.data(),
+                        out.write_view().parent_edge,
                         out.log_reward.data()};
   fill_kernel<<<grid_for(n), kBlock, 0, st>>>(f, n);
   GFNRL_CUDA_CHECK_LAUNCH();

@@ -20,15 +20,15 @@ __global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
   const int32_t s = begin + static_cast<int32_t>(t / kWarp);
   const int lane = threadIdx.x % kWarp;
   if (s >= end) return;  // uniform across the warp
-  const int32_t b = a.dag.child_offsets[s], e_end = a.dag.child_offsets[s + 1];
+  const int64_t b = a.dag.child_offsets[s], e_end = a.dag.child_offsets[s + 1];
   const float lmu = log_base(a, s);
   LseAcc<float> acc;
   if (lane == 0) acc.add(a.dag.log_reward[s] + log_base_exit(a, s, lmu));
-  for (int32_t e = b + lane; e < e_end; e += kWarp)
+  for (int64_t e = b + lane; e < e_end; e += kWarp)
     acc.add(soft_edge_q(a, e) + log_base_edge(a, e, lmu));
   const float v = warp_merge(acc).value();
   if (lane == 0) soft_write_state(a, s, v, lmu);
-  for (int32_t e = b + lane; e < e_end; e += kWarp) soft_write_edge(a, e, v, lmu);
+  for (int64_t e = b + lane; e < e_end; e += kWarp) soft_write_edge(a, e, v, lmu);
 }
 }  // namespace
 

@@ -58,7 +58,7 @@ std::vector<int32_t> build_tree(TreeLevel t, int32_t num_states) {
     levels.push_back(t.end);
   }
   levels.pop_back();
-  const int32_t last = num_states - 1;
+  const int64_t last = num_states - 1;
   GFNRL_CUDA_CHECK(cudaMemcpyAsync(t.child_offsets + num_states, &last, sizeof last,
                                    cudaMemcpyHostToDevice, st));
   GFNRL_CUDA_CHECK(cudaMemcpyAsync(t.parent_offsets + num_states, &last, sizeof last,

@@ -61,7 +61,7 @@ double backward_distance(const Dag& dag, const std::vector<float>& log_pb,
   double total = 0;
   for (int32_t c = 1; c < dag.num_states(); ++c) {
     double tv = 0;
-    for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+    for (int64_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
       tv += std::abs(std::exp(double(log_pb[a.parent_edge[j]])) - kernel[a.parent_edge[j]]);
     total += std::exp(double(log_visit[c])) * 0.5 * tv;
   }
@@ -89,7 +89,7 @@ TEST(Tlm, LossFallsAndPbApproachesTheForwardKernel) {
   const DagArrays a = dag.to_host();
   std::vector<double> kernel(dag.num_edges());
   for (int32_t s = 0; s < dag.num_states(); ++s)
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+    for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
       kernel[e] = std::exp(double(lv[s]) + lp[e] - lv[a.child_index[e]]);
   const double uniform = backward_distance(dag, uniform_backward_policy(dag).log_prob.to_host(), kernel, lv);
   const double tlm = backward_distance(dag, t.backward_policy(0).log_prob.to_host(), kernel, lv);
@@ -99,7 +99,7 @@ TEST(Tlm, LossFallsAndPbApproachesTheForwardKernel) {
   auto expected_loss = [&](const std::vector<double>& pb) {
     double num = 0, den = 0;
     for (int32_t s = 0; s < dag.num_states(); ++s)
-      for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
+      for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
         const double w = std::exp(double(lv[s]) + lp[e]);
         num -= w * std::log(pb[e]);
         den += w;

@@ -43,7 +43,7 @@ struct CoupledFixture {
     for (double& v : value) v = 2 * g(rng);
     source.resize(L.num_edges);
     for (int s = 0; s < bf.n(); ++s)
-      for (int32_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) source[e] = s;
+      for (int64_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) source[e] = s;
     std::map<int, std::vector<std::vector<int>>> by_x;
     bf.for_each_trajectory([&](const std::vector<int>& p, int end) { by_x[end].push_back(p); });
     for (const auto& [end, ps] : by_x)
@@ -63,7 +63,7 @@ struct CoupledFixture {
   double log_pg(int e, bool guided) const {
     const int s = source[e];
     double inner = 0;
-    for (int32_t k = bf.a.child_offsets[s]; k < bf.a.child_offsets[s + 1]; ++k) inner += std::exp(params[k]);
+    for (int64_t k = bf.a.child_offsets[s]; k < bf.a.child_offsets[s + 1]; ++k) inner += std::exp(params[k]);
     double z = inner;
     if (bf.terminates(s)) {
       double ex = params[L.exit_entry(s)];
@@ -215,8 +215,8 @@ double kernel_distance(const Dag& dag, const ForwardPolicy& pf, const std::vecto
   double total = 0;
   for (int32_t c = 1; c < dag.num_states(); ++c) {
     double tv = 0;
-    for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j) {
-      const int32_t e = a.parent_edge[j];
+    for (int64_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j) {
+      const int64_t e = a.parent_edge[j];
       const double kernel = std::exp(double(lv[a.parent_index[j]]) + lp[e] - lv[c]);
       tv += std::abs(std::exp(double(log_pb[e])) - kernel);
     }

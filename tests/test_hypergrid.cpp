@@ -224,10 +224,28 @@ TEST(HypergridErrors, ParametersOutOfRange) {
   expect_config_error({2, 8, 1e-3, -0.5}, "r1 = -0.500000 is out of range");
   expect_config_error({2, 8, 1e-3, 0.5, INFINITY}, "r2 = inf is out of range");
   expect_config_error({10, 10}, "more than 2^31-1 states");
-  expect_config_error({2, 40000}, "3199920000 edges: state and edge counts must be at most 2^31-1");
   HypergridConfig bad_rule{2, 8};
   bad_rule.regions = static_cast<HypergridRegions>(4);
   expect_config_error(bad_rule, "regions = 4 is out of range [0, 1]");
+}
+
+// Edge ids are int64: a grid past 2^31-1 edges (but not states) is a question of memory only,
+// and its estimate counts the 8-byte CSC edge ids.
+TEST(HypergridErrors, MoreThan2To31EdgesIsRefusedByMemoryNotByIndexWidth) {
+  const HypergridConfig c{2, 40000};  // 1.6e9 states, 2 * 40000 * 39999 edges
+  EXPECT_NO_THROW(validate(c));
+  EXPECT_EQ(hypergrid_num_edges(c), int64_t(2) * 40000 * 39999);
+  EXPECT_GT(hypergrid_num_edges(c), kMaxIndex);
+  EXPECT_EQ(estimate_hypergrid_bytes(c),
+            std::size_t(1600000000) * 72 + std::size_t(3199920000) * 48 + (std::size_t(1) << 20));
+  ::setenv("GFNRL_MEMORY_LIMIT", "1000000000", 1);
+  try {
+    make_hypergrid(c, Backend::Cpu);
+    ADD_FAILURE() << "expected AllocationError";
+  } catch (const AllocationError& e) {
+    EXPECT_EQ(e.bytes_needed(), estimate_hypergrid_bytes(c));
+  }
+  ::unsetenv("GFNRL_MEMORY_LIMIT");
 }
 
 TEST(HypergridErrors, RefusesSizesOverTheMemoryBudgetWithTheEstimate) {

@@ -35,7 +35,7 @@ struct PgFixture {
   }
   double log_pi(const std::vector<double>& p, int32_t s, int64_t a) const {
     double z = 0;
-    for (int32_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) z += std::exp(p[e]);
+    for (int64_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) z += std::exp(p[e]);
     if (bf.terminates(s)) z += std::exp(p[L.exit_entry(s)]);
     return p[a] - std::log(z);
   }
@@ -65,7 +65,7 @@ struct PgFixture {
     log_pf.assign(L.num_edges, 0.0);
     log_visit[0] = 0;
     for (int s = 0; s < bf.n(); ++s)
-      for (int32_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) {
+      for (int64_t e = bf.a.child_offsets[s]; e < bf.a.child_offsets[s + 1]; ++e) {
         const int c = bf.a.child_index[e];
         log_pf[e] = log_pi(params, s, e);
         const double add = log_visit[s] + log_pf[e];

@@ -150,7 +150,7 @@ TEST(Replay, HuberLossPrioritiesFollowTheReferenceRule) {
 TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
   const Dag dag = make_hypergrid({2, 4, 1e-2, 0.5, 2.0}, Backend::Cpu);
   const DagArrays h = dag.to_host();
-  const int32_t E = dag.num_edges(), N = dag.num_states();
+  const int32_t N = dag.num_states(), E = static_cast<int32_t>(dag.num_edges());
   detail::TableLayout L{N, E};
   std::mt19937 rng(8);
   std::normal_distribution<float> g(0.0f, 1.0f);
@@ -181,7 +181,7 @@ TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
     } else {
       const int32_t c = h.child_index[act];
       double z = std::exp(double(tgt[E + c]));  // every hypergrid state may exit
-      for (int32_t e = h.child_offsets[c]; e < h.child_offsets[c + 1]; ++e) z += std::exp(double(tgt[e]));
+      for (int64_t e = h.child_offsets[c]; e < h.child_offsets[c + 1]; ++e) z += std::exp(double(tgt[e]));
       y = std::log(z);
     }
     const double d = std::abs(q[act] - y), huber = d < 1 ? 0.5 * d * d : d - 0.5;

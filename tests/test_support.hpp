@@ -198,9 +198,9 @@ inline std::vector<double> parent_log_softmax(const DagArrays& a, const std::vec
   std::vector<double> out(theta.size());
   for (std::size_t c = 0; c + 1 < a.parent_offsets.size(); ++c) {
     double z = 0;
-    for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+    for (int64_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
       z += std::exp(theta[a.parent_edge[j]]);
-    for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+    for (int64_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
       out[a.parent_edge[j]] = theta[a.parent_edge[j]] - std::log(z);
   }
   return out;

@@ -353,10 +353,10 @@ TEST(TrainerInputs, ZeroBackwardProbabilityOnAnEdgeIsRefusedNamingTheEdge) {
   std::vector<float> lp = uniform_backward_policy(dag).log_prob.to_host();
   int32_t edge = -1, from = -1;
   for (int32_t s = 0; s < dag.num_states() && edge < 0; ++s)
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
+    for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) {
       const int32_t c = a.child_index[e];
       if (a.parent_offsets[c + 1] - a.parent_offsets[c] != 2) continue;
-      for (int32_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
+      for (int64_t j = a.parent_offsets[c]; j < a.parent_offsets[c + 1]; ++j)
         lp[a.parent_edge[j]] = a.parent_edge[j] == e ? -INFINITY : 0.0f;
       edge = e, from = s;
       break;

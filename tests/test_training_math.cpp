@@ -78,7 +78,7 @@ struct Fixture {
     for (int32_t t = 0; t < runs * batch; ++t) {  // uniformly random valid actions
       int32_t s = 0, k = 0;
       while (true) {
-        const int32_t b = h.child_offsets[s], n = h.child_offsets[s + 1] - b;
+        const int64_t b = h.child_offsets[s], n = h.child_offsets[s + 1] - b;
         const bool ex = std::isfinite(h.log_reward[s]);
         const int32_t c = static_cast<int32_t>(rng() % (n + (ex ? 1 : 0)));
         states[t * max_len + k] = s;
@@ -95,7 +95,7 @@ struct Fixture {
   double log_pf(const std::vector<double>& p, int32_t r, int32_t s, int64_t a) const {
     const double* row = p.data() + int64_t(r) * L.stride();
     double z = 0;
-    for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e]);
+    for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e]);
     if (std::isfinite(h.log_reward[s])) z += std::exp(row[L.exit_entry(s)]);
     return row[a] - std::log(z);
   }
@@ -112,12 +112,12 @@ struct Fixture {
     mu_exit.assign(L.num_states, -INFINITY);
     for (int32_t s = 0; s < L.num_states; ++s) {
       std::vector<double> w;
-      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) w.push_back(u(rng));
+      for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) w.push_back(u(rng));
       if (std::isfinite(h.log_reward[s])) w.push_back(u(rng));
       double z = 0;
       for (double x : w) z += x;
       std::size_t k = 0;
-      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) mu_edge[e] = std::log(w[k++] / z);
+      for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) mu_edge[e] = std::log(w[k++] / z);
       if (std::isfinite(h.log_reward[s])) mu_exit[s] = std::log(w[k] / z);
     }
   }
@@ -236,7 +236,7 @@ struct Fixture {
           double in = 0, out = 0;
           for (int32_t e = 0; e < L.num_edges; ++e)
             if (h.child_index[e] == s) in += std::exp(row[e]);
-          for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) out += std::exp(row[e]);
+          for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) out += std::exp(row[e]);
           if (std::isfinite(h.log_reward[s])) out += std::exp(row[L.exit_entry(s)]);
           state_sum += g(std::log(in) - std::log(out));
           ++visits;
@@ -294,7 +294,7 @@ struct Fixture {
                  double tau, double alpha, bool huber, double l0, bool energy = false) const {
     auto lse = [&](const double* row, int32_t s) {
       double z = 0;
-      for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
+      for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
       if (std::isfinite(h.log_reward[s])) z += std::exp(row[L.exit_entry(s)] / tau);
       return std::log(z);
     };
@@ -650,7 +650,7 @@ TEST_P(LossGradient, FlowMatchingVanishesAtTheUniformCorrectionSoftValues) {
   std::vector<double> v(f.L.num_states, -INFINITY);
   for (int32_t s = f.L.num_states - 1; s >= 0; --s) {  // level-sorted: children after parents
     double z = std::isfinite(f.h.log_reward[s]) ? std::exp(double(f.h.log_reward[s])) : 0.0;
-    for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) {
+    for (int64_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) {
       ASSERT_GT(f.h.child_index[e], s);
       z += std::exp(v[f.h.child_index[e]]) / parents[f.h.child_index[e]];
     }
@@ -697,7 +697,7 @@ TEST_P(LossGradient, SoftDqnAndMunchausenMatchFiniteDifferences) {
       if (s != 0 && act < f.L.num_edges) inner_states.insert(s);  // s0 is state 0
       const double tau = 2.5, *row = target.data() + r * f.L.stride();
       double z = 0;
-      for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
+      for (int64_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e] / tau);
       if (std::isfinite(f.h.log_reward[s])) z += std::exp(row[f.L.exit_entry(s)] / tau);
       const double munch = row[act] - tau * std::log(z);
       (munch <= -1.0 ? clipped_states : open_states).insert(s);
@@ -881,7 +881,7 @@ TEST_P(LossGradient, ForwardLookingDbUpdateEqualsSoftQLearningUpdate) {
   auto lse = [&](const std::vector<double>& q, int32_t r, int32_t s) {
     double z = 0;
     const double* row = q.data() + r * f.L.stride();
-    for (int32_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e]);
+    for (int64_t e = f.h.child_offsets[s]; e < f.h.child_offsets[s + 1]; ++e) z += std::exp(row[e]);
     if (std::isfinite(f.h.log_reward[s])) z += std::exp(row[f.L.exit_entry(s)]);
     return std::log(z);
   };
@@ -973,7 +973,7 @@ TEST(Rollout, SampledTerminalStatesFollowTheBehaviourPolicy) {
   std::vector<float> lp(f.L.num_edges), exit_lp(f.L.num_states);
   for (int32_t s = 0; s < f.L.num_states; ++s) {
     double z = 0;
-    const int32_t b = f.h.child_offsets[s], end = f.h.child_offsets[s + 1];
+    const int64_t b = f.h.child_offsets[s], end = f.h.child_offsets[s + 1];
     const bool ex = std::isfinite(f.h.log_reward[s]);
     for (int32_t e = b; e < end; ++e) z += std::exp(double(scale) * row[e]);
     if (ex) z += std::exp(double(scale) * row[f.L.exit_entry(s)]);

@@ -95,10 +95,10 @@ struct WorstErrors {
 double double_lse(const DagArrays& h, const TableLayout& L, const float* row, int32_t s,
                   float scale, bool term) {
   double m = -INFINITY, z = 0;
-  for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+  for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
     m = std::max(m, double(scale) * row[e]);
   if (term) m = std::max(m, double(scale) * row[L.exit_entry(s)]);
-  for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+  for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
     z += std::exp(double(scale) * row[e] - m);
   if (term) z += std::exp(double(scale) * row[L.exit_entry(s)] - m);
   return m + std::log(z);
@@ -135,7 +135,7 @@ TEST(VectorMath, PolicySoftmaxEqualsADoubleLogSoftmax) {
           const float* row = params.data() + std::size_t(r) * L.stride();
           const bool term = std::isfinite(h.log_reward[s]);
           const double lse = double_lse(h, L, row, s, scale, term);
-          for (int32_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) {
+          for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e) {
             const double want = double(scale) * row[e] - lse;
             const std::size_t k = std::size_t(r) * L.num_edges + e;
             worst.add(lp[k], lp1[k], want);
@@ -162,7 +162,8 @@ TEST(VectorMath, BackwardLogProbsEqualADoubleLogSoftmaxOverParents) {
   WorstErrors worst;
   for (const Dag& dag : softmax_dags()) {
     const DagArrays h = dag.to_host();
-    const int32_t runs = 2, E = dag.num_edges();
+    const int32_t runs = 2;
+    const int64_t E = dag.num_edges();
     std::vector<float> theta(std::size_t(runs) * E), lp(theta.size(), NAN), lp1(theta.size());
     for (float& v : theta) v = g(rng);
     backward_log_probs(dag.view(), theta.data(), runs, lp.data());
@@ -174,11 +175,11 @@ TEST(VectorMath, BackwardLogProbsEqualADoubleLogSoftmaxOverParents) {
       for (int32_t c = 0; c < dag.num_states(); ++c) {
         const float* t = theta.data() + std::size_t(r) * E;
         double m = -INFINITY, z = 0;
-        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
+        for (int64_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
           m = std::max(m, double(t[h.parent_edge[j]]));
-        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
+        for (int64_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
           z += std::exp(double(t[h.parent_edge[j]]) - m);
-        for (int32_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j) {
+        for (int64_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j) {
           const std::size_t k = std::size_t(r) * E + h.parent_edge[j];
           const double want = double(t[h.parent_edge[j]]) - m - std::log(z);
           ASSERT_TRUE(std::isfinite(lp[k])) << "edge " << h.parent_edge[j] << " not written";

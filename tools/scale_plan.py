@@ -3,14 +3,14 @@
 
 For a D-dimensional hypergrid of height H (states sorted by level = sum of coordinates, ties by
 the base-H code, as the library numbers them) it reports, per grid:
-  - states, edges and the bytes the library estimates (64 B per state, 44 B per edge:
-    estimate_dag_bytes), and how many GPUs of --gpu-memory-gb that needs;
+  - states, edges and the bytes the library estimates (72 B per state, 44 B per edge, 48 past
+    2^31-1 edges: estimate_dag_bytes), and how many GPUs of --gpu-memory-gb that needs;
   - for G GPUs owning contiguous ranges of each level's state ids: per level, the values an
     all-gather of the child level moves (every GPU receives the other GPUs' shares, 4 B per
     state), and the edges whose child lives on another GPU (sampled: --samples states per level
     drawn uniformly, each child's owner found from its exact rank), whose values a point-to-point
     exchange along cut edges sends (an upper bound: a child needed twice on one GPU goes once);
-  - the time of one sweep: per level the larger of the local work (soft VI's 20 B per state and
+  - the time of one sweep: per level the larger of the local work (soft VI's 24 B per state and 20 B
     per edge at --hbm-gbps, spread over the GPUs) and the exchange at --link-gbps, plus a fixed
     --level-latency-us per level (a collective's latency).
 Everything is exact integer counting except the cut-edge fractions, which are sampled (seeded).
@@ -26,8 +26,10 @@ import random
 import sys
 import tempfile
 
-BYTES_PER_STATE, BYTES_PER_EDGE = 64, 44  # host/runtime/memory_budget.cpp
-SWEEP_BYTES_PER_STATE, SWEEP_BYTES_PER_EDGE = 20, 20  # bench_exact.cpp's soft VI traffic
+# host/runtime/memory_budget.cpp: int64 offsets; CSC edge ids in 8 bytes past 2^31-1 edges.
+BYTES_PER_STATE, BYTES_PER_EDGE, BYTES_PER_WIDE_EDGE = 72, 44, 48
+MAX_INDEX = 2**31 - 1  # state ids are int32
+SWEEP_BYTES_PER_STATE, SWEEP_BYTES_PER_EDGE = 24, 20  # bench_exact.cpp's soft VI traffic
 VALUE_BYTES = 4  # one float per state value
 
 
@@ -124,12 +126,13 @@ def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, 
                        "allgather_s": t_allgather, "p2p_s": t_p2p})
     states = sum(l["states"] for l in levels)
     edges = sum(l["edges"] for l in levels)
-    need = states * BYTES_PER_STATE + edges * BYTES_PER_EDGE
+    need = states * BYTES_PER_STATE + edges * (BYTES_PER_WIDE_EDGE if edges > MAX_INDEX
+                                                else BYTES_PER_EDGE)
     lat = latency_us * 1e-6 * len(levels) if gpus > 1 else 0.0
     summary = {
         "ndim": ndim, "height": height, "gpus": gpus, "states": states, "edges": edges,
         "bytes": need, "gpus_needed": -(-need // int(gpu_memory_gb * 1e9)),
-        "int32_ok": states < 2**31 and edges < 2**31,
+        "state_ids_ok": states <= MAX_INDEX,
         "levels": len(levels),
         "allgather_bytes": sum(l["allgather_bytes"] for l in levels),
         "p2p_bytes": sum(l["p2p_bytes"] for l in levels),
@@ -195,7 +198,7 @@ def main(argv=None):
         s = summary
         print(f"{s['ndim']}-D H={s['height']}: {s['states']:.3e} states, {s['edges']:.3e} edges, "
               f"{s['bytes'] / 1e9:.1f} GB -> {s['gpus_needed']} GPU(s) of {a.gpu_memory_gb:g} GB"
-              f"{'' if s['int32_ok'] else '; past int32 indices'}")
+              f"{'' if s['state_ids_ok'] else '; past int32 state ids'}")
         print(f"  {s['gpus']} GPUs, {s['levels']} levels: all-gather {s['allgather_bytes'] / 1e9:.2f}"
               f" GB, cut-edge exchange <= {s['p2p_bytes'] / 1e9:.2f} GB per sweep")
         print(f"  one sweep: {s['sweep_s_local_only'] * 1e3:.2f} ms of local work; "

@@ -13,7 +13,7 @@ void backward_sums(const DagView& d, const float* log_prob, double* sums) {
 #pragma omp parallel for schedule(static) if (d.num_states > 4096)
   for (int32_t c = 0; c < d.num_states; ++c) {
     double s = 0;
-    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
+    for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
       s += exp_(static_cast<double>(log_prob[d.parent_edge[j]]));
     sums[c] = s;
   }

@@ -26,18 +26,22 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
       rank[c] = offsets[level[c]]++;
       order[rank[c]] = c;
     }
-  out.arrays.child_offsets = Array<int32_t>(Backend::Cpu, n + 1);
-  out.arrays.parent_offsets = Array<int32_t>(Backend::Cpu, n + 1);
-  int32_t* co = out.arrays.child_offsets.data();
-  int32_t* po = out.arrays.parent_offsets.data();
+  out.arrays.child_offsets = Array<int64_t>(Backend::Cpu, n + 1);
+  out.arrays.parent_offsets = Array<int64_t>(Backend::Cpu, n + 1);
+  int64_t* co = out.arrays.child_offsets.data();
+  int64_t* po = out.arrays.parent_offsets.data();
 #pragma omp parallel for schedule(dynamic, 1024)
-  for (int32_t i = 0; i < n; ++i) enumerated_degrees(e, order[i], &co[i + 1], &po[i + 1]);
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t o, in;
+    enumerated_degrees(e, order[i], &o, &in);
+    co[i + 1] = o, po[i + 1] = in;
+  }
   co[0] = po[0] = 0;
   for (int32_t i = 0; i < n; ++i) {
     co[i + 1] += co[i];
     po[i + 1] += po[i];
   }
-  const int32_t edges = co[n];
+  const int64_t edges = co[n];
   out.arrays.allocate_edges(Backend::Cpu, n, edges);
   const EnumeratedFill f{e,
                          order,
@@ -47,7 +51,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
                          out.arrays.child_index.data(),
                          out.arrays.child_action.data(),
                          out.arrays.parent_index.data(),
-                         out.arrays.parent_edge.data(),
+                         out.arrays.write_view().parent_edge,
                          out.arrays.log_reward.data()};
 #pragma omp parallel for schedule(dynamic, 1024)
   for (int32_t i = 0; i < n; ++i) enumerated_fill_state(i, f);

@@ -25,26 +25,27 @@ struct ForwardScratch {
 GFNRL_CPU_CLONES
 void forward_block(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
   const DagView& d = a.dag;
-  const int32_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0, n = c1 - c0;
+  const int64_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0;
+  const int32_t n = c1 - c0;
   w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
   w.max.resize(n), w.sum.resize(n);
   for (int32_t i = 0; i < n; ++i) {
     const int32_t c = c0 + i;
     float m = neg_inf();
-    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) {
+    for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) {
       const float t = forward_term(a, j);
       w.term[j - j0] = t;
       m = t > m ? t : m;
     }
     w.max[i] = m;
     const float shift = m > neg_inf() ? m : 0.0f;
-    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) w.shift[j - j0] = shift;
+    for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) w.shift[j - j0] = shift;
   }
 #pragma omp simd
   for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
   for (int32_t i = 0; i < n; ++i) {
     float s = 0;
-    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+    for (int64_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
       s += w.exp_term[j - j0];
     w.sum[i] = s;
   }

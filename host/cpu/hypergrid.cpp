@@ -36,10 +36,14 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
 #pragma omp parallel for schedule(static)
   for (int32_t i = 0; i < n; ++i) rank[order[i]] = i;
   // Degrees -> offsets.
-  int32_t* co = out.child_offsets.data();
-  int32_t* po = out.parent_offsets.data();
+  int64_t* co = out.child_offsets.data();
+  int64_t* po = out.parent_offsets.data();
 #pragma omp parallel for schedule(static)
-  for (int32_t i = 0; i < n; ++i) hypergrid_degrees(order[i], g, &co[i + 1], &po[i + 1]);
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t o, in;
+    hypergrid_degrees(order[i], g, &o, &in);
+    co[i + 1] = o, po[i + 1] = in;
+  }
   co[0] = po[0] = 0;
   for (int32_t i = 0; i < n; ++i) {
     co[i + 1] += co[i];
@@ -53,7 +57,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
                         out.child_index.data(),
                         out.child_action.data(),
                         out.parent_index.data(),
-                        out.parent_edge.data(),
+                        out.write_view().parent_edge,
                         out.log_reward.data()};
 #pragma omp parallel for schedule(static)
   for (int32_t i = 0; i < n; ++i) hypergrid_fill_state(i, f);

@@ -28,7 +28,8 @@ struct SoftScratch {
 GFNRL_CPU_CLONES
 void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) {
   const DagView& d = a.dag;
-  const int32_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0, n = s1 - s0;
+  const int64_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0;
+  const int32_t n = s1 - s0;
   w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
   w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
   float* lmu = w.value.data();  // log mu of the state, before its value is known
@@ -36,7 +37,8 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
       const int32_t s = s0 + i;
-      const int32_t k = d.child_offsets[s + 1] - d.child_offsets[s] + (d.log_reward[s] > neg_inf());
+      const auto k = static_cast<int32_t>(d.child_offsets[s + 1] - d.child_offsets[s]) +
+                     (d.log_reward[s] > neg_inf());
       lmu[i] = -vlog(static_cast<float>(k > 0 ? k : 1));
     }
   } else {
@@ -47,7 +49,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
     const int32_t s = s0 + i;
     const float x = d.log_reward[s] + (a.base_exit_log_prob ? a.base_exit_log_prob[s] : lmu[i]);
     float m = x;
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) {
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) {
       const float q = soft_edge_q(a, e);
       a.q[e] = q;
       const float t = q + (a.base_log_prob ? a.base_log_prob[e] : lmu[i]);
@@ -56,7 +58,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
     }
     w.exit_term[i] = x, w.max[i] = m;
     const float shift = m > neg_inf() ? m : 0.0f;  // all -inf: exp(-inf - 0) = 0, never NaN
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) w.shift[e - e0] = shift;
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) w.shift[e - e0] = shift;
   }
   // Pass 2: the exponentials, vectorised over the block's edges and states.
 #pragma omp simd
@@ -68,7 +70,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
   }
   for (int32_t i = 0; i < n; ++i) {
     float s = w.sum[i];
-    for (int32_t e = d.child_offsets[s0 + i]; e < d.child_offsets[s0 + i + 1]; ++e)
+    for (int64_t e = d.child_offsets[s0 + i]; e < d.child_offsets[s0 + i + 1]; ++e)
       s += w.exp_term[e - e0];
     w.sum[i] = s;
   }
@@ -83,7 +85,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
     a.value[s] = v;
     a.exit_q[s] = d.log_reward[s];
     a.exit_log_pi[s] = terminates(d, s) ? log_ratio(w.exit_term[i], v) : neg_inf();
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
       a.log_pi[e] = log_ratio(w.term[e - e0], v);
   }
 }

@@ -44,26 +44,27 @@ struct BackwardScratch {
 GFNRL_CPU_CLONES
 void backward_block(const DagView& d, const float* theta, int32_t c0, int32_t c1, float* log_pb,
                     BackwardScratch& w) {
-  const int32_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0, n = c1 - c0;
+  const int64_t j0 = d.parent_offsets[c0], edges = d.parent_offsets[c1] - j0;
+  const int32_t n = c1 - c0;
   w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
   w.max.resize(n), w.sum.resize(n);
   for (int32_t i = 0; i < n; ++i) {
     float m = neg_inf();
-    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j) {
+    for (int64_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j) {
       const float t = theta[d.parent_edge[j]];
       w.term[j - j0] = t;
       m = t > m ? t : m;
     }
     w.max[i] = m;
     const float shift = m > neg_inf() ? m : 0.0f;
-    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+    for (int64_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
       w.shift[j - j0] = shift;
   }
 #pragma omp simd
   for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
   for (int32_t i = 0; i < n; ++i) {
     float sum = 0.0f;
-    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+    for (int64_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
       sum += w.exp_term[j - j0];
     w.sum[i] = sum;
   }
@@ -71,7 +72,7 @@ void backward_block(const DagView& d, const float* theta, int32_t c0, int32_t c1
   for (int32_t i = 0; i < n; ++i)
     w.max[i] = w.max[i] > neg_inf() ? w.max[i] + vlog(w.sum[i]) : neg_inf();
   for (int32_t i = 0; i < n; ++i)
-    for (int32_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
+    for (int64_t j = d.parent_offsets[c0 + i]; j < d.parent_offsets[c0 + i + 1]; ++j)
       log_pb[d.parent_edge[j]] = w.term[j - j0] - w.max[i];
 }
 }  // namespace

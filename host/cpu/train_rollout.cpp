@@ -25,21 +25,22 @@ GFNRL_CPU_CLONES
 void policy_block(const DagView& d, const TableLayout& L, const float* row, int32_t s0,
                   int32_t s1, float scale, float* log_prob, float* exit_log_prob,
                   PolicyScratch& w) {
-  const int32_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0, n = s1 - s0;
+  const int64_t e0 = d.child_offsets[s0], edges = d.child_offsets[s1] - e0;
+  const int32_t n = s1 - s0;
   w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
   w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n);
   for (int32_t i = 0; i < n; ++i) {
     const int32_t s = s0 + i;
     const float x = terminates(d, s) ? scale * row[L.exit_entry(s)] : neg_inf();
     float m = x;
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) {
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) {
       const float t = scale * row[e];
       w.term[e - e0] = t;
       m = t > m ? t : m;
     }
     w.exit_term[i] = x, w.max[i] = m;
     const float shift = m > neg_inf() ? m : 0.0f;  // no action: every term -inf, sum 0
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) w.shift[e - e0] = shift;
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) w.shift[e - e0] = shift;
   }
 #pragma omp simd
   for (int32_t j = 0; j < edges; ++j) w.exp_term[j] = vexp(w.term[j] - w.shift[j]);
@@ -48,7 +49,7 @@ void policy_block(const DagView& d, const TableLayout& L, const float* row, int3
     w.sum[i] = vexp(w.exit_term[i] - (w.max[i] > neg_inf() ? w.max[i] : 0.0f));
   for (int32_t i = 0; i < n; ++i) {
     float sum = w.sum[i];
-    for (int32_t e = d.child_offsets[s0 + i]; e < d.child_offsets[s0 + i + 1]; ++e)
+    for (int64_t e = d.child_offsets[s0 + i]; e < d.child_offsets[s0 + i + 1]; ++e)
       sum += w.exp_term[e - e0];
     w.sum[i] = sum;
   }
@@ -58,7 +59,7 @@ void policy_block(const DagView& d, const TableLayout& L, const float* row, int3
   for (int32_t i = 0; i < n; ++i) {
     const int32_t s = s0 + i;
     const float lse = w.max[i];
-    for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+    for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
       log_prob[e] = w.term[e - e0] - lse;
     exit_log_prob[s] = terminates(d, s) ? w.exit_term[i] - lse : neg_inf();
   }

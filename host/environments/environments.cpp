@@ -77,8 +77,8 @@ std::vector<double> solve_linear(std::vector<double> a, std::vector<double> b, i
 
 Dag make_enumerated(const detail::EnumeratedEnv& env, int32_t max_level, int64_t max_states,
                     int64_t max_edges, Backend b, const std::string& what) {
-  if (max_states > kMaxIndex || max_edges > kMaxIndex)
-    throw InputError(what + " has more than 2^31-1 states or edges (int32 indices)");
+  if (max_states > kMaxIndex || max_edges > kMaxEdges)
+    throw InputError(what + " has more than 2^31-1 states or 2^40 edges (int32 state ids)");
   // DAG + one solve + marginals (as for the hypergrid), plus the code-space temporaries: sort
   // keys and codes twice, and the dense rank table.
   const std::size_t bytes =

@@ -173,13 +173,16 @@ LoadedDag load_dag(const std::string& path, Backend b, Stream stream) {
 }
 
 DagFile dag_to_file(const Dag& dag, const BackwardPolicy* pb) {
+  if (dag.num_edges() > kMaxIndex)  // the formats' edge lists hold at most 2^31-1 edges
+    throw InputError("a DAG file holds at most 2^31-1 edges; this DAG has " +
+                     std::to_string(dag.num_edges()));
   const DagArrays a = dag.to_host();
   DagFile f;
   f.spec.num_states = dag.num_states();
   f.spec.source = 0;
   f.spec.edges.reserve(a.child_index.size());
   for (int32_t s = 0; s < dag.num_states(); ++s) {
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
+    for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
       f.spec.edges.push_back({s, a.child_index[e], a.child_action[e]});
     if (a.log_reward[s] > -INFINITY) f.spec.log_rewards.push_back({s, a.log_reward[s]});
   }

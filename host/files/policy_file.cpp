@@ -87,7 +87,7 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
   }
   for (int32_t s = 0; s < dag.num_states(); ++s) {
     detail::LseAcc<double> acc;
-    for (int32_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) acc.add(lp[e]);
+    for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) acc.add(lp[e]);
     acc.add(ex[s]);
     if (std::abs(std::exp(acc.value()) - 1.0) > 1e-3)
       throw InputError(path + ": the probabilities of state " + std::to_string(s) + " sum to " +

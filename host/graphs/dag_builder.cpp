@@ -20,6 +20,10 @@ void check_ids(const DagSpec& spec) {
   if (!in_range(spec.source))
     throw InputError("source " + std::to_string(spec.source) + " is out of range [0, " +
                      std::to_string(spec.num_states) + ")");
+  // edge_ids is int32: an edge list past 2^31-1 edges is beyond what build_dag builds.
+  if (spec.edges.size() > static_cast<std::size_t>(kMaxIndex))
+    throw InputError("an edge list of " + std::to_string(spec.edges.size()) +
+                     " edges is out of range: build_dag takes at most 2^31-1 edges");
   for (std::size_t i = 0; i < spec.edges.size(); ++i) {
     const auto& e = spec.edges[i];
     const std::string where = "edge " + std::to_string(i) + " (" + std::to_string(e.from) +
@@ -167,10 +171,10 @@ void fill_parents(int32_t n, DagArrays& a) {
   std::partial_sum(a.parent_offsets.begin(), a.parent_offsets.end(), a.parent_offsets.begin());
   a.parent_index.resize(a.child_index.size());
   a.parent_edge.resize(a.child_index.size());
-  std::vector<int32_t> fill(a.parent_offsets.begin(), a.parent_offsets.end() - 1);
+  std::vector<int64_t> fill(a.parent_offsets.begin(), a.parent_offsets.end() - 1);
   for (int32_t p = 0; p < n; ++p)
-    for (int32_t e = a.child_offsets[p]; e < a.child_offsets[p + 1]; ++e) {
-      const int32_t j = fill[a.child_index[e]]++;
+    for (int64_t e = a.child_offsets[p]; e < a.child_offsets[p + 1]; ++e) {
+      const int64_t j = fill[a.child_index[e]]++;
       a.parent_index[j] = p;
       a.parent_edge[j] = e;
     }

@@ -9,6 +9,7 @@
 #include "ops/device_runtime.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/memory_budget.hpp"
+#include "gfnrl/dag.hpp"
 
 namespace gfnrl {
 
@@ -43,7 +44,10 @@ std::size_t available_bytes(Backend b) {
 }
 
 std::size_t estimate_dag_bytes(int64_t states, int64_t edges) {
-  return static_cast<std::size_t>(states) * 64 + static_cast<std::size_t>(edges) * 44 +
+  // 64-bit CSR/CSC offsets: 72 bytes per state; edge ids in the CSC stored in 8 bytes instead
+  // of 4 past kMaxIndex edges.
+  const std::size_t per_edge = wide_edge_ids(edges) ? 48 : 44;
+  return static_cast<std::size_t>(states) * 72 + static_cast<std::size_t>(edges) * per_edge +
          (std::size_t(1) << 20);
 }
 

@@ -9,7 +9,7 @@ namespace {
 detail::TableLayout layout_of(const Dag& dag) {
   detail::TableLayout L;
   L.num_states = dag.num_states();
-  L.num_edges = dag.num_edges();
+  L.num_edges = static_cast<int32_t>(dag.num_edges());  // the Trainer refuses E > kMaxIndex
   return L;
 }
 }  // namespace
@@ -38,7 +38,9 @@ detail::OptimizerArgs optimizer_args(const TrainConfig& c, int64_t t, bool adam,
 std::size_t ForwardTables::bytes(const Dag& dag, const TrainConfig& c) {
   const std::size_t tables =
       2 + (c.optimizer != OptimizerKind::Sgd ? 2 : 0) + (is_dqn(c.algo) ? 1 : 0);
-  return tables * std::size_t(c.runs) * layout_of(dag).stride() * sizeof(float);
+  // The layout's stride (E + 2N + 1) in 64 bits: this estimate may be asked for any DAG.
+  const auto stride = static_cast<std::size_t>(dag.num_edges()) + 2 * std::size_t(dag.num_states()) + 1;
+  return tables * std::size_t(c.runs) * stride * sizeof(float);
 }
 
 ForwardTables::ForwardTables(const Dag& dag, const TrainConfig& c) : layout(layout_of(dag)) {

@@ -16,6 +16,13 @@ namespace {
 // is allocated.
 void check_inputs(const Dag& dag, const BackwardPolicy* correction, const TrainConfig& c) {
   c.validate();
+  // Trajectories, replay and the table layout store edge ids as int32; only the exact core
+  // (soft values, marginals, metrics) takes DAGs beyond that.
+  if (dag.num_edges() > kMaxIndex)
+    throw InputError("training needs a DAG of at most 2^31-1 edges (int32 edge ids in "
+                     "trajectories and tables); this one has " +
+                     std::to_string(dag.num_edges()) +
+                     " (the exact solvers, marginals and metrics take it)");
   if (correction) {
     check_backward_shape(dag, *correction);
     // Every loss reads log P_B on the edges it samples; a zero (-inf) there makes the residual

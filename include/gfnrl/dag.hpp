@@ -1,7 +1,8 @@
 /// @file dag.hpp
 /// An explicitly enumerated DAG of states, level-sorted, with children in CSR and parents in CSC.
 ///
-/// Layout (all indices int32):
+/// Layout (state ids and action ids int32; edge ids and CSR/CSC offsets int64, since a 4-D grid
+/// that fits one GPU has more than 2^31 edges):
 ///  - states are numbered so that each topological level is a contiguous range
 ///    [level_offsets[l], level_offsets[l+1]); level 0 is the source s0 = state 0 alone; every
 ///    edge goes from a lower level to a higher one (level = longest path from s0);
@@ -9,7 +10,8 @@
 ///    edge e goes to child_index[e] with action child_action[e]; per-edge tables (Q, forward
 ///    log-probabilities, backward log-probabilities) are indexed by this edge id;
 ///  - parents (CSC, the transpose): position j in parent_offsets[c] .. parent_offsets[c+1]-1 names
-///    the parent parent_index[j] and the CSR id parent_edge[j] of that edge;
+///    the parent parent_index[j] and the CSR id parent_edge[j] of that edge (stored as int32 when
+///    the DAG has at most 2^31-1 edges, which halves the bytes a forward sweep reads for them);
 ///  - exit edges are implicit: state s terminates iff log_reward[s] is finite (> -inf); the exit
 ///    action id is exit_action().
 #pragma once
@@ -20,54 +22,90 @@
 
 #include "gfnrl/array.hpp"
 #include "gfnrl/backend.hpp"
+#include "gfnrl/detail/hd.hpp"
 
 namespace gfnrl {
+
+/// The most states or action ids a DAG may have (int32 ids), and the most edges whose ids are
+/// stored as int32.
+constexpr int64_t kMaxIndex = 2147483647;
+/// The most edges a DAG may have: edge ids are int64, and 2^40 edges are far beyond any memory.
+constexpr int64_t kMaxEdges = int64_t(1) << 40;
+
+/// CSR edge ids stored per CSC position, int32 (`narrow`) when every id fits, int64 (`wide`)
+/// otherwise; exactly one of the two is set. Read as an array of int64 ids: the branch is the same
+/// for every element (uniform across a warp, predicted on the CPU).
+struct EdgeIdsView {
+  const int32_t* narrow = nullptr;
+  const int64_t* wide = nullptr;
+  GFNRL_HD int64_t operator[](int64_t j) const { return narrow ? narrow[j] : wide[j]; }
+};
+struct EdgeIdsWriter {
+  int32_t* narrow = nullptr;
+  int64_t* wide = nullptr;
+  GFNRL_HD void set(int64_t j, int64_t e) const {
+    if (narrow)
+      narrow[j] = static_cast<int32_t>(e);
+    else
+      wide[j] = e;
+  }
+};
+
+/// Whether a DAG of `num_edges` edges stores its CSC edge ids as int64: past kMaxIndex edges, or
+/// always when the environment variable GFNRL_WIDE_EDGE_IDS is 1 (for tests of the wide layout
+/// on small DAGs, and to measure its cost); any value other than 0 or 1 is an InputError.
+bool wide_edge_ids(int64_t num_edges);
 
 /// Raw pointers into a Dag's arrays, in the Dag's backend memory: what kernels and the CPU
 /// backend's per-state functions read.
 struct DagView {
   int32_t num_states = 0;
-  int32_t num_edges = 0;
-  const int32_t* child_offsets = nullptr;
+  int64_t num_edges = 0;
+  const int64_t* child_offsets = nullptr;
   const int32_t* child_index = nullptr;
   const int32_t* child_action = nullptr;
-  const int32_t* parent_offsets = nullptr;
+  const int64_t* parent_offsets = nullptr;
   const int32_t* parent_index = nullptr;
-  const int32_t* parent_edge = nullptr;
+  EdgeIdsView parent_edge;
   const float* log_reward = nullptr;
 };
 
 /// Writable pointers into a DagBuffers, for the generators' per-element code.
 struct DagWriteView {
-  int32_t* child_offsets;
+  int64_t* child_offsets;
   int32_t* child_index;
   int32_t* child_action;
-  int32_t* parent_offsets;
+  int64_t* parent_offsets;
   int32_t* parent_index;
-  int32_t* parent_edge;
+  EdgeIdsWriter parent_edge;
   float* log_reward;
   int64_t* label;
 };
 
-/// The host-side description of a Dag, as built by a generator (trusted: not validated).
+/// The host-side description of a Dag, as built by a generator (trusted: not validated). Edge ids
+/// are int64 here whatever the DAG's size; a Dag stores them as int32 where they fit.
 struct DagArrays {
   std::vector<int32_t> level_offsets;
-  std::vector<int32_t> child_offsets, child_index, child_action;
-  std::vector<int32_t> parent_offsets, parent_index, parent_edge;
+  std::vector<int64_t> child_offsets;
+  std::vector<int32_t> child_index, child_action;
+  std::vector<int64_t> parent_offsets;
+  std::vector<int32_t> parent_index;
+  std::vector<int64_t> parent_edge;
   std::vector<float> log_reward;
   std::vector<int64_t> label;  ///< caller's id (or the environment's code) of each state
   int32_t exit_action = 0;
 };
 
-/// The most states, edges or action ids a DAG may have: every id is an int32.
-constexpr int64_t kMaxIndex = 2147483647;
-
 /// A DAG's per-state and per-edge arrays on one backend: what the generators fill (hypergrid,
 /// enumerated environments, trees) and what a Dag owns.
 struct DagBuffers {
-  Array<int32_t> child_offsets, child_index, child_action;   ///< CSR children [N+1], [E], [E]
-  Array<int32_t> parent_offsets, parent_index, parent_edge;  ///< CSC parents [N+1], [E], [E]
-  Array<float> log_reward;                                   ///< [N]
+  Array<int64_t> child_offsets;                ///< CSR children [N+1]
+  Array<int32_t> child_index, child_action;    ///< [E], [E]
+  Array<int64_t> parent_offsets;               ///< CSC parents [N+1]
+  Array<int32_t> parent_index;                 ///< [E]
+  Array<int32_t> parent_edge;                  ///< [E] unless wide_edge_ids(E), else empty
+  Array<int64_t> parent_edge_wide;             ///< [E] when wide_edge_ids(E), else empty
+  Array<float> log_reward;                     ///< [N]
   Array<int64_t> label;  ///< [N]: the caller's id (or the environment's code) of each state
   /// Uninitialised arrays for n states and e edges on b.
   static DagBuffers allocate(Backend b, int64_t n, int64_t e);
@@ -93,7 +131,7 @@ class Dag {
 
   Backend backend() const { return backend_; }
   int32_t num_states() const { return num_states_; }
-  int32_t num_edges() const { return num_edges_; }
+  int64_t num_edges() const { return num_edges_; }
   int32_t num_levels() const { return static_cast<int32_t>(level_offsets_.size()) - 1; }
   int32_t exit_action() const { return exit_action_; }
   /// Host copies of the level structure (needed to launch level-synchronous sweeps).
@@ -111,7 +149,8 @@ class Dag {
 
  private:
   Backend backend_ = Backend::Cpu;
-  int32_t num_states_ = 0, num_edges_ = 0, exit_action_ = 0;
+  int32_t num_states_ = 0, exit_action_ = 0;
+  int64_t num_edges_ = 0;
   std::vector<int32_t> level_offsets_, level_max_out_, level_max_in_;
   DagBuffers a_;
 };

@@ -17,9 +17,10 @@ std::size_t available_bytes(Backend b);
 
 /// Bytes a DAG of `states` states and `edges` inner edges plus one soft-value solve and one
 /// marginal evaluation need (the estimate every environment and DAG file is checked against).
-/// Per state: offsets 2x4, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
-/// policy exit 4, log n 4, generator temporaries 16. Per edge: child index/action 8, parent
-/// index/edge 8, Q / log pi / P_B 12, a forward policy 4, slack 4.
+/// Per state (72): offsets 2x8, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
+/// policy exit 4, log n 4, generator temporaries 16. Per edge (44, or 48 past 2^31-1 edges):
+/// child index/action 8, parent index 4 and edge id 4 (8 past 2^31-1 edges), Q / log pi / P_B
+/// 12, a forward policy 4, slack 4.
 std::size_t estimate_dag_bytes(int64_t states, int64_t edges);
 
 /// Throws AllocationError("<what> needs X but only Y is available on <backend>") when

@@ -52,7 +52,7 @@ nb::tuple edges(const PyDag& d) {
   const DagArrays a = d.dag.to_host();
   std::vector<int32_t> src(a.child_index.size());
   for (int32_t s = 0; s < d.dag.num_states(); ++s)
-    for (int32_t k = a.child_offsets[s]; k < a.child_offsets[s + 1]; ++k) src[k] = s;
+    for (int64_t k = a.child_offsets[s]; k < a.child_offsets[s + 1]; ++k) src[k] = s;
   const std::size_t e = src.size();
   return nb::make_tuple(to_numpy(std::move(src), {e}), to_numpy(a.child_index, {e}),
                         to_numpy(a.child_action, {e}));

@@ -63,10 +63,14 @@ def test_cut_fraction_matches_the_enumerated_one_within_5_sigma():
 
 def test_memory_and_index_limits():
     s, _ = scale_plan.plan(8, 12, 2, 5, 0, 139.0, 1000.0, 450.0, 15.0)
-    assert s["edges"] == 8 * 11 * 12**7 and not s["int32_ok"]
-    assert s["bytes"] == s["states"] * 64 + s["edges"] * 44 and s["gpus_needed"] == 2
+    # 3.15e9 edges: past 2^31-1, so 8-byte CSC edge ids; 4.3e8 states: int32 state ids hold.
+    assert s["edges"] == 8 * 11 * 12**7 and s["state_ids_ok"]
+    assert s["bytes"] == s["states"] * 72 + s["edges"] * 48 and s["gpus_needed"] == 2
+    s, _ = scale_plan.plan(8, 16, 32, 5, 0, 139.0, 1000.0, 450.0, 15.0)
+    assert s["states"] == 16**8 and not s["state_ids_ok"]
     s, _ = scale_plan.plan(6, 15, 1, 5, 0, 139.0, 1000.0, 450.0, 15.0)
-    assert s["int32_ok"] and s["gpus_needed"] == 1 and s["allgather_bytes"] == 0
+    assert s["bytes"] == s["states"] * 72 + s["edges"] * 44
+    assert s["state_ids_ok"] and s["gpus_needed"] == 1 and s["allgather_bytes"] == 0
 
 
 @pytest.mark.parametrize("bad,args", [("--ndim", ["--ndim", "0", "--height", "4"]),

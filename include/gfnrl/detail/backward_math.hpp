@@ -21,10 +21,10 @@ template <class R>
 GFNRL_HD inline void backward_log_probs_state(const DagView& d, const R* theta, int32_t c,
                                               R* log_pb) {
   LseAcc<R> acc;
-  for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
+  for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
     acc.add(theta[d.parent_edge[j]]);
   const R lse = acc.value();
-  for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
+  for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
     log_pb[d.parent_edge[j]] = theta[d.parent_edge[j]] - lse;
 }
 
@@ -34,7 +34,7 @@ template <class R>
 GFNRL_HD inline void scatter_backward_grad(const DagView& d, const R* log_pb, R* grad, int64_t e,
                                            R g) {
   const int32_t c = d.child_index[e];
-  for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
+  for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j)
     grad_add(grad + d.parent_edge[j], -g * exp_(log_pb[d.parent_edge[j]]));
   grad_add(grad + e, g);
 }

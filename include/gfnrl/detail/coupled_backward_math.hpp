@@ -59,8 +59,8 @@ GFNRL_HD inline void backward_rollout_trajectory(const BackwardRolloutArgs& a, i
     const Philox4 u = draw(a.seed + uint64_t(r), a.step, static_cast<uint32_t>(m),
                            static_cast<uint32_t>(i), kStreamBackwardRollout);
     float target = uniform01(u.v[0]);
-    int32_t pick = -1, last = -1;
-    for (int32_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) {
+    int64_t pick = -1, last = -1;
+    for (int64_t j = d.parent_offsets[c]; j < d.parent_offsets[c + 1]; ++j) {
       const float p = exp_(lpb[d.parent_edge[j]]);
       if (p > 0.0f) last = j;
       target -= p;
@@ -71,7 +71,7 @@ GFNRL_HD inline void backward_rollout_trajectory(const BackwardRolloutArgs& a, i
     }
     if (pick < 0) pick = last >= 0 ? last : d.parent_offsets[c];  // rounding: last likely parent
     a.states[base + i] = c;
-    a.edges[base + i] = d.parent_edge[pick];
+    a.edges[base + i] = static_cast<int32_t>(d.parent_edge[pick]);  // training: E <= kMaxIndex
     c = d.parent_index[pick];
   }
   a.lengths[traj] = i;
@@ -101,7 +101,7 @@ template <class R>
 GFNRL_HD inline R guide_log_prob(const CoupledArgs<R>& a, const R* row, int32_t s, int64_t e) {
   const DagView& d = a.dag;
   LseAcc<R> inner;
-  for (int32_t k = d.child_offsets[s]; k < d.child_offsets[s + 1]; ++k) inner.add(row[k]);
+  for (int64_t k = d.child_offsets[s]; k < d.child_offsets[s + 1]; ++k) inner.add(row[k]);
   LseAcc<R> all = inner;
   if (terminates(d, s)) {
     R x = row[a.layout.exit_entry(s)];

@@ -29,6 +29,7 @@
 #pragma once
 #include <cstdint>
 
+#include "gfnrl/dag.hpp"
 #include "gfnrl/detail/hd.hpp"
 
 namespace gfnrl::detail {
@@ -314,12 +315,12 @@ struct EnumeratedFill {
   EnumeratedEnv env;
   const int64_t* order;
   const int32_t* rank;
-  const int32_t* child_offsets;
-  const int32_t* parent_offsets;
+  const int64_t* child_offsets;
+  const int64_t* parent_offsets;
   int32_t* child_index;
   int32_t* child_action;
   int32_t* parent_index;
-  int32_t* parent_edge;
+  EdgeIdsWriter parent_edge;
   float* log_reward;
 };
 
@@ -339,7 +340,7 @@ GFNRL_HD inline void enumerated_degrees(const EnumeratedEnv& e, int64_t code, in
 GFNRL_HD inline void enumerated_fill_state(int32_t i, const EnumeratedFill& f) {
   const EnumeratedEnv& e = f.env;
   const int64_t code = f.order[i];
-  int32_t c = f.child_offsets[i], p = f.parent_offsets[i];
+  int64_t c = f.child_offsets[i], p = f.parent_offsets[i];
   for (int32_t a = 0; a < e.num_actions; ++a) {
     const int64_t child = env_child(e, code, a);
     if (child >= 0) {
@@ -353,7 +354,7 @@ GFNRL_HD inline void enumerated_fill_state(int32_t i, const EnumeratedFill& f) {
       for (int32_t b = 0; b < a; ++b) below += env_child(e, parent, b) >= 0;
       const int32_t pr = f.rank[parent];
       f.parent_index[p] = pr;
-      f.parent_edge[p] = f.child_offsets[pr] + below;
+      f.parent_edge.set(p, f.child_offsets[pr] + below);
       ++p;
     }
   }

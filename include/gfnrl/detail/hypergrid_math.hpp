@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "gfnrl/dag.hpp"
 #include "gfnrl/detail/hd.hpp"
 
 namespace gfnrl::detail {
@@ -71,12 +72,12 @@ struct HypergridFill {
   HypergridShape g;
   const int64_t* order;
   const int32_t* rank;
-  const int32_t* child_offsets;
-  const int32_t* parent_offsets;
+  const int64_t* child_offsets;
+  const int64_t* parent_offsets;
   int32_t* child_index;
   int32_t* child_action;
   int32_t* parent_index;
-  int32_t* parent_edge;
+  EdgeIdsWriter parent_edge;
   float* log_reward;
 };
 
@@ -102,8 +103,8 @@ GFNRL_HD inline void hypergrid_fill_state(int32_t i, const HypergridFill& f) {
   int32_t x[kMaxHypergridDim];
   const int64_t code = f.order[i];
   hypergrid_decode(code, g, x);
-  int32_t c = f.child_offsets[i];
-  int32_t p = f.parent_offsets[i];
+  int64_t c = f.child_offsets[i];
+  int64_t p = f.parent_offsets[i];
   int64_t stride = 1;
   int32_t lower_open = 0;  // #{d' < d : x_d' < H-1}
   for (int d = 0; d < g.ndim; ++d) {
@@ -115,7 +116,7 @@ GFNRL_HD inline void hypergrid_fill_state(int32_t i, const HypergridFill& f) {
     if (x[d] > 0) {
       const int32_t parent = f.rank[code - stride];
       f.parent_index[p] = parent;
-      f.parent_edge[p] = f.child_offsets[parent] + lower_open;
+      f.parent_edge.set(p, f.child_offsets[parent] + lower_open);
       ++p;
     }
     lower_open += x[d] < g.height - 1;

@@ -397,7 +397,7 @@ GFNRL_HD inline void zvar_run(const TrajectoryLossArgs<R>& a, int32_t r) {
 template <class R>
 GFNRL_HD inline R in_flow_lse(const DagView& d, const R* row, int32_t s) {
   LseAcc<R> acc;
-  for (int32_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
+  for (int64_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
     acc.add(row[d.parent_edge[j]]);
   return acc.value();
 }
@@ -416,8 +416,8 @@ GFNRL_HD inline void fm_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
     const R delta = in - out;
     const R g = regression_slope(a.regression, a.regression_param, delta) / R(visits);
     grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(visits));
-    for (int32_t j = a.dag.parent_offsets[s]; j < a.dag.parent_offsets[s + 1]; ++j) {
-      const int32_t e = a.dag.parent_edge[j];
+    for (int64_t j = a.dag.parent_offsets[s]; j < a.dag.parent_offsets[s + 1]; ++j) {
+      const int64_t e = a.dag.parent_edge[j];
       grad_add(g_row + e, g * exp_(row[e] - in));
     }
     scatter_lse_grad(a.dag, L, row, g_row, s, out, -g);

@@ -189,7 +189,7 @@ GFNRL_HD inline void pg_value_state(const PgArgs<R>& a, int32_t r, int32_t s) {
   const R* v2 = a.value2 ? a.value2 + int64_t(r) * a.dag.num_states : nullptr;
   const R lse = action_lse(a.dag, L, row, s, R(1));
   R total = R(0), second = R(0);
-  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
+  for (int64_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
     const int32_t c = a.dag.child_index[e];
     const R p = exp_(row[e] - lse), k = pg_cost(a, row, lpb, s, e, lse);
     total += p * (k + v[c]);
@@ -212,7 +212,7 @@ GFNRL_HD inline void pg_prefix_state(const PgArgs<R>& a, int32_t r, int32_t c) {
   const R* lpb = a.log_pb + int64_t(r) * a.log_pb_stride;
   R* A = a.prefix + int64_t(r) * N;
   R num = R(0), den = R(0);
-  for (int32_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j) {
+  for (int64_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j) {
     const int32_t s = a.dag.parent_index[j];
     const int64_t e = a.dag.parent_edge[j];
     const R lpf = a.log_pf[int64_t(r) * E + e];
@@ -228,7 +228,7 @@ GFNRL_HD inline void pg_prefix_state(const PgArgs<R>& a, int32_t r, int32_t c) {
 /// trajectory takes e); TB, k = 2, u_e = w_e (A(parent) + c(e) + V(c)). One thread per child
 /// state writes its own parent edges.
 template <class R>
-GFNRL_HD inline R pg_backward_weight(const PgArgs<R>& a, int32_t r, int32_t c, int32_t j) {
+GFNRL_HD inline R pg_backward_weight(const PgArgs<R>& a, int32_t r, int32_t c, int64_t j) {
   const int64_t E = a.layout.num_edges, N = a.dag.num_states;
   const int32_t s = a.dag.parent_index[j];
   const int64_t e = a.dag.parent_edge[j];
@@ -246,9 +246,9 @@ GFNRL_HD inline void pg_exact_backward_grad(const PgArgs<R>& a, int32_t r, int32
   R* g = a.pb_grad + int64_t(r) * E;
   const R k = a.squared ? R(2) : R(1);
   R total = R(0);
-  for (int32_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j)
+  for (int64_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j)
     total += pg_backward_weight(a, r, c, j);
-  for (int32_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j) {
+  for (int64_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j) {
     const int64_t e = a.dag.parent_edge[j];
     g[e] += -k * (pg_backward_weight(a, r, c, j) - exp_(lpb[e]) * total);
   }
@@ -266,7 +266,7 @@ GFNRL_HD inline void pg_exact_grad_state(const PgArgs<R>& a, int32_t r, int32_t 
   const R lse = action_lse(a.dag, L, row, s, R(1));
   const R k = a.squared ? R(2) : R(1);  // TB: d E[delta^2] = 2 E[delta d log P_F]
   const R p = k * exp_(static_cast<R>(a.log_visit[int64_t(r) * a.dag.num_states + s]));
-  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
+  for (int64_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
     const R q = pg_cost(a, row, lpb, s, e, lse) + v[a.dag.child_index[e]];
     g_row[e] += p * exp_(row[e] - lse) * (q - v[s]);
   }

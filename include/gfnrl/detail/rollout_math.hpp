@@ -48,9 +48,9 @@ GFNRL_HD inline float linear_schedule(float start, float end, int64_t steps, int
 /// Picks an action of s: uniformly with probability eps, else from softmax(scale * row).
 GFNRL_HD inline int64_t sample_action(const DagView& d, const TableLayout& L, const float* row,
                                       int32_t s, float scale, float eps, const Philox4& u) {
-  const int32_t b = d.child_offsets[s], end = d.child_offsets[s + 1];
+  const int64_t b = d.child_offsets[s], end = d.child_offsets[s + 1];
   const bool can_exit = terminates(d, s);
-  const int32_t n = end - b + (can_exit ? 1 : 0);
+  const int32_t n = static_cast<int32_t>(end - b) + (can_exit ? 1 : 0);
   if (eps > 0.0f && uniform01(u.v[0]) < eps) {
     const int32_t k = static_cast<int32_t>(uniform_below(u.v[1], static_cast<uint32_t>(n)));
     return k < end - b ? int64_t(b + k) : L.exit_entry(s);
@@ -58,7 +58,7 @@ GFNRL_HD inline int64_t sample_action(const DagView& d, const TableLayout& L, co
   const float lse = action_lse(d, L, row, s, scale);
   float target = uniform01(u.v[2]);  // inverse CDF over the actions in a fixed order
   int64_t last = -1;
-  for (int32_t e = b; e < end; ++e) {
+  for (int64_t e = b; e < end; ++e) {
     const float p = exp_(scale * row[e] - lse);
     if (p > 0.0f) last = e;
     target -= p;

@@ -32,26 +32,26 @@ struct SoftValueArgs {
 GFNRL_HD inline bool terminates(const DagView& d, int32_t s) { return d.log_reward[s] > neg_inf(); }
 
 GFNRL_HD inline int32_t num_actions(const DagView& d, int32_t s) {
-  return d.child_offsets[s + 1] - d.child_offsets[s] + (terminates(d, s) ? 1 : 0);
+  return static_cast<int32_t>(d.child_offsets[s + 1] - d.child_offsets[s]) + (terminates(d, s) ? 1 : 0);
 }
 
 /// log mu(a|s) shared by every action of s (uniform or none); a table mu is read per action.
 GFNRL_HD inline float log_base(const SoftValueArgs& a, int32_t s) {
   return a.uniform_base ? -log_(static_cast<float>(num_actions(a.dag, s))) : 0.0f;
 }
-GFNRL_HD inline float log_base_edge(const SoftValueArgs& a, int32_t e, float state_lmu) {
+GFNRL_HD inline float log_base_edge(const SoftValueArgs& a, int64_t e, float state_lmu) {
   return a.base_log_prob ? a.base_log_prob[e] : state_lmu;
 }
 GFNRL_HD inline float log_base_exit(const SoftValueArgs& a, int32_t s, float state_lmu) {
   return a.base_exit_log_prob ? a.base_exit_log_prob[s] : state_lmu;
 }
 
-GFNRL_HD inline float soft_edge_q(const SoftValueArgs& a, int32_t e) {
+GFNRL_HD inline float soft_edge_q(const SoftValueArgs& a, int64_t e) {
   const float r = a.correction ? a.correction[e] : 0.0f;
   return r + a.value[a.dag.child_index[e]];
 }
 
-GFNRL_HD inline void soft_write_edge(const SoftValueArgs& a, int32_t e, float v, float lmu) {
+GFNRL_HD inline void soft_write_edge(const SoftValueArgs& a, int64_t e, float v, float lmu) {
   const float q = soft_edge_q(a, e);
   a.q[e] = q;
   a.log_pi[e] = log_ratio(q + log_base_edge(a, e, lmu), v);
@@ -71,7 +71,7 @@ GFNRL_HD inline void soft_write_state(const SoftValueArgs& a, int32_t s, float v
 /// to local memory on the GPU).
 constexpr int kSoftCached = 8;
 GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
-  const int32_t b = a.dag.child_offsets[s], end = a.dag.child_offsets[s + 1];
+  const int64_t b = a.dag.child_offsets[s], end = a.dag.child_offsets[s + 1];
   const float lmu = log_base(a, s);
   LseAcc<float> acc;
   acc.add(a.dag.log_reward[s] + log_base_exit(a, s, lmu));
@@ -83,7 +83,7 @@ GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
     qc[k] = b + k < end ? soft_edge_q(a, b + k) : neg_inf();
     acc.add(qc[k] + (b + k < end ? log_base_edge(a, b + k, lmu) : 0.0f));
   }
-  for (int32_t e = b + kSoftCached; e < end; ++e)
+  for (int64_t e = b + kSoftCached; e < end; ++e)
     acc.add(soft_edge_q(a, e) + log_base_edge(a, e, lmu));
   const float v = acc.value();
   soft_write_state(a, s, v, lmu);
@@ -95,7 +95,7 @@ GFNRL_HD inline void soft_value_state(const SoftValueArgs& a, int32_t s) {
       a.q[b + k] = qc[k];
       a.log_pi[b + k] = log_ratio(qc[k] + log_base_edge(a, b + k, lmu), v);
     }
-  for (int32_t e = b + kSoftCached; e < end; ++e) soft_write_edge(a, e, v, lmu);
+  for (int64_t e = b + kSoftCached; e < end; ++e) soft_write_edge(a, e, v, lmu);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ using ForwardArgs = ForwardArgsT<float>;
 using PathCountArgs = ForwardArgsT<double>;
 
 template <class R>
-GFNRL_HD inline R forward_term(const ForwardArgsT<R>& a, int32_t j) {
+GFNRL_HD inline R forward_term(const ForwardArgsT<R>& a, int64_t j) {
   const R w = a.edge_weight ? static_cast<R>(a.edge_weight[a.dag.parent_edge[j]]) : R(0);
   return a.log_out[a.dag.parent_index[j]] + w;
 }
@@ -134,7 +134,7 @@ GFNRL_HD inline void forward_state(const ForwardArgsT<R>& a, int32_t c) {
   if (c == 0) {
     acc.add(R(0));  // the source is visited by every trajectory
   } else {
-    for (int32_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j)
+    for (int64_t j = a.dag.parent_offsets[c]; j < a.dag.parent_offsets[c + 1]; ++j)
       acc.add(forward_term(a, j));
   }
   forward_write_state(a, c, acc.value());
@@ -147,7 +147,7 @@ GFNRL_HD inline void forward_state(const ForwardArgsT<R>& a, int32_t c) {
 GFNRL_HD inline void uniform_forward_state(const DagView& d, int32_t s, float* log_prob,
                                            float* exit_log_prob) {
   const float l = -log_(static_cast<float>(num_actions(d, s)));
-  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) log_prob[e] = l;
+  for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) log_prob[e] = l;
   exit_log_prob[s] = terminates(d, s) ? l : neg_inf();
 }
 
@@ -155,9 +155,9 @@ GFNRL_HD inline void uniform_forward_state(const DagView& d, int32_t s, float* l
 /// P_B(p|c) = n(p)/n(c) from log path counts.
 GFNRL_HD inline void backward_state(const DagView& d, int32_t c, const double* log_n,
                                     float* log_prob) {
-  const int32_t b = d.parent_offsets[c], end = d.parent_offsets[c + 1];
+  const int64_t b = d.parent_offsets[c], end = d.parent_offsets[c + 1];
   const float uniform = -log_(static_cast<float>(end - b > 0 ? end - b : 1));
-  for (int32_t j = b; j < end; ++j)
+  for (int64_t j = b; j < end; ++j)
     log_prob[d.parent_edge[j]] =
         log_n ? static_cast<float>(log_n[d.parent_index[j]] - log_n[c]) : uniform;
 }
@@ -275,7 +275,7 @@ GFNRL_HD inline BoundSums bound_terms(const BoundArgs& a, int32_t s) {
   const double lr = a.dag.log_reward[s];
   t.elbo = weighted_gap(exp_(lv + lx), lr, lx);
   t.eubo = weighted_gap(exp_(lr - a.log_z), lr, lx);
-  for (int32_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
+  for (int64_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e) {
     const float pf = a.log_pf[e], pb = a.log_pb[e];
     t.elbo += weighted_gap(exp_(lv + pf), pb, pf);
     t.eubo += weighted_gap(double(a.pb[e]) * a.target_flow[a.dag.child_index[e]], pb, pf);

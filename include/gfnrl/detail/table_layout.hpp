@@ -33,7 +33,7 @@ template <class R>
 GFNRL_HD inline R action_lse(const DagView& d, const TableLayout& L, const R* row, int32_t s,
                              R scale) {
   LseAcc<R> acc;
-  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) acc.add(scale * row[e]);
+  for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e) acc.add(scale * row[e]);
   if (terminates(d, s)) acc.add(scale * row[L.exit_entry(s)]);
   return acc.value();
 }
@@ -54,7 +54,7 @@ GFNRL_HD inline void grad_add(R* p, R v) {
 template <class R>
 GFNRL_HD inline void scatter_lse_grad(const DagView& d, const TableLayout& L, const R* row,
                                       R* grad_row, int32_t s, R lse, R g) {
-  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+  for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
     grad_add(grad_row + e, g * exp_(row[e] - lse));
   if (terminates(d, s)) {
     const int64_t x = L.exit_entry(s);
@@ -75,7 +75,7 @@ GFNRL_HD inline void scatter_log_softmax_grad(const DagView& d, const TableLayou
 GFNRL_HD inline void policy_state(const DagView& d, const TableLayout& L, const float* row,
                                   int32_t s, float scale, float* log_prob, float* exit_log_prob) {
   const float lse = action_lse(d, L, row, s, scale);
-  for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+  for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
     log_prob[e] = scale * row[e] - lse;
   exit_log_prob[s] = terminates(d, s) ? scale * row[L.exit_entry(s)] - lse : neg_inf();
 }

@@ -41,7 +41,7 @@ GFNRL_HD inline void optimizer_backward_run(const OptimizerArgs& a, const Touche
     const int64_t traj = int64_t(r) * t.batch.batch + m, base = traj * t.batch.max_len;
     for (int32_t k = 0; k < t.batch.lengths[traj]; ++k) {
       const int32_t s = t.batch.states[base + k];
-      for (int32_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
+      for (int64_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
         optimizer_entry(a, row + d.parent_edge[j]);
     }
   }
@@ -59,12 +59,12 @@ GFNRL_HD inline void optimizer_touched_run(const OptimizerArgs& a, const Touched
       const int64_t traj = int64_t(r) * t.batch.batch + m, base = traj * t.batch.max_len;
       for (int32_t k = 0; k < t.batch.lengths[traj]; ++k) {
         const int32_t s = t.batch.states[base + k];
-        for (int32_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
+        for (int64_t e = d.child_offsets[s]; e < d.child_offsets[s + 1]; ++e)
           optimizer_entry(a, row + e);
         optimizer_entry(a, row + L.exit_entry(s));
         optimizer_entry(a, row + L.flow_entry(s));
         if (t.in_edges)
-          for (int32_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
+          for (int64_t j = d.parent_offsets[s]; j < d.parent_offsets[s + 1]; ++j)
             optimizer_entry(a, row + d.parent_edge[j]);
       }
     }

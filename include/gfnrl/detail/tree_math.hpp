@@ -18,7 +18,7 @@ struct TreeLevel : DagWriteView {  ///< the tree's arrays; label: the DAG state 
 };
 
 GFNRL_HD inline int32_t tree_degree(const DagView& base, int64_t label) {
-  return base.child_offsets[label + 1] - base.child_offsets[label];
+  return static_cast<int32_t>(base.child_offsets[label + 1] - base.child_offsets[label]);
 }
 
 /// Tree state begin + i: its edges and children (labels, actions, parent entries), its reward,
@@ -27,7 +27,7 @@ GFNRL_HD inline void tree_fill_state(int32_t i, const TreeLevel& t) {
   const int32_t s = t.begin + i;
   const int64_t d = t.label[s];
   const int32_t first = t.end + t.first_child[i];
-  const int32_t e0 = t.base.child_offsets[d];
+  const int64_t e0 = t.base.child_offsets[d];
   const int32_t deg = tree_degree(t.base, d);
   t.child_offsets[s] = first - 1;
   t.parent_offsets[s] = s == 0 ? 0 : s - 1;
@@ -38,7 +38,7 @@ GFNRL_HD inline void tree_fill_state(int32_t i, const TreeLevel& t) {
     t.child_index[c - 1] = c;
     t.child_action[c - 1] = t.base.child_action[e0 + k];
     t.parent_index[c - 1] = s;
-    t.parent_edge[c - 1] = c - 1;
+    t.parent_edge.set(c - 1, c - 1);
   }
 }
 
