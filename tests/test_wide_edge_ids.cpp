@@ -261,5 +261,42 @@ TEST(WideEdgeIds, HypergridFillPastTwoTo31WritesTheShiftedIds) {
   EXPECT_EQ(log_r, h.log_reward);
 }
 
+// A Dag that claims 2^31 edges without holding them: its edge arrays are empty slices of that
+// length (no memory behind them), so only code that checks the count before touching an edge
+// can be run on it.
+Dag claims_past_int32_edges() {
+  const Dag small = make_hypergrid({2, 3}, Backend::Cpu);
+  DagBuffers d;
+  const DagArrays h = small.to_host();
+  d.child_offsets = Array<int64_t>::from_host(Backend::Cpu, h.child_offsets);
+  d.parent_offsets = Array<int64_t>::from_host(Backend::Cpu, h.parent_offsets);
+  d.child_index = Array<int32_t>().slice(0, std::size_t(kMaxIndex) + 1);
+  d.log_reward = Array<float>::from_host(Backend::Cpu, h.log_reward);
+  d.label = Array<int64_t>::from_host(Backend::Cpu, h.label);
+  return Dag::from_parts(Backend::Cpu, h.level_offsets, {1, 1, 1, 1, 1}, {1, 1, 1, 1, 1},
+                         std::move(d), h.exit_action);
+}
+
+TEST(WideEdgeIds, TrainingAndDagFilesRefuseMoreThan2To31EdgesByName) {
+  const Dag dag = claims_past_int32_edges();
+  ASSERT_EQ(dag.num_edges(), kMaxIndex + 1);
+  try {
+    Trainer t(dag, nullptr, TrainConfig{});
+    ADD_FAILURE() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("training needs a DAG of at most 2^31-1 edges"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("this one has 2147483648"), std::string::npos);
+  }
+  try {
+    dag_to_file(dag);
+    ADD_FAILURE() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("a DAG file holds at most 2^31-1 edges; this DAG has "
+                                         "2147483648"),
+              std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace gfnrl::test

@@ -5,7 +5,8 @@
 # learner and P_B mode, CLI solves and the study on the GPU, then the exact-core and training
 # benchmarks. Logs go to $OUT (or ./gpu-check-out). Never changes the card's settings.
 #
-#   tools/gpu_check.sh [STAGE ...]     stages: device build tests sanitize cli bench (default: all)
+#   tools/gpu_check.sh [STAGE ...]     stages: device build tests sanitize cli ceiling bench
+#                                      (default: all)
 #
 # Sized for one 10-minute device call on a 16-core machine: sanitizer jobs run in parallel, each
 # under its own time limit, and every stage prints its wall time; a later call on the same warm
@@ -18,7 +19,7 @@ OUT="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$OUT"
 ARCH="${GFNRL_CUDA_ARCH:-90}"
 JOBS="${GFNRL_SANITIZER_JOBS:-6}"
-STAGES="${*:-device build tests sanitize cli bench}"
+STAGES="${*:-device build tests sanitize cli ceiling bench}"
 extra=()
 if [ -d .deps/usr ]; then
   extra+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/usr" -DGFNRL_GTEST_SOURCE_DIR="$PWD/.deps/usr/src/googletest")
@@ -60,7 +61,7 @@ if has sanitize; then
   jobs_file="$OUT/sanitizer-jobs.txt"
   : >"$jobs_file"
   add() { echo "$1|$2" >>"$jobs_file"; }
-  filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts:EnvironmentsCuda.*:EnvironmentsExactCore.*'
+  filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts:EnvironmentsCuda.*:EnvironmentsExactCore.*:WideEdgeIds.*'
   for tool in memcheck racecheck; do
     add "tests-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$filter"
   done
@@ -108,6 +109,21 @@ if has cli; then
   $BIN/gfnrl study --backend cuda --out "$OUT/study-2x16-cuda.csv" | tee "$OUT/study-2x16-cuda.txt"
   $BIN/gfnrl train --algo subtb --preset standard --runs 64 --steps 2000 --eval-every 500 \
     --backend cuda --out "$OUT/train-subtb-4x20-64runs.csv" --json | tee "$OUT/train-subtb-4x20.json"
+fi
+
+if has ceiling; then
+  step "one GPU's ceiling (issue 17 part 3)"
+  # The largest 4-D grid the memory estimate lets one H200 hold (2.12e9 edges: int32 CSC ids
+  # still), and a 6-D grid past 2^31 edges (2.24e9: int64 CSC ids), each solved and evaluated.
+  tm=(); [ -x /usr/bin/time ] && tm=(/usr/bin/time -v)
+  for g in "4 152" "6 27"; do
+    set -- $g
+    "${tm[@]}" timeout 180 $BIN/gfnrl solve --env hypergrid --ndim "$1" --height "$2" \
+      --backend cuda --json >"$OUT/solve-$1x$2.json" 2>"$OUT/solve-$1x$2.err" || status=1
+    tail -c 600 "$OUT/solve-$1x$2.json"; echo
+    grep -E "Elapsed|Maximum resident|error" "$OUT/solve-$1x$2.err"
+  done
+  nvidia-smi --query-gpu=memory.total,memory.used --format=csv | tee -a "$OUT/device.txt"
 fi
 
 if has bench; then

@@ -118,6 +118,7 @@ gfnrl_status gfnrl_hypergrid_create_with_regions(int32_t ndim, int32_t height, d
                                                  gfnrl_backend backend, gfnrl_dag** out);
 void gfnrl_dag_destroy(gfnrl_dag* dag);
 int32_t gfnrl_dag_num_states(const gfnrl_dag* dag);
+/* Edge counts may pass 2^31 (edge ids are 64-bit); state counts may not. */
 int64_t gfnrl_dag_num_edges(const gfnrl_dag* dag);
 /* log Z = log sum_x R(x). */
 gfnrl_status gfnrl_log_partition(const gfnrl_dag* dag, double* log_z);
