@@ -20,7 +20,7 @@ std::size_t available_bytes(Backend b);
 /// Per state (72): offsets 2x8, log R 4, label 8, V/exit Q/exit log pi 12, marginals 8, uniform
 /// policy exit 4, log n 4, generator temporaries 16. Per edge (44, or 48 past 2^31-1 edges):
 /// child index/action 8, parent index 4 and edge id 4 (8 past 2^31-1 edges), Q / log pi / P_B
-/// 12, a forward policy 4, slack 4.
+/// 12, a forward policy 4, the bounds' P_B and slack 12.
 std::size_t estimate_dag_bytes(int64_t states, int64_t edges);
 
 /// Throws AllocationError("<what> needs X but only Y is available on <backend>") when
