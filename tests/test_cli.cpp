@@ -57,6 +57,15 @@ TEST(Cli, SolveJsonContract) {
   EXPECT_NEAR(j["soft_vi_log_z"].get<double>(), want, 1e-5);
   EXPECT_LT(j["tv"].get<double>(), 1e-5);
   EXPECT_TRUE(r.err.empty()) << "--quiet prints nothing on stderr: " << r.err;
+  EXPECT_EQ(j["edge_ids"], "int32");
+  // The int64 layout (DAGs past 2^31-1 edges), asked for: the same answers.
+  const Result w = run("solve --env hypergrid --ndim 3 --height 6 --backend cpu --json --quiet",
+                       "GFNRL_WIDE_EDGE_IDS=1");
+  ASSERT_EQ(w.code, 0) << w.err;
+  const auto jw = nlohmann::json::parse(w.out);
+  EXPECT_EQ(jw["edge_ids"], "int64");
+  for (const char* k : {"log_z", "soft_vi_log_z", "tv", "kl", "jsd", "elbo", "eubo"})
+    EXPECT_EQ(jw[k], j[k]) << k;
 }
 
 TEST(Cli, HypergridRegionRules) {

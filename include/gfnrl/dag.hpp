@@ -1,8 +1,8 @@
 /// @file dag.hpp
 /// An explicitly enumerated DAG of states, level-sorted, with children in CSR and parents in CSC.
 ///
-/// Layout (state ids and action ids int32; edge ids and CSR/CSC offsets int64, since a 4-D grid
-/// that fits one GPU has more than 2^31 edges):
+/// Layout (state ids and action ids int32; edge ids and CSR/CSC offsets int64, since a DAG that
+/// fits one GPU can have more than 2^31 edges: 6-D H=27 on an H200, 2.24e9):
 ///  - states are numbered so that each topological level is a contiguous range
 ///    [level_offsets[l], level_offsets[l+1]); level 0 is the source s0 = state 0 alone; every
 ///    edge goes from a lower level to a higher one (level = longest path from s0);

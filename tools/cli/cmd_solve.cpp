@@ -131,6 +131,7 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   if (optimal) out["base_policy"] = o.base_uniform ? "uniform" : o.prior.empty() ? "none" : o.prior;
   out["num_states"] = dag.num_states();
   out["num_edges"] = dag.num_edges();
+  out["edge_ids"] = wide_edge_ids(dag.num_edges()) ? "int64" : "int32";  // the CSC's stored ids
   out["num_levels"] = dag.num_levels();
   put_metrics(out, m);
   out["spearman"] = spearman_correlation(dag, marginals, c.target.empty() ? nullptr : &c.target);
