@@ -33,8 +33,8 @@ struct HypergridConfig {
   HypergridRegions regions = HypergridRegions::Exact;  ///< Float64: compatibility only
 };
 
-/// Throws InputError naming the bad field and its allowed range (including sizes whose state or
-/// edge count does not fit int32 indices).
+/// Throws InputError naming the bad field and its allowed range (including sizes of more than
+/// 2^31-1 states: state ids are int32; edge ids are int64, so the edge count is a memory question).
 void validate(const HypergridConfig& c);
 int64_t hypergrid_num_states(const HypergridConfig& c);
 int64_t hypergrid_num_edges(const HypergridConfig& c);  ///< inner edges (exits not counted)
