@@ -1,6 +1,7 @@
 // The hypergrid DAG against its definition: states, edges, actions, levels, rewards, path counts
 // n(x) = (sum x)! / prod x_d!, and every parameter error.
 #include <cstdlib>
+#include <optional>
 
 #include "rational.hpp"
 #include "test_support.hpp"
@@ -229,6 +230,19 @@ TEST(HypergridErrors, ParametersOutOfRange) {
   expect_config_error(bad_rule, "regions = 4 is out of range [0, 1]");
 }
 
+// make_hypergrid(c) under GFNRL_MEMORY_LIMIT = limit: the AllocationError it threw, if any.
+std::optional<AllocationError> memory_refusal(const HypergridConfig& c, const char* limit) {
+  ::setenv("GFNRL_MEMORY_LIMIT", limit, 1);
+  std::optional<AllocationError> refused;
+  try {
+    make_hypergrid(c, Backend::Cpu);
+  } catch (const AllocationError& e) {
+    refused = e;
+  }
+  ::unsetenv("GFNRL_MEMORY_LIMIT");
+  return refused;
+}
+
 // Edge ids are int64: a grid past 2^31-1 edges (but not states) is a question of memory only,
 // and its estimate counts the 8-byte CSC edge ids.
 TEST(HypergridErrors, MoreThan2To31EdgesIsRefusedByMemoryNotByIndexWidth) {
@@ -238,28 +252,18 @@ TEST(HypergridErrors, MoreThan2To31EdgesIsRefusedByMemoryNotByIndexWidth) {
   EXPECT_GT(hypergrid_num_edges(c), kMaxIndex);
   EXPECT_EQ(estimate_hypergrid_bytes(c),
             std::size_t(1600000000) * 72 + std::size_t(3199920000) * 48 + (std::size_t(1) << 20));
-  ::setenv("GFNRL_MEMORY_LIMIT", "1000000000", 1);
-  try {
-    make_hypergrid(c, Backend::Cpu);
-    ADD_FAILURE() << "expected AllocationError";
-  } catch (const AllocationError& e) {
-    EXPECT_EQ(e.bytes_needed(), estimate_hypergrid_bytes(c));
-  }
-  ::unsetenv("GFNRL_MEMORY_LIMIT");
+  const std::optional<AllocationError> e = memory_refusal(c, "1000000000");
+  ASSERT_TRUE(e) << "expected AllocationError";
+  EXPECT_EQ(e->bytes_needed(), estimate_hypergrid_bytes(c));
 }
 
 TEST(HypergridErrors, RefusesSizesOverTheMemoryBudgetWithTheEstimate) {
   HypergridConfig c{4, 20};
-  ::setenv("GFNRL_MEMORY_LIMIT", "1000000", 1);
-  try {
-    make_hypergrid(c, Backend::Cpu);
-    ADD_FAILURE() << "expected AllocationError";
-  } catch (const AllocationError& e) {
-    EXPECT_EQ(e.bytes_needed(), estimate_hypergrid_bytes(c));
-    EXPECT_LE(e.bytes_available(), 1000000u);
-    EXPECT_NE(std::string(e.what()).find("needs an estimated"), std::string::npos) << e.what();
-  }
-  ::unsetenv("GFNRL_MEMORY_LIMIT");
+  const std::optional<AllocationError> e = memory_refusal(c, "1000000");
+  ASSERT_TRUE(e) << "expected AllocationError";
+  EXPECT_EQ(e->bytes_needed(), estimate_hypergrid_bytes(c));
+  EXPECT_LE(e->bytes_available(), 1000000u);
+  EXPECT_NE(std::string(e->what()).find("needs an estimated"), std::string::npos) << e->what();
 }
 
 }  // namespace
