@@ -1,14 +1,18 @@
 // CPU twin of kernels/forward_sweep.cu: exact marginals and path counts, parents before children,
 // and the uniform forward policy.
 //   out(s0) = 0,  out(c) = log sum_{j in Pa(c)} exp(out(parent_j) + w(edge_j))
-// Marginals (float) a block of children at a time in passes that vectorise, as soft_values.cpp:
-// the terms and each child's max, exp over the block's parent edges (vexp), then max + log(sum)
-// (vlog). Path counts (double, detail/state_math.hpp's forward_state) one state at a time. One
+// Marginals (float) a block of children at a time in passes that vectorise, in soft_values.cpp's
+// two forms: slots (the terms over the block's parent edges in one gather loop, then the
+// logsumexps slot by slot over its states, cpu/slot_logsumexp.hpp) where the block's in-degrees
+// are alike, else per edge (the terms and each child's max, exp over the block's parent edges
+// (vexp), then max + log(sum) (vlog)); equal bit for bit. Path counts (double, detail/state_math.hpp's forward_state) one state at a time. One
 // OpenMP team per sweep, a barrier per level; every state's arithmetic is its own, in a fixed
 // order, so results do not depend on the thread count.
 #include <algorithm>
 #include <vector>
 
+#include "cpu/parallel.hpp"
+#include "cpu/slot_logsumexp.hpp"
 #include "cpu/vector_math.hpp"
 #include "ops/sweep_ops.hpp"
 
@@ -20,7 +24,61 @@ constexpr int32_t kParallelStates = 4096;
 
 struct ForwardScratch {
   std::vector<float> term, shift, exp_term, max, sum;
+  std::vector<int32_t> off, deg;  // the slot form's segments
+  std::vector<float> zero, none;  // its c = 0 and x = -inf (no exit term)
 };
+
+/// The block in the slot form, when it pays (else false, and nothing is written).
+GFNRL_CPU_CLONES
+bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
+  const DagView& d = a.dag;
+  const int64_t j0 = d.parent_offsets[c0], edges64 = d.parent_offsets[c1] - j0;
+  const int32_t n = c1 - c0;
+  if (edges64 > kMaxIndex / 2) return false;
+  const auto edges = static_cast<int32_t>(edges64);
+  w.off.resize(n), w.deg.resize(n);
+  const int32_t kmax = block_segments(d.parent_offsets + c0, n, w.off.data(), w.deg.data());
+  if (!slot_form_pays(n, kmax, edges)) return false;
+  w.term.resize(edges + 1), w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
+  w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
+  float* __restrict t = w.term.data();
+  t[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
+  // The terms over the block's parent edges in one loop: out(parent) + w(edge), the edge's
+  // CSR id read in whichever width the DAG stores.
+  const int32_t* __restrict parent = d.parent_index + j0;
+  const float* __restrict out = a.log_out;
+  const float* __restrict wt = a.edge_weight;
+  if (!wt) {
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) t[j] = out[parent[j]] + 0.0f;
+  } else if (d.parent_edge.narrow) {
+    const int32_t* __restrict e = d.parent_edge.narrow + j0;
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) t[j] = out[parent[j]] + wt[e[j]];
+  } else {
+    const int64_t* __restrict e = d.parent_edge.wide + j0;
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) t[j] = out[parent[j]] + wt[e[j]];
+  }
+  float* __restrict lse = w.sum.data();
+  slot_logsumexp(n, kmax, w.off.data(), w.deg.data(), t, w.zero.data(), w.none.data(),
+                 w.max.data(), w.exp_term.data(), lse);
+  float* __restrict log_out = a.log_out + c0;
+  if (a.exit_weight) {
+    const float* __restrict ew = a.exit_weight + c0;
+    float* __restrict term_out = a.log_terminal + c0;
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) {
+      const float v = c0 + i == 0 ? 0.0f : lse[i];  // the source is visited by every trajectory
+      log_out[i] = v;
+      term_out[i] = v + ew[i];
+    }
+  } else {
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) log_out[i] = c0 + i == 0 ? 0.0f : lse[i];
+  }
+  return true;
+}
 
 GFNRL_CPU_CLONES
 void forward_block(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
@@ -64,12 +122,10 @@ void forward_levels(const Dag& dag, Block block) {
   {
     Scratch scratch;
     for (int32_t l = 0; l < dag.num_levels(); ++l) {
-      const int32_t blocks = (lv[l + 1] - lv[l] + kBlockStates - 1) / kBlockStates;
-#pragma omp for schedule(static)
-      for (int32_t b = 0; b < blocks; ++b) {
-        const int32_t s0 = lv[l] + b * kBlockStates;
-        block(s0, std::min(lv[l + 1], s0 + kBlockStates), scratch);
-      }
+      const auto [first, end] = thread_share(lv[l], lv[l + 1]);
+      for (int32_t s0 = first; s0 < end; s0 += kBlockStates)
+        block(s0, std::min(end, s0 + kBlockStates), scratch);
+#pragma omp barrier
     }
   }
 }
@@ -77,7 +133,9 @@ void forward_levels(const Dag& dag, Block block) {
 
 void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions&, SweepGraphPtr&) {
   forward_levels<ForwardScratch>(
-      dag, [&](int32_t s0, int32_t s1, ForwardScratch& w) { forward_block(args, s0, s1, w); });
+      dag, [&](int32_t s0, int32_t s1, ForwardScratch& w) {
+        if (!forward_block_slots(args, s0, s1, w)) forward_block(args, s0, s1, w);
+      });
 }
 
 void path_counts(const Dag& dag, const PathCountArgs& args) {

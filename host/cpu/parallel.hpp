@@ -15,6 +15,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <utility>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace gfnrl::detail::cpu {
 
@@ -90,6 +94,20 @@ class OpScope {
   bool on_;
   std::chrono::steady_clock::time_point t0_{};
 };
+
+/// The calling thread's equal share [first, end) of the items [begin, end) (all of them outside a
+/// parallel region). The level sweeps split each level this way rather than deal out blocks of
+/// 512 states: a level of a few blocks dealt to two threads left one idle at the barrier for up
+/// to half the level (OpenMP's waits were 15% of a 4-D H=32 sweep's samples on 2 threads).
+inline std::pair<int32_t, int32_t> thread_share(int32_t begin, int32_t end) {
+#ifdef _OPENMP
+  const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads(), n = end - begin;
+  return {static_cast<int32_t>(begin + n * t / threads),
+          static_cast<int32_t>(begin + n * (t + 1) / threads)};
+#else
+  return {begin, end};
+#endif
+}
 
 /// Every run's states in blocks of `block`: fn(run, first, end, scratch) for each (run, block),
 /// over the threads when `op` goes parallel, with one Scratch per thread (the vectorised

@@ -1,14 +1,20 @@
 // CPU twin of kernels/soft_values.cu: soft value iteration, children before parents.
 //   Q(s,e) = r(e) + V(child(e)),  V(s) = log sum_a mu(a|s) exp Q(s,a),  log pi = log mu + Q - V
 // the formulas of detail/state_math.hpp, computed a block of states at a time in passes that
-// vectorise: gather Q and each state's max, then exp(Q + log mu - max) over the block's edges
-// (vexp), then V = max + log(sum) over its states (vlog), then log pi. Two passes (max, then sum)
-// instead of the kernel's streaming logsumexp: the same value up to rounding. One OpenMP team for
-// the whole sweep, a barrier per level; every state's arithmetic is its own, in a fixed order, so
-// results do not depend on the thread count or the blocking.
+// vectorise. Two forms of a block, equal bit for bit:
+//   slots (blocks of alike degrees, as a hypergrid's): Q over the block's edges in one gather
+//     loop, then the logsumexps slot by slot over the block's states (cpu/slot_logsumexp.hpp);
+//   per edge (any block): gather Q and each state's max, exp(Q + log mu - max) over the block's
+//     edges (vexp), then V = max + log(sum) over its states (vlog).
+// Then log pi. Two passes (max, then sum) instead of the kernel's streaming logsumexp: the same
+// value up to rounding. One OpenMP team for the whole sweep, a barrier per level; every state's
+// arithmetic is its own, in a fixed order, so results do not depend on the thread count or the
+// blocking.
 #include <algorithm>
 #include <vector>
 
+#include "cpu/parallel.hpp"
+#include "cpu/slot_logsumexp.hpp"
 #include "cpu/vector_math.hpp"
 #include "ops/sweep_ops.hpp"
 
@@ -89,6 +95,94 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
       a.log_pi[e] = log_ratio(w.term[e - e0], v);
   }
 }
+
+// The slot form's scratch: per edge Q and Q + log mu of a table; per state the segment of its
+// edges, log mu of a uniform base (0 otherwise), the exit term, max, sum and value.
+struct SlotScratch {
+  std::vector<float> q, t;
+  std::vector<int32_t> off, deg;
+  std::vector<float> lmu, exit_term, max, sum, value;
+};
+
+/// The block in the slot form, when it pays (else false, and nothing is written).
+GFNRL_CPU_CLONES
+bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratch& w) {
+  const DagView& d = a.dag;
+  const int64_t e0 = d.child_offsets[s0], edges64 = d.child_offsets[s1] - e0;
+  const int32_t n = s1 - s0;
+  if (edges64 > kMaxIndex / 2) return false;
+  const auto edges = static_cast<int32_t>(edges64);
+  w.off.resize(n), w.deg.resize(n);
+  const int32_t kmax = block_segments(d.child_offsets + s0, n, w.off.data(), w.deg.data());
+  if (!slot_form_pays(n, kmax, edges)) return false;
+  w.q.resize(edges + 1), w.t.resize(edges + 1);
+  w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
+  float* __restrict q = w.q.data();
+  const int32_t* __restrict off = w.off.data();
+  const int32_t* __restrict deg = w.deg.data();
+  float* __restrict lmu = w.lmu.data();
+  float* __restrict x = w.exit_term.data();
+  float* __restrict val = w.value.data();
+  const float* __restrict lr = d.log_reward + s0;
+  q[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
+  if (a.uniform_base) {
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t k = deg[i] + (lr[i] > neg_inf());
+      lmu[i] = -vlog(static_cast<float>(k > 0 ? k : 1));
+    }
+  } else {
+    std::fill(lmu, lmu + n, 0.0f);
+  }
+  if (a.base_exit_log_prob) {
+    const float* __restrict b = a.base_exit_log_prob + s0;
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) x[i] = lr[i] + b[i];
+  } else {
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) x[i] = lr[i] + lmu[i];
+  }
+  // Q over the block's edges in one loop: r(e) + V(child(e)), kept and written out.
+  const int32_t* __restrict child = d.child_index + e0;
+  const float* __restrict v_in = a.value;
+  float* __restrict q_out = a.q + e0;
+  if (a.correction) {
+    const float* __restrict r = a.correction + e0;
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) q_out[j] = q[j] = r[j] + v_in[child[j]];
+  } else {
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) q_out[j] = q[j] = 0.0f + v_in[child[j]];
+  }
+  // The terms: Q + log mu, a table's per edge (t) or a uniform base's per state (lmu).
+  const float* __restrict t = q;
+  if (a.base_log_prob) {
+    const float* __restrict b = a.base_log_prob + e0;
+    float* __restrict tb = w.t.data();
+    tb[edges] = 0.0f;
+#pragma omp simd
+    for (int32_t j = 0; j < edges; ++j) tb[j] = q[j] + b[j];
+    t = tb;
+    std::fill(lmu, lmu + n, 0.0f);
+  }
+  slot_logsumexp(n, kmax, off, deg, t, lmu, x, w.max.data(), w.sum.data(), val);
+  float* __restrict v_out = a.value + s0;
+  float* __restrict exit_q = a.exit_q + s0;
+  float* __restrict exit_lp = a.exit_log_pi + s0;
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) {
+    v_out[i] = val[i];
+    exit_q[i] = lr[i];
+    exit_lp[i] = lr[i] > neg_inf() && val[i] > neg_inf() ? x[i] - val[i] : neg_inf();
+  }
+  float* __restrict lp = a.log_pi + e0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float v = val[i], c = lmu[i];
+    for (int32_t j = off[i]; j < off[i] + deg[i]; ++j)
+      lp[j] = v > neg_inf() ? (t[j] + c) - v : neg_inf();
+  }
+  return true;
+}
 }  // namespace
 
 void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions&, SweepGraphPtr&) {
@@ -96,13 +190,14 @@ void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions&,
 #pragma omp parallel if (dag.num_states() > kParallelStates)
   {
     SoftScratch scratch;
+    SlotScratch slots;
     for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {
-      const int32_t blocks = (lv[l + 1] - lv[l] + kBlockStates - 1) / kBlockStates;
-#pragma omp for schedule(static)
-      for (int32_t b = 0; b < blocks; ++b) {
-        const int32_t s0 = lv[l] + b * kBlockStates;
-        soft_block(args, s0, std::min(lv[l + 1], s0 + kBlockStates), scratch);
+      const auto [first, end] = thread_share(lv[l], lv[l + 1]);
+      for (int32_t s0 = first; s0 < end; s0 += kBlockStates) {
+        const int32_t s1 = std::min(end, s0 + kBlockStates);
+        if (!soft_block_slots(args, s0, s1, slots)) soft_block(args, s0, s1, scratch);
       }
+#pragma omp barrier
     }
   }
 }

@@ -20,9 +20,17 @@
 // between runs or thread counts on one machine. GFNRL_NO_CPU_CLONES builds the baseline only.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     !defined(GFNRL_NO_CPU_CLONES)
-#define GFNRL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define GFNRL_CPU_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define GFNRL_CPU_CLONES
+#endif
+// For the helpers those clones call: inlined into each, so that they too are compiled for the
+// clone's ISA (a call would run the baseline's code). GCC would not inline the larger ones.
+#if defined(__GNUC__)
+#define GFNRL_CPU_INLINE inline __attribute__((always_inline))
+#else
+#define GFNRL_CPU_INLINE inline
 #endif
 
 namespace gfnrl::detail::cpu {
@@ -41,7 +49,7 @@ inline int32_t float_to_bits(float f) {
 /// exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2] (Cody-Waite: ln 2
 /// in two parts, the first exact in 16 bits), exp(r) by its Taylor series to r^7 (truncation
 /// |r|^8/8! < 2.2e-9).
-inline float vexp(float x) {
+GFNRL_CPU_INLINE float vexp(float x) {
   constexpr float kLow = -87.33f, kHigh = 88.72f;
   const float xc = x < kLow ? kLow : (x > kHigh ? kHigh : x);
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
@@ -60,7 +68,7 @@ inline float vexp(float x) {
 
 /// log(x) = e ln 2 + log m with x = 2^e m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s),
 /// s = (m - 1)/(m + 1), |s| <= 0.1716, by its series to s^11 (truncation < 1e-10).
-inline float vlog(float x) {
+GFNRL_CPU_INLINE float vlog(float x) {
   const int32_t bits = float_to_bits(x);
   int32_t e = ((bits >> 23) & 0xff) - 127;
   float m = bits_to_float((bits & 0x007fffff) | 0x3f800000);  // [1, 2)

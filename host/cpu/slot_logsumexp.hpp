@@ -1,0 +1,96 @@
+// A block's logsumexps "by slot": state i of the block owns the terms t[off[i] .. off[i]+deg[i])
+// (its out- or in-edges, contiguous in CSR / CSC order), plus its own c[i] added to each, plus one
+// extra term x[i] (the exit; -inf for none):
+//   out[i] = log( exp(x[i]) + sum_{k < deg[i]} exp(t[off[i] + k] + c[i]) )
+// Slot k of every state is taken at once, so the max, the exponentials and the sums run as
+// vector loops over the block's states (gathers from the block's scratch, t), whatever the
+// degrees: the per-edge passes' per-state loops of 0..D trips were scalar and mispredicted.
+// The arithmetic per state is theirs exactly (max over x and the terms; sum = exp(x - shift),
+// then + exp(term_k - shift) in slot order; max + log(sum)), so the two forms agree bit for bit.
+//
+// Only for blocks whose degrees are alike: slot k costs a lane for every state, so a block
+// whose largest degree is far above its mean (a tree's root beside its leaves' parents) keeps
+// the per-edge passes (slot_form_pays).
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "cpu/vector_math.hpp"
+#include "gfnrl/detail/hd.hpp"
+
+namespace gfnrl::detail::cpu {
+
+/// Which form the sweeps' blocks take: Auto (slot_form_pays decides), or one form forced, for
+/// the tests that hold the two to each other.
+enum class BlockForm : int { Auto, PerEdge, Slots };
+inline std::atomic<BlockForm>& block_form() {
+  static std::atomic<BlockForm> form{BlockForm::Auto};
+  return form;
+}
+
+/// off[i] = first edge of state i relative to e0, deg[i] its count; returns the largest degree.
+/// The block's edges must fit in int32 (the caller checks).
+GFNRL_CPU_INLINE int32_t block_segments(const int64_t* offsets, int32_t n, int32_t* off, int32_t* deg) {
+  const int64_t e0 = offsets[0];
+  int32_t kmax = 0;
+#pragma omp simd reduction(max : kmax)
+  for (int32_t i = 0; i < n; ++i) {
+    off[i] = static_cast<int32_t>(offsets[i] - e0);
+    deg[i] = static_cast<int32_t>(offsets[i + 1] - offsets[i]);
+    kmax = deg[i] > kmax ? deg[i] : kmax;
+  }
+  return kmax;
+}
+
+/// The slot form does kmax lanes per state against the per-edge form's one per edge: worth it
+/// while that is at most twice the edges (plus a lane per state for blocks of leaves).
+inline bool slot_form_pays(int32_t n, int32_t kmax, int64_t edges) {
+  switch (block_form().load(std::memory_order_relaxed)) {
+    case BlockForm::PerEdge:
+      return false;
+    case BlockForm::Slots:
+      return true;
+    case BlockForm::Auto:
+      break;
+  }
+  return int64_t(kmax) * n <= 2 * edges + n;
+}
+
+/// out[i] as above; mx and sum are n floats of scratch. t must be readable at index 0 even when
+/// the block has no edges (a lane past its degree reads t[off[i]] and discards it).
+GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const int32_t* __restrict off,
+                           const int32_t* __restrict deg, const float* __restrict t,
+                           const float* __restrict c, const float* __restrict x,
+                           float* __restrict mx, float* __restrict sum, float* __restrict out) {
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) mx[i] = x[i];
+  // A lane past the state's degree reads slot 0 (a valid index: the index is masked, not the
+  // load, so that the loop has no branch) and adds -inf to it.
+  for (int32_t k = 0; k < kmax; ++k) {
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t kk = k & -static_cast<int32_t>(k < deg[i]);
+      const float v = (t[off[i] + kk] + c[i]) + (k < deg[i] ? 0.0f : neg_inf());
+      const float cur = mx[i];
+      mx[i] = v > cur ? v : cur;
+    }
+  }
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) {
+    const float shift = mx[i] > neg_inf() ? mx[i] : 0.0f;  // all -inf: exp(-inf - 0) = 0
+    sum[i] = vexp(x[i] - shift);
+  }
+  for (int32_t k = 0; k < kmax; ++k) {
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t kk = k & -static_cast<int32_t>(k < deg[i]);
+      const float shift = mx[i] > neg_inf() ? mx[i] : 0.0f;
+      sum[i] += vexp(((t[off[i] + kk] + c[i]) - shift) + (k < deg[i] ? 0.0f : neg_inf()));
+    }
+  }
+  // sum >= 1 when the max is finite (its own term is exp(0)).
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) out[i] = mx[i] > neg_inf() ? mx[i] + vlog(sum[i]) : neg_inf();
+}
+
+}  // namespace gfnrl::detail::cpu
