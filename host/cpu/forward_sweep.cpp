@@ -32,13 +32,10 @@ struct ForwardScratch {
 GFNRL_CPU_CLONES
 bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
   const DagView& d = a.dag;
-  const int64_t j0 = d.parent_offsets[c0], edges64 = d.parent_offsets[c1] - j0;
   const int32_t n = c1 - c0;
-  if (edges64 > kMaxIndex / 2) return false;
-  const auto edges = static_cast<int32_t>(edges64);
-  w.off.resize(n), w.deg.resize(n);
-  const int32_t kmax = block_segments(d.parent_offsets + c0, n, w.off.data(), w.deg.data());
-  if (!slot_form_pays(n, kmax, edges)) return false;
+  const auto [edges, kmax] = slot_segments(d.parent_offsets + c0, n, w.off, w.deg);
+  if (kmax < 0) return false;
+  const int64_t j0 = d.parent_offsets[c0];
   w.term.resize(edges + 1), w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
   w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
   float* __restrict t = w.term.data();

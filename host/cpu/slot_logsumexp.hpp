@@ -14,8 +14,10 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "cpu/vector_math.hpp"
+#include "gfnrl/dag.hpp"
 #include "gfnrl/detail/hd.hpp"
 
 namespace gfnrl::detail::cpu {
@@ -54,6 +56,23 @@ inline bool slot_form_pays(int32_t n, int32_t kmax, int64_t edges) {
       break;
   }
   return int64_t(kmax) * n <= 2 * edges + n;
+}
+
+/// A block's edge count and largest degree, or kmax = -1 where it keeps the per-edge form.
+struct SlotSegments {
+  int32_t edges = 0, kmax = -1;
+};
+
+/// The segments of the block of n states whose offsets start at `offsets` (into off and deg),
+/// when the slot form pays for it (its edges indexed in int32 with room to spare).
+GFNRL_CPU_INLINE SlotSegments slot_segments(const int64_t* offsets, int32_t n,
+                                            std::vector<int32_t>& off, std::vector<int32_t>& deg) {
+  const int64_t edges = offsets[n] - offsets[0];
+  if (edges > kMaxIndex / 2) return {};
+  off.resize(n), deg.resize(n);
+  const int32_t kmax = block_segments(offsets, n, off.data(), deg.data());
+  if (!slot_form_pays(n, kmax, edges)) return {};
+  return {static_cast<int32_t>(edges), kmax};
 }
 
 /// out[i] as above; mx and sum are n floats of scratch. t must be readable at index 0 even when

@@ -108,13 +108,10 @@ struct SlotScratch {
 GFNRL_CPU_CLONES
 bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratch& w) {
   const DagView& d = a.dag;
-  const int64_t e0 = d.child_offsets[s0], edges64 = d.child_offsets[s1] - e0;
   const int32_t n = s1 - s0;
-  if (edges64 > kMaxIndex / 2) return false;
-  const auto edges = static_cast<int32_t>(edges64);
-  w.off.resize(n), w.deg.resize(n);
-  const int32_t kmax = block_segments(d.child_offsets + s0, n, w.off.data(), w.deg.data());
-  if (!slot_form_pays(n, kmax, edges)) return false;
+  const auto [edges, kmax] = slot_segments(d.child_offsets + s0, n, w.off, w.deg);
+  if (kmax < 0) return false;
+  const int64_t e0 = d.child_offsets[s0];
   w.q.resize(edges + 1), w.t.resize(edges + 1);
   w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
   float* __restrict q = w.q.data();

@@ -12,12 +12,14 @@
 #include <cstring>
 #include <limits>
 
-// The sweeps' block functions are compiled twice, for x86-64-v3 (AVX2 and FMA: eight floats per
-// vector, fused multiply-adds in the polynomials) and for the baseline (SSE2), and the loader
-// picks the one the machine runs (GCC's function multiversioning, a glibc ifunc). Measured on the
-// 2-core CI machine, 4-D H=32: soft VI 32-38 -> 20-24 ms, marginals 21-23 -> 16-18 ms. Results
-// then differ between the two kinds of machine in the last bits (contracted multiply-adds), never
-// between runs or thread counts on one machine. GFNRL_NO_CPU_CLONES builds the baseline only.
+// The sweeps' block functions are compiled three times, for x86-64-v4 (AVX-512: sixteen floats per
+// vector with -mprefer-vector-width=512, see CMakeLists.txt), x86-64-v3 (AVX2 and FMA: eight
+// floats, fused multiply-adds in the polynomials) and the baseline (SSE2), and the loader picks
+// the one the machine runs (GCC's function multiversioning, a glibc ifunc). Measured on the 2-core
+// CI machine, 4-D H=32: v3 against SSE2, soft VI 32-38 -> 20-24 ms, marginals 21-23 -> 16-18 ms.
+// v4 and v3 give the same bits (every element's arithmetic is the same, with no float reduction
+// across lanes); the baseline differs from them in the last bits (no contracted multiply-adds).
+// Never between runs or thread counts on one machine. GFNRL_NO_CPU_CLONES builds the baseline only.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     !defined(GFNRL_NO_CPU_CLONES)
 #define GFNRL_CPU_CLONES \
