@@ -34,6 +34,10 @@ using Clock = std::chrono::steady_clock;
 // (MPI_THREAD_SERIALIZED).
 struct ProgressBoard {
   std::mutex m;
+  // Below MPI_THREAD_SERIALIZED only the thread that initialised MPI may call it: the workers'
+  // reports (study's side-by-side learners) are then dropped, the main thread's still go.
+  bool any_thread = true;
+  std::thread::id main_thread = std::this_thread::get_id();
   Clock::time_point start = Clock::now(), last_sent{}, last_print{};
   MPI_Request pending = MPI_REQUEST_NULL;
   double outgoing[2] = {0, 0};
@@ -107,6 +111,12 @@ Ranks::Ranks(int& argc, char**& argv) {
   mpi_ = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  board.any_thread = provided >= MPI_THREAD_SERIALIZED;
+  board.main_thread = std::this_thread::get_id();
+  if (!board.any_thread && rank_ == 0)
+    std::fprintf(stderr, "gfnrl: warning: this MPI library gives thread level %d, below "
+                 "MPI_THREAD_SERIALIZED (%d): progress from worker threads is not reported\n",
+                 provided, MPI_THREAD_SERIALIZED);
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &local_rank_);
@@ -196,6 +206,7 @@ void Ranks::report_progress(double fraction) {
   if (fails_on_purpose(rank_))  // a late failure, for the tests
     throw std::runtime_error("GFNRL_TEST_FAIL_RANK: rank " + std::to_string(rank_) +
                              " fails on purpose");
+  if (!board.any_thread && std::this_thread::get_id() != board.main_thread) return;
   std::lock_guard<std::mutex> lock(board.m);
   if (root()) {
     board.fraction[0] = fraction;
