@@ -204,5 +204,45 @@ TEST(Optimizer, TouchedEntriesAreBitIdenticalToTheScan) {
   RecordProperty("combinations", compared);
 }
 
+// The DQN learners' target under lazy Adam / SGD on the CPU is averaged entry by entry when read
+// or about to change (ForwardTables::lazy_target); the scan averages every entry each update.
+// Long enough for entries to go hundreds of updates unread, at rates from 0.01 (a catch-up of
+// hundreds of applications) to 1 (hard copies), every `target_every`, with the new transitions'
+// priorities (which read the target too) and without.
+TEST(Optimizer, LazyDqnTargetIsBitIdenticalToThePolyakPass) {
+  const Dag dag = make_hypergrid({2, 8}, Backend::Cpu);
+  int compared = 0;
+  for (Algo algo : {Algo::SoftDQN, Algo::Munchausen})
+    for (OptimizerKind opt : {OptimizerKind::LazyAdam, OptimizerKind::Sgd})
+      for (int32_t every : {1, 3})
+        for (float rate : {0.01f, 0.25f, 1.0f})
+          for (bool prioritized : {true, false}) {
+            TrainConfig c;
+            c.algo = algo;
+            c.runs = 2;
+            c.seed = 3;
+            c.batch = 4;
+            c.optimizer = opt;
+            c.lr = {opt == OptimizerKind::Sgd ? 0.2f : 0.05f};
+            c.replay_batch = 8;
+            c.learning_starts = 5;
+            c.target_every = every;
+            c.target_rate = rate;
+            c.prioritized = prioritized;
+            TrainConfig scan = c;
+            scan.optimizer_scan = true;
+            Trainer lazy(dag, nullptr, c), full(dag, nullptr, scan);
+            for (int i = 0; i < 400; ++i) {
+              lazy.step();
+              full.step();
+            }
+            ASSERT_EQ(lazy.parameters(), full.parameters())
+                << algo_name(algo) << " " << optimizer_name(opt) << " every " << every << " rate "
+                << rate << (prioritized ? " prioritized" : "");
+            ++compared;
+          }
+  EXPECT_EQ(compared, 48);
+}
+
 }  // namespace
 }  // namespace gfnrl::test

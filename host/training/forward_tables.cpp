@@ -1,6 +1,8 @@
 // The forward tables of every run and the optimizer step that moves them.
 #include <cmath>
 
+#include "gfnrl/detail/optimizer_math.hpp"
+#include "gfnrl/detail/state_math.hpp"
 #include "training/trainer_parts.hpp"
 
 namespace gfnrl::training {
@@ -34,10 +36,18 @@ detail::OptimizerArgs optimizer_args(const TrainConfig& c, int64_t t, bool adam,
   return oa;
 }
 
-// Parameters and gradient; Adam's two moments; the DQN learners' target copy.
+// Whether a DQN learner's target is averaged lazily (ForwardTables::lazy_target): on the CPU,
+// when each step walks the entries it touched (lazy Adam or SGD, not the scan).
+bool lazy_target_of(Backend b, const TrainConfig& c) {
+  return b == Backend::Cpu && is_dqn(c.algo) && !c.optimizer_scan && !c.exact_gradient &&
+         c.optimizer != OptimizerKind::Adam;
+}
+
+// Parameters and gradient; Adam's two moments; the DQN learners' target copy (and, lazily
+// averaged, the int64 count of updates each entry holds: two floats' worth).
 std::size_t ForwardTables::bytes(const Dag& dag, const TrainConfig& c) {
-  const std::size_t tables =
-      2 + (c.optimizer != OptimizerKind::Sgd ? 2 : 0) + (is_dqn(c.algo) ? 1 : 0);
+  const std::size_t tables = 2 + (c.optimizer != OptimizerKind::Sgd ? 2 : 0) +
+                             (is_dqn(c.algo) ? 1 : 0) + (lazy_target_of(dag.backend(), c) ? 2 : 0);
   // The layout's stride (E + 2N + 1) in 64 bits: this estimate may be asked for any DAG.
   const auto stride = static_cast<std::size_t>(dag.num_edges()) + 2 * std::size_t(dag.num_states()) + 1;
   return tables * std::size_t(c.runs) * stride * sizeof(float);
@@ -53,6 +63,9 @@ ForwardTables::ForwardTables(const Dag& dag, const TrainConfig& c) : layout(layo
     v = zeros(b, n);
   }
   if (is_dqn(c.algo)) target = zeros(b, n);
+  lazy_target = lazy_target_of(b, c);
+  target_rate = c.target_rate;
+  if (lazy_target) target_synced.assign(n, 0);
   loss = zeros(b, c.runs);
   lr = Array<float>::from_host(b, per_run(c.lr, c.runs));
   lr_log_z = Array<float>::from_host(b, per_run(c.lr_log_z, c.runs));
@@ -81,13 +94,47 @@ void ForwardTables::update(Backend b, const TrainConfig& c, const detail::Touche
   oa.log_z_entry = layout.log_z_entry();
   oa.lr = lr.data();
   oa.lr_log_z = lr_log_z.data();
-  if (touched && (oa.lazy || !oa.adam))
+  const bool walk = touched && (oa.lazy || !oa.adam);
+  if (lazy_target && !walk) {  // not expected (lazy_target_of matches walk); stay exact anyway
+    for (std::size_t i = 0; i < entries; ++i)
+      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
+                              c.target_rate, int64_t(i));
+    lazy_target = false;
+  }
+  if (lazy_target)  // the entries this step changes, brought up to date with their old values
+    for (int32_t r = 0; r < c.runs; ++r)
+      for (int32_t i = 0; i < touched->samples; ++i)
+        detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
+                                c.target_rate,
+                                int64_t(r) * layout.stride() +
+                                    touched->sample_action[int64_t(r) * touched->samples + i]);
+  if (walk)
     GFNRL_BACKEND_CALL(b, optimizer_step_touched, oa, *touched);
   else
     GFNRL_BACKEND_CALL(b, optimizer_step, oa);
-  if (is_dqn(c.algo) && updates % c.target_every == 0)
-    GFNRL_BACKEND_CALL(b, polyak, target.data(), params.data(), entries, c.target_rate);
+  if (is_dqn(c.algo) && updates % c.target_every == 0) {
+    if (lazy_target)
+      ++polyak_updates;
+    else
+      GFNRL_BACKEND_CALL(b, polyak, target.data(), params.data(), entries, c.target_rate);
+  }
   loss_valid = true;
+}
+
+void ForwardTables::catch_up_target(const DagView& d, int32_t r, int32_t s, int64_t act,
+                                    bool own_row) {
+  if (!lazy_target) return;
+  const int64_t row = int64_t(r) * layout.stride();
+  const auto catch_up_row = [&](int32_t u) {  // action_lse's entries of state u
+    for (int64_t e = d.child_offsets[u]; e < d.child_offsets[u + 1]; ++e)
+      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
+                              target_rate, row + e);
+    if (detail::terminates(d, u))
+      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
+                              target_rate, row + layout.exit_entry(u));
+  };
+  if (!layout.is_exit(act)) catch_up_row(d.child_index[act]);
+  if (own_row) catch_up_row(s);
 }
 
 }  // namespace gfnrl::training

@@ -50,11 +50,23 @@ struct ForwardTables {
   /// SGD visit only `touched` when it is given.
   void update(Backend b, const TrainConfig& c, const detail::TouchedEntries* touched = nullptr);
 
+  /// The DQN learners' target rows that transition (s, act) of run r reads (the next state's, and
+  /// s's own for Munchausen), brought up to date when the target is lazy.
+  void catch_up_target(const DagView& d, int32_t r, int32_t s, int64_t act, bool own_row);
+
   detail::TableLayout layout;
   std::size_t entries = 0;  // runs x stride
   Array<float> params, grad, m, v, target, loss, lr, lr_log_z;
   int64_t updates = 0;
   bool loss_valid = false;
+  /// SoftDQN / Munchausen on the CPU with lazy Adam or SGD (a step changes only the entries it
+  /// touched): the target is averaged entry by entry when it is read or its source entry is about
+  /// to change (detail::polyak_catch_up), not in a pass over every entry per update. The same
+  /// floats, in O(entries read or touched) per step.
+  bool lazy_target = false;
+  float target_rate = 0;
+  int64_t polyak_updates = 0;          // Polyak updates so far
+  std::vector<int64_t> target_synced;  // per entry: the updates it holds
 };
 
 /// The batch of forward trajectories of every run, and what the losses keep per trajectory.

@@ -57,4 +57,20 @@ GFNRL_HD inline void polyak_entry(float* target, const float* source, float rate
   target[i] = rate >= 1.0f ? source[i] : (1.0f - rate) * target[i] + rate * source[i];
 }
 
+/// A lazily averaged target entry brought to what the per-update pass (polyak_entry over every
+/// entry at each of `updates` updates) would hold: entry i holds synced[i] updates, and its
+/// source has not changed since (the caller catches an entry up before its source changes), so
+/// the missed updates are polyak_entry applied updates - synced[i] times with that source. Once an
+/// application leaves the entry as it was, every later one would too (the same function of the
+/// same value): the loop stops there, after ~60 applications at rate 0.25 from any start.
+GFNRL_HD inline void polyak_catch_up(float* target, const float* source, int64_t* synced,
+                                     int64_t updates, float rate, int64_t i) {
+  for (int64_t k = synced[i]; k < updates; ++k) {
+    const float before = target[i];
+    polyak_entry(target, source, rate, i);
+    if (target[i] == before) break;  // (a zero's sign: f(-0) = +0 only when +0 is fixed)
+  }
+  synced[i] = updates;
+}
+
 }  // namespace gfnrl::detail
