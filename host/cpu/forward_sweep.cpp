@@ -2,12 +2,13 @@
 // and the uniform forward policy.
 //   out(s0) = 0,  out(c) = log sum_{j in Pa(c)} exp(out(parent_j) + w(edge_j))
 // Marginals (float) a block of children at a time in passes that vectorise, in soft_values.cpp's
-// two forms: slots (the terms over the block's parent edges in one gather loop, then the
-// logsumexps slot by slot over its states, cpu/slot_logsumexp.hpp) where the block's in-degrees
-// are alike, else per edge (the terms and each child's max, exp over the block's parent edges
-// (vexp), then max + log(sum) (vlog)); equal bit for bit. Path counts (double, detail/state_math.hpp's forward_state) one state at a time. One
-// OpenMP team per sweep, a barrier per level; every state's arithmetic is its own, in a fixed
-// order, so results do not depend on the thread count.
+// two forms, equal bit for bit: slots where the block's in-degrees are alike (the terms over the
+// block's parent edges in one gather loop, then the logsumexps slot by slot over its states,
+// cpu/slot_logsumexp.hpp), else per edge (the terms and each child's max, exp over the block's
+// parent edges (vexp), then max + log(sum) (vlog)). Path counts (double, detail/state_math.hpp's
+// forward_state) one state at a time. One OpenMP team per sweep, a barrier per level, each
+// thread an equal share of the level; every state's arithmetic is its own, in a fixed order, so
+// results do not depend on the thread count.
 #include <algorithm>
 #include <vector>
 

@@ -7,9 +7,9 @@
 //   per edge (any block): gather Q and each state's max, exp(Q + log mu - max) over the block's
 //     edges (vexp), then V = max + log(sum) over its states (vlog).
 // Then log pi. Two passes (max, then sum) instead of the kernel's streaming logsumexp: the same
-// value up to rounding. One OpenMP team for the whole sweep, a barrier per level; every state's
-// arithmetic is its own, in a fixed order, so results do not depend on the thread count or the
-// blocking.
+// value up to rounding. One OpenMP team for the whole sweep, a barrier per level, each thread an
+// equal share of the level; every state's arithmetic is its own, in a fixed order, so results do
+// not depend on the thread count or the blocking.
 #include <algorithm>
 #include <vector>
 
@@ -104,24 +104,12 @@ struct SlotScratch {
   std::vector<float> lmu, exit_term, max, sum, value;
 };
 
-/// The block in the slot form, when it pays (else false, and nothing is written).
-GFNRL_CPU_CLONES
-bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratch& w) {
-  const DagView& d = a.dag;
-  const int32_t n = s1 - s0;
-  const auto [edges, kmax] = slot_segments(d.child_offsets + s0, n, w.off, w.deg);
-  if (kmax < 0) return false;
-  const int64_t e0 = d.child_offsets[s0];
-  w.q.resize(edges + 1), w.t.resize(edges + 1);
-  w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
-  float* __restrict q = w.q.data();
-  const int32_t* __restrict off = w.off.data();
-  const int32_t* __restrict deg = w.deg.data();
-  float* __restrict lmu = w.lmu.data();
-  float* __restrict x = w.exit_term.data();
-  float* __restrict val = w.value.data();
-  const float* __restrict lr = d.log_reward + s0;
-  q[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
+// Per state of the slot form's block: log mu of a uniform base (else 0) and the exit's term
+// log R + log mu (a table's log mu of the exit, else the state's).
+GFNRL_CPU_INLINE void soft_slot_state_terms(const SoftValueArgs& a, int32_t s0, int32_t n,
+                                            const int32_t* __restrict deg, float* __restrict lmu,
+                                            float* __restrict x) {
+  const float* __restrict lr = a.dag.log_reward + s0;
   if (a.uniform_base) {
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
@@ -139,6 +127,50 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) x[i] = lr[i] + lmu[i];
   }
+}
+
+// The slot form's outputs: V, the exits' Q and log pi per state, log pi = t + c - V per edge.
+GFNRL_CPU_INLINE void soft_slot_outputs(const SoftValueArgs& a, int32_t s0, int32_t n, int64_t e0,
+                                        const int32_t* __restrict off,
+                                        const int32_t* __restrict deg, const float* __restrict t,
+                                        const float* __restrict c, const float* __restrict x,
+                                        const float* __restrict val) {
+  const float* __restrict lr = a.dag.log_reward + s0;
+  float* __restrict v_out = a.value + s0;
+  float* __restrict exit_q = a.exit_q + s0;
+  float* __restrict exit_lp = a.exit_log_pi + s0;
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) {
+    v_out[i] = val[i];
+    exit_q[i] = lr[i];
+    exit_lp[i] = lr[i] > neg_inf() && val[i] > neg_inf() ? x[i] - val[i] : neg_inf();
+  }
+  float* __restrict lp = a.log_pi + e0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float v = val[i], ci = c[i];
+    for (int32_t j = off[i]; j < off[i] + deg[i]; ++j)
+      lp[j] = v > neg_inf() ? (t[j] + ci) - v : neg_inf();
+  }
+}
+
+/// The block in the slot form, when it pays (else false, and nothing is written).
+GFNRL_CPU_CLONES
+bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratch& w) {
+  const DagView& d = a.dag;
+  const int32_t n = s1 - s0;
+  const auto [edges, kmax] = slot_segments(d.child_offsets + s0, n, w.off, w.deg);
+  if (kmax < 0) return false;
+  const int64_t e0 = d.child_offsets[s0];
+  w.q.resize(edges + 1), w.t.resize(edges + 1);
+  w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
+  float* __restrict q = w.q.data();
+  const int32_t* __restrict off = w.off.data();
+  const int32_t* __restrict deg = w.deg.data();
+  float* __restrict lmu = w.lmu.data();
+  float* __restrict x = w.exit_term.data();
+  float* __restrict val = w.value.data();
+  q[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
+  soft_slot_state_terms(a, s0, n, deg, lmu, x);
   // Q over the block's edges in one loop: r(e) + V(child(e)), kept and written out.
   const int32_t* __restrict child = d.child_index + e0;
   const float* __restrict v_in = a.value;
@@ -163,21 +195,7 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
     std::fill(lmu, lmu + n, 0.0f);
   }
   slot_logsumexp(n, kmax, off, deg, t, lmu, x, w.max.data(), w.sum.data(), val);
-  float* __restrict v_out = a.value + s0;
-  float* __restrict exit_q = a.exit_q + s0;
-  float* __restrict exit_lp = a.exit_log_pi + s0;
-#pragma omp simd
-  for (int32_t i = 0; i < n; ++i) {
-    v_out[i] = val[i];
-    exit_q[i] = lr[i];
-    exit_lp[i] = lr[i] > neg_inf() && val[i] > neg_inf() ? x[i] - val[i] : neg_inf();
-  }
-  float* __restrict lp = a.log_pi + e0;
-  for (int32_t i = 0; i < n; ++i) {
-    const float v = val[i], c = lmu[i];
-    for (int32_t j = off[i]; j < off[i] + deg[i]; ++j)
-      lp[j] = v > neg_inf() ? (t[j] + c) - v : neg_inf();
-  }
+  soft_slot_outputs(a, s0, n, e0, off, deg, t, lmu, x, val);
   return true;
 }
 }  // namespace
