@@ -10,6 +10,8 @@
 //                     touched ones: 4 B x runs x stride; on the CPU they otherwise visit only the
 //                     entries the step touched, which are not counted: 0 B)
 //   DQN target table: Polyak reads both tables, writes one (12 B per entry) -> +12 B x runs x stride
+//                     (with lazy Adam / SGD on the CPU it averages only the entries the step
+//                     reads or changes, which are not counted: 0 B)
 //   trained P_B (algo/learned, /tlm, /coupled, /guided): Adam on E backward logits per run
 //                     (+32 B x runs x E; TLM's Polyak copy +12 B), and the coupled modes' backward
 //                     critic (+32 B x runs x N)
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
           synchronize(b);
           secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           const double entries = double(runs) * (double(dag.num_edges()) + 2.0 * dag.num_states() + 1);
-          double bytes = entries * (per_entry + (is_dqn(a) ? 12.0 : 0.0));
+          const bool lazy_target = per_entry == 0.0;  // the walk: DQN's target is lazy too
+          double bytes = entries * (per_entry + (is_dqn(a) && !lazy_target ? 12.0 : 0.0));
           if (mode != BackwardMode::Fixed)
             bytes += double(runs) * dag.num_edges() * (per_entry + (mode == BackwardMode::Tlm ? 12.0 : 0.0));
           if (mode == BackwardMode::Coupled || mode == BackwardMode::Guided)
