@@ -26,19 +26,19 @@ constexpr int32_t kParallelStates = 4096;
 struct ForwardScratch {
   std::vector<float> term, shift, exp_term, max, sum;
   std::vector<int32_t> off, deg;  // the slot form's segments
-  std::vector<float> zero, none;  // its c = 0 and x = -inf (no exit term)
+  std::vector<float> zero, none;  // its c = 0 and x = -inf (no exit term), filled once
 };
 
 /// The block in the slot form, when it pays (else false, and nothing is written).
 GFNRL_CPU_CLONES
 bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch& w) {
   const DagView& d = a.dag;
-  const int32_t n = c1 - c0;
-  const auto [edges, kmax] = slot_segments(d.parent_offsets + c0, n, w.off, w.deg);
+  const auto [j0, edges, kmax] = slot_segments(d.parent_offsets, c0, c1, w.off, w.deg);
   if (kmax < 0) return false;
-  const int64_t j0 = d.parent_offsets[c0];
+  const int32_t n = c1 - c0;
+  // exp_term: the sums' scratch here; sum: the logsumexps.
   w.term.resize(edges + 1), w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
-  w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
+  if (w.zero.size() < std::size_t(n)) w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
   float* __restrict t = w.term.data();
   t[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
   // The terms over the block's parent edges in one loop: out(parent) + w(edge), the edge's

@@ -58,21 +58,24 @@ inline bool slot_form_pays(int32_t n, int32_t kmax, int64_t edges) {
   return int64_t(kmax) * n <= 2 * edges + n;
 }
 
-/// A block's edge count and largest degree, or kmax = -1 where it keeps the per-edge form.
+/// A block's first edge, edge count and largest degree, or kmax = -1 where it keeps the per-edge
+/// form.
 struct SlotSegments {
+  int64_t first = 0;
   int32_t edges = 0, kmax = -1;
 };
 
-/// The segments of the block of n states whose offsets start at `offsets` (into off and deg),
-/// when the slot form pays for it (its edges indexed in int32 with room to spare).
-GFNRL_CPU_INLINE SlotSegments slot_segments(const int64_t* offsets, int32_t n,
+/// The segments of states [s0, s1) under CSR or CSC `offsets` (into off and deg), when the slot
+/// form pays for the block (its edges indexed in int32 with room to spare).
+GFNRL_CPU_INLINE SlotSegments slot_segments(const int64_t* offsets, int32_t s0, int32_t s1,
                                             std::vector<int32_t>& off, std::vector<int32_t>& deg) {
-  const int64_t edges = offsets[n] - offsets[0];
+  const int32_t n = s1 - s0;
+  const int64_t first = offsets[s0], edges = offsets[s1] - first;
   if (edges > kMaxIndex / 2) return {};
   off.resize(n), deg.resize(n);
-  const int32_t kmax = block_segments(offsets, n, off.data(), deg.data());
+  const int32_t kmax = block_segments(offsets + s0, n, off.data(), deg.data());
   if (!slot_form_pays(n, kmax, edges)) return {};
-  return {static_cast<int32_t>(edges), kmax};
+  return {first, static_cast<int32_t>(edges), kmax};
 }
 
 /// out[i] as above; mx and sum are n floats of scratch. t must be readable at index 0 even when

@@ -157,10 +157,9 @@ GFNRL_CPU_INLINE void soft_slot_outputs(const SoftValueArgs& a, int32_t s0, int3
 GFNRL_CPU_CLONES
 bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratch& w) {
   const DagView& d = a.dag;
-  const int32_t n = s1 - s0;
-  const auto [edges, kmax] = slot_segments(d.child_offsets + s0, n, w.off, w.deg);
+  const auto [e0, edges, kmax] = slot_segments(d.child_offsets, s0, s1, w.off, w.deg);
   if (kmax < 0) return false;
-  const int64_t e0 = d.child_offsets[s0];
+  const int32_t n = s1 - s0;
   w.q.resize(edges + 1), w.t.resize(edges + 1);
   w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
   float* __restrict q = w.q.data();

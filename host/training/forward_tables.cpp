@@ -1,5 +1,6 @@
 // The forward tables of every run and the optimizer step that moves them.
 #include <cmath>
+#include <stdexcept>
 
 #include "gfnrl/detail/optimizer_math.hpp"
 #include "gfnrl/detail/state_math.hpp"
@@ -95,19 +96,13 @@ void ForwardTables::update(Backend b, const TrainConfig& c, const detail::Touche
   oa.lr = lr.data();
   oa.lr_log_z = lr_log_z.data();
   const bool walk = touched && (oa.lazy || !oa.adam);
-  if (lazy_target && !walk) {  // not expected (lazy_target_of matches walk); stay exact anyway
-    for (std::size_t i = 0; i < entries; ++i)
-      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
-                              c.target_rate, int64_t(i));
-    lazy_target = false;
-  }
+  if (lazy_target && !walk)  // lazy_target_of(c) holds exactly when the trainer walks
+    throw std::logic_error("gfnrl: internal: the lazy DQN target needs the touched-entry walk");
   if (lazy_target)  // the entries this step changes, brought up to date with their old values
     for (int32_t r = 0; r < c.runs; ++r)
       for (int32_t i = 0; i < touched->samples; ++i)
-        detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
-                                c.target_rate,
-                                int64_t(r) * layout.stride() +
-                                    touched->sample_action[int64_t(r) * touched->samples + i]);
+        catch_up_entry(int64_t(r) * layout.stride() +
+                       touched->sample_action[int64_t(r) * touched->samples + i]);
   if (walk)
     GFNRL_BACKEND_CALL(b, optimizer_step_touched, oa, *touched);
   else
@@ -121,20 +116,39 @@ void ForwardTables::update(Backend b, const TrainConfig& c, const detail::Touche
   loss_valid = true;
 }
 
+void ForwardTables::catch_up_entry(int64_t i) {
+  detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
+                          target_rate, i);
+}
+
 void ForwardTables::catch_up_target(const DagView& d, int32_t r, int32_t s, int64_t act,
                                     bool own_row) {
-  if (!lazy_target) return;
   const int64_t row = int64_t(r) * layout.stride();
   const auto catch_up_row = [&](int32_t u) {  // action_lse's entries of state u
-    for (int64_t e = d.child_offsets[u]; e < d.child_offsets[u + 1]; ++e)
-      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
-                              target_rate, row + e);
-    if (detail::terminates(d, u))
-      detail::polyak_catch_up(target.data(), params.data(), target_synced.data(), polyak_updates,
-                              target_rate, row + layout.exit_entry(u));
+    for (int64_t e = d.child_offsets[u]; e < d.child_offsets[u + 1]; ++e) catch_up_entry(row + e);
+    if (detail::terminates(d, u)) catch_up_entry(row + layout.exit_entry(u));
   };
   if (!layout.is_exit(act)) catch_up_row(d.child_index[act]);
   if (own_row) catch_up_row(s);
+}
+
+void ForwardTables::catch_up_target(const detail::RolloutArgs& t, bool own_row) {
+  if (!lazy_target) return;
+  for (int32_t r = 0; r < t.runs; ++r)
+    for (int32_t m = 0; m < t.batch; ++m) {
+      const int64_t traj = int64_t(r) * t.batch + m, base = traj * t.max_len;
+      for (int32_t k = 0; k < t.lengths[traj]; ++k)
+        catch_up_target(t.dag, r, t.states[base + k], t.actions[base + k], own_row);
+    }
+}
+
+void ForwardTables::catch_up_target(const detail::DqnArgs<float>& a) {
+  if (!lazy_target) return;
+  for (int32_t r = 0; r < a.runs; ++r)
+    for (int32_t i = 0; i < a.samples; ++i) {
+      const int64_t k = int64_t(r) * a.samples + i;
+      catch_up_target(a.dag, r, a.sample_state[k], a.sample_action[k], a.alpha > 0.0f);
+    }
 }
 
 }  // namespace gfnrl::training

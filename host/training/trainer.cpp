@@ -145,26 +145,14 @@ struct Trainer::State {
     a.huber = c.huber;
     a.energy_reward = c.energy_reward;
     // The reference rule: the new transitions enter with their own TD error's priority.
-    const bool own_row = a.alpha > 0.0f;  // Munchausen reads the target at s too
     if (c.prioritized && c.priority == ReplayPriority::HuberLoss) {
-      if (tables.lazy_target)  // every transition of the batch (a superset of those it reads)
-        for (int32_t r = 0; r < c.runs; ++r)
-          for (int32_t m = 0; m < rollout.batch; ++m) {
-            const int64_t traj = int64_t(r) * rollout.batch + m, base = traj * rollout.max_len;
-            for (int32_t k = 0; k < rollout.lengths[traj]; ++k)
-              tables.catch_up_target(a.dag, r, rollout.states[base + k], rollout.actions[base + k],
-                                     own_row);
-          }
+      // Every transition of the batch: a superset of the newest ones it reads.
+      tables.catch_up_target(rollout, a.alpha > 0.0f);
       GFNRL_BACKEND_CALL(b, replay_prioritize_new, replay->args(), rollout, a, c.priority_exponent);
     }
     if (step < c.learning_starts) return false;
     replay->sample(b, c, step);
-    if (tables.lazy_target)
-      for (int32_t r = 0; r < c.runs; ++r)
-        for (int32_t i = 0; i < c.replay_batch; ++i) {
-          const int64_t k = int64_t(r) * c.replay_batch + i;
-          tables.catch_up_target(a.dag, r, a.sample_state[k], a.sample_action[k], own_row);
-        }
+    tables.catch_up_target(a);
     GFNRL_BACKEND_CALL(b, dqn_loss, a);
     replay->update_priorities(b, c);
     return true;

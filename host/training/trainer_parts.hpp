@@ -10,6 +10,8 @@
 
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
+#include "gfnrl/detail/dqn_math.hpp"
+#include "gfnrl/detail/rollout_math.hpp"
 #include "gfnrl/detail/train_views.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/train.hpp"
@@ -50,9 +52,11 @@ struct ForwardTables {
   /// SGD visit only `touched` when it is given.
   void update(Backend b, const TrainConfig& c, const detail::TouchedEntries* touched = nullptr);
 
-  /// The DQN learners' target rows that transition (s, act) of run r reads (the next state's, and
-  /// s's own for Munchausen), brought up to date when the target is lazy.
-  void catch_up_target(const DagView& d, int32_t r, int32_t s, int64_t act, bool own_row);
+  /// With a lazy target, the DQN learners' target rows read for every transition of the batch
+  /// `t` (the next state's; s's own too with own_row, Munchausen) brought up to date; then the
+  /// same for the replayed samples of `a`.
+  void catch_up_target(const detail::RolloutArgs& t, bool own_row);
+  void catch_up_target(const detail::DqnArgs<float>& a);
 
   detail::TableLayout layout;
   std::size_t entries = 0;  // runs x stride
@@ -67,6 +71,10 @@ struct ForwardTables {
   float target_rate = 0;
   int64_t polyak_updates = 0;          // Polyak updates so far
   std::vector<int64_t> target_synced;  // per entry: the updates it holds
+
+ private:
+  void catch_up_entry(int64_t i);
+  void catch_up_target(const DagView& d, int32_t r, int32_t s, int64_t act, bool own_row);
 };
 
 /// The batch of forward trajectories of every run, and what the losses keep per trajectory.

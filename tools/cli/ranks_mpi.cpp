@@ -37,7 +37,7 @@ struct ProgressBoard {
   // Below MPI_THREAD_SERIALIZED only the thread that initialised MPI may call it: the workers'
   // reports (study's side-by-side learners) are then dropped, the main thread's still go.
   bool any_thread = true;
-  std::thread::id main_thread = std::this_thread::get_id();
+  std::thread::id main_thread;  // the one that called MPI_Init_thread
   Clock::time_point start = Clock::now(), last_sent{}, last_print{};
   MPI_Request pending = MPI_REQUEST_NULL;
   double outgoing[2] = {0, 0};
