@@ -14,6 +14,7 @@
 
 #include "cpu/parallel.hpp"
 #include "cpu/slot_logsumexp.hpp"
+#include "cpu/slot_transpose.hpp"
 #include "cpu/vector_math.hpp"
 #include "ops/sweep_ops.hpp"
 
@@ -24,7 +25,7 @@ constexpr int32_t kBlockStates = 512;
 constexpr int32_t kParallelStates = 4096;
 
 struct ForwardScratch {
-  std::vector<float> term, shift, exp_term, max, sum;
+  std::vector<float> term, shift, exp_term, max, sum, slots;
   std::vector<int32_t> off, deg;  // the slot form's segments
   std::vector<float> zero, none;  // its c = 0 and x = -inf (no exit term), filled once
 };
@@ -37,10 +38,10 @@ bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardSc
   if (kmax < 0) return false;
   const int32_t n = c1 - c0;
   // exp_term: the sums' scratch here; sum: the logsumexps.
-  w.term.resize(edges + 1), w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
+  w.term.resize(edges + kSlotPad), w.slots.resize(int64_t(kmax) * n);
+  w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
   if (w.zero.size() < std::size_t(n)) w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
   float* __restrict t = w.term.data();
-  t[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
   // The terms over the block's parent edges in one loop: out(parent) + w(edge), the edge's
   // CSR id read in whichever width the DAG stores.
   const int32_t* __restrict parent = d.parent_index + j0;
@@ -59,8 +60,9 @@ bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardSc
     for (int32_t j = 0; j < edges; ++j) t[j] = out[parent[j]] + wt[e[j]];
   }
   float* __restrict lse = w.sum.data();
-  slot_logsumexp(n, kmax, w.off.data(), w.deg.data(), t, w.zero.data(), w.none.data(),
-                 w.max.data(), w.exp_term.data(), lse);
+  slot_transpose(n, kmax, w.off.data(), w.deg.data(), t, w.slots.data());
+  slot_logsumexp(n, kmax, w.slots.data(), w.zero.data(), w.none.data(), w.max.data(),
+                 w.exp_term.data(), lse);
   float* __restrict log_out = a.log_out + c0;
   if (a.exit_weight) {
     const float* __restrict ew = a.exit_weight + c0;

@@ -3,8 +3,9 @@
 // extra term x[i] (the exit; -inf for none):
 //   out[i] = log( exp(x[i]) + sum_{k < deg[i]} exp(t[off[i] + k] + c[i]) )
 // Slot k of every state is taken at once, so the max, the exponentials and the sums run as
-// vector loops over the block's states (gathers from the block's scratch, t), whatever the
-// degrees: the per-edge passes' per-state loops of 0..D trips were scalar and mispredicted.
+// vector loops over the block's states, whatever the degrees (the per-edge passes' per-state
+// loops of 0..D trips were scalar and mispredicted), reading the terms transposed to slot-major
+// order once (cpu/slot_transpose.hpp) rather than gathering them in each pass.
 // The arithmetic per state is theirs exactly (max over x and the terms; sum = exp(x - shift),
 // then + exp(term_k - shift) in slot order; max + log(sum)), so the two forms agree bit for bit.
 //
@@ -78,22 +79,20 @@ GFNRL_CPU_INLINE SlotSegments slot_segments(const int64_t* offsets, int32_t s0, 
   return {first, static_cast<int32_t>(edges), kmax};
 }
 
-/// out[i] as above; mx and sum are n floats of scratch. t must be readable at index 0 even when
-/// the block has no edges (a lane past its degree reads t[off[i]] and discards it).
-GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const int32_t* __restrict off,
-                           const int32_t* __restrict deg, const float* __restrict t,
-                           const float* __restrict c, const float* __restrict x,
-                           float* __restrict mx, float* __restrict sum, float* __restrict out) {
+/// out[i] as above, from the block's terms by slot (T, kmax rows of n: cpu/slot_transpose.hpp,
+/// -inf past a state's degree); mx and sum are n floats of scratch.
+GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const float* __restrict T,
+                                     const float* __restrict c, const float* __restrict x,
+                                     float* __restrict mx, float* __restrict sum,
+                                     float* __restrict out) {
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) mx[i] = x[i];
-  // A lane past the state's degree reads slot 0 (a valid index: the index is masked, not the
-  // load, so that the loop has no branch) and adds -inf to it.
+  // + 0.0f: the per-edge form's term is t + c, and -0 + 0 = +0 (the two forms' bits agree).
   for (int32_t k = 0; k < kmax; ++k) {
+    const float* __restrict row = T + int64_t(k) * n;
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
-      const int32_t kk = k & -static_cast<int32_t>(k < deg[i]);
-      const float v = (t[off[i] + kk] + c[i]) + (k < deg[i] ? 0.0f : neg_inf());
-      const float cur = mx[i];
+      const float v = (row[i] + c[i]) + 0.0f, cur = mx[i];
       mx[i] = v > cur ? v : cur;
     }
   }
@@ -103,11 +102,11 @@ GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const int32_t* __r
     sum[i] = vexp(x[i] - shift);
   }
   for (int32_t k = 0; k < kmax; ++k) {
+    const float* __restrict row = T + int64_t(k) * n;
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
-      const int32_t kk = k & -static_cast<int32_t>(k < deg[i]);
       const float shift = mx[i] > neg_inf() ? mx[i] : 0.0f;
-      sum[i] += vexp(((t[off[i] + kk] + c[i]) - shift) + (k < deg[i] ? 0.0f : neg_inf()));
+      sum[i] += vexp(((row[i] + c[i]) - shift) + 0.0f);
     }
   }
   // sum >= 1 when the max is finite (its own term is exp(0)).

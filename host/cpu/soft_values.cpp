@@ -15,6 +15,7 @@
 
 #include "cpu/parallel.hpp"
 #include "cpu/slot_logsumexp.hpp"
+#include "cpu/slot_transpose.hpp"
 #include "cpu/vector_math.hpp"
 #include "ops/sweep_ops.hpp"
 
@@ -99,7 +100,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
 // The slot form's scratch: per edge Q and Q + log mu of a table; per state the segment of its
 // edges, log mu of a uniform base (0 otherwise), the exit term, max, sum and value.
 struct SlotScratch {
-  std::vector<float> q, t;
+  std::vector<float> q, t, slots;
   std::vector<int32_t> off, deg;
   std::vector<float> lmu, exit_term, max, sum, value;
 };
@@ -160,7 +161,7 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
   const auto [e0, edges, kmax] = slot_segments(d.child_offsets, s0, s1, w.off, w.deg);
   if (kmax < 0) return false;
   const int32_t n = s1 - s0;
-  w.q.resize(edges + 1), w.t.resize(edges + 1);
+  w.q.resize(edges + kSlotPad), w.t.resize(edges + kSlotPad), w.slots.resize(int64_t(kmax) * n);
   w.lmu.resize(n), w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
   float* __restrict q = w.q.data();
   const int32_t* __restrict off = w.off.data();
@@ -168,7 +169,6 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
   float* __restrict lmu = w.lmu.data();
   float* __restrict x = w.exit_term.data();
   float* __restrict val = w.value.data();
-  q[edges] = 0.0f;  // read (and discarded) by the lanes of a block without edges
   soft_slot_state_terms(a, s0, n, deg, lmu, x);
   // Q over the block's edges in one loop: r(e) + V(child(e)), kept and written out.
   const int32_t* __restrict child = d.child_index + e0;
@@ -187,13 +187,13 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
   if (a.base_log_prob) {
     const float* __restrict b = a.base_log_prob + e0;
     float* __restrict tb = w.t.data();
-    tb[edges] = 0.0f;
 #pragma omp simd
     for (int32_t j = 0; j < edges; ++j) tb[j] = q[j] + b[j];
     t = tb;
     std::fill(lmu, lmu + n, 0.0f);
   }
-  slot_logsumexp(n, kmax, off, deg, t, lmu, x, w.max.data(), w.sum.data(), val);
+  slot_transpose(n, kmax, off, deg, t, w.slots.data());
+  slot_logsumexp(n, kmax, w.slots.data(), lmu, x, w.max.data(), w.sum.data(), val);
   soft_slot_outputs(a, s0, n, e0, off, deg, t, lmu, x, val);
   return true;
 }
