@@ -27,7 +27,6 @@ constexpr int32_t kParallelStates = 4096;
 struct ForwardScratch {
   std::vector<float> term, shift, exp_term, max, sum, slots;
   std::vector<int32_t> off, deg;  // the slot form's segments
-  std::vector<float> zero, none;  // its c = 0 and x = -inf (no exit term), filled once
 };
 
 /// The block in the slot form, when it pays (else false, and nothing is written).
@@ -40,7 +39,6 @@ bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardSc
   // exp_term: the sums' scratch here; sum: the logsumexps.
   w.term.resize(edges + kSlotPad), w.slots.resize(int64_t(kmax) * n);
   w.max.resize(n), w.sum.resize(n), w.exp_term.resize(n);
-  if (w.zero.size() < std::size_t(n)) w.zero.assign(n, 0.0f), w.none.assign(n, neg_inf());
   float* __restrict t = w.term.data();
   // The terms over the block's parent edges in one loop: out(parent) + w(edge), the edge's
   // CSR id read in whichever width the DAG stores.
@@ -61,8 +59,8 @@ bool forward_block_slots(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardSc
   }
   float* __restrict lse = w.sum.data();
   slot_transpose(n, kmax, w.off.data(), w.deg.data(), t, w.slots.data());
-  slot_logsumexp(n, kmax, w.slots.data(), w.zero.data(), w.none.data(), w.max.data(),
-                 w.exp_term.data(), lse);
+  slot_logsumexp(n, kmax, w.slots.data(), nullptr, nullptr, w.max.data(), w.exp_term.data(),
+                 lse);
   float* __restrict log_out = a.log_out + c0;
   if (a.exit_weight) {
     const float* __restrict ew = a.exit_weight + c0;

@@ -80,38 +80,49 @@ GFNRL_CPU_INLINE SlotSegments slot_segments(const int64_t* offsets, int32_t s0, 
 }
 
 /// out[i] as above, from the block's terms by slot (T, kmax rows of n: cpu/slot_transpose.hpp,
-/// -inf past a state's degree); mx and sum are n floats of scratch.
-GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const float* __restrict T,
-                                     const float* __restrict c, const float* __restrict x,
-                                     float* __restrict mx, float* __restrict sum,
-                                     float* __restrict out) {
+/// -inf past a state's degree); mx and sum are n floats of scratch. kC: c is read (else 0);
+/// kX: x is read (else no exit term: -inf, whose exponential, exactly 0, is not computed).
+template <bool kC, bool kX>
+GFNRL_CPU_INLINE void slot_logsumexp_of(int32_t n, int32_t kmax, const float* __restrict T,
+                                        const float* __restrict c, const float* __restrict x,
+                                        float* __restrict mx, float* __restrict sum,
+                                        float* __restrict out) {
 #pragma omp simd
-  for (int32_t i = 0; i < n; ++i) mx[i] = x[i];
+  for (int32_t i = 0; i < n; ++i) mx[i] = kX ? x[i] : neg_inf();
   // + 0.0f: the per-edge form's term is t + c, and -0 + 0 = +0 (the two forms' bits agree).
   for (int32_t k = 0; k < kmax; ++k) {
     const float* __restrict row = T + int64_t(k) * n;
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
-      const float v = (row[i] + c[i]) + 0.0f, cur = mx[i];
+      const float v = (row[i] + (kC ? c[i] : 0.0f)) + 0.0f, cur = mx[i];
       mx[i] = v > cur ? v : cur;
     }
   }
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) {
     const float shift = mx[i] > neg_inf() ? mx[i] : 0.0f;  // all -inf: exp(-inf - 0) = 0
-    sum[i] = vexp(x[i] - shift);
+    sum[i] = kX ? vexp(x[i] - shift) : 0.0f;
   }
   for (int32_t k = 0; k < kmax; ++k) {
     const float* __restrict row = T + int64_t(k) * n;
 #pragma omp simd
     for (int32_t i = 0; i < n; ++i) {
       const float shift = mx[i] > neg_inf() ? mx[i] : 0.0f;
-      sum[i] += vexp(((row[i] + c[i]) - shift) + 0.0f);
+      sum[i] += vexp(((row[i] + (kC ? c[i] : 0.0f)) - shift) + 0.0f);
     }
   }
   // sum >= 1 when the max is finite (its own term is exp(0)).
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) out[i] = mx[i] > neg_inf() ? mx[i] + vlog(sum[i]) : neg_inf();
+}
+
+/// slot_logsumexp_of for c and x given, or null (c = 0, no exit term).
+GFNRL_CPU_INLINE void slot_logsumexp(int32_t n, int32_t kmax, const float* T, const float* c,
+                                     const float* x, float* mx, float* sum, float* out) {
+  if (c && x) return slot_logsumexp_of<true, true>(n, kmax, T, c, x, mx, sum, out);
+  if (c) return slot_logsumexp_of<true, false>(n, kmax, T, c, x, mx, sum, out);
+  if (x) return slot_logsumexp_of<false, true>(n, kmax, T, c, x, mx, sum, out);
+  slot_logsumexp_of<false, false>(n, kmax, T, c, x, mx, sum, out);
 }
 
 }  // namespace gfnrl::detail::cpu
