@@ -193,7 +193,9 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
     std::fill(lmu, lmu + n, 0.0f);
   }
   slot_transpose(n, kmax, off, deg, t, w.slots.data());
-  slot_logsumexp(n, kmax, w.slots.data(), lmu, x, w.max.data(), w.sum.data(), val);
+  // log mu per state only for a uniform base; otherwise lmu holds zeros, passed as none.
+  const float* c = a.uniform_base && !a.base_log_prob ? lmu : nullptr;
+  slot_logsumexp(n, kmax, w.slots.data(), c, x, w.max.data(), w.sum.data(), val);
   soft_slot_outputs(a, s0, n, e0, off, deg, t, lmu, x, val);
   return true;
 }
