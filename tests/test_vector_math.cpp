@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "cpu/vector_math.hpp"
 #include "ops/training_ops.hpp"
@@ -64,6 +65,49 @@ TEST(VectorMath, LogIsWithinOnePointFiveEMinus7OfDoubleScaledByItsSize) {
   for (int n = 1; n <= 4096; ++n)
     EXPECT_NEAR(vlog(float(n)), std::log(double(n)), 1.5e-7 * std::max(1.0, std::log(double(n))))
         << n;
+}
+
+// The double versions (the metrics' reductions) against long double, over 2e6 random arguments
+// each: exp uniform over its range, log over x = e^u for u uniform (every binade of normal
+// doubles) and near 1 (the sums the metrics take logs of).
+TEST(VectorMath, DoubleExpIsWithinTwoPointFiveEMinus16RelativeOfLongDouble) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(-708.3, 709.7);
+  long double worst = 0;
+  double at = 0;
+  for (int k = 0; k < 2000000; ++k) {
+    const double x = u(rng);
+    const long double want = std::exp(static_cast<long double>(x));
+    const long double err = std::fabs(vexp_d(x) - want) / want;
+    if (err > worst) worst = err, at = x;
+  }
+  EXPECT_LE(double(worst), 2.5e-16) << "at x = " << at;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(vexp_d(0.0), 1.0);
+  EXPECT_EQ(vexp_d(-kInf), 0.0);
+  EXPECT_EQ(vexp_d(-800.0), 0.0);
+  EXPECT_EQ(vexp_d(800.0), kInf);
+}
+
+TEST(VectorMath, DoubleLogIsWithinThreeEMinus16OfLongDoubleScaledByItsSize) {
+  std::mt19937_64 rng(8);
+  std::uniform_real_distribution<double> u(-708.0, 709.0), near_one(-0.5, 0.5);
+  long double worst = 0;
+  double at = 0;
+  auto check = [&](double x) {
+    const long double want = std::log(static_cast<long double>(x));
+    const long double err = std::fabs(vlog_d(x) - want) / std::max(1.0L, std::fabs(want));
+    if (err > worst) worst = err, at = x;
+  };
+  for (int k = 0; k < 2000000; ++k) check(std::exp(u(rng)));
+  for (int k = 0; k < 1000000; ++k) check(1.0 + near_one(rng));
+  EXPECT_LE(double(worst), 3e-16) << "at x = " << at;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(vlog_d(1.0), 0.0);
+  EXPECT_EQ(vlog_d(0.0), -kInf);
+  EXPECT_EQ(vlog_d(kInf), kInf);
+  EXPECT_NEAR(vlog_d(std::numeric_limits<double>::min()), std::log(std::numeric_limits<double>::min()),
+              1e-12);
 }
 
 // DAGs for the softmax tests: random DAGs (states that do not terminate, a source without

@@ -1,30 +1,129 @@
-// CPU reductions in double over fixed chunks: each chunk is summed sequentially and the chunk
-// results are combined in order, so the result is the same for any thread count.
+// CPU reductions in double over fixed chunks: each chunk is summed in kLanes partial sums (element
+// i into sum i mod kLanes, added in that order at the chunk's end) and the chunk results are
+// combined in order, so the result is the same for any thread count, and for any vector width:
+// the lanes are the code's, not the ISA's. The exponentials and logarithms are vexp_d / vlog_d
+// (cpu/vector_math.hpp), so the loops vectorise: libm's exp and log, one value per call, and a
+// per-element merge of the correlation's moments (three divisions) made these reductions several
+// times the exact marginals they follow (4-D H=32, 2 cores: ~16 ms against 4 ms).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "cpu/vector_math.hpp"
 #include "ops/reduction_ops.hpp"
 
 namespace gfnrl::detail::cpu {
 
 namespace {
 constexpr std::size_t kChunk = 4096;
+constexpr int kLanes = 8;
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
-template <class Acc, class Term, class Merge>
-Acc chunked_reduce(std::size_t n, Term term, Merge merge) {
+template <class Acc, class Chunk, class Merge>
+Acc chunked_reduce(std::size_t n, Chunk chunk, Merge merge) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<Acc> part(chunks);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-  for (std::size_t c = 0; c < chunks; ++c) {
-    Acc a{};
-    const std::size_t end = std::min(n, (c + 1) * kChunk);
-    for (std::size_t i = c * kChunk; i < end; ++i) a = merge(a, term(i));
-    part[c] = a;
-  }
+  for (std::size_t c = 0; c < chunks; ++c) part[c] = chunk(c * kChunk, std::min(n, (c + 1) * kChunk));
   Acc total{};
   for (const Acc& a : part) total = merge(total, a);
   return total;
+}
+
+/// fn(i, l) for the elements i of [begin, end), l = (i - begin) mod kLanes, a vector of kLanes
+/// at a time. fn must be GFNRL_LAMBDA_INLINE, or the clones would call a baseline copy of it.
+template <class Fn>
+GFNRL_CPU_INLINE void by_lanes(std::size_t begin, std::size_t end, Fn fn) {
+  std::size_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) fn(i + l, l);
+  }
+  for (int l = 0; i + l < end; ++l) fn(i + l, l);
+}
+
+GFNRL_CPU_INLINE double lane_total(const double* acc) {
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
+/// sum exp(x - m) over [begin, end).
+GFNRL_CPU_CLONES
+double sum_exp(const float* __restrict x, std::size_t begin, std::size_t end, float m) {
+  double acc[kLanes] = {};
+  by_lanes(begin, end, [&](std::size_t i, int l) GFNRL_LAMBDA_INLINE {
+    acc[l] += vexp_d(double(x[i]) - m);
+  });
+  return lane_total(acc);
+}
+
+struct MetricArgs {
+  const float *log_target, *log_terminal, *log_visit;
+  double log_z, log_mass, log_mode_threshold;
+};
+
+/// x (log x - log y) with 0 log 0 = 0 and x log(x/0) = +inf (state_math.hpp's xlogxy).
+GFNRL_CPU_INLINE double xlogxy(double x, double log_x, double log_y) {
+  return x > 0 ? x * (log_x - log_y) : 0.0;
+}
+
+/// The chunk's metric sums: state_math.hpp's metric_terms summed, with the correlation's moments
+/// taken in two passes (the chunk's means, then the centred sums) and merged once per chunk.
+GFNRL_CPU_CLONES
+MetricSums metric_chunk(const MetricArgs& a, std::size_t begin, std::size_t end) {
+  double tv[kLanes] = {}, kl_pq[kLanes] = {}, kl_qp[kLanes] = {}, jsd[kLanes] = {};
+  double visits[kLanes] = {}, mode_p[kLanes] = {}, mode_q[kLanes] = {}, modes[kLanes] = {};
+  double count[kLanes] = {}, sum_a[kLanes] = {}, sum_b[kLanes] = {};
+  by_lanes(begin, end, [&](std::size_t i, int l) GFNRL_LAMBDA_INLINE {
+    const double log_p = double(a.log_target[i]) - a.log_z;
+    const double log_q = double(a.log_terminal[i]) - a.log_mass;
+    const double p = vexp_d(log_p), q = vexp_d(log_q), m = 0.5 * (p + q);
+    // m >= DBL_MIN / 2 may be subnormal; its log then only scales a p or q < 2.3e-308.
+    const double log_m =
+        m > 0 ? vlog_d(m > std::numeric_limits<double>::min() ? m
+                                                              : std::numeric_limits<double>::min())
+              : -kInf;
+    tv[l] += 0.5 * (p > q ? p - q : q - p);
+    kl_pq[l] += xlogxy(p, log_p, log_q);
+    kl_qp[l] += xlogxy(q, log_q, log_p);
+    jsd[l] += 0.5 * xlogxy(p, log_p, log_m) + 0.5 * xlogxy(q, log_q, log_m);
+    visits[l] += double(vexp(a.log_visit[i]));
+    const bool mode = a.log_target[i] >= a.log_mode_threshold;
+    mode_p[l] += mode ? p : 0.0;
+    mode_q[l] += mode ? q : 0.0;
+    modes[l] += mode ? 1.0 : 0.0;
+    const bool in = log_p > -kInf;  // the correlation is over the target's support
+    count[l] += in ? 1.0 : 0.0;
+    sum_a[l] += in ? log_q : 0.0;
+    sum_b[l] += in ? log_p : 0.0;
+  });
+  MetricSums r;
+  r.tv = lane_total(tv), r.kl_pq = lane_total(kl_pq), r.kl_qp = lane_total(kl_qp);
+  r.jsd = lane_total(jsd), r.visits = lane_total(visits);
+  r.mode_p = lane_total(mode_p), r.mode_q = lane_total(mode_q), r.modes = lane_total(modes);
+  CovAcc& c = r.log_qp;
+  c.n = lane_total(count);
+  if (c.n == 0) return r;
+  c.ma = lane_total(sum_a) / c.n, c.mb = lane_total(sum_b) / c.n;
+  double saa[kLanes] = {}, sbb[kLanes] = {}, sab[kLanes] = {};
+  by_lanes(begin, end, [&](std::size_t i, int l) GFNRL_LAMBDA_INLINE {
+    const double log_p = double(a.log_target[i]) - a.log_z;
+    const double log_q = double(a.log_terminal[i]) - a.log_mass;
+    const bool in = log_p > -kInf;
+    const double da = in ? log_q - c.ma : 0.0, db = in ? log_p - c.mb : 0.0;
+    saa[l] += da * da, sbb[l] += db * db, sab[l] += da * db;
+  });
+  c.saa = lane_total(saa), c.sbb = lane_total(sbb), c.sab = lane_total(sab);
+  return r;
+}
+
+BoundSums bound_chunk(const BoundArgs& a, std::size_t begin, std::size_t end) {
+  BoundSums acc{};
+  for (std::size_t s = begin; s < end; ++s)
+    acc = BoundSums::merge(acc, bound_terms(a, static_cast<int32_t>(s)));
+  return acc;
 }
 }  // namespace
 
@@ -33,27 +132,17 @@ Acc chunked_reduce(std::size_t n, Term term, Merge merge) {
 // branch (the running-maximum form rescales, and mispredicts, whenever the maximum grows).
 double log_sum_exp(const float* x, std::size_t n) {
   using Acc = LseAcc<double>;
-  const std::size_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<Acc> part(chunks);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (std::size_t c = 0; c < chunks; ++c) {
-    const std::size_t begin = c * kChunk, end = std::min(n, begin + kChunk);
+  const auto chunk = [&](std::size_t begin, std::size_t end) {
+    Acc acc;
     float m = -INFINITY;
     for (std::size_t i = begin; i < end; ++i) m = std::max(m, x[i]);
-    if (!(m > -INFINITY)) continue;  // an empty chunk (all -inf) stays the identity
-    if (m == INFINITY) {               // log sum exp = +inf, not inf - inf = NaN
-      part[c].m = m;
-      part[c].s = 1;
-      continue;
-    }
-    double s = 0;
-    for (std::size_t i = begin; i < end; ++i) s += std::exp(static_cast<double>(x[i]) - m);
-    part[c].m = m;
-    part[c].s = s;
-  }
-  Acc total{};
-  for (const Acc& a : part) total = Acc::merge(total, a);
-  return total.value();
+    if (!(m > -INFINITY)) return acc;  // an empty chunk (all -inf) stays the identity
+    acc.m = m;
+    acc.s = m == INFINITY ? 1.0 : sum_exp(x, begin, end, m);  // +inf, not inf - inf = NaN
+    return acc;
+  };
+  return chunked_reduce<Acc>(n, chunk, [](const Acc& p, const Acc& q) { return Acc::merge(p, q); })
+      .value();
 }
 
 float max_value(const float* x, std::size_t n) {
@@ -66,20 +155,16 @@ float max_value(const float* x, std::size_t n) {
 MetricSums metric_sums(const float* log_target, double log_z, const float* log_terminal,
                        double log_mass, const float* log_visit, std::size_t n,
                        double log_mode_threshold) {
+  const MetricArgs a{log_target, log_terminal, log_visit, log_z, log_mass, log_mode_threshold};
   return chunked_reduce<MetricSums>(
-      n,
-      [&](std::size_t i) {
-        return metric_terms(static_cast<double>(log_target[i]) - log_z,
-                            static_cast<double>(log_terminal[i]) - log_mass, log_visit[i],
-                            log_target[i] >= log_mode_threshold);
-      },
+      n, [&](std::size_t begin, std::size_t end) { return metric_chunk(a, begin, end); },
       [](const MetricSums& p, const MetricSums& q) { return MetricSums::merge(p, q); });
 }
 
 BoundSums bound_sums(const BoundArgs& a) {
   return chunked_reduce<BoundSums>(
       static_cast<std::size_t>(a.dag.num_states),
-      [&](std::size_t s) { return bound_terms(a, static_cast<int32_t>(s)); },
+      [&](std::size_t begin, std::size_t end) { return bound_chunk(a, begin, end); },
       [](const BoundSums& p, const BoundSums& q) { return BoundSums::merge(p, q); });
 }
 

@@ -6,6 +6,11 @@
 //         so exp(-inf) = 0; inf above 88.7.
 //   vlog: absolute <= 1.2e-7 * max(1, |log x|) (1 ulp; tested <= 1.5e-7) for normal x > 0;
 //         log 0 = -inf, log inf = inf.
+// And in double, for the metrics' reductions (host/cpu/metrics.cpp), the same constructions with
+// longer series; errors against long double over 2e7 random arguments:
+//   vexp_d: relative <= 1.9e-16 (tested <= 2.5e-16) on [-708.39, 709.78]; 0 below, inf above;
+//   vlog_d: absolute <= 2.0e-16 * max(1, |log x|) (tested <= 3e-16) for normal x > 0;
+//           log 0 = -inf, log inf = inf.
 // Used where a logsumexp adds its terms; the CUDA kernels keep expf/logf (detail/hd.hpp).
 #pragma once
 #include <cstdint>
@@ -29,10 +34,14 @@
 #endif
 // For the helpers those clones call: inlined into each, so that they too are compiled for the
 // clone's ISA (a call would run the baseline's code). GCC would not inline the larger ones.
+// GFNRL_LAMBDA_INLINE: the same for a lambda the clones pass to such a helper, written after its
+// parameter list.
 #if defined(__GNUC__)
 #define GFNRL_CPU_INLINE inline __attribute__((always_inline))
+#define GFNRL_LAMBDA_INLINE __attribute__((always_inline))
 #else
 #define GFNRL_CPU_INLINE inline
+#define GFNRL_LAMBDA_INLINE
 #endif
 
 namespace gfnrl::detail::cpu {
@@ -85,6 +94,73 @@ GFNRL_CPU_INLINE float vlog(float x) {
   const float y = ef * 0.693145751953125f + (log_m + ef * 1.42860682030941723e-6f);
   constexpr float kInf = std::numeric_limits<float>::infinity();
   return y + (x == 0.0f ? -kInf : (x == kInf ? kInf : 0.0f));
+}
+
+inline double bits_to_double(int64_t i) {
+  double d;
+  std::memcpy(&d, &i, sizeof d);
+  return d;
+}
+inline int64_t double_to_bits(double d) {
+  int64_t i;
+  std::memcpy(&i, &d, sizeof i);
+  return i;
+}
+
+/// exp(x) = 2^n exp(r) as vexp, in double: ln 2 in two parts (the first with 21 trailing zero
+/// bits, so n ln2_hi is exact), exp(r) by its Taylor series to r^13 (truncation < 5e-18).
+GFNRL_CPU_INLINE double vexp_d(double x) {
+  constexpr double kLow = -708.39, kHigh = 709.78;
+  const double xc = x < kLow ? kLow : (x > kHigh ? kHigh : x);
+  constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
+  const double n = (xc * 1.4426950408889634 + kRound) - kRound;
+  const double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  // 2^n in two factors: n reaches 1024 at the top of the range, past a double's exponent.
+  const int64_t ni = static_cast<int64_t>(n), half = ni >> 1;
+  const double y = p * bits_to_double((half + 1023) << 52) * bits_to_double((ni - half + 1023) << 52);
+  return y * (x < kLow ? 0.0 : (x > kHigh ? std::numeric_limits<double>::infinity() : 1.0));
+}
+
+/// log(x) as vlog, in double: log m = 2 atanh(s) by its series to s^23 (truncation < 1e-18).
+/// For normal x > 0 (a subnormal x reads as 2^-1023 m).
+GFNRL_CPU_INLINE double vlog_d(double x) {
+  const int64_t bits = double_to_bits(x);
+  int64_t e = ((bits >> 52) & 0x7ff) - 1023;
+  double m = bits_to_double((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // [1, 2)
+  const bool high = m > 1.4142135623730951;
+  m *= high ? 0.5 : 1.0;
+  e += high ? 1 : 0;
+  const double s = (m - 1.0) / (m + 1.0), z = s * s;
+  double q = 1.0 / 23;
+  q = q * z + 1.0 / 21;
+  q = q * z + 1.0 / 19;
+  q = q * z + 1.0 / 17;
+  q = q * z + 1.0 / 15;
+  q = q * z + 1.0 / 13;
+  q = q * z + 1.0 / 11;
+  q = q * z + 1.0 / 9;
+  q = q * z + 1.0 / 7;
+  q = q * z + 1.0 / 5;
+  q = q * z + 1.0 / 3;
+  const double log_m = 2.0 * s + 2.0 * s * (z * q);
+  const double ef = static_cast<double>(e);
+  const double y = ef * 6.93147180369123816490e-01 + (log_m + ef * 1.90821492927058770002e-10);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  return y + (x == 0.0 ? -kInf : (x == kInf ? kInf : 0.0));
 }
 
 }  // namespace gfnrl::detail::cpu
