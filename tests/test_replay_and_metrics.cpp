@@ -3,7 +3,9 @@
 // KL both ways, JSD) against independent double-precision formulas, zeros included, and log sum
 // exp against a long-double sum. The CPU ops are called directly (host/ops/training_ops.hpp,
 // reduction_ops.hpp): these are the units the trainer composes.
+#include <cmath>
 #include <deque>
+#include <random>
 
 #include "ops/reduction_ops.hpp"
 #include "ops/training_ops.hpp"
@@ -499,6 +501,51 @@ TEST(Metrics, LogSumExpEqualsALongDoubleSumAcrossChunksAndSpecialValues) {
   std::vector<float> inf(5000, 1.0f);
   inf[4500] = INFINITY;
   EXPECT_EQ(detail::cpu::log_sum_exp(inf.data(), inf.size()), INFINITY);
+}
+
+}  // namespace
+}  // namespace gfnrl::test
+
+namespace gfnrl::test {
+namespace {
+
+// probabilities(): exp in double of float log-probabilities (P_T for Python's p_t), against long
+// double, over 10,000 values (several chunks of the threaded loop and a tail), with -inf -> 0.
+TEST(Metrics, ProbabilitiesAreTheExponentialsInDouble) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-100.0f, 0.0f);
+  std::vector<float> log_p(10000);
+  for (float& v : log_p) v = u(rng);
+  log_p[17] = -INFINITY, log_p[18] = 0.0f, log_p[9999] = -1e-30f;
+  std::vector<double> p(log_p.size());
+  probabilities(Array<float>::from_host(Backend::Cpu, log_p), p.data());
+  long double worst = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (i == 17) continue;
+    const long double want = std::exp(static_cast<long double>(log_p[i]));
+    worst = std::max(worst, std::fabs(p[i] - want) / want);
+  }
+  EXPECT_LE(double(worst), 2.5e-16);
+  EXPECT_EQ(p[17], 0.0);
+  EXPECT_EQ(p[18], 1.0);
+}
+
+// A policy in memory the caller owns, borrowed (Array::borrow: no copy), gives the marginals of
+// the same policy copied into library arrays, and is left as it was.
+TEST(Metrics, MarginalsOfABorrowedPolicyEqualThoseOfItsCopy) {
+  const Dag dag = make_hypergrid({3, 7, 1e-2, 0.5, 2.0}, Backend::Cpu);
+  const ForwardPolicy owned = random_policy(dag, 5);
+  std::vector<float> e = owned.log_prob.to_host(), x = owned.exit_log_prob.to_host();
+  const std::vector<float> e0 = e, x0 = x;
+  const ForwardPolicy borrowed{Array<float>::borrow(Backend::Cpu, e.data(), e.size()),
+                               Array<float>::borrow(Backend::Cpu, x.data(), x.size())};
+  EXPECT_EQ(borrowed.log_prob.data(), e.data());
+  EXPECT_EQ(borrowed.exit_log_prob.size(), x.size());
+  const Marginals want = compute_marginals(dag, owned), got = compute_marginals(dag, borrowed);
+  EXPECT_EQ(got.log_terminal.to_host(), want.log_terminal.to_host());
+  EXPECT_EQ(got.log_visit.to_host(), want.log_visit.to_host());
+  EXPECT_EQ(e, e0);
+  EXPECT_EQ(x, x0);
 }
 
 }  // namespace

@@ -122,6 +122,12 @@ MetricSums metric_chunk(const MetricArgs& a, std::size_t begin, std::size_t end)
   return r;
 }
 
+GFNRL_CPU_CLONES
+void exp_chunk(const float* __restrict x, std::size_t begin, std::size_t end, double* __restrict p) {
+#pragma omp simd
+  for (std::size_t i = begin; i < end; ++i) p[i] = vexp_d(double(x[i]));
+}
+
 BoundSums bound_chunk(const BoundArgs& a, std::size_t begin, std::size_t end) {
   BoundSums acc{};
   for (std::size_t s = begin; s < end; ++s)
@@ -162,6 +168,12 @@ MetricSums metric_sums(const float* log_target, double log_z, const float* log_t
   return chunked_reduce<MetricSums>(
       n, [&](std::size_t begin, std::size_t end) { return metric_chunk(a, begin, end); },
       [](const MetricSums& p, const MetricSums& q) { return MetricSums::merge(p, q); });
+}
+
+void exp_to_double(const float* x, std::size_t n, double* p) {
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 4)
+  for (std::size_t c = 0; c < chunks; ++c) exp_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), p);
 }
 
 BoundSums bound_sums(const BoundArgs& a) {

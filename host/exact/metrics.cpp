@@ -14,6 +14,12 @@ double log_partition(const Dag& dag, Stream stream) {
                             static_cast<std::size_t>(dag.num_states()));
 }
 
+void probabilities(const Array<float>& log_p, double* p) {
+  if (log_p.backend() == Backend::Cpu) return detail::cpu::exp_to_double(log_p.data(), log_p.size(), p);
+  const std::vector<float> host = log_p.to_host();
+  detail::cpu::exp_to_double(host.data(), host.size(), p);
+}
+
 namespace {
 const Array<float>& checked_target(const Dag& dag, const Marginals& m,
                                    const Array<float>* log_target) {

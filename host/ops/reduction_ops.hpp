@@ -22,6 +22,8 @@ namespace gfnrl::detail {
 
 namespace cpu {
 GFNRL_REDUCTION_OPS
+/// p[i] = exp(x[i]) in double (vexp_d), over the threads: host data only (probabilities()).
+void exp_to_double(const float* x, std::size_t n, double* p);
 }
 namespace cuda {
 GFNRL_REDUCTION_OPS

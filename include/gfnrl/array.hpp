@@ -42,6 +42,16 @@ class Array {
     return a;
   }
 
+  /// A view of n elements at p on backend b, in memory the caller owns: no copy is made, nothing
+  /// is freed, and the caller keeps the memory alive while the view (or a copy of it) is used.
+  static Array borrow(Backend b, T* p, std::size_t n) {
+    Array a;
+    a.backend_ = b;
+    a.size_ = n;
+    a.mem_ = std::shared_ptr<void>(std::shared_ptr<void>(), p);  // aliasing, owning nothing
+    return a;
+  }
+
   /// A view of elements [offset, offset + n) sharing this buffer's memory (and keeping it alive).
   Array slice(std::size_t offset, std::size_t n) const {
     Array a;

@@ -68,6 +68,11 @@ Array<float> base_policy_target(const Dag& dag, const ForwardPolicy& mu, double*
 /// log Z = log sum_x R(x), in double.
 double log_partition(const Dag& dag, Stream stream = {});
 
+/// p[i] = exp(log_p[i]) in double, written to host memory (n = log_p.size() values), for an
+/// array on any backend (a device array is read through the host): the probabilities P_T from
+/// Marginals::log_terminal, say. Vectorised and threaded on the CPU; within 2e-16 of exp.
+void probabilities(const Array<float>& log_p, double* p);
+
 /// Compares P_T with the target p(x) = w(x) / sum w, where log w = `log_target_weight` (one entry
 /// per state, -inf off the support) or, when it is null, the DAG's log-rewards. The distances use
 /// P_T normalised by its mass (reported as model_mass, 1 up to rounding for a normalised policy).

@@ -87,8 +87,10 @@ def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform", spearman: bool = 
     ``edge_log_pf``: log P_F of every edge in the library's edge order (``dag.edges()``),
     shape [num_edges] or [runs, num_edges]; ``exit_log_pf``: log P_F(exit | s) per state
     (-inf where s does not terminate), [num_states] or [runs, num_states]. Host arrays (numpy,
-    torch CPU tensors, DLPack) are copied once into the DAG's workspace; on a CUDA DAG, torch CUDA
-    tensors (and other CUDA DLPack arrays) are read in place on the device, with no host copy.
+    torch CPU tensors, DLPack) are read in place on a CPU DAG, with no copy (float32, C-contiguous;
+    other arrays are converted first), and copied to the device on a CUDA DAG; on a CUDA DAG,
+    torch CUDA tensors (and other CUDA DLPack arrays) are read in place on the device, with no
+    host copy.
 
     ``pb``: the backward policy of the variational bounds: "uniform", "maxent", "file" (a DAG
     file's own P_B), a float array of log P_B per edge, or None for no bounds (about a third of

@@ -19,6 +19,7 @@ namespace gfnrl::python {
 struct EvaluationWorkspace {
   ForwardPolicy policy;
   std::unique_ptr<MarginalSolver> solver;
+  Marginals marginals;  // the output of a solver over host tables read in place
   std::optional<double> log_z;  // log sum R, once per DAG
   std::map<std::string, VariationalBoundSolver> bounds;  // per named P_B, once each
 };

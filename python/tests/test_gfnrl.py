@@ -164,6 +164,25 @@ def test_evaluate_on_small_grids_and_in_batches():
         assert batched["log_z"] == pytest.approx(dag.log_z(), abs=1e-9)
 
 
+def test_evaluate_reads_host_tables_in_place_and_converts_others():
+    """float32 C-contiguous tables are read in place (and left as they were); a strided view or
+    float64 tables holding the same floats are converted first and give the same answer."""
+    rng = np.random.default_rng(11)
+    dag = gfnrl.hypergrid(2, 5, r0=0.1, backend="cpu")
+    e, x = gfnrl.policy_from_logits(dag, random_logits(rng, dag))
+    assert e.dtype == np.float32 and e.flags.c_contiguous
+    e0, x0 = e.copy(), x.copy()
+    want = gfnrl.evaluate(dag, e, x)
+    np.testing.assert_array_equal(e, e0)
+    np.testing.assert_array_equal(x, x0)
+    wide = np.zeros(2 * e.size, np.float32)
+    wide[::2] = e
+    got = gfnrl.evaluate(dag, wide[::2], x.astype(np.float64))
+    assert got["tv"] == want["tv"]
+    np.testing.assert_array_equal(got["p_t"], want["p_t"])
+    np.testing.assert_allclose(want["p_t"], enumerate_terminal(dag, e, x), atol=1e-6)
+
+
 def average_ranks(v):
     """1-based ranks, ties at their average, counted pair by pair."""
     v = np.asarray(v)
