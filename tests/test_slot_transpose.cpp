@@ -1,9 +1,9 @@
-// The sweeps' slot form transposes a block's terms to slot-major order (host/cpu/slot_transpose.hpp):
-// T[k n + i] = t[off[i] + k] for k < deg[i], -inf up to kmax. Both paths, AVX-512 permutes and the
-// portable masked-index loop, are held to that definition, written here as a plain double loop,
-// bit for bit (-0 and -inf among the terms), on blocks of every length against the 16-lane groups
-// and every span the permutes take (one to four vector pairs) or hand back (wider groups), and
-// neither may write past its n x kmax floats.
+// The sweeps' slot form transposes a block's terms to slot-major order
+// (host/cpu/slot_transpose.hpp): T[k n + i] = t[off[i] + k] for k < deg[i], -inf up to kmax.
+// Both paths, AVX-512 permutes and the portable masked-index loop, are held to that definition,
+// written here as a plain nested loop, bit for bit (-0 and -inf among the terms), on blocks of
+// every length against the 16-lane groups and every span the permutes take (one to four vector
+// pairs) or hand back (wider groups); neither may write past its n x kmax floats.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -59,7 +59,8 @@ std::vector<float> by_definition(const Block& b) {
   return T;
 }
 
-/// slot_transpose's output under `isa`, with a guard of 64 floats after it that must stay untouched.
+/// slot_transpose's output under `isa`, with a guard of 64 floats after it that must stay
+/// untouched.
 std::vector<float> transposed(const Block& b, SlotIsa isa, bool* guard_intact) {
   const std::size_t size = std::size_t(b.kmax) * b.n;
   std::vector<float> T(size + 64, 12345.0f);
@@ -73,7 +74,9 @@ std::vector<float> transposed(const Block& b, SlotIsa isa, bool* guard_intact) {
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // memcmp's pointers must not be null, even for no bytes (an empty vector's data() may be).
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 TEST(SlotTranspose, EveryPathIsTheDefinition) {

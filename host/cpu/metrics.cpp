@@ -28,7 +28,8 @@ Acc chunked_reduce(std::size_t n, Chunk chunk, Merge merge) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<Acc> part(chunks);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-  for (std::size_t c = 0; c < chunks; ++c) part[c] = chunk(c * kChunk, std::min(n, (c + 1) * kChunk));
+  for (std::size_t c = 0; c < chunks; ++c)
+    part[c] = chunk(c * kChunk, std::min(n, (c + 1) * kChunk));
   Acc total{};
   for (const Acc& a : part) total = merge(total, a);
   return total;
@@ -123,7 +124,8 @@ MetricSums metric_chunk(const MetricArgs& a, std::size_t begin, std::size_t end)
 }
 
 GFNRL_CPU_CLONES
-void exp_chunk(const float* __restrict x, std::size_t begin, std::size_t end, double* __restrict p) {
+void exp_chunk(const float* __restrict x, std::size_t begin, std::size_t end,
+               double* __restrict p) {
 #pragma omp simd
   for (std::size_t i = begin; i < end; ++i) p[i] = vexp_d(double(x[i]));
 }
@@ -173,7 +175,8 @@ MetricSums metric_sums(const float* log_target, double log_z, const float* log_t
 void exp_to_double(const float* x, std::size_t n, double* p) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 4)
-  for (std::size_t c = 0; c < chunks; ++c) exp_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), p);
+  for (std::size_t c = 0; c < chunks; ++c)
+    exp_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), p);
 }
 
 BoundSums bound_sums(const BoundArgs& a) {

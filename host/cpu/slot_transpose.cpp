@@ -102,6 +102,7 @@ bool slot_transpose_uses_avx512() {
 
 void slot_transpose(int32_t n, int32_t kmax, const int32_t* off, const int32_t* deg, const float* t,
                     float* T) {
+  if (kmax == 0) return;  // a block of leaves: no slot
 #ifdef GFNRL_SLOT_AVX512
   if (slot_transpose_uses_avx512()) return transpose_avx512(n, kmax, off, deg, t, T);
 #endif

@@ -131,7 +131,8 @@ GFNRL_CPU_INLINE double vexp_d(double x) {
   p = p * r + 1.0;
   // 2^n in two factors: n reaches 1024 at the top of the range, past a double's exponent.
   const int64_t ni = static_cast<int64_t>(n), half = ni >> 1;
-  const double y = p * bits_to_double((half + 1023) << 52) * bits_to_double((ni - half + 1023) << 52);
+  const double y =
+      p * bits_to_double((half + 1023) << 52) * bits_to_double((ni - half + 1023) << 52);
   return y * (x < kLow ? 0.0 : (x > kHigh ? std::numeric_limits<double>::infinity() : 1.0));
 }
 

@@ -15,7 +15,8 @@ double log_partition(const Dag& dag, Stream stream) {
 }
 
 void probabilities(const Array<float>& log_p, double* p) {
-  if (log_p.backend() == Backend::Cpu) return detail::cpu::exp_to_double(log_p.data(), log_p.size(), p);
+  if (log_p.backend() == Backend::Cpu)
+    return detail::cpu::exp_to_double(log_p.data(), log_p.size(), p);
   const std::vector<float> host = log_p.to_host();
   detail::cpu::exp_to_double(host.data(), host.size(), p);
 }
