@@ -530,6 +530,22 @@ TEST(Metrics, ProbabilitiesAreTheExponentialsInDouble) {
   EXPECT_EQ(p[18], 1.0);
 }
 
+// first_nan_or_inf: the first NaN or +inf of a table (-inf and finite values pass), over three
+// of its threaded chunks of 65,536 and a tail, wherever the failures sit, and n when none does.
+TEST(Metrics, FirstNanOrInfFindsTheFirstFailureInAnyChunk) {
+  std::vector<float> v(3 * 65536 + 17, -1.5f);
+  v[5] = -INFINITY;
+  EXPECT_EQ(first_nan_or_inf(v.data(), v.size()), v.size());
+  EXPECT_EQ(first_nan_or_inf(v.data(), 0), 0u);
+  for (std::size_t at : {std::size_t(0), std::size_t(65535), std::size_t(65536),
+                         std::size_t(2 * 65536 + 3), v.size() - 1}) {
+    std::vector<float> w = v;
+    w[at] = at % 2 ? NAN : INFINITY;
+    w.back() = INFINITY;  // a later failure must not win
+    EXPECT_EQ(first_nan_or_inf(w.data(), w.size()), at) << at;
+  }
+}
+
 // A policy in memory the caller owns, borrowed (Array::borrow: no copy), gives the marginals of
 // the same policy copied into library arrays, and is left as it was.
 TEST(Metrics, MarginalsOfABorrowedPolicyEqualThoseOfItsCopy) {

@@ -20,7 +20,9 @@ namespace gfnrl::detail::cpu {
 
 namespace {
 constexpr std::size_t kChunk = 4096;
-constexpr int kLanes = 8;
+// 16 lanes, not 8: GCC kept 8 doubles in two 256-bit halves even in the x86-64-v4 clone, and 16
+// let it take whole 512-bit vectors (4-D H=32, one thread: compare_to_target 11.5 -> 6.6 ms).
+constexpr int kLanes = 16;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 template <class Acc, class Chunk, class Merge>
@@ -170,6 +172,14 @@ MetricSums metric_sums(const float* log_target, double log_z, const float* log_t
   return chunked_reduce<MetricSums>(
       n, [&](std::size_t begin, std::size_t end) { return metric_chunk(a, begin, end); },
       [](const MetricSums& p, const MetricSums& q) { return MetricSums::merge(p, q); });
+}
+
+GFNRL_CPU_CLONES
+bool any_nan_or_inf(const float* __restrict x, std::size_t begin, std::size_t end) {
+  int bad = 0;  // an or of the failures vectorises; a short-circuit && does not
+#pragma omp simd reduction(| : bad)
+  for (std::size_t i = begin; i < end; ++i) bad |= !(x[i] < INFINITY);
+  return bad != 0;
 }
 
 void exp_to_double(const float* x, std::size_t n, double* p) {

@@ -21,6 +21,21 @@ void probabilities(const Array<float>& log_p, double* p) {
   detail::cpu::exp_to_double(host.data(), host.size(), p);
 }
 
+std::size_t first_nan_or_inf(const float* v, std::size_t n) {
+  // Which chunks fail, over the threads; then the first failing element, in order.
+  constexpr std::size_t kChunk = 1 << 16;
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  std::size_t first = chunks;
+#pragma omp parallel for reduction(min : first) if (chunks > 1)
+  for (std::size_t c = 0; c < chunks; ++c)
+    if (detail::cpu::any_nan_or_inf(v, c * kChunk, std::min(n, (c + 1) * kChunk)))
+      first = std::min(first, c);
+  if (first == chunks) return n;
+  std::size_t i = first * kChunk;
+  while (v[i] < INFINITY) ++i;
+  return i;
+}
+
 namespace {
 const Array<float>& checked_target(const Dag& dag, const Marginals& m,
                                    const Array<float>* log_target) {

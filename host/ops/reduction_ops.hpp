@@ -24,6 +24,8 @@ namespace cpu {
 GFNRL_REDUCTION_OPS
 /// p[i] = exp(x[i]) in double (vexp_d), over the threads: host data only (probabilities()).
 void exp_to_double(const float* x, std::size_t n, double* p);
+/// Whether x[begin, end) holds a NaN or +inf (first_nan_or_inf's chunk test).
+bool any_nan_or_inf(const float* x, std::size_t begin, std::size_t end);
 }
 namespace cuda {
 GFNRL_REDUCTION_OPS

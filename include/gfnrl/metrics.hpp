@@ -73,6 +73,10 @@ double log_partition(const Dag& dag, Stream stream = {});
 /// Marginals::log_terminal, say. Vectorised and threaded on the CPU; within 2e-16 of exp.
 void probabilities(const Array<float>& log_p, double* p);
 
+/// The index of the first of n host floats that is NaN or +inf, n when none is: the check a table
+/// of log-probabilities (finite or -inf) must pass. Vectorised and threaded.
+std::size_t first_nan_or_inf(const float* v, std::size_t n);
+
 /// Compares P_T with the target p(x) = w(x) / sum w, where log w = `log_target_weight` (one entry
 /// per state, -inf off the support) or, when it is null, the DAG's log-rewards. The distances use
 /// P_T normalised by its mass (reported as model_mass, 1 up to rounding for a normalised policy).

@@ -5,6 +5,8 @@
 #include <nanobind/ndarray.h>
 
 #include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 #include "gfnrl/array.hpp"
@@ -23,13 +25,38 @@ using HostInput = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
 template <class T>
 using AnyInput = nb::ndarray<const T, nb::c_contig>;
 
-/// A numpy array of `shape` that takes ownership of `v` (freed when Python drops the array).
+/// An allocator that leaves the elements of a sized vector default-initialised, so that a buffer
+/// about to be overwritten in full (P_T, 1.3 MB a call on 4-D H=20) is not zeroed first.
 template <class T>
-NumpyArray<T> to_numpy(std::vector<T> v, std::vector<std::size_t> shape) {
-  auto holder = std::make_unique<std::vector<T>>(std::move(v));
+struct UninitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+/// A host buffer whose elements start unset.
+template <class T>
+using HostBuffer = std::vector<T, UninitAllocator<T>>;
+
+/// A numpy array of `shape` that takes ownership of `v` (freed when Python drops the array).
+template <class T, class Alloc>
+NumpyArray<T> to_numpy(std::vector<T, Alloc> v, std::vector<std::size_t> shape) {
+  using Vec = std::vector<T, Alloc>;
+  auto holder = std::make_unique<Vec>(std::move(v));
   T* data = holder->data();
   nb::capsule owner(holder.get(), [](void* p) noexcept {
-    std::unique_ptr<std::vector<T>>(static_cast<std::vector<T>*>(p));  // frees it
+    std::unique_ptr<Vec>(static_cast<Vec*>(p));  // frees it
   });
   holder.release();  // now owned by the capsule
   return NumpyArray<T>(data, shape.size(), shape.data(), owner);
