@@ -1,9 +1,9 @@
 // CPU reductions in double over fixed chunks: each chunk is summed in kLanes partial sums (element
 // i into sum i mod kLanes, added in that order at the chunk's end) and the chunk results are
 // combined in order, so the result is the same for any thread count. Not quite for any vector
-// width: the x86-64-v4 and v3 clones of these loops may round differently in the last bits (a KL
-// of 8e-14 on subsets read 7.970980008245e-14 against 7.970980008081e-14; which instruction
-// differs was not tracked down), as the baseline's do. The exponentials and logarithms are
+// width: the x86-64-v4 and v3 clones of these loops may round differently in the last bits (with
+// 8 lanes, a KL of 8e-14 on subsets read 7.970980008245e-14 against 7.970980008081e-14; which
+// instruction differs was not tracked down), as the baseline's do. The exponentials and logarithms are
 // vexp_d / vlog_d (cpu/vector_math.hpp), so the loops vectorise: libm's exp and log, one value per
 // call, and a per-element merge of the correlation's moments (three divisions) made these
 // reductions several times the exact marginals they follow (4-D H=32, 2 cores: ~16 ms against
