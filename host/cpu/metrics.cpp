@@ -1,9 +1,10 @@
 // CPU reductions in double over fixed chunks: each chunk is summed in kLanes partial sums (element
 // i into sum i mod kLanes, added in that order at the chunk's end) and the chunk results are
 // combined in order, so the result is the same for any thread count. Not quite for any vector
-// width: the x86-64-v4 and v3 clones of these loops may round differently in the last bits (with
-// 8 lanes, a KL of 8e-14 on subsets read 7.970980008245e-14 against 7.970980008081e-14; which
-// instruction differs was not tracked down), as the baseline's do. The exponentials and logarithms are
+// width: the x86-64-v4 and v3 clones of these loops may round differently in the last bits, as
+// the baseline's do (a KL of 2.4e-12 on dag-structure read 2.445990941623e-12 against
+// 2.445990941650e-12; no masked FMA is involved, and which instruction differs was not tracked
+// down). The exponentials and logarithms are
 // vexp_d / vlog_d (cpu/vector_math.hpp), so the loops vectorise: libm's exp and log, one value per
 // call, and a per-element merge of the correlation's moments (three divisions) made these
 // reductions several times the exact marginals they follow (4-D H=32, 2 cores: ~16 ms against
