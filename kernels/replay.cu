@@ -11,17 +11,17 @@ namespace gfnrl::detail::cuda {
 namespace {
 __global__ void replay_insert_kernel(ReplayArgs b, RolloutArgs t) {
   const int32_t r = blockIdx.x;
+  // batch is small (16..256): serial sums per thread are cheaper than a scan.
+  int64_t total = 0;
+  for (int32_t k = 0; k < t.batch; ++k) total += t.lengths[int64_t(r) * t.batch + k];
   for (int32_t m = threadIdx.x; m < t.batch; m += blockDim.x) {
-    int64_t offset = 0;  // batch is small (16..256): a serial prefix per thread is cheaper than a scan
+    int64_t offset = 0;
     for (int32_t k = 0; k < m; ++k) offset += t.lengths[int64_t(r) * t.batch + k];
-    replay_insert_trajectory(b, t.states, t.actions, t.lengths, t.batch, t.max_len, r, m, offset);
+    replay_insert_trajectory(b, t.states, t.actions, t.lengths, t.batch, t.max_len, r, m, offset,
+                             total);
   }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    int64_t total = 0;
-    for (int32_t k = 0; k < t.batch; ++k) total += t.lengths[int64_t(r) * t.batch + k];
-    b.inserted[r] += total;
-  }
+  __syncthreads();  // every thread has read b.inserted[r] before it moves
+  if (threadIdx.x == 0) b.inserted[r] += total;
 }
 
 /// Carries the running total of earlier tiles into the next tile's scan.

@@ -66,6 +66,22 @@ void insert_batch(Replay& rb, const std::vector<std::vector<int32_t>>& lengths, 
   detail::cpu::replay_insert(rb.args(), t);
 }
 
+// Transition j of run r (j = 0 .. n-1 in insertion order) sits in slot j % capacity, for the last
+// min(n, capacity) of them (the model), with the run's maximal priority at its insertion.
+void expect_ring_holds(const Replay& rb, const std::vector<std::deque<int32_t>>& model) {
+  for (int32_t r = 0; r < rb.runs; ++r) {
+    const int64_t n = rb.inserted[r];
+    ASSERT_EQ(static_cast<int64_t>(model[r].size()), std::min<int64_t>(n, rb.capacity));
+    for (size_t k = 0; k < model[r].size(); ++k) {
+      const int64_t j = n - int64_t(model[r].size()) + int64_t(k);
+      const size_t slot = size_t(r) * rb.capacity + size_t(j % rb.capacity);
+      EXPECT_EQ(rb.state[slot], model[r][k]) << "run " << r << " transition " << j;
+      EXPECT_EQ(rb.action[slot], 1000 + model[r][k]);
+      EXPECT_EQ(rb.priority[slot], rb.max_priority[r]);
+    }
+  }
+}
+
 TEST(Replay, RingWrapsAroundKeepingTheLastCapacityTransitionsInWriteOrder) {
   Replay rb(2, 5, true);
   rb.max_priority = {2.5f, 0.75f};
@@ -75,21 +91,23 @@ TEST(Replay, RingWrapsAroundKeepingTheLastCapacityTransitionsInWriteOrder) {
   insert_batch(rb, {{3, 4}, {1, 1}}, id, &model);
   insert_batch(rb, {{2, 4}, {0, 2}}, id, &model);  // run 0 wraps again; run 1 gets 2 more
   EXPECT_EQ(rb.inserted, (std::vector<int64_t>{13, 4}));
-  for (int32_t r = 0; r < 2; ++r) {
-    const int64_t n = rb.inserted[r];
-    ASSERT_EQ(static_cast<int64_t>(model[r].size()), std::min<int64_t>(n, rb.capacity));
-    // Transition j of run r (j = 0 .. n-1 in insertion order) sits in slot j % capacity.
-    for (size_t k = 0; k < model[r].size(); ++k) {
-      const int64_t j = n - int64_t(model[r].size()) + int64_t(k);
-      const size_t slot = size_t(r) * rb.capacity + size_t(j % rb.capacity);
-      EXPECT_EQ(rb.state[slot], model[r][k]) << "run " << r << " transition " << j;
-      EXPECT_EQ(rb.action[slot], 1000 + model[r][k]);
-      // New transitions get the run's current maximal priority.
-      EXPECT_EQ(rb.priority[slot], rb.max_priority[r]);
-    }
-  }
+  expect_ring_holds(rb, model);
   // Run 1 never filled: slot 4 was never written.
   EXPECT_EQ(rb.state[5 + 4], -1);
+}
+
+// One batch of 13 transitions into a ring of 5: the ring holds the batch's last 5, as inserting
+// them one by one would leave it (the insert skips the ones a later one overwrites, so the CUDA
+// insert, which writes trajectories in parallel, never writes a slot twice).
+TEST(Replay, ABatchLargerThanTheRingLeavesItsLastCapacityTransitions) {
+  Replay rb(2, 5, true);
+  rb.max_priority = {2.5f, 0.75f};
+  std::vector<std::deque<int32_t>> model(2);
+  int32_t id = 0;
+  insert_batch(rb, {{1, 1, 1}, {1, 1, 1}}, id, &model);
+  insert_batch(rb, {{4, 6, 3}, {2, 0, 1}}, id, &model);
+  EXPECT_EQ(rb.inserted, (std::vector<int64_t>{16, 6}));
+  expect_ring_holds(rb, model);
 }
 
 TEST(Replay, PriorityUpdateSetsSampledSlotsAndRaisesTheMaximum) {

@@ -12,13 +12,15 @@ void replay_insert(const ReplayArgs& b, const RolloutArgs& t) {
   const OpScope op(CpuOp::ReplayInsert, int64_t(b.runs) * t.batch * t.max_len);
 #pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
   for (int32_t r = 0; r < b.runs; ++r) {
+    int64_t total = 0;
+    for (int32_t m = 0; m < t.batch; ++m) total += t.lengths[int64_t(r) * t.batch + m];
     int64_t offset = 0;
     for (int32_t m = 0; m < t.batch; ++m) {
       replay_insert_trajectory(b, t.states, t.actions, t.lengths, t.batch, t.max_len, r, m,
-                               offset);
+                               offset, total);
       offset += t.lengths[int64_t(r) * t.batch + m];
     }
-    b.inserted[r] += offset;
+    b.inserted[r] += total;
   }
 }
 

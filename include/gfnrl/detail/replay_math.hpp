@@ -46,14 +46,19 @@ GFNRL_HD inline int32_t replay_size(const ReplayArgs& b, int32_t r) {
   return b.inserted[r] < b.capacity ? static_cast<int32_t>(b.inserted[r]) : b.capacity;
 }
 
-/// Copies trajectory m of run r (its transitions start at `offset` past the run's head).
+/// Copies trajectory m of run r (its transitions start at `offset` past the run's head; the run
+/// inserts `total` in this call). A transition that a later one of the same call overwrites
+/// (offset + t < total - capacity: the batch holds more than the ring) is skipped, so no slot is
+/// written twice (the CUDA insert writes trajectories in parallel) and the ring holds what
+/// inserting them one by one leaves: the last `capacity` transitions.
 GFNRL_HD inline void replay_insert_trajectory(const ReplayArgs& b, const int32_t* states,
                                               const int32_t* actions, const int32_t* lengths,
                                               int32_t batch, int32_t max_len, int32_t r,
-                                              int32_t m, int64_t offset) {
+                                              int32_t m, int64_t offset, int64_t total) {
   const int64_t traj = int64_t(r) * batch + m;
   const int64_t row = int64_t(r) * b.capacity;
   for (int32_t t = 0; t < lengths[traj]; ++t) {
+    if (offset + t < total - b.capacity) continue;
     const int64_t slot = row + (b.inserted[r] + offset + t) % b.capacity;
     b.slot_state[slot] = states[traj * max_len + t];
     b.slot_action[slot] = actions[traj * max_len + t];
