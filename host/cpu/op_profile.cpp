@@ -1,4 +1,5 @@
-// The CPU ops' profile totals (cpu/parallel.hpp): off unless a benchmark switches them on.
+// The CPU ops' profile totals (cpu/parallel.hpp): off unless a benchmark switches them on; and
+// the tests' switch that sends every op parallel.
 #include "cpu/parallel.hpp"
 
 namespace gfnrl::detail::cpu {
@@ -9,6 +10,11 @@ std::array<OpTotals, int(CpuOp::Count)>& op_totals() {
 }
 
 std::atomic<bool>& op_profiling() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+
+std::atomic<bool>& force_parallel() {
   static std::atomic<bool> on{false};
   return on;
 }

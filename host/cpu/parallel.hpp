@@ -56,8 +56,13 @@ inline constexpr std::array<double, int(CpuOp::Count)> kNsPerUnit{
 /// one thread, as the old single constant did, and splits the ops of large grids and many runs.
 inline constexpr double kParallelFromNs = 200000.0;
 
+/// Tests only: every op call with more than one unit goes parallel whatever its size, so the
+/// thread-count equivalence tests (tests/op_equivalence.hpp) split the small problems they run.
+std::atomic<bool>& force_parallel();
+
 inline bool parallel(CpuOp op, int64_t work, int64_t units = 2) {
-  return units > 1 && double(work) * kNsPerUnit[int(op)] >= kParallelFromNs;
+  return units > 1 && (double(work) * kNsPerUnit[int(op)] >= kParallelFromNs ||
+                       force_parallel().load(std::memory_order_relaxed));
 }
 
 /// Per-op totals of calls, units and nanoseconds while profiling is on.

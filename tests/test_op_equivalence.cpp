@@ -1,0 +1,515 @@
+// Op-by-op equivalence of the training ops that sample, store and update (issue 12, part 1):
+// policy tables, log Z estimates, rollouts, reached counts, replay, optimizers, Polyak, fill and
+// the backward log-softmax, each run on the CPU reference and on the backend under test from the
+// same inputs (tests/op_equivalence.hpp says how they are compared).
+#include "op_equivalence.hpp"
+
+namespace gfnrl::test {
+namespace {
+
+using detail::TableLayout;
+
+TableLayout layout_of(const Dag& d) {
+  return TableLayout{d.num_states(), static_cast<int32_t>(d.num_edges())};
+}
+
+// log P(pick) in double along the inverse CDF: the smallest distance of the uniform `u` to any
+// cumulative sum of the probabilities `p` (their order is the sampler's).
+double boundary_distance(double u, const std::vector<double>& p) {
+  double c = 0, d = std::abs(u);
+  for (double x : p) {
+    c += x;
+    d = std::min(d, std::abs(u - c));
+  }
+  return d;
+}
+
+TEST_P(OpEquivalence, PolicyLogProbsIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    SCOPED_TRACE(kDagNames[k]);
+    const DagTwin d = dag_twin(kDagNames[k], dags[k]);
+    const TableLayout L = layout_of(dags[k]);
+    const int32_t runs = 3, N = L.num_states, E = L.num_edges;
+    Twin<float> params = twin(uniform_floats(runs * L.stride(), -2, 2, 1));
+    Twin<float> lp = filled<float>(std::size_t(runs) * E, 7.0f);
+    Twin<float> ex = filled<float>(std::size_t(runs) * N, 7.0f);
+    both([&](const Side& s) {
+      GFNRL_BACKEND_CALL(s.backend, policy_log_probs, s.view(d), L, s(params), runs, 0.7f, s(lp),
+                         s(ex));
+    });
+    expect_close(lp, "log pi", E);
+    expect_close(ex, "exit log pi", N);
+  }
+}
+
+TEST_P(OpEquivalence, LogZEstimatesIsEquivalentToCpu) {
+  using detail::LogZEstimate;
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    SCOPED_TRACE(kDagNames[k]);
+    const DagTwin d = dag_twin(kDagNames[k], dags[k]);
+    const TableLayout L = layout_of(dags[k]);
+    const int32_t runs = 3;
+    Twin<float> params = twin(uniform_floats(runs * L.stride(), -2, 2, 2));
+    for (LogZEstimate mode :
+         {LogZEstimate::LogZ, LogZEstimate::SourceFlow, LogZEstimate::SoftValue,
+          LogZEstimate::SourceExit, LogZEstimate::EnergySoftValue,
+          LogZEstimate::ForwardLookingFlow, LogZEstimate::SourceOutFlow}) {
+      Twin<float> out = filled<float>(runs, 7.0f);
+      both([&](const Side& s) {
+        GFNRL_BACKEND_CALL(s.backend, log_z_estimates, s.view(d), L, s(params), runs, mode, 0.6f,
+                           s(out));
+      });
+      expect_close(out, "log Z estimate, mode " + std::to_string(int(mode)), 1);
+    }
+  }
+}
+
+// Rollouts with exploration and temperatures that differ per run and follow schedules: the same
+// states, actions and lengths, and the same reached flags.
+TEST_P(OpEquivalence, RolloutIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  int boundary_draws = 0;
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    SCOPED_TRACE(kDagNames[k]);
+    const DagTwin d = dag_twin(kDagNames[k], dags[k]);
+    const TableLayout L = layout_of(dags[k]);
+    const int32_t runs = 4, batch = 16, max_len = dags[k].num_levels(), N = L.num_states;
+    const std::vector<float> host_params = uniform_floats(runs * L.stride(), -3, 3, 3);
+    Twin<float> params = twin(host_params);
+    Twin<float> t0 = twin<float>({1.0f, 0.5f, 2.0f, 1.0f}), t1 = twin<float>({1.0f, 1.5f, 0.7f, 1.0f});
+    Twin<float> e0 = twin<float>({0.0f, 0.3f, 0.05f, 1.0f}), e1 = twin<float>({0.0f, 0.1f, 0.5f, 1.0f});
+    const std::size_t traj = std::size_t(runs) * batch;
+    Twin<int32_t> states = filled<int32_t>(traj * max_len, -7);
+    Twin<int32_t> actions = filled<int32_t>(traj * max_len, -7);
+    Twin<int32_t> lengths = filled<int32_t>(traj, -7);
+    Twin<uint8_t> reached = filled<uint8_t>(std::size_t(runs) * N, 0);
+    const float tau = 0.8f;
+    const uint64_t seed = 11, step = 4;
+    both([&](const Side& s) {
+      detail::RolloutArgs a{};
+      a.dag = s.view(d);
+      a.layout = L;
+      a.params = s(params);
+      a.runs = runs;
+      a.batch = batch;
+      a.max_len = max_len;
+      a.tau = tau;
+      a.temperature_start = s(t0);
+      a.temperature_end = s(t1);
+      a.temperature_steps = 10;
+      a.epsilon_start = s(e0);
+      a.epsilon_end = s(e1);
+      a.epsilon_steps = 7;
+      a.seed = seed;
+      a.step = step;
+      a.states = s(states);
+      a.actions = s(actions);
+      a.lengths = s(lengths);
+      a.reached = s(reached);
+      GFNRL_BACKEND_CALL(s.backend, rollout, a);
+    });
+    const std::vector<int32_t> sa = states.ref.to_host(), sb = states.dev.to_host();
+    const std::vector<int32_t> aa = actions.ref.to_host(), ab = actions.dev.to_host();
+    const std::vector<int32_t> la = lengths.ref.to_host(), lb = lengths.dev.to_host();
+    const std::vector<float> t0h = t0.ref.to_host(), t1h = t1.ref.to_host();
+    const std::vector<float> e0h = e0.ref.to_host(), e1h = e1.ref.to_host();
+    const DagArrays h = dags[k].to_host();
+    std::vector<bool> run_diverged(runs, false);
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t m = 0; m < batch; ++m) {
+        const std::size_t base = (std::size_t(r) * batch + m) * max_len;
+        int32_t t = 0;  // the first position whose action differs
+        const int32_t len = la[std::size_t(r) * batch + m];
+        while (t < len && sa[base + t] == sb[base + t] && aa[base + t] == ab[base + t]) ++t;
+        if (t == len && lb[std::size_t(r) * batch + m] == len) continue;
+        // A different pick at state s: only a draw on a CDF boundary of the softmax explains it.
+        ASSERT_LT(t, len) << "run " << r << " trajectory " << m << ": equal actions, lengths differ";
+        ASSERT_EQ(sa[base + t], sb[base + t]) << "run " << r << " trajectory " << m;
+        ASSERT_FALSE(bitwise()) << "run " << r << " trajectory " << m << " position " << t
+                                << ": the CPU twin picked another action";
+        const int32_t s = sa[base + t];
+        const detail::Philox4 u = detail::draw(seed + r, step, m, t, detail::kStreamRollout);
+        const float eps = detail::linear_schedule(e0h[r], e1h[r], 7, step);
+        ASSERT_FALSE(eps > 0 && detail::uniform01(u.v[0]) < eps)
+            << "run " << r << " trajectory " << m << ": an exploring (uniform) pick differs";
+        const double scale =
+            1.0 / (double(tau) * detail::linear_schedule(t0h[r], t1h[r], 10, step));
+        const float* row = host_params.data() + std::size_t(r) * L.stride();
+        std::vector<double> logits;
+        for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+          logits.push_back(scale * row[e]);
+        if (std::isfinite(h.log_reward[s])) logits.push_back(scale * row[L.exit_entry(s)]);
+        double mx = -INFINITY, z = 0;
+        for (double x : logits) mx = std::max(mx, x);
+        for (double x : logits) z += std::exp(x - mx);
+        std::vector<double> p;
+        for (double x : logits) p.push_back(std::exp(x - mx) / z);
+        const double gap = boundary_distance(detail::uniform01(u.v[2]), p);
+        EXPECT_LT(gap, kBoundaryTol) << "run " << r << " trajectory " << m << " position " << t
+                                     << ": the picks differ " << gap << " from any CDF boundary";
+        ++boundary_draws;
+        run_diverged[r] = true;
+      }
+    const std::vector<uint8_t> ra = reached.ref.to_host(), rb = reached.dev.to_host();
+    for (int32_t r = 0; r < runs; ++r)
+      if (!run_diverged[r])
+        EXPECT_TRUE(std::equal(ra.begin() + r * N, ra.begin() + (r + 1) * N, rb.begin() + r * N))
+            << "reached flags of run " << r;
+  }
+  std::printf("[ rollouts ] %d draw(s) within %g of a CDF boundary picked differently on %s\n",
+              boundary_draws, kBoundaryTol, backend_name(dev()));
+}
+
+TEST_P(OpEquivalence, CountReachedIsEquivalentToCpu) {
+  const int32_t runs = 5, N = 300;
+  std::mt19937 rng(4);
+  std::vector<uint8_t> flags(std::size_t(runs) * N);
+  for (uint8_t& f : flags) f = rng() % 7 == 0;
+  std::vector<int32_t> states, group;
+  for (int32_t i = 0; i < 60; ++i) {
+    states.push_back(static_cast<int32_t>(rng() % N));
+    group.push_back(i / 4);  // groups of four states, nondecreasing
+  }
+  Twin<uint8_t> reached = twin(flags);
+  Twin<int32_t> st = twin(states), gr = twin(group), out = filled<int32_t>(runs, -1);
+  both([&](const Side& s) {
+    GFNRL_BACKEND_CALL(s.backend, count_reached, s(reached), runs, N, s(st), s(gr),
+                       static_cast<int32_t>(states.size()), s(out));
+  });
+  expect_same(out, "groups reached");
+}
+
+// Replay buffers of capacity 23 for 3 runs, one empty, one part-filled, one that wraps.
+struct Replay {
+  int32_t runs = 3, capacity = 23, samples = 9;
+  Twin<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
+  Twin<float> priority, max_priority;
+  Twin<double> cumsum;
+  Twin<int64_t> inserted;
+  bool prioritized = false;
+
+  detail::ReplayArgs args(const Side& s) {
+    detail::ReplayArgs b{};
+    b.runs = runs;
+    b.capacity = capacity;
+    b.slot_state = s(slot_state);
+    b.slot_action = s(slot_action);
+    b.priority = prioritized ? s(priority) : nullptr;
+    b.cumsum = s(cumsum);
+    b.inserted = s(inserted);
+    b.max_priority = s(max_priority);
+    return b;  // no kept block sums: the CPU sums every block at each sample
+  }
+};
+
+class ReplayEquivalence : public OpEquivalence {
+ protected:
+  /// Random slot contents and priorities; `inserted` per run (capacity 23: 5 is part-filled,
+  /// 23 full, 40 or 100 wrapped).
+  Replay replay(bool prioritized, const std::vector<int64_t>& inserted) const {
+    Replay r;
+    r.prioritized = prioritized;
+    const std::size_t slots = std::size_t(r.runs) * r.capacity, k = std::size_t(r.runs) * r.samples;
+    std::mt19937 rng(9);
+    std::vector<int32_t> st(slots), ac(slots);
+    for (std::size_t i = 0; i < slots; ++i) {
+      st[i] = static_cast<int32_t>(rng() % 1000);
+      ac[i] = static_cast<int32_t>(rng() % 1000);
+    }
+    r.slot_state = twin(st);
+    r.slot_action = twin(ac);
+    r.sample_slot = filled<int32_t>(k, -1);
+    r.sample_state = filled<int32_t>(k, -1);
+    r.sample_action = filled<int32_t>(k, -1);
+    r.priority = twin(uniform_floats(slots, 0.01f, 2.0f, 10));
+    r.max_priority = twin<float>({1.0f, 2.5f, 0.7f});
+    r.cumsum = filled<double>(slots, 0.0);
+    r.inserted = twin(inserted);
+    return r;
+  }
+};
+
+TEST_P(ReplayEquivalence, ReplayInsertIsEquivalentToCpu) {
+  const Dag cpu = make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu);
+  const TableLayout L = layout_of(cpu);
+  const Batch bt = sample_batch(cpu, L, uniform_floats(3 * L.stride(), -1, 1, 5), 3, 6, 3);
+  for (bool prioritized : {false, true}) {
+    SCOPED_TRACE(prioritized ? "prioritized" : "uniform");
+    Replay rp = replay(prioritized, {0, 5, 40});
+    Twin<int32_t> st = twin(bt.states), ac = twin(bt.actions), len = twin(bt.lengths);
+    both([&](const Side& s) {
+      detail::RolloutArgs t{};
+      t.runs = bt.runs;
+      t.batch = bt.batch;
+      t.max_len = bt.max_len;
+      t.states = s(st);
+      t.actions = s(ac);
+      t.lengths = s(len);
+      GFNRL_BACKEND_CALL(s.backend, replay_insert, rp.args(s), t);
+    });
+    expect_same(rp.slot_state, "slot states");
+    expect_same(rp.slot_action, "slot actions");
+    expect_same(rp.inserted, "inserted");
+    if (prioritized) expect_close(rp.priority, "priorities", 0, 0.0);
+  }
+}
+
+TEST_P(ReplayEquivalence, ReplaySampleIsEquivalentToCpu) {
+  int boundary_draws = 0;
+  for (bool prioritized : {false, true}) {
+    SCOPED_TRACE(prioritized ? "prioritized" : "uniform");
+    Replay rp = replay(prioritized, {5, 23, 100});
+    const uint64_t seed = 21, step = 8;
+    both([&](const Side& s) {
+      GFNRL_BACKEND_CALL(s.backend, replay_sample, rp.args(s), seed, step, rp.samples,
+                         s(rp.sample_slot), s(rp.sample_state), s(rp.sample_action));
+    });
+    const std::vector<int32_t> ka = rp.sample_slot.ref.to_host(), kb = rp.sample_slot.dev.to_host();
+    const std::vector<float> pr = rp.priority.ref.to_host();
+    const std::vector<int64_t> ins = rp.inserted.ref.to_host();
+    for (int32_t r = 0; r < rp.runs; ++r)
+      for (int32_t i = 0; i < rp.samples; ++i) {
+        const std::size_t o = std::size_t(r) * rp.samples + i;
+        if (ka[o] == kb[o]) continue;
+        ASSERT_TRUE(prioritized && !bitwise()) << "run " << r << " sample " << i << ": slot "
+                                               << ka[o] << " vs " << kb[o];
+        // The CPU sums blocks, CUDA scans: their prefix sums differ in the last bits, so only a
+        // fraction on a prefix-sum boundary may land in a neighbouring slot.
+        const int32_t n = static_cast<int32_t>(std::min<int64_t>(ins[r], rp.capacity));
+        std::vector<double> p(pr.begin() + r * rp.capacity, pr.begin() + r * rp.capacity + n);
+        double total = 0;
+        for (double x : p) total += x;
+        for (double& x : p) x /= total;
+        const double u = detail::replay_fraction(detail::replay_draw(seed, step, r, i));
+        EXPECT_LT(boundary_distance(u, p), 1e-12) << "run " << r << " sample " << i;
+        ++boundary_draws;
+      }
+    expect_same(rp.sample_slot, "sampled slots");
+    if (boundary_draws == 0) {
+      expect_same(rp.sample_state, "sampled states");
+      expect_same(rp.sample_action, "sampled actions");
+    }
+  }
+  std::printf("[ replay ] %d prioritized draw(s) on a prefix-sum boundary differ on %s\n",
+              boundary_draws, backend_name(dev()));
+}
+
+TEST_P(ReplayEquivalence, ReplayUpdatePrioritiesIsEquivalentToCpu) {
+  for (bool huber : {false, true}) {
+    Replay rp = replay(true, {5, 23, 100});
+    // Distinct slots per run: two samples of one slot would race on the device (in training they
+    // carry the same |TD error|, so either write is the same value).
+    // Run 0 holds 5 transitions, so its 9 samples repeat slots, each repeat with its |TD error|.
+    std::vector<int32_t> slots;
+    for (int32_t r = 0; r < rp.runs; ++r)
+      for (int32_t i = 0; i < rp.samples; ++i) slots.push_back(r == 0 ? i % 5 : (2 * i + r) % 23);
+    std::vector<float> td = uniform_floats(slots.size(), 0.0f, 3.0f, 12);
+    for (int32_t i = 5; i < rp.samples; ++i) td[i] = td[i % 5];
+    Twin<int32_t> sl = twin(slots);
+    Twin<float> abs_td = twin(td);
+    both([&](const Side& s) {
+      GFNRL_BACKEND_CALL(s.backend, replay_update_priorities, rp.args(s), rp.samples, s(sl),
+                         s(abs_td), 0.6f, huber);
+    });
+    expect_close(rp.priority, huber ? "priorities (huber)" : "priorities", 23, 1e-6);
+    expect_close(rp.max_priority, "max priority", 1, 1e-6);
+  }
+}
+
+TEST_P(OpEquivalence, PolyakAndFillAreEquivalentToCpu) {
+  const std::size_t n = 5000;
+  const std::vector<float> src = uniform_floats(n, -3, 3, 13);
+  for (float rate : {0.25f, 1.0f}) {
+    Twin<float> target = twin(uniform_floats(n, -3, 3, 14)), source = twin(src);
+    both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, polyak, s(target), s(source), n, rate); });
+    expect_close(target, "Polyak target", 1, 1e-6);
+  }
+  Twin<float> x = twin(src);
+  both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, fill, s(x), n - 3, -0.5f); });
+  expect_close(x, "filled", 0, 0.0);
+}
+
+// Adam (dense and lazy) and SGD over a sparse gradient (two thirds of it 0), with per-run rates
+// and log Z's own rate; then the same through the touched-entry walk of a batch.
+TEST_P(OpEquivalence, OptimizerStepIsEquivalentToCpu) {
+  const Dag cpu = make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu);
+  const TableLayout L = layout_of(cpu);
+  const int32_t runs = 3;
+  const std::size_t n = std::size_t(runs) * L.stride();
+  std::vector<float> g = uniform_floats(n, -1, 1, 15);
+  for (std::size_t i = 0; i < n; ++i)
+    if (i % 3) g[i] = 0.0f;
+  for (int kind = 0; kind < 3; ++kind) {
+    SCOPED_TRACE(kind == 0 ? "adam" : kind == 1 ? "lazy adam" : "sgd");
+    Twin<float> p = twin(uniform_floats(n, -2, 2, 16)), gr = twin(g);
+    Twin<float> m = twin(uniform_floats(n, -0.1f, 0.1f, 17)), v = twin(uniform_floats(n, 0, 0.1f, 18));
+    Twin<float> lr = twin<float>({1e-2f, 3e-3f, 5e-2f}), lrz = twin<float>({0.1f, 0.05f, 1.0f});
+    both([&](const Side& s) {
+      detail::OptimizerArgs a{};
+      a.params = s(p);
+      a.grad = s(gr);
+      a.m = s(m);
+      a.v = s(v);
+      a.stride = L.stride();
+      a.log_z_entry = L.log_z_entry();
+      a.runs = runs;
+      a.lr = s(lr);
+      a.lr_log_z = s(lrz);
+      a.adam = kind < 2;
+      a.lazy = kind == 1;
+      a.beta1 = 0.9f;
+      a.beta2 = 0.999f;
+      a.eps = 1e-8f;
+      a.bias1 = 1 - 0.9f * 0.9f * 0.9f;
+      a.bias2 = 1 - 0.999f * 0.999f * 0.999f;
+      a.lr_scale = 0.8f;
+      GFNRL_BACKEND_CALL(s.backend, optimizer_step, a);
+    });
+    expect_close(p, "parameters", L.stride(), 1e-6);
+    expect_close(gr, "gradient (reset)", 0, 0.0);
+    expect_close(m, "first moments", L.stride(), 1e-6);
+    expect_close(v, "second moments", L.stride(), 1e-6);
+  }
+}
+
+TEST_P(OpEquivalence, OptimizerStepTouchedIsEquivalentToCpu) {
+  const Dag cpu = make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu);
+  const DagTwin d = dag_twin("grid", cpu);
+  const TableLayout L = layout_of(cpu);
+  const int32_t runs = 3, samples = 7;
+  const Batch bt = sample_batch(cpu, L, uniform_floats(runs * L.stride(), -1, 1, 19), runs, 6, 4);
+  for (int walk = 0; walk < 4; ++walk) {
+    // 0: a trajectory loss's rows; 1: with the edges in (FM); 2: replayed actions; 3: a trained
+    // P_B's logits (rows of E).
+    SCOPED_TRACE("walk " + std::to_string(walk));
+    const int64_t stride = walk == 3 ? L.num_edges : L.stride();
+    const std::size_t n = std::size_t(runs) * stride;
+    std::vector<int32_t> acts;
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t i = 0; i < samples; ++i) acts.push_back(bt.actions[(r * bt.batch + i % 6) * bt.max_len]);
+    Twin<int32_t> st = twin(bt.states), ac = twin(bt.actions), len = twin(bt.lengths);
+    Twin<int32_t> sampled = twin(acts);
+    auto touched = [&](const Side& s) {
+      detail::TouchedEntries t{};
+      t.dag = s.view(d);
+      t.layout = L;
+      if (walk == 2) {
+        t.sample_action = s(sampled);
+        t.samples = samples;
+      } else {
+        t.batch = bt.view(s, st, ac, len);
+        t.in_edges = walk == 1;
+        t.backward_logits = walk == 3;
+      }
+      return t;
+    };
+    // The walk equals the scan when the loss wrote no gradient outside the touched entries (what
+    // CUDA runs): the gradient is non-zero on a random half of the entries the CPU's walk visits,
+    // found by walking an all-ones gradient once.
+    std::vector<float> g(n, 1.0f), zero(n, 0.0f), one(runs, 1.0f);
+    {
+      detail::OptimizerArgs a{};
+      a.params = zero.data();
+      a.grad = g.data();
+      a.stride = stride;
+      a.log_z_entry = -1;
+      a.runs = runs;
+      a.lr = a.lr_log_z = one.data();
+      a.lazy = true;
+      detail::cpu::optimizer_step_touched(a, touched(Side{Backend::Cpu, true}));
+    }
+    const std::vector<float> values = uniform_floats(n, -1, 1, 21);
+    std::mt19937 coin(22);
+    int nonzero = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      g[i] = g[i] == 0.0f && coin() % 2 ? values[i] : 0.0f;  // visited entries were reset to 0
+      nonzero += g[i] != 0.0f;
+    }
+    ASSERT_GT(nonzero, 0);
+    ASSERT_LT(nonzero, int(n) / 2);
+    Twin<float> lr = twin<float>({1e-2f, 3e-3f, 5e-2f}), lrz = twin<float>({0.1f, 0.05f, 1.0f});
+    for (bool adam : {true, false}) {
+      SCOPED_TRACE(adam ? "lazy adam" : "sgd");
+      Twin<float> p = twin(uniform_floats(n, -2, 2, 20)), gr = twin(g);
+      Twin<float> m = twin(uniform_floats(n, -0.1f, 0.1f, 22));
+      Twin<float> v = twin(uniform_floats(n, 0, 0.1f, 23));
+      both([&](const Side& s) {
+        detail::OptimizerArgs a{};
+        a.params = s(p);
+        a.grad = s(gr);
+        a.m = s(m);
+        a.v = s(v);
+        a.stride = stride;
+        a.log_z_entry = walk == 3 ? -1 : L.log_z_entry();
+        a.runs = runs;
+        a.lr = s(lr);
+        a.lr_log_z = s(lrz);
+        a.adam = adam;
+        a.lazy = true;
+        a.beta1 = 0.9f;
+        a.beta2 = 0.999f;
+        a.eps = 1e-8f;
+        a.bias1 = 0.1f;
+        a.bias2 = 0.001f;
+        GFNRL_BACKEND_CALL(s.backend, optimizer_step_touched, a, touched(s));
+      });
+      expect_close(p, "parameters", stride, 1e-6);
+      expect_close(gr, "gradient", 0, 0.0);
+      expect_close(m, "first moments", stride, 1e-6);
+      expect_close(v, "second moments", stride, 1e-6);
+    }
+  }
+}
+
+// log P_B as the log-softmax of per-run logits over each state's parents: every edge, and the
+// parent edges of a batch's states (the only entries backward_log_probs_visited promises).
+TEST_P(OpEquivalence, BackwardLogProbsIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    SCOPED_TRACE(kDagNames[k]);
+    const DagTwin d = dag_twin(kDagNames[k], dags[k]);
+    const TableLayout L = layout_of(dags[k]);
+    const int32_t runs = 3, E = L.num_edges;
+    Twin<float> theta = twin(uniform_floats(std::size_t(runs) * E, -2, 2, 24));
+    Twin<float> dense = filled<float>(std::size_t(runs) * E, 7.0f);
+    Twin<float> visited = filled<float>(std::size_t(runs) * E, 7.0f);
+    const Batch bt = sample_batch(dags[k], L, uniform_floats(runs * L.stride(), -1, 1, 25), runs, 5, 6);
+    Twin<int32_t> st = twin(bt.states), ac = twin(bt.actions), len = twin(bt.lengths);
+    both([&](const Side& s) {
+      GFNRL_BACKEND_CALL(s.backend, backward_log_probs, s.view(d), s(theta), runs, s(dense));
+      GFNRL_BACKEND_CALL(s.backend, backward_log_probs_visited, s.view(d), s(theta), runs,
+                         bt.view(s, st, ac, len), s(visited));
+    });
+    expect_close(dense, "log P_B", E);
+    // The visited entries: the parent edges of every state of run r's trajectories.
+    const DagArrays h = dags[k].to_host();
+    const std::vector<float> va = visited.ref.to_host(), vb = visited.dev.to_host();
+    int checked = 0;
+    for (int32_t r = 0; r < runs; ++r)
+      for (int32_t m = 0; m < bt.batch; ++m) {
+        const std::size_t base = (std::size_t(r) * bt.batch + m) * bt.max_len;
+        for (int32_t t = 0; t < bt.lengths[r * bt.batch + m]; ++t) {
+          const int32_t c = bt.states[base + t];
+          for (int64_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j) {
+            const std::size_t e = std::size_t(r) * E + h.parent_edge[j];
+            ++checked;
+            if (bitwise())
+              EXPECT_EQ(std::memcmp(&va[e], &vb[e], sizeof(float)), 0) << "visited log P_B " << e;
+            else
+              EXPECT_NEAR(va[e], vb[e], kAtomicTol * (1 + std::abs(va[e]))) << "visited " << e;
+          }
+        }
+      }
+    EXPECT_GT(checked, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, OpEquivalence, ::testing::ValuesIn(equivalence_backends()),
+                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ReplayEquivalence, ::testing::ValuesIn(equivalence_backends()),
+                         backend_param_name);
+
+}  // namespace
+}  // namespace gfnrl::test
