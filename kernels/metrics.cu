@@ -2,9 +2,12 @@
 // metric terms (TV, KL both ways, JSD, mass, visits) and the variational-bound terms (ELBO,
 // EUBO), summed over states.
 #include <cub/device/device_reduce.cuh>
+#include <memory>
+#include <type_traits>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 
+#include "ops/device_runtime.hpp"
 #include "ops/reduction_ops.hpp"
 #include "gfnrl/array.hpp"
 #include "launch.cuh"
@@ -59,17 +62,44 @@ struct BoundMerge {
   }
 };
 
+// One grow-only device buffer per host thread for a reduction's result and CUB's temporary
+// storage, so an evaluation loop allocates nothing after its first call. reduce() ends by copying
+// its result to the host synchronously, so the buffer is idle again when it returns, whichever
+// stream the next call runs on; a thread that changes device gets a buffer on the new one.
+unsigned char* reduce_workspace(std::size_t bytes) {
+  struct Workspace {
+    std::shared_ptr<void> mem;
+    std::size_t bytes = 0;
+    int device = -1;
+  };
+  thread_local Workspace w;
+  int device = 0;
+  GFNRL_CUDA_CHECK(cudaGetDevice(&device));
+  if (w.bytes < bytes || w.device != device) {
+    w.mem.reset();  // free the old buffer before asking for the larger one
+    w.bytes = 0;
+    w.mem = allocate(bytes);
+    w.bytes = bytes;
+    w.device = device;
+  }
+  return static_cast<unsigned char*>(w.mem.get());
+}
+
 template <class T, class Term, class Merge>
 T reduce(std::size_t n, Term term, Merge merge, T init = T{}) {
+  static_assert(std::is_trivially_copyable_v<T>);
   auto in = thrust::make_transform_iterator(thrust::counting_iterator<std::size_t>(0), term);
-  Array<T> out(Backend::Cuda, 1);
+  constexpr std::size_t kOut = (sizeof(T) + 255) / 256 * 256;  // CUB's storage stays aligned
   std::size_t temp_bytes = 0;
   cudaStream_t st = library_stream();
-  GFNRL_CUDA_CHECK(cub::DeviceReduce::Reduce(nullptr, temp_bytes, in, out.data(), n, merge, init, st));
-  Array<unsigned char> temp(Backend::Cuda, temp_bytes);
-  GFNRL_CUDA_CHECK(
-      cub::DeviceReduce::Reduce(temp.data(), temp_bytes, in, out.data(), n, merge, init, st));
-  return out.to_host()[0];
+  GFNRL_CUDA_CHECK(cub::DeviceReduce::Reduce(nullptr, temp_bytes, in, static_cast<T*>(nullptr), n,
+                                             merge, init, st));
+  unsigned char* w = reduce_workspace(kOut + temp_bytes);
+  T* out = reinterpret_cast<T*>(w);
+  GFNRL_CUDA_CHECK(cub::DeviceReduce::Reduce(w + kOut, temp_bytes, in, out, n, merge, init, st));
+  T host;
+  copy(&host, false, out, true, sizeof(T));
+  return host;
 }
 }  // namespace
 
