@@ -1,6 +1,10 @@
-// gfnrl-bench-train: training steps per second and trajectories per second of every learner, for
-// 1 and 64 runs, on the CPU and CUDA backends (default: the published 4-D H=20 standard hypergrid,
-// 16 trajectories per step and run).
+// gfnrl-bench-train: training steps, trajectories and transitions per second of every learner,
+// for 1 and 64 runs (--runs 1 64 1024 on a GPU), on the CPU and CUDA backends (default: the
+// published 4-D H=20 standard hypergrid, 16 trajectories per step and run).
+//
+// Transitions (actions, exits included) per step are runs x batch x the exact expected trajectory
+// length of the runs' policies, averaged over the policies before and after the timed steps (an
+// untimed evaluation each; with the default epsilon 0 the rollouts sample those policies).
 //
 // What one step moves, at minimum (float32 tables of `stride` = E + 2N + 1 entries per run):
 //   dense optimizer:  Adam reads param, grad, m, v and writes param, m, v, and the gradient
@@ -31,6 +35,16 @@
 #include "host_bandwidth.hpp"
 
 using namespace gfnrl;
+
+namespace {
+/// The runs' mean exact expected number of actions per trajectory (exit included).
+double mean_expected_length(Trainer& t) {
+  double sum = 0;
+  const std::vector<RunEvaluation> e = t.evaluate();
+  for (const RunEvaluation& r : e) sum += r.metrics.expected_length;
+  return e.empty() ? 0.0 : sum / double(e.size());
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"gfnrl-bench-train: training throughput of every tabular learner, CPU and CUDA"};
@@ -83,9 +97,9 @@ int main(int argc, char** argv) {
                    triad.gbps, triad.bytes * 1e-6, triad.threads);
     }
     if (!json)
-      std::printf("%-5s %-12s %5s %9s %10s %8s %12s %13s %10s %9s %5s\n", "bknd", "algo", "runs",
-                  "states", "entries", "steps", "steps/s", "traj/s", "tableMB", "tableGB/s",
-                  "%bw");
+      std::printf("%-5s %-12s %5s %9s %10s %8s %12s %13s %13s %10s %9s %5s\n", "bknd", "algo",
+                  "runs", "states", "entries", "steps", "steps/s", "traj/s", "trans/s", "tableMB",
+                  "tableGB/s", "%bw");
     for (Backend b : bs) {
       const Dag dag = make_hypergrid(grid, b);
       const BackwardPolicy pb = uniform_backward_policy(dag);
@@ -110,6 +124,7 @@ int main(int argc, char** argv) {
           c.learning_starts = std::min(c.learning_starts, warmup);
           Trainer t(dag, mode == BackwardMode::Fixed ? &pb : nullptr, c);
           for (int i = 0; i < warmup; ++i) t.step();
+          const double length_before = mean_expected_length(t);
           synchronize(b);
           const auto t0 = std::chrono::steady_clock::now();
           int steps = 0;
@@ -124,6 +139,7 @@ int main(int argc, char** argv) {
           }
           synchronize(b);
           secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double length = 0.5 * (length_before + mean_expected_length(t));
           const double entries = double(runs) * (double(dag.num_edges()) + 2.0 * dag.num_states() + 1);
           const bool lazy_target = per_entry == 0.0;  // the walk: DQN's target is lazy too
           double bytes = entries * (per_entry + (is_dqn(a) && !lazy_target ? 12.0 : 0.0));
@@ -141,6 +157,8 @@ int main(int argc, char** argv) {
                              {"steps", steps}, {"seconds", secs},
                              {"steps_per_second", sps},
                              {"trajectories_per_second", sps * batch * runs},
+                             {"mean_expected_length", length},
+                             {"transitions_per_second", sps * batch * runs * length},
                              {"table_bytes_per_step", bytes},
                              {"table_gb_per_second", bytes * sps / 1e9}};
             if (b == Backend::Cuda) j["device"] = cuda_device_description();
@@ -154,10 +172,10 @@ int main(int argc, char** argv) {
                 b == Backend::Cpu
                     ? std::to_string(int(100 * bytes * sps / 1e9 / triad.gbps + 0.5)) + "%"
                     : "-";
-            std::printf("%-5s %-12s %5d %9d %10.0f %8d %12.1f %13.0f %10.1f %9.1f %5s\n",
+            std::printf("%-5s %-12s %5d %9d %10.0f %8d %12.1f %13.0f %13.0f %10.1f %9.1f %5s\n",
                         backend_name(b), name.c_str(), runs, dag.num_states(), entries,
-                        steps, sps, sps * batch * runs, bytes / 1e6, bytes * sps / 1e9,
-                        pct.c_str());
+                        steps, sps, sps * batch * runs, sps * batch * runs * length,
+                        bytes / 1e6, bytes * sps / 1e9, pct.c_str());
             std::fflush(stdout);
           }
         }

@@ -49,6 +49,10 @@ fi
 
 if has tests; then
   step "tests"
+  # The op-by-op equivalence of every training op first (issue 12): decisive on its own, and its
+  # log counts the draws on a CDF boundary that picked differently.
+  $BIN/gfnrl_tests --gtest_filter='Backends/*Equivalence.*/Cuda' >"$OUT/equivalence.log" 2>&1 || status=1
+  grep -E "^\[ (rollouts|replay|backward rollouts) \]|PASSED|FAILED" "$OUT/equivalence.log" | head -30
   ctest --test-dir build-gpu -j "$(nproc)" --output-on-failure >"$OUT/ctest.log" 2>&1 || status=1
   tail -12 "$OUT/ctest.log"
   grep -E "Skipped|Failed" "$OUT/ctest.log" | head -20
@@ -64,6 +68,11 @@ if has sanitize; then
   filter='CudaEquivalence.*:Hypergrid.*:BruteForce.PathCounts:EnvironmentsCuda.*:EnvironmentsExactCore.*:WideEdgeIds.*'
   for tool in memcheck racecheck; do
     add "tests-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$filter"
+    # Every training op once; the 50-step Trainer sequences under memcheck only (racecheck's
+    # shared-memory hazards are the ops', and the sequences repeat them 50 times).
+    ops='Backends/OpEquivalence.*/Cuda:Backends/ReplayEquivalence.*/Cuda:Backends/LossEquivalence.*/Cuda'
+    [ "$tool" = memcheck ] && ops="$ops:Backends/TrainerEquivalence.*/Cuda"
+    add "ops-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$ops"
   done
   add "solve" "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/gfnrl solve --ndim 3 --height 12 --backend cuda --json --quiet"
   short="--ndim 3 --height 6 --runs 3 --steps 40 --eval-every 20 --learning-starts 4 --backend cuda --quiet"
@@ -133,13 +142,20 @@ if has bench; then
   $BIN/gfnrl-bench-exact --backend cuda --sizes 3x10 4x10 5x10 4x32 6x15 7x10 4x56 --repeats 9 2>/dev/null | tee "$OUT/bench-exact.txt"
   $BIN/gfnrl-bench-train --backend all --runs 1 64 --min-seconds 0.5 --json >"$OUT/bench-train.jsonl" \
     2>"$OUT/bench-train.err" || status=1
+  # Issue 12's sizes on the device: 1024 runs of the 4-D H=20 grid (the CPU cannot hold them),
+  # and every run count on the 2-D H=16 grid.
+  $BIN/gfnrl-bench-train --backend cuda --runs 1024 --algos tb,db,subtb,softdqn,munchausen \
+    --min-seconds 0.5 --json >>"$OUT/bench-train.jsonl" 2>>"$OUT/bench-train.err" || status=1
+  $BIN/gfnrl-bench-train --backend all --ndim 2 --height 16 --runs 1 64 1024 --min-seconds 0.3 \
+    --json >>"$OUT/bench-train.jsonl" 2>>"$OUT/bench-train.err" || status=1
   python3 - "$OUT/bench-train.jsonl" <<'EOF' | tee "$OUT/bench-train.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print(f"{'bknd':5} {'algo':12} {'runs':>5} {'steps/s':>10} {'traj/s':>12} {'table GB/s':>10}")
+print(f"{'bknd':5} {'grid':6} {'algo':12} {'runs':>5} {'steps/s':>10} {'traj/s':>12} {'trans/s':>13} {'table GB/s':>10}")
 for r in rows:
-    print(f"{r['backend']:5} {r['algo']:12} {r['runs']:5d} {r['steps_per_second']:10.1f} "
-          f"{r['trajectories_per_second']:12.0f} {r['table_gb_per_second']:10.1f}")
+    print(f"{r['backend']:5} {str(r['ndim']) + 'x' + str(r['height']):6} {r['algo']:12} {r['runs']:5d} "
+          f"{r['steps_per_second']:10.1f} {r['trajectories_per_second']:12.0f} "
+          f"{r['transitions_per_second']:13.0f} {r['table_gb_per_second']:10.1f}")
 EOF
 fi
 step "done"
