@@ -5,7 +5,7 @@
 # learner and P_B mode, CLI solves and the study on the GPU, then the exact-core and training
 # benchmarks. Logs go to $OUT (or ./gpu-check-out). Never changes the card's settings.
 #
-#   tools/gpu_check.sh [STAGE ...]     stages: device build tests sanitize cli ceiling bench
+#   tools/gpu_check.sh [STAGE ...]     stages: device build tests sanitize cli ceiling bench paper
 #                                      (default: all)
 #
 # Sized for one 10-minute device call on a 16-core machine: sanitizer jobs run in parallel, each
@@ -19,7 +19,7 @@ OUT="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$OUT"
 ARCH="${GFNRL_CUDA_ARCH:-90}"
 JOBS="${GFNRL_SANITIZER_JOBS:-6}"
-STAGES="${*:-device build tests sanitize cli ceiling bench}"
+STAGES="${*:-device build tests sanitize cli ceiling bench paper}"
 extra=()
 if [ -d .deps/usr ]; then
   extra+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/usr" -DGFNRL_GTEST_SOURCE_DIR="$PWD/.deps/usr/src/googletest")
@@ -157,6 +157,12 @@ for r in rows:
           f"{r['steps_per_second']:10.1f} {r['trajectories_per_second']:12.0f} "
           f"{r['transitions_per_second']:13.0f} {r['table_gb_per_second']:10.1f}")
 EOF
+fi
+if has paper; then
+  step "the seeds' study at their budget: tb on both 4-D H=20 grids, 64 seeds (issue 12 part 4)"
+  # Goal: <= 60 s per learner per grid. The other learners: tools/reproduce --algos db,... later.
+  GFNRL_BIN=$BIN/gfnrl timeout 300 tools/reproduce --backend cuda --runs 64 --algos tb --out-dir "$OUT/paper" \
+    2>&1 | grep -E "^\[reproduce\]|ETA 0 s|error" | tee "$OUT/paper.txt" || status=1
 fi
 step "done"
 echo "gpu_check status: $status"
