@@ -160,22 +160,10 @@ inline std::string backend_param_name(const ::testing::TestParamInfo<Backend>& i
 /// Three DAGs: a random one (states that never terminate, several parents), a hypergrid (every
 /// state terminates: energy rewards, modified DB, forward-looking flows) and a wide one (degree
 /// 40 on both sides of its middle states).
-inline DagSpec wide_spec(int w) {
-  DagSpec s;
-  s.num_states = w + 2;
-  for (int i = 1; i <= w; ++i) {
-    s.edges.push_back({0, i, i});
-    s.edges.push_back({i, w + 1, 0});
-    if (i % 3 == 0) s.rewards.push_back({i, 0.1 * i});
-  }
-  s.rewards.push_back({w + 1, 5.0});
-  return s;
-}
-
 inline std::vector<Dag> equivalence_dags() {
   return {build_dag(random_dag_spec(40, 5, 20), Backend::Cpu),
           make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu),
-          build_dag(wide_spec(40), Backend::Cpu)};
+          build_dag(wide_dag_spec(40), Backend::Cpu)};
 }
 inline const char* const kDagNames[] = {"random DAG", "2-D H=6 hypergrid", "wide DAG"};
 

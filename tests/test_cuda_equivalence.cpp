@@ -6,19 +6,6 @@
 namespace gfnrl::test {
 namespace {
 
-// s0 -> w middle states -> a sink: degrees of w on both sides (warp kernels on Auto).
-DagSpec wide_dag_spec(int w) {
-  DagSpec s;
-  s.num_states = w + 2;
-  for (int i = 1; i <= w; ++i) {
-    s.edges.push_back({0, i, i});
-    s.edges.push_back({i, w + 1, 0});
-    if (i % 3 == 0) s.rewards.push_back({i, 0.1 * i});
-  }
-  s.rewards.push_back({w + 1, 5.0});
-  return s;
-}
-
 template <class T>
 void expect_close(const std::vector<T>& cpu, const std::vector<T>& gpu, const char* what) {
   ASSERT_EQ(cpu.size(), gpu.size()) << what;

@@ -49,6 +49,18 @@ class LossEquivalence : public OpEquivalence {
     return in;
   }
 
+  /// The runs' tables a loss reads and accumulates into (TableView's fields).
+  template <class A>
+  static void set_tables(A& a, const Side& s, LossInputs& in, Twin<float>& params,
+                         Twin<float>& grad, Twin<float>& loss) {
+    a.dag = s.view(in.d);
+    a.layout = in.L;
+    a.params = s(params);
+    a.grad = s(grad);
+    a.loss = s(loss);
+    a.runs = in.runs;
+  }
+
   /// The P_B a loss reads: 0 none, 1 one fixed row, 2 a learned row per run (with its gradient).
   template <class A>
   static void set_backward(A& a, const Side& s, LossInputs& in, int pb, Twin<float>& pb_grad) {
@@ -114,12 +126,7 @@ TEST_P(LossEquivalence, TrajectoryLossIsEquivalentToCpu) {
           filled<float>(traj * detail::kSubTBScratch * (in.bt.max_len + 1), 0.0f);
       both([&](const Side& s) {
         detail::TrajectoryLossArgs<float> a{};
-        a.dag = s.view(in.d);
-        a.layout = in.L;
-        a.params = s(params);
-        a.grad = s(grad);
-        a.loss = s(loss);
-        a.runs = in.runs;
+        set_tables(a, s, in, params, grad, loss);
         set_backward(a, s, in, lc.pb, pb_grad);
         static_cast<detail::TrajectoryBatch&>(a) = in.bt.view(s, in.states, in.actions, in.lengths);
         a.prior_edge = lc.prior ? s(in.prior_edge) : nullptr;
@@ -171,12 +178,7 @@ TEST_P(LossEquivalence, DqnLossIsEquivalentToCpu) {
       Twin<float> params = twin(in.params), unused = filled<float>(1, 0.0f);
       auto dqn_args = [&](const Side& s) {
         detail::DqnArgs<float> a{};
-        a.dag = s.view(in.d);
-        a.layout = in.L;
-        a.params = s(params);
-        a.grad = s(grad);
-        a.loss = s(loss);
-        a.runs = in.runs;
+        set_tables(a, s, in, params, grad, loss);
         set_backward(a, s, in, pb, unused);
         a.target = s(target);
         a.abs_td = s(abs_td);
@@ -270,12 +272,7 @@ TEST_P(LossEquivalence, PgLossIsEquivalentToCpu) {
         Twin<float> params = twin(in.params);
         both([&](const Side& s) {
           detail::PgArgs<float> a{};
-          a.dag = s.view(in.d);
-          a.layout = in.L;
-          a.params = s(params);
-          a.grad = s(grad);
-          a.loss = s(loss);
-          a.runs = in.runs;
+          set_tables(a, s, in, params, grad, loss);
           set_backward(a, s, in, pb, pb_grad);
           static_cast<detail::TrajectoryBatch&>(a) = in.bt.view(s, in.states, in.actions, in.lengths);
           a.critic = critic;
@@ -316,12 +313,7 @@ TEST_P(LossEquivalence, PgExactIsEquivalentToCpu) {
         Twin<float> prefix = filled<float>(rn, 0.0f), params = twin(in.params);
         both([&](const Side& s) {
           detail::PgArgs<float> a{};
-          a.dag = s.view(in.d);
-          a.layout = in.L;
-          a.params = s(params);
-          a.grad = s(grad);
-          a.loss = s(loss);
-          a.runs = in.runs;
+          set_tables(a, s, in, params, grad, loss);
           set_backward(a, s, in, pb, pb_grad);
           a.log_pf = s(lpf);
           a.value = s(value);

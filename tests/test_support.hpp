@@ -64,6 +64,20 @@ inline DagSpec random_dag_spec(int n, unsigned seed, int extra_edges = 8) {
   return spec;
 }
 
+/// s0 -> w middle states -> a sink: degree w on both sides of the middle (the CUDA sweeps' warp
+/// kernels on Auto; every third middle state terminates).
+inline DagSpec wide_dag_spec(int w) {
+  DagSpec s;
+  s.num_states = w + 2;
+  for (int i = 1; i <= w; ++i) {
+    s.edges.push_back({0, i, i});
+    s.edges.push_back({i, w + 1, 0});
+    if (i % 3 == 0) s.rewards.push_back({i, 0.1 * i});
+  }
+  s.rewards.push_back({w + 1, 5.0});
+  return s;
+}
+
 /// Host arrays of a Dag plus brute-force helpers over all its trajectories.
 struct BruteForce {
   DagArrays a;
