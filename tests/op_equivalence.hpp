@@ -183,6 +183,27 @@ inline std::vector<float> uniform_floats(std::size_t n, float lo, float hi, unsi
   return v;
 }
 
+/// The smallest distance of the uniform `u` to any cumulative sum of the probabilities `p` (in the
+/// sampler's order, in double): how close a draw came to picking a neighbouring action.
+inline double boundary_distance(double u, const std::vector<double>& p) {
+  double c = 0, d = std::abs(u);
+  for (double x : p) {
+    c += x;
+    d = std::min(d, std::abs(u - c));
+  }
+  return d;
+}
+
+/// The first position of a trajectory (positions [base, base + len)) where the two sides' states
+/// or actions (edges) differ; len when none does.
+inline int32_t first_difference(const std::vector<int32_t>& sa, const std::vector<int32_t>& sb,
+                                const std::vector<int32_t>& aa, const std::vector<int32_t>& ab,
+                                std::size_t base, int32_t len) {
+  int32_t t = 0;
+  while (t < len && sa[base + t] == sb[base + t] && aa[base + t] == ab[base + t]) ++t;
+  return t;
+}
+
 /// A batch of trajectories sampled on the CPU (with exploration), the input every loss test
 /// gives both sides.
 struct Batch {

@@ -148,63 +148,93 @@ TEST_P(LossEquivalence, TrajectoryLossIsEquivalentToCpu) {
   }
 }
 
-// SoftDQN and Munchausen TD steps on replayed transitions (exits included), Huber or squared, with
-// and without a reward correction, with energy rewards on the hypergrid; then the reference rule
-// that gives a new batch its own TD error's priorities.
-TEST_P(LossEquivalence, DqnLossIsEquivalentToCpu) {
-  const std::vector<Dag> dags = equivalence_dags();
-  for (std::size_t k = 0; k < dags.size(); ++k) {
-    LossInputs in = inputs(kDagNames[k], dags[k]);
-    const int32_t samples = 10;
+// The DQN learners' inputs: 10 replayed transitions per run drawn from the batch (exits
+// included), a target table, and the step's outputs.
+struct DqnCase {
+  static constexpr int32_t kSamples = 10;
+  bool munchausen, huber, energy;
+  int pb;
+  Twin<int32_t> sample_state, sample_action;
+  Twin<float> target, params, grad, loss, abs_td, unused;
+};
+
+class DqnEquivalence : public LossEquivalence {
+ protected:
+  /// Variant bits: 1 Munchausen, 2 Huber, 4 a fixed P_B correction, 8 energy rewards.
+  DqnCase dqn_case(LossInputs& in, int variant) const {
+    DqnCase c{bool(variant & 1), bool(variant & 2), bool(variant & 8), (variant & 4) ? 1 : 0};
     std::vector<int32_t> ss, sa;
     std::mt19937 rng(33);
     for (int32_t r = 0; r < in.runs; ++r)
-      for (int32_t i = 0; i < samples; ++i) {
-        const int32_t m = static_cast<int32_t>(rng() % in.bt.batch);
-        const std::size_t traj = std::size_t(r) * in.bt.batch + m;
+      for (int32_t i = 0; i < DqnCase::kSamples; ++i) {
+        const std::size_t traj = std::size_t(r) * in.bt.batch + rng() % in.bt.batch;
         const int32_t t = static_cast<int32_t>(rng() % in.bt.lengths[traj]);
         ss.push_back(in.bt.states[traj * in.bt.max_len + t]);
         sa.push_back(in.bt.actions[traj * in.bt.max_len + t]);
       }
-    Twin<int32_t> sample_state = twin(ss), sample_action = twin(sa);
-    Twin<float> target = twin(uniform_floats(in.params.size(), -1.5f, 1.5f, 34));
-    for (int variant = 0; variant < 16; ++variant) {
-      const bool munchausen = variant & 1, huber = variant & 2, energy = variant & 8;
-      const int pb = (variant & 4) ? 1 : 0;
-      if (energy && !all_terminate(dags[k])) continue;
-      SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
-      Twin<float> grad = filled<float>(in.params.size(), 0.0f), loss = filled<float>(in.runs, 0.0f);
-      Twin<float> abs_td = filled<float>(std::size_t(in.runs) * samples, -1.0f);
-      Twin<float> params = twin(in.params), unused = filled<float>(1, 0.0f);
-      auto dqn_args = [&](const Side& s) {
-        detail::DqnArgs<float> a{};
-        set_tables(a, s, in, params, grad, loss);
-        set_backward(a, s, in, pb, unused);
-        a.target = s(target);
-        a.abs_td = s(abs_td);
-        a.samples = samples;
-        a.sample_state = s(sample_state);
-        a.sample_action = s(sample_action);
-        a.tau = munchausen ? 1.0f / (1.0f - 0.15f) : 1.0f;
-        a.alpha = munchausen ? 0.9f : 0.0f;
-        a.l0 = -1.0f;
-        a.huber = huber;
-        a.energy_reward = energy;
-        return a;
-      };
-      both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, dqn_loss, dqn_args(s)); });
-      expect_close(grad, "gradient", in.L.stride());
-      expect_close(loss, "loss", 1);
-      expect_close(abs_td, "|TD error|", samples);
+    c.sample_state = twin(ss);
+    c.sample_action = twin(sa);
+    c.target = twin(uniform_floats(in.params.size(), -1.5f, 1.5f, 34));
+    c.params = twin(in.params);
+    c.grad = filled<float>(in.params.size(), 0.0f);
+    c.loss = filled<float>(in.runs, 0.0f);
+    c.abs_td = filled<float>(std::size_t(in.runs) * DqnCase::kSamples, -1.0f);
+    c.unused = filled<float>(1, 0.0f);
+    return c;
+  }
 
-      // The new batch, inserted, gets priorities from its own TD errors (a ring of 40 slots that
-      // wraps).
+  static detail::DqnArgs<float> dqn_args(const Side& s, LossInputs& in, DqnCase& c) {
+    detail::DqnArgs<float> a{};
+    set_tables(a, s, in, c.params, c.grad, c.loss);
+    set_backward(a, s, in, c.pb, c.unused);
+    a.target = s(c.target);
+    a.abs_td = s(c.abs_td);
+    a.samples = DqnCase::kSamples;
+    a.sample_state = s(c.sample_state);
+    a.sample_action = s(c.sample_action);
+    a.tau = c.munchausen ? 1.0f / (1.0f - 0.15f) : 1.0f;
+    a.alpha = c.munchausen ? 0.9f : 0.0f;
+    a.l0 = -1.0f;
+    a.huber = c.huber;
+    a.energy_reward = c.energy;
+    return a;
+  }
+};
+
+// SoftDQN and Munchausen TD steps, Huber or squared, with and without a reward correction, with
+// energy rewards on the hypergrid.
+TEST_P(DqnEquivalence, DqnLossIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    LossInputs in = inputs(kDagNames[k], dags[k]);
+    for (int variant = 0; variant < 16; ++variant) {
+      if ((variant & 8) && !all_terminate(dags[k])) continue;
+      SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
+      DqnCase c = dqn_case(in, variant);
+      both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, dqn_loss, dqn_args(s, in, c)); });
+      expect_close(c.grad, "gradient", in.L.stride());
+      expect_close(c.loss, "loss", 1);
+      expect_close(c.abs_td, "|TD error|", DqnCase::kSamples);
+    }
+  }
+}
+
+// The reference rule: a batch, once inserted (into rings of 40 slots, one wrapping), gets
+// priorities from its own TD errors.
+TEST_P(DqnEquivalence, ReplayPrioritizeNewIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    LossInputs in = inputs(kDagNames[k], dags[k]);
+    for (int variant = 0; variant < 16; ++variant) {
+      if ((variant & 8) && !all_terminate(dags[k])) continue;
+      SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
+      DqnCase c = dqn_case(in, variant);
       const int32_t capacity = 40;
-      Twin<int32_t> slot_state = filled<int32_t>(std::size_t(in.runs) * capacity, 0);
-      Twin<int32_t> slot_action = filled<int32_t>(std::size_t(in.runs) * capacity, 0);
-      Twin<float> priority = filled<float>(std::size_t(in.runs) * capacity, 1.0f);
+      const std::size_t slots = std::size_t(in.runs) * capacity;
+      Twin<int32_t> slot_state = filled<int32_t>(slots, 0), slot_action = filled<int32_t>(slots, 0);
+      Twin<float> priority = filled<float>(slots, 1.0f);
       Twin<float> max_priority = twin<float>({1.0f, 3.0f, 0.5f});
-      Twin<double> cumsum = filled<double>(std::size_t(in.runs) * capacity, 0.0);
+      Twin<double> cumsum = filled<double>(slots, 0.0);
       Twin<int64_t> inserted = twin<int64_t>({0, 30, 77});
       both([&](const Side& s) {
         detail::ReplayArgs b{};
@@ -224,7 +254,7 @@ TEST_P(LossEquivalence, DqnLossIsEquivalentToCpu) {
         t.actions = s(in.actions);
         t.lengths = s(in.lengths);
         GFNRL_BACKEND_CALL(s.backend, replay_insert, b, t);  // the rule reads the batch's slots
-        GFNRL_BACKEND_CALL(s.backend, replay_prioritize_new, b, t, dqn_args(s), 0.6f);
+        GFNRL_BACKEND_CALL(s.backend, replay_prioritize_new, b, t, dqn_args(s, in, c), 0.6f);
       });
       expect_close(priority, "new priorities", capacity, 1e-5);
       expect_close(max_priority, "max priority", 1, 1e-5);
@@ -333,64 +363,85 @@ TEST_P(LossEquivalence, PgExactIsEquivalentToCpu) {
   }
 }
 
-// Niu et al.'s coupled P_B: backward trajectories from the batch's terminal states (the same
-// parent edges, or a pick on a CDF boundary), then the backward policy gradient and critic.
-TEST_P(LossEquivalence, CoupledBackwardIsEquivalentToCpu) {
+// Backward trajectories of Niu et al.'s coupled P_B, from the batch's terminal states.
+struct BackwardBatch {
+  Twin<int32_t> states, edges, lengths;
+};
+
+class CoupledEquivalence : public LossEquivalence {
+ protected:
+  static constexpr uint64_t kSeed = 17, kStep = 2;
+  BackwardBatch backward_batch(const LossInputs& in) const {
+    const std::size_t traj = std::size_t(in.runs) * in.bt.batch;
+    return {filled<int32_t>(traj * in.bt.max_len, -7), filled<int32_t>(traj * in.bt.max_len, -7),
+            filled<int32_t>(traj, -7)};
+  }
+  static void backward_rollout(const Side& s, LossInputs& in, BackwardBatch& b) {
+    detail::BackwardRolloutArgs a{};
+    a.dag = s.view(in.d);
+    a.log_pb = s(in.log_pb);
+    a.runs = in.runs;
+    a.batch = in.bt.batch;
+    a.max_len = in.bt.max_len;
+    a.seed = kSeed;
+    a.step = kStep;
+    a.forward_states = s(in.states);
+    a.forward_lengths = s(in.lengths);
+    a.states = s(b.states);
+    a.edges = s(b.edges);
+    a.lengths = s(b.lengths);
+    GFNRL_BACKEND_CALL(s.backend, backward_rollout, a);
+  }
+};
+
+// The same parent edges, or a pick on a CDF boundary of P_B.
+TEST_P(CoupledEquivalence, BackwardRolloutIsEquivalentToCpu) {
   const std::vector<Dag> dags = equivalence_dags();
   int boundary_draws = 0;
   for (std::size_t k = 0; k < dags.size(); ++k) {
     SCOPED_TRACE(kDagNames[k]);
     LossInputs in = inputs(kDagNames[k], dags[k]);
-    const std::size_t traj = std::size_t(in.runs) * in.bt.batch;
-    const int32_t max_len = in.bt.max_len;
-    Twin<int32_t> bstates = filled<int32_t>(traj * max_len, -7);
-    Twin<int32_t> bedges = filled<int32_t>(traj * max_len, -7);
-    Twin<int32_t> blengths = filled<int32_t>(traj, -7);
-    const uint64_t seed = 17, step = 2;
-    both([&](const Side& s) {
-      detail::BackwardRolloutArgs a{};
-      a.dag = s.view(in.d);
-      a.log_pb = s(in.log_pb);
-      a.runs = in.runs;
-      a.batch = in.bt.batch;
-      a.max_len = max_len;
-      a.seed = seed;
-      a.step = step;
-      a.forward_states = s(in.states);
-      a.forward_lengths = s(in.lengths);
-      a.states = s(bstates);
-      a.edges = s(bedges);
-      a.lengths = s(blengths);
-      GFNRL_BACKEND_CALL(s.backend, backward_rollout, a);
-    });
-    const std::vector<int32_t> ea = bedges.ref.to_host(), eb = bedges.dev.to_host();
-    const std::vector<int32_t> sa = bstates.ref.to_host(), sb = bstates.dev.to_host();
-    const std::vector<int32_t> la = blengths.ref.to_host(), lb = blengths.dev.to_host();
+    BackwardBatch bb = backward_batch(in);
+    both([&](const Side& s) { backward_rollout(s, in, bb); });
+    const std::vector<int32_t> ea = bb.edges.ref.to_host(), eb = bb.edges.dev.to_host();
+    const std::vector<int32_t> sa = bb.states.ref.to_host(), sb = bb.states.dev.to_host();
+    const std::vector<int32_t> la = bb.lengths.ref.to_host(), lb = bb.lengths.dev.to_host();
     const DagArrays h = dags[k].to_host();
-    for (std::size_t t = 0; t < traj; ++t) {
-      int32_t i = 0;
-      while (i < la[t] && sa[t * max_len + i] == sb[t * max_len + i] &&
-             ea[t * max_len + i] == eb[t * max_len + i])
-        ++i;
+    const int32_t max_len = in.bt.max_len;
+    for (std::size_t t = 0; t < la.size(); ++t) {
+      const int32_t i = first_difference(sa, sb, ea, eb, t * max_len, la[t]);
       if (i == la[t] && la[t] == lb[t]) continue;
-      ASSERT_LT(i, la[t]) << "backward trajectory " << t << ": equal edges, lengths differ";
-      ASSERT_FALSE(bitwise()) << "backward trajectory " << t << ": the CPU twin picked another edge";
+      SCOPED_TRACE("backward trajectory " + std::to_string(t) + " step " + std::to_string(i));
+      ASSERT_LT(i, la[t]) << "equal edges, lengths differ";
+      ASSERT_FALSE(bitwise()) << "the CPU twin picked another edge";
       const int32_t r = static_cast<int32_t>(t / in.bt.batch), m = static_cast<int32_t>(t % in.bt.batch);
       const int32_t c = sa[t * max_len + i];
       std::vector<double> p;
       for (int64_t j = h.parent_offsets[c]; j < h.parent_offsets[c + 1]; ++j)
         p.push_back(std::exp(double(in.log_pb_runs[std::size_t(r) * in.E + h.parent_edge[j]])));
-      const detail::Philox4 u = detail::draw(seed + r, step, m, i, detail::kStreamBackwardRollout);
-      double cum = 0, gap = std::abs(double(detail::uniform01(u.v[0])));
-      for (double x : p) gap = std::min(gap, std::abs(detail::uniform01(u.v[0]) - (cum += x)));
-      EXPECT_LT(gap, kBoundaryTol) << "backward trajectory " << t << " step " << i;
+      const detail::Philox4 u = detail::draw(kSeed + r, kStep, m, i, detail::kStreamBackwardRollout);
+      EXPECT_LT(boundary_distance(detail::uniform01(u.v[0]), p), kBoundaryTol);
       ++boundary_draws;
     }
-    if (boundary_draws > 0) continue;  // the loss below would read different trajectories
+  }
+  std::printf("[ backward rollouts ] %d draw(s) on a CDF boundary picked differently on %s\n",
+              boundary_draws, backend_name(dev()));
+}
 
-    const std::size_t rn = std::size_t(in.runs) * in.N;
+// The backward policy gradient and critic on the same backward trajectories (sampled on the CPU),
+// coupled and guided.
+TEST_P(CoupledEquivalence, CoupledLossIsEquivalentToCpu) {
+  const std::vector<Dag> dags = equivalence_dags();
+  for (std::size_t k = 0; k < dags.size(); ++k) {
+    LossInputs in = inputs(kDagNames[k], dags[k]);
+    BackwardBatch bb = backward_batch(in);
+    backward_rollout(Side{Backend::Cpu, true}, in, bb);
+    bb.states.dev = bb.states.ref.to(dev());
+    bb.edges.dev = bb.edges.ref.to(dev());
+    bb.lengths.dev = bb.lengths.ref.to(dev());
+    const std::size_t rn = std::size_t(in.runs) * in.N, traj = bb.lengths.ref.size();
     for (bool guided : {false, true}) {
-      SCOPED_TRACE(guided ? "guided" : "coupled");
+      SCOPED_TRACE(std::string(kDagNames[k]) + (guided ? ": guided" : ": coupled"));
       Twin<float> pb_grad = filled<float>(std::size_t(in.runs) * in.E, 0.0f);
       Twin<float> value = twin(uniform_floats(rn, -2.0f, 2.0f, 36));
       Twin<float> value_grad = filled<float>(rn, 0.0f), loss = filled<float>(in.runs, 0.0f);
@@ -408,10 +459,10 @@ TEST_P(LossEquivalence, CoupledBackwardIsEquivalentToCpu) {
         a.adv_sum = s(adv_sum);
         a.runs = in.runs;
         a.batch = in.bt.batch;
-        a.max_len = max_len;
-        a.states = s(bstates);
-        a.edges = s(bedges);
-        a.lengths = s(blengths);
+        a.max_len = in.bt.max_len;
+        a.states = s(bb.states);
+        a.edges = s(bb.edges);
+        a.lengths = s(bb.lengths);
         a.guided = guided;
         a.guide_log_reward = 0.5f;
         GFNRL_BACKEND_CALL(s.backend, coupled_loss, a);
@@ -422,11 +473,13 @@ TEST_P(LossEquivalence, CoupledBackwardIsEquivalentToCpu) {
       expect_close(adv_sum, "advantage sums", in.bt.batch);
     }
   }
-  std::printf("[ backward rollouts ] %d draw(s) on a CDF boundary picked differently on %s\n",
-              boundary_draws, backend_name(dev()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LossEquivalence, ::testing::ValuesIn(equivalence_backends()),
+                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, DqnEquivalence, ::testing::ValuesIn(equivalence_backends()),
+                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, CoupledEquivalence, ::testing::ValuesIn(equivalence_backends()),
                          backend_param_name);
 
 }  // namespace

@@ -13,15 +13,19 @@ TableLayout layout_of(const Dag& d) {
   return TableLayout{d.num_states(), static_cast<int32_t>(d.num_edges())};
 }
 
-// log P(pick) in double along the inverse CDF: the smallest distance of the uniform `u` to any
-// cumulative sum of the probabilities `p` (their order is the sampler's).
-double boundary_distance(double u, const std::vector<double>& p) {
-  double c = 0, d = std::abs(u);
-  for (double x : p) {
-    c += x;
-    d = std::min(d, std::abs(u - c));
-  }
-  return d;
+// softmax(scale * row) over the actions of s in the sampler's order (children, then the exit), in
+// double.
+std::vector<double> action_probabilities(const DagArrays& h, const TableLayout& L, const float* row,
+                                         int32_t s, double scale) {
+  std::vector<double> logits;
+  for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
+    logits.push_back(scale * row[e]);
+  if (std::isfinite(h.log_reward[s])) logits.push_back(scale * row[L.exit_entry(s)]);
+  double mx = -INFINITY, z = 0;
+  for (double x : logits) mx = std::max(mx, x);
+  for (double x : logits) z += std::exp(x - mx);
+  for (double& x : logits) x = std::exp(x - mx) / z;
+  return logits;
 }
 
 TEST_P(OpEquivalence, PolicyLogProbsIsEquivalentToCpu) {
@@ -66,93 +70,107 @@ TEST_P(OpEquivalence, LogZEstimatesIsEquivalentToCpu) {
   }
 }
 
-// Rollouts with exploration and temperatures that differ per run and follow schedules: the same
-// states, actions and lengths, and the same reached flags.
-TEST_P(OpEquivalence, RolloutIsEquivalentToCpu) {
+// Rollouts of 4 runs x 16 trajectories with exploration and temperatures that differ per run and
+// follow schedules (run 3 explores only).
+struct RolloutCase {
+  static constexpr int32_t kRuns = 4, kBatch = 16;
+  static constexpr float kTau = 0.8f;
+  static constexpr uint64_t kSeed = 11, kStep = 4;
+  static constexpr int64_t kTemperatureSteps = 10, kEpsilonSteps = 7;
+  DagTwin d;
+  TableLayout L;
+  int32_t max_len;
+  std::vector<float> host_params;
+  Twin<float> params, t0, t1, e0, e1;
+  Twin<int32_t> states, actions, lengths;
+  Twin<uint8_t> reached;
+
+  detail::RolloutArgs args(const Side& s) {
+    detail::RolloutArgs a{};
+    a.dag = s.view(d);
+    a.layout = L;
+    a.params = s(params);
+    a.runs = kRuns;
+    a.batch = kBatch;
+    a.max_len = max_len;
+    a.tau = kTau;
+    a.temperature_start = s(t0);
+    a.temperature_end = s(t1);
+    a.temperature_steps = kTemperatureSteps;
+    a.epsilon_start = s(e0);
+    a.epsilon_end = s(e1);
+    a.epsilon_steps = kEpsilonSteps;
+    a.seed = kSeed;
+    a.step = kStep;
+    a.states = s(states);
+    a.actions = s(actions);
+    a.lengths = s(lengths);
+    a.reached = s(reached);
+    return a;
+  }
+};
+
+class RolloutEquivalence : public OpEquivalence {
+ protected:
+  RolloutCase rollout_case(const std::string& name, const Dag& cpu) const {
+    RolloutCase c{dag_twin(name, cpu), layout_of(cpu), cpu.num_levels()};
+    c.host_params = uniform_floats(c.kRuns * c.L.stride(), -3, 3, 3);
+    c.params = twin(c.host_params);
+    c.t0 = twin<float>({1.0f, 0.5f, 2.0f, 1.0f});
+    c.t1 = twin<float>({1.0f, 1.5f, 0.7f, 1.0f});
+    c.e0 = twin<float>({0.0f, 0.3f, 0.05f, 1.0f});
+    c.e1 = twin<float>({0.0f, 0.1f, 0.5f, 1.0f});
+    const std::size_t traj = std::size_t(c.kRuns) * c.kBatch;
+    c.states = filled<int32_t>(traj * c.max_len, -7);
+    c.actions = filled<int32_t>(traj * c.max_len, -7);
+    c.lengths = filled<int32_t>(traj, -7);
+    c.reached = filled<uint8_t>(std::size_t(c.kRuns) * cpu.num_states(), 0);
+    return c;
+  }
+};
+
+// The same states, actions and lengths, and the same reached flags.
+TEST_P(RolloutEquivalence, RolloutIsEquivalentToCpu) {
   const std::vector<Dag> dags = equivalence_dags();
   int boundary_draws = 0;
   for (std::size_t k = 0; k < dags.size(); ++k) {
     SCOPED_TRACE(kDagNames[k]);
-    const DagTwin d = dag_twin(kDagNames[k], dags[k]);
-    const TableLayout L = layout_of(dags[k]);
-    const int32_t runs = 4, batch = 16, max_len = dags[k].num_levels(), N = L.num_states;
-    const std::vector<float> host_params = uniform_floats(runs * L.stride(), -3, 3, 3);
-    Twin<float> params = twin(host_params);
-    Twin<float> t0 = twin<float>({1.0f, 0.5f, 2.0f, 1.0f}), t1 = twin<float>({1.0f, 1.5f, 0.7f, 1.0f});
-    Twin<float> e0 = twin<float>({0.0f, 0.3f, 0.05f, 1.0f}), e1 = twin<float>({0.0f, 0.1f, 0.5f, 1.0f});
-    const std::size_t traj = std::size_t(runs) * batch;
-    Twin<int32_t> states = filled<int32_t>(traj * max_len, -7);
-    Twin<int32_t> actions = filled<int32_t>(traj * max_len, -7);
-    Twin<int32_t> lengths = filled<int32_t>(traj, -7);
-    Twin<uint8_t> reached = filled<uint8_t>(std::size_t(runs) * N, 0);
-    const float tau = 0.8f;
-    const uint64_t seed = 11, step = 4;
-    both([&](const Side& s) {
-      detail::RolloutArgs a{};
-      a.dag = s.view(d);
-      a.layout = L;
-      a.params = s(params);
-      a.runs = runs;
-      a.batch = batch;
-      a.max_len = max_len;
-      a.tau = tau;
-      a.temperature_start = s(t0);
-      a.temperature_end = s(t1);
-      a.temperature_steps = 10;
-      a.epsilon_start = s(e0);
-      a.epsilon_end = s(e1);
-      a.epsilon_steps = 7;
-      a.seed = seed;
-      a.step = step;
-      a.states = s(states);
-      a.actions = s(actions);
-      a.lengths = s(lengths);
-      a.reached = s(reached);
-      GFNRL_BACKEND_CALL(s.backend, rollout, a);
-    });
-    const std::vector<int32_t> sa = states.ref.to_host(), sb = states.dev.to_host();
-    const std::vector<int32_t> aa = actions.ref.to_host(), ab = actions.dev.to_host();
-    const std::vector<int32_t> la = lengths.ref.to_host(), lb = lengths.dev.to_host();
-    const std::vector<float> t0h = t0.ref.to_host(), t1h = t1.ref.to_host();
-    const std::vector<float> e0h = e0.ref.to_host(), e1h = e1.ref.to_host();
+    RolloutCase c = rollout_case(kDagNames[k], dags[k]);
+    both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, rollout, c.args(s)); });
+    const int32_t runs = c.kRuns, batch = c.kBatch, max_len = c.max_len, N = dags[k].num_states();
+    const TableLayout& L = c.L;
+    const uint64_t seed = c.kSeed, step = c.kStep;
+    const std::vector<int32_t> sa = c.states.ref.to_host(), sb = c.states.dev.to_host();
+    const std::vector<int32_t> aa = c.actions.ref.to_host(), ab = c.actions.dev.to_host();
+    const std::vector<int32_t> la = c.lengths.ref.to_host(), lb = c.lengths.dev.to_host();
+    const std::vector<float> t0h = c.t0.ref.to_host(), t1h = c.t1.ref.to_host();
+    const std::vector<float> e0h = c.e0.ref.to_host(), e1h = c.e1.ref.to_host();
     const DagArrays h = dags[k].to_host();
     std::vector<bool> run_diverged(runs, false);
     for (int32_t r = 0; r < runs; ++r)
       for (int32_t m = 0; m < batch; ++m) {
-        const std::size_t base = (std::size_t(r) * batch + m) * max_len;
-        int32_t t = 0;  // the first position whose action differs
-        const int32_t len = la[std::size_t(r) * batch + m];
-        while (t < len && sa[base + t] == sb[base + t] && aa[base + t] == ab[base + t]) ++t;
-        if (t == len && lb[std::size_t(r) * batch + m] == len) continue;
+        const std::size_t tr = std::size_t(r) * batch + m, base = tr * max_len;
+        const int32_t t = first_difference(sa, sb, aa, ab, base, la[tr]);
+        if (t == la[tr] && lb[tr] == la[tr]) continue;
         // A different pick at state s: only a draw on a CDF boundary of the softmax explains it.
-        ASSERT_LT(t, len) << "run " << r << " trajectory " << m << ": equal actions, lengths differ";
-        ASSERT_EQ(sa[base + t], sb[base + t]) << "run " << r << " trajectory " << m;
-        ASSERT_FALSE(bitwise()) << "run " << r << " trajectory " << m << " position " << t
-                                << ": the CPU twin picked another action";
-        const int32_t s = sa[base + t];
+        SCOPED_TRACE("run " + std::to_string(r) + " trajectory " + std::to_string(m) +
+                     " position " + std::to_string(t));
+        ASSERT_LT(t, la[tr]) << "equal actions, lengths differ";
+        ASSERT_EQ(sa[base + t], sb[base + t]);
+        ASSERT_FALSE(bitwise()) << "the CPU twin picked another action";
         const detail::Philox4 u = detail::draw(seed + r, step, m, t, detail::kStreamRollout);
-        const float eps = detail::linear_schedule(e0h[r], e1h[r], 7, step);
-        ASSERT_FALSE(eps > 0 && detail::uniform01(u.v[0]) < eps)
-            << "run " << r << " trajectory " << m << ": an exploring (uniform) pick differs";
+        const float eps = detail::linear_schedule(e0h[r], e1h[r], c.kEpsilonSteps, step);
+        ASSERT_FALSE(eps > 0 && detail::uniform01(u.v[0]) < eps) << "an exploring pick differs";
         const double scale =
-            1.0 / (double(tau) * detail::linear_schedule(t0h[r], t1h[r], 10, step));
-        const float* row = host_params.data() + std::size_t(r) * L.stride();
-        std::vector<double> logits;
-        for (int64_t e = h.child_offsets[s]; e < h.child_offsets[s + 1]; ++e)
-          logits.push_back(scale * row[e]);
-        if (std::isfinite(h.log_reward[s])) logits.push_back(scale * row[L.exit_entry(s)]);
-        double mx = -INFINITY, z = 0;
-        for (double x : logits) mx = std::max(mx, x);
-        for (double x : logits) z += std::exp(x - mx);
-        std::vector<double> p;
-        for (double x : logits) p.push_back(std::exp(x - mx) / z);
-        const double gap = boundary_distance(detail::uniform01(u.v[2]), p);
-        EXPECT_LT(gap, kBoundaryTol) << "run " << r << " trajectory " << m << " position " << t
-                                     << ": the picks differ " << gap << " from any CDF boundary";
+            1.0 / (double(c.kTau) * detail::linear_schedule(t0h[r], t1h[r], c.kTemperatureSteps, step));
+        const double gap = boundary_distance(
+            detail::uniform01(u.v[2]),
+            action_probabilities(h, L, c.host_params.data() + r * L.stride(), sa[base + t], scale));
+        EXPECT_LT(gap, kBoundaryTol) << "the picks differ " << gap << " from any CDF boundary";
         ++boundary_draws;
         run_diverged[r] = true;
       }
-    const std::vector<uint8_t> ra = reached.ref.to_host(), rb = reached.dev.to_host();
+    const std::vector<uint8_t> ra = c.reached.ref.to_host(), rb = c.reached.dev.to_host();
     for (int32_t r = 0; r < runs; ++r)
       if (!run_diverged[r])
         EXPECT_TRUE(std::equal(ra.begin() + r * N, ra.begin() + (r + 1) * N, rb.begin() + r * N))
@@ -374,6 +392,33 @@ TEST_P(OpEquivalence, OptimizerStepIsEquivalentToCpu) {
   }
 }
 
+// The walk equals the scan when the loss wrote no gradient outside the touched entries (what
+// CUDA runs): a gradient non-zero on a random half of the entries the CPU's walk visits (found by
+// walking an all-ones gradient once: the visited entries are reset to 0).
+std::vector<float> gradient_on_touched_half(std::size_t n, int64_t stride, int32_t runs,
+                                            const detail::TouchedEntries& t) {
+  std::vector<float> g(n, 1.0f), zero(n, 0.0f), one(runs, 1.0f);
+  detail::OptimizerArgs a{};
+  a.params = zero.data();
+  a.grad = g.data();
+  a.stride = stride;
+  a.log_z_entry = -1;
+  a.runs = runs;
+  a.lr = a.lr_log_z = one.data();
+  a.lazy = true;
+  detail::cpu::optimizer_step_touched(a, t);
+  const std::vector<float> values = uniform_floats(n, -1, 1, 21);
+  std::mt19937 coin(22);
+  std::size_t nonzero = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    g[i] = g[i] == 0.0f && coin() % 2 ? values[i] : 0.0f;
+    nonzero += g[i] != 0.0f;
+  }
+  EXPECT_GT(nonzero, 0u);
+  EXPECT_LT(nonzero, n / 2);
+  return g;
+}
+
 TEST_P(OpEquivalence, OptimizerStepTouchedIsEquivalentToCpu) {
   const Dag cpu = make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu);
   const DagTwin d = dag_twin("grid", cpu);
@@ -405,30 +450,8 @@ TEST_P(OpEquivalence, OptimizerStepTouchedIsEquivalentToCpu) {
       }
       return t;
     };
-    // The walk equals the scan when the loss wrote no gradient outside the touched entries (what
-    // CUDA runs): the gradient is non-zero on a random half of the entries the CPU's walk visits,
-    // found by walking an all-ones gradient once.
-    std::vector<float> g(n, 1.0f), zero(n, 0.0f), one(runs, 1.0f);
-    {
-      detail::OptimizerArgs a{};
-      a.params = zero.data();
-      a.grad = g.data();
-      a.stride = stride;
-      a.log_z_entry = -1;
-      a.runs = runs;
-      a.lr = a.lr_log_z = one.data();
-      a.lazy = true;
-      detail::cpu::optimizer_step_touched(a, touched(Side{Backend::Cpu, true}));
-    }
-    const std::vector<float> values = uniform_floats(n, -1, 1, 21);
-    std::mt19937 coin(22);
-    int nonzero = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      g[i] = g[i] == 0.0f && coin() % 2 ? values[i] : 0.0f;  // visited entries were reset to 0
-      nonzero += g[i] != 0.0f;
-    }
-    ASSERT_GT(nonzero, 0);
-    ASSERT_LT(nonzero, int(n) / 2);
+    const std::vector<float> g =
+        gradient_on_touched_half(n, stride, runs, touched(Side{Backend::Cpu, true}));
     Twin<float> lr = twin<float>({1e-2f, 3e-3f, 5e-2f}), lrz = twin<float>({0.1f, 0.05f, 1.0f});
     for (bool adam : {true, false}) {
       SCOPED_TRACE(adam ? "lazy adam" : "sgd");
@@ -507,6 +530,8 @@ TEST_P(OpEquivalence, BackwardLogProbsIsEquivalentToCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OpEquivalence, ::testing::ValuesIn(equivalence_backends()),
+                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, RolloutEquivalence, ::testing::ValuesIn(equivalence_backends()),
                          backend_param_name);
 INSTANTIATE_TEST_SUITE_P(Backends, ReplayEquivalence, ::testing::ValuesIn(equivalence_backends()),
                          backend_param_name);

@@ -70,7 +70,7 @@ if has sanitize; then
     add "tests-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$filter"
     # Every training op once; the 50-step Trainer sequences under memcheck only (racecheck's
     # shared-memory hazards are the ops', and the sequences repeat them 50 times).
-    ops='Backends/OpEquivalence.*/Cuda:Backends/ReplayEquivalence.*/Cuda:Backends/LossEquivalence.*/Cuda'
+    ops='Backends/OpEquivalence.*/Cuda:Backends/RolloutEquivalence.*/Cuda:Backends/ReplayEquivalence.*/Cuda:Backends/LossEquivalence.*/Cuda:Backends/DqnEquivalence.*/Cuda:Backends/CoupledEquivalence.*/Cuda'
     [ "$tool" = memcheck ] && ops="$ops:Backends/TrainerEquivalence.*/Cuda"
     add "ops-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$ops"
   done
