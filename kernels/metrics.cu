@@ -9,7 +9,6 @@
 
 #include "ops/device_runtime.hpp"
 #include "ops/reduction_ops.hpp"
-#include "gfnrl/array.hpp"
 #include "launch.cuh"
 
 namespace gfnrl::detail::cuda {
