@@ -3,6 +3,7 @@
 // Also the per-state construction of the uniform forward policy.
 #include "ops/sweep_ops.hpp"
 #include "launch.cuh"
+#include "persistent_sweep.cuh"
 
 namespace gfnrl::detail::cuda {
 
@@ -13,12 +14,9 @@ __global__ void forward_thread(ForwardArgsT<R> a, int32_t begin, int32_t end) {
   if (c < end) forward_state(a, c);
 }
 
+// State c by the 32 lanes of a warp (every lane calls it).
 template <class R>
-__global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int32_t c = begin + static_cast<int32_t>(t / kWarp);
-  const int lane = threadIdx.x % kWarp;
-  if (c >= end) return;  // uniform across the warp
+__device__ void forward_warp_state(const ForwardArgsT<R>& a, int32_t c, int lane) {
   LseAcc<R> acc;
   if (c == 0 && lane == 0) acc.add(R(0));
   for (int64_t j = a.dag.parent_offsets[c] + lane; j < a.dag.parent_offsets[c + 1]; j += kWarp)
@@ -26,6 +24,21 @@ __global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
   const R lv = warp_merge(acc).value();
   if (lane == 0) forward_write_state(a, c, lv);
 }
+
+template <class R>
+__global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t c = begin + static_cast<int32_t>(t / kWarp);
+  if (c >= end) return;  // uniform across the warp
+  forward_warp_state(a, c, threadIdx.x % kWarp);
+}
+
+struct ForwardOp {
+  __device__ void state(const ForwardArgs& a, int32_t c) const { forward_state(a, c); }
+  __device__ void warp_state(const ForwardArgs& a, int32_t c, int lane) const {
+    forward_warp_state(a, c, lane);
+  }
+};
 
 __global__ void uniform_forward_kernel(DagView d, float* log_prob, float* exit_log_prob) {
   const int32_t s = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
@@ -47,6 +60,10 @@ void forward_levels(const Dag& dag, const ForwardArgsT<R>& args, KernelMode kern
 
 void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions& opt,
                    SweepGraphPtr& graph) {
+  if (opt.launch == LaunchMode::Persistent) {  // parents first: first level first
+    run_persistent(dag, dag.level_max_in_degree(), opt.kernel, graph, args, ForwardOp{}, false);
+    return;
+  }
   run_sweep(opt.launch, graph, [&](cudaStream_t st) { forward_levels(dag, args, opt.kernel, st); });
 }
 

@@ -11,9 +11,21 @@
 
 namespace gfnrl::detail {
 
-/// Owner of an instantiated graph (the opaque type of sweep.hpp).
+/// The level table of one DAG on the device, made at a solver's first persistent run and kept
+/// with its SweepGraph (the per-level warp choice is fixed by the KernelMode).
+struct PersistentLevels {
+  std::shared_ptr<void> mem;
+  const int32_t* offsets = nullptr;
+  const uint8_t* warp = nullptr;
+  int32_t num_levels = 0;
+  int64_t widest = 0;  // the most threads any level asks for
+};
+
+/// Owner of an instantiated graph (the opaque type of sweep.hpp), or of a persistent sweep's
+/// level table.
 struct SweepGraph {
   cudaGraphExec_t exec = nullptr;
+  PersistentLevels levels;
   SweepGraph() = default;
   SweepGraph(const SweepGraph&) = delete;
   SweepGraph& operator=(const SweepGraph&) = delete;
@@ -55,7 +67,7 @@ void launch_level(bool warp, void (*thread_kernel)(Args, int32_t, int32_t),
 }
 
 /// Runs `launch_all(stream)` (which enqueues every level) directly, or captures it once into
-/// `graph` and replays it.
+/// `graph` and replays it (LaunchMode::Persistent is launched by persistent_sweep.cuh instead).
 template <class LaunchAll>
 void run_sweep(LaunchMode mode, SweepGraphPtr& graph, LaunchAll&& launch_all) {
   cudaStream_t st = library_stream();

@@ -6,6 +6,7 @@
 // high-degree levels (lanes stride the children, LseAcc merged across the warp).
 #include "ops/sweep_ops.hpp"
 #include "launch.cuh"
+#include "persistent_sweep.cuh"
 
 namespace gfnrl::detail::cuda {
 
@@ -15,11 +16,8 @@ __global__ void soft_values_thread(SoftValueArgs a, int32_t begin, int32_t end) 
   if (s < end) soft_value_state(a, s);
 }
 
-__global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int32_t s = begin + static_cast<int32_t>(t / kWarp);
-  const int lane = threadIdx.x % kWarp;
-  if (s >= end) return;  // uniform across the warp
+// State s by the 32 lanes of a warp (every lane calls it).
+__device__ void soft_value_warp_state(const SoftValueArgs& a, int32_t s, int lane) {
   const int64_t b = a.dag.child_offsets[s], e_end = a.dag.child_offsets[s + 1];
   const float lmu = log_base(a, s);
   LseAcc<float> acc;
@@ -30,12 +28,30 @@ __global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
   if (lane == 0) soft_write_state(a, s, v, lmu);
   for (int64_t e = b + lane; e < e_end; e += kWarp) soft_write_edge(a, e, v, lmu);
 }
+
+__global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t s = begin + static_cast<int32_t>(t / kWarp);
+  if (s >= end) return;  // uniform across the warp
+  soft_value_warp_state(a, s, threadIdx.x % kWarp);
+}
+
+struct SoftValueOp {
+  __device__ void state(const SoftValueArgs& a, int32_t s) const { soft_value_state(a, s); }
+  __device__ void warp_state(const SoftValueArgs& a, int32_t s, int lane) const {
+    soft_value_warp_state(a, s, lane);
+  }
+};
 }  // namespace
 
 void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& opt,
                  SweepGraphPtr& graph) {
   const auto& lv = dag.level_offsets();
   const auto& deg = dag.level_max_out_degree();
+  if (opt.launch == LaunchMode::Persistent) {  // children first: last level first
+    run_persistent(dag, deg, opt.kernel, graph, args, SoftValueOp{}, true);
+    return;
+  }
   run_sweep(opt.launch, graph, [&](cudaStream_t st) {
     for (int32_t l = dag.num_levels() - 1; l >= 0; --l)
       launch_level(use_warp(opt.kernel, deg[l]), soft_values_thread, soft_values_warp, args, lv[l],

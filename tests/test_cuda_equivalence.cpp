@@ -58,6 +58,9 @@ const SweepOptions kModes[] = {
     {LaunchMode::Graph, KernelMode::Auto},
     {LaunchMode::PerLevel, KernelMode::ThreadPerState},
     {LaunchMode::Graph, KernelMode::WarpPerState},
+    // One cooperative launch for the whole sweep (not yet run on a GPU when written).
+    {LaunchMode::Persistent, KernelMode::Auto},
+    {LaunchMode::Persistent, KernelMode::WarpPerState},
 };
 
 // Runs everywhere: what the build says of itself agrees with the configuration and the device.

@@ -6,8 +6,10 @@
 namespace gfnrl {
 
 enum class LaunchMode {
-  Graph,    ///< capture the whole sweep once as a CUDA graph and replay it (default)
-  PerLevel  ///< one kernel launch per level, every time (launch-bound on deep DAGs)
+  Graph,      ///< capture the whole sweep once as a CUDA graph and replay it (default)
+  PerLevel,   ///< one kernel launch per level, every time (launch-bound on deep DAGs)
+  Persistent  ///< one cooperative launch, a grid-wide barrier between levels (not yet measured
+              ///< on a GPU: opt-in until a measured rule chooses it)
 };
 enum class KernelMode {
   Auto,            ///< warp per state on levels whose maximum degree exceeds 16, else thread
