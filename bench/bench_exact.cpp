@@ -1,9 +1,9 @@
 // gfnrl-bench-exact: soft value iteration and exact marginals on hypergrids from 10^3 to 10^7
 // states, CPU and CUDA, per-level launches vs the replayed CUDA graph vs one persistent
-// cooperative launch per sweep (CUDA only: "pers ms"). Prints states, edges, the bytes the
-// minimal algorithm moves, the median time, and the achieved GB/s of the fastest path; on the CPU
-// also as a percentage of the host's own read+write bandwidth (a triad over 576 MB, measured
-// first).
+// cooperative launch per sweep (CUDA only: "pers ms"), and soft values with block-cooperative
+// edge writes (CUDA only: "coal ms"). Prints states, edges, the bytes the minimal algorithm
+// moves, the median time, and the achieved GB/s of the fastest path; on the CPU also as a
+// percentage of the host's own read+write bandwidth (a triad over 576 MB, measured first).
 //
 // Minimal traffic (float32 tables, int32 state ids, int64 offsets, each array touched once):
 //   soft VI:   per state offsets, log R, V, exit Q, exit log pi (24 B); per edge child index,
@@ -105,10 +105,10 @@ int main(int argc, char** argv) {
   }
 
   if (!json)
-    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
+    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
                 "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
-                "pers ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms", "GB/s",
-                "%bw", "eval ms");
+                "pers ms", "coal ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms",
+                "GB/s", "%bw", "eval ms");
   for (const Size& z : grid) {
     const HypergridConfig cfg{z.d, z.h};
     try {
@@ -140,12 +140,15 @@ int main(int argc, char** argv) {
       const double m_level_s = median_seconds(b, repeats, [&] { m_level.run(); });
       const double m_graph_s = median_seconds(b, repeats, [&] { m_graph.run(); });
       // The third path, one cooperative launch per sweep: CUDA only (the CPU has one path).
-      double sv_pers_s = NAN, m_pers_s = NAN;
+      // And soft values' block-cooperative edge writes, replayed from a graph.
+      double sv_pers_s = NAN, m_pers_s = NAN, sv_coal_s = NAN;
       if (b == Backend::Cuda) {
-        SoftValueOptions persistent;
+        SoftValueOptions persistent, coalesced;
         persistent.sweep.launch = LaunchMode::Persistent;
-        SoftValueSolver sv_pers(dag, &pb, persistent);
+        coalesced.sweep.kernel = KernelMode::CoalescedWrites;
+        SoftValueSolver sv_pers(dag, &pb, persistent), sv_coal(dag, &pb, coalesced);
         sv_pers_s = median_seconds(b, repeats, [&] { sv_pers.run(); });
+        sv_coal_s = median_seconds(b, repeats, [&] { sv_coal.run(); });
         MarginalSolver m_pers(dag, pf, SweepOptions{LaunchMode::Persistent});
         m_pers_s = median_seconds(b, repeats, [&] { m_pers.run(); });
       }
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
       const double sv_bytes = 24.0 * n + 20.0 * e,
                    m_bytes = 20.0 * n + (wide_edge_ids(e) ? 20.0 : 16.0) * e;
       // The best of the paths (fmin: the persistent one is NaN on the CPU).
-      const double sv_best = std::fmin(std::min(sv_level_s, sv_graph_s), sv_pers_s),
+      const double sv_best = std::fmin(std::fmin(std::min(sv_level_s, sv_graph_s), sv_pers_s), sv_coal_s),
                    m_best = std::fmin(std::min(m_level_s, m_graph_s), m_pers_s);
       const double sv_gbps = sv_bytes / sv_best * 1e-9, m_gbps = m_bytes / m_best * 1e-9;
       const bool cpu = b == Backend::Cpu;
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
                          {"soft_vi_per_level_s", sv_level_s},
                          {"soft_vi_graph_s", sv_graph_s},
                          {"soft_vi_persistent_s", std::isnan(sv_pers_s) ? nlohmann::json() : nlohmann::json(sv_pers_s)},
+                         {"soft_vi_coalesced_s", std::isnan(sv_coal_s) ? nlohmann::json() : nlohmann::json(sv_coal_s)},
                          {"soft_vi_gbps", sv_gbps},
                          {"marginals_bytes", m_bytes},
                          {"marginals_per_level_s", m_level_s},
@@ -196,10 +200,10 @@ int main(int argc, char** argv) {
         auto pct = [](double v) {
           return std::isnan(v) ? std::string("-") : std::to_string(int(v + 0.5)) + "%";
         };
-        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.3f %8.1f %5s | %9.2f %9.3f %9.3f %8.3f %8.1f %5s | %8.3f\n",
+        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.3f %8.3f %8.1f %5s | %9.2f %9.3f %9.3f %8.3f %8.1f %5s | %8.3f\n",
                     (std::to_string(z.d) + "x" + std::to_string(z.h)).c_str(), backend_name(b),
                     (long long)n, (long long)e, dag.num_levels(), sv_bytes * 1e-6,
-                    sv_level_s * 1e3, sv_graph_s * 1e3, sv_pers_s * 1e3, sv_gbps,
+                    sv_level_s * 1e3, sv_graph_s * 1e3, sv_pers_s * 1e3, sv_coal_s * 1e3, sv_gbps,
                     pct(sv_pct).c_str(), m_bytes * 1e-6, m_level_s * 1e3, m_graph_s * 1e3,
                     m_pers_s * 1e3, m_gbps, pct(m_pct).c_str(), eval_s * 1e3);
         std::fflush(stdout);

@@ -47,9 +47,11 @@ inline unsigned grid_for(int64_t threads) {
   return static_cast<unsigned>((threads + kBlock - 1) / kBlock);
 }
 
-/// Warp per state when asked, or (Auto) when the level's maximum degree exceeds 16.
+/// Warp per state when asked, or (Auto, CoalescedWrites) when the level's maximum degree
+/// exceeds 16.
 inline bool use_warp(KernelMode m, int32_t max_degree) {
-  return m == KernelMode::WarpPerState || (m == KernelMode::Auto && max_degree > 16);
+  return m == KernelMode::WarpPerState ||
+         ((m == KernelMode::Auto || m == KernelMode::CoalescedWrites) && max_degree > 16);
 }
 
 /// Launches one level [begin, end) with a warp per state or a thread per state; both kernels

@@ -16,6 +16,46 @@ __global__ void soft_values_thread(SoftValueArgs a, int32_t begin, int32_t end) 
   if (s < end) soft_value_state(a, s);
 }
 
+// V(s) with the same additions in the same order as soft_value_state (the exit, then the
+// children in CSR order), so the same bits.
+__device__ float soft_state_value(const SoftValueArgs& a, int32_t s, float lmu) {
+  LseAcc<float> acc;
+  acc.add(a.dag.log_reward[s] + log_base_exit(a, s, lmu));
+  for (int64_t e = a.dag.child_offsets[s]; e < a.dag.child_offsets[s + 1]; ++e)
+    acc.add(soft_edge_q(a, e) + log_base_edge(a, e, lmu));
+  return acc.value();
+}
+
+// KernelMode::CoalescedWrites: a thread per state computes V, then the block writes Q and log pi
+// of its 256 states' edges, which are contiguous in CSR order, edge e by thread e mod 256 (the
+// thread kernel's stores stride by each state's degree across a warp). An edge's state is the
+// last of the block's states whose first edge is <= e (states without children share their
+// offset with the next one).
+__global__ void soft_values_block_writes(SoftValueArgs a, int32_t begin, int32_t end) {
+  __shared__ float value[kBlock], lmu[kBlock];
+  __shared__ int64_t first_edge[kBlock + 1];
+  const int32_t first = begin + static_cast<int32_t>(blockIdx.x) * kBlock;
+  const int32_t count = end - first < kBlock ? end - first : kBlock;
+  const int t = threadIdx.x;
+  if (t < count) {
+    const int32_t s = first + t;
+    lmu[t] = log_base(a, s);
+    value[t] = soft_state_value(a, s, lmu[t]);
+    soft_write_state(a, s, value[t], lmu[t]);
+    first_edge[t] = a.dag.child_offsets[s];
+  }
+  if (t == 0) first_edge[count] = a.dag.child_offsets[first + count];
+  __syncthreads();
+  for (int64_t e = first_edge[0] + t; e < first_edge[count]; e += kBlock) {
+    int lo = 0, hi = count - 1;
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (first_edge[mid] <= e) lo = mid; else hi = mid - 1;
+    }
+    soft_write_edge(a, e, value[lo], lmu[lo]);
+  }
+}
+
 // State s by the 32 lanes of a warp (every lane calls it).
 __device__ void soft_value_warp_state(const SoftValueArgs& a, int32_t s, int lane) {
   const int64_t b = a.dag.child_offsets[s], e_end = a.dag.child_offsets[s + 1];
@@ -52,9 +92,11 @@ void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& 
     run_persistent(dag, deg, opt.kernel, graph, args, SoftValueOp{}, true);
     return;
   }
+  auto* thread_kernel = opt.kernel == KernelMode::CoalescedWrites ? soft_values_block_writes
+                                                                  : soft_values_thread;
   run_sweep(opt.launch, graph, [&](cudaStream_t st) {
     for (int32_t l = dag.num_levels() - 1; l >= 0; --l)
-      launch_level(use_warp(opt.kernel, deg[l]), soft_values_thread, soft_values_warp, args, lv[l],
+      launch_level(use_warp(opt.kernel, deg[l]), thread_kernel, soft_values_warp, args, lv[l],
                    lv[l + 1], st);
   });
 }

@@ -58,9 +58,12 @@ const SweepOptions kModes[] = {
     {LaunchMode::Graph, KernelMode::Auto},
     {LaunchMode::PerLevel, KernelMode::ThreadPerState},
     {LaunchMode::Graph, KernelMode::WarpPerState},
-    // One cooperative launch for the whole sweep (not yet run on a GPU when written).
+    // Written without a device (not yet run when added): one cooperative launch for the whole
+    // sweep, and soft values' block-cooperative edge writes.
     {LaunchMode::Persistent, KernelMode::Auto},
     {LaunchMode::Persistent, KernelMode::WarpPerState},
+    {LaunchMode::Graph, KernelMode::CoalescedWrites},
+    {LaunchMode::PerLevel, KernelMode::CoalescedWrites},
 };
 
 // Runs everywhere: what the build says of itself agrees with the configuration and the device.

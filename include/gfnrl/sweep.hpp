@@ -14,7 +14,11 @@ enum class LaunchMode {
 enum class KernelMode {
   Auto,            ///< warp per state on levels whose maximum degree exceeds 16, else thread
   ThreadPerState,  ///< force one thread per state
-  WarpPerState     ///< force one warp per state
+  WarpPerState,    ///< force one warp per state
+  /// As Auto, but soft values' thread-per-state levels write Q and log pi block-cooperatively
+  /// (consecutive threads, consecutive edges: coalesced stores) after each thread has its
+  /// state's V (not yet measured on a GPU: opt-in until it is)
+  CoalescedWrites
 };
 struct SweepOptions {
   LaunchMode launch = LaunchMode::Graph;
