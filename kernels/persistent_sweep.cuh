@@ -3,12 +3,13 @@
 // for it, else a thread), and waits at a grid-wide barrier before the next level. Deep, narrow
 // DAGs (4-D H=32: 125 levels of ~8,000 states) spend ~4-5 us per level in launch gaps even when
 // replayed from a graph; a barrier costs ~1-2 us on an H100 (predicted 4x32 0.48 -> ~0.25 ms,
-// docs/PERF_NOTES.md). Compiled; not yet run on a GPU, so not chosen by KernelMode::Auto or by
+// docs/PERF_NOTES.md). Written without a device and not yet run on one, so never chosen by
 // default: LaunchMode::Graph stays the default until a measured rule picks between them.
 #pragma once
 #include <cooperative_groups.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gfnrl/dag.hpp"
@@ -79,6 +80,9 @@ void launch_persistent(const Args& args, const Op& op, const PersistentLevels& p
   GFNRL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kBlock, 0));
   const int64_t wanted = (p.widest + kBlock - 1) / kBlock;
   const int64_t resident = int64_t(per_sm) * sms;
+  if (resident < 1)
+    throw CudaError("the persistent sweep's kernel cannot keep one block of " +
+                    std::to_string(kBlock) + " threads resident on " + device_description());
   const unsigned grid = static_cast<unsigned>(wanted < resident ? (wanted > 0 ? wanted : 1) : resident);
   Args a = args;
   Op o = op;
