@@ -8,12 +8,6 @@
 namespace gfnrl::detail::cuda {
 
 namespace {
-template <class R>
-__global__ void forward_thread(ForwardArgsT<R> a, int32_t begin, int32_t end) {
-  const int32_t c = begin + static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (c < end) forward_state(a, c);
-}
-
 // State c by the 32 lanes of a warp (every lane calls it).
 template <class R>
 __device__ void forward_warp_state(const ForwardArgsT<R>& a, int32_t c, int lane) {
@@ -26,16 +20,9 @@ __device__ void forward_warp_state(const ForwardArgsT<R>& a, int32_t c, int lane
 }
 
 template <class R>
-__global__ void forward_warp(ForwardArgsT<R> a, int32_t begin, int32_t end) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int32_t c = begin + static_cast<int32_t>(t / kWarp);
-  if (c >= end) return;  // uniform across the warp
-  forward_warp_state(a, c, threadIdx.x % kWarp);
-}
-
 struct ForwardOp {
-  __device__ void state(const ForwardArgs& a, int32_t c) const { forward_state(a, c); }
-  __device__ void warp_state(const ForwardArgs& a, int32_t c, int lane) const {
+  __device__ void state(const ForwardArgsT<R>& a, int32_t c) const { forward_state(a, c); }
+  __device__ void warp_state(const ForwardArgsT<R>& a, int32_t c, int lane) const {
     forward_warp_state(a, c, lane);
   }
 };
@@ -53,15 +40,16 @@ void forward_levels(const Dag& dag, const ForwardArgsT<R>& args, KernelMode kern
   const auto& lv = dag.level_offsets();
   const auto& deg = dag.level_max_in_degree();
   for (int32_t l = 0; l < dag.num_levels(); ++l)
-    launch_level(use_warp(kernel, deg[l]), forward_thread<R>, forward_warp<R>, args, lv[l],
-                 lv[l + 1], st);
+    launch_level(use_warp(kernel, deg[l]), thread_level_kernel<ForwardArgsT<R>, ForwardOp<R>>,
+                 warp_level_kernel<ForwardArgsT<R>, ForwardOp<R>>, args, lv[l], lv[l + 1], st);
 }
 }  // namespace
 
 void forward_sweep(const Dag& dag, const ForwardArgs& args, const SweepOptions& opt,
                    SweepGraphPtr& graph) {
   if (opt.launch == LaunchMode::Persistent) {  // parents first: first level first
-    run_persistent(dag, dag.level_max_in_degree(), opt.kernel, graph, args, ForwardOp{}, false);
+    run_persistent(dag, dag.level_max_in_degree(), opt.kernel, graph, args, ForwardOp<float>{},
+                   false);
     return;
   }
   run_sweep(opt.launch, graph, [&](cudaStream_t st) { forward_levels(dag, args, opt.kernel, st); });

@@ -68,6 +68,22 @@ void launch_level(bool warp, void (*thread_kernel)(Args, int32_t, int32_t),
   GFNRL_CUDA_CHECK_LAUNCH();
 }
 
+/// One level [begin, end) of a sweep whose per-state math is Op's: `Op{}.state(a, s)` with a
+/// thread per state, `Op{}.warp_state(a, s, lane)` with a warp per state (the same Op runs the
+/// persistent sweep, persistent_sweep.cuh).
+template <class Args, class Op>
+__global__ void thread_level_kernel(Args a, int32_t begin, int32_t end) {
+  const int32_t s = begin + static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (s < end) Op{}.state(a, s);
+}
+template <class Args, class Op>
+__global__ void warp_level_kernel(Args a, int32_t begin, int32_t end) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t s = begin + static_cast<int32_t>(t / kWarp);
+  if (s >= end) return;  // uniform across the warp
+  Op{}.warp_state(a, s, static_cast<int>(threadIdx.x % kWarp));
+}
+
 /// Runs `launch_all(stream)` (which enqueues every level) directly, or captures it once into
 /// `graph` and replays it (LaunchMode::Persistent is launched by persistent_sweep.cuh instead).
 template <class LaunchAll>

@@ -3,7 +3,9 @@
 //   Q(s,e) = r(e) + V(child(e)),  V(s) = log sum_a mu(a|s) exp Q(s,a),
 //   log pi(a|s) = log mu(a|s) + Q(s,a) - V(s)
 // Thread per state on low-degree levels (the shared soft_value_state); warp per state on
-// high-degree levels (lanes stride the children, LseAcc merged across the warp).
+// high-degree levels (lanes stride the children, LseAcc merged across the warp). Opt-in, not yet
+// measured: block-cooperative edge writes (KernelMode::CoalescedWrites) and one cooperative
+// launch for every level (LaunchMode::Persistent, persistent_sweep.cuh).
 #include "ops/sweep_ops.hpp"
 #include "launch.cuh"
 #include "persistent_sweep.cuh"
@@ -11,11 +13,6 @@
 namespace gfnrl::detail::cuda {
 
 namespace {
-__global__ void soft_values_thread(SoftValueArgs a, int32_t begin, int32_t end) {
-  const int32_t s = begin + static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (s < end) soft_value_state(a, s);
-}
-
 // V(s) with the same additions in the same order as soft_value_state (the exit, then the
 // children in CSR order), so the same bits.
 __device__ float soft_state_value(const SoftValueArgs& a, int32_t s, float lmu) {
@@ -69,13 +66,6 @@ __device__ void soft_value_warp_state(const SoftValueArgs& a, int32_t s, int lan
   for (int64_t e = b + lane; e < e_end; e += kWarp) soft_write_edge(a, e, v, lmu);
 }
 
-__global__ void soft_values_warp(SoftValueArgs a, int32_t begin, int32_t end) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int32_t s = begin + static_cast<int32_t>(t / kWarp);
-  if (s >= end) return;  // uniform across the warp
-  soft_value_warp_state(a, s, threadIdx.x % kWarp);
-}
-
 struct SoftValueOp {
   __device__ void state(const SoftValueArgs& a, int32_t s) const { soft_value_state(a, s); }
   __device__ void warp_state(const SoftValueArgs& a, int32_t s, int lane) const {
@@ -92,12 +82,13 @@ void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions& 
     run_persistent(dag, deg, opt.kernel, graph, args, SoftValueOp{}, true);
     return;
   }
-  auto* thread_kernel = opt.kernel == KernelMode::CoalescedWrites ? soft_values_block_writes
-                                                                  : soft_values_thread;
+  auto* thread_kernel = opt.kernel == KernelMode::CoalescedWrites
+                            ? soft_values_block_writes
+                            : thread_level_kernel<SoftValueArgs, SoftValueOp>;
   run_sweep(opt.launch, graph, [&](cudaStream_t st) {
     for (int32_t l = dag.num_levels() - 1; l >= 0; --l)
-      launch_level(use_warp(opt.kernel, deg[l]), thread_kernel, soft_values_warp, args, lv[l],
-                   lv[l + 1], st);
+      launch_level(use_warp(opt.kernel, deg[l]), thread_kernel,
+                   warp_level_kernel<SoftValueArgs, SoftValueOp>, args, lv[l], lv[l + 1], st);
   });
 }
 
