@@ -48,6 +48,25 @@ struct Size {
   int d, h;
 };
 
+// The CUDA-only paths, opt-in until measured (NaN on the CPU, which has one path): one
+// cooperative launch per sweep, and soft values' block-cooperative edge writes from a graph.
+struct OptInPaths {
+  double soft_persistent = NAN, soft_coalesced = NAN, marginals_persistent = NAN;
+};
+OptInPaths time_opt_in_paths(const Dag& dag, const BackwardPolicy& pb, const ForwardPolicy& pf,
+                             int repeats) {
+  OptInPaths t;
+  if (dag.backend() != Backend::Cuda) return t;
+  SoftValueOptions persistent, coalesced;
+  persistent.sweep.launch = LaunchMode::Persistent;
+  coalesced.sweep.kernel = KernelMode::CoalescedWrites;
+  SoftValueSolver sv_pers(dag, &pb, persistent), sv_coal(dag, &pb, coalesced);
+  t.soft_persistent = median_seconds(Backend::Cuda, repeats, [&] { sv_pers.run(); });
+  t.soft_coalesced = median_seconds(Backend::Cuda, repeats, [&] { sv_coal.run(); });
+  MarginalSolver m_pers(dag, pf, SweepOptions{LaunchMode::Persistent});
+  t.marginals_persistent = median_seconds(Backend::Cuda, repeats, [&] { m_pers.run(); });
+  return t;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,19 +158,9 @@ int main(int argc, char** argv) {
       MarginalSolver m_level(dag, pf, SweepOptions{LaunchMode::PerLevel}), m_graph(dag, pf);
       const double m_level_s = median_seconds(b, repeats, [&] { m_level.run(); });
       const double m_graph_s = median_seconds(b, repeats, [&] { m_graph.run(); });
-      // The third path, one cooperative launch per sweep: CUDA only (the CPU has one path).
-      // And soft values' block-cooperative edge writes, replayed from a graph.
-      double sv_pers_s = NAN, m_pers_s = NAN, sv_coal_s = NAN;
-      if (b == Backend::Cuda) {
-        SoftValueOptions persistent, coalesced;
-        persistent.sweep.launch = LaunchMode::Persistent;
-        coalesced.sweep.kernel = KernelMode::CoalescedWrites;
-        SoftValueSolver sv_pers(dag, &pb, persistent), sv_coal(dag, &pb, coalesced);
-        sv_pers_s = median_seconds(b, repeats, [&] { sv_pers.run(); });
-        sv_coal_s = median_seconds(b, repeats, [&] { sv_coal.run(); });
-        MarginalSolver m_pers(dag, pf, SweepOptions{LaunchMode::Persistent});
-        m_pers_s = median_seconds(b, repeats, [&] { m_pers.run(); });
-      }
+      const OptInPaths opt_in = time_opt_in_paths(dag, pb, pf, repeats);
+      const double sv_pers_s = opt_in.soft_persistent, sv_coal_s = opt_in.soft_coalesced,
+                   m_pers_s = opt_in.marginals_persistent;
       const double log_z = log_partition(dag);
       double tv = 0;
       const double eval_s = median_seconds(b, repeats, [&] {
