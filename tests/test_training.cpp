@@ -401,6 +401,51 @@ TEST(TrainerCallback, EvaluatesAtTheStartEveryKStepsAndAtTheEnd) {
   EXPECT_THROW(t.train(10, 0, nullptr), InputError);
 }
 
+// last_batch() holds walks of the DAG: from s0, each action an edge of the state it is taken at
+// (or, last, the exit of a terminating state), each next state that edge's child; checked
+// against the DAG's own arrays. Empty before the first step and with the exact gradient.
+TEST(TrainerLastBatch, HoldsTheSampledTrajectoriesAsWalksOfTheDag) {
+  const Dag dag = build_dag(random_dag_spec(30, 4, 12), Backend::Cpu);
+  const DagArrays h = dag.to_host();
+  const int32_t E = dag.num_edges();
+  TrainConfig c;
+  c.runs = 3;
+  c.batch = 7;
+  c.epsilon = {0.3f};
+  Trainer t(dag, nullptr, c);
+  EXPECT_TRUE(t.last_batch().lengths.empty());
+  for (int step = 0; step < 3; ++step) t.step();
+  const SampledBatch b = t.last_batch();
+  ASSERT_EQ(b.runs, 3);
+  ASSERT_EQ(b.batch, 7);
+  ASSERT_EQ(b.max_len, dag.num_levels());
+  ASSERT_EQ(b.lengths.size(), 21u);
+  std::set<int32_t> exits;
+  for (std::size_t k = 0; k < b.lengths.size(); ++k) {
+    const int32_t len = b.lengths[k];
+    ASSERT_GE(len, 1);
+    ASSERT_LE(len, b.max_len);
+    const std::size_t base = k * b.max_len;
+    EXPECT_EQ(b.states[base], 0) << "trajectory " << k << " starts at s0";
+    for (int32_t i = 0; i + 1 < len; ++i) {
+      const int32_t s = b.states[base + i], a = b.actions[base + i];
+      ASSERT_GE(a, h.child_offsets[s]) << "trajectory " << k << " step " << i;
+      ASSERT_LT(a, h.child_offsets[s + 1]) << "trajectory " << k << " step " << i;
+      EXPECT_EQ(b.states[base + i + 1], h.child_index[a]);
+    }
+    const int32_t x = b.states[base + len - 1];
+    EXPECT_EQ(b.actions[base + len - 1], E + x) << "trajectory " << k << " ends with x's exit";
+    EXPECT_TRUE(std::isfinite(h.log_reward[x])) << "state " << x << " terminates";
+    exits.insert(x);
+  }
+  EXPECT_GT(exits.size(), 2u) << "21 trajectories with exploration reach several states";
+  TrainConfig exact;
+  exact.exact_gradient = true;
+  Trainer e(dag, nullptr, exact);
+  e.step();
+  EXPECT_TRUE(e.last_batch().lengths.empty());
+}
+
 TEST(TrainerMemory, RefusesATableThatDoesNotFitBeforeAllocating) {
   const Dag dag = small_grid(Backend::Cpu);
   TrainConfig c;

@@ -352,4 +352,17 @@ std::vector<double> Trainer::last_backward_loss() const {
 
 std::vector<float> Trainer::parameters() const { return st_->tables.params.to_host(); }
 
+SampledBatch Trainer::last_batch() const {
+  SampledBatch out;
+  if (steps_ == 0 || config_.exact_gradient) return out;
+  const training::Trajectories& t = st_->batch;
+  out.runs = config_.runs;
+  out.batch = t.batch;
+  out.max_len = t.max_len;
+  out.states = t.states.to_host();
+  out.actions = t.actions.to_host();
+  out.lengths = t.lengths.to_host();
+  return out;
+}
+
 }  // namespace gfnrl

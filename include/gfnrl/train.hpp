@@ -242,6 +242,15 @@ inline bool evaluation_due(int64_t done, int64_t steps, int64_t eval_every) {
   return done == 0 || done == steps || done % eval_every == 0;
 }
 
+/// The trajectories a training step sampled, copied to the host: trajectory m of run r takes
+/// lengths[r * batch + m] actions (the last an exit), from states[(r * batch + m) * max_len + t]
+/// with action ids actions[...] (edge ids, or E + s for the exit of s; positions past the length
+/// are unspecified).
+struct SampledBatch {
+  int32_t runs = 0, batch = 0, max_len = 0;
+  std::vector<int32_t> states, actions, lengths;
+};
+
 class Trainer {
  public:
   /// `correction` is the backward policy of the losses and the DQN reward correction, or nullptr
@@ -300,6 +309,9 @@ class Trainer {
   BackwardPolicy backward_policy(int32_t run) const;
   /// Every run's table, [runs x entries], copied to the host (for tests and checkpoints).
   std::vector<float> parameters() const;
+  /// The trajectories the last step sampled (empty before the first step, and with the exact
+  /// gradient, which samples none).
+  SampledBatch last_batch() const;
   static std::size_t estimate_bytes(const Dag& dag, const TrainConfig& config);
 
   const TrainConfig& config() const { return config_; }
