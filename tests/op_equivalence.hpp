@@ -63,6 +63,38 @@ struct Side {
   DagView view(const DagTwin& d) const { return dag(d).view(); }
 };
 
+/// Uniform floats in [lo, hi).
+inline std::vector<float> uniform_floats(std::size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+/// Per-run replay buffers on both sides (3 runs; capacity 23 unless given; 9 samples per run).
+struct Replay {
+  int32_t runs = 3, capacity = 23, samples = 9;
+  Twin<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
+  Twin<float> priority, max_priority;
+  Twin<double> cumsum;
+  Twin<int64_t> inserted;
+  bool prioritized = false;
+
+  detail::ReplayArgs args(const Side& s) {
+    detail::ReplayArgs b{};
+    b.runs = runs;
+    b.capacity = capacity;
+    b.slot_state = s(slot_state);
+    b.slot_action = s(slot_action);
+    b.priority = prioritized ? s(priority) : nullptr;
+    b.cumsum = s(cumsum);
+    b.inserted = s(inserted);
+    b.max_priority = s(max_priority);
+    return b;  // no kept block sums: the CPU sums every block at each sample
+  }
+};
+
 /// Every output is held to the reference bit for bit on the CPU twin, within kAtomicTol per row on
 /// CUDA; ints always exactly.
 class OpEquivalence : public ::testing::TestWithParam<Backend> {
@@ -83,6 +115,32 @@ class OpEquivalence : public ::testing::TestWithParam<Backend> {
   }
   DagTwin dag_twin(const std::string& name, const Dag& cpu) const {
     return {name, cpu, cpu.to(dev())};
+  }
+
+  /// Random slot contents and priorities, `inserted` transitions per run so far (against a
+  /// capacity of 23: 5 is part-filled, 23 full, 40 or 100 wrapped).
+  Replay replay(bool prioritized, const std::vector<int64_t>& inserted,
+                int32_t capacity = 23) const {
+    Replay r;
+    r.prioritized = prioritized;
+    r.capacity = capacity;
+    const std::size_t slots = std::size_t(r.runs) * r.capacity, k = std::size_t(r.runs) * r.samples;
+    std::mt19937 rng(9);
+    std::vector<int32_t> st(slots), ac(slots);
+    for (std::size_t i = 0; i < slots; ++i) {
+      st[i] = static_cast<int32_t>(rng() % 1000);
+      ac[i] = static_cast<int32_t>(rng() % 1000);
+    }
+    r.slot_state = twin(st);
+    r.slot_action = twin(ac);
+    r.sample_slot = filled<int32_t>(k, -1);
+    r.sample_state = filled<int32_t>(k, -1);
+    r.sample_action = filled<int32_t>(k, -1);
+    r.priority = twin(uniform_floats(slots, 0.01f, 2.0f, 10));
+    r.max_priority = twin<float>({1.0f, 2.5f, 0.7f});
+    r.cumsum = filled<double>(slots, 0.0);
+    r.inserted = twin(inserted);
+    return r;
   }
 
   /// f(side) for the reference (one CPU thread), then for the backend under test (the CPU twin:
@@ -173,14 +231,6 @@ inline bool all_terminate(const Dag& d) {
   return true;
 }
 
-/// Uniform floats in [lo, hi).
-inline std::vector<float> uniform_floats(std::size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 /// The smallest distance of the uniform `u` to any cumulative sum of the probabilities `p` (in the
 /// sampler's order, in double): how close a draw came to picking a neighbouring action.
@@ -211,6 +261,18 @@ struct Batch {
   detail::TrajectoryBatch view(const Side& s, Twin<int32_t>& st, Twin<int32_t>& ac,
                                Twin<int32_t>& len) const {
     return {batch, max_len, s(st), s(ac), s(len)};
+  }
+  /// The same batch as a rollout's output (what the replay inserts read).
+  detail::RolloutArgs rollout(const Side& s, Twin<int32_t>& st, Twin<int32_t>& ac,
+                              Twin<int32_t>& len) const {
+    detail::RolloutArgs t{};
+    t.runs = runs;
+    t.batch = batch;
+    t.max_len = max_len;
+    t.states = s(st);
+    t.actions = s(ac);
+    t.lengths = s(len);
+    return t;
   }
 };
 

@@ -183,6 +183,22 @@ class DqnEquivalence : public LossEquivalence {
     return c;
   }
 
+  /// f(inputs, case) for every DAG and every variant it takes (energy rewards need every state
+  /// to terminate).
+  template <class F>
+  void for_each_case(F&& f) const {
+    const std::vector<Dag> dags = equivalence_dags();
+    for (std::size_t k = 0; k < dags.size(); ++k) {
+      LossInputs in = inputs(kDagNames[k], dags[k]);
+      for (int variant = 0; variant < 16; ++variant) {
+        if ((variant & 8) && !all_terminate(dags[k])) continue;
+        SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
+        DqnCase c = dqn_case(in, variant);
+        f(in, c);
+      }
+    }
+  }
+
   static detail::DqnArgs<float> dqn_args(const Side& s, LossInputs& in, DqnCase& c) {
     detail::DqnArgs<float> a{};
     set_tables(a, s, in, c.params, c.grad, c.loss);
@@ -204,62 +220,28 @@ class DqnEquivalence : public LossEquivalence {
 // SoftDQN and Munchausen TD steps, Huber or squared, with and without a reward correction, with
 // energy rewards on the hypergrid.
 TEST_P(DqnEquivalence, DqnLossIsEquivalentToCpu) {
-  const std::vector<Dag> dags = equivalence_dags();
-  for (std::size_t k = 0; k < dags.size(); ++k) {
-    LossInputs in = inputs(kDagNames[k], dags[k]);
-    for (int variant = 0; variant < 16; ++variant) {
-      if ((variant & 8) && !all_terminate(dags[k])) continue;
-      SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
-      DqnCase c = dqn_case(in, variant);
-      both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, dqn_loss, dqn_args(s, in, c)); });
-      expect_close(c.grad, "gradient", in.L.stride());
-      expect_close(c.loss, "loss", 1);
-      expect_close(c.abs_td, "|TD error|", DqnCase::kSamples);
-    }
-  }
+  for_each_case([&](LossInputs& in, DqnCase& c) {
+    both([&](const Side& s) { GFNRL_BACKEND_CALL(s.backend, dqn_loss, dqn_args(s, in, c)); });
+    expect_close(c.grad, "gradient", in.L.stride());
+    expect_close(c.loss, "loss", 1);
+    expect_close(c.abs_td, "|TD error|", DqnCase::kSamples);
+  });
 }
 
 // The reference rule: a batch, once inserted (into rings of 40 slots, one wrapping), gets
 // priorities from its own TD errors.
 TEST_P(DqnEquivalence, ReplayPrioritizeNewIsEquivalentToCpu) {
-  const std::vector<Dag> dags = equivalence_dags();
-  for (std::size_t k = 0; k < dags.size(); ++k) {
-    LossInputs in = inputs(kDagNames[k], dags[k]);
-    for (int variant = 0; variant < 16; ++variant) {
-      if ((variant & 8) && !all_terminate(dags[k])) continue;
-      SCOPED_TRACE(std::string(kDagNames[k]) + ": variant " + std::to_string(variant));
-      DqnCase c = dqn_case(in, variant);
-      const int32_t capacity = 40;
-      const std::size_t slots = std::size_t(in.runs) * capacity;
-      Twin<int32_t> slot_state = filled<int32_t>(slots, 0), slot_action = filled<int32_t>(slots, 0);
-      Twin<float> priority = filled<float>(slots, 1.0f);
-      Twin<float> max_priority = twin<float>({1.0f, 3.0f, 0.5f});
-      Twin<double> cumsum = filled<double>(slots, 0.0);
-      Twin<int64_t> inserted = twin<int64_t>({0, 30, 77});
-      both([&](const Side& s) {
-        detail::ReplayArgs b{};
-        b.runs = in.runs;
-        b.capacity = capacity;
-        b.slot_state = s(slot_state);
-        b.slot_action = s(slot_action);
-        b.priority = s(priority);
-        b.cumsum = s(cumsum);
-        b.inserted = s(inserted);
-        b.max_priority = s(max_priority);
-        detail::RolloutArgs t{};
-        t.runs = in.runs;
-        t.batch = in.bt.batch;
-        t.max_len = in.bt.max_len;
-        t.states = s(in.states);
-        t.actions = s(in.actions);
-        t.lengths = s(in.lengths);
-        GFNRL_BACKEND_CALL(s.backend, replay_insert, b, t);  // the rule reads the batch's slots
-        GFNRL_BACKEND_CALL(s.backend, replay_prioritize_new, b, t, dqn_args(s, in, c), 0.6f);
-      });
-      expect_close(priority, "new priorities", capacity, 1e-5);
-      expect_close(max_priority, "max priority", 1, 1e-5);
-    }
-  }
+  for_each_case([&](LossInputs& in, DqnCase& c) {
+    Replay rp = replay(true, {0, 30, 77}, 40);  // empty, wrapping with this batch, wrapped
+    both([&](const Side& s) {
+      const detail::ReplayArgs b = rp.args(s);
+      const detail::RolloutArgs t = in.bt.rollout(s, in.states, in.actions, in.lengths);
+      GFNRL_BACKEND_CALL(s.backend, replay_insert, b, t);  // the rule reads the batch's slots
+      GFNRL_BACKEND_CALL(s.backend, replay_prioritize_new, b, t, dqn_args(s, in, c), 0.6f);
+    });
+    expect_close(rp.priority, "new priorities", rp.capacity, 1e-5);
+    expect_close(rp.max_priority, "max priority", 1, 1e-5);
+  });
 }
 
 TEST_P(LossEquivalence, TlmLossIsEquivalentToCpu) {

@@ -199,55 +199,7 @@ TEST_P(OpEquivalence, CountReachedIsEquivalentToCpu) {
   expect_same(out, "groups reached");
 }
 
-// Replay buffers of capacity 23 for 3 runs, one empty, one part-filled, one that wraps.
-struct Replay {
-  int32_t runs = 3, capacity = 23, samples = 9;
-  Twin<int32_t> slot_state, slot_action, sample_slot, sample_state, sample_action;
-  Twin<float> priority, max_priority;
-  Twin<double> cumsum;
-  Twin<int64_t> inserted;
-  bool prioritized = false;
-
-  detail::ReplayArgs args(const Side& s) {
-    detail::ReplayArgs b{};
-    b.runs = runs;
-    b.capacity = capacity;
-    b.slot_state = s(slot_state);
-    b.slot_action = s(slot_action);
-    b.priority = prioritized ? s(priority) : nullptr;
-    b.cumsum = s(cumsum);
-    b.inserted = s(inserted);
-    b.max_priority = s(max_priority);
-    return b;  // no kept block sums: the CPU sums every block at each sample
-  }
-};
-
-class ReplayEquivalence : public OpEquivalence {
- protected:
-  /// Random slot contents and priorities; `inserted` per run (capacity 23: 5 is part-filled,
-  /// 23 full, 40 or 100 wrapped).
-  Replay replay(bool prioritized, const std::vector<int64_t>& inserted) const {
-    Replay r;
-    r.prioritized = prioritized;
-    const std::size_t slots = std::size_t(r.runs) * r.capacity, k = std::size_t(r.runs) * r.samples;
-    std::mt19937 rng(9);
-    std::vector<int32_t> st(slots), ac(slots);
-    for (std::size_t i = 0; i < slots; ++i) {
-      st[i] = static_cast<int32_t>(rng() % 1000);
-      ac[i] = static_cast<int32_t>(rng() % 1000);
-    }
-    r.slot_state = twin(st);
-    r.slot_action = twin(ac);
-    r.sample_slot = filled<int32_t>(k, -1);
-    r.sample_state = filled<int32_t>(k, -1);
-    r.sample_action = filled<int32_t>(k, -1);
-    r.priority = twin(uniform_floats(slots, 0.01f, 2.0f, 10));
-    r.max_priority = twin<float>({1.0f, 2.5f, 0.7f});
-    r.cumsum = filled<double>(slots, 0.0);
-    r.inserted = twin(inserted);
-    return r;
-  }
-};
+class ReplayEquivalence : public OpEquivalence {};
 
 TEST_P(ReplayEquivalence, ReplayInsertIsEquivalentToCpu) {
   const Dag cpu = make_hypergrid({2, 6, 1e-3, 0.5, 2.0}, Backend::Cpu);
@@ -258,14 +210,7 @@ TEST_P(ReplayEquivalence, ReplayInsertIsEquivalentToCpu) {
     Replay rp = replay(prioritized, {0, 5, 40});
     Twin<int32_t> st = twin(bt.states), ac = twin(bt.actions), len = twin(bt.lengths);
     both([&](const Side& s) {
-      detail::RolloutArgs t{};
-      t.runs = bt.runs;
-      t.batch = bt.batch;
-      t.max_len = bt.max_len;
-      t.states = s(st);
-      t.actions = s(ac);
-      t.lengths = s(len);
-      GFNRL_BACKEND_CALL(s.backend, replay_insert, rp.args(s), t);
+      GFNRL_BACKEND_CALL(s.backend, replay_insert, rp.args(s), bt.rollout(s, st, ac, len));
     });
     expect_same(rp.slot_state, "slot states");
     expect_same(rp.slot_action, "slot actions");
