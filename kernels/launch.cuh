@@ -19,6 +19,7 @@ struct PersistentLevels {
   const uint8_t* warp = nullptr;
   int32_t num_levels = 0;
   int64_t widest = 0;  // the most threads any level asks for
+  unsigned grid = 0;    // blocks of the cooperative launch (persistent_grid)
 };
 
 /// Owner of an instantiated graph (the opaque type of sweep.hpp), or of a persistent sweep's

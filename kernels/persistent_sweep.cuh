@@ -63,13 +63,11 @@ inline PersistentLevels persistent_levels(const Dag& dag, const std::vector<int3
   return p;
 }
 
-/// One cooperative launch of the whole sweep, with as many blocks as can be resident at once (no
-/// more than the widest level uses). Throws the CUDA error where the device cannot launch
-/// cooperatively.
+/// As many blocks as can be resident at once, and no more than the widest level uses; asked of
+/// the device once per solver (the queries cost microseconds, the sweep itself a few hundred).
+/// Throws where the device cannot launch cooperatively.
 template <class Args, class Op>
-void launch_persistent(const Args& args, const Op& op, const PersistentLevels& p, bool last_first,
-                       cudaStream_t st) {
-  auto* kernel = persistent_levels_kernel<Args, Op>;
+unsigned persistent_grid(int64_t widest) {
   int device = 0, sms = 0, cooperative = 0, per_sm = 0;
   GFNRL_CUDA_CHECK(cudaGetDevice(&device));
   GFNRL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
@@ -77,13 +75,20 @@ void launch_persistent(const Args& args, const Op& op, const PersistentLevels& p
   if (!cooperative)
     throw CudaError("the persistent sweep (LaunchMode::Persistent) needs cooperative launch, "
                     "which " + device_description() + " does not support; use Graph or PerLevel");
-  GFNRL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kBlock, 0));
-  const int64_t wanted = (p.widest + kBlock - 1) / kBlock;
+  GFNRL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &per_sm, persistent_levels_kernel<Args, Op>, kBlock, 0));
   const int64_t resident = int64_t(per_sm) * sms;
   if (resident < 1)
     throw CudaError("the persistent sweep's kernel cannot keep one block of " +
                     std::to_string(kBlock) + " threads resident on " + device_description());
-  const unsigned grid = static_cast<unsigned>(wanted < resident ? (wanted > 0 ? wanted : 1) : resident);
+  const int64_t wanted = (widest + kBlock - 1) / kBlock;
+  return static_cast<unsigned>(wanted < resident ? (wanted > 0 ? wanted : 1) : resident);
+}
+
+/// One cooperative launch of the whole sweep on `p.grid` blocks.
+template <class Args, class Op>
+void launch_persistent(const Args& args, const Op& op, const PersistentLevels& p, bool last_first,
+                       cudaStream_t st) {
   Args a = args;
   Op o = op;
   const int32_t* offsets = p.offsets;
@@ -91,8 +96,9 @@ void launch_persistent(const Args& args, const Op& op, const PersistentLevels& p
   int32_t levels = p.num_levels;
   bool order = last_first;
   void* params[] = {&a, &o, &offsets, &warp, &levels, &order};
-  GFNRL_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), dim3(grid),
-                                               dim3(kBlock), params, 0, st));
+  GFNRL_CUDA_CHECK(cudaLaunchCooperativeKernel(
+      reinterpret_cast<void*>(persistent_levels_kernel<Args, Op>), dim3(p.grid), dim3(kBlock),
+      params, 0, st));
 }
 
 /// A solver's persistent sweep: the level table is made at its first run and kept in `graph`.
@@ -100,7 +106,10 @@ template <class Args, class Op>
 void run_persistent(const Dag& dag, const std::vector<int32_t>& max_degree, KernelMode mode,
                     SweepGraphPtr& graph, const Args& args, const Op& op, bool last_first) {
   if (!graph) graph = std::make_shared<SweepGraph>();
-  if (!graph->levels.mem) graph->levels = persistent_levels(dag, max_degree, mode);
+  if (!graph->levels.mem) {
+    graph->levels = persistent_levels(dag, max_degree, mode);
+    graph->levels.grid = persistent_grid<Args, Op>(graph->levels.widest);
+  }
   launch_persistent(args, op, graph->levels, last_first, library_stream());
 }
 
