@@ -92,6 +92,39 @@ TEST(Cli, HypergridRegionRules) {
       << other_env.err;
 }
 
+// Integer options take decimal digits only, in range: CLI11 alone reads "0x10" as 16, "010" as 8
+// (octal), " 5" as 5 and saturates 10^23 to 2^63 - 1. Every case exits 2 naming the option, before
+// any work (a huge --steps would time out).
+TEST(Cli, IntegerOptionsTakeDecimalDigitsOnly) {
+  const std::string train = "train --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet --out /dev/null";
+  const std::vector<std::string> options = {
+      "--runs", "--batch", "--eval-every", "--snapshot-every", "--epsilon-decay-steps",
+      "--temperature-decay-steps", "--lr-warmup", "--lr-cosine", "--ndim", "--height", "--seed",
+      "--jobs"};
+  for (const std::string& opt : options)
+    for (const char* bad : {"0x10", "' 5'", "010", "99999999999999999999999", "+5", "5x", "1e3"}) {
+      const std::string args = train + " " + opt + " " + bad;
+      const Result r = run(args, "timeout 20");
+      EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+      EXPECT_NE(r.err.find(opt), std::string::npos) << args << "\n" << r.err;
+    }
+  for (const std::string& args : {std::string("tune --seeds 0x2 --steps 100000000 --out /dev/null --best /dev/null"),
+                                  std::string("solve --ndim 0x2"), std::string("study --runs 0x2 --out /dev/null")}) {
+    const Result r = run(args + " --backend cpu --quiet", "timeout 20");
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("is not a whole decimal number"), std::string::npos) << args << "\n" << r.err;
+  }
+  // A control byte in a value is shown escaped, and a long value cut, in a one-line message.
+  const Result r = run(train + " --runs \"$(printf '1\\033[2J')\"");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.find('\033'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\\x1b"), std::string::npos) << r.err;
+  const Result long_value = run(train + " --batch " + std::string(500, '7'));
+  EXPECT_EQ(long_value.code, 2);
+  EXPECT_LT(long_value.err.size(), 300u) << long_value.err;
+  EXPECT_NE(long_value.err.find("(500 characters)"), std::string::npos) << long_value.err;
+}
+
 TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
   // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
   const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());

@@ -73,7 +73,7 @@ TEST_F(CliOutputs, SymlinkKeepsItsLinkAndItsTargetGetsTheFile) {
   ASSERT_EQ(run("convert --ndim 2 --height 3 --quiet --out " + path("grid-link.txt")).code, 0);
   EXPECT_TRUE(is_symlink(path("grid-link.txt")));
   EXPECT_EQ(slurp(path("grid.txt")).rfind("gfnrl-dag 1", 0), 0u);
-  EXPECT_EQ(listing().find(".tmp-"), std::string::npos) << listing();
+  EXPECT_EQ(listing().find(".gfnrl-tmp-"), std::string::npos) << listing();
 }
 
 TEST_F(CliOutputs, SpecialFilesAreWrittenInPlaceNotReplaced) {
@@ -109,7 +109,7 @@ TEST_F(CliOutputs, SpecialFilesAreWrittenInPlaceNotReplaced) {
   struct stat st {};
   ASSERT_EQ(::stat("/dev/null", &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
-  EXPECT_EQ(listing().find(".tmp-"), std::string::npos) << listing();
+  EXPECT_EQ(listing().find(".gfnrl-tmp-"), std::string::npos) << listing();
 }
 
 TEST_F(CliOutputs, ReplacingAFileKeepsItsPermissions) {
@@ -173,39 +173,61 @@ TEST_F(CliOutputs, AFailedCommandLeavesNoOutputFile) {
   EXPECT_EQ(listing(), "");
 }
 
-// Starts the CLI directly (default signal dispositions, no shell), waits until its temporary
-// output exists, sends `sig`, and returns the wait status.
-int interrupt_training(const std::string& out, int sig) {
+// True when process `pid` holds an open file under `dir` (its output's temporary, named or not:
+// an O_TMPFILE file shows in /proc as "DIR/#INODE (deleted)").
+bool holds_file_in(pid_t pid, const std::string& dir) {
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  FILE* p = popen(("ls '" + fds + "' 2>/dev/null").c_str(), "r");
+  char name[64];
+  bool found = false;
+  while (!found && fgets(name, sizeof name, p)) {
+    std::string fd(name);
+    fd.erase(fd.find_last_not_of('\n') + 1);
+    char target[4096];
+    const ssize_t n = ::readlink((fds + "/" + fd).c_str(), target, sizeof target - 1);
+    found = n > 0 && std::string(target, static_cast<std::size_t>(n)).rfind(dir + "/", 0) == 0;
+  }
+  pclose(p);
+  return found;
+}
+
+// Starts the CLI directly (default signal dispositions, no shell, `env` set), waits until it has
+// opened its output, sends `sig` mid-run, and returns the wait status.
+int interrupt_training(const std::string& dir, const std::string& out, int sig,
+                       const char* env = nullptr) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, SIG_DFL);
+    if (env != nullptr) ::putenv(const_cast<char*>(env));
     ::execl(GFNRL_CLI_PATH, "gfnrl", "train", "--ndim", "2", "--height", "8", "--steps",
             "100000000", "--eval-every", "5", "--backend", "cpu", "--quiet", "--out", out.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  const std::string tmp = out + ".tmp-" + std::to_string(pid);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  // Wait for the temporary and a few evaluation rows, so the signal lands mid-run.
-  while (std::chrono::steady_clock::now() < deadline) {
-    struct stat st {};
-    if (::stat(tmp.c_str(), &st) == 0 && st.st_size > 0) break;
+  while (std::chrono::steady_clock::now() < deadline && !holds_file_in(pid, dir))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a few evaluations in
   ::kill(pid, sig);
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
 }
 
+// INT, TERM and HUP remove a named temporary (the fallback where the file system has no
+// O_TMPFILE, forced here); KILL cannot be caught, and leaves nothing because the default
+// temporary has no name.
 TEST_F(CliOutputs, SignalsRemoveTemporariesAndExitWithTheSignal) {
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-    const int status = interrupt_training(path("curve.csv"), sig);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "signal " << sig << ": status " << status;
-    EXPECT_EQ(WTERMSIG(status), sig);  // a shell reports 128 + sig: 130, 143, 129
-    EXPECT_EQ(listing(), "") << "after signal " << sig;
-  }
+  for (const char* env : {"GFNRL_NAMED_TEMPORARIES=1", "GFNRL_NAMED_TEMPORARIES=0"})
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      const int status = interrupt_training(dir_, path("curve.csv"), sig, env);
+      ASSERT_TRUE(WIFSIGNALED(status)) << "signal " << sig << ": status " << status;
+      EXPECT_EQ(WTERMSIG(status), sig);  // a shell reports 128 + sig: 130, 143, 129
+      EXPECT_EQ(listing(), "") << "after signal " << sig << " with " << env;
+    }
+  const int status = interrupt_training(dir_, path("curve.csv"), SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(listing(), "") << "after SIGKILL";
   // Through a shell, as a user sees it: `timeout` sends SIGTERM, the shell reports 124 for it;
   // the command's own status is 143 (128 + 15).
   const std::string cmd = "sh -c '" GFNRL_CLI_PATH
@@ -218,6 +240,127 @@ TEST_F(CliOutputs, SignalsRemoveTemporariesAndExitWithTheSignal) {
   pclose(p);
   EXPECT_EQ(std::string(buf), "143\n");
   EXPECT_EQ(listing(), "");
+}
+
+// One file spelled two ways is one output, whether it exists yet or not: a relative name and a
+// path through a subdirectory's "..", a hard link, and study --tune's STEM-tune.csv as a symlink
+// to STEM.csv. Refused before any work, and an existing file is left as it was.
+TEST_F(CliOutputs, OneFileSpelledTwoWaysIsRefusedBeforeAnyWork) {
+  const std::string train = "train --ndim 2 --height 6 --steps 100000000 --backend cpu --quiet";
+  ASSERT_EQ(::mkdir(path("sub").c_str(), 0755), 0);
+  // Relative spellings, from inside the directory (the CLI runs with dir_ as its cwd).
+  const std::string cd = "cd '" + dir_ + "' && ";
+  for (const std::string& args :
+       {std::string(train + " --out d.csv --save-policy ./sub/../d.csv"),
+        train + " --out d.csv --save-policy " + dir_ + "/d.csv",
+        std::string("tune --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet --out t.csv --best ./t.csv")}) {
+    const Result r = run(args, cd + "timeout 20");
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("is the same file as"), std::string::npos) << args << "\n" << r.err;
+    EXPECT_EQ(listing(), "sub\n") << args;
+  }
+  // An existing file, and a hard link to it: refused, the file unchanged.
+  {
+    std::ofstream(path("keep.csv")) << "mine\n";
+  }
+  ASSERT_EQ(::link(path("keep.csv").c_str(), path("hard.csv").c_str()), 0);
+  for (const std::string& args :
+       {std::string(train + " --out keep.csv --save-policy hard.csv"),
+        std::string("tune --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet --out keep.csv --best ./keep.csv")}) {
+    const Result r = run(args, cd + "timeout 20");
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(slurp(path("keep.csv")), "mine\n") << args;
+  }
+  // study --tune: its tune CSV is a symlink to the study's CSV.
+  ASSERT_EQ(::symlink("S.csv", path("S-tune.csv").c_str()), 0);
+  const Result r = run("study --tune --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet "
+                       "--out S.csv", cd + "timeout 20");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("the tune's CSV 'S-tune.csv' is the same file as --out"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(exists(path("S.csv")));
+}
+
+// study --tune writes three files or none: an unwritable --out is refused before the tune, and a
+// study whose CSV cannot be written after the tune leaves no tune files either.
+TEST_F(CliOutputs, StudyTuneWritesAllThreeFilesOrNone) {
+  ASSERT_EQ(::mkdir(path("x.csv").c_str(), 0755), 0);
+  const std::string study = "study --tune --ndim 2 --height 4 --runs 1 --tune-lr 0.01 "
+                            "--tune-epsilon 0 --backend cpu --quiet --algos tb";
+  Result r = run(study + " --steps 100000000 --out " + path("x.csv"), "timeout 20");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(listing(), "x.csv\n");
+  // A FIFO whose reader has gone (SIGPIPE ignored, so the write fails with EPIPE): the study's
+  // CSV fails at the end, after the tune has finished.
+  ASSERT_EQ(::mkfifo(path("f.csv").c_str(), 0644), 0);
+  r = run(study + " --steps 50 --out " + path("f.csv") + " & (exec 3<" + path("f.csv") +
+              "); wait $!; }", "trap '' PIPE; {");
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("write failed"), std::string::npos) << r.err;
+  EXPECT_EQ(listing(), "f.csv\nx.csv\n") << "tune files left by a failed study";
+  // And all three when it succeeds.
+  r = run(study + " --steps 50 --out " + path("ok.csv"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(listing(), "f.csv\nok-tune.csv\nok-tune.json\nok.csv\nx.csv\n");
+}
+
+// A FIFO with a reader gets the whole CSV and the command succeeds (nothing seeks on the pipe).
+TEST_F(CliOutputs, AFifoWithAReaderGetsTheWholeFileAndExitZero) {
+  ASSERT_EQ(::mkfifo(path("f.csv").c_str(), 0644), 0);
+  const Result r = run(std::string(kTrain) + " --out " + path("f.csv") + " & cat " +
+                       path("f.csv") + " > " + path("got.csv") + "; wait $!; }", "{");
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(run(std::string(kTrain) + " --out " + path("file.csv")).code, 0);
+  const auto got = read_csv(path("got.csv")), want = read_csv(path("file.csv"));
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)  // all but the seconds column
+    EXPECT_EQ(std::vector<std::string>(got[i].begin(), got[i].end() - 1),
+              std::vector<std::string>(want[i].begin(), want[i].end() - 1)) << "row " << i;
+}
+
+// What is printed must arrive: stdout on a full device or closed is a failure (exit 1), and a
+// closed stdout is not taken over by an output file.
+TEST_F(CliOutputs, AFailedWriteToStdoutIsAFailure) {
+  const std::string solve = "solve --ndim 2 --height 4 --backend cpu --quiet --json";
+  Result r = run(solve + " > /dev/full");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write to standard output"), std::string::npos) << r.err;
+  r = run(solve + " >&-");
+  EXPECT_EQ(r.code, 1) << r.err;
+  r = run(std::string(kTrain) + " --json --out " + path("c.csv") + " >&-");
+  EXPECT_EQ(r.code, 1) << r.err;
+  ASSERT_EQ(run(std::string(kTrain) + " --out " + path("want.csv")).code, 0);
+  const auto rows = read_csv(path("c.csv"));
+  ASSERT_EQ(rows.size(), read_csv(path("want.csv")).size()) << "the JSON went into the CSV";
+  for (const auto& row : rows) EXPECT_NE(row[0].front(), '{') << "the JSON went into the CSV";
+}
+
+// Names up to the file system's limit (255 bytes) work: the temporary's name does not grow
+// with the output's.
+TEST_F(CliOutputs, LongOutputNamesWork) {
+  const std::string name = std::string(251, 'a') + ".csv";
+  const Result r = run(std::string(kTrain) + " --out " + path(name));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(listing(), name + "\n");
+}
+
+// Replacing another user's file keeps its owner and group (as root: chown'd back; others cannot
+// replace such a file in a directory of their own without taking it over, so it is overwritten
+// in place).
+TEST_F(CliOutputs, ReplacingAnotherUsersFileKeepsItsOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file of another user";
+  {
+    std::ofstream(path("theirs.csv")) << "old\n";
+  }
+  ASSERT_EQ(::chown(path("theirs.csv").c_str(), 4242, 4343), 0);
+  const Result r = run(std::string(kTrain) + " --out " + path("theirs.csv"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(path("theirs.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4242u);
+  EXPECT_EQ(st.st_gid, 4343u);
+  EXPECT_EQ(slurp(path("theirs.csv")).rfind("algo,", 0), 0u);
 }
 
 }  // namespace

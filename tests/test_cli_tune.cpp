@@ -298,7 +298,7 @@ TEST(CliTune, BadGridsExitTwoWithOneLineAndNoFile) {
   }
   const Result same = run("tune --out " + out + " --best " + out + " " + kGrid);
   EXPECT_EQ(same.code, 2);
-  EXPECT_NE(same.err.find("name the same file"), std::string::npos) << same.err;
+  EXPECT_NE(same.err.find("is the same file as --out"), std::string::npos) << same.err;
 }
 
 }  // namespace

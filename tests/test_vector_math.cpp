@@ -48,6 +48,18 @@ TEST(VectorMath, ExpIsWithinTwoPointFiveEMinus7RelativeOfDouble) {
   EXPECT_EQ(vexp(100.0f), std::numeric_limits<float>::infinity());
 }
 
+// A NaN argument (a diverged table) gives NaN, without converting NaN to an integer on the way
+// (undefined behaviour, reported by UBSan as a negative left shift before the clamp took NaN in).
+TEST(VectorMath, ExpOfNanIsNanAndDefined) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(vexp(nan)));
+  EXPECT_TRUE(std::isnan(vexp(-nan)));
+  EXPECT_TRUE(std::isnan(vexp_d(std::numeric_limits<double>::quiet_NaN())));
+  EXPECT_EQ(vexp_d(-std::numeric_limits<double>::infinity()), 0.0);
+  EXPECT_EQ(vexp_d(std::numeric_limits<double>::infinity()), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(vexp(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+}
+
 TEST(VectorMath, LogIsWithinOnePointFiveEMinus7OfDoubleScaledByItsSize) {
   double worst = 0;
   float at = 0;

@@ -62,7 +62,8 @@ inline int32_t float_to_bits(float f) {
 /// |r|^8/8! < 2.2e-9).
 GFNRL_CPU_INLINE float vexp(float x) {
   constexpr float kLow = -87.33f, kHigh = 88.72f;
-  const float xc = x < kLow ? kLow : (x > kHigh ? kHigh : x);
+  // NaN takes kLow here (no float-to-int conversion of NaN below) and comes back as NaN at the end.
+  const float xc = !(x >= kLow) ? kLow : (x > kHigh ? kHigh : x);
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float n = (xc * 1.44269504088896341f + kRound) - kRound;
   const float r = (xc - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
@@ -74,7 +75,9 @@ GFNRL_CPU_INLINE float vexp(float x) {
   const float y = p * bits_to_float((half + 127) << 23) * bits_to_float((ni - half + 127) << 23);
   // Selects between constants only: a select of a computed value would stay a branch (GCC does
   // not speculate floating-point arithmetic) and the loop would not vectorise.
-  return y * (x < kLow ? 0.0f : (x > kHigh ? std::numeric_limits<float>::infinity() : 1.0f));
+  return y * (x < kLow ? 0.0f
+                       : (x > kHigh ? std::numeric_limits<float>::infinity()
+                                    : (x == x ? 1.0f : std::numeric_limits<float>::quiet_NaN())));
 }
 
 /// log(x) = e ln 2 + log m with x = 2^e m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s),
@@ -111,7 +114,7 @@ inline int64_t double_to_bits(double d) {
 /// bits, so n ln2_hi is exact), exp(r) by its Taylor series to r^13 (truncation < 5e-18).
 GFNRL_CPU_INLINE double vexp_d(double x) {
   constexpr double kLow = -708.39, kHigh = 709.78;
-  const double xc = x < kLow ? kLow : (x > kHigh ? kHigh : x);
+  const double xc = !(x >= kLow) ? kLow : (x > kHigh ? kHigh : x);  // NaN: as in vexp
   constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
   const double n = (xc * 1.4426950408889634 + kRound) - kRound;
   const double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
@@ -133,7 +136,9 @@ GFNRL_CPU_INLINE double vexp_d(double x) {
   const int64_t ni = static_cast<int64_t>(n), half = ni >> 1;
   const double y =
       p * bits_to_double((half + 1023) << 52) * bits_to_double((ni - half + 1023) << 52);
-  return y * (x < kLow ? 0.0 : (x > kHigh ? std::numeric_limits<double>::infinity() : 1.0));
+  return y * (x < kLow ? 0.0
+                       : (x > kHigh ? std::numeric_limits<double>::infinity()
+                                    : (x == x ? 1.0 : std::numeric_limits<double>::quiet_NaN())));
 }
 
 /// log(x) as vlog, in double: log m = 2 atanh(s) by its series to s^23 (truncation < 1e-18).

@@ -1,17 +1,22 @@
 /// @file output_file.hpp
 /// Output files that are never seen half-written and never destroy what is not ours.
 ///
-/// A path that names a regular file or nothing is written as `<file>.tmp-<pid>` beside it and
-/// renamed over it on commit(), keeping the old file's permission bits; a reader sees the old file
-/// or the whole new one. A symlink is followed (the link stays, its target is replaced). A special
-/// file (character device such as /dev/null, FIFO, socket) is written in place: renaming over it
-/// would replace the device node. A directory, an empty path, or a missing or unwritable parent
-/// directory is an InputError naming the path, raised by the constructor, i.e. before any work.
-/// An OutputFile destroyed without commit() removes its temporary, and
-/// remove_output_temporaries() removes every open one from a signal handler.
+/// A path that names a regular file or nothing is written to an unnamed temporary in its
+/// directory (O_TMPFILE; where the file system has none, a short-named `.gfnrl-tmp-<pid>-<n>`
+/// beside it) and linked or renamed over it on commit(), keeping the old file's permission bits
+/// and owner; a reader sees the old file or the whole new one, and a process killed even by
+/// SIGKILL leaves no temporary behind. A symlink is followed (the link stays, its target is
+/// replaced). A special file (character device such as /dev/null, FIFO, socket) is written in
+/// place: renaming over it would replace the device node. A directory, an empty path, or a
+/// missing or unwritable parent directory is an InputError naming the path, raised by the
+/// constructor, i.e. before any work. An OutputFile destroyed without commit() leaves the target
+/// untouched, and remove_output_temporaries() removes every named temporary from a signal handler.
+/// The environment variable GFNRL_NAMED_TEMPORARIES=1 makes every output take the named fallback
+/// (to test it where O_TMPFILE works).
 #pragma once
 #include <cstdint>
-#include <fstream>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,9 +33,15 @@ struct OutputTarget {
 };
 OutputTarget resolve_output(const std::string& path, const std::string& flag = "output");
 
-/// InputError when two of the (flag, path) outputs resolve to the same file, naming both flags.
-/// Empty paths (an output not requested) and special files (/dev/null) are skipped.
+/// InputError when two of the (flag, path) outputs resolve to the same file, naming both flags:
+/// the same inode, or for a file not there yet the same directory inode and name, so `d.csv`,
+/// `./sub/../d.csv`, a hard link and a symlink to it are one file. Empty paths (an output not
+/// requested) and special files (/dev/null) are skipped.
 void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+
+namespace detail {
+class FdStreamBuf;
+}
 
 class OutputFile {
  public:
@@ -42,23 +53,30 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   std::ostream& stream() { return out_; }
-  /// Flushes, closes and renames the temporary over the target. Throws InputError naming the
-  /// path (and removes the temporary) when a write failed.
+  /// Flushes, closes and links or renames the temporary over the target. Throws InputError
+  /// naming the path (and removes the temporary) when a write failed. A file owned by another
+  /// user that cannot be given back to that owner is overwritten in place instead of replaced.
   void commit();
   /// Bytes written (valid after commit()).
   uint64_t bytes() const { return bytes_; }
   const std::string& path() const { return where_.path; }
 
  private:
+  [[noreturn]] void fail(const std::string& why);
+  void place();  // the finished temporary under the target's name
   OutputTarget where_;
-  std::string tmp_;  // empty when written in place
-  int slot_ = -1;    // signal-cleanup registration
-  std::ofstream out_;
+  int fd_ = -1;
+  bool anonymous_ = false;  // an O_TMPFILE file: nameless until place()
+  std::string tmp_;         // a named temporary while one exists
+  int slot_ = -1;           // its signal-cleanup registration
+  std::unique_ptr<detail::FdStreamBuf> buf_;
+  std::ostream out_;
   uint64_t bytes_ = 0;
   bool committed_ = false;
 };
 
-/// Unlinks the temporary of every OutputFile not yet committed or destroyed. Async-signal-safe:
+/// Unlinks the named temporary of every OutputFile not yet committed or destroyed (unnamed ones
+/// vanish with the process). Async-signal-safe:
 /// call it from SIGINT / SIGTERM / SIGHUP handlers before exiting.
 void remove_output_temporaries() noexcept;
 

@@ -3,6 +3,7 @@
 #include "ranks.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <iostream>
 
 namespace gfnrl::cli {
@@ -82,6 +83,70 @@ CLI::Validator whole_number_check(uint64_t max) {
         return "";
       },
       "UINT");
+}
+
+// CLI11 reads integers with strtoll(..., 0): "0x10" is 16, "010" is 8, " 5" is 5, and a value
+// past 2^63 - 1 saturates to it. Every integer option takes decimal digits only (a '-' first where
+// the type is signed), no leading zeros, within its type's 64-bit range; narrower types are then
+// range-checked by CLI11's own conversion and the options' Range checks.
+CLI::Validator decimal_integer_check(bool is_signed) {
+  return CLI::Validator(
+      [is_signed](std::string& v) -> std::string {
+        const bool negative = is_signed && !v.empty() && v[0] == '-';
+        const std::string digits = v.substr(negative ? 1 : 0);
+        const bool ok = !digits.empty() &&
+                        digits.find_first_not_of("0123456789") == std::string::npos &&
+                        (digits.size() == 1 || digits[0] != '0');
+        const std::string shown = quoted_value(v);
+        if (!ok)
+          return "value " + shown + " is not a whole decimal number (digits only" +
+                 std::string(is_signed ? ", an optional '-' first" : "") +
+                 ", no leading zeros, blanks or 0x)";
+        bool in_range = false;
+        if (is_signed) {
+          int64_t x = 0;
+          const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+          in_range = r.ec == std::errc() && r.ptr == v.data() + v.size();
+        } else {
+          uint64_t x = 0;
+          const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+          in_range = r.ec == std::errc() && r.ptr == v.data() + v.size();
+        }
+        if (!in_range)
+          return "value " + shown + " is out of range: at most " +
+                 (is_signed ? std::to_string(INT64_MAX) : std::to_string(UINT64_MAX));
+        return "";
+      },
+      "");
+}
+
+void strict_integer_options(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    const std::string type = opt->get_type_name();
+    const auto is = [&](const std::string& name) {
+      return type.compare(0, name.size(), name) == 0 &&
+             (type.size() == name.size() || type[name.size()] == ':');
+    };
+    if (is("INT")) opt->check(decimal_integer_check(true));
+    if (is("UINT")) opt->check(decimal_integer_check(false));
+  }
+  for (CLI::App* sub : app.get_subcommands({})) strict_integer_options(*sub);
+}
+
+std::string quoted_value(const std::string& v, std::size_t max) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += v.size() > max ? "'... (" + std::to_string(v.size()) + " characters)" : "'";
+  return out;
 }
 
 }  // namespace gfnrl::cli

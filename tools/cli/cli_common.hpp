@@ -84,6 +84,15 @@ CLI::Validator input_file_check(std::vector<std::string> keywords = {});
 /// it CLI11 wraps "-1" to 2^64-1 for unsigned options and clamps overflowing values.
 CLI::Validator whole_number_check(uint64_t max);
 
+/// Adds to every integer option of `app` and its subcommands (CLI11 type INT / UINT) a check
+/// that the text is decimal digits (with '-' first for signed types), without leading zeros,
+/// within 64 bits: CLI11 alone reads "0x10" as 16, "010" as 8, " 5" as 5 and saturates overflow.
+void strict_integer_options(CLI::App& app);
+
+/// A value for an error message: quoted, control bytes as \xHH, cut after `max` characters
+/// with the length said.
+std::string quoted_value(const std::string& v, std::size_t max = 80);
+
 void register_solve(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_train(CLI::App& app);

@@ -2,6 +2,7 @@
 // (plot it with tools/plot_convergence.py). The README's main job.
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -32,7 +33,8 @@ std::pair<std::string, std::string> tune_paths(const std::string& out) {
 
 // The tune of study --tune: every learner of the study at each setting, --runs seeds per
 // setting starting at seed + 1000 (disjoint from the study's seed..seed+runs-1).
-nlohmann::json tune_first(const StudyOptions& o, const CLI::App& cmd, std::string& json_path) {
+// Its files are the caller's: committed with the study's CSV, so a failed study leaves none.
+nlohmann::json tune_first(const StudyOptions& o, const CLI::App& cmd, TuneFiles& files) {
   TuneOptions t;
   t.algos = o.algos;
   t.seeds = o.session.runs;
@@ -42,8 +44,7 @@ nlohmann::json tune_first(const StudyOptions& o, const CLI::App& cmd, std::strin
   t.session.learner.epsilon = o.tune_epsilon;
   t.session.learner.temperature = o.tune_temperature;
   std::tie(t.session.out, t.best) = tune_paths(o.session.out);
-  json_path = t.best;
-  return run_tune(t, cmd, false);
+  return run_tune(t, cmd, false, &files);
 }
 
 // What the curves were tuned on, said on stderr and in the JSON: the tune's seeds against the
@@ -112,15 +113,25 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, backward);
   nlohmann::json tuned;
   std::string tuned_path = o.tuned;
+  if (o.tune && backward)
+    throw InputError("--tune tunes one P_B per learner; it cannot be combined with --preset backward");
+  // Every output checked and opened before the tune: nothing is trained for a study that could
+  // not be written, and each file appears only when the whole study has succeeded.
+  const auto [tune_csv, tune_json] = tune_paths(so.out);
+  if (o.tune) check_distinct_outputs({{"--out", so.out}, {"the tune's CSV", tune_csv},
+                                      {"the tune's JSON", tune_json}});
+  AtomicCsv csv(so.out);
+  std::optional<TuneFiles> tune_files;
   if (o.tune) {
-    if (backward) throw InputError("--tune tunes one P_B per learner; it cannot be combined with --preset backward");
-    tuned = tune_first(o, cmd, tuned_path);
+    tune_files.emplace(tune_csv, tune_json, "the tune's CSV (--out's STEM-tune.csv)",
+                       "the tune's JSON (--out's STEM-tune.json)");
+    tuned_path = tune_json;
+    tuned = tune_first(o, cmd, *tune_files);
   } else if (!o.tuned.empty()) {
     tuned = read_tuned(o.tuned);
   }
   if (!tuned.is_null())
     for (Job& job : jobs) apply_tuned(tuned, job.label, tuned_path, job.cfg);
-  AtomicCsv csv(so.out);
   csv.line(kCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
@@ -135,6 +146,11 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers)) learners.push_back(l);
   if (!Ranks::get().root()) return 0;  // rank 0 writes every rank's rows
   csv.commit();
+  if (tune_files) {
+    tune_files->csv.commit();
+    tune_files->best.commit();
+    progress(env, "wrote " + tune_csv + " and " + tune_json + " (the tune)");
+  }
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
   if (!env.json) {
     print_table(learners);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "ranks.hpp"
@@ -103,8 +104,7 @@ TunePlan plan_tune(const TuneOptions& o, const CLI::App& cmd) {
   TunePlan p;
   p.so = o.session;
   SessionOptions& so = p.so;
-  if (o.best == so.out && o.best != "/dev/null")
-    throw InputError("--best " + o.best + " and --out " + so.out + " name the same file");
+  check_distinct_outputs({{"--out", so.out}, {"--best", o.best}});
   const TuneGrid g = parse_tune_grid(so.learner, so.learner.cfg.epsilon_decay_steps);
   // Counted before any setting is built: a batch holds at most 2^20 runs, as --runs does.
   const int64_t runs = g.size(true) * int64_t(o.seeds);
@@ -171,7 +171,8 @@ void score_tune(const TunePlan& p, const std::vector<LoopResult>& results,
 }
 }  // namespace
 
-nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool table) {
+nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool table,
+                        TuneFiles* deferred) {
   Ranks& ranks = Ranks::mutable_get();
   TuneOptions o = given;  // under MPI only rank 0 writes
   o.session.out = output_on_this_rank(o.session.out);
@@ -180,8 +181,10 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
   const SessionOptions& so = p.so;
   const EnvOptions& env = p.env;
   const int64_t runs_per_learner = p.grids.front().runs();
-  AtomicCsv csv(so.out);
-  OutputFile best_file(o.best, false, "--best");
+  std::optional<TuneFiles> own;
+  if (!deferred) own.emplace(so.out, o.best, "--out", "--best");
+  TuneFiles& files = deferred ? *deferred : *own;
+  AtomicCsv& csv = files.csv;
   csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon,epsilon_end,temperature");
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
@@ -208,9 +211,10 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
     j = nlohmann::json::parse(ranks.broadcast_from_root(ranks.root() ? j.dump() : std::string()));
     if (!ranks.root()) return j;
   }
-  best_file.stream() << j.dump(2) << '\n';
+  files.best.stream() << j.dump(2) << '\n';
+  if (deferred) return j;
   csv.commit();
-  best_file.commit();
+  files.best.commit();
   progress(env, "wrote " + so.out + " and " + o.best + " (sensitivity: python3 "
                 "tools/plot_sensitivity.py " + o.best + ")");
   return j;

@@ -1,6 +1,12 @@
 // gfnrl: command-line front end of libgfnrl_cuda.
 // Exit codes: 0 success, 2 usage errors and invalid input, 1 runtime failures (memory, CUDA).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli_common.hpp"
@@ -29,9 +35,68 @@ void install_signal_cleanup() {
 }  // namespace
 
 namespace {
+// A closed standard stream (`>&-`) is held by /dev/null opened read-only: the next file opened
+// cannot take its number (an output file would receive what is printed), and writes to it fail
+// with EBADF as they would on the closed descriptor, to be reported by check_stdout.
+void hold_closed_standard_streams() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      const int held = ::open("/dev/null", O_RDONLY);
+      if (held >= 0 && held != fd) {
+        ::dup2(held, fd);
+        ::close(held);
+      }
+    }
+}
+
+// What was printed must have arrived: a full disk or a closed stdout is a failure (exit 1), not
+// a success with the output lost.
+int check_stdout(int code) {
+  errno = 0;
+  std::cout.flush();
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || std::cout.fail();
+  if (!failed) return code;
+  const int err = errno;
+  std::cerr << "gfnrl: cannot write to standard output"
+            << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << std::endl;
+  return code != 0 ? code : 1;
+}
+}  // namespace
+
+namespace {
+// An error message as printed: control bytes (an ESC in a value) as \xHH, and any word longer than
+// 100 characters (a 100 KB value echoed back) cut to its first 60 with its length said.
+std::string printable(const std::string& text) {
+  std::string out, word;
+  const auto flush_word = [&]() {
+    if (word.size() > 100)
+      word = word.substr(0, 60) + "...(" + std::to_string(word.size()) + " characters)";
+    out += word;
+    word.clear();
+  };
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == ' ') {
+      flush_word();
+      out += ' ';
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      word += hex;
+    } else {
+      word += ch;
+    }
+  }
+  flush_word();
+  return out;
+}
+}  // namespace
+
+namespace {
 // A failure's way out: one process prints it; under MPI, before the checkpoint every rank agrees
 // on the lowest failing rank's failure (rank 0 prints it), after it the failing rank ends them all.
-int fail(int code, const std::string& text) {
+int fail(int code, const std::string& raw) {
+  const std::string text = printable(raw);
   gfnrl::cli::Ranks& ranks = gfnrl::cli::Ranks::mutable_get();
   if (!ranks.sharded()) {
     std::cerr << "gfnrl: " << text << std::endl;
@@ -47,8 +112,15 @@ int fail(int code, const std::string& text) {
 bool shards(const std::string& name) { return name == "train" || name == "study" || name == "tune"; }
 }  // namespace
 
+int run_cli(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  hold_closed_standard_streams();
   install_signal_cleanup();
+  return check_stdout(run_cli(argc, argv));
+}
+
+int run_cli(int argc, char** argv) {
   gfnrl::cli::Ranks ranks(argc, argv);
   CLI::App app{"gfnrl: exact tabular soft RL and GFlowNets on enumerated DAGs (libgfnrl_cuda " +
                std::string(GFNRL_VERSION) + ")"};
@@ -61,6 +133,7 @@ int main(int argc, char** argv) {
   gfnrl::cli::register_study(app);
   gfnrl::cli::register_tune(app);
   gfnrl::cli::register_convert(app);
+  gfnrl::cli::strict_integer_options(app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {
@@ -82,7 +155,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return ranks.root() ? app.exit(e) : 0;  // --help, --version
     return fail(2, std::string(e.what()) + " (run with --help for usage)");
   } catch (const gfnrl::cli::AgreedFailure& e) {  // another rank's failure before any work
-    if (ranks.root()) std::cerr << "gfnrl: " << e.what() << std::endl;
+    if (ranks.root()) std::cerr << "gfnrl: " << printable(e.what()) << std::endl;
     return e.code;
   } catch (const gfnrl::InputError& e) {
     return fail(2, e.what());

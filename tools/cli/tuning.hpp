@@ -65,11 +65,22 @@ struct TuneOptions {
   SessionOptions session;
 };
 
+/// The tune's two outputs (the curves' CSV and the --best JSON), opened before any work.
+struct TuneFiles {
+  TuneFiles(const std::string& csv_path, const std::string& best_path, const std::string& csv_flag,
+            const std::string& best_flag)
+      : csv(csv_path, csv_flag), best(best_path, false, best_flag) {}
+  AtomicCsv csv;
+  OutputFile best;
+};
+
 /// Trains every learner at every setting x seed (one batched Trainer per learner), writes the
 /// curves (session.out) and the JSON (best) atomically, and returns the JSON: the environment,
 /// the budget, every setting's scores and each learner's best. Prints each learner's table on
-/// stdout when `table`.
-nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table);
+/// stdout when `table`. With `deferred` (study --tune) it writes into those files and leaves
+/// committing them to the caller, so that a study that fails leaves no tune files either.
+nlohmann::json run_tune(const TuneOptions& o, const CLI::App& cmd, bool table,
+                        TuneFiles* deferred = nullptr);
 
 /// A tune JSON (gfnrl tune --best): InputError naming the file when it cannot be read or is not
 /// one.
