@@ -149,6 +149,35 @@ TEST(CliTune, StudyTunedRunsEachLearnerAtItsBestSetting) {
       << missing.err;
   EXPECT_EQ(run("study --algos tb --lr 0.1 --tuned " + best + " --out /dev/null" + common).code, 2);
   EXPECT_EQ(run("study --algos tb --temperature 2 --tuned " + best + " --out /dev/null" + common).code, 2);
+  // Whole numbers exactly: 2^64 - 1 is not -1, 9.3e18 and 2.5 are not integers, nothing may
+  // follow the JSON, seeds are two unsigned numbers in order.
+  const std::string edited = temp_path("edited.json");
+  const auto study_with = [&](const nlohmann::json& j, const std::string& tail = "") {
+    std::ofstream(edited) << j.dump() << tail;
+    return run("study --algos tb --runs 1 --tuned " + edited + " --out /dev/null" + common);
+  };
+  for (const char* bad : {"18446744073709551615", "9.3e18", "2.5", "-1", "\"20\""}) {
+    nlohmann::json j = tuned;
+    j["best"]["tb"]["epsilon_decay_steps"] = nlohmann::json::parse(bad);
+    const Result r = study_with(j);
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.err;
+    EXPECT_NE(r.err.find("tb's epsilon_decay_steps = "), std::string::npos) << bad << "\n" << r.err;
+  }
+  for (const char* bad : {"[5, 1]", "[-1, 3]", "[1.5, 3]", "7"}) {
+    nlohmann::json j = tuned;
+    j["seeds"] = nlohmann::json::parse(bad);
+    const Result r = study_with(j);
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.err;
+    EXPECT_NE(r.err.find("seeds = "), std::string::npos) << bad << "\n" << r.err;
+  }
+  nlohmann::json steps = tuned;
+  steps["steps"] = 2.5;
+  EXPECT_EQ(study_with(steps).code, 2);
+  const Result garbage = study_with(tuned, "\n{\"more\": 1}");
+  EXPECT_EQ(garbage.code, 2) << garbage.err;
+  EXPECT_NE(garbage.err.find("not JSON"), std::string::npos) << garbage.err;
+  EXPECT_EQ(study_with(tuned, "\n  \n").code, 0) << "trailing blanks are fine";
+  for (const std::string& f : {edited, best, study, temp_path("tuned_alone.csv")}) std::remove(f.c_str());
 }
 
 // The exploration schedule is tuned too: --epsilon-end (with decay steps) and --temperature are

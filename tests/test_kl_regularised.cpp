@@ -132,6 +132,24 @@ TEST(PolicyFile, RoundTripAndErrors) {
                "sum to");
   expect_error(good.substr(0, at) + "0.5\n" + good.substr(good.find('\n', at) + 1), dag,
                "must be in [-inf, 0]");
+  // The header and counts exactly: no other version spelled with a 1 in it, nothing after a
+  // count, decimal counts only, and nothing after the exits block.
+  const std::size_t body = good.find('\n') + 1;
+  for (const char* head : {"gfnrl-policy 10\n", "gfnrl-policy 1xyz\n", "gfnrl-policy 1 2\n"})
+    expect_error(head + good.substr(body), dag, ":1: expected the header 'gfnrl-policy 1'");
+  const std::size_t count_at = good.find("\nedges ") + 1, count_end = good.find('\n', count_at);
+  const std::string count = good.substr(count_at + 6, count_end - count_at - 6);
+  for (const std::string& line : {"edges " + count + " junk", "edges 0x" + count, "edges +" + count})
+    expect_error(good.substr(0, count_at) + line + good.substr(count_end), dag,
+                 "expected 'edges COUNT' (COUNT in decimal digits");
+  expect_error(good + "-0.5\n", dag, "after the exits block");
+  {
+    std::ofstream(temp_file("tail.txt")) << good << "\n# a comment\n   \n";  // blank and comments: fine
+  }
+  EXPECT_EQ(read_policy_file(temp_file("tail.txt"), dag).log_prob.to_host(), p.log_prob.to_host());
+  std::remove(temp_file("tail.txt").c_str());
+  std::remove(path.c_str());
+  std::remove(temp_file("bad.txt").c_str());
 }
 
 }  // namespace

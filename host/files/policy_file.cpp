@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "gfnrl/detail/hd.hpp"
 #include "gfnrl/error.hpp"
@@ -52,13 +53,22 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
     fail("unexpected end of file");
     return line;
   };
+  // The whitespace-separated words of a line.
+  auto words = [](const std::string& line) {
+    std::istringstream ss(line);
+    std::vector<std::string> w;
+    for (std::string t; ss >> t;) w.push_back(t);
+    return w;
+  };
+  // "KEY COUNT", exactly: COUNT in decimal digits (no 0x, no sign), nothing after it.
   auto header = [&](const std::string& key, std::size_t want, const char* what) {
-    std::istringstream ss(next());
-    std::string k;
-    long long n = -1;
-    ss >> k >> n;
-    if (k != key || n < 0) fail("expected '" + key + " COUNT'");
-    if (static_cast<std::size_t>(n) != want)
+    const std::vector<std::string> w = words(next());
+    const bool digits = w.size() == 2 && !w[1].empty() && w[1].size() <= 18 &&
+                        w[1].find_first_not_of("0123456789") == std::string::npos;
+    if (w.empty() || w[0] != key || !digits)
+      fail("expected '" + key + " COUNT' (COUNT in decimal digits, nothing after it)");
+    const auto n = std::stoull(w[1]);
+    if (n != want)
       fail("the file has " + std::to_string(n) + " " + what + "; the DAG has " +
            std::to_string(want) + " (a policy belongs to one DAG)");
   };
@@ -73,7 +83,8 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
       fail("log-probability " + detail::quote_excerpt(tok) + " must be in [-inf, 0]");
     return static_cast<float>(std::min(v, 0.0));
   };
-  if (next().find("gfnrl-policy 1") != 0) fail("expected the header 'gfnrl-policy 1'");
+  if (words(next()) != std::vector<std::string>{"gfnrl-policy", "1"})
+    fail("expected the header 'gfnrl-policy 1' (this reader knows version 1 only)");
   const DagArrays a = dag.to_host();
   std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
   header("edges", lp.size(), "edges");
@@ -84,6 +95,14 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
     if (ex[s] > -INFINITY && !(a.log_reward[s] > -INFINITY))
       fail("state " + std::to_string(s) + " does not terminate, so its exit log-probability "
            "must be -inf");
+  }
+  // Nothing after the exits block but blank lines and comments: more values mean another DAG.
+  for (std::string line; detail::read_text_line(in, line, path, line_no + 1);) {
+    ++line_no;
+    line = line.substr(0, line.find('#'));
+    if (line.find_first_not_of(" \t\r") != std::string::npos)
+      fail("unexpected " + detail::quote_excerpt(line) + " after the exits block (the file has "
+           "more lines than the DAG has states)");
   }
   for (int32_t s = 0; s < dag.num_states(); ++s) {
     detail::LseAcc<double> acc;

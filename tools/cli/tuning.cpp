@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace gfnrl::cli {
@@ -111,18 +112,44 @@ std::size_t best_setting(const nlohmann::json& settings) {
   return best;
 }
 
+namespace {
+// A whole number of a tune JSON, exactly: a JSON integer (not 2.5, not 1e19) within [lo, hi];
+// InputError naming the file and the key otherwise.
+int64_t json_whole(const nlohmann::json& v, const std::string& what, const std::string& path,
+                   int64_t lo, int64_t hi) {
+  const bool whole = v.is_number_integer();
+  const bool big = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX);
+  if (!whole || big || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    throw InputError("--tuned " + path + ": " + what + " = " + v.dump().substr(0, 40) +
+                     " is not a whole number in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]");
+  return v.get<int64_t>();
+}
+}  // namespace
+
 nlohmann::json read_tuned(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError("--tuned " + path + ": cannot be read");
   nlohmann::json j;
   try {
-    in >> j;
+    // The whole file is one JSON value: parse() refuses anything after it.
+    j = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
   } catch (const nlohmann::json::exception& e) {
     throw InputError("--tuned " + path + ": not JSON (" + e.what() + ")");
   }
   if (!j.is_object() || j.value("command", "") != "tune" || !j.contains("best") ||
       !j["best"].is_object())
     throw InputError("--tuned " + path + ": not a gfnrl tune result (write one with gfnrl tune --best)");
+  // What study reads besides the settings: the budget and the seeds, as whole numbers.
+  if (j.contains("steps")) json_whole(j["steps"], "steps", path, 0, INT64_MAX);
+  if (j.contains("seeds")) {
+    const nlohmann::json& seeds = j["seeds"];
+    if (!seeds.is_array() || seeds.size() != 2 || !seeds[0].is_number_unsigned() ||
+        !seeds[1].is_number_unsigned() || seeds[0].get<uint64_t>() > seeds[1].get<uint64_t>())
+      throw InputError("--tuned " + path + ": seeds = " + seeds.dump().substr(0, 60) +
+                       " is not [FIRST, LAST], two whole numbers in [0, 18446744073709551615] "
+                       "with FIRST <= LAST");
+  }
   return j;
 }
 
@@ -143,10 +170,12 @@ void apply_tuned(const nlohmann::json& tuned, const std::string& label, const st
     // The schedule, in tunes that record it (older ones tuned epsilon alone: left as given).
     if (s.contains("epsilon_end")) {
       cfg.epsilon_end = {s["epsilon_end"].get<float>()};
-      cfg.epsilon_decay_steps = s.at("epsilon_decay_steps").get<int64_t>();
+      cfg.epsilon_decay_steps =
+          json_whole(s.at("epsilon_decay_steps"), label + "'s epsilon_decay_steps", path, 0, INT64_MAX);
       cfg.temperature = {s.at("temperature").get<float>()};
       cfg.temperature_end = {s.at("temperature_end").get<float>()};
-      cfg.temperature_decay_steps = s.at("temperature_decay_steps").get<int64_t>();
+      cfg.temperature_decay_steps = json_whole(s.at("temperature_decay_steps"),
+                                               label + "'s temperature_decay_steps", path, 0, INT64_MAX);
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError("--tuned " + path + ": " + label + "'s setting is malformed (" + e.what() + ")");
