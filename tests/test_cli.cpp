@@ -125,6 +125,22 @@ TEST(Cli, IntegerOptionsTakeDecimalDigitsOnly) {
   EXPECT_NE(long_value.err.find("(500 characters)"), std::string::npos) << long_value.err;
 }
 
+// OMP_NUM_THREADS=100000 used to crash every subcommand in libgomp (a stack per thread): the
+// CPU backend asks for at most 4 x the hardware threads, and says so.
+TEST(Cli, AHugeOmpNumThreadsIsCappedNotACrash) {
+  const std::string out = temp_path("omp_cap.csv");
+  for (const std::string& args :
+       {std::string("solve --ndim 4 --height 12 --backend cpu --quiet"),
+        "train --ndim 2 --height 8 --steps 20 --runs 4 --backend cpu --quiet --out " + out,
+        "study --steps 20 --backend cpu --quiet --out " + out}) {
+    const Result r = run(args, "OMP_NUM_THREADS=100000 timeout 60");
+    EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("asks for more threads than the"), std::string::npos) << r.err;
+  }
+  std::remove(out.c_str());
+  EXPECT_EQ(run("solve --ndim 2 --height 4 --backend cpu --quiet", "OMP_NUM_THREADS=1").err, "");
+}
+
 TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
   // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
   const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());

@@ -10,7 +10,7 @@ namespace gfnrl::detail::cpu {
 void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffers& out) {
   const int64_t codes = e.num_codes;
   std::vector<int32_t> level(codes);  // -1: not a state
-#pragma omp parallel for schedule(dynamic, 4096)
+#pragma omp parallel for schedule(dynamic, 4096) num_threads(::gfnrl::cpu_threads())
   for (int64_t c = 0; c < codes; ++c) level[c] = env_valid(e, c) ? env_level(e, c) : -1;
   std::vector<int32_t> offsets(max_level + 2, 0);
   for (int64_t c = 0; c < codes; ++c)
@@ -30,7 +30,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   out.arrays.parent_offsets = Array<int64_t>(Backend::Cpu, n + 1);
   int64_t* co = out.arrays.child_offsets.data();
   int64_t* po = out.arrays.parent_offsets.data();
-#pragma omp parallel for schedule(dynamic, 1024)
+#pragma omp parallel for schedule(dynamic, 1024) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) {
     int32_t o, in;
     enumerated_degrees(e, order[i], &o, &in);
@@ -53,7 +53,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
                          out.arrays.parent_index.data(),
                          out.arrays.write_view().parent_edge,
                          out.arrays.log_reward.data()};
-#pragma omp parallel for schedule(dynamic, 1024)
+#pragma omp parallel for schedule(dynamic, 1024) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) enumerated_fill_state(i, f);
 }
 

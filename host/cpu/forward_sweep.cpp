@@ -116,7 +116,7 @@ void forward_block(const ForwardArgs& a, int32_t c0, int32_t c1, ForwardScratch&
 template <class Scratch, class Block>
 void forward_levels(const Dag& dag, Block block) {
   const auto& lv = dag.level_offsets();
-#pragma omp parallel if (dag.num_states() > kParallelStates)
+#pragma omp parallel if (dag.num_states() > kParallelStates) num_threads(::gfnrl::cpu_threads())
   {
     Scratch scratch;
     for (int32_t l = 0; l < dag.num_levels(); ++l) {
@@ -144,7 +144,7 @@ void path_counts(const Dag& dag, const PathCountArgs& args) {
 }
 
 void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
-#pragma omp parallel for schedule(static) if (d.num_states > 4096)
+#pragma omp parallel for schedule(static) if (d.num_states > 4096) num_threads(::gfnrl::cpu_threads())
   for (int32_t s = 0; s < d.num_states; ++s) uniform_forward_state(d, s, log_prob, exit_log_prob);
 }
 

@@ -33,12 +33,12 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
   int64_t* order = out.label.data();
   for (int32_t code = 0; code < n; ++code) order[start[level[code]]++] = code;
   std::vector<int32_t> rank(n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) rank[order[i]] = i;
   // Degrees -> offsets.
   int64_t* co = out.child_offsets.data();
   int64_t* po = out.parent_offsets.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) {
     int32_t o, in;
     hypergrid_degrees(order[i], g, &o, &in);
@@ -59,7 +59,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
                         out.parent_index.data(),
                         out.write_view().parent_edge,
                         out.log_reward.data()};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) hypergrid_fill_state(i, f);
 }
 

@@ -30,7 +30,7 @@ template <class Acc, class Chunk, class Merge>
 Acc chunked_reduce(std::size_t n, Chunk chunk, Merge merge) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<Acc> part(chunks);
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(static) if (chunks > 1) num_threads(::gfnrl::cpu_threads())
   for (std::size_t c = 0; c < chunks; ++c)
     part[c] = chunk(c * kChunk, std::min(n, (c + 1) * kChunk));
   Acc total{};
@@ -161,7 +161,7 @@ double log_sum_exp(const float* x, std::size_t n) {
 
 float max_value(const float* x, std::size_t n) {
   float m = -INFINITY;
-#pragma omp parallel for reduction(max : m) if (n >= (1u << 16))
+#pragma omp parallel for reduction(max : m) if (n >= (1u << 16)) num_threads(::gfnrl::cpu_threads())
   for (std::size_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
 }
@@ -185,7 +185,7 @@ bool any_nan_or_inf(const float* __restrict x, std::size_t begin, std::size_t en
 
 void exp_to_double(const float* x, std::size_t n, double* p) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 4)
+#pragma omp parallel for schedule(static) if (chunks > 4) num_threads(::gfnrl::cpu_threads())
   for (std::size_t c = 0; c < chunks; ++c)
     exp_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), p);
 }

@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <utility>
+
+#include "gfnrl/backend.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -120,7 +122,7 @@ inline std::pair<int32_t, int32_t> thread_share(int32_t begin, int32_t end) {
 template <class Scratch, class Fn>
 void for_run_blocks(const OpScope& op, int32_t runs, int32_t num_states, int32_t block, Fn fn) {
   const int64_t blocks = (num_states + block - 1) / block;
-#pragma omp parallel if (op.parallel(runs * blocks))
+#pragma omp parallel if (op.parallel(runs * blocks)) num_threads(::gfnrl::cpu_threads())
   {
     Scratch scratch;
 #pragma omp for schedule(static)

@@ -10,7 +10,7 @@ namespace gfnrl::detail::cpu {
 
 void replay_insert(const ReplayArgs& b, const RolloutArgs& t) {
   const OpScope op(CpuOp::ReplayInsert, int64_t(b.runs) * t.batch * t.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < b.runs; ++r) {
     int64_t total = 0;
     for (int32_t m = 0; m < t.batch; ++m) total += t.lengths[int64_t(r) * t.batch + m];
@@ -124,7 +124,7 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
                        : b.block_sum ? b.capacity / kBlock + samples * 4
                                      : b.capacity / 4;
   const OpScope op(CpuOp::ReplaySample, int64_t(b.runs) * (scan + samples));
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < b.runs; ++r) {
     if (!b.priority) {
       for (int32_t i = 0; i < samples; ++i)
@@ -148,7 +148,7 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
                               const float* abs_td, float exponent, bool huber) {
   const OpScope op(CpuOp::ReplayPriorities, int64_t(b.runs) * samples);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < b.runs; ++r)
     for (int32_t i = 0; i < samples; ++i) {
       const int64_t k = int64_t(r) * samples + i;
@@ -161,7 +161,7 @@ void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_
 void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t, const DqnArgs<float>& a,
                            float exponent) {
   const OpScope op(CpuOp::DqnLoss, int64_t(b.runs) * t.batch * t.max_len);  // a TD error each
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < b.runs; ++r)
     detail::replay_prioritize_new(b, a, t.lengths, t.batch, r, exponent);
 }

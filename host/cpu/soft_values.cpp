@@ -203,7 +203,7 @@ bool soft_block_slots(const SoftValueArgs& a, int32_t s0, int32_t s1, SlotScratc
 
 void soft_values(const Dag& dag, const SoftValueArgs& args, const SweepOptions&, SweepGraphPtr&) {
   const auto& lv = dag.level_offsets();
-#pragma omp parallel if (dag.num_states() > kParallelStates)
+#pragma omp parallel if (dag.num_states() > kParallelStates) num_threads(::gfnrl::cpu_threads())
   {
     SoftScratch scratch;
     SlotScratch slots;

@@ -11,7 +11,7 @@ namespace gfnrl::detail::cpu {
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
   const OpScope op(CpuOp::TrajectoryLoss, int64_t(a.runs) * a.batch * a.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < a.runs; ++r) {
     if (kind == LossKind::ZVar) {
       detail::zvar_run(a, r);
@@ -23,7 +23,7 @@ void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
 
 void dqn_loss(const DqnArgs<float>& a) {
   const OpScope op(CpuOp::DqnLoss, int64_t(a.runs) * a.samples);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < a.runs; ++r)
     for (int32_t i = 0; i < a.samples; ++i) dqn_sample(a, r, i);
 }
@@ -92,7 +92,7 @@ void backward_log_probs(const DagView& d, const float* theta, int32_t runs, floa
 void backward_log_probs_visited(const DagView& d, const float* theta, int32_t runs,
                                 const TrajectoryBatch& batch, float* log_pb) {
   const OpScope op(CpuOp::PolicySoftmax, int64_t(runs) * batch.batch * batch.max_len);
-#pragma omp parallel if (op.parallel(runs))
+#pragma omp parallel if (op.parallel(runs)) num_threads(::gfnrl::cpu_threads())
   {
     BackwardScratch w;
 #pragma omp for schedule(static)
@@ -110,14 +110,14 @@ void backward_log_probs_visited(const DagView& d, const float* theta, int32_t ru
 
 void tlm_loss(const TlmArgs<float>& a) {
   const OpScope op(CpuOp::PolicyGradient, int64_t(a.runs) * a.batch * a.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < a.runs; ++r)
     for (int32_t m = 0; m < a.batch; ++m) tlm_trajectory(a, r, m);
 }
 
 void pg_loss(const PgArgs<float>& a) {
   const OpScope op(CpuOp::PolicyGradient, int64_t(a.runs) * a.batch * a.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < a.runs; ++r) {
     for (int32_t m = 0; m < a.batch; ++m) pg_trajectory_cost(a, r, m);
     for (int32_t m = 0; m < a.batch; ++m) pg_trajectory(a, r, m);
@@ -130,7 +130,7 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
     for (int32_t l = 0; l < dag.num_levels(); ++l) {
       const int64_t n = int64_t(a.runs) * (lv[l + 1] - lv[l]);
       const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel())
+#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
       for (int64_t i = 0; i < n; ++i) {
         const int32_t w = lv[l + 1] - lv[l];
         pg_prefix_state(a, static_cast<int32_t>(i / w), lv[l] + static_cast<int32_t>(i % w));
@@ -139,7 +139,7 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
   for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {  // children first
     const int64_t n = int64_t(a.runs) * (lv[l + 1] - lv[l]);
     const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel())
+#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
     for (int64_t i = 0; i < n; ++i) {
       const int32_t w = lv[l + 1] - lv[l];
       pg_value_state(a, static_cast<int32_t>(i / w), lv[l] + static_cast<int32_t>(i % w));
@@ -147,7 +147,7 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
   }
   const int64_t n = int64_t(a.runs) * a.dag.num_states;
   const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel())
+#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
   for (int64_t i = 0; i < n; ++i)
     pg_exact_grad_state(a, static_cast<int32_t>(i / a.dag.num_states),
                         static_cast<int32_t>(i % a.dag.num_states));
@@ -156,7 +156,7 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
 void backward_rollout(const BackwardRolloutArgs& a) {
   const int64_t n = int64_t(a.runs) * a.batch;
   const OpScope op(CpuOp::BackwardRollout, n * a.max_len);
-#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n))
+#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n)) num_threads(::gfnrl::cpu_threads())
   for (int64_t i = 0; i < n; ++i)
     backward_rollout_trajectory(a, static_cast<int32_t>(i / a.batch),
                                 static_cast<int32_t>(i % a.batch));
@@ -164,7 +164,7 @@ void backward_rollout(const BackwardRolloutArgs& a) {
 
 void coupled_loss(const CoupledArgs<float>& a) {
   const OpScope op(CpuOp::PolicyGradient, int64_t(a.runs) * a.batch * a.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs))
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < a.runs; ++r) {
     for (int32_t m = 0; m < a.batch; ++m) coupled_trajectory_cost(a, r, m);
     for (int32_t m = 0; m < a.batch; ++m) coupled_trajectory(a, r, m);

@@ -86,7 +86,7 @@ void log_z_estimates(const DagView& d, const TableLayout& L, const float* params
 void rollout(const RolloutArgs& a) {
   const int64_t n = int64_t(a.runs) * a.batch;
   const OpScope op(CpuOp::Rollout, n * a.max_len);
-#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n))
+#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n)) num_threads(::gfnrl::cpu_threads())
   for (int64_t i = 0; i < n; ++i)
     rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
 }
@@ -94,7 +94,7 @@ void rollout(const RolloutArgs& a) {
 void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states, const int32_t* states,
                    const int32_t* group, int32_t k, int32_t* out) {
   const OpScope op(CpuOp::Fill, int64_t(runs) * k);  // one lookup per state and run
-#pragma omp parallel for schedule(static) if (op.parallel(runs))
+#pragma omp parallel for schedule(static) if (op.parallel(runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < runs; ++r)
     out[r] = reached_groups(reached + int64_t(r) * num_states, states, group, k);
 }

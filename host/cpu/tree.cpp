@@ -24,7 +24,7 @@ std::vector<int32_t> build_tree(TreeLevel t, int32_t num_states) {
       throw std::logic_error("tree unrolling: more states than the path count " +
                              std::to_string(num_states));
     t.first_child = first.data();
-#pragma omp parallel for schedule(static) if (m > 4096)
+#pragma omp parallel for schedule(static) if (m > 4096) num_threads(::gfnrl::cpu_threads())
     for (int32_t i = 0; i < m; ++i) tree_fill_state(i, t);
     t.begin = t.end;
     t.end += static_cast<int32_t>(created);

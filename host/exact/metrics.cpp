@@ -26,7 +26,7 @@ std::size_t first_nan_or_inf(const float* v, std::size_t n) {
   constexpr std::size_t kChunk = 1 << 16;
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::size_t first = chunks;
-#pragma omp parallel for reduction(min : first) if (chunks > 1)
+#pragma omp parallel for reduction(min : first) if (chunks > 1) num_threads(::gfnrl::cpu_threads())
   for (std::size_t c = 0; c < chunks; ++c)
     if (detail::cpu::any_nan_or_inf(v, c * kChunk, std::min(n, (c + 1) * kChunk)))
       first = std::min(first, c);

@@ -279,7 +279,7 @@ std::vector<double> Trainer::spearman(const Array<float>* log_target_weight) con
   std::vector<double> out(config_.runs);
   // Runs in parallel: each sorts its own copy (spearman_correlation throws only on sizes,
   // checked above).
-#pragma omp parallel for schedule(dynamic, 1) if (config_.runs > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (config_.runs > 1) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < config_.runs; ++r)
     out[r] = spearman_correlation(
         std::vector<float>(all.begin() + r * N, all.begin() + (r + 1) * N), target);

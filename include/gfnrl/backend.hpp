@@ -30,6 +30,13 @@ const std::vector<std::string>& backend_names();
 Backend parse_backend(const std::string& name);
 const char* backend_name(Backend b);
 
+/// The threads each parallel loop of the CPU backend uses: OpenMP's count for the calling thread
+/// (OMP_NUM_THREADS, omp_set_num_threads), at most cpu_thread_cap(); 1 without OpenMP.
+int cpu_threads();
+/// 4 x the hardware threads: the most the CPU backend asks of OpenMP. A larger request
+/// (OMP_NUM_THREADS=100000) would only crash OpenMP creating the threads' stacks.
+int cpu_thread_cap();
+
 /// Waits for all queued work of the backend (no-op on the CPU).
 void synchronize(Backend b);
 

@@ -30,13 +30,7 @@ NB_MODULE(_gfnrl, m) {
   m.def("backend_names", &backend_names, "the backend names: cpu, cuda, auto");
   m.def("environment_names", &environment_names, "the generated environments' names");
   // study(jobs=...): each worker thread gives its own OpenMP loops its share of the cores.
-  m.def("_max_threads", [] {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-  });
+  m.def("_max_threads", [] { return cpu_threads(); });
   m.def("_set_thread_share", [](int threads) {
     if (threads < 1) throw InputError("threads = " + std::to_string(threads) + " must be >= 1");
 #ifdef _OPENMP

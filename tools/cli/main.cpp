@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -93,6 +94,19 @@ std::string printable(const std::string& text) {
 }  // namespace
 
 namespace {
+// OMP_NUM_THREADS past the cap (cpu_thread_cap): said once, on stderr, before any work.
+void note_thread_cap(bool root) {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env == nullptr || !root) return;
+  const long long asked = std::strtoll(env, nullptr, 10);  // the first entry of a nested list
+  if (asked > gfnrl::cpu_thread_cap())
+    std::cerr << "gfnrl: note: OMP_NUM_THREADS=" << printable(std::string(env).substr(0, 40))
+              << " asks for more threads than the " << gfnrl::cpu_thread_cap()
+              << " the CPU backend uses at most (4 x the hardware threads)" << std::endl;
+}
+}  // namespace
+
+namespace {
 // A failure's way out: one process prints it; under MPI, before the checkpoint every rank agrees
 // on the lowest failing rank's failure (rank 0 prints it), after it the failing rank ends them all.
 int fail(int code, const std::string& raw) {
@@ -122,6 +136,7 @@ int main(int argc, char** argv) {
 
 int run_cli(int argc, char** argv) {
   gfnrl::cli::Ranks ranks(argc, argv);
+  note_thread_cap(ranks.root());
   CLI::App app{"gfnrl: exact tabular soft RL and GFlowNets on enumerated DAGs (libgfnrl_cuda " +
                std::string(GFNRL_VERSION) + ")"};
   app.require_subcommand(1);

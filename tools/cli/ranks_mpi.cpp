@@ -130,7 +130,7 @@ Ranks::Ranks(int& argc, char**& argv) {
   // or OMP_NUM_THREADS wins.
   if (!std::getenv("OMP_NUM_THREADS")) {
     const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    omp_set_num_threads(std::max(1, std::min(omp_get_max_threads(), hw / local_size_)));
+    omp_set_num_threads(std::max(1, std::min(cpu_threads(), hw / local_size_)));
   }
 #endif
   try {  // a device that cannot be bound leaves the rank on the runtime's default one

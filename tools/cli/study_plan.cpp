@@ -130,7 +130,7 @@ nlohmann::json job_summary(const Job& job, const LoopResult& loop, double target
 namespace {
 int32_t max_threads() {
 #ifdef _OPENMP
-  return std::max(1, omp_get_max_threads());
+  return cpu_threads();
 #else
   return std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
 #endif
