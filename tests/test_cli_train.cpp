@@ -175,6 +175,61 @@ TEST(CliTrain, ForwardLookingLearnerNamesEqualTheFlag) {
   std::remove(s.c_str());
 }
 
+// A diverging run (a rate far too large) is found at the evaluation where its tables went
+// non-finite: train stops there, keeps the CSV up to and including that evaluation (the diverged
+// runs' cells nan), names run, seed and steps, and exits 1; study lets the other learners finish;
+// tune scores the diverged settings worst and goes on, and fails only when every setting of a
+// learner diverged.
+TEST(CliTrain, ADivergedRunStopsTrainingKeepsTheCsvAndExitsOne) {
+  const std::string out = temp_path("diverged.csv");
+  const std::string grid = " --ndim 2 --height 8 --backend cpu --quiet --batch 4 --runs 2 ";
+  Result r = run("train --lr-log-z 1e23 --steps 400 --eval-every 20 --json" + grid + "--out " + out);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("2 runs diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tb run 1 (seed 1): diverged between steps 0 and 20"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Training stopped at that evaluation"), std::string::npos) << r.err;
+  const auto rows = read_csv(out);
+  ASSERT_EQ(rows.size(), 5u) << "header, step 0 and step 20 of two runs";
+  EXPECT_EQ(rows[3][3], "20");
+  EXPECT_EQ(rows[3][5], "nan");
+  EXPECT_NE(rows[1][5], "nan");
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["diverged_runs"].size(), 2u);
+  EXPECT_EQ(j["diverged_runs"][1]["diverged_at"], 20);
+  EXPECT_EQ(j["stopped_early"], true);
+  // --lr 1e23 goes NaN a few steps in; a last-step divergence is not "stopped".
+  r = run("train --lr 1e23 --steps 3 --eval-every 1 --batch 2 --ndim 2 --height 4 --backend cpu "
+          "--quiet --out " + out);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("diverged between steps 2 and 3"), std::string::npos) << r.err;
+  // study: tb diverges and stops, db (no log Z) trains to the end.
+  r = run("study --algos tb,db --lr-log-z 1e23 --steps 100 --eval-every 20" + grid + "--out " + out);
+  EXPECT_EQ(r.code, 1) << r.err;
+  std::map<std::string, int> last_step;
+  for (const auto& row : read_csv(out))
+    if (row[0] != "algo") last_step[row[0]] = std::max(last_step[row[0]], std::stoi(row[3]));
+  EXPECT_EQ(last_step["tb"], 20);
+  EXPECT_EQ(last_step["db"], 100);
+  // tune: the diverging setting is scored worst, the other one is the best; exit 0.
+  const std::string best = temp_path("diverged.json");
+  r = run("tune --algos tb --lr 0.01 --lr-log-z 0.1,1e23 --epsilon 0 --seeds 1 --steps 40 "
+          "--eval-every 20 --ndim 2 --height 8 --backend cpu --quiet --out " + out + " --best " + best);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::ifstream in(best);
+  const nlohmann::json t = nlohmann::json::parse(in);
+  EXPECT_DOUBLE_EQ(t["best"]["tb"]["lr_log_z"].get<double>(), 0.1);
+  EXPECT_EQ(t["learners"][0]["settings"][1]["diverged_runs"], 1);
+  EXPECT_TRUE(t["learners"][0]["settings"][1]["score"].is_null());
+  // Every setting diverged: the files are written, and the exit is 1.
+  r = run("tune --algos tb --lr 0.01 --lr-log-z 1e23 --epsilon 0 --seeds 1 --steps 40 "
+          "--eval-every 20 --ndim 2 --height 8 --backend cpu --quiet --out " + out + " --best " + best);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("every setting of tb diverged"), std::string::npos) << r.err;
+  EXPECT_TRUE(exists(best));
+  std::remove(out.c_str());
+  std::remove(best.c_str());
+}
+
 void expect_refused(const std::string& args, int code, const std::string& fragment,
                     const std::string& env = "") {
   const std::string out = temp_path("refused.csv");

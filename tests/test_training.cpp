@@ -171,6 +171,28 @@ TEST(LossShape, RefusedWhereThereIsNoBalanceResidual) {
   refused(c, "linex parameter = nan");
 }
 
+// A rate far too large makes a run's tables non-finite: evaluate() flags that run, gives it NaN
+// metrics and evaluates the others as usual (it used to throw "never terminates" for the whole
+// batch). Runs 0 and 2 diverge (lr 1e23 on log Z), runs 1 and 3 do not.
+TEST(Divergence, EvaluateFlagsTheDivergedRunsAndKeepsTheOthers) {
+  const Dag dag = small_grid(Backend::Cpu);
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  TrainConfig c;
+  c.algo = Algo::TB, c.runs = 4, c.seed = 5;
+  c.lr_log_z = {1e23f, 0.1f, 1e23f, 0.1f};
+  Trainer t(dag, &pb, c);
+  for (const RunEvaluation& e : t.evaluate()) EXPECT_FALSE(e.diverged);
+  for (int i = 0; i < 30; ++i) t.step();
+  const std::vector<RunEvaluation> ev = t.evaluate();
+  for (int32_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(ev[r].diverged, r % 2 == 0) << "run " << r;
+    EXPECT_EQ(std::isnan(ev[r].metrics.tv), r % 2 == 0) << "run " << r;
+  }
+  // A healthy run's metrics are those of its own policy, evaluated alone.
+  const ForwardPolicy p1 = t.policy(1);
+  EXPECT_NEAR(ev[1].metrics.tv, compare_to_target(dag, compute_marginals(dag, p1)).tv, 1e-9);
+}
+
 // Large enough (2-D H=32, 8 runs of 64 trajectories) that the CPU backend's loops take their
 // OpenMP paths (they run serially below ~16k operations).
 TEST_P(EveryLearner, SameSeedGivesIdenticalTablesForAnyThreadCount) {

@@ -5,6 +5,7 @@
 #include "ops/reduction_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/metrics.hpp"
+#include "exact/metrics_if_finite.hpp"
 
 namespace gfnrl {
 
@@ -60,6 +61,16 @@ Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>
 
 Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>* log_target,
                           double target_log_z, Stream stream) {
+  const std::optional<Metrics> r = detail::metrics_if_finite(dag, m, log_target, target_log_z, stream);
+  if (!r)
+    throw InputError("compare_to_target: the policy never terminates or is not finite (sum of "
+                     "P_T is 0 or NaN)");
+  return *r;
+}
+
+std::optional<Metrics> detail::metrics_if_finite(const Dag& dag, const Marginals& m,
+                                                 const Array<float>* log_target,
+                                                 double target_log_z, Stream stream) {
   const StreamScope scope(stream);
   const Array<float>& target = checked_target(dag, m, log_target);
   const auto n = static_cast<std::size_t>(dag.num_states());
@@ -69,8 +80,7 @@ Metrics compare_to_target(const Dag& dag, const Marginals& m, const Array<float>
   // otherwise make a KL print as a small negative number. A real leak shows in model_mass.
   const double log_mass =
       GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp, m.log_terminal.data(), n);
-  if (!(log_mass > -INFINITY))
-    throw InputError("compare_to_target: the policy never terminates (sum of P_T is 0)");
+  if (!std::isfinite(log_mass)) return std::nullopt;
   // Modes: log w(x) >= log max w + log(1 - tolerance), decided in double.
   const double log_max = GFNRL_BACKEND_CALL(dag.backend(), max_value, target.data(), n);
   const double mode_threshold = log_max + std::log1p(-kModeRelativeTolerance);

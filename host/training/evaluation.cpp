@@ -1,8 +1,14 @@
 // Evaluation of every run's current policy: its exact terminating distribution against the
 // target, and the log Z estimate its learner keeps.
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "exact/metrics_if_finite.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/metrics.hpp"
 #include "gfnrl/soft_values.hpp"
+#include "ops/reduction_ops.hpp"
 #include "training/trainer_parts.hpp"
 
 namespace gfnrl::training {
@@ -72,12 +78,25 @@ std::vector<RunEvaluation> Evaluation::evaluate(const Dag& dag, const TrainConfi
   if (!log_target_weight && !target_weight.empty()) log_target_weight = &target_weight;
   solve_marginals(dag, c.runs);
   std::vector<RunEvaluation> out(c.runs);
+  const bool own_target = log_target_weight == &target_weight || !log_target_weight;
+  const double log_z = own_target ? target_log_z
+                                  : GFNRL_BACKEND_CALL(dag.backend(), log_sum_exp,
+                                                       log_target_weight->data(),
+                                                       log_target_weight->size());
   for (int32_t r = 0; r < c.runs; ++r) {
-    out[r].metrics = log_target_weight == &target_weight || !log_target_weight
-                         ? compare_to_target(dag, solvers[r]->result(), log_target_weight,
-                                             target_log_z)
-                         : compare_to_target(dag, solvers[r]->result(), log_target_weight);
+    std::optional<Metrics> m =
+        detail::metrics_if_finite(dag, solvers[r]->result(), log_target_weight, log_z);
     out[r].log_z_estimate = estimates[r];
+    out[r].diverged = !m || !std::isfinite(estimates[r]);
+    if (!m) {
+      m = Metrics{};
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      for (double* f : {&m->tv, &m->kl_target_model, &m->kl_model_target, &m->jsd,
+                        &m->model_mass, &m->expected_length, &m->corr, &m->mode_mass})
+        *f = nan;
+      m->log_z = log_z;
+    }
+    out[r].metrics = *m;
   }
   return out;
 }

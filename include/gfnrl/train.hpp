@@ -233,6 +233,10 @@ TrainConfig recommended_config(Algo a);
 struct RunEvaluation {
   Metrics metrics;        ///< exact P_T of the run's policy against the target
   double log_z_estimate;  ///< TB: log Z; DB/SubTB: F(s0); DQN: tau * LSE(Q(s0, .) / tau)
+  /// The run's tables are no longer finite (a learning rate far too large): its P_T has no
+  /// finite mass, or its log Z estimate is NaN or infinite. Its metrics are then NaN; the other
+  /// runs of the batch are evaluated as usual.
+  bool diverged = false;
 };
 
 /// The evaluation schedule of Trainer::train (and of the CLI's loops): after step `done` of

@@ -223,8 +223,10 @@ class Trainer:
         ``model_mass``, ``expected_length``, ``log_z_estimate``, ``corr``, ``mode_mass``,
         ``elbo`` and ``eubo`` (with each run's own P_B; NaN for a base-policy target) (float64
         arrays [runs]), and ``step``, ``trajectories`` (per run so far), ``log_z`` (the
-        target's), ``mode_mass_target``. With ``spearman=True`` also ``spearman``: each run's
-        Spearman rank correlation of P_T with the target (a host sort per run)."""
+        target's), ``mode_mass_target``, and ``diverged`` (uint8 [runs]: 1 where a run's tables
+        are no longer finite, a rate far too large; its metrics are then NaN). With
+        ``spearman=True`` also ``spearman``: each run's Spearman rank correlation of P_T with
+        the target (a host sort per run)."""
         return self._t.evaluate(spearman)
 
     def train(self, steps: int, eval_every: int = 100, callback=None,

@@ -158,7 +158,9 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
   const std::size_t R = ev.size();
   std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R), elbo(R), eubo(R);
   std::vector<double> corr(R), mode_mass(R);
+  std::vector<uint8_t> diverged(R);
   for (std::size_t r = 0; r < R; ++r) {
+    diverged[r] = ev[r].diverged ? 1 : 0;
     const Metrics& m = ev[r].metrics;
     tv[r] = m.tv, kl[r] = m.kl_target_model, kl_rev[r] = m.kl_model_target, jsd[r] = m.jsd;
     mass[r] = m.model_mass, len[r] = m.expected_length, lz[r] = ev[r].log_z_estimate;
@@ -178,6 +180,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
   out["eubo"] = to_numpy(std::move(eubo), {R});
   out["corr"] = to_numpy(std::move(corr), {R});
   out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
+  out["diverged"] = to_numpy(std::move(diverged), {R});  // uint8: 1 where the tables went non-finite
   if (spearman) out["spearman"] = to_numpy(std::move(rank_corr), {R});
   out["modes_found"] = to_numpy(std::move(found), {R});
   out["mode_regions_found"] = to_numpy(std::move(regions), {R});

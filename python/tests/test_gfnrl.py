@@ -451,6 +451,19 @@ def test_trainer_spearman_is_evaluates_of_its_policy():
         assert got[r] == pytest.approx(want, abs=1e-12)
 
 
+def test_a_diverged_run_is_flagged_with_nan_metrics_not_an_error():
+    dag = gfnrl.hypergrid(2, 8, backend="cpu")
+    t = gfnrl.Trainer(dag, "tb", runs=2, seed=0, lr=0.01, lr_log_z=1e23)
+    assert not t.evaluate()["diverged"].any()
+    t.step(40)
+    ev = t.evaluate()  # compare_to_target would raise "never terminates" for each run
+    assert ev["diverged"].tolist() == [1, 1]
+    assert np.isnan(ev["tv"]).all()
+    healthy = gfnrl.Trainer(dag, "tb", runs=2, seed=0, lr=0.01)
+    healthy.step(40)
+    assert not healthy.evaluate()["diverged"].any()
+
+
 def test_trainer_learns_and_exposes_its_tables():
     dag = gfnrl.hypergrid(2, 8, r0=0.1, backend="cpu")
     t = gfnrl.Trainer(dag, "tb", runs=2, seed=0, lr=0.03)

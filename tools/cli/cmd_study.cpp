@@ -143,8 +143,20 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   if (workers > 1)
     progress(env, std::to_string(workers) + " learners side by side (--jobs; the CSV is in "
                   "learner order either way)");
-  for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers)) learners.push_back(l);
+  // A learner whose run diverged stops there (one process; under MPI every rank trains to the
+  // end, as the ranks' rows must line up); the others go on, and the study ends with exit 1.
+  for (Job& job : jobs) job.stop_on_divergence = !Ranks::get().sharded();
+  std::vector<LoopResult> loops;
+  for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers, &loops))
+    learners.push_back(l);
   if (!Ranks::get().root()) return 0;  // rank 0 writes every rank's rows
+  std::vector<std::string> diverged;
+  bool stopped = false;
+  for (std::size_t i = 0; i < jobs.size() && i < loops.size(); ++i) {
+    for (std::string& line : divergence_lines(loops[i], jobs[i].label, jobs[i].cfg.seed))
+      diverged.push_back(std::move(line));
+    stopped = stopped || loops[i].stopped_early;
+  }
   csv.commit();
   if (tune_files) {
     tune_files->csv.commit();
@@ -152,9 +164,14 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
     progress(env, "wrote " + tune_csv + " and " + tune_json + " (the tune)");
   }
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
+  const auto finish = [&]() {
+    if (diverged.empty()) return 0;
+    std::cerr << "gfnrl: " << divergence_message(diverged, stopped) << std::endl;
+    return 1;
+  };
   if (!env.json) {
     print_table(learners);
-    return 0;
+    return finish();
   }
   nlohmann::json j = built.description;
   j["command"] = "study";
@@ -169,7 +186,7 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   if (!tuned.is_null()) j["tuned"] = tuning;
   j["learners"] = learners;
   print_json_line(j);
-  return 0;
+  return finish();
 }
 }  // namespace
 

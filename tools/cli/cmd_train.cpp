@@ -167,9 +167,12 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
       if (done % o.snapshot_every == 0 || done == so.steps)
         snapshots->add(terminating_distribution(dag, t.policy(0)), done);
     };
+  lo.stop_on_divergence = !ranks.sharded();  // ranks must agree on the rows they write
   const std::optional<LoopResult> res = train_runs(trainer, mine, cfg.runs, log_z, lo, csv);
   if (!res) return 0;  // another rank's part: rank 0 writes
-  run0.write(*trainer);
+  const std::vector<std::string> diverged = divergence_lines(*res, learner.name, cfg.seed);
+  const bool run0_diverged = res->runs.at(0).diverged_at >= 0;
+  if (!run0_diverged) run0.write(*trainer);  // a diverged run 0's tables are not a policy
   csv.commit();
   if (snapshots) {
     snapshots->commit();
@@ -177,10 +180,16 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
                       o.snapshot_out + " (plot: python3 tools/plot_distribution.py " +
                       o.snapshot_out + ")");
   }
-  run0.commit(env);
+  if (!run0_diverged) run0.commit(env);
   progress(env, "wrote " + so.out);
   if (env.json) print_summary(*res, cfg, so, learner, built, log_z, modes, b);
-  return 0;
+  if (diverged.empty()) return 0;
+  std::cerr << "gfnrl: " << divergence_message(diverged, res->stopped_early)
+            << (run0_diverged && (!o.save_policy.empty() || !o.save_pb.empty())
+                    ? "; run 0 diverged, so --save-policy / --save-pb were not written"
+                    : "")
+            << std::endl;
+  return 1;
 }
 }  // namespace
 

@@ -159,6 +159,12 @@ void score_tune(const TunePlan& p, const std::vector<LoopResult>& results,
     nlohmann::json settings = score_settings(grid, job.cfg, results[i]);
     for (std::size_t k = 0; k < settings.size(); ++k)
       settings[k]["seeds"] = {so.seed + k * grid.seeds, so.seed + (k + 1) * grid.seeds - 1};
+    int64_t diverged = 0;
+    for (const auto& x : settings) diverged += x["diverged_runs"].get<int64_t>() > 0 ? 1 : 0;
+    if (diverged > 0)
+      progress(p.env, job.label + ": " + std::to_string(diverged) + " of " +
+                          std::to_string(settings.size()) + " settings had a run diverge (tables "
+                          "no longer finite): scored worst (score null in the JSON)");
     const std::size_t pick = best_setting(settings);
     best[job.label] = settings[pick];
     learners.push_back({{"algo", job.label}, {"pb", job.pb}, {"best", settings[pick]},
@@ -212,11 +218,26 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
     if (!ranks.root()) return j;
   }
   files.best.stream() << j.dump(2) << '\n';
-  if (deferred) return j;
+  // A learner whose every setting diverged has no best to hand on (the files are still
+  // written, unless study --tune defers them: then nothing is).
+  std::vector<std::string> lost;
+  if (ranks.root())
+    for (const auto& l : j["learners"])
+      if (l["best"].value("diverged_runs", int64_t(0)) > 0) lost.push_back(l["algo"].get<std::string>());
+  const auto check_lost = [&]() {
+    if (!lost.empty())
+      throw std::runtime_error("tune: every setting of " + join_names(lost, ", ") +
+                               " diverged (its tables went non-finite): try smaller rates");
+  };
+  if (deferred) {
+    check_lost();
+    return j;
+  }
   csv.commit();
   files.best.commit();
   progress(env, "wrote " + so.out + " and " + o.best + " (sensitivity: python3 "
                 "tools/plot_sensitivity.py " + o.best + ")");
+  check_lost();
   return j;
 }
 

@@ -112,6 +112,7 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
                  so.tv_threshold, std::move(row_suffix), {}, &modes, so.spearman};
   lo.first_run = job.first_run;
   lo.on_progress = job.on_progress;
+  lo.stop_on_divergence = job.stop_on_divergence;
   const LoopResult res = train_loop(trainer, log_z, lo, rows);
   if (loop) *loop = res;
   return job_summary(job, res, log_z, built, modes);

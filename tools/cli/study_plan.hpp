@@ -21,6 +21,8 @@ struct Job {
   /// and on_progress hears the piece's share of steps done.
   int32_t first_run = 0;
   std::function<void(double)> on_progress;
+  /// LoopOptions::stop_on_divergence for this job's loop (study in one process; not tune).
+  bool stop_on_divergence = false;
 };
 
 /// The P_B of each pass: the session's, or for --preset backward the fixed P_B that need

@@ -305,6 +305,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
 
 namespace {
 std::string fmt(double v) {
+  if (std::isnan(v)) return "nan";  // never "-nan": a diverged run's cells read alike
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
@@ -361,6 +362,7 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
   auto last_print = clock::now() - std::chrono::seconds(10);
   std::vector<double> area(c.runs, 0.0), last_log_tv(c.runs, 0.0);
   int64_t last_spent = 0;
+  bool any_diverged = false;
   auto record = [&](bool final) {
     const auto t0 = clock::now();
     const std::vector<RunEvaluation> ev = trainer.evaluate();
@@ -385,6 +387,10 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
       if (spent > 0) area[r] += 0.5 * (log_tv + last_log_tv[r]) * double(spent - last_spent);
       last_log_tv[r] = log_tv;
       run.mean_log10_tv = spent > 0 ? area[r] / double(spent) : log_tv;
+      if (ev[r].diverged && run.diverged_at < 0) run.diverged_at = trainer.steps_done();
+      if (run.diverged_at < 0) run.finite_until = trainer.steps_done();
+      if (run.diverged_at >= 0) run.mean_log10_tv = INFINITY;  // the worst score, once diverged
+      if (run.diverged_at >= 0) any_diverged = true;
       run.modes_found = found[r], run.mode_regions_found = regions[r], run.spearman = o.spearman ? std::optional<double>(rho[r]) : std::nullopt;
       sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
       if (rows) rows(curve_row(label, o, r, trainer, run, res.train_seconds));
@@ -407,9 +413,39 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
     res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
     if (due) record(done == o.steps);
     if (o.after_step) o.after_step(trainer);
+    if (due && any_diverged && o.stop_on_divergence) {
+      res.stopped_early = done < o.steps;
+      break;
+    }
   }
   res.steps = trainer.steps_done();
   return res;
+}
+
+std::vector<std::string> divergence_lines(const LoopResult& r, const std::string& label,
+                                          uint64_t seed, int32_t first_run) {
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < r.runs.size(); ++i) {
+    const RunResult& run = r.runs[i];
+    if (run.diverged_at < 0) continue;
+    const int64_t k = first_run + static_cast<int64_t>(i);
+    lines.push_back(label + " run " + std::to_string(k) + " (seed " +
+                    std::to_string(seed + uint64_t(k)) + "): diverged between steps " +
+                    std::to_string(run.finite_until) + " and " + std::to_string(run.diverged_at));
+  }
+  return lines;
+}
+
+std::string divergence_message(const std::vector<std::string>& lines, bool stopped) {
+  std::string text = std::to_string(lines.size()) + (lines.size() == 1 ? " run" : " runs") +
+                     " diverged (tables no longer finite: try a smaller --lr, --lr-log-z or "
+                     "regression parameter): ";
+  for (std::size_t i = 0; i < lines.size() && i < 8; ++i) text += (i ? "; " : "") + lines[i];
+  if (lines.size() > 8) text += "; and " + std::to_string(lines.size() - 8) + " more";
+  return text + (stopped ? ". Training stopped at that evaluation; the CSV holds every row up "
+                           "to it, the diverged runs' with nan"
+                         : ". The CSV holds every row, the diverged runs' with nan from that "
+                           "evaluation on");
 }
 
 nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label) {
@@ -440,6 +476,15 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["final_log_z_error"] = lze;
   j["final_elbo"] = elbo;  // NaN (null) for a base-policy target
   j["final_eubo"] = eubo;
+  // Runs whose tables went non-finite: the run and the steps of the last finite and the first
+  // diverged evaluation (empty when none did).
+  nlohmann::json diverged = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.runs.size(); ++i)
+    if (r.runs[i].diverged_at >= 0)
+      diverged.push_back({{"run", i}, {"finite_until", r.runs[i].finite_until},
+                          {"diverged_at", r.runs[i].diverged_at}});
+  j["diverged_runs"] = diverged;
+  if (r.stopped_early) j["stopped_early"] = true;
   nlohmann::json found = nlohmann::json::array(), regions = nlohmann::json::array();
   for (const RunResult& x : r.runs) {
     found.push_back(x.modes_found < 0 ? nlohmann::json() : nlohmann::json(x.modes_found));

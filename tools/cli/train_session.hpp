@@ -118,6 +118,10 @@ struct LoopOptions {
   int32_t first_run = 0;
   /// Called after each evaluation with the share of the steps done, in [0, 1].
   std::function<void(double)> on_progress;
+  /// End the loop after the first evaluation at which a run has diverged (its row, with nan
+  /// metrics, is the last written). Off: train to the end (tune scores a diverged run worst;
+  /// MPI ranks must write the same number of rows).
+  bool stop_on_divergence = false;
 };
 
 /// Final state of one run after the loop (runs in order: run r has seed + r).
@@ -135,10 +139,15 @@ struct RunResult {
   /// when not tracked (no RewardModes, or no regions for a non-grid environment).
   int64_t modes_found = -1, mode_regions_found = -1;
   std::optional<double> spearman;  ///< at the last evaluation, when asked for (--spearman)
+  /// The step of the first evaluation at which the run had diverged (RunEvaluation::diverged:
+  /// its tables no longer finite), and of the last one before it; -1 when it has not.
+  /// A diverged run's mean_log10_tv is +inf, tune's worst score.
+  int64_t diverged_at = -1, finite_until = -1;
 };
 
 struct LoopResult {
   std::vector<RunResult> runs;
+  bool stopped_early = false;  ///< by stop_on_divergence, before the last step
   double train_seconds = 0, eval_seconds = 0;
   int64_t steps = 0;
   double tv_threshold = 0.05;
@@ -152,6 +161,13 @@ using RowSink = std::function<void(const std::string& row)>;
 /// CSV row per (run, evaluation) into `rows`. `seconds` in the CSV is training time so far
 /// (evaluations excluded).
 LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, const RowSink& rows);
+
+/// One line per diverged run of a loop ("tb run 2 (seed 2): diverged between steps 1 and 3"),
+/// for the error that ends a train or study whose runs diverged; none when no run did.
+std::vector<std::string> divergence_lines(const LoopResult& r, const std::string& label,
+                                          uint64_t seed, int32_t first_run = 0);
+/// The error after the files are written: how many runs diverged, the lines, and what to try.
+std::string divergence_message(const std::vector<std::string>& lines, bool stopped);
 
 /// Summary statistics of the final TVs, for JSON output ("algo" is `label` when given).
 nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label = "");

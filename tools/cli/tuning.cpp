@@ -79,7 +79,9 @@ nlohmann::json setting_summary(const Setting& s, const TrainConfig& c,
                                const std::vector<RunResult>& runs) {
   double sum = 0, sq = 0, tv = 0, tv_max = 0;
   std::vector<int64_t> reached;
+  int64_t diverged = 0;  // their score is +inf: a diverged setting is never the best
   for (const RunResult& r : runs) {
+    diverged += r.diverged_at >= 0 ? 1 : 0;
     sum += r.mean_log10_tv, sq += r.mean_log10_tv * r.mean_log10_tv;
     tv += r.last.metrics.tv, tv_max = std::max(tv_max, r.last.metrics.tv);
     reached.push_back(r.to_tv < 0 ? INT64_MAX : r.to_tv);
@@ -102,6 +104,7 @@ nlohmann::json setting_summary(const Setting& s, const TrainConfig& c,
   j["final_tv_mean"] = tv / n;
   j["final_tv_max"] = tv_max;
   j["median_trajectories_to_tv"] = median == INT64_MAX ? nlohmann::json() : nlohmann::json(median);
+  j["diverged_runs"] = diverged;
   return j;
 }
 
