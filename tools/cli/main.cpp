@@ -66,12 +66,13 @@ int check_stdout(int code) {
 
 namespace {
 // An error message as printed: control bytes (an ESC in a value) as \xHH, and any word longer than
-// 100 characters (a 100 KB value echoed back) cut to its first 60 with its length said.
+// 1024 characters (a 100 KB value echoed back; a path is rarely that long) cut to its first 200
+// with its length said.
 std::string printable(const std::string& text) {
   std::string out, word;
   const auto flush_word = [&]() {
-    if (word.size() > 100)
-      word = word.substr(0, 60) + "...(" + std::to_string(word.size()) + " characters)";
+    if (word.size() > 1024)
+      word = word.substr(0, 200) + "...(" + std::to_string(word.size()) + " characters)";
     out += word;
     word.clear();
   };
