@@ -141,6 +141,41 @@ TEST(Cli, AHugeOmpNumThreadsIsCappedNotACrash) {
   EXPECT_EQ(run("solve --ndim 2 --height 4 --backend cpu --quiet", "OMP_NUM_THREADS=1").err, "");
 }
 
+// Lists and numbers as written: no empty item anywhere in a comma list, no number the float
+// tables cannot hold (1e-300 used to be refused as "= 0"), no learner listed twice, and a file
+// the system cannot read (EIO) is an input error naming it.
+TEST(Cli, ListsNumbersAndUnreadableFilesAreRefusedByName) {
+  const std::string train = "train --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet --out /dev/null";
+  const std::string study = "study --ndim 2 --height 4 --steps 100000000 --backend cpu --quiet --out /dev/null";
+  struct Case {
+    std::string args, fragment;
+  };
+  const std::vector<Case> cases = {
+      {train + " --runs 2 --lr 0.1,0.2,", "--lr '0.1,0.2,': an empty item"},
+      {train + " --runs 2 --lr ,0.1,0.2", "an empty item"},
+      {train + " --runs 3 --lr 0.1,,0.2", "an empty item"},
+      {train + " --lr 1e-300", "'1e-300' is not representable in the tables' float precision"},
+      {train + " --lr 1e39", "'1e39' is not representable"},
+      {train + " --regression huber:1e-300", "--regression 'huber:1e-300': '1e-300' is not representable"},
+      {study + " --algos tb,tb", "--algos 'tb,tb': tb is listed twice"},
+      {study + " --algos tb,db/maxent,db/maxent", "db/maxent is listed twice"},
+      {study + " --algos tb,", "--algos 'tb,': an empty item"},
+      {"tune --lr 0.1, --steps 100000000 --out /dev/null --best /dev/null --backend cpu --quiet",
+       "--lr '0.1,': an empty item"},
+      {"solve --dag /proc/self/mem --backend cpu --quiet", "/proc/self/mem: cannot be read (Input/output error)"},
+      {"eval --ndim 2 --height 4 --backend cpu --quiet --policy /proc/self/mem",
+       "/proc/self/mem: cannot be read"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run(c.args, "timeout 20");
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.args << "\n" << r.err;
+  }
+  // Distinct entries of one learner are fine.
+  EXPECT_EQ(run("study --ndim 2 --height 4 --steps 2 --backend cpu --quiet --out /dev/null "
+                "--algos db,db/maxent").code, 0);
+}
+
 TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
   // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
   const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());

@@ -247,7 +247,7 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "lr = -0.01 is out of range: must be finite and > 0");
   expect_refused(std::string("train --lr 0 ") + kSmall, 2, "lr = 0 is out of range");
   expect_refused(std::string("train --runs 3 --lr 0.1,0.2 ") + kSmall, 2, "one per run (3)");
-  expect_refused(std::string("train --lr abc ") + kSmall, 2, "'abc' is not a number");
+  expect_refused(std::string("train --lr abc ") + kSmall, 2, "'abc' is not a finite number");
   expect_refused(std::string("train --eval-every 0 ") + kSmall, 2, "--eval-every = 0 must be >= 1");
   expect_refused(std::string("train --algo munchausen --alpha 1 ") + kSmall, 2,
                  "munchausen alpha = 1 is out of range");
@@ -263,7 +263,7 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "linex, shifted-cosh)");
   expect_refused(std::string("train --regression linex:0 ") + kSmall, 2,
                  "the parameter '0' must be a finite number > 0");
-  expect_refused(std::string("train --regression huber:x ") + kSmall, 2, "the parameter 'x'");
+  expect_refused(std::string("train --regression huber:x ") + kSmall, 2, "--regression 'huber:x': 'x' is not a finite number");
   expect_refused(std::string("train --regression absolute:2 ") + kSmall, 2,
                  "absolute takes no parameter");
   expect_refused(std::string("train --algo softdqn --regression linex ") + kSmall, 2,

@@ -93,8 +93,14 @@ DagFile read_dag_file(const std::string& path) {
   const std::size_t got = static_cast<std::size_t>(in.gcount());
   in.clear();
   in.seekg(0);
-  if (detail::is_dag_binary(first, got)) return parse_dag_binary(in, size, path);
-  return parse_dag_text(in, path);
+  // A read the file system refuses (EIO: /proc/self/mem, a failing disk) throws from inside
+  // the stream buffer: said as the file's error.
+  try {
+    if (detail::is_dag_binary(first, got)) return parse_dag_binary(in, size, path);
+    return parse_dag_text(in, path);
+  } catch (const std::ios_base::failure& e) {
+    throw InputError(path + ": cannot be read (" + e.code().message() + ")");
+  }
 }
 
 void write_dag_file(const DagFile& f, std::ostream& out, DagFormat format) {

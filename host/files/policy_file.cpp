@@ -33,8 +33,21 @@ void write_policy_file(const std::string& path, const Dag& dag, const ForwardPol
   out.commit();
 }
 
+namespace {
+ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag);
+}
+
 ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
   require_regular_file(path, "policy file");
+  try {
+    return read_policy_stream(path, dag);
+  } catch (const std::ios_base::failure& e) {  // EIO inside the stream buffer (/proc/self/mem)
+    throw InputError(path + ": cannot be read (" + e.code().message() + ")");
+  }
+}
+
+namespace {
+ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open for reading");
   std::size_t line_no = 0;
@@ -115,5 +128,6 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
   }
   return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
 }
+}  // namespace
 
 }  // namespace gfnrl

@@ -2,7 +2,9 @@
 #include "cli_common.hpp"
 #include "ranks.hpp"
 
+#include <cfloat>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -147,6 +149,34 @@ std::string quoted_value(const std::string& v, std::size_t max) {
   }
   out += v.size() > max ? "'... (" + std::to_string(v.size()) + " characters)" : "'";
   return out;
+}
+
+float float_value(const std::string& item, const std::string& text, const std::string& flag) {
+  char* end = nullptr;
+  const double v = std::strtod(item.c_str(), &end);
+  const std::string where = flag + " '" + text + "': '" + item + "'";
+  if (item.empty() || end == item.c_str() || *end != '\0' || !std::isfinite(v))
+    throw InputError(where + " is not a finite number");
+  const double mag = std::fabs(v);
+  if (mag != 0 && (mag < double(FLT_MIN) || mag > double(FLT_MAX)))
+    throw InputError(where + " is not representable in the tables' float precision: give 0 or a "
+                     "magnitude in [1.2e-38, 3.4e38]");
+  return static_cast<float>(v);
+}
+
+std::vector<std::string> comma_items(const std::string& text, const std::string& flag) {
+  if (text.empty()) throw InputError(flag + " is empty");
+  std::vector<std::string> items;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', at);
+    items.push_back(text.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (items.back().empty())
+      throw InputError(flag + " '" + text + "': an empty item (a leading, doubled or trailing "
+                       "comma)");
+    if (comma == std::string::npos) return items;
+    at = comma + 1;
+  }
 }
 
 }  // namespace gfnrl::cli

@@ -89,6 +89,14 @@ CLI::Validator whole_number_check(uint64_t max);
 /// within 64 bits: CLI11 alone reads "0x10" as 16, "010" as 8, " 5" as 5 and saturates overflow.
 void strict_integer_options(CLI::App& app);
 
+/// A number of an option's list, as the tables will hold it: decimal text wholly consumed,
+/// finite, and 0 or within a float's normal range [1.2e-38, 3.4e38] in magnitude (1e-300 would
+/// silently become 0, 1e39 infinity). InputError names the option and the text otherwise.
+float float_value(const std::string& item, const std::string& text, const std::string& flag);
+/// A comma list's items; InputError for an empty list or an empty item (a leading, doubled or
+/// trailing comma).
+std::vector<std::string> comma_items(const std::string& text, const std::string& flag);
+
 /// A value for an error message: quoted, control bytes as \xHH, cut after `max` characters
 /// with the length said.
 std::string quoted_value(const std::string& v, std::size_t max = 80);

@@ -40,8 +40,13 @@ struct Entry {
 
 std::vector<Entry> parse_entries(const std::string& list, bool backward) {
   std::vector<Entry> entries;
-  std::stringstream ss(list);
-  for (std::string name; std::getline(ss, name, ',');) {
+  if (list.empty()) throw InputError("--algos is empty (allowed: " + join_names(learner_names()) + ")");
+  std::vector<std::string> seen;
+  for (const std::string& name : comma_items(list, "--algos")) {
+    // Twice the same entry would be two indistinguishable sets of rows under one label.
+    if (std::find(seen.begin(), seen.end(), name) != seen.end())
+      throw InputError("--algos '" + list + "': " + name + " is listed twice");
+    seen.push_back(name);
     const std::size_t slash = name.find('/');
     Entry e{parse_learner(name.substr(0, slash)), ""};
     if (slash != std::string::npos) {

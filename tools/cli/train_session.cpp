@@ -236,16 +236,8 @@ EnvOptions checked_environment(const SessionOptions& o, const CLI::App& cmd) {
 namespace {
 std::vector<float> parse_rates(const std::string& text, const std::string& name) {
   std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const float v = std::strtof(item.c_str(), &end);
-    if (item.empty() || end == item.c_str() || *end != '\0')
-      throw InputError("--" + name + " '" + text + "': '" + item + "' is not a number");
-    out.push_back(v);
-  }
-  if (out.empty()) throw InputError("--" + name + " is empty");
+  for (const std::string& item : comma_items(text, "--" + name))
+    out.push_back(float_value(item, text, "--" + name));
   return out;
 }
 }  // namespace
@@ -264,12 +256,11 @@ void parse_regression_option(const std::string& text, TrainConfig& c) {
     throw InputError("--regression '" + text + "': " + name + " takes no parameter (huber:k and "
                      "linex:a do)");
   const std::string p = text.substr(colon + 1);
-  char* end = nullptr;
-  const double v = std::strtod(p.c_str(), &end);
-  if (p.empty() || *end != '\0' || !std::isfinite(v) || !(v > 0) || v > 3.4e38)
+  const float v = float_value(p, text, "--regression");
+  if (!(v > 0))
     throw InputError("--regression '" + text + "': the parameter '" + p + "' must be a finite "
                      "number > 0");
-  c.regression_param = static_cast<float>(v);
+  c.regression_param = v;
 }
 
 TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,

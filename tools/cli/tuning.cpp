@@ -56,10 +56,7 @@ std::vector<float> parse_values(const std::string& text, const std::string& flag
   if (parts.size() != 1)
     throw InputError(flag + " '" + text + "': give a comma list or FROM:TO:N");
   std::vector<float> v;
-  std::stringstream list(text);
-  for (std::string item; std::getline(list, item, ',');)
-    v.push_back(static_cast<float>(number(item, text, flag)));
-  if (v.empty()) throw InputError(flag + " is empty");
+  for (const std::string& item : comma_items(text, flag)) v.push_back(float_value(item, text, flag));
   return v;
 }
 
