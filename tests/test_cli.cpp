@@ -176,6 +176,22 @@ TEST(Cli, ListsNumbersAndUnreadableFilesAreRefusedByName) {
                 "--algos db,db/maxent").code, 0);
 }
 
+// srun without PMI starts N tasks that each see a world of one: N full copies of the job. That
+// is refused, said once (by task 0); sbatch's own variables (SLURM_NTASKS without a step) are a
+// one-process run.
+TEST(Cli, ALaunchOfSeveralTasksWithoutRanksIsRefused) {
+  const std::string train = "train --ndim 2 --height 4 --steps 5 --backend cpu --quiet --out /dev/null";
+  Result r = run(train, "SLURM_STEP_NUM_TASKS=4 SLURM_PROCID=0");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("srun started 4 tasks without PMI"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("srun --mpi=pmix"), std::string::npos) << r.err;
+  r = run(train, "SLURM_STEP_NUM_TASKS=4 SLURM_PROCID=2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "") << "said by task 0 only";
+  EXPECT_EQ(run(train, "SLURM_NTASKS=4 SLURM_PROCID=0").code, 0) << "an sbatch script's own process";
+  EXPECT_EQ(run(train, "SLURM_STEP_NUM_TASKS=1 SLURM_PROCID=0").code, 0) << "srun -n 1";
+}
+
 TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
   // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
   const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());

@@ -173,6 +173,41 @@ TEST(MpiFaults, AnErrorBeforeWorkStopsEveryRankWithOneMessage) {
   EXPECT_FALSE(any_file_with_prefix(out));
 }
 
+// Ranks started with different arguments or different input files would mix results (another
+// seed's rows, another DAG's TV) and exit 0: every rank compares its arguments and the bytes of
+// its input files with rank 0's before any work; a difference is exit 2 naming the rank, its host
+// and the first argument or file that differs, and no output is written.
+TEST(MpiFaults, RanksWithOtherArgumentsOrInputFilesAreRefusedBeforeAnyWork) {
+  const std::string out = temp_path("mixed.csv");
+  const std::string cli = GFNRL_CLI_PATH;
+  const std::string train = " train --runs 4 --steps 100000000 --out " + out + " " + kGrid;
+  // Open MPI's MPMD form: one command line per rank.
+  Result r = run(train + " --seed 0 : -np 1 " + cli + train + " --seed 7", ranks(1) + " timeout 60");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("gfnrl: rank 1 of 2 (host "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'7', on rank 0 argument"), std::string::npos) << r.err;
+  r = run(train + " --steps 5 : -np 1 " + cli + train + " --steps 6", ranks(1) + " timeout 60");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_FALSE(any_file_with_prefix(out));
+  // The same path, other contents: each rank in its own working directory.
+  const std::string a = temp_path("rank_a"), b = temp_path("rank_b");
+  ASSERT_EQ(std::system(("mkdir -p " + a + " " + b).c_str()), 0);
+  ASSERT_EQ(run("convert --ndim 2 --height 4 --quiet --out " + a + "/d.bin").code, 0);
+  ASSERT_EQ(run("convert --ndim 2 --height 5 --quiet --out " + b + "/d.bin").code, 0);
+  const std::string dag = " train --dag d.bin --runs 4 --steps 100000000 --backend cpu --quiet --out " + out;
+  r = run(dag + " : -np 1 -wdir " + b + " " + cli + dag, ranks(1) + " -wdir " + a + " timeout 60");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("input file 'd.bin' (--dag) has other contents here than on rank 0"),
+            std::string::npos) << r.err;
+  EXPECT_FALSE(any_file_with_prefix(out));
+  // Equal copies are fine.
+  ASSERT_EQ(std::system(("cp " + a + "/d.bin " + b + "/d.bin").c_str()), 0);
+  const std::string quick = " train --dag d.bin --runs 4 --steps 5 --backend cpu --quiet --out " + out;
+  r = run(quick + " : -np 1 -wdir " + b + " " + cli + quick, ranks(1) + " -wdir " + a + " timeout 60");
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::remove(out.c_str());
+}
+
 TEST(MpiFaults, ARankFailingLateEndsEveryRankWithNoOutput) {
   for (const char* cmd : {"train --runs 4", "study --algos tb,db --runs 2"})
     for (const char* rank : {"1", "0"}) {  // another rank, or rank 0 with the CSV's temporary
@@ -181,9 +216,9 @@ TEST(MpiFaults, ARankFailingLateEndsEveryRankWithNoOutput) {
                                kGrid,
                            ranks(2) + " -x GFNRL_TEST_FAIL_RANK=" + rank);
       EXPECT_NE(r.code, 0) << cmd << ", rank " << rank;
-      EXPECT_NE(r.err.find("rank " + std::string(rank) + " of 2: error: GFNRL_TEST_FAIL_RANK"),
-                std::string::npos)
-          << r.err;
+      // The rank and its host named (every error under MPI says where it came from).
+      EXPECT_NE(r.err.find("rank " + std::string(rank) + " of 2 (host "), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("): error: GFNRL_TEST_FAIL_RANK"), std::string::npos) << r.err;
       EXPECT_FALSE(any_file_with_prefix(out)) << cmd << ": a CSV or temporary was left";
     }
 }

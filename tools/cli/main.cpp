@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "ranks.hpp"
@@ -163,7 +165,16 @@ int run_cli(int argc, char** argv) {
     return fail(2, std::string(argv[1]) + " runs in one process: start it without mpirun / srun "
                    "(train, study and tune shard their runs over " +
                    std::to_string(ranks.size()) + " ranks)");
+  // N copies of the whole job, each alone, is refused before any work.
+  bool prints = true;
+  if (const std::string launch = gfnrl::cli::launch_without_ranks(prints); !launch.empty() && known) {
+    if (prints) std::cerr << "gfnrl: " << launch << std::endl;
+    return 2;
+  }
   try {
+    // Under MPI every rank must run the same command on the same input files.
+    ranks.require_same_inputs(std::vector<std::string>(argv + 1, argv + argc),
+                              {"--dag", "--prior", "--tuned", "--policy"});
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& done) {  // subcommands report their exit code this way
     return done.get_exit_code();

@@ -11,6 +11,14 @@ namespace gfnrl::cli {
 
 /// "Open MPI v4.1.4, ..." (the library's own words), or that MPI is not compiled in: --version.
 std::string mpi_description();
+/// True when this build shards over MPI ranks (ranks_mpi.cpp).
+bool mpi_compiled();
+
+/// A launch that would run N full copies of the job, each believing it is alone: srun without
+/// PMI (only Slurm's task variables set: SLURM_STEP_NUM_TASKS > 1 and no PMI / PMIx / Open MPI
+/// rank), or any launcher's N > 1 tasks for a build without MPI. The refusal to print (empty: a
+/// sound launch); `prints` is false on every task but the first, so it is said once.
+std::string launch_without_ranks(bool& prints);
 
 /// Every rank's copy of the failure the ranks agreed on before any work (the lowest failing
 /// rank's): its exit code and message. Rank 0 prints it; every rank exits with the code.
@@ -39,6 +47,17 @@ class Ranks {
   int local_size() const { return local_size_; }
   bool root() const { return rank_ == 0; }
   bool sharded() const { return size_ > 1; }
+
+  /// "rank R of N (host H)": how every error printed under MPI names its origin.
+  std::string where() const;
+
+  /// Before any work, and before the checkpoint: every rank was started with the same arguments
+  /// and reads the same bytes from every input file (the value after each of `input_flags`, as
+  /// "--flag FILE" or "--flag=FILE", when it names a regular file). Throws AgreedFailure (exit 2)
+  /// on every rank otherwise, naming the lowest differing rank, its host and the first argument
+  /// or file that differs from rank 0's. One rank: nothing to compare.
+  void require_same_inputs(const std::vector<std::string>& args,
+                           const std::vector<std::string>& input_flags);
 
   /// The checkpoint before any work, on every rank once (later calls return at once): each rank
   /// says its checks passed; when another rank's failed, throws AgreedFailure with the lowest

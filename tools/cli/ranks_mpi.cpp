@@ -1,5 +1,7 @@
 // Ranks with MPI: a process started by mpirun / srun is one rank of MPI_COMM_WORLD.
 #include <mpi.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -91,6 +94,91 @@ void print_board(bool force) {
   std::fprintf(stderr, "[gfnrl] %zu ranks: %3.0f%% of the runs done%s, slowest rank %zu at %.0f%%, "
                "ETA %.0f s\n", n, 100 * sum / n, each.c_str(), slowest,
                100 * board.fraction[slowest], eta);
+}
+}  // namespace
+
+bool mpi_compiled() { return true; }
+
+namespace {
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown host";
+  return name;
+}
+
+// FNV-1a, 64 bits: enough to tell two ranks' arguments or files apart (not an adversary's).
+uint64_t fnv1a(uint64_t h, const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
+  return h;
+}
+constexpr uint64_t kFnvBasis = 14695981039346656037ull;
+
+// The hash of a regular file's bytes; nullopt when `path` names no regular file.
+std::optional<uint64_t> file_hash(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  uint64_t h = kFnvBasis;
+  std::vector<char> buf(std::size_t(1) << 20);
+  try {
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      h = fnv1a(h, buf.data(), static_cast<std::size_t>(in.gcount()));
+    }
+  } catch (const std::exception&) {  // unreadable here: differs from a readable copy
+    return fnv1a(kFnvBasis, "unreadable", 10);
+  }
+  return h;
+}
+
+// What one rank compares: each argument's text, then after an input flag its file's bytes.
+struct InputItem {
+  std::string what;  // for the message
+  uint64_t hash;
+};
+
+std::vector<InputItem> input_items(const std::vector<std::string>& args,
+                                   const std::vector<std::string>& input_flags) {
+  std::vector<InputItem> items;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    items.push_back({"argument " + std::to_string(i + 1) + " '" + a.substr(0, 200) + "'",
+                     fnv1a(kFnvBasis, a.data(), a.size())});
+    for (const std::string& flag : input_flags) {
+      std::string path;
+      if (a == flag && i + 1 < args.size()) path = args[i + 1];
+      if (a.rfind(flag + "=", 0) == 0) path = a.substr(flag.size() + 1);
+      if (path.empty()) continue;
+      if (const auto h = file_hash(path))
+        items.push_back({"input file '" + path.substr(0, 200) + "' (" + flag + ")", *h});
+    }
+  }
+  return items;
+}
+
+std::string pack_items(const std::vector<InputItem>& items) {
+  std::string out;
+  for (const InputItem& it : items) {
+    const uint64_t len = it.what.size();
+    out.append(reinterpret_cast<const char*>(&it.hash), 8);
+    out.append(reinterpret_cast<const char*>(&len), 8);
+    out += it.what;
+  }
+  return out;
+}
+
+std::vector<InputItem> unpack_items(const std::string& bytes) {
+  std::vector<InputItem> items;
+  for (std::size_t at = 0; at + 16 <= bytes.size();) {
+    InputItem it;
+    uint64_t len = 0;
+    std::memcpy(&it.hash, bytes.data() + at, 8);
+    std::memcpy(&len, bytes.data() + at + 8, 8);
+    it.what = bytes.substr(at + 16, len);
+    at += 16 + len;
+    items.push_back(std::move(it));
+  }
+  return items;
 }
 }  // namespace
 
@@ -181,6 +269,34 @@ bool fails_on_purpose(int rank) {
 }
 }  // namespace
 
+std::string Ranks::where() const {
+  static const std::string host = host_name();
+  return "rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " (host " + host + ")";
+}
+
+void Ranks::require_same_inputs(const std::vector<std::string>& args,
+                                const std::vector<std::string>& input_flags) {
+  if (!sharded()) return;
+  const std::vector<InputItem> mine = input_items(args, input_flags);
+  const std::vector<InputItem> root_items =
+      unpack_items(broadcast_from_root(root() ? pack_items(mine) : std::string()));
+  std::string differs;
+  for (std::size_t k = 0; k < std::max(mine.size(), root_items.size()) && differs.empty(); ++k) {
+    if (k >= mine.size())
+      differs = "it lacks rank 0's " + root_items[k].what;
+    else if (k >= root_items.size())
+      differs = "its " + mine[k].what + " is not on rank 0";
+    else if (mine[k].what != root_items[k].what)
+      differs = "here " + mine[k].what + ", on rank 0 " + root_items[k].what;
+    else if (mine[k].hash != root_items[k].hash)
+      differs = mine[k].what + " has other contents here than on rank 0";
+  }
+  const std::string message =
+      where() + ": started with other inputs than rank 0 (" + differs +
+      "); every rank must run the same command on the same files, or the results would mix";
+  if (auto failure = agree(differs.empty() ? size_ : rank_, size_, 2, message)) throw *failure;
+}
+
 void Ranks::checks_passed() {
   if (agreed_) return;
   agreed_ = true;
@@ -191,11 +307,11 @@ void Ranks::checks_passed() {
 AgreedFailure Ranks::checks_failed(int code, const std::string& text) {
   agreed_ = true;
   if (!sharded()) return AgreedFailure(code, text);
-  return *agree(rank_, size_, code, text);
+  return *agree(rank_, size_, code, where() + ": " + text);
 }
 
 void Ranks::abort(int code, const std::string& message) {
-  std::fprintf(stderr, "gfnrl: rank %d of %d: %s\n", rank_, size_, message.c_str());
+  std::fprintf(stderr, "gfnrl: %s: %s\n", where().c_str(), message.c_str());
   std::fflush(stderr);
   if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

@@ -11,6 +11,9 @@ Ranks* current = nullptr;
 }  // namespace
 
 std::string mpi_description() { return "MPI: not compiled in (configure where CMake finds MPI)"; }
+bool mpi_compiled() { return false; }
+std::string Ranks::where() const { return "rank 0 of 1"; }
+void Ranks::require_same_inputs(const std::vector<std::string>&, const std::vector<std::string>&) {}
 
 Ranks::Ranks(int&, char**&) { current = this; }
 Ranks::~Ranks() { current = nullptr; }
