@@ -192,6 +192,18 @@ TEST(Cli, ALaunchOfSeveralTasksWithoutRanksIsRefused) {
   EXPECT_EQ(run(train, "SLURM_STEP_NUM_TASKS=1 SLURM_PROCID=0").code, 0) << "srun -n 1";
 }
 
+// ulimit -v: the budget check sees RLIMIT_AS and refuses with the estimate and the limit that
+// binds, where 8-D H=9 used to pass the check and die of a bare std::bad_alloc.
+TEST(Cli, AnAddressSpaceLimitIsPartOfTheMemoryBudget) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: ulimit -v cannot be set";
+#endif
+  const Result r = run("solve --ndim 8 --height 9 --backend cpu --quiet", "ulimit -v 6000000;");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("out of memory: hypergrid ndim=8 height=9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bound by RLIMIT_AS (ulimit -v"), std::string::npos) << r.err;
+}
+
 TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
   // Each runs under `timeout 20`: a hang (FIFO, /dev/zero, a clamped step count) shows as 124.
   const std::string fifo = ::testing::TempDir() + "gfnrl_fifo_" + std::to_string(::getpid());

@@ -9,11 +9,19 @@
 
 namespace gfnrl {
 
-/// Free bytes on the backend: MemAvailable on the host, cudaMemGetInfo's free on the device.
+/// Free bytes on the backend: on the host the least of MemAvailable, the cgroup memory limits of
+/// the process (v1 and v2, with their ancestors: Slurm's --mem, containers) less their usage, and
+/// RLIMIT_AS (ulimit -v) less the address space in use, divided by set_host_memory_share's
+/// count; cudaMemGetInfo's free on the device.
 /// The environment variable GFNRL_MEMORY_LIMIT (bytes, a decimal integer >= 0) caps it, for tests
 /// and shared machines; any other value (empty, negative, "1e9", "100abc", overflowing) is an
 /// InputError naming it.
 std::size_t available_bytes(Backend b);
+
+/// This process shares the host's memory with `processes` - 1 others that will allocate as much
+/// (the CLI's MPI ranks on one node): available_bytes(Cpu) gives each its share. InputError for
+/// processes < 1.
+void set_host_memory_share(int processes);
 
 /// Bytes a DAG of `states` states and `edges` inner edges plus one soft-value solve and one
 /// marginal evaluation need (the estimate every environment and DAG file is checked against).

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -188,6 +189,9 @@ int run_cli(int argc, char** argv) {
     return fail(2, e.what());
   } catch (const gfnrl::AllocationError& e) {
     return fail(1, std::string("out of memory: ") + e.what());
+  } catch (const std::bad_alloc&) {  // past the estimate: a limit it could not see
+    return fail(1, "out of memory: an allocation failed beyond the estimate the checks allowed "
+                   "(another process took memory meanwhile, or a limit gfnrl cannot read)");
   } catch (const std::exception& e) {
     return fail(1, std::string("error: ") + e.what());
   }

@@ -19,6 +19,7 @@
 
 #include "gfnrl/backend.hpp"
 #include "gfnrl/error.hpp"
+#include "gfnrl/memory_budget.hpp"
 #include "ranks.hpp"
 
 namespace gfnrl::cli {
@@ -213,6 +214,7 @@ Ranks::Ranks(int& argc, char**& argv) {
   board.fraction.assign(size_, 0.0);
   board.seconds.assign(size_, 0.0);
   if (size_ == 1) return;
+  set_host_memory_share(local_size_);  // the node's ranks each check against their share
 #ifdef _OPENMP
   // The node's threads shared among its ranks; a launcher's binding (a smaller affinity mask)
   // or OMP_NUM_THREADS wins.
