@@ -10,9 +10,15 @@ the base-H code, as the library numbers them) it reports, per grid:
     state), and the edges whose child lives on another GPU (sampled: --samples states per level
     drawn uniformly, each child's owner found from its exact rank), whose values a point-to-point
     exchange along cut edges sends (an upper bound: a child needed twice on one GPU goes once);
-  - the time of one sweep: per level the larger of the local work (soft VI's 24 B per state and 20 B
-    per edge at --hbm-gbps, spread over the GPUs) and the exchange at --link-gbps, plus a fixed
-    --level-latency-us per level (a collective's latency).
+  - the time of one sweep: per level the exchange, THEN the local work (soft VI's 24 B per state
+    and 20 B per edge at --hbm-gbps, spread over the GPUs): the plan exchanges a level's values
+    before the kernel that reads them, so the two add up; plus a collective's fixed cost per level
+    (--level-latency-us within a node, --node-latency-us once the GPUs span nodes). GPUs sit
+    --gpus-per-node to a node (8 by default, as DGX/HGX H100/H200 nodes): a GPU receives from GPUs
+    of its node at --link-gbps (NVLink) and from other nodes at --node-link-gbps (InfiniBand), both
+    at once, so an exchange takes the longer of the two. Also reported, as a lower bound, the
+    overlapped sweep a design splitting interior edges (child on the same GPU: computed while the
+    halo arrives) from boundary edges (computed after) could reach: per level max(local, exchange).
 Everything is exact integer counting except the cut-edge fractions, which are sampled (seeded).
 
 Usage: tools/scale_plan.py --ndim 6 --height 15 --gpus 4 [--csv levels.csv]
@@ -106,9 +112,17 @@ def cut_fraction(grid, level, gpus, samples, rng):
     return cut / total if total else 0.0
 
 
-def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, latency_us):
+def exchange_seconds(intra_bytes, inter_bytes, link_gbps, node_link_gbps):
+    """One GPU's receive: its node's share over NVLink and the rest over the network, at once."""
+    return max(intra_bytes / (link_gbps * 1e9), inter_bytes / (node_link_gbps * 1e9))
+
+
+def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, latency_us,
+         gpus_per_node=8, node_link_gbps=50.0, node_latency_us=30.0):
     grid = Grid(ndim, height)
     rng = random.Random(seed)
+    per_node = min(gpus_per_node, gpus)
+    nodes = -(-gpus // gpus_per_node)
     levels = []
     for level in range(grid.max_level + 1):
         n, e = grid.states(level), grid.edges(level)
@@ -117,10 +131,17 @@ def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, 
         allgather = n_next * (gpus - 1) * VALUE_BYTES  # summed over the receiving GPUs
         p2p = e * frac * VALUE_BYTES
         local = (n * SWEEP_BYTES_PER_STATE + e * SWEEP_BYTES_PER_EDGE) / gpus / (hbm_gbps * 1e9)
-        # Per GPU, an all-gather receives (G-1)/G of the child level; a point-to-point exchange
-        # its share of the cut edges.
-        t_allgather = allgather / gpus / (link_gbps * 1e9)
-        t_p2p = p2p / gpus / (link_gbps * 1e9)
+        # Per GPU, an all-gather receives (G-1)/G of the child level: (per_node-1)/G of it from
+        # its own node, the rest from the others. A point-to-point exchange receives its share of
+        # the cut edges, which join neighbouring slices: for a GPU at a node's edge (the slowest)
+        # half of them come from the next node once there are several.
+        share = n_next * VALUE_BYTES / gpus
+        t_allgather = exchange_seconds(share * (per_node - 1), share * (gpus - per_node),
+                                       link_gbps, node_link_gbps)
+        mine_p2p = p2p / gpus
+        cross = 0.5 if nodes > 1 else 0.0
+        t_p2p = exchange_seconds(mine_p2p * (1 - cross), mine_p2p * cross, link_gbps,
+                                 node_link_gbps)
         levels.append({"level": level, "states": n, "edges": e, "cut_fraction": frac,
                        "allgather_bytes": allgather, "p2p_bytes": p2p, "local_s": local,
                        "allgather_s": t_allgather, "p2p_s": t_p2p})
@@ -128,7 +149,8 @@ def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, 
     edges = sum(l["edges"] for l in levels)
     need = states * BYTES_PER_STATE + edges * (BYTES_PER_WIDE_EDGE if edges > MAX_INDEX
                                                 else BYTES_PER_EDGE)
-    lat = latency_us * 1e-6 * len(levels) if gpus > 1 else 0.0
+    per_level_latency = (node_latency_us if nodes > 1 else latency_us) * 1e-6
+    lat = per_level_latency * len(levels) if gpus > 1 else 0.0
     summary = {
         "ndim": ndim, "height": height, "gpus": gpus, "states": states, "edges": edges,
         "bytes": need, "gpus_needed": -(-need // int(gpu_memory_gb * 1e9)),
@@ -137,8 +159,12 @@ def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, 
         "allgather_bytes": sum(l["allgather_bytes"] for l in levels),
         "p2p_bytes": sum(l["p2p_bytes"] for l in levels),
         "sweep_s_local_only": sum(l["local_s"] for l in levels),
-        "sweep_s_allgather": sum(max(l["local_s"], l["allgather_s"]) for l in levels) + lat,
-        "sweep_s_p2p": sum(max(l["local_s"], l["p2p_s"]) for l in levels) + lat,
+        "nodes": nodes, "gpus_per_node": per_node,
+        # Exchange, then compute: the plan's order.
+        "sweep_s_allgather": sum(l["local_s"] + l["allgather_s"] for l in levels) + lat,
+        "sweep_s_p2p": sum(l["local_s"] + l["p2p_s"] for l in levels) + lat,
+        # The lower bound of an interior/boundary split overlapping the two.
+        "sweep_s_p2p_overlapped": sum(max(l["local_s"], l["p2p_s"]) for l in levels) + lat,
     }
     return summary, levels
 
@@ -153,34 +179,43 @@ def main(argv=None):
     ap.add_argument("--gpu-memory-gb", type=float, default=139.0, help="an H200's ~139 GB")
     ap.add_argument("--hbm-gbps", type=float, default=1000.0,
                     help="a GPU's achieved sweep bandwidth (the H100's soft VI: ~1 TB/s)")
+    ap.add_argument("--gpus-per-node", type=int, default=8,
+                    help="GPUs in one node (8: DGX/HGX H100 and H200), 1..64")
     ap.add_argument("--link-gbps", type=float, default=450.0,
-                    help="per-GPU bandwidth each way: NVLink 4 ~450, InfiniBand NDR ~50")
+                    help="per-GPU bandwidth each way within a node: NVLink 4 ~450")
+    ap.add_argument("--node-link-gbps", type=float, default=50.0,
+                    help="per-GPU bandwidth each way between nodes: InfiniBand NDR ~50")
     ap.add_argument("--level-latency-us", type=float, default=15.0,
-                    help="a collective's fixed cost per level")
+                    help="a collective's fixed cost per level within a node")
+    ap.add_argument("--node-latency-us", type=float, default=30.0,
+                    help="a collective's fixed cost per level across nodes")
     ap.add_argument("--csv", help="write the per-level table here")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     a = ap.parse_args(argv)
     checks = [("--ndim", a.ndim, 1, 12), ("--height", a.height, 2, 64),
-              ("--gpus", a.gpus, 1, 4096), ("--samples", a.samples, 1, 100000)]
+              ("--gpus", a.gpus, 1, 4096), ("--samples", a.samples, 1, 100000),
+              ("--gpus-per-node", a.gpus_per_node, 1, 64)]
     for name, v, lo, hi in checks:
         if not lo <= v <= hi:
             print(f"scale_plan: {name} = {v} is out of range [{lo}, {hi}]", file=sys.stderr)
             return 2
     for name, v in [("--gpu-memory-gb", a.gpu_memory_gb), ("--hbm-gbps", a.hbm_gbps),
-                    ("--link-gbps", a.link_gbps)]:
+                    ("--link-gbps", a.link_gbps), ("--node-link-gbps", a.node_link_gbps)]:
         if not 0 < v < math.inf:
             print(f"scale_plan: {name} = {v} must be > 0 and finite", file=sys.stderr)
             return 2
-    if not 0 <= a.level_latency_us < math.inf:
-        print(f"scale_plan: --level-latency-us = {a.level_latency_us} must be >= 0 and finite",
-              file=sys.stderr)
-        return 2
+    for name, v in [("--level-latency-us", a.level_latency_us),
+                    ("--node-latency-us", a.node_latency_us)]:
+        if not 0 <= v < math.inf:
+            print(f"scale_plan: {name} = {v} must be >= 0 and finite", file=sys.stderr)
+            return 2
     if a.csv and (os.path.exists(a.csv) and not os.path.isfile(a.csv)
                   or not os.access(os.path.dirname(os.path.abspath(a.csv)), os.W_OK)):
         print(f"scale_plan: --csv {a.csv}: not a regular file in a writable folder", file=sys.stderr)
         return 2
     summary, levels = plan(a.ndim, a.height, a.gpus, a.samples, a.seed, a.gpu_memory_gb,
-                           a.hbm_gbps, a.link_gbps, a.level_latency_us)
+                           a.hbm_gbps, a.link_gbps, a.level_latency_us, a.gpus_per_node,
+                           a.node_link_gbps, a.node_latency_us)
     if a.csv:  # whole or not at all: a temporary beside it, renamed over it when written
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.csv)), suffix=".csv")
         try:
@@ -201,10 +236,12 @@ def main(argv=None):
               f"{'' if s['state_ids_ok'] else '; past int32 state ids'}")
         print(f"  {s['gpus']} GPUs, {s['levels']} levels: all-gather {s['allgather_bytes'] / 1e9:.2f}"
               f" GB, cut-edge exchange <= {s['p2p_bytes'] / 1e9:.2f} GB per sweep")
-        print(f"  one sweep: {s['sweep_s_local_only'] * 1e3:.2f} ms of local work; "
+        print(f"  {s['nodes']} node(s) of {s['gpus_per_node']} GPUs; one sweep: "
+              f"{s['sweep_s_local_only'] * 1e3:.2f} ms of local work; exchange then compute: "
               f"{s['sweep_s_allgather'] * 1e3:.2f} ms with all-gathers, "
               f"{s['sweep_s_p2p'] * 1e3:.2f} ms with cut-edge exchanges "
-              f"({a.link_gbps:g} GB/s links, {a.level_latency_us:g} us per level)")
+              f"({s['sweep_s_p2p_overlapped'] * 1e3:.2f} ms if interior edges overlap the "
+              f"exchange); links {a.link_gbps:g} GB/s in a node, {a.node_link_gbps:g} between")
     return 0
 
 

@@ -99,3 +99,25 @@ def test_csv_holds_one_row_per_level(tmp_path):
     rows = out.read_text().splitlines()
     assert rows[0].startswith("level,states,edges") and len(rows) == 1 + 3 * 3 + 1
     assert [p.name for p in tmp_path.iterdir()] == ["levels.csv"]
+
+
+def test_a_sweep_charges_exchange_then_compute_and_nodes_hold_8_gpus():
+    # 16 GPUs are 2 nodes of 8: the network's latency per level, exchange + local work summed.
+    s, levels = scale_plan.plan(3, 6, 16, 50, 0, 139.0, 1000.0, 450.0, 15.0)
+    assert (s["nodes"], s["gpus_per_node"]) == (2, 8)
+    lat = 30e-6 * len(levels)
+    assert s["sweep_s_p2p"] == pytest.approx(sum(l["local_s"] + l["p2p_s"] for l in levels) + lat)
+    assert s["sweep_s_allgather"] == pytest.approx(
+        sum(l["local_s"] + l["allgather_s"] for l in levels) + lat)
+    assert s["sweep_s_p2p_overlapped"] == pytest.approx(
+        sum(max(l["local_s"], l["p2p_s"]) for l in levels) + lat)
+    assert s["sweep_s_p2p_overlapped"] <= s["sweep_s_p2p"]
+    # An all-gather's bytes from other nodes go at the network's speed: 8 of the 15 other GPUs.
+    top = max(levels, key=lambda l: l["allgather_bytes"])
+    share = top["allgather_bytes"] / (16 - 1) / 16  # one GPU's slice of the child level
+    assert top["allgather_s"] == pytest.approx(max(7 * share / 450e9, 8 * share / 50e9))
+    # Within one node: NVLink only, the node's latency.
+    one, lv = scale_plan.plan(3, 6, 8, 50, 0, 139.0, 1000.0, 450.0, 15.0)
+    assert one["nodes"] == 1
+    assert one["sweep_s_p2p"] == pytest.approx(
+        sum(l["local_s"] + l["p2p_s"] for l in lv) + 15e-6 * len(lv))
