@@ -292,6 +292,28 @@ TEST(DagFileErrors, BinaryContentNamesTheByteOffset) {
   expect_binary_error(b, "byte 112 (terminal 0): log-reward of state 3 is nan");
 }
 
+// The checksum pass checks every value and, for edges in gfnrl's own order (sorted by source
+// state), every duplicate while the bytes stream by: the first problem in file order is reported
+// before any record array is allocated (a 4 GB file used to be read whole into memory and sorted
+// for 57 s first). Here a duplicate at edge 1 comes before an out-of-range target at edge 3; the
+// old order (every range first, then a sort) reported edge 3.
+TEST(DagFileErrors, BinaryChecksWhatItCanWhileStreaming) {
+  const std::string good = diamond_binary();
+  std::string b = good;
+  poke<int32_t>(b, 64 + 12 * 1 + 4, 1);  // edge 1: 0 -> 1 again (still sorted by source)
+  poke<int32_t>(b, 64 + 12 * 3 + 4, 9);  // edge 3: target 9
+  reseal(b);
+  expect_binary_error(b, "byte 76 (edge 1): duplicate edge 0 -> 1 (first at ");
+  // A corrupted file is said to be corrupted, whatever its values.
+  b[64 + 12 * 3 + 4] ^= 1;
+  expect_binary_error(b, "checksum mismatch");
+  // More states than edges + 1: refused from the header alone.
+  b = good;
+  poke<int32_t>(b, 16, 6);
+  reseal(b);
+  expect_binary_error(b, "6 states but only 4 edges");
+}
+
 TEST(DagFileFuzz, TruncatedAndBitFlippedBinariesFailCleanly) {
   DagFile f = random_file(3);
   const std::string path = temp_path("fuzz.bin");

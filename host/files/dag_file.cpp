@@ -60,13 +60,13 @@ std::string log_reward_problem(int32_t state, double v) {
 
 void check_duplicates(const DagFile& f, const Position& edge_at, const Position& terminal_at) {
   const auto& e = f.spec.edges;
-  report_repeats(
+  if (edge_at) report_repeats(
       e.size(), [&](std::size_t i) { return (int64_t(e[i].from) << 32) | uint32_t(e[i].to); },
       edge_at, [&](std::size_t i) {
         return "duplicate edge " + std::to_string(e[i].from) + " -> " + std::to_string(e[i].to);
       });
   const auto& r = f.spec.log_rewards;
-  report_repeats(
+  if (terminal_at) report_repeats(
       r.size(), [&](std::size_t i) { return r[i].first; }, terminal_at, [&](std::size_t i) {
         return "log-reward of state " + std::to_string(r[i].first) + " is given twice";
       });

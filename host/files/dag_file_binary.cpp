@@ -158,6 +158,10 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
                    " is out of range [1, " + n + "]");
   for (std::size_t i = 40; i < kChecksumAt; ++i)
     if (h[i] != 0) fail(name, "byte " + std::to_string(i) + ": reserved header bytes must be zero");
+  if (int64_t(b.n) > b.num_edges + 1)  // check_state_count, from the header alone
+    fail(name, std::to_string(b.n) + " states but only " + std::to_string(b.num_edges) +
+                   " edges: every state but the source needs an in-edge, so some state is "
+                   "unreachable");
   b.has_pb = flags & kFlagBackward;
   // Sizes fit in 64 bits comfortably: num_edges, num_terminal < 2^31.
   b.pb_at = b.edges_at + kEdgeBytes * uint64_t(b.num_edges);
@@ -172,24 +176,122 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
   return b;
 }
 
+// What the checksum pass decides while the bytes stream by, before anything is allocated for
+// the records: every value's range, and every duplicate when the edges come sorted by source
+// state (as gfnrl writes them: CSR order) and the terminals by state. The first problem is kept
+// and reported once the checksum holds (a corrupted file is said to be corrupted).
+struct StreamFindings {
+  std::string problem;  // the first, with its byte offset
+  bool edges_sorted = true, terminals_sorted = true;  // false: duplicates are left to the sort
+};
+
+class StreamChecks {
+ public:
+  StreamChecks(const BinaryHeader& b, const std::string& name) : b_(b), name_(name) {}
+  StreamFindings& findings() { return found_; }
+
+  void edge(std::size_t e, int32_t from, int32_t to, int32_t action) {
+    if (!found_.problem.empty()) return;
+    const std::string range = " is out of range [0, " + std::to_string(b_.n) + ")";
+    if (from < 0 || from >= b_.n) return note(edge_at(e) + ": source state " + std::to_string(from) + range);
+    if (to < 0 || to >= b_.n) return note(edge_at(e) + ": target state " + std::to_string(to) + range);
+    if (action < 0 || action == kMaxIndex)
+      return note(edge_at(e) + ": action id " + std::to_string(action) + " is out of range [0, 2^31-2]");
+    if (!found_.edges_sorted) return;
+    if (e > 0 && from < run_from_) {
+      found_.edges_sorted = false;  // another order: the sort after reading finds duplicates
+      run_.clear();
+      return;
+    }
+    if (e == 0 || from != run_from_) end_run();
+    run_from_ = from;
+    run_.push_back({to, e});
+  }
+  // The last run of equal source states: a repeated target is a duplicate edge.
+  void end_run() {
+    std::sort(run_.begin(), run_.end());
+    for (std::size_t i = 1; i < run_.size() && found_.problem.empty(); ++i)
+      if (run_[i].first == run_[i - 1].first)
+        note(edge_at(run_[i].second) + ": duplicate edge " + std::to_string(run_from_) + " -> " +
+             std::to_string(run_[i].first) + " (first at " + edge_at(run_[i - 1].second) + ")");
+    run_.clear();
+  }
+  void log_pb(std::size_t e, float v) {
+    if (found_.problem.empty() && !valid_log_pb(v))
+      note(name_ + ": byte " + std::to_string(b_.pb_at + kPbBytes * e) + " (edge " +
+           std::to_string(e) + "): " + log_pb_problem(v));
+  }
+  void terminal(std::size_t t, int32_t s, double v) {
+    if (!found_.problem.empty()) return;
+    if (s < 0 || s >= b_.n)
+      return note(terminal_at(t) + ": state " + std::to_string(s) + " is out of range [0, " +
+                  std::to_string(b_.n) + ")");
+    const std::string problem = log_reward_problem(s, v);
+    if (!problem.empty()) return note(terminal_at(t) + ": " + problem);
+    if (!found_.terminals_sorted) return;
+    if (t > 0 && s < last_state_) found_.terminals_sorted = false;
+    else if (t > 0 && s == last_state_)
+      note(terminal_at(t) + ": log-reward of state " + std::to_string(s) + " is given twice (first at " +
+           terminal_at(t - 1) + ")");
+    last_state_ = s;
+  }
+
+ private:
+  void note(const std::string& why) { found_.problem = why; }
+  std::string edge_at(std::size_t e) const {
+    return name_ + ": byte " + std::to_string(b_.edges_at + kEdgeBytes * e) + " (edge " +
+           std::to_string(e) + ")";
+  }
+  std::string terminal_at(std::size_t t) const {
+    return name_ + ": byte " + std::to_string(b_.terminals_at + kTerminalBytes * t) +
+           " (terminal " + std::to_string(t) + ")";
+  }
+  const BinaryHeader& b_;
+  const std::string& name_;
+  StreamFindings found_;
+  int32_t run_from_ = 0, last_state_ = 0;
+  std::vector<std::pair<int32_t, std::size_t>> run_;  // (target, edge) of the current source
+};
+
 // A header can describe a file of the right size and still lie (bit flips, hostile input):
-// verify the checksum in a streaming pass with a fixed 1 MiB buffer, then rewind to the records.
-void verify_checksum(std::istream& in, std::uint64_t size, const BinaryHeader& b,
-                     const std::string& name) {
+// verify the checksum in a streaming pass with a fixed 1 MiB buffer, checking every record's
+// values on the way (StreamChecks), then rewind to the records.
+StreamFindings verify_checksum(std::istream& in, const BinaryHeader& b, const std::string& name) {
   Fnv1a64 sum;
   sum.add(b.bytes.data(), kChecksumAt);
-  std::vector<unsigned char> block(1u << 20);
-  for (uint64_t left = size - kHeaderBytes; left > 0;) {
-    const auto k = static_cast<std::streamsize>(std::min<uint64_t>(left, block.size()));
-    if (!in.read(reinterpret_cast<char*>(block.data()), k)) fail(name, "read error");
-    sum.add(block.data(), static_cast<std::size_t>(k));
-    left -= static_cast<uint64_t>(k);
-  }
+  StreamChecks checks(b, name);
+  std::vector<unsigned char> block;
+  // Each section in whole records, in file order (the checksum is of the bytes in order).
+  auto section = [&](std::size_t count, std::size_t bytes, auto&& use) {
+    const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
+    for (std::size_t i = 0; i < count; i += per_block) {
+      const std::size_t k = std::min(per_block, count - i);
+      block.resize(k * bytes);
+      if (!in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size())))
+        fail(name, "read error");
+      sum.add(block.data(), block.size());
+      for (std::size_t j = 0; j < k; ++j) use(i + j, block.data() + j * bytes);
+    }
+  };
+  section(static_cast<std::size_t>(b.num_edges), kEdgeBytes, [&](std::size_t e, const unsigned char* p) {
+    checks.edge(e, get_le<int32_t>(p), get_le<int32_t>(p + 4), get_le<int32_t>(p + 8));
+  });
+  if (checks.findings().edges_sorted) checks.end_run();
+  if (b.has_pb)
+    section(static_cast<std::size_t>(b.num_edges), kPbBytes, [&](std::size_t e, const unsigned char* p) {
+      checks.log_pb(e, from_bits<float>(get_le<uint32_t>(p)));
+    });
+  section(static_cast<std::size_t>(b.num_terminal), kTerminalBytes,
+          [&](std::size_t t, const unsigned char* p) {
+            checks.terminal(t, get_le<int32_t>(p), from_bits<double>(get_le<uint64_t>(p + 4)));
+          });
   if (sum.h != get_le<uint64_t>(&b.bytes[kChecksumAt]))
     fail(name, "checksum mismatch (byte 56): the file is corrupted");
+  if (!checks.findings().problem.empty()) throw InputError(checks.findings().problem);
   in.clear();
   in.seekg(static_cast<std::streamoff>(kHeaderBytes));
   if (!in) fail(name, "cannot seek back after the checksum pass");
+  return checks.findings();
 }
 
 // The records, decoded in 1 MiB blocks (sizes already bounded by the file's).
@@ -224,8 +326,10 @@ DagFile read_records(std::istream& in, const BinaryHeader& b, const std::string&
   return f;
 }
 
-// Every record's values, each error naming its byte offset.
-void check_records(const DagFile& f, const BinaryHeader& b, const std::string& name) {
+// What the streaming pass left: the duplicates of records that did not come sorted (every
+// value's range is checked there).
+void check_records(const DagFile& f, const BinaryHeader& b, const std::string& name,
+                   const StreamFindings& streamed) {
   auto edge_at = [&](std::size_t e) {
     return name + ": byte " + std::to_string(b.edges_at + kEdgeBytes * e) + " (edge " +
            std::to_string(e) + ")";
@@ -234,29 +338,8 @@ void check_records(const DagFile& f, const BinaryHeader& b, const std::string& n
     return name + ": byte " + std::to_string(b.terminals_at + kTerminalBytes * t) +
            " (terminal " + std::to_string(t) + ")";
   };
-  const int32_t n = b.n;
-  const std::string range = " is out of range [0, " + std::to_string(n) + ")";
-  for (std::size_t e = 0; e < f.spec.edges.size(); ++e) {
-    const auto& ed = f.spec.edges[e];
-    if (ed.from < 0 || ed.from >= n)
-      throw InputError(edge_at(e) + ": source state " + std::to_string(ed.from) + range);
-    if (ed.to < 0 || ed.to >= n)
-      throw InputError(edge_at(e) + ": target state " + std::to_string(ed.to) + range);
-    if (ed.action < 0 || ed.action == kMaxIndex)
-      throw InputError(edge_at(e) + ": action id " + std::to_string(ed.action) +
-                       " is out of range [0, 2^31-2]");
-    if (b.has_pb && !valid_log_pb(f.log_pb[e]))
-      throw InputError(name + ": byte " + std::to_string(b.pb_at + kPbBytes * e) + " (edge " +
-                       std::to_string(e) + "): " + log_pb_problem(f.log_pb[e]));
-  }
-  for (std::size_t t = 0; t < f.spec.log_rewards.size(); ++t) {
-    const auto& [s, v] = f.spec.log_rewards[t];
-    if (s < 0 || s >= n) throw InputError(terminal_at(t) + ": state " + std::to_string(s) + range);
-    const std::string problem = log_reward_problem(s, v);
-    if (!problem.empty()) throw InputError(terminal_at(t) + ": " + problem);
-  }
-  check_state_count(f, name);
-  check_duplicates(f, edge_at, terminal_at);
+  check_duplicates(f, streamed.edges_sorted ? Position() : edge_at,
+                   streamed.terminals_sorted ? Position() : terminal_at);
 }
 }  // namespace
 
@@ -271,9 +354,9 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
                     estimate_dag_bytes(std::min<int64_t>(b.n, b.num_edges + 1), b.num_edges),
                 name + " (" + std::to_string(b.n) + " states, " + std::to_string(b.num_edges) +
                     " edges)");
-  verify_checksum(in, size, b, name);
+  const StreamFindings streamed = verify_checksum(in, b, name);
   DagFile f = read_records(in, b, name);
-  check_records(f, b, name);
+  check_records(f, b, name, streamed);
   return f;
 }
 

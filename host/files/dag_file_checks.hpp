@@ -15,7 +15,8 @@ namespace gfnrl::detail {
 using Position = std::function<std::string(std::size_t record)>;
 
 /// Throws InputError at the later occurrence of a repeated edge (from, to) or of a state's
-/// log-reward, naming both positions. Sort-based: memory O(records), never O(num_states).
+/// log-reward, naming both positions. Sort-based: memory O(records), never O(num_states). An
+/// empty Position skips that kind (the binary reader's streaming pass checked it already).
 void check_duplicates(const DagFile& f, const Position& edge_at, const Position& terminal_at);
 
 /// Throws InputError when num_states exceeds num_edges + 1: every state but the source needs an
