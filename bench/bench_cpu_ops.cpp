@@ -121,6 +121,7 @@ void print_ops(bool json, double fork_join_ns, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gfnrl::prefer_short_spin_waits(argv);  // as the CLI: measured as users run it
   CLI::App app{"gfnrl-bench-cpu-ops: per-op serial cost per work unit and the fork/join cost "
                "behind the CPU ops' parallel thresholds"};
   std::vector<std::string> grids{"4x20", "2x16"};

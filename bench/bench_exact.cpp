@@ -4,6 +4,8 @@
 // edge writes (CUDA only: "coal ms"). Prints states, edges, the bytes the minimal algorithm
 // moves, the median time, and the achieved GB/s of the fastest path; on the CPU also as a
 // percentage of the host's own read+write bandwidth (a triad over 576 MB, measured first).
+// --beside N [--load self|omp] measures beside N other programs (background_load.hpp): N more
+// copies of this bench, or N busy OpenMP processes (torch's thread pool in a training loop).
 //
 // Minimal traffic (float32 tables, int32 state ids, int64 offsets, each array touched once):
 //   soft VI:   per state offsets, log R, V, exit Q, exit log pi (24 B); per edge child index,
@@ -23,6 +25,7 @@
 #include <sstream>
 #include <vector>
 
+#include "background_load.hpp"
 #include "gfnrl/gfnrl.hpp"
 #include "host_bandwidth.hpp"
 
@@ -70,6 +73,7 @@ OptInPaths time_opt_in_paths(const Dag& dag, const BackwardPolicy& pb, const For
 }  // namespace
 
 int main(int argc, char** argv) {
+  gfnrl::prefer_short_spin_waits(argv);  // as the CLI: measured as users run it
   CLI::App app{"gfnrl-bench-exact: soft value iteration and exact marginals on hypergrids"};
   std::vector<std::string> sizes{"3x10", "4x10", "5x10", "4x32", "6x15", "7x10"};
   std::string backends = "all";
@@ -86,6 +90,20 @@ int main(int argc, char** argv) {
   app.add_option("--max-cpu-states", max_cpu_states, "skip larger grids on the CPU")
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object per measurement, one per line, on stdout");
+  int beside = 0;
+  std::string load = "self", as_load;
+  app.add_option("--beside", beside,
+                 "measure beside N other programs started first (--load): a user's second run")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--load", load,
+                 "what runs beside: self (copies of this command, looping its sweeps) or omp "
+                 "(processes keeping an OpenMP team of every hardware thread busy, as torch's "
+                 "thread pool in a training loop)")
+      ->check(CLI::IsMember({"self", "omp"}))
+      ->capture_default_str();
+  app.add_option("--as-load", as_load, "internal: run as one of --beside's programs")
+      ->check(CLI::IsMember({"self", "omp"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -93,6 +111,10 @@ int main(int argc, char** argv) {
     std::cerr << "gfnrl-bench-exact: " << e.what() << std::endl;
     return 2;
   }
+  if (as_load == "omp") bench::busy_openmp_team();
+  const bool looping = as_load == "self";  // a --beside copy: sweep until stopped, print nothing
+  std::vector<std::string> load_args{"--backend", backends, "--repeats", "1000", "--sizes"};
+  for (const std::string& s : sizes) load_args.push_back(s);
   std::vector<Size> grid;
   for (const std::string& s : sizes) {
     Size z{};
@@ -116,18 +138,25 @@ int main(int argc, char** argv) {
   if (std::find(bs.begin(), bs.end(), Backend::Cuda) != bs.end())
     std::cerr << "[bench] device: " << cuda_device_description() << "\n";
   bench::Triad triad;
-  if (bs.front() == Backend::Cpu) {
+  if (bs.front() == Backend::Cpu && !looping) {
     triad = bench::host_triad();
     std::fprintf(stderr, "[bench] host triad a = b + s c: %.1f GB/s (%.0f MB, %d threads): the CPU "
                  "rows' %%bw is their GB/s against it\n", triad.gbps, triad.bytes * 1e-6,
                  triad.threads);
   }
 
-  if (!json)
+  // Started once, before every measurement: the same programs beside every row.
+  const bench::BackgroundLoad background(load, looping ? 0 : beside, load_args);
+  if (beside > 0 && !looping)
+    std::fprintf(stderr, "[bench] beside %d %s program%s (--load %s)\n", beside,
+                 load == "self" ? "copies of this" : "busy OpenMP", beside == 1 ? "" : "s",
+                 load.c_str());
+  if (!json && !looping)
     std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
                 "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
                 "pers ms", "coal ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms",
                 "GB/s", "%bw", "eval ms");
+  do {  // a --beside copy sweeps until stopped
   for (const Size& z : grid) {
     const HypergridConfig cfg{z.d, z.h};
     try {
@@ -147,7 +176,7 @@ int main(int argc, char** argv) {
                   << err.what() << "\n";
         continue;
       }
-      std::fprintf(stderr, "[bench] %dx%d on %s ...\n", z.d, z.h, backend_name(b));
+      if (!looping) std::fprintf(stderr, "[bench] %dx%d on %s ...\n", z.d, z.h, backend_name(b));
       const BackwardPolicy pb = uniform_backward_policy(dag);
       SoftValueOptions per_level, graph;
       per_level.sweep.launch = LaunchMode::PerLevel;
@@ -176,6 +205,7 @@ int main(int argc, char** argv) {
       const bool cpu = b == Backend::Cpu;
       const double sv_pct = cpu ? 100 * sv_gbps / triad.gbps : NAN;
       const double m_pct = cpu ? 100 * m_gbps / triad.gbps : NAN;
+      if (looping) continue;
       if (json) {
         nlohmann::json j{{"grid", std::to_string(z.d) + "x" + std::to_string(z.h)},
                          {"ndim", z.d},
@@ -198,7 +228,10 @@ int main(int argc, char** argv) {
                          {"marginals_gbps", m_gbps},
                          {"evaluate_s", eval_s},
                          {"tv", tv},
-                         {"repeats", repeats}};
+                         {"repeats", repeats},
+                         {"beside", beside},
+                         {"load", beside > 0 ? nlohmann::json(load) : nlohmann::json()},
+                         {"threads", cpu_threads()}};
         if (cpu) {
           j["host_triad_gbps"] = triad.gbps;
           j["soft_vi_pct_of_triad"] = sv_pct;
@@ -220,5 +253,6 @@ int main(int argc, char** argv) {
       if (tv > 1e-4) std::fprintf(stderr, "[bench] warning: soft-optimal TV %.3g > 1e-4\n", tv);
     }
   }
+  } while (looping);
   return 0;
 }

@@ -47,6 +47,7 @@ double mean_expected_length(Trainer& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gfnrl::prefer_short_spin_waits(argv);  // as the CLI: measured as users run it
   CLI::App app{"gfnrl-bench-train: training throughput of every tabular learner, CPU and CUDA"};
   HypergridConfig grid = hypergrid_preset("standard");
   std::string algos = "tb,db,subtb,softdqn,munchausen,pg,ac,pg/coupled", backends = "all";

@@ -1,5 +1,12 @@
-// The CPU backend's team size: OpenMP's, capped (backend.hpp).
+// The CPU backend's team size (OpenMP's, GFNRL_THREADS, capped) and the short-spin default for
+// programs that can still choose it (backend.hpp).
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <thread>
 #ifdef _OPENMP
 #include <omp.h>
@@ -14,12 +21,35 @@ int cpu_thread_cap() {
   return cap;
 }
 
+int gfnrl_threads_setting() {
+  static const int threads = [] {
+    const char* v = std::getenv("GFNRL_THREADS");
+    if (v == nullptr || *v == '\0' || std::strlen(v) > 9 ||
+        std::strspn(v, "0123456789") != std::strlen(v) || v[0] == '0')
+      return 0;  // unset or not a count: OpenMP's (the CLI refuses such a value by name)
+    return std::atoi(v);
+  }();
+  return threads;
+}
+
 int cpu_threads() {
 #ifdef _OPENMP
-  return std::max(1, std::min(omp_get_max_threads(), cpu_thread_cap()));
+  const int asked = gfnrl_threads_setting() > 0 ? gfnrl_threads_setting() : omp_get_max_threads();
+  return std::max(1, std::min(asked, cpu_thread_cap()));
 #else
   return 1;
 #endif
+}
+
+// libgomp reads its wait policy once, when it is loaded: the only way to choose it for this
+// program is to run the program again with the variable set (once: then it is set).
+void prefer_short_spin_waits(char** argv) {
+  for (const char* chosen : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (std::getenv(chosen) != nullptr) return;  // the user's choice, kept exactly
+  if (::setenv("GOMP_SPINCOUNT", kShortSpinCount, 1) != 0) return;
+  if (argv == nullptr || ::access("/proc/self/exe", X_OK) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // exec failed: go on with libgomp's default waits (GOMP_SPINCOUNT stays set for children).
 }
 
 }  // namespace gfnrl

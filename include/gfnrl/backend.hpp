@@ -30,12 +30,29 @@ const std::vector<std::string>& backend_names();
 Backend parse_backend(const std::string& name);
 const char* backend_name(Backend b);
 
-/// The threads each parallel loop of the CPU backend uses: OpenMP's count for the calling thread
-/// (OMP_NUM_THREADS, omp_set_num_threads), at most cpu_thread_cap(); 1 without OpenMP.
+/// The threads each parallel loop of the CPU backend uses: GFNRL_THREADS when it is set to a
+/// count >= 1, else OpenMP's count for the calling thread (OMP_NUM_THREADS,
+/// omp_set_num_threads); at most cpu_thread_cap(); 1 without OpenMP.
 int cpu_threads();
+/// GFNRL_THREADS as read once at the first call: its count, or 0 when unset or not a count.
+int gfnrl_threads_setting();
 /// 4 x the hardware threads: the most the CPU backend asks of OpenMP. A larger request
 /// (OMP_NUM_THREADS=100000) would only crash OpenMP creating the threads' stacks.
 int cpu_thread_cap();
+
+/// The spin count prefer_short_spin_waits gives libgomp: a waiting thread spins this many times
+/// (~a few microseconds) and then sleeps. libgomp's default spins ~300,000 times at every barrier,
+/// which costs nothing on an idle machine but, beside another busy program, makes every barrier
+/// wait for a descheduled thread's next time slice: the 4-D H=32 sweeps ran 7-60x slower (up to
+/// 440 ms against 15 ms on one thread alone). With 1000 they run within 1.1x of one thread alone
+/// beside a copy of themselves or a busy OpenMP process, and within measurement noise of the
+/// default on an idle machine (docs/PERF_NOTES.md).
+inline constexpr const char* kShortSpinCount = "1000";
+/// Call first thing in main() (before any thread starts): unless the user set OMP_WAIT_POLICY or
+/// GOMP_SPINCOUNT, sets GOMP_SPINCOUNT=kShortSpinCount and runs the program again with the same
+/// `argv` (libgomp reads it only when loaded), once. The CLI and the benchmarks do; a program that
+/// links the library chooses for itself. Returns when nothing needs doing (or exec failed).
+void prefer_short_spin_waits(char** argv);
 
 /// Waits for all queued work of the backend (no-op on the CPU).
 void synchronize(Backend b);

@@ -18,6 +18,14 @@ import time
 
 import numpy as np
 
+# libgomp spins ~300,000 times at every barrier by default: beside another busy program (a second
+# study, torch's own thread pool) every barrier then waits a time slice and the sweeps run 7-60x
+# slower. A short spin keeps idle-machine speed (docs/PERF_NOTES.md). libgomp reads it once, when
+# loaded: this takes effect only if no module loaded it before gfnrl, and never overrides a
+# choice the user made.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "1000"
+
 from ._gfnrl import (
     Dag,
     algo_names,

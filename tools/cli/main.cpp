@@ -98,15 +98,23 @@ std::string printable(const std::string& text) {
 }  // namespace
 
 namespace {
-// OMP_NUM_THREADS past the cap (cpu_thread_cap): said once, on stderr, before any work.
-void note_thread_cap(bool root) {
-  const char* env = std::getenv("OMP_NUM_THREADS");
-  if (env == nullptr || !root) return;
-  const long long asked = std::strtoll(env, nullptr, 10);  // the first entry of a nested list
-  if (asked > gfnrl::cpu_thread_cap())
-    std::cerr << "gfnrl: note: OMP_NUM_THREADS=" << printable(std::string(env).substr(0, 40))
-              << " asks for more threads than the " << gfnrl::cpu_thread_cap()
-              << " the CPU backend uses at most (4 x the hardware threads)" << std::endl;
+// OMP_NUM_THREADS or GFNRL_THREADS past the cap (cpu_thread_cap): said once, on stderr, before
+// any work. A GFNRL_THREADS that is not a count is a usage error (the library would ignore it).
+std::string check_thread_settings(bool root) {
+  const char* mine = std::getenv("GFNRL_THREADS");
+  if (mine != nullptr && gfnrl::gfnrl_threads_setting() == 0)
+    return "GFNRL_THREADS = " + printable(std::string(mine).substr(0, 40)) +
+           " is not a thread count: give a decimal number in [1, 999999999], or unset it";
+  for (const char* name : {"GFNRL_THREADS", "OMP_NUM_THREADS"}) {
+    const char* env = std::getenv(name);
+    if (env == nullptr || !root) continue;
+    const long long asked = std::strtoll(env, nullptr, 10);  // the first entry of a nested list
+    if (asked > gfnrl::cpu_thread_cap())
+      std::cerr << "gfnrl: note: " << name << "=" << printable(std::string(env).substr(0, 40))
+                << " asks for more threads than the " << gfnrl::cpu_thread_cap()
+                << " the CPU backend uses at most (4 x the hardware threads)" << std::endl;
+  }
+  return {};
 }
 }  // namespace
 
@@ -133,6 +141,7 @@ bool shards(const std::string& name) { return name == "train" || name == "study"
 int run_cli(int argc, char** argv);
 
 int main(int argc, char** argv) {
+  gfnrl::prefer_short_spin_waits(argv);  // may run this program again, once, before anything else
   hold_closed_standard_streams();
   install_signal_cleanup();
   return check_stdout(run_cli(argc, argv));
@@ -140,7 +149,7 @@ int main(int argc, char** argv) {
 
 int run_cli(int argc, char** argv) {
   gfnrl::cli::Ranks ranks(argc, argv);
-  note_thread_cap(ranks.root());
+  if (const std::string bad = check_thread_settings(ranks.root()); !bad.empty()) return fail(2, bad);
   CLI::App app{"gfnrl: exact tabular soft RL and GFlowNets on enumerated DAGs (libgfnrl_cuda " +
                std::string(GFNRL_VERSION) + ")"};
   app.require_subcommand(1);
