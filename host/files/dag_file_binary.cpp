@@ -176,6 +176,22 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
   return b;
 }
 
+// Reads `count` records of `bytes` each in blocks of about 1 MiB (whole records), handing each
+// block to `on_block` and then each record to `use(index, bytes)`.
+template <class Use, class OnBlock>
+void for_each_record(std::istream& in, std::size_t count, std::size_t bytes, const std::string& name,
+                     std::vector<unsigned char>& block, Use&& use, OnBlock&& on_block) {
+  const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
+  for (std::size_t i = 0; i < count; i += per_block) {
+    const std::size_t k = std::min(per_block, count - i);
+    block.resize(k * bytes);
+    if (!in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size())))
+      fail(name, "read error");
+    on_block(block);
+    for (std::size_t j = 0; j < k; ++j) use(i + j, block.data() + j * bytes);
+  }
+}
+
 // What the checksum pass decides while the bytes stream by, before anything is allocated for
 // the records: every value's range, and every duplicate when the edges come sorted by source
 // state (as gfnrl writes them: CSR order) and the terminals by state. The first problem is kept
@@ -263,15 +279,8 @@ StreamFindings verify_checksum(std::istream& in, const BinaryHeader& b, const st
   std::vector<unsigned char> block;
   // Each section in whole records, in file order (the checksum is of the bytes in order).
   auto section = [&](std::size_t count, std::size_t bytes, auto&& use) {
-    const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
-    for (std::size_t i = 0; i < count; i += per_block) {
-      const std::size_t k = std::min(per_block, count - i);
-      block.resize(k * bytes);
-      if (!in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size())))
-        fail(name, "read error");
-      sum.add(block.data(), block.size());
-      for (std::size_t j = 0; j < k; ++j) use(i + j, block.data() + j * bytes);
-    }
+    for_each_record(in, count, bytes, name, block, use,
+                    [&](const std::vector<unsigned char>& bl) { sum.add(bl.data(), bl.size()); });
   };
   section(static_cast<std::size_t>(b.num_edges), kEdgeBytes, [&](std::size_t e, const unsigned char* p) {
     checks.edge(e, get_le<int32_t>(p), get_le<int32_t>(p + 4), get_le<int32_t>(p + 8));
@@ -303,16 +312,8 @@ DagFile read_records(std::istream& in, const BinaryHeader& b, const std::string&
   if (b.has_pb) f.log_pb.resize(static_cast<std::size_t>(b.num_edges));
   f.spec.log_rewards.resize(static_cast<std::size_t>(b.num_terminal));
   std::vector<unsigned char> buf;
-  // Reads `count` records of `bytes` each and hands each to `use`.
   auto read = [&](std::size_t count, std::size_t bytes, auto&& use) {
-    const std::size_t per_block = std::max<std::size_t>(1, (1u << 20) / bytes);
-    for (std::size_t i = 0; i < count; i += per_block) {
-      const std::size_t k = std::min(per_block, count - i);
-      buf.resize(k * bytes);
-      if (!in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size())))
-        fail(name, "read error");
-      for (std::size_t j = 0; j < k; ++j) use(i + j, buf.data() + j * bytes);
-    }
+    for_each_record(in, count, bytes, name, buf, use, [](const std::vector<unsigned char>&) {});
   };
   read(f.spec.edges.size(), kEdgeBytes, [&](std::size_t i, const unsigned char* p) {
     f.spec.edges[i] = {get_le<int32_t>(p), get_le<int32_t>(p + 4), get_le<int32_t>(p + 8)};
