@@ -47,6 +47,58 @@ TEST(RankCorrelation, MatchesRanksCountedPairByPairWithTies) {
   }
 }
 
+// With a tolerance, values within it of their group's smallest share a rank. Centres spaced 1
+// apart, each value moved by less than half the tolerance (0.01): the ranks are exactly those of
+// the centres, counted pair by pair; without the tolerance the jitter splits them.
+TEST(RankCorrelation, ValuesWithinTheToleranceShareARank) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> jitter(-0.004f, 0.004f);
+  for (int trial = 0; trial < 10; ++trial) {
+    const int n = 12 + trial * 9;
+    std::vector<float> centre(n), q(n), p(n);
+    for (int i = 0; i < n; ++i) {
+      centre[i] = float(int(rng() % 5)) - 10.0f;
+      q[i] = centre[i] + jitter(rng);
+      p[i] = float(int(rng() % 3));
+    }
+    const double want = double(pearson(counted_ranks(centre), counted_ranks(p)));
+    EXPECT_NEAR(spearman_correlation(q, p, 0.01), want, 1e-12) << "trial " << trial;
+    EXPECT_GT(std::abs(spearman_correlation(q, p) - want), 1e-6) << "trial " << trial;
+  }
+  // Anchored groups: a chain of steps each within the tolerance is not one group.
+  const std::vector<float> chain{0.0f, 0.006f, 0.012f, 0.018f}, rising{0.0f, 1.0f, 2.0f, 3.0f};
+  EXPECT_NEAR(spearman_correlation(chain, rising, 0.01), double(pearson(counted_ranks({0, 0, 1, 1}),
+                                                                        counted_ranks(rising))),
+              1e-12);
+  EXPECT_THROW(spearman_correlation(chain, rising, -1.0), InputError);
+  EXPECT_THROW(spearman_correlation(chain, rising, NAN), InputError);
+}
+
+// The soft-optimal policy samples R/Z: its ranks are R's, up to float rounding, which used to
+// split equal rewards (0.80 on 2-D H=8, 0.55 on 4-D H=8, 0.98 on the 3x3 Ising torus). A wrong
+// policy still scores low: the uniform one, and P_T proportional to 1/R.
+TEST(RankCorrelation, TheSoftOptimalPolicyScoresOneAndWrongOnesDoNot) {
+  std::vector<Dag> dags;
+  dags.push_back(make_hypergrid(HypergridConfig{2, 8}, Backend::Cpu));
+  dags.push_back(make_hypergrid(HypergridConfig{4, 8}, Backend::Cpu));
+  IsingConfig torus;  // 9 spins on a 3x3 lattice with wrap-around
+  dags.push_back(make_ising(torus, Backend::Cpu));
+  for (const Dag& dag : dags) {
+    const BackwardPolicy pb = uniform_backward_policy(dag);
+    const SoftValues sv = solve_soft_values(dag, &pb);
+    const Marginals best = compute_marginals(dag, sv.policy);
+    EXPECT_GE(spearman_correlation(dag, best), 0.999) << dag.num_states() << " states";
+    // (On the Ising DAG every ordering of the spins is equally likely under the uniform policy:
+    // P_T is constant, and a constant has no rank correlation: NaN.)
+    const double uniform = spearman_correlation(dag, compute_marginals(dag, uniform_forward_policy(dag)));
+    EXPECT_FALSE(uniform >= 0.9) << uniform << ", " << dag.num_states() << " states";
+    std::vector<float> inverse = dag.log_reward().to_host();
+    for (float& v : inverse) v = v > -INFINITY ? -v : v;  // P_T ~ 1/R
+    EXPECT_LT(spearman_correlation(inverse, dag.log_reward().to_host(), rank_log_tolerance(dag)),
+              -0.999) << dag.num_states() << " states";
+  }
+}
+
 TEST(RankCorrelation, MonotoneMapsGiveOneAndTheSupportIsTheTargets) {
   const std::vector<float> p{0.1f, -2.0f, 3.0f, 0.5f, -1.0f};
   std::vector<float> up, down;

@@ -282,7 +282,8 @@ std::vector<double> Trainer::spearman(const Array<float>* log_target_weight) con
 #pragma omp parallel for schedule(dynamic, 1) if (config_.runs > 1) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < config_.runs; ++r)
     out[r] = spearman_correlation(
-        std::vector<float>(all.begin() + r * N, all.begin() + (r + 1) * N), target);
+        std::vector<float>(all.begin() + r * N, all.begin() + (r + 1) * N), target,
+        rank_log_tolerance(dag_));
   return out;
 }
 

@@ -38,15 +38,30 @@ struct Metrics {
 /// A state is a mode when its target weight w(x) >= (1 - kModeRelativeTolerance) max w.
 inline constexpr double kModeRelativeTolerance = 1e-6;
 
+/// How far apart two log P_T values may be and still rank as equal, per level of the DAG: the
+/// float32 sweeps round each state's log P_T once per level by at most ~4e-7 (the CPU's vexp
+/// 2.5e-7 and vlog 1.5e-7 relative, CUDA's expf/logf within 2 ulp), so states of equal reward
+/// under the soft-optimal policy differ by up to levels x 4e-7 in log P_T (measured: 1e-6 on
+/// 2-D H=8, 3e-6 on 4-D H=8). Rounded up to 5e-7 a level; a learned policy's differences that a
+/// rank should see are orders of magnitude larger.
+inline constexpr double kRankLogTolerancePerLevel = 5e-7;
+/// kRankLogTolerancePerLevel x (the DAG's levels + 1): the tolerance spearman_correlation uses
+/// for a DAG's P_T (3.1e-5 on 4-D H=20, 1.3e-4 on 4-D H=64).
+double rank_log_tolerance(const Dag& dag);
+
 /// Spearman's rank correlation of log P_T(x) and log p(x) over the target's support (log p
-/// finite): Pearson's r of their ranks, each run of equal values sharing its average rank
-/// (log P_T = -inf ranks lowest; NaN when either is constant there or P_T holds NaN). Exact ranks,
-/// no tolerance: float rounding that splits states of equal reward splits their P_T ranks too, so
-/// on rewards with large ties (the hypergrid's three levels) even the soft-optimal policy scores
-/// below 1. On the host (two copies of N floats, two sorts): not one of compare_to_target's
+/// finite): Pearson's r of their ranks, each group of equal values sharing its average rank
+/// (log P_T = -inf ranks lowest; NaN when either is constant there or P_T holds NaN). Target
+/// values tie when exactly equal; log P_T values when within `log_tolerance` of the group's
+/// smallest (rank_log_tolerance(dag) for a DAG's P_T: float rounding that splits states of equal
+/// reward then no longer splits their ranks, so the soft-optimal policy scores 1 up to rounding
+/// where exact ranks gave 0.80 on 2-D H=8). InputError for a negative or non-finite tolerance.
+/// On the host (two copies of N floats, two sorts): not one of compare_to_target's
 /// per-evaluation sums.
-double spearman_correlation(const std::vector<float>& log_p_t, const std::vector<float>& log_target);
-/// The same for marginals on the DAG's backend against its rewards (or a target weight).
+double spearman_correlation(const std::vector<float>& log_p_t, const std::vector<float>& log_target,
+                            double log_tolerance = 0.0);
+/// The same for marginals on the DAG's backend against its rewards (or a target weight), with
+/// rank_log_tolerance(dag).
 double spearman_correlation(const Dag& dag, const Marginals& marginals,
                             const Array<float>* log_target_weight = nullptr);
 

@@ -185,7 +185,9 @@ nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> e
     }
     res.set(r, met);
     probabilities(m.log_terminal, res.p_t.data() + r * N);
-    if (spearman) res.spearman[r] = spearman_correlation(m.log_terminal.to_host(), log_reward);
+    if (spearman)
+      res.spearman[r] =
+          spearman_correlation(m.log_terminal.to_host(), log_reward, rank_log_tolerance(dag));
   }
   return res.to_dict(edge_log_pf.ndim() == 2, runs, N);
 }
