@@ -67,10 +67,10 @@ struct UpdatePriority {
   const int32_t* slot;
   const float* abs_td;
   float exponent;
-  bool huber;
+  int loss;  // kPriority*
   __device__ void operator()(int64_t k) const {
     const int64_t r = k / samples;
-    const float p = replay_priority(abs_td[k], exponent, huber);
+    const float p = replay_priority(abs_td[k], exponent, loss);
     b.priority[r * b.capacity + slot[k]] = p;
     // Positive floats order like their bit patterns as signed ints.
     atomicMax(reinterpret_cast<int*>(b.max_priority + r), __float_as_int(p));
@@ -104,9 +104,9 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 }
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
-                              const float* abs_td, float exponent, bool huber) {
+                              const float* abs_td, float exponent, int loss) {
   for_each_index(int64_t(b.runs) * samples,
-                 UpdatePriority{b, samples, slot, abs_td, exponent, huber});
+                 UpdatePriority{b, samples, slot, abs_td, exponent, loss});
 }
 
 void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t, const DqnArgs<float>& a,

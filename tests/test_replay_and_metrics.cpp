@@ -156,6 +156,15 @@ TEST(Replay, HuberLossPrioritiesFollowTheReferenceRule) {
   insert_batch(old, {{4}}, id, &model);
   detail::cpu::replay_update_priorities(old.args(), 4, slot.data(), abs_td.data(), 0.5f, false);
   EXPECT_NEAR(old.priority[0] / old.priority[1], 0.105, 0.001);
+  // With the squared TD loss (--loss mse) the priority is its loss, d^2, as the reference's
+  // MSELoss(reduction='none') keys it; it used to stay Huber's.
+  Replay squared(1, 4, true);
+  insert_batch(squared, {{4}}, id, &model);
+  detail::cpu::replay_update_priorities(squared.args(), 4, slot.data(), abs_td.data(), 0.5f,
+                                        detail::kPrioritySquared);
+  for (int k = 0; k < 4; ++k)
+    EXPECT_NEAR(squared.priority[k], std::sqrt(double(abs_td[k]) * abs_td[k] + 1e-6),
+                1e-6 * squared.priority[k]) << k;
   TrainConfig c;
   EXPECT_EQ(c.priority, ReplayPriority::HuberLoss) << "the reference rule is the default";
   EXPECT_EQ(c.priority_exponent, 0.5f);
@@ -168,6 +177,8 @@ TEST(Replay, HuberLossPrioritiesFollowTheReferenceRule) {
 // SoftDQN target y = log sum_a' exp Q_tgt(s', a') (tau 1, no correction) or log R(s) for an exit,
 // written here from the table layout; older slots keep their priority.
 TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
+  for (const bool huber : {true, false}) {  // the TD loss in use: Huber's, or the squared error
+  SCOPED_TRACE(huber ? "huber" : "squared");
   const Dag dag = make_hypergrid({2, 4, 1e-2, 0.5, 2.0}, Backend::Cpu);
   const DagArrays h = dag.to_host();
   const int32_t N = dag.num_states(), E = static_cast<int32_t>(dag.num_edges());
@@ -189,7 +200,7 @@ TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
   std::vector<int32_t> lengths = {2, 2};
   detail::DqnArgs<float> a{};
   a.dag = dag.view(), a.layout = L, a.runs = 1, a.params = q.data(), a.target = tgt.data();
-  a.tau = 1.0f, a.alpha = 0.0f, a.l0 = -100.0f;
+  a.tau = 1.0f, a.alpha = 0.0f, a.l0 = -100.0f, a.huber = huber;
   detail::RolloutArgs t{};
   t.runs = 1, t.batch = 2, t.max_len = 2, t.lengths = lengths.data();
   detail::cpu::replay_prioritize_new(rb.args(), t, a, 0.5f);
@@ -204,9 +215,11 @@ TEST(Replay, NewTransitionsTakeTheirOwnTdErrorsPriority) {
       for (int64_t e = h.child_offsets[c]; e < h.child_offsets[c + 1]; ++e) z += std::exp(double(tgt[e]));
       y = std::log(z);
     }
-    const double d = std::abs(q[act] - y), huber = d < 1 ? 0.5 * d * d : d - 0.5;
-    const double want = k == 2 ? 7.0 : std::sqrt(huber + 1e-6);
+    const double d = std::abs(q[act] - y);
+    const double loss = huber ? (d < 1 ? 0.5 * d * d : d - 0.5) : d * d;
+    const double want = k == 2 ? 7.0 : std::sqrt(loss + 1e-6);
     EXPECT_NEAR(rb.priority[k], want, 2e-5 * (1 + want)) << "slot " << k;
+  }
   }
 }
 

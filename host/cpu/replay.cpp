@@ -146,13 +146,13 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
 }
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,
-                              const float* abs_td, float exponent, bool huber) {
+                              const float* abs_td, float exponent, int loss) {
   const OpScope op(CpuOp::ReplayPriorities, int64_t(b.runs) * samples);
 #pragma omp parallel for schedule(dynamic, 1) if (op.parallel(b.runs)) num_threads(::gfnrl::cpu_threads())
   for (int32_t r = 0; r < b.runs; ++r)
     for (int32_t i = 0; i < samples; ++i) {
       const int64_t k = int64_t(r) * samples + i;
-      const float p = replay_priority(abs_td[k], exponent, huber);
+      const float p = replay_priority(abs_td[k], exponent, loss);
       b.priority[int64_t(r) * b.capacity + slot[k]] = p;
       b.max_priority[r] = std::max(b.max_priority[r], p);
     }

@@ -35,9 +35,9 @@ namespace gfnrl::detail {
   void replay_insert(const ReplayArgs& b, const RolloutArgs& t);                                \
   void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t samples,        \
                      int32_t* slot, int32_t* state, int32_t* action);                           \
-  /* priority[slot] = replay_priority(|td|, exponent, huber); raises max_priority. */          \
+  /* priority[slot] = replay_priority(|td|, exponent, loss: kPriority*); raises max_priority. */\
   void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,      \
-                                const float* abs_td, float exponent, bool huber);               \
+                                const float* abs_td, float exponent, int loss);                 \
   /* The reference rule: the batch `t` just inserted gets its own TD error's priorities. */    \
   void replay_prioritize_new(const ReplayArgs& b, const RolloutArgs& t,                        \
                              const DqnArgs<float>& a, float exponent);                          \

@@ -63,7 +63,9 @@ void ReplayBuffer::update_priorities(Backend b, const TrainConfig& c) {
   if (priority.empty()) return;
   GFNRL_BACKEND_CALL(b, replay_update_priorities, args(), c.replay_batch, sample_slot.data(),
                      abs_td.data(), c.priority_exponent,
-                     c.priority == ReplayPriority::HuberLoss);
+                     c.priority == ReplayPriority::AbsTd ? detail::kPriorityAbsTd
+                     : c.huber                           ? detail::kPriorityHuber
+                                                         : detail::kPrioritySquared);
 }
 
 }  // namespace gfnrl::training

@@ -42,9 +42,10 @@ enum class Algo {
 enum class OptimizerKind { Adam, Sgd, LazyAdam };
 
 /// How a replayed transition's priority follows from its TD error d (before the exponent):
-/// HuberLoss, huber(|d|) = d^2/2 below 1 and |d| - 1/2 above, and new transitions enter with
-/// their own TD error's priority, as the SoftDQN reference code does; AbsTd, |d| with new
-/// transitions at the running maximum (Schaul et al.'s proportional rule).
+/// HuberLoss (named for the default loss), the TD loss in use, huber(|d|) = d^2/2 below 1 and
+/// |d| - 1/2 above, or d^2 with `huber` off (--loss mse), and new transitions enter with their
+/// own TD loss's priority, as the SoftDQN reference code does; AbsTd, |d| with new transitions
+/// at the running maximum (Schaul et al.'s proportional rule).
 enum class ReplayPriority { HuberLoss, AbsTd };
 
 /// The loss shape g(delta) of TB, DB, SubTB and modified DB residuals in place of delta^2 (Hu et
@@ -173,7 +174,10 @@ struct TrainConfig {
   bool prioritized = true;        ///< proportional prioritized replay (no importance weights)
   float priority_exponent = 0.5f;
   ReplayPriority priority = ReplayPriority::HuberLoss;
-  int32_t learning_starts = 16;   ///< steps that only fill the buffer
+  /// Steps that only fill the buffer: learning starts at step index learning_starts (0-based),
+  /// the (learning_starts + 1)-th step. The SoftDQN reference learns when `iteration >
+  /// learning_starts` (0-based), one step later: the reference's 16 is the library's 17.
+  int32_t learning_starts = 16;
   float munchausen_alpha = 0.15f; ///< in [0, 1); the entropy coefficient is tau = 1 / (1 - alpha)
   float munchausen_l0 = -100.0f;  ///< lower clip of the Munchausen term, < 0
   /// KL-regularised learning with this base policy mu (TB, DB, SubTB: TB becomes Relative TB,

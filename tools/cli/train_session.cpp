@@ -116,13 +116,15 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "DQN prioritized replay exponent, >= 0")
       ->capture_default_str();
   cmd.add_option("--priority", o.priority,
-                 "DQN priority rule: huber-loss (the SoftDQN reference code's: the Huber loss of "
-                 "the TD error before the exponent, new transitions at their own TD error) or "
+                 "DQN priority rule: huber-loss (the SoftDQN reference code's: the TD loss in use "
+                 "before the exponent, Huber's, or d^2 with --loss mse; new transitions at their "
+                 "own TD loss) or "
                  "abs-td (Schaul et al.: |TD error|, new transitions at the running maximum)")
       ->check(CLI::IsMember(replay_priority_names()))
       ->capture_default_str();
   cmd.add_option("--learning-starts", c.learning_starts,
-                 "DQN steps that only fill the replay buffer, >= 0")
+                 "DQN steps that only fill the replay buffer, >= 0: learning starts at the "
+                 "(N+1)-th step (the SoftDQN reference's 'iteration > N' starts one later)")
       ->capture_default_str();
   cmd.add_option("--alpha", c.munchausen_alpha,
                  "Munchausen alpha in [0, 1); tau = 1/(1 - alpha)")

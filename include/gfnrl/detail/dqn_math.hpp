@@ -67,8 +67,8 @@ GFNRL_HD inline R dqn_td(const DqnArgs<R>& a, int32_t r, int32_t s, int64_t act)
 }
 
 /// The reference code's rule for new transitions: run r's newest transitions (the batch of
-/// `lengths` just inserted; at most the capacity) get the priority of their own TD error instead
-/// of the running maximum.
+/// `lengths` just inserted; at most the capacity) get the priority of their own TD loss (Huber's,
+/// or the squared error's with a.huber off) instead of the running maximum.
 template <class R>
 GFNRL_HD inline void replay_prioritize_new(const ReplayArgs& b, const DqnArgs<R>& a,
                                            const int32_t* lengths, int32_t batch, int32_t r,
@@ -80,7 +80,8 @@ GFNRL_HD inline void replay_prioritize_new(const ReplayArgs& b, const DqnArgs<R>
        ++j) {
     const int64_t slot = row + j % b.capacity;
     const R d = dqn_td(a, r, b.slot_state[slot], b.slot_action[slot]);
-    const float p = replay_priority(static_cast<float>(d < R(0) ? -d : d), exponent, true);
+    const float p = replay_priority(static_cast<float>(d < R(0) ? -d : d), exponent,
+                                    a.huber ? kPriorityHuber : kPrioritySquared);
     b.priority[slot] = p;
     if (p > b.max_priority[r]) b.max_priority[r] = p;
   }

@@ -34,12 +34,18 @@ struct ReplayArgs {
 constexpr float kPriorityFloor = 1e-3f;
 constexpr float kHuberPriorityFloor = 1e-6f;
 
-/// A replayed transition's priority from its |TD error| d: (huber(d) + 1e-6)^exponent, with
-/// huber(d) = d^2/2 below 1 and d - 1/2 above (the SoftDQN reference rule), or
-/// (d + 1e-3)^exponent.
-GFNRL_HD inline float replay_priority(float d, float exponent, bool huber) {
-  if (!huber) return pow_(d + kPriorityFloor, exponent);
-  return pow_((d < 1.0f ? 0.5f * d * d : d - 0.5f) + kHuberPriorityFloor, exponent);
+/// What a priority is made of (replay_priority's `loss`): |d| (Schaul et al.'s proportional
+/// rule), or the TD loss in use, as the SoftDQN reference keys its buffer: Huber's or the squared
+/// error's. 0 and 1 are the false and true of the earlier `bool huber`.
+constexpr int kPriorityAbsTd = 0, kPriorityHuber = 1, kPrioritySquared = 2;
+
+/// A replayed transition's priority from its |TD error| d: (loss(d) + 1e-6)^exponent with the TD
+/// loss, huber(d) = d^2/2 below 1 and d - 1/2 above or d^2 (torch's HuberLoss(delta=1) and
+/// MSELoss, the SoftDQN reference rule); or (d + 1e-3)^exponent for kPriorityAbsTd.
+GFNRL_HD inline float replay_priority(float d, float exponent, int loss) {
+  if (loss == kPriorityAbsTd) return pow_(d + kPriorityFloor, exponent);
+  const float l = loss == kPrioritySquared ? d * d : (d < 1.0f ? 0.5f * d * d : d - 0.5f);
+  return pow_(l + kHuberPriorityFloor, exponent);
 }
 
 GFNRL_HD inline int32_t replay_size(const ReplayArgs& b, int32_t r) {
