@@ -20,8 +20,11 @@ struct Metrics {
   double jsd = 0;              ///< Jensen-Shannon divergence (nats)
   double model_mass = 0;       ///< sum P_T (1 for a normalised policy)
   double expected_length = 0;  ///< expected number of actions per trajectory, exit included
-  /// Pearson correlation of log P_T(x) and log p(x) over the target's support (gfnx's "corr");
-  /// NaN when P_T is 0 somewhere on it, or the target is constant there.
+  /// Pearson correlation of the exact log P_T(x) and log p(x) over the target's support, every
+  /// state weighted equally; NaN when P_T is 0 somewhere on it, or the target is constant there.
+  /// Not gfnx's "corr", which correlates an importance-sampled estimate of log P_T with log R on
+  /// sampled states or a test set: the two agree only in the limit of many samples spread
+  /// uniformly over the support.
   double corr = 0;
   /// The modes: states whose target weight is within kModeRelativeTolerance of the largest.
   /// Their number, and the normalised mass P_T and the target put on them.

@@ -106,7 +106,8 @@ def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform", spearman: bool = 
 
     Returns a dict: ``tv``, ``kl`` (KL(R/Z || P_T)), ``kl_reverse`` (KL(P_T || R/Z)), ``jsd``,
     ``model_mass`` (sum of P_T, 1 for a normalised policy), ``expected_length``, ``corr``
-    (Pearson's r of log P_T and log R over terminating states), ``mode_mass`` (P_T's mass on the
+    (Pearson's r of the exact log P_T and log R over the target's support, every state weighted
+    equally; not gfnx's importance-sampled ``corr``), ``mode_mass`` (P_T's mass on the
     modes: R within 1e-6 relative of its maximum), with a ``pb`` also ``elbo`` =
     E_{P_F}[log R + sum log P_B - sum log P_F] - log Z (<= 0) and ``eubo`` (the same expectation
     under the target's backward process, >= 0), exactly (floats, or float64 arrays [runs] for
