@@ -99,3 +99,27 @@ TEST(Names, PresetsEnvironmentsAndBackendsParseFromTheirTables) {
     EXPECT_NE(std::string(e.what()).find("cpu, cuda, auto"), std::string::npos);
   }
 }
+
+// The fixed backward policies by name: one table, its parser and its maker, read by the CLI
+// (--correction, --pb, convert --with-pb) and Python (correction=, pb=).
+TEST(Names, CorrectionsHaveOneNameTableParserAndMaker) {
+  EXPECT_EQ(join_names(correction_names()), "uniform, maxent, file, none");
+  for (Correction c : {Correction::Uniform, Correction::MaxEnt, Correction::File, Correction::None})
+    EXPECT_EQ(parse_correction(correction_name(c)), c);
+  try {
+    parse_correction("max-ent");
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'max-ent' (allowed: uniform, maxent, file, none)"),
+              std::string::npos) << e.what();
+  }
+  const Dag dag = make_hypergrid({2, 4}, Backend::Cpu);
+  EXPECT_FALSE(make_correction(dag, Correction::None));
+  EXPECT_THROW(make_correction(dag, Correction::File), InputError);
+  EXPECT_EQ(make_correction(dag, Correction::Uniform)->log_prob.to_host(),
+            uniform_backward_policy(dag).log_prob.to_host());
+  EXPECT_EQ(make_correction(dag, Correction::MaxEnt)->log_prob.to_host(),
+            maxent_backward_policy(dag).log_prob.to_host());
+  const BackwardPolicy mine = maxent_backward_policy(dag);
+  EXPECT_EQ(make_correction(dag, Correction::File, &mine)->log_prob.to_host(), mine.log_prob.to_host());
+}

@@ -7,6 +7,7 @@
 #include "gfnrl/backward_policy.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"
+#include "gfnrl/names.hpp"
 
 namespace gfnrl {
 
@@ -76,6 +77,36 @@ BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<floa
                        format_number(h[c]) + " over its parents; it must sum to 1 (tolerance " +
                        format_number(tolerance) + ")");
   return pb;
+}
+
+const std::vector<std::string>& correction_names() {
+  static const std::vector<std::string> names{"uniform", "maxent", "file", "none"};
+  return names;
+}
+
+std::string correction_name(Correction c) { return correction_names().at(static_cast<int>(c)); }
+
+Correction parse_correction(const std::string& name) {
+  const std::vector<std::string>& names = correction_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end())
+    throw InputError("unknown correction '" + name + "' (allowed: " + join_names(names) + ")");
+  return static_cast<Correction>(it - names.begin());
+}
+
+std::optional<BackwardPolicy> make_correction(const Dag& dag, Correction c,
+                                              const BackwardPolicy* file_pb) {
+  switch (c) {
+    case Correction::Uniform: return uniform_backward_policy(dag);
+    case Correction::MaxEnt: return maxent_backward_policy(dag);
+    case Correction::File:
+      if (!file_pb)
+        throw InputError("correction 'file' needs a DAG file whose edges carry log P_B values "
+                         "(allowed otherwise: uniform, maxent, none)");
+      return *file_pb;
+    case Correction::None: break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace gfnrl

@@ -2,6 +2,7 @@
 /// Backward policies P_B(s|s') as per-edge log-probabilities: log_prob[e] = log P_B(parent | child)
 /// for the CSR edge e = parent -> child, normalised over the parents of each child.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,19 @@ BackwardPolicy maxent_backward_policy(const Dag& dag, Stream stream = {});
 /// `tolerance` (the message names the child state and the sum).
 BackwardPolicy backward_policy_from_table(const Dag& dag, const std::vector<float>& log_prob,
                                           double tolerance = 1e-4, Stream stream = {});
+
+/// The fixed backward policies chosen by name (the reward correction r(s,s') = log P_B(s|s')):
+/// uniform, max-entropy, the one a DAG file carries, or none (log P_B = 0: the uncorrected
+/// reward, whose soft-optimal policy samples n(x) R(x)).
+enum class Correction { Uniform, MaxEnt, File, None };
+/// uniform, maxent, file, none: indexed by Correction. Every front end reads these.
+const std::vector<std::string>& correction_names();
+std::string correction_name(Correction c);
+/// InputError for any other name, listing the allowed ones.
+Correction parse_correction(const std::string& name);
+/// The backward policy of `c` on `dag`: nullopt for None; for File `file_pb` (the DAG file's own
+/// P_B), InputError when there is none.
+std::optional<BackwardPolicy> make_correction(const Dag& dag, Correction c,
+                                              const BackwardPolicy* file_pb = nullptr);
 
 }  // namespace gfnrl

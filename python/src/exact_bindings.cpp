@@ -195,16 +195,11 @@ nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> e
 }  // namespace
 
 std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string& name) {
-  if (name == "none") return std::nullopt;
-  if (name == "uniform") return uniform_backward_policy(d.dag);
-  if (name == "maxent") return maxent_backward_policy(d.dag);
-  if (name == "file") {
-    if (!d.file_pb)
-      throw InputError("correction 'file' needs a DAG loaded from a file whose edges carry "
-                       "log P_B values");
-    return *d.file_pb;
-  }
-  throw InputError("unknown correction '" + name + "' (allowed: uniform, maxent, file, none)");
+  const Correction c = parse_correction(name);
+  if (c == Correction::File && !d.file_pb)
+    throw InputError("correction 'file' needs a DAG loaded from a file whose edges carry "
+                     "log P_B values");
+  return make_correction(d.dag, c, d.file_pb ? &*d.file_pb : nullptr);
 }
 
 int32_t checked_int32(int64_t v, const char* what, int64_t lo) {

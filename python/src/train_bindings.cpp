@@ -124,11 +124,14 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
   std::optional<BackwardPolicy> correction;
   if (trained) {
     c.backward = parse_backward_mode(pb);
-  } else if (pb == "uniform" || pb == "maxent" || pb == "file" || pb == "none") {
+  } else if (const auto& fixed = correction_names();
+             std::find(fixed.begin(), fixed.end(), pb) != fixed.end()) {
     correction = correction_named(d, pb);
   } else {
-    throw InputError("unknown pb '" + pb + "' (allowed: uniform, maxent, file, none, learned, "
-                     "tlm, coupled, guided)");
+    std::vector<std::string> allowed = correction_names();
+    for (const std::string& m : modes)
+      if (m != backward_mode_name(BackwardMode::Fixed)) allowed.push_back(m);
+    throw InputError("unknown pb '" + pb + "' (allowed: " + join_names(allowed) + ")");
   }
   const std::string mu = !prior.empty() ? prior : learner.needs_prior ? "uniform" : "";
   if (!mu.empty()) {

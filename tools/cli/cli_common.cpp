@@ -14,11 +14,6 @@ void progress(const EnvOptions& o, const std::string& msg) {
   if (!o.quiet && Ranks::get().root()) std::cerr << "[gfnrl] " << msg << std::endl;
 }
 
-const std::vector<std::string>& correction_names() {
-  static const std::vector<std::string> names{"uniform", "maxent", "file", "none"};
-  return names;
-}
-
 void add_correction_option(CLI::App& cmd, std::string& correction, const std::string& help) {
   cmd.add_option("--correction", correction,
                  help + ": uniform P_B, maxent P_B = n(s)/n(s'), file (the P_B values of the "
@@ -28,18 +23,13 @@ void add_correction_option(CLI::App& cmd, std::string& correction, const std::st
 }
 
 std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Environment& env) {
-  if (name == "none") return nullptr;
-  if (name == "maxent") return std::make_unique<BackwardPolicy>(maxent_backward_policy(env.dag));
-  if (name == "file") {
-    if (!env.file_backward)
-      throw InputError("--correction file needs a --dag file whose edges carry log P_B values"
-                       " (allowed otherwise: uniform, maxent, none)");
-    return std::make_unique<BackwardPolicy>(*env.file_backward);
-  }
-  if (name != "uniform")
-    throw InputError("unknown correction '" + name + "' (allowed: " +
-                     join_names(correction_names()) + ")");
-  return std::make_unique<BackwardPolicy>(uniform_backward_policy(env.dag));
+  const Correction c = parse_correction(name);
+  if (c == Correction::File && !env.file_backward)
+    throw InputError("--correction file needs a --dag file whose edges carry log P_B values"
+                     " (allowed otherwise: uniform, maxent, none)");
+  std::optional<BackwardPolicy> pb =
+      gfnrl::make_correction(env.dag, c, env.file_backward ? &*env.file_backward : nullptr);
+  return pb ? std::make_unique<BackwardPolicy>(std::move(*pb)) : nullptr;
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {

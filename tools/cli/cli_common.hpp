@@ -60,8 +60,6 @@ void apply_preset(const CLI::App& cmd, const std::string& name, HypergridConfig&
 /// the help text.
 void add_correction_option(CLI::App& cmd, std::string& correction, const std::string& help);
 
-/// The fixed backward policies the CLI offers by name: uniform, maxent, file, none.
-const std::vector<std::string>& correction_names();
 /// The backward policy named by --correction: "uniform", "maxent", "file" (the DAG file's own
 /// P_B; InputError when it has none), or "none" (nullptr).
 std::unique_ptr<BackwardPolicy> make_correction(const std::string& name, const Environment& env);

@@ -82,7 +82,9 @@ void register_convert(CLI::App& app) {
   cmd->add_option("--with-pb", o->with_pb,
                   "P_B values stored per edge: keep (the input file's, if any), uniform, maxent "
                   "(n(s)/n(s')), none")
-      ->check(CLI::IsMember({"keep", "uniform", "maxent", "none"}))
+      ->check(CLI::IsMember(std::vector<std::string>{
+          "keep", correction_name(Correction::Uniform), correction_name(Correction::MaxEnt),
+          correction_name(Correction::None)}))
       ->capture_default_str();
   cmd->callback([o, cmd]() { throw CLI::RuntimeError(run(*o, *cmd)); });
 }

@@ -67,7 +67,7 @@ std::vector<Entry> parse_entries(const std::string& list, bool backward) {
 
 std::vector<std::string> study_backward_policies(const SessionOptions& so, bool backward) {
   if (!backward) return {so.correction};
-  std::vector<std::string> pbs{"uniform", "maxent"};
+  std::vector<std::string> pbs{correction_name(Correction::Uniform), correction_name(Correction::MaxEnt)};
   for (const std::string& pb : pb_choices())
     if (trained_backward(pb)) pbs.push_back(pb);
   return pbs;
