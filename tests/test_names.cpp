@@ -123,3 +123,19 @@ TEST(Names, CorrectionsHaveOneNameTableParserAndMaker) {
   const BackwardPolicy mine = maxent_backward_policy(dag);
   EXPECT_EQ(make_correction(dag, Correction::File, &mine)->log_prob.to_host(), mine.log_prob.to_host());
 }
+
+// The DQN TD loss and replay mode, and the DAG file formats: name tables the CLI checks against.
+TEST(Names, TdLossReplayModeAndDagFormatTables) {
+  EXPECT_EQ(join_names(td_loss_names()), "huber, mse");
+  EXPECT_TRUE(parse_td_loss_is_huber("huber"));
+  EXPECT_FALSE(parse_td_loss_is_huber("mse"));
+  EXPECT_THROW(parse_td_loss_is_huber("l1"), InputError);
+  EXPECT_EQ(join_names(replay_mode_names()), "prioritized, uniform");
+  EXPECT_TRUE(parse_replay_mode_is_prioritized("prioritized"));
+  EXPECT_FALSE(parse_replay_mode_is_prioritized("uniform"));
+  EXPECT_THROW(parse_replay_mode_is_prioritized("rank"), InputError);
+  EXPECT_EQ(join_names(dag_format_names()), "text, binary");
+  for (DagFormat f : {DagFormat::Text, DagFormat::Binary})
+    EXPECT_EQ(parse_dag_format(dag_format_name(f)), f);
+  EXPECT_THROW(parse_dag_format("json"), InputError);
+}

@@ -73,13 +73,20 @@ void check_duplicates(const DagFile& f, const Position& edge_at, const Position&
 }
 }  // namespace detail
 
-DagFormat parse_dag_format(const std::string& name) {
-  if (name == "text") return DagFormat::Text;
-  if (name == "binary") return DagFormat::Binary;
-  throw InputError("unknown DAG file format '" + name + "' (allowed: text, binary)");
+const std::vector<std::string>& dag_format_names() {
+  static const std::vector<std::string> names{"text", "binary"};
+  return names;
 }
 
-const char* dag_format_name(DagFormat f) { return f == DagFormat::Text ? "text" : "binary"; }
+DagFormat parse_dag_format(const std::string& name) {
+  const auto& names = dag_format_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end())
+    throw InputError("unknown DAG file format '" + name + "' (allowed: text, binary)");
+  return static_cast<DagFormat>(it - names.begin());
+}
+
+const char* dag_format_name(DagFormat f) { return dag_format_names().at(static_cast<int>(f)).c_str(); }
 
 DagFile read_dag_file(const std::string& path) {
   require_regular_file(path, "DAG file");

@@ -79,6 +79,22 @@ std::string replay_priority_name(ReplayPriority p) {
   return replay_priority_names().at(static_cast<std::size_t>(p));
 }
 
+const std::vector<std::string>& td_loss_names() {
+  static const std::vector<std::string> names{"huber", "mse"};
+  return names;
+}
+bool parse_td_loss_is_huber(const std::string& name) {
+  return detail::parse_name(td_loss_names(), name, "TD loss") == 0;
+}
+
+const std::vector<std::string>& replay_mode_names() {
+  static const std::vector<std::string> names{"prioritized", "uniform"};
+  return names;
+}
+bool parse_replay_mode_is_prioritized(const std::string& name) {
+  return detail::parse_name(replay_mode_names(), name, "replay mode") == 0;
+}
+
 const std::vector<std::string>& regression_names() {
   static const std::vector<std::string> names{"squared", "absolute", "huber", "linex",
                                               "shifted-cosh"};

@@ -53,6 +53,8 @@ struct DagFile {
 
 enum class DagFormat { Text, Binary };
 
+/// text, binary: indexed by DagFormat.
+const std::vector<std::string>& dag_format_names();
 /// "text" or "binary"; InputError otherwise.
 DagFormat parse_dag_format(const std::string& name);
 const char* dag_format_name(DagFormat f);

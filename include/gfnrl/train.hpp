@@ -93,6 +93,14 @@ std::string optimizer_name(OptimizerKind k);
 const std::vector<std::string>& replay_priority_names();
 ReplayPriority parse_replay_priority(const std::string& name);
 std::string replay_priority_name(ReplayPriority p);
+/// The DQN TD losses by name: huber (TrainConfig::huber true), mse (false).
+const std::vector<std::string>& td_loss_names();
+/// huber -> true, mse -> false; InputError otherwise, listing them.
+bool parse_td_loss_is_huber(const std::string& name);
+/// The DQN replay modes by name: prioritized (TrainConfig::prioritized true), uniform (false).
+const std::vector<std::string>& replay_mode_names();
+/// prioritized -> true, uniform -> false; InputError otherwise, listing them.
+bool parse_replay_mode_is_prioritized(const std::string& name);
 /// The names of the loss shapes, indexed by Regression: squared, absolute, huber, linex,
 /// shifted-cosh.
 const std::vector<std::string>& regression_names();

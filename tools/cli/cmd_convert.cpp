@@ -77,7 +77,11 @@ void register_convert(CLI::App& app) {
   add_env_options(*cmd, o->env);
   cmd->add_option("--out", o->out, "the file to write (.txt: text, .bin: binary)")->required();
   cmd->add_option("--format", o->format, "output form: auto (from the --out suffix), text, binary")
-      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->check(CLI::IsMember([] {
+        std::vector<std::string> v{"auto"};
+        for (const std::string& f : dag_format_names()) v.push_back(f);
+        return v;
+      }()))
       ->capture_default_str();
   cmd->add_option("--with-pb", o->with_pb,
                   "P_B values stored per edge: keep (the input file's, if any), uniform, maxent "

@@ -98,7 +98,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--subtb-lambda", c.subtb_lambda, "SubTB weight lambda^(length), in (0, 1]")
       ->capture_default_str();
   cmd.add_option("--loss", o.loss, "DQN TD loss: huber (delta 1) or mse")
-      ->check(CLI::IsMember({"huber", "mse"}))
+      ->check(CLI::IsMember(td_loss_names()))
       ->capture_default_str();
   cmd.add_option("--target-rate", c.target_rate,
                  "DQN target table Polyak rate, in (0, 1] (1 = hard copy)")
@@ -106,7 +106,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
   cmd.add_option("--target-every", c.target_every, "DQN target update period in updates, >= 1")
       ->capture_default_str();
   cmd.add_option("--replay", o.replay, "DQN replay: prioritized (proportional) or uniform")
-      ->check(CLI::IsMember({"prioritized", "uniform"}))
+      ->check(CLI::IsMember(replay_mode_names()))
       ->capture_default_str();
   cmd.add_option("--replay-capacity", c.replay_capacity, "DQN replay transitions per run, >= 1")
       ->capture_default_str();
@@ -289,8 +289,8 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   // another learner).
   if (algo == Algo::SubTB) c.subtb_weighting = parse_subtb_weighting(o.subtb_weighting);
   c.forward_looking = o.cfg.forward_looking && (algo == Algo::DB || algo == Algo::SubTB);
-  c.huber = o.loss == "huber";
-  c.prioritized = o.replay == "prioritized";
+  c.huber = parse_td_loss_is_huber(o.loss);
+  c.prioritized = parse_replay_mode_is_prioritized(o.replay);
   c.priority = parse_replay_priority(o.priority);
   c.validate();
   return c;
