@@ -262,7 +262,11 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
                  "--regression 'cubic': unknown shape 'cubic' (allowed: squared, absolute, huber, "
                  "linex, shifted-cosh)");
   expect_refused(std::string("train --regression linex:0 ") + kSmall, 2,
-                 "the parameter '0' must be a finite number > 0");
+                 "the parameter '0' must be a finite number != 0");
+  expect_refused(std::string("train --regression huber:-1 ") + kSmall, 2,
+                 "the parameter '-1' must be a finite number > 0");
+  // linex with a < 0 (zero-forcing) is accepted, as torchgfn allows.
+  EXPECT_EQ(run(std::string("train --regression linex:-0.5 --steps 20 --out /dev/null ") + kSmall).code, 0);
   expect_refused(std::string("train --regression huber:x ") + kSmall, 2, "--regression 'huber:x': 'x' is not a finite number");
   expect_refused(std::string("train --regression absolute:2 ") + kSmall, 2,
                  "absolute takes no parameter");

@@ -457,6 +457,35 @@ TEST_P(LossGradient, SubTrajectoryBalanceMatchesFiniteDifferences) {
   }
 }
 
+// Past +-80 in the exponent (torchgfn's clamp) linex and shifted-cosh go on linearly with the
+// slope they have there: finite values (inf before), a continuous value and slope at the clamp,
+// and the slope the derivative of the value (central differences in double).
+TEST(LossShape, ExponentsAreClampedAtEightyAndContinueLinearly) {
+  using detail::Regression;
+  for (const auto& [kind, p] : std::vector<std::pair<Regression, double>>{
+           {Regression::Linex, 1.0}, {Regression::Linex, -0.5}, {Regression::Linex, 1000.0},
+           {Regression::ShiftedCosh, 1.0}}) {
+    const double edge = 80.0 / std::abs(kind == Regression::Linex ? p : 1.0);
+    for (double t : {-3 * edge, -edge - 1e-3, -edge + 1e-3, 0.3, edge - 1e-3, edge + 1e-3, 5 * edge}) {
+      const double g = detail::regression_value<double>(kind, p, t);
+      const double slope = detail::regression_slope<double>(kind, p, t);
+      EXPECT_TRUE(std::isfinite(g) && std::isfinite(slope)) << t;
+      EXPECT_GE(g, 0.0) << t;
+      const double h = 1e-6 * std::max(1.0, std::abs(t));
+      const double fd = (detail::regression_value<double>(kind, p, t + h) -
+                         detail::regression_value<double>(kind, p, t - h)) / (2 * h);
+      EXPECT_NEAR(slope, fd, 1e-5 * (1 + std::abs(slope))) << "t = " << t << ", a = " << p;
+    }
+    // Inside the clamp: the closed form itself.
+    const double t = 0.7 * edge;
+    const double want = kind == Regression::Linex ? (std::exp(p * t) - p * t - 1) / (p * p)
+                                                  : std::exp(t) + std::exp(-t) - 2;
+    EXPECT_NEAR(detail::regression_value<double>(kind, p, t), want, 1e-9 * want);
+  }
+  // In float, a residual of 1000 under linex:1 used to be inf.
+  EXPECT_TRUE(std::isfinite(detail::regression_value<float>(Regression::Linex, 1.0f, 1000.0f)));
+}
+
 // Every loss shape on every balance loss: the value and the finite-difference gradient of the
 // loss written out with g, at the fixture's random tables.
 TEST_P(LossGradient, EveryLossShapeMatchesFiniteDifferences) {
@@ -474,6 +503,8 @@ TEST_P(LossGradient, EveryLossShapeMatchesFiniteDifferences) {
       {"linex 0.5", Regression::Linex, 0.5,
        [](double d) { return (std::exp(0.5 * d) - 0.5 * d - 1) / 0.25; }},
       {"linex 1", Regression::Linex, 1.0, [](double d) { return std::exp(d) - d - 1; }},
+      {"linex -0.5", Regression::Linex, -0.5,
+       [](double d) { return (std::exp(-0.5 * d) + 0.5 * d - 1) / 0.25; }},
       {"shifted-cosh", Regression::ShiftedCosh, 1.0,
        [](double d) { return std::exp(d) + std::exp(-d) - 2; }},
   };

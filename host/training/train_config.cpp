@@ -235,9 +235,13 @@ void validate_loss_options(const TrainConfig& c) {
     if (c.exact_gradient)
       throw InputError("regression " + regression_name(c.regression) + ": tb's exact expected "
                        "gradient is of the squared loss only");
-    if (c.regression == Regression::Huber || c.regression == Regression::Linex)
+    if (c.regression == Regression::Huber)
       require(std::isfinite(c.regression_param) && c.regression_param > 0,
               regression_name(c.regression) + " parameter", c.regression_param, "finite and > 0");
+    if (c.regression == Regression::Linex)  // a < 0: zero-forcing, as torchgfn allows
+      require(std::isfinite(c.regression_param) && c.regression_param != 0,
+              regression_name(c.regression) + " parameter", c.regression_param,
+              "finite and != 0");
   }
 }
 }  // namespace

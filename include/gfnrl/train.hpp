@@ -48,10 +48,12 @@ enum class OptimizerKind { Adam, Sgd, LazyAdam };
 /// at the running maximum (Schaul et al.'s proportional rule).
 enum class ReplayPriority { HuberLoss, AbsTd };
 
-/// The loss shape g(delta) of TB, DB, SubTB and modified DB residuals in place of delta^2 (Hu et
-/// al. 2025, "Beyond Squared Error"; formulas in detail/loss_math.hpp): squared t^2, absolute |t|,
+/// The loss shape g(delta) of TB, DB, SubTB and modified DB residuals in place of delta^2
+/// (formulas, sources and the clamp in detail/loss_math.hpp): squared t^2, absolute |t|,
 /// huber(k) t^2 within k and linear beyond, linex(a) (e^{a t} - a t - 1) / a^2, shifted-cosh
-/// e^t + e^{-t} - 2. Every one is 0 only at delta = 0, so the fixed point does not change.
+/// e^t + e^{-t} - 2; shifted-cosh and linex(1), linex(1/2) are Hu et al. 2025's ("Beyond Squared
+/// Error"), absolute and huber the library's own. Every one is 0 only at delta = 0, so the fixed
+/// point does not change.
 enum class Regression { Squared, Absolute, Huber, Linex, ShiftedCosh };
 
 /// SubTB's weighting of its sub-trajectories (torchgfn's names; detail/loss_math.hpp):
@@ -200,7 +202,9 @@ struct TrainConfig {
   bool exact_gradient = false;
   float gae_lambda = 0.99f;  ///< ac: GAE lambda, in [0, 1]
   /// tb, db, subtb, mdb (and rtb, trust-pcl): the loss shape of every residual, and its
-  /// parameter (huber's k, linex's a: finite and > 0; ignored by the others).
+  /// parameter (huber's k: finite and > 0; linex's a: finite and != 0, a < 0 zero-forcing;
+  /// ignored by the others). The shapes, their sources and their fixed point:
+  /// detail/loss_math.hpp.
   Regression regression = Regression::Squared;
   float regression_param = 1.0f;
   /// db and subtb: forward-looking flows (Pan et al. 2023; FL-DB, FL-SubTB): the table holds

@@ -34,8 +34,10 @@ namespace {
 void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
   TrainConfig& c = o.cfg;
   cmd.add_option("--regression", o.regression,
-                 "loss shape of the tb/db/subtb/mdb/zvar/fm residuals (Hu et al. 2025): squared, absolute, "
-                 "huber[:k], linex[:a] or shifted-cosh (k, a > 0; default 1)")
+                 "loss shape of the tb/db/subtb/mdb/zvar/fm residuals: squared, absolute, "
+                 "huber[:k] (t^2 below k, linear above: k > 0), linex[:a] (a != 0; a < 0 "
+                 "zero-forcing) or shifted-cosh (default parameter 1); shifted-cosh, linex:1 and "
+                 "linex:0.5 are Hu et al. 2025's, absolute and huber this library's")
       ->capture_default_str();
   cmd.add_flag("--forward-looking", c.forward_looking,
                "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
@@ -259,9 +261,9 @@ void parse_regression_option(const std::string& text, TrainConfig& c) {
                      "linex:a do)");
   const std::string p = text.substr(colon + 1);
   const float v = float_value(p, text, "--regression");
-  if (!(v > 0))
+  if (c.regression == Regression::Huber ? !(v > 0) : !(v != 0))
     throw InputError("--regression '" + text + "': the parameter '" + p + "' must be a finite "
-                     "number > 0");
+                     "number " + (c.regression == Regression::Huber ? "> 0" : "!= 0"));
   c.regression_param = v;
 }
 

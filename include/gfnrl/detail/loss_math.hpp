@@ -61,13 +61,24 @@
 /// A learned P_B (pb_grad set) also receives d loss / d b_t, scattered through the log-softmax
 /// over the parents of s_{t+1} onto its logits (backward_math.hpp): each b_t enters its
 /// residuals with a minus sign.
-/// The loss shape g (Hu et al. 2025, "Beyond Squared Error: Exploring Loss Design for Enhanced
-/// Training of Generative Flow Networks") replaces delta^2 above by g(delta), delta being the
-/// forward side minus the backward side as written; every g has g(0) = 0 and its minimum there,
-/// so the fixed point (the soft-optimal policy) is the same for every shape:
-///   squared t^2;  absolute |t|;  huber(k) t^2 for |t| <= k, else k (2|t| - k) (C^1, equal to
-///   t^2 near 0);  linex(a) (e^{a t} - a t - 1) / a^2 (a > 0 punishes a forward side above the
-///   backward one more: zero-avoiding, exploring);  shifted-cosh e^t + e^{-t} - 2.
+/// The loss shape g replaces delta^2 above by g(delta), delta being the forward side minus the
+/// backward side as written. Hu et al. 2025 ("Beyond Squared Error: Exploring Loss Design for
+/// Enhanced Training of Generative Flow Networks") propose shifted-cosh, linex(1) and linex(1/2);
+/// absolute and huber are this library's own:
+///   squared t^2;  absolute |t|;  huber(k) t^2 for |t| <= k, else k (2|t| - k): twice the
+///   textbook Huber loss on purpose, so that it IS the squared shape below k and switching
+///   squared -> huber changes only the large residuals at the same learning rate (the SoftDQN TD
+///   Huber, d^2/2, is a separate loss);  linex(a) (e^{a t} - a t - 1) / a^2, a != 0 (a > 0
+///   punishes a forward side above the backward one more: zero-avoiding, exploring; a < 0 the
+///   other side: zero-forcing, as torchgfn allows);  shifted-cosh e^t + e^{-t} - 2.
+/// The exponents' arguments (a t, t) are clamped to +-80, as torchgfn does, so a large residual
+/// gives a large finite loss instead of inf (e^80 ~ 5.5e34 < FLT_MAX); beyond the clamp g grows
+/// linearly with slope g'(+-80 / a).
+/// Which keep the fixed point: every g has g(0) = 0, its minimum there and no other zero, so the
+/// residuals' common zero, the soft-optimal policy, is the minimum for every shape. All but
+/// absolute also have g'(0) = 0 (the property torchgfn asks of a regression shape): absolute's
+/// gradient keeps magnitude 1 at the optimum, so its iterates keep moving by about the learning
+/// rate around it (use a decaying rate with it).
 #pragma once
 #include <cstdint>
 
@@ -82,6 +93,12 @@ enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3, ZVar 
 /// The loss shape g of a balance residual (see above).
 enum class Regression : int32_t { Squared = 0, Absolute = 1, Huber = 2, Linex = 3, ShiftedCosh = 4 };
 
+/// An exponent's argument clamped to [-80, 80] (torchgfn's clamp before exponentials).
+template <class R>
+GFNRL_HD inline R clamp_exponent(R u) {
+  return u > R(80) ? R(80) : (u < R(-80) ? R(-80) : u);
+}
+
 /// g(t) with its parameter p (Huber's k, Linex's a; unused otherwise).
 template <class R>
 GFNRL_HD inline R regression_value(Regression k, R p, R t) {
@@ -89,8 +106,14 @@ GFNRL_HD inline R regression_value(Regression k, R p, R t) {
   switch (k) {
     case Regression::Absolute: return abs_t;
     case Regression::Huber: return abs_t <= p ? t * t : p * (R(2) * abs_t - p);
-    case Regression::Linex: return (exp_(p * t) - p * t - R(1)) / (p * p);
-    case Regression::ShiftedCosh: return exp_(t) + exp_(-t) - R(2);
+    case Regression::Linex: {
+      const R u = clamp_exponent(p * t);
+      return (exp_(u) - u - R(1)) / (p * p) + (p * t - u) * (exp_(u) - R(1)) / (p * p);
+    }
+    case Regression::ShiftedCosh: {
+      const R u = clamp_exponent(t);
+      return exp_(u) + exp_(-u) - R(2) + (t - u) * (exp_(u) - exp_(-u));
+    }
     default: return t * t;
   }
 }
@@ -102,8 +125,11 @@ GFNRL_HD inline R regression_slope(Regression k, R p, R t) {
   switch (k) {
     case Regression::Absolute: return sign;
     case Regression::Huber: return (t <= p && t >= -p) ? R(2) * t : R(2) * p * sign;
-    case Regression::Linex: return (exp_(p * t) - R(1)) / p;
-    case Regression::ShiftedCosh: return exp_(t) - exp_(-t);
+    case Regression::Linex: return (exp_(clamp_exponent(p * t)) - R(1)) / p;
+    case Regression::ShiftedCosh: {
+      const R u = clamp_exponent(t);
+      return exp_(u) - exp_(-u);
+    }
     default: return R(2) * t;
   }
 }
