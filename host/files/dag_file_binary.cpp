@@ -208,9 +208,9 @@ class StreamChecks {
 
   void edge(std::size_t e, int32_t from, int32_t to, int32_t action) {
     if (!found_.problem.empty()) return;
-    const std::string range = " is out of range [0, " + std::to_string(b_.n) + ")";
-    if (from < 0 || from >= b_.n) return note(edge_at(e) + ": source state " + std::to_string(from) + range);
-    if (to < 0 || to >= b_.n) return note(edge_at(e) + ": target state " + std::to_string(to) + range);
+    // The message is built only for a bad edge: this runs once per edge of files of ~10^9.
+    if (from < 0 || from >= b_.n) return note(edge_at(e) + ": source state " + std::to_string(from) + range());
+    if (to < 0 || to >= b_.n) return note(edge_at(e) + ": target state " + std::to_string(to) + range());
     if (action < 0 || action == kMaxIndex)
       return note(edge_at(e) + ": action id " + std::to_string(action) + " is out of range [0, 2^31-2]");
     if (!found_.edges_sorted) return;
@@ -239,11 +239,9 @@ class StreamChecks {
   }
   void terminal(std::size_t t, int32_t s, double v) {
     if (!found_.problem.empty()) return;
-    if (s < 0 || s >= b_.n)
-      return note(terminal_at(t) + ": state " + std::to_string(s) + " is out of range [0, " +
-                  std::to_string(b_.n) + ")");
-    const std::string problem = log_reward_problem(s, v);
-    if (!problem.empty()) return note(terminal_at(t) + ": " + problem);
+    if (s < 0 || s >= b_.n) return note(terminal_at(t) + ": state " + std::to_string(s) + range());
+    if (std::string problem = log_reward_problem(s, v); !problem.empty())
+      return note(terminal_at(t) + ": " + problem);
     if (!found_.terminals_sorted) return;
     if (t > 0 && s < last_state_) found_.terminals_sorted = false;
     else if (t > 0 && s == last_state_)
@@ -254,6 +252,7 @@ class StreamChecks {
 
  private:
   void note(const std::string& why) { found_.problem = why; }
+  std::string range() const { return " is out of range [0, " + std::to_string(b_.n) + ")"; }
   std::string edge_at(std::size_t e) const {
     return name_ + ": byte " + std::to_string(b_.edges_at + kEdgeBytes * e) + " (edge " +
            std::to_string(e) + ")";

@@ -109,30 +109,22 @@ std::string temporary_name(const std::string& target) {
          std::to_string(counter++);
 }
 
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w, n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 // Copies the whole of `from` over the file `to` in place (a file whose owner a replacement could
 // not keep): truncated, then written; the errno of a failure, 0 on success.
 int copy_over(int from, const std::string& to) {
   const int out = ::open(to.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (out < 0) return errno;
   std::vector<char> buf(std::size_t(1) << 16);
+  detail::FdStreamBuf sink(out);  // its write loop (EINTR, short writes)
   int err = ::lseek(from, 0, SEEK_SET) < 0 ? errno : 0;
   while (err == 0) {
     const ssize_t r = ::read(from, buf.data(), buf.size());
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) err = errno;
     if (r <= 0) break;
-    if (!write_all(out, buf.data(), static_cast<std::size_t>(r))) err = errno ? errno : EIO;
+    if (sink.sputn(buf.data(), r) != r) err = sink.error() ? sink.error() : EIO;
   }
+  if (err == 0 && !sink.drain()) err = sink.error() ? sink.error() : EIO;
   if (::close(out) != 0 && err == 0) err = errno;
   return err;
 }

@@ -34,7 +34,8 @@ int gfnrl_threads_setting() {
 
 int cpu_threads() {
 #ifdef _OPENMP
-  const int asked = gfnrl_threads_setting() > 0 ? gfnrl_threads_setting() : omp_get_max_threads();
+  const int mine = gfnrl_threads_setting();
+  const int asked = mine > 0 ? mine : omp_get_max_threads();
   return std::max(1, std::min(asked, cpu_thread_cap()));
 #else
   return 1;
