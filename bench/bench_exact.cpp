@@ -28,6 +28,7 @@
 #include "background_load.hpp"
 #include "gfnrl/gfnrl.hpp"
 #include "host_bandwidth.hpp"
+#include "implicit_layout.hpp"
 
 using namespace gfnrl;
 
@@ -90,6 +91,12 @@ int main(int argc, char** argv) {
   app.add_option("--max-cpu-states", max_cpu_states, "skip larger grids on the CPU")
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object per measurement, one per line, on stdout");
+  std::string layout = "both";
+  app.add_option("--layout", layout,
+                 "csr (the DAG's sweeps, every backend), implicit (no stored edges, CPU: its own "
+                 "table, with a whole solve, TV, log Z error and peak RSS), or both")
+      ->check(CLI::IsMember({"csr", "implicit", "both"}))
+      ->capture_default_str();
   int beside = 0;
   std::string load = "self", as_load;
   app.add_option("--beside", beside,
@@ -151,13 +158,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "[bench] beside %d %s program%s (--load %s)\n", beside,
                  load == "self" ? "copies of this" : "busy OpenMP", beside == 1 ? "" : "s",
                  load.c_str());
-  if (!json && !looping)
+  const bool csr_layout = layout != "implicit" || looping;
+  if (!json && !looping && csr_layout)
     std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
                 "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
                 "pers ms", "coal ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms",
                 "GB/s", "%bw", "eval ms");
   do {  // a --beside copy sweeps until stopped
   for (const Size& z : grid) {
+    if (!csr_layout) break;
     const HypergridConfig cfg{z.d, z.h};
     try {
       validate(cfg);
@@ -254,5 +263,17 @@ int main(int argc, char** argv) {
     }
   }
   } while (looping);
+  if (layout != "csr" && std::find(bs.begin(), bs.end(), Backend::Cpu) != bs.end()) {
+    const double roofline = bench::vector_roofline();
+    if (!json) bench::implicit_header(roofline);
+    for (const Size& z : grid) {
+      try {
+        bench::implicit_row(z.d, z.h, repeats, json, roofline);
+      } catch (const InputError& e) {
+        std::cerr << "gfnrl-bench-exact: " << e.what() << "\n";
+        return 2;
+      }
+    }
+  }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "gfnrl/forward_policy.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/hypergrid.hpp"
+#include "gfnrl/implicit_hypergrid.hpp"
 #include "gfnrl/marginals.hpp"
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/policy_file.hpp"
