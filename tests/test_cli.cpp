@@ -44,7 +44,8 @@ TEST(Cli, HelpOnEverySubcommand) {
 }
 
 TEST(Cli, SolveJsonContract) {
-  const Result r = run("solve --env hypergrid --ndim 3 --height 6 --backend cpu --json --quiet");
+  const Result r =
+      run("solve --env hypergrid --ndim 3 --height 6 --layout csr --backend cpu --json --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line: " << r.out;
   const auto j = nlohmann::json::parse(r.out);
@@ -61,8 +62,9 @@ TEST(Cli, SolveJsonContract) {
   EXPECT_TRUE(r.err.empty()) << "--quiet prints nothing on stderr: " << r.err;
   EXPECT_EQ(j["edge_ids"], "int32");
   // The int64 layout (DAGs past 2^31-1 edges), asked for: the same answers.
-  const Result w = run("solve --env hypergrid --ndim 3 --height 6 --backend cpu --json --quiet",
-                       "GFNRL_WIDE_EDGE_IDS=1");
+  const Result w =
+      run("solve --env hypergrid --ndim 3 --height 6 --layout csr --backend cpu --json --quiet",
+          "GFNRL_WIDE_EDGE_IDS=1");
   ASSERT_EQ(w.code, 0) << w.err;
   const auto jw = nlohmann::json::parse(w.out);
   EXPECT_EQ(jw["edge_ids"], "int64");
@@ -201,10 +203,17 @@ TEST(Cli, AnAddressSpaceLimitIsPartOfTheMemoryBudget) {
   // start: under ulimit -v it cannot start at all.
   if (std::getenv("ASAN_OPTIONS") != nullptr)
     GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: ulimit -v cannot be set";
-  const Result r = run("solve --ndim 8 --height 9 --backend cpu --quiet", "ulimit -v 6000000;");
+  const Result r =
+      run("solve --ndim 8 --height 9 --layout csr --backend cpu --quiet", "ulimit -v 6000000;");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("out of memory: hypergrid ndim=8 height=9"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("bound by RLIMIT_AS (ulimit -v"), std::string::npos) << r.err;
+  // The implicit layout holds 8-D H=9 in 2 GB; 8-D H=13 (8.2e8 states) needs 9.8 GB.
+  const Result i = run("solve --ndim 8 --height 13 --backend cpu --quiet", "ulimit -v 6000000;");
+  EXPECT_EQ(i.code, 1) << i.err;
+  EXPECT_NE(i.err.find("out of memory: implicit hypergrid ndim=8 height=13"), std::string::npos)
+      << i.err;
+  EXPECT_NE(i.err.find("bound by RLIMIT_AS (ulimit -v"), std::string::npos) << i.err;
 }
 
 // The environment a running CLI ends up with (after its one re-exec), as "NAME=value" lines for
@@ -294,7 +303,8 @@ TEST(Cli, HostileInputsExitTwoBeforeAnyWorkAndNeverHang) {
 }
 
 TEST(Cli, UncorrectedSolveIsBiasedAndEvalUniformWorks) {
-  const Result a = run("solve --ndim 2 --height 8 --correction none --r0 0.01 --json --backend cpu");
+  const Result a = run(
+      "solve --ndim 2 --height 8 --correction none --r0 0.01 --json --backend cpu --layout csr");
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_GT(nlohmann::json::parse(a.out)["tv"].get<double>(), 0.05);
   EXPECT_NE(a.err.find("[gfnrl] building hypergrid"), std::string::npos) << "progress on stderr";
@@ -325,7 +335,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   expect_usage_error("eval --policy greedy", "greedy is neither uniform, optimal nor a readable file");
   expect_usage_error("solve --r0 0", "r0 = 0.000000 is out of range: must be finite and > 0");
   expect_usage_error("solve --r1 -1", "r1 = -1.000000 is out of range");
-  expect_usage_error("solve --ndim 10 --height 10", "more than 2^31-1 states");
+  expect_usage_error("solve --ndim 10 --height 10 --layout csr", "more than 2^31-1 states");
   expect_usage_error("solve --no-such-flag", "no-such-flag");
 }
 

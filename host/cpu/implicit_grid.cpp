@@ -1,15 +1,14 @@
 // CPU passes of the implicit hypergrid layout: no edges stored, each state's children, parents
 // and reward computed from its coordinates (detail/implicit_grid_math.hpp).
 //
-// Order and parallel work. Reverse code order is topological (every child has a larger code),
-// but one state after another is a chain of dependent exp/log latencies. So the grid is cut into
-// blocks of `side`^D cells; a block's children lie in itself or in blocks one step further along
-// one coordinate, so the blocks of one block level (sum of block coordinates) are independent:
-// the threads share a level, with a barrier between levels (a blocked wavefront). Inside a block,
-// states are visited slab by slab (x_2..x_{D-1} fixed), and in a slab by anti-diagonals
-// t = x_0 + x_1: the states of one anti-diagonal depend only on the previous one, so consecutive
-// iterations are independent and the core overlaps their exp/log chains. Each state's
-// arithmetic is its own in a fixed order, so results do not depend on the thread count.
+// Order and parallel work. Reverse code order is topological (every child has a larger code).
+// The grid is cut into blocks (along x_1..x_{D-1}, rows along x_0 kept whole from D = 3 on); a
+// block's children lie in itself or in blocks one step further along one coordinate, so the
+// blocks of one block level (sum of block coordinates) are independent: the threads share a
+// level, with a barrier between levels (a blocked wavefront). Inside a block, rows (x_1..x_{D-1}
+// fixed) in topological order, each by the row kernels below: the terms through the other rows
+// in vectors, the dependence along x_0 as one multiply-add per state. Each state's arithmetic is
+// its own in a fixed order, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <vector>

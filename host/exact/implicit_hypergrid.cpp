@@ -65,6 +65,11 @@ int arrays_needed(ImplicitPolicy policy, Correction correction) {
   return policy == ImplicitPolicy::Optimal && correction == Correction::None ? 4 : 3;
 }
 
+std::string implicit_description(const HypergridConfig& c, int64_t n) {
+  return "implicit hypergrid ndim=" + std::to_string(c.ndim) + " height=" +
+         std::to_string(c.height) + " (" + std::to_string(n) + " states)";
+}
+
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -78,11 +83,10 @@ struct Pipeline {
 Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correction, bool keep) {
   detail::ImplicitGrid g = detail::make_implicit_grid(c, policy, correction);
   const int64_t n = g.num_states;
-  std::size_t bytes = estimate_implicit_hypergrid_bytes(c, policy, correction);
-  if (keep) bytes += static_cast<std::size_t>(n) * sizeof(float) * 2;
-  require_bytes(Backend::Cpu, bytes,
-                "implicit hypergrid ndim=" + std::to_string(c.ndim) + " height=" +
-                    std::to_string(c.height) + " (" + std::to_string(n) + " states)");
+  require_bytes(Backend::Cpu,
+                estimate_implicit_hypergrid_bytes(c, policy, correction) +
+                    (keep ? static_cast<std::size_t>(n) * sizeof(float) * 2 : 0),
+                implicit_description(c, n));
   Pipeline p;
   ImplicitHypergridArrays& a = p.arrays;
   ImplicitHypergridResult& r = p.result;
@@ -207,6 +211,13 @@ std::size_t estimate_implicit_hypergrid_bytes(const HypergridConfig& c, Implicit
   // spearman_correlation: two host copies, the rank arrays and sort indices (generous).
   if (n <= static_cast<std::size_t>(kImplicitSpearmanMaxStates)) per_state += 40;
   return n * per_state + (std::size_t{1} << 20);
+}
+
+void require_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
+                                      Correction correction) {
+  validate_implicit(c);
+  require_bytes(Backend::Cpu, estimate_implicit_hypergrid_bytes(c, policy, correction),
+                implicit_description(c, implicit_hypergrid_num_states(c)));
 }
 
 ImplicitHypergridResult solve_hypergrid_implicit(const HypergridConfig& c, ImplicitPolicy policy,

@@ -47,6 +47,11 @@ double hypergrid_log_partition(const HypergridConfig& c);
 std::size_t estimate_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
                                               Correction correction);
 
+/// AllocationError naming that estimate and the bound that binds when it does not fit in host
+/// memory (solve_hypergrid_implicit checks it first; a front end may check before any output).
+void require_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
+                                      Correction correction);
+
 /// What an implicit solve reports: the metrics of compare_to_target with the ELBO and EUBO (with
 /// the uniform P_B, as `gfnrl eval` bounds them), V(s0) of the soft values, the closed-form
 /// log Z, and the seconds of each phase.

@@ -44,6 +44,11 @@ struct Environment {
   std::optional<HypergridConfig> grid;  ///< a generated hypergrid (not its tree): coordinates
 };
 
+/// --ndim, --height, --r0.. and --regions as a HypergridConfig (not validated), and the JSON
+/// fields that describe a hypergrid in every output.
+HypergridConfig hypergrid_config(const EnvOptions& o);
+nlohmann::json hypergrid_description(const HypergridConfig& grid);
+
 /// Builds (or loads, with --dag) the environment on the chosen backend, printing progress
 /// unless quiet.
 Environment build_environment(const EnvOptions& o, Backend b);

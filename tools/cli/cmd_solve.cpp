@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 
+#include "gfnrl/implicit_hypergrid.hpp"
+
 #include "distribution_csv.hpp"
 
 namespace gfnrl::cli {
@@ -20,6 +22,7 @@ struct SolveOptions {
   bool base_uniform = false;
   std::string prior;  // a base policy file
   std::string out_pt;  // --out-pt FILE: P_T and the target per terminating state
+  std::string layout = "auto";
 };
 
 void add_solver_options(CLI::App& cmd, SolveOptions& o) {
@@ -36,6 +39,31 @@ void add_solver_options(CLI::App& cmd, SolveOptions& o) {
   cmd.add_option("--out-pt", o.out_pt,
                  "CSV of P_T and the target (R/Z, or mu^T R normalised) per terminating state: "
                  "state,label[,x0,...],p_t,target (plot: tools/plot_distribution.py)");
+  cmd.add_option("--layout", o.layout,
+                 "how a hypergrid is held: csr (the DAG, every option), implicit (no stored "
+                 "edges: 12-16 bytes per state, grids past 2^31 states; the cpu backend, the "
+                 "optimal or uniform policy, correction uniform or none, no base policy, no "
+                 "--out-pt), auto (implicit where it can, else csr)")
+      ->check(CLI::IsMember(grid_layout_names()))
+      ->capture_default_str();
+}
+
+// Why the implicit layout cannot serve this request ("" when it can).
+std::string why_not_implicit(const SolveOptions& o, bool eval, Backend b) {
+  if (!o.env.dag_file.empty() || o.env.env != "hypergrid")
+    return "it holds generated hypergrids only (not --env " + o.env.env +
+           (o.env.dag_file.empty() ? "" : ", not --dag") + ")";
+  if (o.env.tree) return "it holds the hypergrid, not its --tree";
+  if (b != Backend::Cpu)
+    return std::string("it runs on the cpu backend only (its CUDA kernels are not written yet), "
+                       "not ") + backend_name(b);
+  if (eval && o.policy != "optimal" && o.policy != "uniform")
+    return "--policy FILE is a table over stored edges";
+  if (o.correction != "uniform" && o.correction != "none")
+    return "it takes --correction uniform or none, not " + o.correction;
+  if (o.base_uniform || !o.prior.empty()) return "it takes no base policy (--base-uniform, --prior)";
+  if (!o.out_pt.empty()) return "it writes no --out-pt table";
+  return "";
 }
 
 // The policy to evaluate: soft-optimal (soft VI with the correction `pb` and the base policy;
@@ -89,10 +117,72 @@ void put_metrics(nlohmann::json& out, const Metrics& m) {
   out["mode_mass_target"] = m.mode_mass_target;
 }
 
+void print_result(const EnvOptions& env, const nlohmann::json& out) {
+  if (env.json) {
+    print_json_line(out);
+  } else {
+    for (const auto& [k, v] : out.items()) std::printf("%-16s %s\n", k.c_str(), v.dump().c_str());
+  }
+}
+
+// gfnrl solve / eval on the implicit layout: nothing built, every pass over coordinates.
+int run_implicit(const SolveOptions& o, bool eval) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const HypergridConfig grid = hypergrid_config(o.env);
+  validate_implicit(grid);
+  const bool optimal = !eval || o.policy == "optimal";
+  const ImplicitPolicy policy = optimal ? ImplicitPolicy::Optimal : ImplicitPolicy::Uniform;
+  const Correction correction = parse_correction(o.correction);
+  require_implicit_hypergrid_bytes(grid, policy, correction);  // before any output
+  progress(o.env, "implicit hypergrid D=" + std::to_string(grid.ndim) + " H=" +
+                      std::to_string(grid.height) + " (" +
+                      std::to_string(implicit_hypergrid_num_states(grid)) + " states, estimated " +
+                      format_bytes(estimate_implicit_hypergrid_bytes(grid, policy, correction)) +
+                      ", no stored edges) on cpu: soft values, visits, metrics");
+  const ImplicitHypergridResult r = solve_hypergrid_implicit(grid, policy, correction);
+  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  const Metrics& m = r.metrics;
+  nlohmann::json out;
+  out["command"] = eval ? "eval" : "solve";
+  out["env"] = "hypergrid";
+  out.update(hypergrid_description(grid));
+  out["policy"] = optimal ? "optimal" : "uniform";
+  if (optimal) out["correction"] = o.correction;
+  if (optimal) out["base_policy"] = "none";
+  if (optimal) out["soft_vi_log_z"] = r.soft_vi_log_z;
+  out["layout"] = "implicit";
+  out["num_states"] = r.num_states;
+  out["num_edges"] = r.num_edges;
+  out["edge_ids"] = "none";  // nothing stored
+  out["num_levels"] = r.num_levels;
+  put_metrics(out, m);
+  out["closed_form_log_z"] = r.closed_form_log_z;
+  // NaN (JSON null) past kImplicitSpearmanMaxStates states: ranking needs two sorted copies.
+  out["spearman"] = std::isnan(r.spearman) ? nlohmann::json() : nlohmann::json(r.spearman);
+  if (optimal) out["log_z_error"] = std::abs(r.soft_vi_log_z - m.log_z);
+  out["elbo"] = m.elbo;
+  out["eubo"] = m.eubo;
+  out["bounds_pb"] = "uniform";
+  out["backend"] = "cpu";
+  out["build_seconds"] = 0.0;
+  out["seconds"] = secs;
+  out["phase_seconds"] = {{"soft_values", r.values_seconds},
+                          {"marginals", r.marginals_seconds},
+                          {"metrics", r.metrics_seconds}};
+  print_result(o.env, out);
+  return 0;
+}
+
 int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   using clock = std::chrono::steady_clock;
   check_env_flags(cmd, o.env);
   const Backend b = parse_backend(o.env.backend);
+  const GridLayout layout = parse_grid_layout(o.layout);
+  const std::string why_not = why_not_implicit(o, eval, b);
+  if (layout == GridLayout::Implicit && !why_not.empty())
+    throw InputError("--layout implicit: " + why_not + "; use --layout csr");
+  if (layout != GridLayout::Csr && why_not.empty()) return run_implicit(o, eval);
   const auto t0 = clock::now();
   const Environment env = build_environment(o.env, b);
   const Dag& dag = env.dag;
@@ -126,6 +216,7 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
 
   out["command"] = eval ? "eval" : "solve";
   out.update(env.description);
+  if (env.grid) out["layout"] = "csr";
   out["policy"] = optimal ? "optimal" : o.policy;
   if (optimal) out["correction"] = o.correction;
   if (optimal) out["base_policy"] = o.base_uniform ? "uniform" : o.prior.empty() ? "none" : o.prior;
@@ -145,11 +236,7 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   if (b == Backend::Cuda) out["device"] = cuda_device_description();
   out["build_seconds"] = build_s;
   out["seconds"] = secs;
-  if (o.env.json) {
-    print_json_line(out);
-  } else {
-    for (const auto& [k, v] : out.items()) std::printf("%-16s %s\n", k.c_str(), v.dump().c_str());
-  }
+  print_result(o.env, out);
   return 0;
 }
 

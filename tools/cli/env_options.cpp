@@ -145,13 +145,23 @@ void check_env_flags(const CLI::App& cmd, const EnvOptions& o) {
   }
 }
 
+HypergridConfig hypergrid_config(const EnvOptions& o) {
+  HypergridConfig grid = o.grid;
+  grid.regions = parse_hypergrid_regions(o.grid_regions);
+  return grid;
+}
+
+nlohmann::json hypergrid_description(const HypergridConfig& grid) {
+  return {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0}, {"r1", grid.r1},
+          {"r2", grid.r2},     {"regions", hypergrid_regions_name(grid.regions)}};
+}
+
 namespace {
 // One builder per generated environment: its config from the options, progress, the DAG and the
 // parameters that describe it in JSON outputs.
 Environment generate_hypergrid(const EnvOptions& o, Backend b) {
   Environment env;
-  HypergridConfig grid = o.grid;
-  grid.regions = parse_hypergrid_regions(o.grid_regions);
+  const HypergridConfig grid = hypergrid_config(o);
   validate(grid);
   progress(o, "building hypergrid D=" + std::to_string(o.grid.ndim) +
                   " H=" + std::to_string(o.grid.height) + " (" +
@@ -160,9 +170,7 @@ Environment generate_hypergrid(const EnvOptions& o, Backend b) {
                   format_bytes(estimate_hypergrid_bytes(o.grid)) + ") on " + backend_name(b));
   env.dag = make_hypergrid(grid, b);
   env.grid = grid;
-  env.description = {{"ndim", grid.ndim}, {"height", grid.height}, {"r0", grid.r0},
-                     {"r1", grid.r1},     {"r2", grid.r2},
-                     {"regions", hypergrid_regions_name(grid.regions)}};
+  env.description = hypergrid_description(grid);
   return env;
 }
 Environment generate_subsets(const EnvOptions& o, Backend b) {
