@@ -9,6 +9,7 @@
 #include "gfnrl/implicit_hypergrid.hpp"
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/names.hpp"
+#include "ops/device_runtime.hpp"
 #include "ops/implicit_grid_ops.hpp"
 #include "ops/reduction_ops.hpp"
 
@@ -70,6 +71,12 @@ std::string implicit_description(const HypergridConfig& c, int64_t n) {
          std::to_string(c.height) + " (" + std::to_string(n) + " states)";
 }
 
+float first_value(const Array<float>& a) {
+  float x = 0;
+  detail::copy_bytes(&x, Backend::Cpu, a.data(), a.backend(), sizeof x);
+  return x;
+}
+
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -80,10 +87,11 @@ struct Pipeline {
   ImplicitHypergridResult result;
 };
 
-Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correction, bool keep) {
+Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correction, bool keep,
+             Backend b) {
   detail::ImplicitGrid g = detail::make_implicit_grid(c, policy, correction);
   const int64_t n = g.num_states;
-  require_bytes(Backend::Cpu,
+  require_bytes(b,
                 estimate_implicit_hypergrid_bytes(c, policy, correction) +
                     (keep ? static_cast<std::size_t>(n) * sizeof(float) * 2 : 0),
                 implicit_description(c, n));
@@ -94,16 +102,16 @@ Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correct
   r.num_edges = n / c.height * (c.height - 1) * c.ndim;
   r.num_levels = c.ndim * (c.height - 1) + 1;
   r.closed_form_log_z = hypergrid_log_partition(c);
-  const auto alloc = [n]() { return Array<float>(Backend::Cpu, static_cast<std::size_t>(n)); };
+  const auto alloc = [n, b]() { return Array<float>(b, static_cast<std::size_t>(n)); };
 
   auto t = Clock::now();
   a.log_reward = alloc();
-  detail::cpu::implicit_log_reward(g, a.log_reward.data());
+  GFNRL_BACKEND_CALL(b, implicit_log_reward, g, a.log_reward.data());
   const bool optimal = policy == ImplicitPolicy::Optimal;
   if (optimal) {
     a.soft_value = alloc();
-    detail::cpu::implicit_soft_values(g, a.log_reward.data(), a.soft_value.data());
-    r.soft_vi_log_z = a.soft_value.data()[0];
+    GFNRL_BACKEND_CALL(b, implicit_soft_values, g, a.log_reward.data(), a.soft_value.data());
+    r.soft_vi_log_z = first_value(a.soft_value);
   }
   if (optimal && g.corrected) {
     a.bound_value = a.soft_value;  // shares the buffer
@@ -111,38 +119,38 @@ Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correct
     detail::ImplicitGrid gb = g;
     gb.corrected = true;
     a.bound_value = alloc();
-    detail::cpu::implicit_soft_values(gb, a.log_reward.data(), a.bound_value.data());
+    GFNRL_BACKEND_CALL(b, implicit_soft_values, gb, a.log_reward.data(), a.bound_value.data());
   }
   r.values_seconds = since(t);
 
   t = Clock::now();
   const float* v = optimal ? a.soft_value.data() : a.bound_value.data();  // unread when uniform
   a.log_visit = alloc();
-  detail::cpu::implicit_visits(g, v, a.log_visit.data());
+  GFNRL_BACKEND_CALL(b, implicit_visits, g, v, a.log_visit.data());
   r.marginals_seconds = since(t);
 
   t = Clock::now();
   const auto un = static_cast<std::size_t>(n);
   Metrics& m = r.metrics;
-  m.log_z = detail::cpu::log_sum_exp(a.log_reward.data(), un);
-  const detail::ImplicitBoundTerms b = detail::cpu::implicit_bounds(
+  m.log_z = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_reward.data(), un);
+  const detail::ImplicitBoundTerms bounds = GFNRL_BACKEND_CALL(b, implicit_bounds, 
       g, v, a.bound_value.data(), a.log_visit.data(), a.log_reward.data(), m.log_z);
-  m.elbo = b.elbo - m.log_z;
-  m.eubo = b.eubo - m.log_z;
+  m.elbo = bounds.elbo - m.log_z;
+  m.eubo = bounds.eubo - m.log_z;
   // log P_T, over the policy's soft values (no longer needed) unless the caller keeps them.
   a.log_terminal = keep ? alloc() : optimal ? a.soft_value : a.bound_value;
-  detail::cpu::implicit_terminal(g, v, a.log_reward.data(), a.log_visit.data(),
+  GFNRL_BACKEND_CALL(b, implicit_terminal, g, v, a.log_reward.data(), a.log_visit.data(),
                                  a.log_terminal.data());
   if (!keep) (optimal ? a.soft_value : a.bound_value) = Array<float>();
   if (!keep && optimal && g.corrected) a.bound_value = Array<float>();
 
   // compare_to_target on the arrays (host/exact/metrics.cpp).
-  const double log_mass = detail::cpu::log_sum_exp(a.log_terminal.data(), un);
+  const double log_mass = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_terminal.data(), un);
   if (!std::isfinite(log_mass))
     throw std::runtime_error("implicit hypergrid: the policy's P_T sums to " +
                            std::to_string(std::exp(log_mass)) + " (not finite or 0)");
-  const double log_max = detail::cpu::max_value(a.log_reward.data(), un);
-  const detail::MetricSums s = detail::cpu::metric_sums(
+  const double log_max = GFNRL_BACKEND_CALL(b, max_value, a.log_reward.data(), un);
+  const detail::MetricSums s = GFNRL_BACKEND_CALL(b, metric_sums, 
       a.log_reward.data(), m.log_z, a.log_terminal.data(), log_mass, a.log_visit.data(), un,
       log_max + std::log1p(-kModeRelativeTolerance));
   m.tv = s.tv;
@@ -214,24 +222,20 @@ std::size_t estimate_implicit_hypergrid_bytes(const HypergridConfig& c, Implicit
 }
 
 void require_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
-                                      Correction correction) {
+                                      Correction correction, Backend b) {
   validate_implicit(c);
-  require_bytes(Backend::Cpu, estimate_implicit_hypergrid_bytes(c, policy, correction),
+  require_bytes(b, estimate_implicit_hypergrid_bytes(c, policy, correction),
                 implicit_description(c, implicit_hypergrid_num_states(c)));
 }
 
 ImplicitHypergridResult solve_hypergrid_implicit(const HypergridConfig& c, ImplicitPolicy policy,
                                                  Correction correction, Backend b) {
-  if (b != Backend::Cpu)
-    throw InputError("the implicit hypergrid layout runs on the cpu backend only (its CUDA "
-                     "kernels are not written yet); use the csr layout on " +
-                     std::string(backend_name(b)));
-  return run(c, policy, correction, false).result;
+  return run(c, policy, correction, false, b).result;
 }
 
 ImplicitHypergridArrays implicit_hypergrid_arrays(const HypergridConfig& c, ImplicitPolicy policy,
-                                                  Correction correction) {
-  return run(c, policy, correction, true).arrays;
+                                                  Correction correction, Backend b) {
+  return run(c, policy, correction, true, b).arrays;
 }
 
 }  // namespace gfnrl

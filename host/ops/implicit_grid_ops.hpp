@@ -1,5 +1,5 @@
-// Internal: the implicit hypergrid layout's passes (host/cpu/implicit_grid.cpp; a CUDA twin,
-// kernels/implicit_grid.cu, is not written yet). Every array is indexed by the base-H code and
+// Internal: the implicit hypergrid layout's passes, implemented by host/cpu/implicit_grid.cpp and
+// kernels/implicit_grid.cu. Every array is indexed by the base-H code and
 // holds g.num_states floats; the per-state math is detail/implicit_grid_math.hpp.
 #pragma once
 #include "gfnrl/detail/implicit_grid_math.hpp"
@@ -12,22 +12,28 @@ namespace gfnrl::detail {
 ImplicitGrid make_implicit_grid(const HypergridConfig& c, ImplicitPolicy policy,
                                 Correction correction);
 
+#define GFNRL_IMPLICIT_GRID_OPS                                                                 \
+  /* log_r[c] = log R of state c. */                                                            \
+  void implicit_log_reward(const ImplicitGrid& g, float* log_r);                                \
+  /* Soft values, children first (g.corrected picks the inner reward). */                       \
+  void implicit_soft_values(const ImplicitGrid& g, const float* log_r, float* v);               \
+  /* Visit log-probabilities of the policy g.uniform_policy picks (v: its soft values), */     \
+  /* parents first. */                                                                          \
+  void implicit_visits(const ImplicitGrid& g, const float* v, float* log_visit);                \
+  /* Sums of implicit_bound_terms over the states (vb: soft values under the uniform P_B); */   \
+  /* on the CPU in fixed chunks, the same for any thread count. */                              \
+  ImplicitBoundTerms implicit_bounds(const ImplicitGrid& g, const float* v, const float* vb,    \
+                                     const float* log_visit, const float* log_r, double log_z); \
+  /* out[c] = log_visit[c] + log pi(exit | c) = log P_T; `out` may be `v` (in place). */        \
+  void implicit_terminal(const ImplicitGrid& g, const float* v, const float* log_r,             \
+                         const float* log_visit, float* out);
+
 namespace cpu {
+GFNRL_IMPLICIT_GRID_OPS
+}
+namespace cuda {
+GFNRL_IMPLICIT_GRID_OPS
+}
+#undef GFNRL_IMPLICIT_GRID_OPS
 
-/// log_r[c] = log R of state c.
-void implicit_log_reward(const ImplicitGrid& g, float* log_r);
-/// Soft values, children first: v[c] = implicit_soft_value(...). g.corrected picks the reward.
-void implicit_soft_values(const ImplicitGrid& g, const float* log_r, float* v);
-/// Visit log-probabilities of the policy g.uniform_policy picks (v: its soft values), parents
-/// first.
-void implicit_visits(const ImplicitGrid& g, const float* v, float* log_visit);
-/// Sums of implicit_bound_terms over the states (vb: soft values under the uniform P_B), in
-/// fixed chunks: the same for any thread count.
-ImplicitBoundTerms implicit_bounds(const ImplicitGrid& g, const float* v, const float* vb,
-                                   const float* log_visit, const float* log_r, double log_z);
-/// out[c] = log_visit[c] + log pi(exit | c): log P_T. `out` may be `v` (overwritten in place).
-void implicit_terminal(const ImplicitGrid& g, const float* v, const float* log_r,
-                       const float* log_visit, float* out);
-
-}  // namespace cpu
 }  // namespace gfnrl::detail

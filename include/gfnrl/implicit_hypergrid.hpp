@@ -42,15 +42,15 @@ void validate_implicit(const HypergridConfig& c);
 /// outer and ring cells under c.regions: the closed form the sweeps are checked against.
 double hypergrid_log_partition(const HypergridConfig& c);
 
-/// Host bytes an implicit solve allocates (three or four floats per state, plus the ranking's
+/// Bytes an implicit solve allocates on its backend (three or four floats per state, plus the ranking's
 /// copies up to kImplicitSpearmanMaxStates states).
 std::size_t estimate_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
                                               Correction correction);
 
-/// AllocationError naming that estimate and the bound that binds when it does not fit in host
-/// memory (solve_hypergrid_implicit checks it first; a front end may check before any output).
+/// AllocationError naming that estimate and the bound that binds when it does not fit on
+/// backend `b` (solve_hypergrid_implicit checks it first; a front end may check before any output).
 void require_implicit_hypergrid_bytes(const HypergridConfig& c, ImplicitPolicy policy,
-                                      Correction correction);
+                                      Correction correction, Backend b = Backend::Cpu);
 
 /// What an implicit solve reports: the metrics of compare_to_target with the ELBO and EUBO (with
 /// the uniform P_B, as `gfnrl eval` bounds them), V(s0) of the soft values, the closed-form
@@ -65,10 +65,10 @@ struct ImplicitHypergridResult {
   double values_seconds = 0, marginals_seconds = 0, metrics_seconds = 0;
 };
 
-/// Solves the hypergrid `c` in the implicit layout on backend `b` (Backend::Cpu only so far:
-/// InputError for Cuda) for the soft-optimal policy of `correction` (Uniform or None; InputError
-/// for the others) or the uniform policy, and compares its P_T with R/Z. Checks the memory
-/// estimate first (AllocationError naming it).
+/// Solves the hypergrid `c` in the implicit layout on backend `b` (the CPU's row kernels, or the
+/// CUDA kernels: compiled, not yet run on a GPU) for the soft-optimal policy of `correction`
+/// (Uniform or None; InputError for the others) or the uniform policy, and compares its P_T with
+/// R/Z. Checks the memory estimate first (AllocationError naming it).
 ImplicitHypergridResult solve_hypergrid_implicit(const HypergridConfig& c, ImplicitPolicy policy,
                                                  Correction correction,
                                                  Backend b = Backend::Cpu);
@@ -80,6 +80,7 @@ struct ImplicitHypergridArrays {
   Array<float> log_reward, soft_value, bound_value, log_visit, log_terminal;
 };
 ImplicitHypergridArrays implicit_hypergrid_arrays(const HypergridConfig& c, ImplicitPolicy policy,
-                                                  Correction correction);
+                                                  Correction correction,
+                                                  Backend b = Backend::Cpu);
 
 }  // namespace gfnrl
