@@ -75,6 +75,8 @@ if has sanitize; then
     add "ops-$tool" "compute-sanitizer --tool $tool --error-exitcode 3 $BIN/gfnrl_tests --gtest_filter=$ops"
   done
   add "solve" "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/gfnrl solve --ndim 3 --height 12 --backend cuda --json --quiet"
+  add "solve-implicit" "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/gfnrl solve --layout implicit --ndim 3 --height 12 --backend cuda --json --quiet"
+  add "eval-implicit" "compute-sanitizer --tool racecheck --error-exitcode 3 $BIN/gfnrl eval --policy uniform --layout implicit --ndim 2 --height 40 --backend cuda --json --quiet"
   short="--ndim 3 --height 6 --runs 3 --steps 40 --eval-every 20 --learning-starts 4 --backend cuda --quiet"
   for algo in tb db subtb softdqn munchausen; do
     for tool in memcheck racecheck; do
@@ -131,6 +133,16 @@ if has ceiling; then
       --backend cuda --json >"$OUT/solve-$1x$2.json" 2>"$OUT/solve-$1x$2.err" || status=1
     tail -c 600 "$OUT/solve-$1x$2.json"; echo
     grep -E "Elapsed|Maximum resident|error" "$OUT/solve-$1x$2.err"
+  done
+  # The implicit layout's CUDA kernels (issue 32 part 2; first run on a GPU here): 6-D H=32
+  # (1.07e9 states; the CPU's time is in docs/PERF_NOTES.md), then the issue's goal, 8-D H=16
+  # (4.3e9 states, past int32 state ids).
+  for g in "6 32" "8 16"; do
+    set -- $g
+    "${tm[@]}" timeout 240 $BIN/gfnrl solve --layout implicit --ndim "$1" --height "$2" \
+      --backend cuda --json >"$OUT/implicit-$1x$2.json" 2>"$OUT/implicit-$1x$2.err" || status=1
+    tail -c 900 "$OUT/implicit-$1x$2.json"; echo
+    grep -E "Elapsed|Maximum resident|error" "$OUT/implicit-$1x$2.err"
   done
   nvidia-smi --query-gpu=memory.total,memory.used --format=csv | tee -a "$OUT/device.txt"
 fi

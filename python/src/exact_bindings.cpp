@@ -224,9 +224,58 @@ nb::dict solve(const PyDag& d, const std::string& correction) {
   out["log_z"] = static_cast<double>(v.value.slice(0, 1).to_host()[0]);
   return out;
 }
+// The implicit hypergrid layout: metrics only (the per-state arrays of 10^9 states are no
+// Python return value).
+nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, double r2,
+                         const std::string& regions, const std::string& policy,
+                         const std::string& correction, const std::string& backend) {
+  HypergridConfig c;
+  c.ndim = checked_int32(ndim, "hypergrid ndim", 1);
+  c.height = checked_int32(height, "hypergrid height", 2);
+  c.r0 = r0, c.r1 = r1, c.r2 = r2;
+  c.regions = parse_hypergrid_regions(regions);
+  if (policy != "optimal" && policy != "uniform")
+    throw InputError("policy = '" + policy + "': give optimal or uniform");
+  const ImplicitPolicy p = policy == "optimal" ? ImplicitPolicy::Optimal : ImplicitPolicy::Uniform;
+  ImplicitHypergridResult r;
+  {
+    nb::gil_scoped_release release;
+    r = solve_hypergrid_implicit(c, p, parse_correction(correction), parse_backend(backend));
+  }
+  const Metrics& m = r.metrics;
+  nb::dict out;
+  const std::pair<const char*, double> scalars[] = {
+      {"tv", m.tv},
+      {"kl", m.kl_target_model},
+      {"kl_reverse", m.kl_model_target},
+      {"jsd", m.jsd},
+      {"model_mass", m.model_mass},
+      {"expected_length", m.expected_length},
+      {"corr", m.corr},
+      {"mode_mass", m.mode_mass},
+      {"mode_mass_target", m.mode_mass_target},
+      {"elbo", m.elbo},
+      {"eubo", m.eubo},
+      {"log_z", m.log_z},
+      {"closed_form_log_z", r.closed_form_log_z},
+      {"soft_vi_log_z", r.soft_vi_log_z},
+      {"spearman", r.spearman},
+      {"seconds_soft_values", r.values_seconds},
+      {"seconds_marginals", r.marginals_seconds},
+      {"seconds_metrics", r.metrics_seconds}};
+  for (const auto& [k, v] : scalars) out[k] = v;
+  out["num_modes"] = static_cast<int64_t>(m.num_modes);
+  out["num_states"] = r.num_states;
+  out["num_edges"] = r.num_edges;
+  out["num_levels"] = r.num_levels;
+  return out;
+}
 }  // namespace
 
 void bind_exact(nb::module_& m) {
+  m.def("_solve_hypergrid", &solve_hypergrid, nb::arg("ndim"), nb::arg("height"),
+        nb::arg("r0"), nb::arg("r1"), nb::arg("r2"), nb::arg("regions"), nb::arg("policy"),
+        nb::arg("correction"), nb::arg("backend"));
   m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"),
         nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none(),
         nb::arg("spearman") = false);

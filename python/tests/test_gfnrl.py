@@ -375,6 +375,32 @@ def test_environments_and_files(tmp_path):
         gfnrl.load_dag(str(tmp_path / "missing.txt"))
 
 
+def test_solve_hypergrid_equals_the_dag_path():
+    dag = gfnrl.hypergrid(3, 7)
+    s = gfnrl.solve(dag)
+    ref = gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"], spearman=True)
+    imp = gfnrl.solve_hypergrid(3, 7)
+    for k in ["tv", "kl", "kl_reverse", "jsd", "expected_length", "mode_mass", "elbo", "eubo",
+              "log_z", "spearman"]:
+        assert imp[k] == pytest.approx(ref[k], abs=2e-5), k
+    assert imp["soft_vi_log_z"] == pytest.approx(s["log_z"], abs=1e-5)
+    assert imp["closed_form_log_z"] == pytest.approx(ref["log_z"], abs=1e-6)
+    assert imp["num_states"] == dag.num_states and imp["num_edges"] == dag.num_edges
+    uni = gfnrl.solve_hypergrid(3, 7, policy="uniform")
+    src, _, _ = dag.edges()
+    k = np.bincount(src, minlength=dag.num_states) + 1  # moves plus the exit
+    e, x = -np.log(k[src]).astype(np.float32), -np.log(k).astype(np.float32)
+    ref_uni = gfnrl.evaluate(dag, e, x)
+    for key in ["tv", "kl", "expected_length", "elbo", "eubo"]:
+        assert uni[key] == pytest.approx(ref_uni[key], abs=2e-5), key
+    assert uni["tv"] > 0.05
+    for bad, msg in [({"policy": "greedy"}, "optimal or uniform"),
+                     ({"correction": "maxent"}, "uniform or none"),
+                     ({"regions": "float32"}, "float32")]:
+        with pytest.raises(ValueError, match=msg):
+            gfnrl.solve_hypergrid(2, 4, **bad)
+
+
 def test_every_public_name_is_documented():
     for name in gfnrl.__all__:
         assert getattr(gfnrl, name).__doc__, name
