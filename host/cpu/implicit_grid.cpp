@@ -399,6 +399,106 @@ void scaled_visit_segment(const ImplicitGrid& g, int64_t base, const int32_t* x,
   }
 }
 
+// The variational bounds' terms (implicit_bound_terms) of one row segment in vectors, x_0 by
+// x_0: per lane the in- and out-degrees and their logs, then one pass per neighbour direction.
+struct BoundScratch {
+  // Per lane (x_0): log nnz, log(nnz + 1), log(k + 1), log(k + 2) with nnz the in- and k the
+  // out-degree, 1/nnz (0 at the source), and the sums being built.
+  double lnnz[kSegment], lnnz1[kSegment], lk1[kSegment], lk2[kSegment], inv[kSegment];
+  double elbo[kSegment], in[kSegment];
+};
+
+GFNRL_CPU_CLONES
+ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int32_t* x,
+                                 int32_t lo, int32_t hi, const float* __restrict v,
+                                 const float* __restrict vb, const float* __restrict log_visit,
+                                 const float* __restrict log_r, double log_z, BoundScratch& s) {
+  const int32_t n = hi - lo + 1;
+  const int64_t c0 = base + lo;
+  const int32_t top = g.height - 1;
+  int32_t nnz_rest = 0, k_rest = 0;
+  for (int32_t k = 1; k < g.ndim; ++k) nnz_rest += x[k] > 0, k_rest += x[k] < top;
+  for (int32_t i = 0; i < n; ++i) {  // small integers: the grid's table of logs
+    const int32_t nnz = nnz_rest + (lo + i > 0), k = k_rest + (lo + i < top);
+    s.lnnz[i] = nnz > 0 ? g.log_count[nnz] : 0.0;
+    s.lnnz1[i] = g.log_count[nnz + 1];
+    s.lk1[i] = g.log_count[k + 1];
+    s.lk2[i] = g.log_count[k + 2];
+    s.inv[i] = nnz > 0 ? 1.0 / nnz : 0.0;
+  }
+  const bool uni = g.uniform_policy;
+  const double cz = g.corrected ? 1.0 : 0.0;  // c = -cz log nnz
+  const float* __restrict lv = log_visit + c0;
+  const float* __restrict vs = v + c0;
+  const float* __restrict lr = log_r + c0;
+  double* __restrict elbo = s.elbo;
+  double* __restrict in = s.in;
+  const double* __restrict lnnz = s.lnnz;
+  const double* __restrict lnnz1 = s.lnnz1;
+  const double* __restrict lk1 = s.lk1;
+  const double* __restrict lk2 = s.lk2;
+  // Exit: log pi = log R - V (optimal) or -log(k + 1); the ELBO's and the EUBO's exit terms.
+  double eubo_exit = 0;
+#pragma omp simd reduction(+ : eubo_exit)
+  for (int32_t i = 0; i < n; ++i) {
+    const double e = uni ? -lk1[i] : double(lr[i]) - double(vs[i]);
+    elbo[i] = vexp_d(double(lv[i]) + e) * (double(lr[i]) - e);
+    eubo_exit += vexp_d(double(lr[i]) - log_z) * (double(lr[i]) - e);
+    in[i] = 0.0;
+  }
+  // Children along k: nnz(child) = nnz + [x_k = 0] (along x_0: nnz_rest + 1); log pi =
+  // c(child) + V(child) - V(s) or -log(k + 1). The ELBO adds rho pi (-log nnz(child) - log pi).
+  // Along x_0 only the lanes below H-1 have a child.
+  for (int32_t k = 0; k < g.ndim; ++k) {
+    if (k > 0 && x[k] >= top) continue;
+    const float* __restrict vc = vs + g.stride[k];
+    const int32_t end = k == 0 && hi == top ? n - 1 : n;
+    const double l0 = g.log_count[nnz_rest + 1];
+    const double* __restrict lc = k > 0 && x[k] == 0 ? lnnz1 : lnnz;  // for k > 0
+    if (uni) {
+#pragma omp simd
+      for (int32_t i = 0; i < end; ++i) {
+        const double lb = k == 0 ? l0 : lc[i];
+        elbo[i] += vexp_d(double(lv[i]) - lk1[i]) * (lk1[i] - lb);
+      }
+    } else {
+#pragma omp simd
+      for (int32_t i = 0; i < end; ++i) {
+        const double lb = k == 0 ? l0 : lc[i];
+        const double lp = -cz * lb + (double(vc[i]) - double(vs[i]));
+        elbo[i] += vexp_d(double(lv[i]) + lp) * (-lb - lp);
+      }
+    }
+  }
+  // Parents along k: log pi(p -> s) = c(s) + V(s) - V(p), or -log(k(p) + 1) with
+  // k(p) = k + [x_k = H-1] (along x_0: k_rest + 1). The EUBO adds F(s)/Z / nnz
+  // sum (-log nnz - log pi). Along x_0 only the lanes above 0 have a parent.
+  for (int32_t k = 0; k < g.ndim; ++k) {
+    if (k > 0 && x[k] == 0) continue;
+    const float* __restrict vp = vs - g.stride[k];
+    const int32_t begin = k == 0 && lo == 0 ? 1 : 0;
+    if (uni) {
+      const double l0 = g.log_count[k_rest + 2];
+      const double* __restrict lkp = k > 0 && x[k] == top ? lk2 : lk1;
+#pragma omp simd
+      for (int32_t i = begin; i < n; ++i) in[i] += (k == 0 ? l0 : lkp[i]) - lnnz[i];
+    } else {
+#pragma omp simd
+      for (int32_t i = begin; i < n; ++i)
+        in[i] += -lnnz[i] - (-cz * lnnz[i] + (double(vs[i]) - double(vp[i])));
+    }
+  }
+  double elbo_sum = 0, eubo_in = 0;
+  const float* __restrict vbs = vb + c0;
+  const double* __restrict inv = s.inv;
+#pragma omp simd reduction(+ : elbo_sum, eubo_in)
+  for (int32_t i = 0; i < n; ++i) {
+    elbo_sum += elbo[i];
+    eubo_in += vexp_d(double(vbs[i]) - log_z) * inv[i] * in[i];
+  }
+  return {elbo_sum, eubo_exit + eubo_in};
+}
+
 void soft_value_block(const ImplicitGrid& g, const Box& box, const float* log_r, float* v) {
   RowScratch s;
   for_each_row_in_box(g, box, true, [&](int64_t base, const int32_t* x) {
@@ -438,20 +538,6 @@ void log_reward_chunk(const ImplicitGrid& g, int64_t begin, int64_t end, float* 
   for_each_in_chunk(g, begin, end, [&](int64_t c, const int32_t* x) GFNRL_LAMBDA_INLINE {
     log_r[c] = implicit_log_reward(x, g);
   });
-}
-
-GFNRL_CPU_CLONES
-ImplicitBoundTerms bound_chunk(const ImplicitGrid& g, int64_t begin, int64_t end, const float* v,
-                               const float* vb, const float* log_visit, const float* log_r,
-                               double log_z) {
-  ImplicitBoundTerms acc;
-  for_each_in_chunk(g, begin, end, [&](int64_t c, const int32_t* x) GFNRL_LAMBDA_INLINE {
-    const ImplicitBoundTerms t =
-        implicit_bound_terms<CpuMath>(v, vb, log_visit, c, x, log_r[c], log_z, g);
-    acc.elbo += t.elbo;
-    acc.eubo += t.eubo;
-  });
-  return acc;
 }
 
 GFNRL_CPU_CLONES
@@ -530,14 +616,35 @@ void implicit_visits(const ImplicitGrid& g, const float* v, float* log_visit) {
   by_chunks(g, [&](int64_t begin, int64_t end) { log_add_chunk(log_visit, v, begin, end); });
 }
 
+// By rows, in fixed chunks of rows summed in order: the same for any thread count.
 ImplicitBoundTerms implicit_bounds(const ImplicitGrid& g, const float* v, const float* vb,
                                    const float* log_visit, const float* log_r, double log_z) {
-  const int64_t chunks = num_chunks(g);
+  const int64_t rows = g.num_states / g.height;
+  const int64_t per_chunk = std::max<int64_t>(1, kChunk / g.height);
+  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
   std::vector<ImplicitBoundTerms> part(chunks);
 #pragma omp parallel for schedule(static) if (chunks > 1) num_threads(::gfnrl::cpu_threads())
-  for (int64_t i = 0; i < chunks; ++i)
-    part[i] = bound_chunk(g, i * kChunk, std::min(g.num_states, (i + 1) * kChunk), v, vb,
-                          log_visit, log_r, log_z);
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    BoundScratch s;
+    ImplicitBoundTerms acc;
+    int32_t x[kMaxHypergridDim] = {};
+    int64_t r = ch * per_chunk;
+    for (int32_t k = 1; k < g.ndim; ++k, r /= g.height) x[k] = static_cast<int32_t>(r % g.height);
+    const int64_t end = std::min(rows, (ch + 1) * per_chunk);
+    for (int64_t row = ch * per_chunk; row < end; ++row) {
+      for (int32_t lo = 0; lo < g.height; lo += kSegment) {
+        const ImplicitBoundTerms t =
+            bound_segment(g, row * g.height, x, lo, std::min(g.height - 1, lo + kSegment - 1), v,
+                          vb, log_visit, log_r, log_z, s);
+        acc.elbo += t.elbo, acc.eubo += t.eubo;
+      }
+      for (int32_t k = 1; k < g.ndim; ++k) {
+        if (++x[k] < g.height) break;
+        x[k] = 0;
+      }
+    }
+    part[ch] = acc;
+  }
   ImplicitBoundTerms total;
   for (const ImplicitBoundTerms& t : part) total.elbo += t.elbo, total.eubo += t.eubo;
   return total;
