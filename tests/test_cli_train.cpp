@@ -283,7 +283,8 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --algo db --subtb-weighting tb ") + kSmall, 2,
                  "--subtb-weighting tb applies to subtb and trust-pcl; db has no sub-trajectories");
   expect_refused(std::string("train --algo subtb --subtb-weighting half ") + kSmall, 2,
-                 "half not in {geometric-within,geometric,equal-within,equal,tb,db}");
+                 "half not in {geometric-within,geometric,equal-within,equal,tb,db,modified-db,"
+                 "geometric-batch}");
   expect_refused(std::string("train --batch 10000000 --runs 100000 ") + kSmall, 1,
                  "out of memory: training 100000 runs of tb needs");
   expect_refused(std::string("train ") + kSmall, 1, "needs", "GFNRL_MEMORY_LIMIT=20000");

@@ -43,7 +43,7 @@ TEST(Names, EveryEnumRoundTripsThroughItsTable) {
                                       parse_hypergrid_regions, hypergrid_regions_name);
   expect_round_trip<Regression>(regression_names(), std::size_t(Regression::ShiftedCosh) + 1,
                                 parse_regression, regression_name);
-  expect_round_trip<SubTBWeighting>(subtb_weighting_names(), std::size_t(SubTBWeighting::DB) + 1,
+  expect_round_trip<SubTBWeighting>(subtb_weighting_names(), std::size_t(SubTBWeighting::GeometricBatch) + 1,
                                     parse_subtb_weighting, subtb_weighting_name);
   expect_round_trip<ReplayPriority>(replay_priority_names(), std::size_t(ReplayPriority::AbsTd) + 1,
                                     parse_replay_priority, replay_priority_name);

@@ -182,35 +182,62 @@ struct Fixture {
   double subtb_loss(const std::vector<double>& p, double lambda) const {
     return weighted_subtb_loss(p, lambda, detail::SubTBWeighting::GeometricWithin);
   }
+  // The residual of the pair (i, j) of trajectory t: F(s_i) + sum_{i<=k<j} (log P_F - log mu -
+  // log P_B) - F(s_j), with F at position len the log-reward.
+  double subtb_residual(const std::vector<double>& p, int32_t r, int32_t t, int32_t i,
+                        int32_t j) const {
+    const int32_t len = lengths[t];
+    auto phi = [&](int32_t k) {
+      return k < len ? flow(p, r, st(t, k)) : double(h.log_reward[st(t, len - 1)]);
+    };
+    double d = phi(i) - phi(j);
+    for (int32_t k = i; k < j; ++k)
+      d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) -
+           (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
+    return d;
+  }
   // SubTB under each weighting, from its definition (train.hpp): base weight of a pair (i, j)
-  // lambda^(j-i) (geometric), 1 (equal), only (0, T+1) (tb) or only j = i+1 (db), normalised per
-  // trajectory and averaged over the batch (geometric-within, equal-within, tb) or normalised
-  // over all the run's pairs (geometric, equal, db).
+  // lambda^(j-i) (geometric-*), 1 (equal), only (0, T+1) (tb) or only j = i+1 (db,
+  // modified-db), normalised per trajectory and averaged over the batch (geometric-within,
+  // equal-within, tb, modified-db) or normalised over all the run's pairs (geometric-batch,
+  // equal, db). geometric (torchgfn's code): per length d the mean over the run's pairs of that
+  // length, weighted (1 - lambda) lambda^(d-1) / (1 - lambda^max_len).
   double weighted_subtb_loss(const std::vector<double>& p, double lambda,
                              detail::SubTBWeighting w) const {
     using W = detail::SubTBWeighting;
-    const bool within = w == W::GeometricWithin || w == W::EqualWithin || w == W::TB;
+    const bool within = w == W::GeometricWithin || w == W::EqualWithin || w == W::TB ||
+                        w == W::ModifiedDB;
     double total = 0;
     for (int32_t r = 0; r < runs; ++r) {
+      if (w == W::Geometric) {
+        int32_t longest = 0;
+        for (int32_t m = 0; m < batch; ++m) longest = std::max(longest, lengths[r * batch + m]);
+        std::vector<double> sum(longest + 1, 0.0), count(longest + 1, 0.0);
+        for (int32_t m = 0; m < batch; ++m) {
+          const int32_t t = r * batch + m, len = lengths[t];
+          for (int32_t i = 0; i <= len; ++i)
+            for (int32_t j = i + 1; j <= len; ++j) {
+              sum[j - i] += g(subtb_residual(p, r, t, i, j));
+              count[j - i] += 1;
+            }
+        }
+        for (int32_t d = 1; d <= longest; ++d)
+          total += (1 - lambda) * std::pow(lambda, d - 1) / (1 - std::pow(lambda, longest)) *
+                   sum[d] / count[d];
+        continue;
+      }
       double run_num = 0, run_den = 0;
       for (int32_t m = 0; m < batch; ++m) {
         const int32_t t = r * batch + m, len = lengths[t];
-        auto phi = [&](int32_t k) {
-          return k < len ? flow(p, r, st(t, k)) : double(h.log_reward[st(t, len - 1)]);
-        };
         double num = 0, den = 0;
         for (int32_t i = 0; i <= len; ++i)
           for (int32_t j = i + 1; j <= len; ++j) {
             double base = std::pow(lambda, j - i);
             if (w == W::EqualWithin || w == W::Equal) base = 1;
             if (w == W::TB) base = (i == 0 && j == len) ? 1 : 0;
-            if (w == W::DB) base = j == i + 1 ? 1 : 0;
+            if (w == W::DB || w == W::ModifiedDB) base = j == i + 1 ? 1 : 0;
             if (base == 0) continue;
-            double d = phi(i) - phi(j);
-            for (int32_t k = i; k < j; ++k)
-              d += log_pf(p, r, st(t, k), ac(t, k)) - mu(st(t, k), ac(t, k)) -
-                   (k + 1 < len ? pb(r, ac(t, k)) : 0.0);
-            num += base * g(d);
+            num += base * g(subtb_residual(p, r, t, i, j));
             den += base;
           }
         if (within) total += num / den / batch;
@@ -535,7 +562,8 @@ TEST_P(LossGradient, EveryLossShapeMatchesFiniteDifferences) {
 TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
   using W = detail::SubTBWeighting;
   const Fixture f(GetParam());
-  for (W w : {W::GeometricWithin, W::Geometric, W::EqualWithin, W::Equal, W::TB, W::DB}) {
+  for (W w : {W::GeometricWithin, W::Geometric, W::EqualWithin, W::Equal, W::TB, W::DB,
+              W::ModifiedDB, W::GeometricBatch}) {
     double loss = 0;
     const auto grad = analytic(f, detail::LossKind::SubTB, 0.8, true, &loss, nullptr,
                                detail::Regression::Squared, 1.0, w);

@@ -109,7 +109,8 @@ std::string regression_name(Regression r) {
 
 const std::vector<std::string>& subtb_weighting_names() {
   static const std::vector<std::string> names{"geometric-within", "geometric", "equal-within",
-                                              "equal", "tb", "db"};
+                                              "equal",           "tb",        "db",
+                                              "modified-db",     "geometric-batch"};
   return names;
 }
 SubTBWeighting parse_subtb_weighting(const std::string& name) {

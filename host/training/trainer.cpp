@@ -109,7 +109,7 @@ struct Trainer::State {
     static_assert(int(detail::Regression::ShiftedCosh) == int(Regression::ShiftedCosh));
     a.regression = static_cast<detail::Regression>(c.regression);
     a.regression_param = c.regression_param;
-    static_assert(int(detail::SubTBWeighting::DB) == int(SubTBWeighting::DB));
+    static_assert(int(detail::SubTBWeighting::GeometricBatch) == int(SubTBWeighting::GeometricBatch));
     a.weighting = static_cast<detail::SubTBWeighting>(c.subtb_weighting);
     a.forward_looking = c.forward_looking;
     a.prior_edge = training::or_null(prior_edge);

@@ -56,11 +56,19 @@ enum class ReplayPriority { HuberLoss, AbsTd };
 /// point does not change.
 enum class Regression { Squared, Absolute, Huber, Linex, ShiftedCosh };
 
-/// SubTB's weighting of its sub-trajectories (torchgfn's names; detail/loss_math.hpp):
-/// geometric-within lambda^len normalised per trajectory (Madan et al.'s, the default),
-/// equal-within the same at lambda = 1, geometric / equal normalised over the run's whole batch,
-/// tb only whole trajectories (the TB loss with log Z = F(s0)), db only single steps (the DB loss).
-enum class SubTBWeighting { GeometricWithin, Geometric, EqualWithin, Equal, TB, DB };
+/// SubTB's weighting of its sub-trajectories (torchgfn 2.4's names and, for each, what its code
+/// computes; detail/loss_math.hpp): geometric-within lambda^len normalised per trajectory
+/// (Madan et al.'s, the default); equal-within the same at lambda = 1; geometric the mean loss of
+/// the sub-trajectories of each length, lengths weighted (1-lambda) lambda^(len-1) /
+/// (1-lambda^max_len) (torchgfn's code; its docstring describes geometric-batch); equal every
+/// sub-trajectory of the run's batch alike; tb only whole trajectories (the TB loss with
+/// log Z = F(s0)); db only single steps, all alike (the DB loss); modified-db single steps
+/// weighted 1/(len B), every trajectory counting alike (torchgfn's ModifiedDB; not the `mdb`
+/// learner); geometric-batch lambda^len normalised over every pair of the run's batch (this
+/// library's `geometric` before 2026-12-05).
+enum class SubTBWeighting {
+  GeometricWithin, Geometric, EqualWithin, Equal, TB, DB, ModifiedDB, GeometricBatch
+};
 
 /// How P_B is obtained: the fixed correction handed to the Trainer; logits per edge and run
 /// trained through the learner's own loss ("learned", the reference code's "naive"); or logits
@@ -109,7 +117,7 @@ const std::vector<std::string>& regression_names();
 Regression parse_regression(const std::string& name);
 std::string regression_name(Regression r);
 /// The names of SubTB's weightings, indexed by SubTBWeighting: geometric-within, geometric,
-/// equal-within, equal, tb, db.
+/// equal-within, equal, tb, db, modified-db, geometric-batch.
 const std::vector<std::string>& subtb_weighting_names();
 SubTBWeighting parse_subtb_weighting(const std::string& name);
 std::string subtb_weighting_name(SubTBWeighting w);

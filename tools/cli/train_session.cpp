@@ -43,9 +43,12 @@ void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
                "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
                "F~(s), F(s) = F~(s) R(s); every state must terminate");
   cmd.add_option("--subtb-weighting", o.subtb_weighting,
-                 "subtb's sub-trajectory weights: geometric-within (lambda^len per trajectory, "
-                 "Madan et al.), geometric (over the batch), equal-within, equal, tb (whole "
-                 "trajectories only) or db (single steps only)")
+                 "subtb's sub-trajectory weights, torchgfn's names and what its code computes: "
+                 "geometric-within (lambda^len per trajectory, Madan et al.), geometric (the mean "
+                 "loss of each length, lengths weighted (1-lambda) lambda^(len-1)), "
+                 "equal-within, equal, tb (whole trajectories only), db (single steps only), "
+                 "modified-db (single steps, 1/(len B) each), geometric-batch (lambda^len over "
+                 "the batch's pairs: this library's geometric before 2026-12-05)")
       ->check(CLI::IsMember(subtb_weighting_names()))
       ->capture_default_str();
 }

@@ -136,7 +136,8 @@ GFNRL_HD inline R regression_slope(Regression k, R p, R t) {
 
 /// Which sub-trajectories SubTB weighs, and how (see above).
 enum class SubTBWeighting : int32_t {
-  GeometricWithin = 0, Geometric = 1, EqualWithin = 2, Equal = 3, TB = 4, DB = 5
+  GeometricWithin = 0, Geometric = 1, EqualWithin = 2, Equal = 3, TB = 4, DB = 5,
+  ModifiedDB = 6, GeometricBatch = 7
 };
 
 /// The weight of a pair (i, j) before normalisation: lambda^d (lam_d) for the geometric ones,
@@ -147,9 +148,24 @@ GFNRL_HD inline R subtb_pair_weight(SubTBWeighting w, R lam_d, int32_t d, int32_
     case SubTBWeighting::EqualWithin:
     case SubTBWeighting::Equal: return R(1);
     case SubTBWeighting::TB: return d == positions - 1 ? R(1) : R(0);
-    case SubTBWeighting::DB: return d == 1 ? R(1) : R(0);
+    case SubTBWeighting::DB:
+    case SubTBWeighting::ModifiedDB: return d == 1 ? R(1) : R(0);
     default: return lam_d;
   }
+}
+
+/// torchgfn's `geometric` (its code, not its docstring): the mean loss of the run's
+/// sub-trajectories of each length d (count_d = sum_m max(0, len_m - d + 1) of them), the means
+/// weighted by (1 - lambda) lambda^(d-1) / (1 - lambda^max_len), max_len the batch's longest
+/// trajectory (1 / max_len each at lambda = 1). The weight of one pair of length d.
+template <class R>
+GFNRL_HD inline R subtb_length_mean_weight(R lambda, int32_t d, int32_t max_len, R count_d) {
+  R lam = R(1);  // lambda^(d-1)
+  for (int32_t k = 1; k < d; ++k) lam *= lambda;
+  R top = R(1);  // lambda^max_len
+  for (int32_t k = 0; k < max_len; ++k) top *= lambda;
+  const R ratio = lambda == R(1) ? R(1) / R(max_len) : (R(1) - lambda) / (R(1) - top);
+  return ratio * lam / count_d;
 }
 
 /// Sum of the pair weights of one trajectory with `positions` positions (T + 2).
@@ -168,8 +184,9 @@ GFNRL_HD inline R subtb_trajectory_weight(SubTBWeighting w, R lambda, int32_t po
 template <class R>
 GFNRL_HD inline R subtb_normaliser(SubTBWeighting w, R lambda, const int32_t* lengths, int32_t r,
                                    int32_t batch, int32_t m) {
+  if (w == SubTBWeighting::Geometric) return R(1);  // subtb_length_mean_weight is normalised
   if (w == SubTBWeighting::GeometricWithin || w == SubTBWeighting::EqualWithin ||
-      w == SubTBWeighting::TB)
+      w == SubTBWeighting::TB || w == SubTBWeighting::ModifiedDB)
     return subtb_trajectory_weight(w, lambda, lengths[int64_t(r) * batch + m] + 1) * R(batch);
   R total = R(0);
   for (int32_t k = 0; k < batch; ++k)
@@ -177,8 +194,9 @@ GFNRL_HD inline R subtb_normaliser(SubTBWeighting w, R lambda, const int32_t* le
   return total;
 }
 
-/// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients.
-constexpr int kSubTBScratch = 3;
+/// Scratch rows per SubTB trajectory: prefix sums, step coefficients, flow gradients, and the
+/// weight of a pair of each length (the per-length weighting).
+constexpr int kSubTBScratch = 4;
 
 template <class R>
 struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
@@ -303,6 +321,19 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
       a.weighting == SubTBWeighting::EqualWithin || a.weighting == SubTBWeighting::Equal;
   const R lambda = equal ? R(1) : a.lambda;
   const R scale = R(1) / subtb_normaliser(a.weighting, lambda, a.lengths, r, a.batch, m);
+  // The per-length weighting: the weight of a pair of each length d, from the run's lengths.
+  R* length_weight = gphi + (a.max_len + 1);
+  const bool per_length = a.weighting == SubTBWeighting::Geometric;
+  if (per_length) {
+    const int32_t* run_len = a.lengths + int64_t(r) * a.batch;
+    int32_t longest = 0;
+    for (int32_t k = 0; k < a.batch; ++k) longest = run_len[k] > longest ? run_len[k] : longest;
+    for (int32_t d = 1; d <= len; ++d) {
+      int64_t count = 0;
+      for (int32_t k = 0; k < a.batch; ++k) count += run_len[k] >= d ? run_len[k] - d + 1 : 0;
+      length_weight[d] = subtb_length_mean_weight(lambda, d, longest, R(count));
+    }
+  }
   const R log_r = static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
   R loss = R(0);
   for (int32_t i = 0; i < len; ++i) {  // i = T+1 starts no pair
@@ -310,7 +341,8 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
     R lam_d = R(1);
     for (int32_t j = i + 1; j < positions; ++j) {
       lam_d *= lambda;
-      const R w = scale * subtb_pair_weight(a.weighting, lam_d, j - i, positions);
+      const R w = per_length ? length_weight[j - i]
+                             : scale * subtb_pair_weight(a.weighting, lam_d, j - i, positions);
       if (w == R(0)) continue;
       const R phi_j = j < len ? state_flow(a, row, a.states[base + j]) : log_r;
       const R delta = phi_i + prefix[j] - prefix[i] - phi_j;
