@@ -7,6 +7,7 @@
 #include "gfnrl/error.hpp"
 #include "gfnrl/names.hpp"
 #include "gfnrl/train.hpp"
+#include "training/trainer_parts.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
 
 namespace gfnrl {
@@ -44,6 +45,20 @@ Algo parse_algo(const std::string& name) {
   return static_cast<Algo>(detail::parse_name(algo_names(), name, "algorithm"));
 }
 std::string algo_name(Algo a) { return algo_names().at(static_cast<std::size_t>(a)); }
+
+detail::LossKind training::balance_loss_kind(Algo a) {
+  switch (a) {
+    case Algo::TB: return detail::LossKind::TB;
+    case Algo::DB: return detail::LossKind::DB;
+    case Algo::SubTB: return detail::LossKind::SubTB;
+    case Algo::ModifiedDB: return detail::LossKind::ModifiedDB;
+    case Algo::ZVar: return detail::LossKind::ZVar;
+    case Algo::FM: return detail::LossKind::FM;
+    default:
+      throw InputError("algorithm " + algo_name(a) + " has no balance loss (softdqn, munchausen, "
+                       "pg and ac train through their own)");
+  }
+}
 
 const std::vector<std::string>& backward_mode_names() {
   static const std::vector<std::string> names{"fixed", "learned", "tlm", "coupled", "guided"};

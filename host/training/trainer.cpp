@@ -106,23 +106,15 @@ struct Trainer::State {
     static_cast<detail::BackwardView<float>&>(a) = pb;
     static_cast<detail::TrajectoryBatch&>(a) = batch.view();
     a.lambda = c.subtb_lambda;
-    static_assert(int(detail::Regression::ShiftedCosh) == int(Regression::ShiftedCosh));
-    a.regression = static_cast<detail::Regression>(c.regression);
+    a.regression = c.regression;
     a.regression_param = c.regression_param;
-    static_assert(int(detail::SubTBWeighting::GeometricBatch) == int(SubTBWeighting::GeometricBatch));
-    a.weighting = static_cast<detail::SubTBWeighting>(c.subtb_weighting);
+    a.weighting = c.subtb_weighting;
     a.forward_looking = c.forward_looking;
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);
     a.zvar_log_z = tables.params.data();
-    const auto kind = c.algo == Algo::TB           ? detail::LossKind::TB
-                      : c.algo == Algo::DB         ? detail::LossKind::DB
-                      : c.algo == Algo::ModifiedDB ? detail::LossKind::ModifiedDB
-                      : c.algo == Algo::ZVar       ? detail::LossKind::ZVar
-                      : c.algo == Algo::FM         ? detail::LossKind::FM
-                                                   : detail::LossKind::SubTB;
-    GFNRL_BACKEND_CALL(dag.backend(), trajectory_loss, kind, a);
+    GFNRL_BACKEND_CALL(dag.backend(), trajectory_loss, training::balance_loss_kind(c.algo), a);
   }
 
   /// SoftDQN / Munchausen: the batch enters the replay buffer; after the warm-up, a TD step on

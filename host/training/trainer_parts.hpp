@@ -11,6 +11,7 @@
 #include "gfnrl/array.hpp"
 #include "gfnrl/dag.hpp"
 #include "gfnrl/detail/dqn_math.hpp"
+#include "gfnrl/detail/loss_math.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
 #include "gfnrl/detail/train_views.hpp"
 #include "gfnrl/marginals.hpp"
@@ -19,6 +20,10 @@
 #include "ops/training_ops.hpp"
 
 namespace gfnrl::training {
+
+/// The trajectory loss a balance learner computes (tb, db, subtb, mdb, zvar, fm; their relative
+/// and forward-looking forms are these with a base policy or flags). InputError for the others.
+detail::LossKind balance_loss_kind(Algo a);
 
 /// An optimizer step's hyper-parameters at update t (Adam's bias corrections 1 - beta^t); the
 /// caller names the buffers.

@@ -18,6 +18,7 @@
 #include "gfnrl/metrics.hpp"
 #include "gfnrl/names.hpp"
 #include "gfnrl/input_file.hpp"
+#include "gfnrl/loss_shapes.hpp"
 #include "gfnrl/output_file.hpp"
 #include "gfnrl/soft_values.hpp"
 #include "gfnrl/stopwatch.hpp"

@@ -85,13 +85,14 @@
 #include "gfnrl/detail/backward_math.hpp"
 #include "gfnrl/detail/table_layout.hpp"
 #include "gfnrl/detail/train_views.hpp"
+#include "gfnrl/loss_shapes.hpp"
 
 namespace gfnrl::detail {
 
 enum class LossKind : int32_t { TB = 0, DB = 1, SubTB = 2, ModifiedDB = 3, ZVar = 4, FM = 5 };
 
-/// The loss shape g of a balance residual (see above).
-enum class Regression : int32_t { Squared = 0, Absolute = 1, Huber = 2, Linex = 3, ShiftedCosh = 4 };
+/// The loss shape g of a balance residual (see above): the public type (loss_shapes.hpp).
+using ::gfnrl::Regression;
 
 /// An exponent's argument clamped to [-80, 80] (torchgfn's clamp before exponentials).
 template <class R>
@@ -134,11 +135,8 @@ GFNRL_HD inline R regression_slope(Regression k, R p, R t) {
   }
 }
 
-/// Which sub-trajectories SubTB weighs, and how (see above).
-enum class SubTBWeighting : int32_t {
-  GeometricWithin = 0, Geometric = 1, EqualWithin = 2, Equal = 3, TB = 4, DB = 5,
-  ModifiedDB = 6, GeometricBatch = 7
-};
+/// Which sub-trajectories SubTB weighs, and how (see above): the public type (loss_shapes.hpp).
+using ::gfnrl::SubTBWeighting;
 
 /// The weight of a pair (i, j) before normalisation: lambda^d (lam_d) for the geometric ones,
 /// 1 for the equal ones, and only the whole trajectory (tb) or single steps (db).
