@@ -231,6 +231,11 @@ struct TrainConfig {
 /// 0.1, 0.2} x epsilon in {0, 0.1}; README "Tuning"). Larger grids and longer budgets prefer
 /// smaller rates: tune on yours (gfnrl tune, gfnrl study --tune).
 TrainConfig recommended_config(Algo a);
+/// The same for a learner by name, its variant's flags set: fldb and flsubtb have their own
+/// rates (gfnrl tune on the same grid for 5,000 steps, lr in {0.05, 0.1, 0.2, 0.5, 1} x
+/// epsilon in {0, 0.1, 0.3}, 4 seeds: fldb lr 0.1 and epsilon 0.3, flsubtb lr 0.05 and
+/// epsilon 0.1); rtb and trust-pcl take tb's and subtb's.
+TrainConfig recommended_config(const Learner& learner);
 
 /// One evaluation of one run.
 struct RunEvaluation {

@@ -98,8 +98,7 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
                        int64_t batch, const std::string& pb, const std::string& prior,
                        const nb::dict& options) {
   const Learner learner = parse_learner(algo);
-  TrainConfig c = recommended_config(learner.algo);
-  c.forward_looking = learner.forward_looking;
+  TrainConfig c = recommended_config(learner);
   c.runs = checked_int32(runs, "runs", 1);
   c.seed = seed;
   c.batch = checked_int32(batch, "batch", 1);

@@ -131,8 +131,7 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
   const Learner learner = parse_learner(o.algo);
   const EnvOptions env = checked_environment(so, cmd);
   ranks.set_quiet(env.quiet);
-  TrainConfig cfg = session_config(so, learner.algo);
-  cfg.forward_looking = cfg.forward_looking || learner.forward_looking;
+  TrainConfig cfg = session_config(so, learner);
   check_learner_options(given, learner);
   // Every output is checked and opened (as a temporary) before any work: a bad path exits 2, and
   // a failure later leaves none of them behind.

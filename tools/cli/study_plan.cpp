@@ -86,8 +86,7 @@ std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
       const std::string pb = e.pb.empty() ? preset_pb : e.pb;
       SessionOptions with_pb = so;
       with_pb.correction = pb;
-      TrainConfig cfg = session_config(with_pb, l.algo);
-      cfg.forward_looking = cfg.forward_looking || l.forward_looking;
+      TrainConfig cfg = session_config(with_pb, l);
       cfg.validate();  // a bad learner/P_B pair fails here, before any training
       jobs.push_back({cfg, pb, backward || !e.pb.empty() ? l.name + "/" + pb : l.name, l});
     }

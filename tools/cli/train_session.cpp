@@ -204,8 +204,8 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
   add_learner_options(cmd, o.learner);
 }
 
-TrainConfig session_config(const SessionOptions& o, Algo algo) {
-  TrainConfig c = make_config(o.learner, algo, o.runs, o.seed, o.batch);
+TrainConfig session_config(const SessionOptions& o, const Learner& learner) {
+  TrainConfig c = make_config(o.learner, learner, o.runs, o.seed, o.batch);
   c.backward = trained_backward(o.correction) ? parse_backward_mode(o.correction)
                                               : BackwardMode::Fixed;
   if (o.guide_log_reward) c.guide_log_reward = static_cast<float>(*o.guide_log_reward);
@@ -270,8 +270,9 @@ void parse_regression_option(const std::string& text, TrainConfig& c) {
   c.regression_param = v;
 }
 
-TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
-                        int32_t batch) {
+TrainConfig make_config(const LearnerOptions& o, const Learner& learner, int32_t runs,
+                        uint64_t seed, int32_t batch) {
+  const Algo algo = learner.algo;
   TrainConfig c = o.cfg;
   c.algo = algo;
   c.runs = runs;
@@ -279,7 +280,12 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   c.batch = batch;
   // "auto": the learner's recommended_config (tuned on the reference grid); the exact gradient
   // samples nothing, so it explores with epsilon 0.
-  const TrainConfig rec = recommended_config(algo);
+  // --forward-looking or the learner's name (fldb, flsubtb); db and subtb only.
+  const bool forward_looking = (o.cfg.forward_looking || learner.forward_looking) &&
+                               (algo == Algo::DB || algo == Algo::SubTB);
+  Learner as_run = learner;
+  as_run.forward_looking = forward_looking;
+  const TrainConfig rec = recommended_config(as_run);
   c.lr = o.lr == "auto" ? rec.lr : parse_rates(o.lr, "lr");
   c.lr_log_z = parse_rates(o.lr_log_z, "lr-log-z");
   c.epsilon = o.epsilon != "auto"  ? parse_rates(o.epsilon, "epsilon")
@@ -293,7 +299,7 @@ TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64
   // study: every learner shares the options; the weighting is subtb's (train refuses it for
   // another learner).
   if (algo == Algo::SubTB) c.subtb_weighting = parse_subtb_weighting(o.subtb_weighting);
-  c.forward_looking = o.cfg.forward_looking && (algo == Algo::DB || algo == Algo::SubTB);
+  c.forward_looking = forward_looking;
   c.huber = parse_td_loss_is_huber(o.loss);
   c.prioritized = parse_replay_mode_is_prioritized(o.replay);
   c.priority = parse_replay_priority(o.priority);

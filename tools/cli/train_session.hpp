@@ -32,9 +32,10 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o);
 /// text and the allowed shapes.
 void parse_regression_option(const std::string& text, TrainConfig& c);
 
-/// The TrainConfig for `algo` from the options (parses the learning-rate lists).
-TrainConfig make_config(const LearnerOptions& o, Algo algo, int32_t runs, uint64_t seed,
-                        int32_t batch);
+/// The TrainConfig for `learner` from the options (parses the learning-rate lists); "auto"
+/// rates are the learner's recommended_config (fldb and flsubtb their own).
+TrainConfig make_config(const LearnerOptions& o, const Learner& learner, int32_t runs,
+                        uint64_t seed, int32_t batch);
 
 /// What `train` and `study` share: the environment, the batch of runs, the loop and the output.
 struct SessionOptions {
@@ -66,9 +67,9 @@ const std::vector<std::string>& pb_choices();
 /// True for the --pb values whose P_B is trained: learned, tlm, coupled, guided.
 bool trained_backward(const std::string& pb);
 
-/// The TrainConfig of `algo` for a session: the learner options plus the backward mode that
+/// The TrainConfig of `learner` for a session: the learner options plus the backward mode that
 /// --pb names (learned, tlm, coupled, guided; fixed otherwise).
-TrainConfig session_config(const SessionOptions& o, Algo algo);
+TrainConfig session_config(const SessionOptions& o, const Learner& learner);
 /// The fixed correction for make_correction: --pb / --correction, or "none" for a trained P_B.
 std::string fixed_correction(const SessionOptions& o);
 
