@@ -112,3 +112,32 @@ TEST(BruteForce, UniformBasePolicySoftValue) {
 
 }  // namespace
 }  // namespace gfnrl::test
+
+namespace gfnrl::test {
+namespace {
+// first_unnormalised_state: every row of the uniform policy sums to 1; a row pushed off by 1e-3
+// (its exit, or one of its edges) is found, with its sum, and the first of several is named.
+TEST(RowSums, FirstUnnormalisedStateFindsTheRow) {
+  for (const Dag& dag : small_dags(Backend::Cpu)) {
+    const ForwardPolicy p = uniform_forward_policy(dag);
+    std::vector<float> e = p.log_prob.to_host(), x = p.exit_log_prob.to_host();
+    ASSERT_EQ(first_unnormalised_state(dag, e.data(), x.data(), 1e-4), dag.num_states());
+    const DagArrays a = dag.to_host();
+    const int32_t s = dag.num_states() / 2, t = dag.num_states() - 1;
+    // State s: one more 1e-3 of mass on its first edge (or its exit when it has none).
+    const double before = [&] {
+      double sum = std::exp(double(x[s]));
+      for (int64_t k = a.child_offsets[s]; k < a.child_offsets[s + 1]; ++k) sum += std::exp(double(e[k]));
+      return sum;
+    }();
+    float& bump = a.child_offsets[s + 1] > a.child_offsets[s] ? e[a.child_offsets[s]] : x[s];
+    bump = static_cast<float>(std::log(std::exp(double(bump)) + 1e-3));
+    x[t] = static_cast<float>(std::log(std::exp(double(x[t])) + 0.5));
+    double sum = 0;
+    EXPECT_EQ(first_unnormalised_state(dag, e.data(), x.data(), 1e-4, &sum), s);
+    EXPECT_NEAR(sum, before + 1e-3, 1e-6);
+    EXPECT_EQ(first_unnormalised_state(dag, e.data(), x.data(), 2e-3), t == s ? dag.num_states() : t);
+  }
+}
+}  // namespace
+}  // namespace gfnrl::test

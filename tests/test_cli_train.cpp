@@ -275,7 +275,7 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --algo mdb --forward-looking ") + kSmall, 2,
                  "mdb is fl-db with log F~(s) = -log P_F(exit|s)");
   expect_refused(std::string("train --algo fm --pb maxent ") + kSmall, 2,
-                 "--pb maxent: fm has no backward policy");
+                 "backward policy maxent: fm has no backward policy");
   expect_refused(std::string("train --algo fm --pb tlm ") + kSmall, 2,
                  "backward mode tlm: fm has no backward policy to train");
   expect_refused(std::string("train --algo fm --prior uniform ") + kSmall, 2,

@@ -183,6 +183,36 @@ bool any_nan_or_inf(const float* __restrict x, std::size_t begin, std::size_t en
   return bad != 0;
 }
 
+GFNRL_CPU_CLONES
+void row_sum_chunk(const int64_t* __restrict off, int32_t begin, int32_t end,
+                   const float* __restrict e, const float* __restrict x, double* __restrict sums) {
+  double p[kChunk];
+  for (int64_t k0 = off[begin]; k0 < off[end]; k0 += kChunk) {
+    const int64_t k1 = std::min<int64_t>(off[end], k0 + kChunk);
+#pragma omp simd
+    for (int64_t k = k0; k < k1; ++k) p[k - k0] = vexp_d(double(e[k]));
+    // Add each edge's probability to its state (states in order, edges contiguous per state).
+    int32_t s = begin;
+    for (int64_t k = k0; k < k1; ++k) {
+      while (off[s + 1] <= k) ++s;
+      sums[s] += p[k - k0];
+    }
+  }
+#pragma omp simd
+  for (int32_t s = begin; s < end; ++s) sums[s] += vexp_d(double(x[s]));
+}
+
+void row_sums(const int64_t* off, int32_t n, const float* e, const float* x, double* sums) {
+  constexpr int32_t kStates = 2048;
+  const int32_t chunks = (n + kStates - 1) / kStates;
+#pragma omp parallel for schedule(static) if (chunks > 1) num_threads(::gfnrl::cpu_threads())
+  for (int32_t c = 0; c < chunks; ++c) {
+    const int32_t begin = c * kStates, end = std::min(n, begin + kStates);
+    for (int32_t s = begin; s < end; ++s) sums[s] = 0.0;
+    row_sum_chunk(off, begin, end, e, x, sums);
+  }
+}
+
 void exp_to_double(const float* x, std::size_t n, double* p) {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 4) num_threads(::gfnrl::cpu_threads())

@@ -24,6 +24,9 @@ namespace cpu {
 GFNRL_REDUCTION_OPS
 /// p[i] = exp(x[i]) in double (vexp_d), over the threads: host data only (probabilities()).
 void exp_to_double(const float* x, std::size_t n, double* p);
+/// sums[s] = exp(x[s]) + sum of exp(e[k]) over s's edges k (child offsets `off`), host data:
+/// the row sums of a forward policy table (first_unnormalised_state).
+void row_sums(const int64_t* off, int32_t n, const float* e, const float* x, double* sums);
 /// Whether x[begin, end) holds a NaN or +inf (first_nan_or_inf's chunk test).
 bool any_nan_or_inf(const float* x, std::size_t begin, std::size_t end);
 }

@@ -46,6 +46,15 @@ Algo parse_algo(const std::string& name) {
 }
 std::string algo_name(Algo a) { return algo_names().at(static_cast<std::size_t>(a)); }
 
+void check_fixed_backward(Algo algo, const std::string& correction) {
+  // fm keeps its own in-flows in place of P_B: a fixed P_B other than the uniform default would
+  // be ignored, so it is refused.
+  if (algo == Algo::FM && correction != "uniform" && correction != "none")
+    throw InputError("backward policy " + correction + ": fm has no backward policy (its "
+                     "in-flows play that part), so a fixed P_B would be ignored; use uniform "
+                     "(the default) or none");
+}
+
 detail::LossKind training::balance_loss_kind(Algo a) {
   switch (a) {
     case Algo::TB: return detail::LossKind::TB;

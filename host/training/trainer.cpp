@@ -23,6 +23,7 @@ void check_inputs(const Dag& dag, const BackwardPolicy* correction, const TrainC
                      "trajectories and tables); this one has " +
                      std::to_string(dag.num_edges()) +
                      " (the exact solvers, marginals and metrics take it)");
+  if (correction) check_fixed_backward(c.algo, correction->name);
   if (correction) {
     check_backward_shape(dag, *correction);
     // Every loss reads log P_B on the edges it samples; a zero (-inf) there makes the residual

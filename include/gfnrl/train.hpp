@@ -231,6 +231,10 @@ struct TrainConfig {
 /// 0.1, 0.2} x epsilon in {0, 0.1}; README "Tuning"). Larger grids and longer budgets prefer
 /// smaller rates: tune on yours (gfnrl tune, gfnrl study --tune).
 TrainConfig recommended_config(Algo a);
+/// InputError when learner `algo` cannot use the fixed backward policy named `correction`
+/// (uniform, maxent, file / a table, none): fm has none of its own, so only uniform and none.
+/// The Trainer checks it; front ends call it before any work.
+void check_fixed_backward(Algo algo, const std::string& correction);
 /// The same for a learner by name, its variant's flags set: fldb and flsubtb have their own
 /// rates (gfnrl tune on the same grid for 5,000 steps, lr in {0.05, 0.1, 0.2, 0.5, 1} x
 /// epsilon in {0, 0.1, 0.3}, 4 seeds: fldb lr 0.1 and epsilon 0.3, flsubtb lr 0.05 and

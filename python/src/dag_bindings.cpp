@@ -5,6 +5,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include <cmath>
 
@@ -112,6 +113,12 @@ void bind_dag(nb::module_& m) {
                   "log_reward[s] = -inf where s does not terminate. Validated: cycles, "
                   "duplicate edges, unreachable states and dead ends raise ValueError.");
 
+  m.def("_hypergrid_preset", [](const std::string& name) {
+    const HypergridConfig c = hypergrid_preset(name);
+    return nb::make_tuple(c.ndim, c.height, c.r0, c.r1, c.r2);
+  });
+  m.def("hypergrid_preset_names", &hypergrid_preset_names,
+        "the published hypergrids: standard, hard, policy-gradient, torchgfn");
   m.def("hypergrid", &hypergrid, nb::arg("ndim"), nb::arg("height"), nb::arg("r0") = 1e-3,
         nb::arg("r1") = 0.5, nb::arg("r2") = 2.0, nb::arg("backend") = "auto",
         nb::arg("regions") = "exact",

@@ -3,7 +3,9 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "gfnrl/gfnrl.hpp"
 #include "py_dag.hpp"
@@ -31,6 +33,64 @@ void check_log_probs(const float* v, std::size_t n, const char* what, std::size_
   if (i == n) return;
   throw InputError(std::string(what) + "[" + std::to_string(run) + ", " + std::to_string(i) +
                    "] = " + format_number(v[i]) + ": log-probabilities must be finite or -inf");
+}
+
+// Each state's row (its edges and its exit) must sum to 1: a table that does not (an all-zero
+// integer array, log P_F + 5) would otherwise give metrics of a sampler that does not exist
+// (model_mass 12,869). float32 softmaxes sum to 1 within ~1e-6; kRowTolerance leaves room.
+constexpr double kRowTolerance = 1e-4;
+
+// The DAG's child offsets on the host (a CUDA DAG's copied).
+std::vector<int64_t> host_child_offsets(const Dag& dag) {
+  std::vector<int64_t> off(std::size_t(dag.num_states()) + 1);
+  detail::copy_bytes(off.data(), Backend::Cpu, dag.view().child_offsets, dag.backend(),
+                     off.size() * sizeof(int64_t));
+  return off;
+}
+
+// InputError naming the first state of run `run` whose row does not sum to 1.
+void check_rows(const Dag& dag, const float* e, const float* x, std::size_t run) {
+  double sum = 0;
+  const int32_t first = first_unnormalised_state(dag, e, x, kRowTolerance, &sum);
+  if (first == dag.num_states()) return;
+  throw InputError("run " + std::to_string(run) + ", state " + std::to_string(first) +
+                   ": its probabilities (edges and exit) sum to " + format_number(sum) +
+                   "; every state's must sum to 1 within " + format_number(kRowTolerance) +
+                   " (evaluate(..., renormalise=True) normalises each row first)");
+}
+
+// Normalised copies of the tables: each row minus its logsumexp (-inf stays -inf).
+nb::tuple normalise_rows(const PyDag& d, AnyInput<float> e_in, AnyInput<float> x_in) {
+  const std::size_t E = d.dag.num_edges(), N = d.dag.num_states();
+  if (e_in.device_type() != nb::device::cpu::value || x_in.device_type() != nb::device::cpu::value)
+    throw InputError("renormalise=True reads host tables: pass numpy arrays or CPU tensors");
+  const std::size_t runs = rows_of(e_in, E, "edge_log_pf");
+  if (rows_of(x_in, N, "exit_log_pf") != runs || e_in.ndim() != x_in.ndim())
+    throw InputError("edge_log_pf and exit_log_pf describe different numbers of runs");
+  const std::vector<int64_t> off = host_child_offsets(d.dag);
+  std::vector<float> e(e_in.data(), e_in.data() + runs * E), x(x_in.data(), x_in.data() + runs * N);
+  for (std::size_t r = 0; r < runs; ++r) {
+    float* er = e.data() + r * E;
+    float* xr = x.data() + r * N;
+    check_log_probs(er, E, "edge_log_pf", r);
+    check_log_probs(xr, N, "exit_log_pf", r);
+    for (std::size_t s = 0; s < N; ++s) {
+      double m = xr[s];
+      for (int64_t k = off[s]; k < off[s + 1]; ++k) m = std::max(m, double(er[k]));
+      if (!(m > -INFINITY))
+        throw InputError("run " + std::to_string(r) + ", state " + std::to_string(s) +
+                         ": every action has log-probability -inf, so the row cannot be "
+                         "normalised");
+      double sum = std::exp(double(xr[s]) - m);
+      for (int64_t k = off[s]; k < off[s + 1]; ++k) sum += std::exp(double(er[k]) - m);
+      const double lse = m + std::log(sum);
+      xr[s] = static_cast<float>(double(xr[s]) - lse);
+      for (int64_t k = off[s]; k < off[s + 1]; ++k) er[k] = static_cast<float>(double(er[k]) - lse);
+    }
+  }
+  const bool batched = e_in.ndim() == 2;
+  return nb::make_tuple(batched ? to_numpy(std::move(e), {runs, E}) : to_numpy(std::move(e), {E}),
+                        batched ? to_numpy(std::move(x), {runs, N}) : to_numpy(std::move(x), {N}));
 }
 
 // The marginals of the policy (edge table e, exit table x, on backend `from`) in the DAG's
@@ -154,7 +214,7 @@ struct RunResults {
 
 nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> exit_log_pf,
                   const std::string& pb, std::optional<HostInput<float>> pb_table,
-                  bool spearman) {
+                  bool spearman, bool rows_checked) {
   const Dag& dag = d.dag;
   const std::size_t E = dag.num_edges(), N = dag.num_states();
   const std::size_t runs = rows_of(edge_log_pf, E, "edge_log_pf");
@@ -172,6 +232,7 @@ nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> e
     if (from == Backend::Cpu) {
       check_log_probs(e, E, "edge_log_pf", r);
       check_log_probs(x, N, "exit_log_pf", r);
+      if (rows_checked) check_rows(dag, e, x, r);
     }
     ForwardPolicy policy;
     const Marginals& m = run_marginals(d, e, x, from, &policy);
@@ -278,8 +339,10 @@ void bind_exact(nb::module_& m) {
         nb::arg("correction"), nb::arg("backend"));
   m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"),
         nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none(),
-        nb::arg("spearman") = false);
+        nb::arg("spearman") = false, nb::arg("check_rows") = true);
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
+  m.def("_normalise_rows", &normalise_rows, nb::arg("dag"), nb::arg("edge_log_pf"),
+        nb::arg("exit_log_pf"));
 }
 
 }  // namespace gfnrl::python

@@ -4,6 +4,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <functional>
+#include <type_traits>
 #include <map>
 
 #include "gfnrl/gfnrl.hpp"
@@ -12,20 +13,40 @@
 namespace gfnrl::python {
 
 namespace {
-using Setter = std::function<void(TrainConfig&, nb::handle)>;
+// An option's setter and what it takes, in Python's words (for the message on a wrong type).
+struct Setter {
+  std::function<void(TrainConfig&, nb::handle)> set;
+  const char* takes;
+};
+
+template <class T>
+constexpr const char* python_kind() {
+  if constexpr (std::is_same_v<T, bool>) return "a bool";
+  else if constexpr (std::is_integral_v<T>) return "an int";
+  else return "a float";
+}
 
 template <class T, class Field>
 Setter field(Field TrainConfig::*member) {
-  return [member](TrainConfig& c, nb::handle v) { c.*member = nb::cast<T>(v); };
+  return {[member](TrainConfig& c, nb::handle v) { c.*member = nb::cast<T>(v); },
+          python_kind<T>()};
 }
 
 // A per-run option (a rate, epsilon): one value, or one per run.
 Setter rates(std::vector<float> TrainConfig::*member) {
-  return [member](TrainConfig& c, nb::handle v) {
-    c.*member = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
-                    ? std::vector<float>{nb::cast<float>(v)}
-                    : nb::cast<std::vector<float>>(v);
-  };
+  return {[member](TrainConfig& c, nb::handle v) {
+            c.*member = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
+                            ? std::vector<float>{nb::cast<float>(v)}
+                            : nb::cast<std::vector<float>>(v);
+          },
+          "a float, or a list of floats (one per run)"};
+}
+
+// An option given by name (parsed by the library, which names the allowed ones).
+template <class Apply>
+Setter named(Apply apply) {
+  return {[apply](TrainConfig& c, nb::handle v) { apply(c, nb::cast<std::string>(v)); },
+          "a name (str)"};
 }
 
 // Every option by its TrainConfig name (train.hpp documents each and its range).
@@ -39,9 +60,9 @@ const std::map<std::string, Setter>& option_setters() {
       {"temperature_decay_steps", field<int64_t>(&TrainConfig::temperature_decay_steps)},
       {"lr_warmup_steps", field<int64_t>(&TrainConfig::lr_warmup_steps)},
       {"lr_cosine_steps", field<int64_t>(&TrainConfig::lr_cosine_steps)},
-      {"optimizer", [](TrainConfig& c, nb::handle v) {
-         c.optimizer = parse_optimizer(nb::cast<std::string>(v));
-       }},
+      {"optimizer", named([](TrainConfig& c, const std::string& v) {
+         c.optimizer = parse_optimizer(v);
+       })},
       {"lr", rates(&TrainConfig::lr)},
       {"lr_log_z", rates(&TrainConfig::lr_log_z)},
       {"adam_beta1", field<float>(&TrainConfig::adam_beta1)},
@@ -50,9 +71,9 @@ const std::map<std::string, Setter>& option_setters() {
       {"lr_backward", field<float>(&TrainConfig::lr_backward)},
       {"tlm_lr_decay", field<float>(&TrainConfig::tlm_lr_decay)},
       {"tlm_target_rate", field<float>(&TrainConfig::tlm_target_rate)},
-      {"guide_log_reward", [](TrainConfig& c, nb::handle v) {
+      {"guide_log_reward", {[](TrainConfig& c, nb::handle v) {
          c.guide_log_reward = nb::cast<float>(v);
-       }},
+       }, "a float"}},
       {"subtb_lambda", field<float>(&TrainConfig::subtb_lambda)},
       {"huber", field<bool>(&TrainConfig::huber)},
       {"target_rate", field<float>(&TrainConfig::target_rate)},
@@ -61,21 +82,21 @@ const std::map<std::string, Setter>& option_setters() {
       {"replay_batch", field<int32_t>(&TrainConfig::replay_batch)},
       {"prioritized", field<bool>(&TrainConfig::prioritized)},
       {"priority_exponent", field<float>(&TrainConfig::priority_exponent)},
-      {"priority", [](TrainConfig& c, nb::handle v) {
-         c.priority = parse_replay_priority(nb::cast<std::string>(v));
-       }},
+      {"priority", named([](TrainConfig& c, const std::string& v) {
+         c.priority = parse_replay_priority(v);
+       })},
       {"learning_starts", field<int32_t>(&TrainConfig::learning_starts)},
       {"munchausen_alpha", field<float>(&TrainConfig::munchausen_alpha)},
       {"munchausen_l0", field<float>(&TrainConfig::munchausen_l0)},
       {"energy_reward", field<bool>(&TrainConfig::energy_reward)},
-      {"regression", [](TrainConfig& c, nb::handle v) {
-         c.regression = parse_regression(nb::cast<std::string>(v));
-       }},
+      {"regression", named([](TrainConfig& c, const std::string& v) {
+         c.regression = parse_regression(v);
+       })},
       {"regression_param", field<float>(&TrainConfig::regression_param)},
       {"forward_looking", field<bool>(&TrainConfig::forward_looking)},
-      {"subtb_weighting", [](TrainConfig& c, nb::handle v) {
-         c.subtb_weighting = parse_subtb_weighting(nb::cast<std::string>(v));
-       }},
+      {"subtb_weighting", named([](TrainConfig& c, const std::string& v) {
+         c.subtb_weighting = parse_subtb_weighting(v);
+       })},
       {"exact_gradient", field<bool>(&TrainConfig::exact_gradient)},
       {"gae_lambda", field<float>(&TrainConfig::gae_lambda)},
   };
@@ -109,11 +130,21 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
       throw InputError("unknown Trainer option '" + k + "' (allowed: " +
                        join_names(option_names()) + ")");
     try {
-      it->second(c, value);
+      it->second.set(c, value);
     } catch (const nb::cast_error&) {
-      throw InputError("Trainer option " + k + " = " + nb::cast<std::string>(nb::str(value)) +
-                       " has the wrong type or is out of range for it (see train.hpp)");
+      throw InputError("Trainer(" + k + "=" + nb::cast<std::string>(nb::repr(value)) +
+                       "): got " + nb::cast<std::string>(nb::str(nb::type_name(value.type()))) +
+                       ", but " + k + " takes " + it->second.takes);
     }
+  }
+  // forward_looking=True on db or subtb: fldb's / flsubtb's rates where none were given, as
+  // the CLI's --forward-looking takes them.
+  if (c.forward_looking && !learner.forward_looking) {
+    Learner fl = learner;
+    fl.forward_looking = true;
+    const TrainConfig rec = recommended_config(fl);
+    if (!options.contains("lr")) c.lr = rec.lr;
+    if (!options.contains("epsilon")) c.epsilon = rec.epsilon;
   }
   // As the CLI's epsilon 'auto': the exact gradient samples nothing, so it explores with 0.
   if (c.exact_gradient && !options.contains("epsilon")) c.epsilon = {0.0f};

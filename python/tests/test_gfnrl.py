@@ -518,7 +518,8 @@ def test_trainer_refuses_bad_options():
         gfnrl.Trainer(dag, pb="magic")
     with pytest.raises(ValueError, match="epsilon"):
         gfnrl.Trainer(dag, epsilon=2.0)
-    with pytest.raises(ValueError, match="wrong type"):
+    with pytest.raises(ValueError, match=r"Trainer\(optimizer=3\): got int, but optimizer takes "
+                                         r"a name \(str\)"):
         gfnrl.Trainer(dag, optimizer=3)
     with pytest.raises(ValueError, match="unknown replay priority 'rank'"):
         gfnrl.Trainer(dag, "softdqn", priority="rank")
@@ -682,3 +683,47 @@ def test_the_torch_example_trains_and_reports_exact_tv():
     assert [r[0] for r in rows] == ["0", "30", "60"]
     tvs = [float(r[2]) for r in rows]
     assert all(0 <= tv <= 1 for tv in tvs) and tvs[-1] < tvs[0]
+
+
+def test_the_python_api_refuses_what_is_wrong():
+    dag = gfnrl.hypergrid(2, 4)
+    src, _, _ = dag.edges()
+    k = np.bincount(src, minlength=dag.num_states) + 1
+    e, x = -np.log(k[src]).astype(np.float32), -np.log(k).astype(np.float32)
+    # Rows that do not sum to 1: all zeros (probability 1 per action), log P_F + 5.
+    for bad_e, bad_x in [(np.zeros_like(e, dtype=np.int64), np.zeros_like(x, dtype=np.int64)),
+                         (e + 5, x + 5)]:
+        with pytest.raises(ValueError, match=r"run 0, state 0: its probabilities .* sum to"):
+            gfnrl.evaluate(dag, bad_e, bad_x)
+    unchecked = gfnrl.evaluate(dag, e + 5, x + 5, check_rows=False)  # asked for: a leak
+    assert unchecked["model_mass"] > 100
+    fixed = gfnrl.evaluate(dag, e + 5, x + 5, renormalise=True)
+    assert fixed["tv"] == pytest.approx(gfnrl.evaluate(dag, e, x)["tv"], abs=1e-6)
+    assert fixed["model_mass"] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="complex"):
+        gfnrl.evaluate(dag, e.astype(np.complex64), x)
+    # from_edges: int64 ids past 2^31 are not wrapped, float ids not truncated, log R not inf.
+    with pytest.raises(ValueError, match=r"src\[1\] = 4294967296"):
+        gfnrl.Dag.from_edges(np.array([0, 2**32]), np.array([1, 2]), np.array([0, 0]),
+                             np.array([-np.inf, 0.0, 0.0]))
+    with pytest.raises(ValueError, match=r"dst\[0\] = 1.5"):
+        gfnrl.Dag.from_edges([0], [1.5], [0], [-np.inf, 0.0])
+    with pytest.raises(ValueError, match=r"log_reward\[1\] = 1e\+39"):
+        gfnrl.Dag.from_edges([0], [1], [0], [-np.inf, 1e39])
+    ok = gfnrl.Dag.from_edges([0], [1.0], [0], [-np.inf, 0.0])  # whole floats are ids
+    assert ok.num_states == 2
+    # One rule for fm's backward policy (the library's, as the CLI's).
+    with pytest.raises(ValueError, match="fm has no backward policy"):
+        gfnrl.Trainer(dag, "fm", pb="maxent")
+    gfnrl.Trainer(dag, "fm", pb="none")
+    # Python types and argument names in the messages.
+    with pytest.raises(ValueError, match=r"Trainer\(lr='0.01'\): got str, but lr takes a float"):
+        gfnrl.Trainer(dag, "tb", lr="0.01")
+    # The CLI's presets.
+    t = gfnrl.hypergrid(preset="torchgfn")
+    assert (t.num_states, t.exit_action) == (8**4, 4)
+    assert t.log_z() == pytest.approx(math.log(0.1 * 8**4 + 0.5 * 4**4 + 2.0 * 2**4), abs=1e-5)
+    assert gfnrl.hypergrid(preset="standard", height=5).num_states == 5**4
+    assert "torchgfn" in gfnrl.hypergrid_preset_names()
+    with pytest.raises(ValueError, match="preset"):
+        gfnrl.hypergrid(preset="tiny")

@@ -27,9 +27,7 @@ void check_learner_options(const TrainCliOptions& o, const Learner& learner) {
                      (learner.algo == Algo::ModifiedDB
                           ? " (mdb is fl-db with log F~(s) = -log P_F(exit|s))"
                           : ""));
-  if (learner.algo == Algo::FM && so.correction != "uniform" && !trained_backward(so.correction))
-    throw InputError("--pb " + so.correction + ": fm has no backward policy (its in-flows play "
-                     "that part), so a fixed P_B would be ignored; leave --pb out");
+  if (!trained_backward(so.correction)) check_fixed_backward(learner.algo, so.correction);
   if (learner.algo != Algo::SubTB && so.learner.subtb_weighting != "geometric-within")
     throw InputError("--subtb-weighting " + so.learner.subtb_weighting + " applies to subtb and "
                      "trust-pcl; " + o.algo + " has no sub-trajectories");

@@ -87,6 +87,7 @@ std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
       SessionOptions with_pb = so;
       with_pb.correction = pb;
       TrainConfig cfg = session_config(with_pb, l);
+      if (!trained_backward(pb)) check_fixed_backward(l.algo, pb);
       cfg.validate();  // a bad learner/P_B pair fails here, before any training
       jobs.push_back({cfg, pb, backward || !e.pb.empty() ? l.name + "/" + pb : l.name, l});
     }
