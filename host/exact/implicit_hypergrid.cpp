@@ -9,6 +9,7 @@
 #include "gfnrl/implicit_hypergrid.hpp"
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/names.hpp"
+#include "exact/metrics_if_finite.hpp"
 #include "ops/device_runtime.hpp"
 #include "ops/implicit_grid_ops.hpp"
 #include "ops/reduction_ops.hpp"
@@ -153,16 +154,9 @@ Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correct
   const detail::MetricSums s = GFNRL_BACKEND_CALL(b, metric_sums, 
       a.log_reward.data(), m.log_z, a.log_terminal.data(), log_mass, a.log_visit.data(), un,
       log_max + std::log1p(-kModeRelativeTolerance));
-  m.tv = s.tv;
-  m.kl_target_model = s.kl_pq;
-  m.kl_model_target = s.kl_qp;
-  m.jsd = s.jsd;
-  m.model_mass = std::exp(log_mass);
-  m.expected_length = s.visits;
-  m.corr = s.log_qp.correlation();
-  m.num_modes = s.modes;
-  m.mode_mass = s.mode_q;
-  m.mode_mass_target = s.mode_p;
+  const double elbo = m.elbo, eubo = m.eubo;
+  m = detail::metrics_from_sums(s, m.log_z, log_mass);
+  m.elbo = elbo, m.eubo = eubo;
   if (n <= kImplicitSpearmanMaxStates) {
     const std::vector<float> lt = a.log_terminal.to_host(), lr = a.log_reward.to_host();
     r.spearman = spearman_correlation(lt, lr, kRankLogTolerancePerLevel * (r.num_levels + 1));

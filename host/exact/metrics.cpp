@@ -87,6 +87,12 @@ std::optional<Metrics> detail::metrics_if_finite(const Dag& dag, const Marginals
   const detail::MetricSums s =
       GFNRL_BACKEND_CALL(dag.backend(), metric_sums, target.data(), r.log_z,
                          m.log_terminal.data(), log_mass, m.log_visit.data(), n, mode_threshold);
+  return metrics_from_sums(s, r.log_z, log_mass);
+}
+
+Metrics detail::metrics_from_sums(const MetricSums& s, double target_log_z, double log_mass) {
+  Metrics r;
+  r.log_z = target_log_z;
   r.tv = s.tv;
   r.kl_target_model = s.kl_pq;
   r.kl_model_target = s.kl_qp;

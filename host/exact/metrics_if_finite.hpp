@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "gfnrl/metrics.hpp"
+#include "gfnrl/detail/state_math.hpp"
 
 namespace gfnrl::detail {
 
@@ -12,5 +13,9 @@ namespace gfnrl::detail {
 std::optional<Metrics> metrics_if_finite(const Dag& dag, const Marginals& m,
                                          const Array<float>* log_target, double target_log_z,
                                          Stream stream = {});
+
+/// The Metrics of a reduction's sums (metric_sums), with the target's log normaliser and the
+/// log of P_T's mass: what every evaluation reports.
+Metrics metrics_from_sums(const MetricSums& s, double target_log_z, double log_mass);
 
 }  // namespace gfnrl::detail

@@ -13,6 +13,16 @@
 
 namespace gfnrl::python {
 
+HypergridConfig hypergrid_config(int64_t ndim, int64_t height, double r0, double r1, double r2,
+                                 const std::string& regions) {
+  HypergridConfig c;
+  c.ndim = checked_int32(ndim, "hypergrid ndim", 1);
+  c.height = checked_int32(height, "hypergrid height", 2);
+  c.r0 = r0, c.r1 = r1, c.r2 = r2;
+  c.regions = parse_hypergrid_regions(regions);
+  return c;
+}
+
 namespace {
 PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32_t> action,
                  HostInput<double> log_reward, int32_t source, const std::string& backend) {
@@ -40,11 +50,7 @@ PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32
 
 PyDag hypergrid(int64_t ndim, int64_t height, double r0, double r1, double r2,
                 const std::string& backend, const std::string& regions) {
-  HypergridConfig c;
-  c.ndim = checked_int32(ndim, "hypergrid ndim", 1);
-  c.height = checked_int32(height, "hypergrid height", 2);
-  c.r0 = r0, c.r1 = r1, c.r2 = r2;
-  c.regions = parse_hypergrid_regions(regions);
+  const HypergridConfig c = hypergrid_config(ndim, height, r0, r1, r2, regions);
   return PyDag{make_hypergrid(c, parse_backend(backend)), c, "hypergrid"};
 }
 

@@ -290,11 +290,7 @@ nb::dict solve(const PyDag& d, const std::string& correction) {
 nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, double r2,
                          const std::string& regions, const std::string& policy,
                          const std::string& correction, const std::string& backend) {
-  HypergridConfig c;
-  c.ndim = checked_int32(ndim, "hypergrid ndim", 1);
-  c.height = checked_int32(height, "hypergrid height", 2);
-  c.r0 = r0, c.r1 = r1, c.r2 = r2;
-  c.regions = parse_hypergrid_regions(regions);
+  const HypergridConfig c = hypergrid_config(ndim, height, r0, r1, r2, regions);
   if (policy != "optimal" && policy != "uniform")
     throw InputError("policy = '" + policy + "': give optimal or uniform");
   const ImplicitPolicy p = policy == "optimal" ? ImplicitPolicy::Optimal : ImplicitPolicy::Uniform;

@@ -40,6 +40,10 @@ std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string
 /// unbounded: a huge one is an input error, not a type error).
 int32_t checked_int32(int64_t v, const char* what, int64_t lo);
 
+/// A hypergrid's parameters from Python's arguments (ranges checked, the region rule parsed).
+HypergridConfig hypergrid_config(int64_t ndim, int64_t height, double r0, double r1, double r2,
+                                 const std::string& regions);
+
 void bind_dag(nb::module_& m);
 void bind_exact(nb::module_& m);
 void bind_train(nb::module_& m);
