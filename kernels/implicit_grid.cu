@@ -44,29 +44,35 @@ __global__ void log_reward_kernel(ImplicitGrid g, float* log_r) {
   log_r[c] = implicit_log_reward(x, g);
 }
 
-__global__ void soft_value_rows(ImplicitGrid g, const int64_t* rows, int64_t begin, int64_t end,
-                                const float* log_r, float* v) {
-  const int64_t i = begin + int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= end) return;
-  const int64_t base = rows[i];
-  int32_t x[kMaxHypergridDim];
-  decode(base, g, x);
-  for (int32_t x0 = g.height - 1; x0 >= 0; --x0) {
-    x[0] = x0;
-    v[base + x0] = implicit_soft_value<CudaMath>(v, base + x0, x, log_r[base + x0], g);
+// One state's step of each sweep: the soft value from the children, the visit log-probability
+// from the parents.
+struct SoftValueStep {
+  const float* log_r;
+  float* v;
+  __device__ void operator()(int64_t c, const int32_t* x, const ImplicitGrid& g) const {
+    v[c] = implicit_soft_value<CudaMath>(v, c, x, log_r[c], g);
   }
-}
+};
+struct VisitStep {
+  const float* v;
+  float* log_visit;
+  __device__ void operator()(int64_t c, const int32_t* x, const ImplicitGrid& g) const {
+    log_visit[c] = implicit_log_visit<CudaMath>(v, log_visit, c, x, g);
+  }
+};
 
-__global__ void visit_rows(ImplicitGrid g, const int64_t* rows, int64_t begin, int64_t end,
-                           const float* v, float* log_visit) {
+// A thread per row of rows[begin, end): x_0 descending (children first) or ascending.
+template <class Step>
+__global__ void rows_kernel(ImplicitGrid g, const int64_t* rows, int64_t begin, int64_t end,
+                            bool descending, Step step) {
   const int64_t i = begin + int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= end) return;
   const int64_t base = rows[i];
   int32_t x[kMaxHypergridDim];
   decode(base, g, x);
-  for (int32_t x0 = 0; x0 < g.height; ++x0) {
-    x[0] = x0;
-    log_visit[base + x0] = implicit_log_visit<CudaMath>(v, log_visit, base + x0, x, g);
+  for (int32_t k = 0; k < g.height; ++k) {
+    x[0] = descending ? g.height - 1 - k : k;
+    step(base + x[0], x, g);
   }
 }
 
@@ -150,16 +156,16 @@ void implicit_log_reward(const ImplicitGrid& g, float* log_r) {
 
 void implicit_soft_values(const ImplicitGrid& g, const float* log_r, float* v) {
   by_row_levels(g, true, [&](const int64_t* rows, int64_t begin, int64_t end) {
-    soft_value_rows<<<grid_for(end - begin), kBlock, 0, library_stream()>>>(g, rows, begin, end,
-                                                                            log_r, v);
+    rows_kernel<<<grid_for(end - begin), kBlock, 0, library_stream()>>>(
+        g, rows, begin, end, true, SoftValueStep{log_r, v});
     GFNRL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void implicit_visits(const ImplicitGrid& g, const float* v, float* log_visit) {
   by_row_levels(g, false, [&](const int64_t* rows, int64_t begin, int64_t end) {
-    visit_rows<<<grid_for(end - begin), kBlock, 0, library_stream()>>>(g, rows, begin, end, v,
-                                                                       log_visit);
+    rows_kernel<<<grid_for(end - begin), kBlock, 0, library_stream()>>>(
+        g, rows, begin, end, false, VisitStep{v, log_visit});
     GFNRL_CUDA_CHECK_LAUNCH();
   });
 }
