@@ -271,32 +271,10 @@ def policy_from_logits(dag: Dag, logits) -> tuple[np.ndarray, np.ndarray]:
     Invalid actions (no such edge at that state, or the exit of a non-terminating state) are
     masked out before the softmax, as a GFlowNet's masked policy head does.
 
-    Returns ``(edge_log_pf, exit_log_pf)`` in the shapes ``evaluate`` takes (float32).
+    Returns ``(edge_log_pf, exit_log_pf)`` in the shapes ``evaluate`` takes (float32). NaN and
+    +inf logits, and a state whose valid logits are all -inf, raise ValueError naming them.
     """
-    z = _host_array(logits, np.float64, "logits")
-    n, a = dag.num_states, dag.exit_action + 1
-    if z.ndim not in (2, 3) or z.shape[-2:] != (n, a):
-        raise ValueError(
-            f"logits has shape {z.shape}: give [{n}, {a}] or [runs, {n}, {a}] "
-            f"(num_states, exit_action + 1)"
-        )
-    src, _, action = dag.edges()
-    terminates = np.isfinite(dag.log_rewards())
-    z3 = z[None] if z.ndim == 2 else z  # [runs, N, A]
-    every_run = (slice(None), src)
-    edge = z3[:, src, action]  # [runs, E]
-    exit_ = np.where(terminates, z3[:, :, a - 1], -np.inf)  # [runs, N]
-    # log-sum-exp over each state's valid actions: its edges (grouped by src) and its exit.
-    m = exit_.copy()
-    np.maximum.at(m, every_run, edge)
-    total = np.where(terminates, np.exp(exit_ - m), 0.0)
-    np.add.at(total, every_run, np.exp(edge - m[:, src]))
-    lse = m + np.log(total)
-    edge_log_pf = (edge - lse[:, src]).astype(np.float32)
-    exit_log_pf = np.where(terminates, exit_ - lse, -np.inf).astype(np.float32)
-    if z.ndim == 2:
-        return edge_log_pf[0], exit_log_pf[0]
-    return edge_log_pf, exit_log_pf
+    return _gfnrl._policy_from_logits(dag, _host_array(logits, np.float64, "logits"))
 
 
 class Trainer:

@@ -93,6 +93,57 @@ nb::tuple normalise_rows(const PyDag& d, AnyInput<float> e_in, AnyInput<float> x
                         batched ? to_numpy(std::move(x), {runs, N}) : to_numpy(std::move(x), {N}));
 }
 
+// Policy tables from per-state logits [runs x N x (exit_action + 1)]: each state's valid
+// entries (its edges by action id, its exit where it terminates) through a log-softmax in
+// double. NaN or +inf logits, and a state whose valid logits are all -inf, are refused by name.
+nb::tuple policy_from_logits(const PyDag& d, HostInput<double> z) {
+  const Dag& dag = d.dag;
+  const std::size_t N = dag.num_states(), E = dag.num_edges();
+  const std::size_t A = std::size_t(dag.exit_action()) + 1;
+  const bool batched = z.ndim() == 3;
+  if (!((z.ndim() == 2 || batched) && z.shape(z.ndim() - 2) == N && z.shape(z.ndim() - 1) == A)) {
+    std::string shape;
+    for (std::size_t i = 0; i < z.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(z.shape(i));
+    throw InputError("logits has shape (" + shape + "): give [" + std::to_string(N) + ", " +
+                     std::to_string(A) + "] or [runs, " + std::to_string(N) + ", " +
+                     std::to_string(A) + "] (num_states, exit_action + 1)");
+  }
+  const std::size_t runs = batched ? z.shape(0) : 1;
+  const DagArrays h = dag.to_host();
+  std::vector<float> e(runs * E), x(runs * N);
+  for (std::size_t r = 0; r < runs; ++r) {
+    const double* zr = z.data() + r * N * A;
+    for (std::size_t s = 0; s < N; ++s) {
+      const double* row = zr + s * A;
+      const bool terminates = h.log_reward[s] > -INFINITY;
+      const auto check = [&](std::size_t col) {
+        if (std::isnan(row[col]) || row[col] == INFINITY)
+          throw InputError("logits[" + (batched ? std::to_string(r) + ", " : std::string()) +
+                           std::to_string(s) + ", " + std::to_string(col) + "] = " +
+                           format_number(row[col]) + ": logits must be finite or -inf");
+      };
+      double m = -INFINITY;
+      if (terminates) check(A - 1), m = row[A - 1];
+      for (int64_t k = h.child_offsets[s]; k < h.child_offsets[s + 1]; ++k) {
+        check(std::size_t(h.child_action[k]));
+        m = std::max(m, row[h.child_action[k]]);
+      }
+      if (!(m > -INFINITY))
+        throw InputError("state " + std::to_string(s) + (batched ? " of run " + std::to_string(r) : "") +
+                         ": every valid action's logit is -inf, so its policy is undefined");
+      double sum = terminates ? std::exp(row[A - 1] - m) : 0.0;
+      for (int64_t k = h.child_offsets[s]; k < h.child_offsets[s + 1]; ++k)
+        sum += std::exp(row[h.child_action[k]] - m);
+      const double lse = m + std::log(sum);
+      x[r * N + s] = terminates ? static_cast<float>(row[A - 1] - lse) : -INFINITY;
+      for (int64_t k = h.child_offsets[s]; k < h.child_offsets[s + 1]; ++k)
+        e[r * E + k] = static_cast<float>(row[h.child_action[k]] - lse);
+    }
+  }
+  return nb::make_tuple(batched ? to_numpy(std::move(e), {runs, E}) : to_numpy(std::move(e), {E}),
+                        batched ? to_numpy(std::move(x), {runs, N}) : to_numpy(std::move(x), {N}));
+}
+
 // The marginals of the policy (edge table e, exit table x, on backend `from`) in the DAG's
 // reused workspace; `policy` receives the tables the solver read. Host tables of a CPU DAG are
 // read in place (borrowed, read only): copying them was a fifth of a 4-D H=20 evaluation.
@@ -337,6 +388,7 @@ void bind_exact(nb::module_& m) {
         nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none(),
         nb::arg("spearman") = false, nb::arg("check_rows") = true);
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
+  m.def("_policy_from_logits", &policy_from_logits, nb::arg("dag"), nb::arg("logits"));
   m.def("_normalise_rows", &normalise_rows, nb::arg("dag"), nb::arg("edge_log_pf"),
         nb::arg("exit_log_pf"));
 }

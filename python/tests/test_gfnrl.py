@@ -719,6 +719,17 @@ def test_the_python_api_refuses_what_is_wrong():
     # Python types and argument names in the messages.
     with pytest.raises(ValueError, match=r"Trainer\(lr='0.01'\): got str, but lr takes a float"):
         gfnrl.Trainer(dag, "tb", lr="0.01")
+    # policy_from_logits: NaN / +inf logits and all -inf rows are refused by name.
+    z = np.zeros((dag.num_states, dag.exit_action + 1))
+    z[3, dag.exit_action] = np.nan
+    with pytest.raises(ValueError, match=rf"logits\[3, {dag.exit_action}\] = nan"):
+        gfnrl.policy_from_logits(dag, z)
+    z[3, dag.exit_action] = np.inf
+    with pytest.raises(ValueError, match="logits must be finite or -inf"):
+        gfnrl.policy_from_logits(dag, z)
+    z[3, :] = -np.inf
+    with pytest.raises(ValueError, match="state 3: every valid action's logit is -inf"):
+        gfnrl.policy_from_logits(dag, z)
     # The CLI's presets.
     t = gfnrl.hypergrid(preset="torchgfn")
     assert (t.num_states, t.exit_action) == (8**4, 4)
