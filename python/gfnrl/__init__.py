@@ -17,6 +17,8 @@ import threading
 import time
 
 import numpy as np
+import numpy.typing as npt
+from typing import TypedDict, Union
 
 # libgomp spins ~300,000 times at every barrier by default: beside another busy program (a second
 # study, torch's own thread pool) every barrier then waits a time slice and the sweeps run 7-60x
@@ -61,6 +63,7 @@ __all__ = [
     "dag_structure",
     "environment_names",
     "evaluate",
+    "Evaluation",
     "hypergrid",
     "hypergrid_preset_names",
     "ising",
@@ -157,8 +160,30 @@ def _host_array(x, dtype, name):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def evaluate(dag: Dag, edge_log_pf, exit_log_pf, pb="uniform", spearman: bool = False,
-             renormalise: bool = False, check_rows: bool = True) -> dict:
+class Evaluation(TypedDict, total=False):
+    """What ``evaluate`` returns: floats for one run, float64 arrays [runs] for batched input
+    (``p_t``: [num_states] or [runs, num_states]); ``elbo``/``eubo`` only with a ``pb``,
+    ``spearman`` only when asked for."""
+    tv: Union[float, np.ndarray]
+    kl: Union[float, np.ndarray]
+    kl_reverse: Union[float, np.ndarray]
+    jsd: Union[float, np.ndarray]
+    model_mass: Union[float, np.ndarray]
+    expected_length: Union[float, np.ndarray]
+    corr: Union[float, np.ndarray]
+    mode_mass: Union[float, np.ndarray]
+    elbo: Union[float, np.ndarray]
+    eubo: Union[float, np.ndarray]
+    spearman: Union[float, np.ndarray]
+    mode_mass_target: float
+    num_modes: int
+    log_z: float
+    p_t: np.ndarray
+
+
+def evaluate(dag: Dag, edge_log_pf: npt.ArrayLike, exit_log_pf: npt.ArrayLike,
+             pb: Union[str, npt.ArrayLike, None] = "uniform", spearman: bool = False,
+             renormalise: bool = False, check_rows: bool = True) -> Evaluation:
     """The exact terminating distribution P_T of a tabular forward policy, against R/Z.
 
     ``edge_log_pf``: log P_F of every edge in the library's edge order (``dag.edges()``),
@@ -263,7 +288,7 @@ def _device_table(x):
     return x
 
 
-def policy_from_logits(dag: Dag, logits) -> tuple[np.ndarray, np.ndarray]:
+def policy_from_logits(dag: Dag, logits: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Policy tables from per-state logits over the action ids plus the exit.
 
     ``logits``: [num_states, dag.exit_action + 1] (or [runs, num_states, exit_action + 1]);
