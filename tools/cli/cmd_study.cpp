@@ -1,4 +1,4 @@
-// gfnrl study: every learner, several seeds each, on one hypergrid; one CSV of exact TV curves
+// gfnrl study: every learner, several seeds each, on one environment; one CSV of exact TV curves
 // (plot it with tools/plot_convergence.py). The README's main job.
 #include <algorithm>
 #include <iostream>
@@ -200,7 +200,8 @@ void register_study(CLI::App& app) {
   so.steps = 20000;
   so.eval_every = 500;
   CLI::App* cmd = app.add_subcommand(
-      "study", "every learner with several seeds on one hypergrid: exact TV curves to one CSV");
+      "study", "every learner with several seeds on one environment (--env; the 2-D H=16 hypergrid by "
+      "default): exact TV curves to one CSV");
   cmd->add_option("--algos", o->algos,
                   "comma list of learners, each optionally learner/P_B (e.g. tb,ac/coupled,"
                   "tb/tlm) to override --pb for it; learners: " + join_names(learner_names()))

@@ -15,6 +15,9 @@
 
 namespace gfnrl::cli {
 
+// The setting of each run, after the curve columns of tune's CSV.
+constexpr const char* kTuneSettingColumns = ",lr,lr_log_z,epsilon,epsilon_end,temperature";
+
 namespace {
 
 // The runs of one learner: setting i of the grid with seed k is run i * seeds + k.
@@ -191,7 +194,7 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
   if (!deferred) own.emplace(so.out, o.best, "--out", "--best");
   TuneFiles& files = deferred ? *deferred : *own;
   AtomicCsv& csv = files.csv;
-  csv.line(std::string(kCurveHeader) + ",lr,lr_log_z,epsilon,epsilon_end,temperature");
+  csv.line(std::string(kCurveHeader) + kTuneSettingColumns);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   ranks.set_quiet(env.quiet);
@@ -279,6 +282,9 @@ void register_tune(CLI::App& app) {
                   "--tuned reads it)")
       ->capture_default_str();
   add_session_options(*cmd, so);
+  cmd->get_option("--out")->description("CSV: one row per (run, evaluation): " +
+                                        std::string(kCurveHeader) + kTuneSettingColumns +
+                                        " (the run's setting)");
   add_jobs_option(*cmd, so.jobs);
   cmd->remove_option(cmd->get_option("--runs"));  // runs = settings x --seeds
   cmd->get_option("--lr")->description(
