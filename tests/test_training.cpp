@@ -151,7 +151,8 @@ TEST(LossShape, ForwardLookingFlowsConverge) {
       Trainer t(d, nullptr, c);
       ADD_FAILURE() << "a state without reward was accepted";
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("forward-looking flows needs every state to terminate"),
+      EXPECT_NE(std::string(e.what()).find("forward-looking flows need log R(s) or an "
+                                           "intermediate log-reward -E(s) at every state"),
                 std::string::npos) << e.what();
       ++refused;
     }

@@ -154,10 +154,17 @@ struct Fixture {
       }
     return total;
   }
-  // log F(s): the table's entry, plus log R(s) with forward-looking flows.
+  // log F(s): the table's entry, plus log R~(s) with forward-looking flows: log R(s) where s
+  // terminates, else the intermediate log-reward the test gave (written out here, not
+  // flow_potential's).
   bool forward_looking = false;
+  std::vector<float> intermediate;  // empty, or [N]
+  float potential(int32_t s) const {
+    return std::isfinite(h.log_reward[s]) || intermediate.empty() ? h.log_reward[s]
+                                                                   : intermediate[s];
+  }
   double flow(const std::vector<double>& p, int32_t r, int32_t s) const {
-    return p[r * L.stride() + L.flow_entry(s)] + (forward_looking ? double(h.log_reward[s]) : 0.0);
+    return p[r * L.stride() + L.flow_entry(s)] + (forward_looking ? double(potential(s)) : 0.0);
   }
   double db_loss(const std::vector<double>& p) const {
     double total = 0;
@@ -434,7 +441,9 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.regression = shape;
   a.regression_param = shape_param;
   a.weighting = weighting;
-  a.forward_looking = forward_looking;
+  std::vector<float> pot;
+  for (int32_t s = 0; s < f.L.num_states; ++s) pot.push_back(f.potential(s));
+  a.flow_potential = forward_looking ? pot.data() : nullptr;
   a.scratch = scratch.data();
   a.prior_edge = f.mu_edge.empty() ? nullptr : f.mu_edge.data();
   a.prior_exit = f.mu_exit.empty() ? nullptr : f.mu_exit.data();
@@ -597,6 +606,50 @@ TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
            W::EqualWithin);
   analytic(f, detail::LossKind::SubTB, 1.0, true, &geo1);
   EXPECT_NEAR(eq, geo1, 1e-12 * (1 + eq));
+}
+
+// Forward-looking flows on DAGs where some states do not terminate, with an intermediate
+// log-reward -E(s) there (Pan et al. 2023): loss and gradient against finite differences of the
+// losses written with F(s) = table + (log R(s) or -E(s)); and the library's potential is the
+// same per-state choice (flow_potential), refusing a DAG that lacks both at a state.
+TEST_P(LossGradient, ForwardLookingFlowsWithIntermediateLogRewardsMatchFiniteDifferences) {
+  Fixture f(GetParam());
+  std::mt19937 rng(GetParam() + 17);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  f.intermediate.assign(f.L.num_states, -INFINITY);
+  int missing = 0;
+  for (int32_t s = 0; s < f.L.num_states; ++s)
+    if (!std::isfinite(f.h.log_reward[s])) f.intermediate[s] = g(rng), ++missing;
+  ASSERT_GT(missing, 0) << "the fixture's DAG has no non-terminating state";
+  f.forward_looking = true;
+  for (detail::LossKind kind : {detail::LossKind::DB, detail::LossKind::SubTB}) {
+    double loss = 0;
+    const auto grad = analytic(f, kind, 0.9, true, &loss, nullptr, detail::Regression::Squared,
+                               1.0, detail::SubTBWeighting::GeometricWithin, nullptr, true);
+    const auto want = [&](const std::vector<double>& p) {
+      return kind == detail::LossKind::DB ? f.db_loss(p) : f.subtb_loss(p, 0.9);
+    };
+    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(kind);
+    expect_gradient_matches(f.params, grad, want);
+  }
+  EXPECT_THROW(flow_potential(f.dag), InputError);  // no intermediate log-rewards yet
+  f.dag.set_intermediate_log_reward(f.intermediate);
+  const std::vector<float> pot = flow_potential(f.dag);
+  for (int32_t s = 0; s < f.L.num_states; ++s) EXPECT_EQ(pot[s], f.potential(s)) << s;
+  std::vector<float> holed = f.intermediate;
+  for (int32_t s = f.L.num_states - 1; s >= 0; --s)
+    if (!std::isfinite(f.h.log_reward[s])) {
+      holed[s] = -INFINITY;
+      f.dag.set_intermediate_log_reward(holed);
+      try {
+        flow_potential(f.dag);
+        ADD_FAILURE() << "a state with neither log R nor -E(s) was accepted";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("state " + std::to_string(s) + " has neither"),
+                  std::string::npos) << e.what();
+      }
+      break;
+    }
 }
 
 // Forward-looking flows (FL-DB, FL-SubTB) on DAGs where every state terminates: loss and

@@ -1,5 +1,6 @@
 // Dag: construction from trusted arrays, views, copies between backends.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -71,9 +72,22 @@ Dag Dag::from_arrays(const DagArrays& a, Backend b) {
   upload_parent_edges(b, a.parent_edge, d);
   d.log_reward = Array<float>::from_host(b, a.log_reward);
   d.label = Array<int64_t>::from_host(b, a.label);
-  return from_parts(b, a.level_offsets, level_max_degree(a.level_offsets, a.child_offsets),
-                    level_max_degree(a.level_offsets, a.parent_offsets), std::move(d),
-                    a.exit_action);
+  Dag dag = from_parts(b, a.level_offsets, level_max_degree(a.level_offsets, a.child_offsets),
+                       level_max_degree(a.level_offsets, a.parent_offsets), std::move(d),
+                       a.exit_action);
+  if (!a.intermediate_log_reward.empty()) dag.set_intermediate_log_reward(a.intermediate_log_reward);
+  return dag;
+}
+
+void Dag::set_intermediate_log_reward(const std::vector<float>& v) {
+  if (v.size() != static_cast<std::size_t>(num_states_))
+    throw InputError("intermediate log-rewards: " + std::to_string(v.size()) +
+                     " values for a DAG of " + std::to_string(num_states_) + " states");
+  for (std::size_t s = 0; s < v.size(); ++s)
+    if (!(std::isfinite(v[s]) || v[s] == -INFINITY))
+      throw InputError("intermediate log-reward of state " + std::to_string(s) + " is " +
+                       std::to_string(v[s]) + ": give a finite value, or -inf for none");
+  intermediate_ = Array<float>::from_host(backend_, v);
 }
 
 Dag Dag::from_parts(Backend b, std::vector<int32_t> level_offsets, DagBuffers arrays,
@@ -136,7 +150,9 @@ Dag Dag::to(Backend b) const {
   d.parent_edge_wide = a_.parent_edge_wide.to(b);
   d.log_reward = a_.log_reward.to(b);
   d.label = a_.label.to(b);
-  return from_parts(b, level_offsets_, level_max_out_, level_max_in_, std::move(d), exit_action_);
+  Dag out = from_parts(b, level_offsets_, level_max_out_, level_max_in_, std::move(d), exit_action_);
+  out.intermediate_ = intermediate_.to(b);
+  return out;
 }
 
 DagArrays Dag::to_host() const {
@@ -157,6 +173,7 @@ DagArrays Dag::to_host() const {
   h.log_reward = a.log_reward.to_host();
   h.label = a.label.to_host();
   h.exit_action = exit_action_;
+  h.intermediate_log_reward = intermediate_.to_host();
   return h;
 }
 

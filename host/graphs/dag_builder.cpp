@@ -65,6 +65,19 @@ void check_ids(const DagSpec& spec) {
   for (const auto& [s, r] : spec.log_rewards) check_reward(s, r, true);
   if (spec.rewards.empty() && spec.log_rewards.empty())
     throw InputError("the DAG has no terminating state (no rewards given)");
+  std::vector<char> intermediate(spec.num_states, 0);
+  for (const auto& [s, v] : spec.intermediate_log_rewards) {
+    if (!in_range(s))
+      throw InputError("intermediate log-reward for " + state_name(s) + ": state out of range [0, " +
+                       std::to_string(spec.num_states) + ")");
+    if (!(std::abs(v) <= 3.4028234663852886e38))  // finite in float32, as log R is stored
+      throw InputError("intermediate log-reward of " + state_name(s) + " is " +
+                       std::to_string(v) + ": give a finite value within float32's range (or "
+                       "none)");
+    if (intermediate[s])
+      throw InputError("intermediate log-reward of " + state_name(s) + " is given twice");
+    intermediate[s] = 1;
+  }
 }
 
 // States reachable from the source (iterative DFS over the children lists).
@@ -217,6 +230,11 @@ Dag build_dag(const DagSpec& spec, Backend b, std::vector<int32_t>* edge_ids, St
   for (int32_t i = 0; i < n; ++i) {
     a.log_reward[i] = log_r[by_level[i]];
     a.label[i] = by_level[i];
+  }
+  if (!spec.intermediate_log_rewards.empty()) {
+    a.intermediate_log_reward.assign(n, -INFINITY);
+    for (const auto& [s, v] : spec.intermediate_log_rewards)
+      a.intermediate_log_reward[rank[s]] = static_cast<float>(v);
   }
   return Dag::from_arrays(a, b);
 }

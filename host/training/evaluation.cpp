@@ -47,6 +47,7 @@ Evaluation::Evaluation(const Dag& dag, const TrainConfig& c) {
     target_weight = base_policy_target(dag, *c.prior, &target_log_z);
   else
     target_log_z = log_partition(dag);
+  if (c.forward_looking) source_potential = flow_potential(dag)[0];
 }
 
 void Evaluation::refresh_policies(const Dag& dag, const TrainConfig& c,
@@ -86,7 +87,7 @@ std::vector<RunEvaluation> Evaluation::evaluate(const Dag& dag, const TrainConfi
   for (int32_t r = 0; r < c.runs; ++r) {
     std::optional<Metrics> m =
         detail::metrics_if_finite(dag, solvers[r]->result(), log_target_weight, log_z);
-    out[r].log_z_estimate = estimates[r];
+    out[r].log_z_estimate = estimates[r] + source_potential;
     out[r].diverged = !m || !std::isfinite(estimates[r]);
     if (!m) {
       m = Metrics{};

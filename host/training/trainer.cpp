@@ -34,12 +34,11 @@ void check_inputs(const Dag& dag, const BackwardPolicy* correction, const TrainC
       throw InputError("backward mode " + backward_mode_name(c.backward) +
                        " trains its own P_B: give no fixed correction");
   }
-  if (c.algo == Algo::ModifiedDB || (is_dqn(c.algo) && c.energy_reward) || c.forward_looking) {
-    // Energy differences (and forward-looking flows) need R(s) at every state.
+  if (c.forward_looking) flow_potential(dag);  // log R or -E(s) at every state, else InputError
+  if (c.algo == Algo::ModifiedDB || (is_dqn(c.algo) && c.energy_reward)) {
+    // Energy differences need R(s) at every state.
     const std::vector<float> lr = dag.log_reward().to_host();
-    const std::string who = c.algo == Algo::ModifiedDB ? "mdb"
-                            : c.forward_looking      ? "forward-looking flows"
-                                                     : "--energy-reward";
+    const std::string who = c.algo == Algo::ModifiedDB ? "mdb" : "--energy-reward";
     for (std::size_t s = 0; s < lr.size(); ++s)
       if (!(lr[s] > -std::numeric_limits<float>::infinity()))
         throw InputError(who + " needs every state to terminate (energy differences), but state " +
@@ -61,6 +60,7 @@ struct Trainer::State {
       learned = std::make_unique<training::LearnedBackward>(dag, c);
     if (c.exact_gradient) exact = std::make_unique<training::ExactGradient>(dag, c);
     if (correction) fixed_log_pb = correction->log_prob;
+    if (c.forward_looking) potential = Array<float>::from_host(dag.backend(), flow_potential(dag));
     if (c.prior) {
       prior_edge = c.prior->log_prob;
       prior_exit = c.prior->exit_log_prob;
@@ -110,7 +110,7 @@ struct Trainer::State {
     a.regression = c.regression;
     a.regression_param = c.regression_param;
     a.weighting = c.subtb_weighting;
-    a.forward_looking = c.forward_looking;
+    a.flow_potential = training::or_null(potential);
     a.prior_edge = training::or_null(prior_edge);
     a.prior_exit = training::or_null(prior_exit);
     a.scratch = training::or_null(batch.scratch);
@@ -177,6 +177,7 @@ struct Trainer::State {
   std::unique_ptr<training::ExactGradient> exact;       // --exact-gradient
   Array<float> fixed_log_pb;                            // the correction, if any
   Array<float> prior_edge, prior_exit;                  // a base policy mu, if any
+  Array<float> potential;                               // forward-looking flows: log R~
 };
 
 std::size_t Trainer::estimate_bytes(const Dag& dag, const TrainConfig& c) {

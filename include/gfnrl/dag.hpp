@@ -94,6 +94,9 @@ struct DagArrays {
   std::vector<float> log_reward;
   std::vector<int64_t> label;  ///< caller's id (or the environment's code) of each state
   int32_t exit_action = 0;
+  /// Empty, or [N]: an intermediate log-reward -E(s) per state (-inf where none), the energy
+  /// forward-looking flows (Pan et al., ICML 2023) read where log R(s) is -inf.
+  std::vector<float> intermediate_log_reward;
 };
 
 /// A DAG's per-state and per-edge arrays on one backend: what the generators fill (hypergrid,
@@ -142,6 +145,13 @@ class Dag {
   DagView view() const;
   const Array<float>& log_reward() const { return a_.log_reward; }
   const Array<int64_t>& label() const { return a_.label; }
+  /// Empty, or [N]: each state's intermediate log-reward -E(s) (-inf where none is given), on
+  /// the Dag's backend. Forward-looking flows read log R(s) where s terminates and this
+  /// elsewhere (flow_potential in gfnrl/train.hpp).
+  const Array<float>& intermediate_log_reward() const { return intermediate_; }
+  /// Sets them ([N], in the Dag's state order; finite or -inf). InputError naming the first
+  /// bad value or a wrong size.
+  void set_intermediate_log_reward(const std::vector<float>& v);
   /// Deep copy to another backend.
   Dag to(Backend b) const;
   /// Host copy of every array (for tests, I/O and brute-force checks).
@@ -153,6 +163,7 @@ class Dag {
   int64_t num_edges_ = 0;
   std::vector<int32_t> level_offsets_, level_max_out_, level_max_in_;
   DagBuffers a_;
+  Array<float> intermediate_;
 };
 
 /// A DAG given as an edge list, with the caller's own state ids 0..num_states-1.
@@ -168,6 +179,9 @@ struct DagSpec {
   /// (state, log R(x)) for terminating states given by log-reward (finite); a state may appear
   /// in `rewards` or `log_rewards`, not both. Use this form when R underflows a double.
   std::vector<std::pair<int32_t, double>> log_rewards;
+  /// (state, -E(s)): optional intermediate log-rewards (finite), for forward-looking flows at
+  /// states that do not terminate; at most one per state.
+  std::vector<std::pair<int32_t, double>> intermediate_log_rewards;
 };
 
 /// Validates a DagSpec and builds the level-sorted Dag on backend b. Throws InputError naming the

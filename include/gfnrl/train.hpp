@@ -70,6 +70,11 @@ std::string backward_mode_name(BackwardMode m);
 /// mdb is modified detailed balance, for DAGs where every state terminates; pg the
 /// policy-gradient GFlowNet of Niu et al. (detail/pg_math.hpp); ac its actor-critic form (a
 /// tabular critic, GAE). parse_algo throws InputError naming the value and the allowed names.
+/// The per-state log R~(s) of forward-looking flows: log R(s) where s terminates, else the
+/// DAG's intermediate log-reward -E(s) (Dag::intermediate_log_reward). InputError naming the
+/// first state that has neither.
+std::vector<float> flow_potential(const Dag& dag);
+
 const std::vector<std::string>& algo_names();
 Algo parse_algo(const std::string& name);
 std::string algo_name(Algo a);
@@ -195,7 +200,9 @@ struct TrainConfig {
   Regression regression = Regression::Squared;
   float regression_param = 1.0f;
   /// db and subtb: forward-looking flows (Pan et al. 2023; FL-DB, FL-SubTB): the table holds
-  /// log F~(s) and F(s) = F~(s) R(s); every state must terminate (log R finite everywhere).
+  /// log F~(s) and log F(s) = log F~(s) + log R~(s), with log R~ = flow_potential(dag): log R
+  /// where a state terminates, its intermediate log-reward (-E(s)) elsewhere; every state needs
+  /// one or the other.
   bool forward_looking = false;
   /// subtb (and trust-pcl): which sub-trajectories the loss weighs, and how.
   SubTBWeighting subtb_weighting = SubTBWeighting::GeometricWithin;

@@ -202,7 +202,8 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
   const R* prior_exit;     ///< log mu(exit|s) per state
   R lambda;                ///< SubTB
   SubTBWeighting weighting;  ///< SubTB (GeometricWithin when zeroed)
-  bool forward_looking;      ///< DB, SubTB: F(s) = table + log R(s) (see above)
+  const float* flow_potential;  ///< DB, SubTB with forward-looking flows: log R~ per state
+                                ///< (flow_potential(), gfnrl/train.hpp); nullptr otherwise
   Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
   R regression_param;      ///< Huber's k, Linex's a
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]; ZVar: [runs x batch x 2]
@@ -235,11 +236,12 @@ GFNRL_HD inline R step_log_pf(const TrajectoryLossArgs<R>& a, const R* row, int3
   return row[act] - action_lse(a.dag, a.layout, row, s, R(1)) - prior_term(a, s, act);
 }
 
-/// log F(s): the table's entry, plus log R(s) with forward-looking flows.
+/// log F(s): the table's entry, plus log R~(s) (log R, or the intermediate -E(s)) with
+/// forward-looking flows.
 template <class R>
 GFNRL_HD inline R state_flow(const TrajectoryLossArgs<R>& a, const R* row, int32_t s) {
   const R f = row[a.layout.flow_entry(s)];
-  return a.forward_looking ? f + static_cast<R>(a.dag.log_reward[s]) : f;
+  return a.flow_potential ? f + static_cast<R>(a.flow_potential[s]) : f;
 }
 
 template <class R>

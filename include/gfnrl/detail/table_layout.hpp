@@ -87,7 +87,8 @@ enum class LogZEstimate : int32_t {
   SoftValue,        ///< tau * LSE(Q(s0, .) / tau) (SoftDQN, Munchausen)
   SourceExit,       ///< log R(s0) - log P_F(exit | s0) (modified DB: P_T(s0) = R(s0) / Z)
   EnergySoftValue,  ///< SoftValue + log R(s0) (DQN with energy rewards)
-  ForwardLookingFlow,  ///< log F~(s0) + log R(s0) (DB, SubTB with forward-looking flows)
+  ForwardLookingFlow,  ///< log F~(s0) (DB, SubTB with forward-looking flows; the caller adds
+                       ///< log R~(s0), which may be an intermediate log-reward)
   SourceOutFlow,       ///< LSE(row over the actions of s0): the flow out of s0 (FM's edge flows)
 };
 
@@ -96,7 +97,7 @@ GFNRL_HD inline float log_z_estimate(const DagView& d, const TableLayout& L, con
   switch (mode) {
     case LogZEstimate::LogZ: return row[L.log_z_entry()];
     case LogZEstimate::SourceFlow: return row[L.flow_entry(0)];
-    case LogZEstimate::ForwardLookingFlow: return row[L.flow_entry(0)] + d.log_reward[0];
+    case LogZEstimate::ForwardLookingFlow: return row[L.flow_entry(0)];
     case LogZEstimate::SourceOutFlow: return action_lse(d, L, row, 0, 1.0f);
     case LogZEstimate::SourceExit:
       return d.log_reward[0] - (row[L.exit_entry(0)] - action_lse(d, L, row, 0, 1.0f));
