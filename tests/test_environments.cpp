@@ -15,7 +15,25 @@ struct Definition {
   std::set<int64_t> states;
   std::map<std::pair<int64_t, int64_t>, int32_t> edges;
   std::map<int64_t, double> log_reward;
+  std::map<int64_t, double> intermediate;  // -E(s) where s does not terminate (forward-looking)
 };
+
+// The DAG's intermediate log-rewards by label: the definition's where it gives one, else none.
+void expect_intermediate(const Dag& dag, const Definition& def) {
+  const DagArrays a = dag.to_host();
+  if (def.intermediate.empty()) {
+    EXPECT_TRUE(a.intermediate_log_reward.empty());
+    return;
+  }
+  ASSERT_EQ(a.intermediate_log_reward.size(), a.label.size());
+  for (std::size_t s = 0; s < a.label.size(); ++s) {
+    const auto it = def.intermediate.find(a.label[s]);
+    if (it == def.intermediate.end())
+      EXPECT_EQ(a.intermediate_log_reward[s], -INFINITY) << "label " << a.label[s];
+    else
+      EXPECT_NEAR(a.intermediate_log_reward[s], it->second, 1e-5) << "label " << a.label[s];
+  }
+}
 
 void expect_matches(const Dag& dag, const Definition& def, double reward_tol = 1e-5) {
   const DagArrays a = dag.to_host();
@@ -452,11 +470,13 @@ Definition ising_definition(const IsingConfig& c) {
         d.edges[{s, label(y)}] = v == 0 ? k : n + k;
       }
     }
-    if (!complete) return;
+    // Spins +-1 where set, 0 where unset: log R of a complete state; the interactions of the
+    // spins set so far (its intermediate log-reward) of a partial one.
     double m = 0;
+    const auto spin = [&](int a) { return x[a] == -1 ? 0 : 2 * x[a] - 1; };
     for (int a = 0; a < n; ++a)
-      for (int b = 0; b < n; ++b) m += j[a][b] * (2 * x[a] - 1) * (2 * x[b] - 1);
-    d.log_reward[s] = c.beta * c.coupling_constant * m;
+      for (int b = 0; b < n; ++b) m += j[a][b] * spin(a) * spin(b);
+    (complete ? d.log_reward : d.intermediate)[s] = c.beta * c.coupling_constant * m;
   };
   visit(0);
   return d;
@@ -472,6 +492,7 @@ TEST(Ising, MatchesTorchgfnsDefinitionWithFactorialPathCounts) {
     const Dag dag = make_ising(c, Backend::Cpu);
     const Definition def = ising_definition(c);
     expect_matches(dag, def);
+    expect_intermediate(dag, def);
     EXPECT_EQ(dag.num_states(), ising_num_states(c));
     EXPECT_EQ(dag.num_edges(), 2 * c.spins * ising_num_states(c) / 3);
     const auto j = ising_definition_j(c);
@@ -533,12 +554,12 @@ Definition set_addition_definition(const SetAdditionConfig& c) {
           y[i] = 1;
           d.edges[{label(x), label(y)}] = i;
         }
-    if (c.fixed_length && size != c.max_items) continue;
     double energy = 0;
     for (int i = 0; i < n; ++i)
       for (int j = i; j < n; ++j)
         if (x[i] && x[j]) energy += i == j ? en.unary[i] : en.pairwise[i * n + j];
-    d.log_reward[label(x)] = -energy;
+    // With fixed_length the smaller sets do not terminate: their energy is intermediate.
+    (c.fixed_length && size != c.max_items ? d.intermediate : d.log_reward)[label(x)] = -energy;
   }
   return d;
 }
@@ -551,6 +572,7 @@ TEST(SetAddition, MatchesTorchgfnsDefinitionWithFactorialPathCounts) {
     const Dag dag = make_set_addition(c, Backend::Cpu);
     const Definition def = set_addition_definition(c);
     expect_matches(dag, def);
+    expect_intermediate(dag, def);
     EXPECT_EQ(dag.num_states(), set_addition_num_states(c));
     std::map<int64_t, double> fact;
     for (int64_t s : def.states) fact[s] = factorial(std::bitset<32>(s).count());

@@ -126,6 +126,29 @@ TEST(LossShape, ForwardLookingDefaultsReachTvBelowFivePercent) {
   }
 }
 
+// Forward-looking flows where most states do not terminate, on their intermediate log-rewards
+// (the Ising spins set so far; the partial sets of fixed-length set-addition): 4 runs reach
+// exact TV < 0.05 within 3,000 steps (measured: fldb 0.009, db 0.037 on this Ising grid).
+// bitseq defines none: refused, naming a state.
+TEST(LossShape, ForwardLookingFlowsUseIntermediateLogRewards) {
+  const Dag ising = make_ising({4, IsingCoupling::Lattice, 0.44, 1.0}, Backend::Cpu);
+  const Dag sets = make_set_addition({6, 3, true, 0.5, 0}, Backend::Cpu);
+  for (const Dag* dag : {&ising, &sets}) {
+    TrainConfig c = recommended_config(parse_learner("fldb"));
+    c.runs = 4;
+    Trainer t(*dag, nullptr, c);
+    for (int i = 0; i < 3000; ++i) t.step();
+    for (const RunEvaluation& e : t.evaluate()) EXPECT_LT(e.metrics.tv, 0.05);
+  }
+  TrainConfig c = recommended_config(parse_learner("fldb"));
+  try {
+    Trainer t(make_bitseq({8, 2, 4, 1.0, 0}, Backend::Cpu), nullptr, c);
+    ADD_FAILURE() << "fldb on bitseq (no intermediate log-rewards) was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("but state 0 has neither"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LossShape, ForwardLookingFlowsConverge) {
   const Dag dag = small_grid(Backend::Cpu);
   const BackwardPolicy pb = uniform_backward_policy(dag);

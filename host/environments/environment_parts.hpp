@@ -24,6 +24,11 @@ void check_int(const char* env, const char* name, int64_t v, int64_t lo, int64_t
 /// InputError unless v is finite and >= 0.
 void check_nonneg(const char* env, const char* name, double v);
 
+/// Sets `dag`'s intermediate log-rewards (env_intermediate_log_reward) at the states that do not
+/// terminate, from each state's code (its label); `host_env` must point at host copies of the
+/// environment's tables. Leaves the DAG without them when the environment defines none.
+void attach_intermediate_log_rewards(Dag& dag, const EnumeratedEnv& host_env);
+
 /// The DAG of an enumerated environment on backend b, after the memory check (`what` names it).
 Dag make_enumerated(const EnumeratedEnv& env, int32_t max_level, int64_t max_states,
                     int64_t max_edges, Backend b, const std::string& what);

@@ -2,6 +2,7 @@
 // range checks, the enumerated generator's dispatch. Each environment has its own file here.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "environments/environment_parts.hpp"
 #include "gfnrl/detail/philox.hpp"
@@ -56,6 +57,23 @@ Dag make_enumerated(const EnumeratedEnv& env, int32_t max_level, int64_t max_sta
   EnumeratedBuffers buf;
   GFNRL_BACKEND_CALL(b, build_enumerated, env, max_level, buf);
   return Dag::from_parts(b, std::move(buf.level_offsets), std::move(buf.arrays), env.num_actions);
+}
+
+void attach_intermediate_log_rewards(Dag& dag, const EnumeratedEnv& host_env) {
+  const std::vector<int64_t> code = dag.label().to_host();
+  std::vector<float> mid = dag.log_reward().to_host();
+  const int64_t n = static_cast<int64_t>(mid.size());
+  int64_t defined = 0;
+#pragma omp parallel for schedule(static) reduction(+ : defined)
+  for (int64_t s = 0; s < n; ++s) {
+    if (mid[s] > -INFINITY) {
+      mid[s] = -INFINITY;  // log R is read there
+      continue;
+    }
+    mid[s] = env_intermediate_log_reward(host_env, code[s]);
+    defined += mid[s] > -INFINITY;
+  }
+  if (defined > 0) dag.set_intermediate_log_reward(mid);
 }
 
 }  // namespace detail::env

@@ -78,7 +78,8 @@ std::vector<float> ising_couplings(const IsingConfig& c) {
 Dag make_ising(const IsingConfig& c, Backend b, Stream stream) {
   const StreamScope scope(stream);
   validate(c);
-  const Array<float> coupling = Array<float>::from_host(b, ising_couplings(c));
+  const std::vector<float> host_coupling = ising_couplings(c);
+  const Array<float> coupling = Array<float>::from_host(b, host_coupling);
   detail::EnumeratedEnv env;
   env.kind = detail::EnvKind::Ising;
   env.n = c.spins;
@@ -88,8 +89,11 @@ Dag make_ising(const IsingConfig& c, Backend b, Stream stream) {
   env.coupling = coupling.data();
   // Edges: each state has 2 children per unset variable; sum over states = 2n 3^(n-1).
   const int64_t edges = env.num_codes / 3 * 2 * c.spins;
-  return make_enumerated(env, c.spins, env.num_codes, edges, b,
-                         "ising spins=" + std::to_string(c.spins));
+  Dag dag = make_enumerated(env, c.spins, env.num_codes, edges, b,
+                            "ising spins=" + std::to_string(c.spins));
+  env.coupling = host_coupling.data();
+  attach_intermediate_log_rewards(dag, env);  // forward-looking flows: the spins set so far
+  return dag;
 }
 
 }  // namespace gfnrl

@@ -48,9 +48,13 @@ Dag make_set_addition(const SetAdditionConfig& c, Backend b, Stream stream) {
   env.unary = unary.data();
   env.pairwise = pairwise.data();
   const int64_t states = set_addition_num_states(c);
-  return make_enumerated(env, c.max_items, states, states * c.items, b,
-                         "set-addition items=" + std::to_string(c.items) + " max_items=" +
-                             std::to_string(c.max_items));
+  Dag dag = make_enumerated(env, c.max_items, states, states * c.items, b,
+                            "set-addition items=" + std::to_string(c.items) + " max_items=" +
+                                std::to_string(c.max_items));
+  env.unary = e.unary.data();
+  env.pairwise = e.pairwise.data();
+  attach_intermediate_log_rewards(dag, env);  // fixed_length: -E of the partial sets
+  return dag;
 }
 
 }  // namespace gfnrl

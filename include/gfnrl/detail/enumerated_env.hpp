@@ -138,13 +138,15 @@ GFNRL_HD inline int32_t ising_set(int64_t code, int32_t n) {
   return k;
 }
 
-/// scale * s^T J s for a complete state, -inf while a variable is unset.
-GFNRL_HD inline float ising_log_reward(const EnumeratedEnv& e, int64_t code) {
+/// scale * s^T J s with s_i = +-1 for set variables and 0 for unset ones: log R for a complete
+/// state; for a partial one the interactions among the spins set so far (the intermediate
+/// log-reward -E(s) that forward-looking flows read). -inf for a partial state unless `partial`.
+GFNRL_HD inline float ising_log_reward(const EnumeratedEnv& e, int64_t code, bool partial = false) {
   int32_t s[kMaxIsingSpins];
   for (int32_t i = 0; i < e.n; ++i) {
     const int32_t d = ising_digit(code, e.n, i);
-    if (d == 0) return neg_inf();
-    s[i] = d == 2 ? 1 : -1;
+    if (d == 0 && !partial) return neg_inf();
+    s[i] = d == 2 ? 1 : d == 1 ? -1 : 0;
   }
   float m = 0;  // exact: a sum of small integers
   for (int32_t i = 0; i < e.n; ++i)
@@ -307,6 +309,18 @@ GFNRL_HD inline float env_log_reward(const EnumeratedEnv& e, int64_t code) {
       for (int j = 0; j < e.n; ++j) s += e.local_score[(j << e.n) + parents[j]];
       return s;
     }
+  }
+}
+
+/// The intermediate log-reward -E(s) of a state that does not terminate, where the environment
+/// defines one (its energy is additive, with the terms of the parts built so far available:
+/// Pan et al., ICML 2023, forward-looking flows): ising, the spins set so far; set-addition with
+/// fixed_length, the subsets energy of the partial set. -inf elsewhere.
+GFNRL_HD inline float env_intermediate_log_reward(const EnumeratedEnv& e, int64_t code) {
+  switch (e.kind) {
+    case EnvKind::Ising: return ising_log_reward(e, code, true);
+    case EnvKind::SetAddition: return -subsets_energy(e, set_items(e, code));
+    default: return neg_inf();
   }
 }
 
