@@ -175,6 +175,21 @@ TEST(CliTrain, ForwardLookingLearnerNamesEqualTheFlag) {
   std::remove(s.c_str());
 }
 
+// Forward-looking flows on ising (intermediate log-rewards: the spins set so far) train; on
+// bitseq, which defines none, they are refused with exit 2 and one line naming the state, before
+// any output is written.
+TEST(CliTrain, ForwardLookingFlowsTrainOnIsingAndAreRefusedOnBitseq) {
+  const std::string out = temp_path("fl.csv");
+  ASSERT_EQ(run("train --algo fldb --env ising --spins 4 --backend cpu --quiet --runs 2 --steps 20 "
+                "--out " + out).code, 0);
+  std::remove(out.c_str());
+  const auto r = run("train --algo fldb --env bitseq --backend cpu --quiet --steps 20 --out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("forward-looking flows need log R(s) or an intermediate log-reward -E(s) "
+                       "at every state, but state 0 has neither"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::ifstream(out).good());
+}
+
 // A diverging run (a rate far too large) is found at the evaluation where its tables went
 // non-finite: train stops there, keeps the CSV up to and including that evaluation (the diverged
 // runs' cells nan), names run, seed and steps, and exits 1; study lets the other learners finish;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "test_support.hpp"
@@ -54,12 +55,16 @@ void expect_same(const DagFile& a, const DagFile& b) {
   }
   EXPECT_EQ(a.log_pb, b.log_pb);  // bit-exact: %.9g round-trips a float
   EXPECT_EQ(a.spec.log_rewards, b.spec.log_rewards);  // %.17g round-trips a double
+  EXPECT_EQ(a.spec.intermediate_log_rewards, b.spec.intermediate_log_rewards);
 }
 
 TEST(DagFile, TextBinaryRoundTripIsExact) {
   for (unsigned seed = 1; seed <= 6; ++seed) {
     DagFile f = random_file(seed);
     if (seed % 2) f.log_pb.clear();
+    if (seed % 3 == 0)  // intermediate log-rewards -E(s) on some states (forward-looking flows)
+      for (int32_t x = 1; x < f.spec.num_states; x += 2)
+        f.spec.intermediate_log_rewards.push_back({x, -0.1 * x + 1.0 / 3.0});
     const std::string txt = temp_path("rt.txt"), bin = temp_path("rt.bin"),
                       txt2 = temp_path("rt2.txt");
     write_dag_file(f, txt, DagFormat::Text);
@@ -72,7 +77,50 @@ TEST(DagFile, TextBinaryRoundTripIsExact) {
     EXPECT_EQ(slurp(txt), slurp(txt2)) << "text -> binary -> text must reproduce the file";
     EXPECT_EQ(fs::file_size(bin), 64 + 12 * f.spec.edges.size() +
                                       (f.log_pb.empty() ? 0 : 4 * f.spec.edges.size()) +
-                                      12 * f.spec.log_rewards.size());
+                                      12 * f.spec.log_rewards.size() +
+                                      12 * f.spec.intermediate_log_rewards.size());
+  }
+}
+
+// Intermediate log-rewards reach the Dag in its own state order, and back to a file.
+TEST(DagFile, IntermediateLogRewardsLoadAndExport) {
+  DagFile f = random_file(4);
+  std::map<int32_t, double> given;
+  for (int32_t x = 0; x < f.spec.num_states; x += 3) given[x] = 0.25 * x - 1.0;
+  for (const auto& [x, v] : given) f.spec.intermediate_log_rewards.push_back({x, v});
+  for (DagFormat fmt : {DagFormat::Text, DagFormat::Binary}) {
+    const std::string path = temp_path("mid.dag");
+    write_dag_file(f, path, fmt);
+    const LoadedDag l = load_dag(path, Backend::Cpu);
+    const DagArrays a = l.dag.to_host();
+    ASSERT_EQ(a.intermediate_log_reward.size(), a.label.size());
+    for (std::size_t s = 0; s < a.label.size(); ++s) {
+      const auto it = given.find(static_cast<int32_t>(a.label[s]));
+      if (it == given.end())
+        EXPECT_EQ(a.intermediate_log_reward[s], -INFINITY);
+      else
+        EXPECT_EQ(a.intermediate_log_reward[s], static_cast<float>(it->second));
+    }
+    const DagFile back = dag_to_file(l.dag);
+    EXPECT_EQ(back.spec.intermediate_log_rewards.size(), given.size());
+  }
+  f.spec.intermediate_log_rewards.push_back({0, 1.0});  // state 0 twice
+  const std::string path = temp_path("twice.dag");
+  write_dag_file(f, path, DagFormat::Text);
+  try {
+    load_dag(path, Backend::Cpu);
+    ADD_FAILURE() << "a state's intermediate log-reward given twice was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("intermediate log-reward of state 0 is given twice"),
+              std::string::npos) << e.what();
+  }
+  spit(path, "gfnrl-dag 1\nstates 2\nedge 0 1 0\nlog_reward 1 0\nintermediate_log_reward 0 inf\n");
+  try {
+    read_dag_file(path);
+    ADD_FAILURE() << "an infinite intermediate log-reward was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(":5: intermediate log-reward inf of state 0"),
+              std::string::npos) << e.what();
   }
 }
 
@@ -248,13 +296,19 @@ TEST(DagFileErrors, BinaryHeaderAndSizes) {
   expect_binary_error(b, "byte 8: format version 7");
   b = good;
   poke<uint32_t>(b, 12, 6);
-  expect_binary_error(b, "byte 12: unknown flag bits 6");
+  expect_binary_error(b, "byte 12: unknown flag bits 4");
+  b = good;
+  poke<uint32_t>(b, 12, 2);  // claims intermediate log-rewards but counts none
+  expect_binary_error(b, "byte 40: num_intermediate 0 is out of range [1, 4]");
   b = good;
   poke<uint32_t>(b, 12, 1);  // claims P_B: 16 bytes missing
   expect_binary_error(b, "truncated");
   b = good;
   poke<int64_t>(b, 40, 1);
-  expect_binary_error(b, "byte 40: reserved header bytes must be zero");
+  expect_binary_error(b, "byte 40: num_intermediate 1 must be 0 without flag bit 1");
+  b = good;
+  poke<int64_t>(b, 48, 1);
+  expect_binary_error(b, "byte 48: reserved header bytes must be zero");
   b = good;
   b[56] ^= 1;
   expect_binary_error(b, "checksum mismatch");

@@ -130,6 +130,10 @@ void write_dag_file(const DagFile& f, std::ostream& out, DagFormat format) {
     std::snprintf(buf, sizeof buf, "%.17g", v);
     out << "log_reward " << s << ' ' << buf << '\n';
   }
+  for (const auto& [s, v] : f.spec.intermediate_log_rewards) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out << "intermediate_log_reward " << s << ' ' << buf << '\n';
+  }
 }
 
 void write_dag_file(const DagFile& f, const std::string& path, DagFormat format) {
@@ -198,6 +202,8 @@ DagFile dag_to_file(const Dag& dag, const BackwardPolicy* pb) {
     for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e)
       f.spec.edges.push_back({s, a.child_index[e], a.child_action[e]});
     if (a.log_reward[s] > -INFINITY) f.spec.log_rewards.push_back({s, a.log_reward[s]});
+    if (!a.intermediate_log_reward.empty() && a.intermediate_log_reward[s] > -INFINITY)
+      f.spec.intermediate_log_rewards.push_back({s, a.intermediate_log_reward[s]});
   }
   if (pb) f.log_pb = pb->log_prob.to_host();
   return f;

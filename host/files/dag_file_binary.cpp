@@ -18,9 +18,9 @@ namespace {
 
 constexpr char kMagic[8] = {'G', 'F', 'N', 'R', 'L', 'D', 'A', 'G'};
 constexpr uint32_t kVersion = 1;
-constexpr uint32_t kFlagBackward = 1;
+constexpr uint32_t kFlagBackward = 1, kFlagIntermediate = 2;
 constexpr std::size_t kHeaderBytes = 64, kChecksumAt = 56;
-constexpr std::size_t kEdgeBytes = 12, kPbBytes = 4, kTerminalBytes = 12;
+constexpr std::size_t kEdgeBytes = 12, kPbBytes = 4, kTerminalBytes = 12, kIntermediateBytes = 12;
 
 struct Fnv1a64 {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -59,10 +59,12 @@ F from_bits(U u) {
 
 void write_dag_binary(const DagFile& f, std::ostream& out) {
   const bool has_pb = !f.log_pb.empty();
+  const auto& mid = f.spec.intermediate_log_rewards;
   std::array<unsigned char, kHeaderBytes> h{};
   std::memcpy(h.data(), kMagic, 8);
   put_le<uint32_t>(&h[8], kVersion);
-  put_le<uint32_t>(&h[12], has_pb ? kFlagBackward : 0);
+  put_le<uint32_t>(&h[12], (has_pb ? kFlagBackward : 0) | (mid.empty() ? 0 : kFlagIntermediate));
+  put_le<int64_t>(&h[40], static_cast<int64_t>(mid.size()));
   put_le<int32_t>(&h[16], f.spec.num_states);
   put_le<int32_t>(&h[20], f.spec.source);
   put_le<int64_t>(&h[24], static_cast<int64_t>(f.spec.edges.size()));
@@ -95,6 +97,10 @@ void write_dag_binary(const DagFile& f, std::ostream& out) {
     push(s), push(bits_of<double, uint64_t>(v));
     flush(false);
   }
+  for (const auto& [s, v] : mid) {
+    push(s), push(bits_of<double, uint64_t>(v));
+    flush(false);
+  }
   flush(true);
   put_le<uint64_t>(&h[kChecksumAt], sum.h);
   out.seekp(static_cast<std::streamoff>(kChecksumAt));
@@ -120,9 +126,9 @@ using namespace detail;
 struct BinaryHeader {
   std::array<unsigned char, kHeaderBytes> bytes{};
   int32_t n = 0, source = 0;
-  int64_t num_edges = 0, num_terminal = 0;
+  int64_t num_edges = 0, num_terminal = 0, num_intermediate = 0;
   bool has_pb = false;
-  uint64_t edges_at = kHeaderBytes, pb_at = 0, terminals_at = 0;
+  uint64_t edges_at = kHeaderBytes, pb_at = 0, terminals_at = 0, intermediate_at = 0;
 };
 
 // Reads and checks the header, and the file size it implies.
@@ -139,9 +145,10 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
     fail(name, "byte 8: format version " + std::to_string(version) +
                    " is not supported (this reader reads version 1)");
   const auto flags = get_le<uint32_t>(&h[12]);
-  if (flags & ~kFlagBackward)
-    fail(name, "byte 12: unknown flag bits " + std::to_string(flags & ~kFlagBackward) +
-                   " (version 1 defines bit 0 only)");
+  const uint32_t known = kFlagBackward | kFlagIntermediate;
+  if (flags & ~known)
+    fail(name, "byte 12: unknown flag bits " + std::to_string(flags & ~known) +
+                   " (version 1 defines bits 0 and 1 only)");
   b.n = get_le<int32_t>(&h[16]);
   b.source = get_le<int32_t>(&h[20]);
   b.num_edges = get_le<int64_t>(&h[24]);
@@ -156,7 +163,13 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
   if (b.num_terminal < 1 || b.num_terminal > b.n)
     fail(name, "byte 32: num_terminal " + std::to_string(b.num_terminal) +
                    " is out of range [1, " + n + "]");
-  for (std::size_t i = 40; i < kChecksumAt; ++i)
+  b.num_intermediate = get_le<int64_t>(&h[40]);
+  if ((flags & kFlagIntermediate) ? (b.num_intermediate < 1 || b.num_intermediate > b.n)
+                                  : b.num_intermediate != 0)
+    fail(name, "byte 40: num_intermediate " + std::to_string(b.num_intermediate) +
+                   ((flags & kFlagIntermediate) ? " is out of range [1, " + n + "]"
+                                                : " must be 0 without flag bit 1"));
+  for (std::size_t i = 48; i < kChecksumAt; ++i)
     if (h[i] != 0) fail(name, "byte " + std::to_string(i) + ": reserved header bytes must be zero");
   if (int64_t(b.n) > b.num_edges + 1)  // check_state_count, from the header alone
     fail(name, std::to_string(b.n) + " states but only " + std::to_string(b.num_edges) +
@@ -166,12 +179,14 @@ BinaryHeader read_header(std::istream& in, std::uint64_t size, const std::string
   // Sizes fit in 64 bits comfortably: num_edges, num_terminal < 2^31.
   b.pb_at = b.edges_at + kEdgeBytes * uint64_t(b.num_edges);
   b.terminals_at = b.pb_at + (b.has_pb ? kPbBytes * uint64_t(b.num_edges) : 0);
-  const uint64_t expected = b.terminals_at + kTerminalBytes * uint64_t(b.num_terminal);
+  b.intermediate_at = b.terminals_at + kTerminalBytes * uint64_t(b.num_terminal);
+  const uint64_t expected = b.intermediate_at + kIntermediateBytes * uint64_t(b.num_intermediate);
   if (size != expected)
     fail(name, std::string(size < expected ? "truncated" : "oversized") +
                    ": the header describes " + std::to_string(b.num_edges) + " edges" +
-                   (b.has_pb ? " with P_B" : "") + " and " + std::to_string(b.num_terminal) +
-                   " terminal states, " + std::to_string(expected) +
+                   (b.has_pb ? " with P_B" : "") + ", " + std::to_string(b.num_terminal) +
+                   " terminal states and " + std::to_string(b.num_intermediate) +
+                   " intermediate log-rewards, " + std::to_string(expected) +
                    " bytes, but the file has " + std::to_string(size));
   return b;
 }
@@ -293,6 +308,10 @@ StreamFindings verify_checksum(std::istream& in, const BinaryHeader& b, const st
           [&](std::size_t t, const unsigned char* p) {
             checks.terminal(t, get_le<int32_t>(p), from_bits<double>(get_le<uint64_t>(p + 4)));
           });
+  // Intermediate log-rewards: ranges, finiteness and duplicates are build_dag's (naming the
+  // state); the checksum covers them here.
+  section(static_cast<std::size_t>(b.num_intermediate), kIntermediateBytes,
+          [](std::size_t, const unsigned char*) {});
   if (sum.h != get_le<uint64_t>(&b.bytes[kChecksumAt]))
     fail(name, "checksum mismatch (byte 56): the file is corrupted");
   if (!checks.findings().problem.empty()) throw InputError(checks.findings().problem);
@@ -323,6 +342,12 @@ DagFile read_records(std::istream& in, const BinaryHeader& b, const std::string&
   read(f.spec.log_rewards.size(), kTerminalBytes, [&](std::size_t i, const unsigned char* p) {
     f.spec.log_rewards[i] = {get_le<int32_t>(p), from_bits<double>(get_le<uint64_t>(p + 4))};
   });
+  f.spec.intermediate_log_rewards.resize(static_cast<std::size_t>(b.num_intermediate));
+  read(f.spec.intermediate_log_rewards.size(), kIntermediateBytes,
+       [&](std::size_t i, const unsigned char* p) {
+         f.spec.intermediate_log_rewards[i] = {get_le<int32_t>(p),
+                                               from_bits<double>(get_le<uint64_t>(p + 4))};
+       });
   return f;
 }
 
@@ -349,7 +374,7 @@ DagFile parse_dag_binary(std::istream& in, std::uint64_t size, const std::string
   // Parsed arrays (edge 12 B, P_B 4 B, terminal 16 B) plus the DAG built from them.
   require_bytes(Backend::Cpu,
                 static_cast<std::size_t>(b.num_edges) * (12 + (b.has_pb ? 4 : 0)) +
-                    static_cast<std::size_t>(b.num_terminal) * 16 +
+                    static_cast<std::size_t>(b.num_terminal + b.num_intermediate) * 16 +
                     // more states than edges + 1 is refused later (check_state_count)
                     estimate_dag_bytes(std::min<int64_t>(b.n, b.num_edges + 1), b.num_edges),
                 name + " (" + std::to_string(b.n) + " states, " + std::to_string(b.num_edges) +

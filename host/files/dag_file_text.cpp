@@ -125,6 +125,16 @@ struct TextDagReader {
     reward_line.push_back(line);
   }
 
+  void intermediate_log_reward(const LineParser& p) {
+    p.expect_count(3, 3, "2 values (state, intermediate log-reward -E(s))");
+    const auto s = static_cast<int32_t>(p.integer(1, "state", 0, f.spec.num_states - 1));
+    const double v = p.real(2, "intermediate log-reward");
+    if (!(std::abs(v) <= 3.4028234663852886e38))
+      p.fail("intermediate log-reward " + std::to_string(v) + " of state " + std::to_string(s) +
+             ": give a finite value within float32's range");
+    f.spec.intermediate_log_rewards.push_back({s, v});
+  }
+
   // What only the whole file can show: missing sections, state counts, duplicates.
   void finish() {
     if (!has_header) throw InputError(name + ": empty file (expected the header 'gfnrl-dag 1')");
@@ -157,15 +167,17 @@ DagFile parse_dag_text(std::istream& in, const std::string& name) {
       r.header(p, key);
     } else if (key == "states") {
       r.states(p);
-    } else if (key == "source" || key == "edge" || key == "log_reward") {
+    } else if (key == "source" || key == "edge" || key == "log_reward" ||
+               key == "intermediate_log_reward") {
       if (r.f.spec.num_states == 0)
         p.fail("'" + key + "' before 'states N': the state count must come first");
       if (key == "source") r.source(p);
       else if (key == "edge") r.edge(p, line);
-      else r.log_reward(p, line);
+      else if (key == "log_reward") r.log_reward(p, line);
+      else r.intermediate_log_reward(p);
     } else {
       p.fail("unknown directive " + detail::quote_excerpt(key) +
-             " (allowed: states, source, edge, log_reward)");
+             " (allowed: states, source, edge, log_reward, intermediate_log_reward)");
     }
   }
   if (in.bad()) throw InputError(name + ": read error");

@@ -3,7 +3,9 @@
 /// binary form for 10^7+ edges. Both carry the same content (README, "DAG files"):
 ///  - the number of states (ids 0..N-1, the file's own numbering) and the source state;
 ///  - edges (from, to, action id), optionally each with log P_B(from | to);
-///  - the log-reward log R(x) of every terminating state.
+///  - the log-reward log R(x) of every terminating state;
+///  - optionally, intermediate log-rewards -E(s) of states (forward-looking flows read them
+///    where a state does not terminate).
 ///
 /// Text form (`#` starts a comment; tokens are separated by blanks):
 ///
@@ -12,25 +14,30 @@
 ///     source 0                     # optional, default 0
 ///     edge 0 1 0 -0.0              # from to action [log P_B(from|to)]: all edges or none
 ///     log_reward 3 1.5             # state log R (finite)
+///     intermediate_log_reward 1 0.2  # state -E(s) (finite), optional
 ///
 /// Binary form, version 1, all fields little-endian:
 ///
 ///     offset  bytes  field
 ///          0      8  magic "GFNRLDAG"
 ///          8      4  u32 version = 1
-///         12      4  u32 flags: bit 0 = edges carry log P_B; other bits must be 0
+///         12      4  u32 flags: bit 0 = edges carry log P_B; bit 1 = intermediate
+///                    log-rewards follow the terminals; other bits must be 0
 ///         16      4  i32 num_states (>= 1)
 ///         20      4  i32 source
 ///         24      8  i64 num_edges (0 .. 2^31-1)
 ///         32      8  i64 num_terminal (1 .. num_states)
-///         40     16  reserved, zero
+///         40      8  i64 num_intermediate (1 .. num_states with flag bit 1, else 0)
+///         48      8  reserved, zero
 ///         56      8  u64 FNV-1a-64 checksum of bytes [0, 56) and of every byte after 64
 ///         64  12 E   edges: i32 from, i32 to, i32 action
 ///              4 E   if flag bit 0: f32 log P_B(from | to) per edge, in edge order
 ///             12 T   terminals: i32 state, f64 log R
+///             12 I   if flag bit 1: i32 state, f64 intermediate log-reward -E(s)
 ///
 /// The reader checks the header (magic, version, flags, ranges) and that the file size equals
-/// 64 + 12E (+ 4E) + 12T before it allocates anything the header claims, then the checksum.
+/// 64 + 12E (+ 4E) + 12T (+ 12I) before it allocates anything the header claims, then the
+/// checksum. Files without intermediate log-rewards are byte for byte those of earlier releases.
 #pragma once
 #include <cstdint>
 #include <iosfwd>

@@ -121,25 +121,41 @@ def _state_ids(x, name: str, lo: int = 0) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
-def _from_edges(src, dst, action, log_reward, source: int = 0, backend: str = "auto") -> Dag:
+def _log_values(x, name: str, none_means: str) -> np.ndarray:
+    """float64 1-D from a real array; ValueError naming the first entry that is neither finite
+    within float32's range nor -inf."""
+    a = np.asarray(x)
+    if a.dtype == object or np.iscomplexobj(a) or not np.issubdtype(a.dtype, np.number):
+        raise ValueError(f"{name} must be a real array, not {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, not of shape {a.shape}")
+    bad = ~((np.abs(a) <= np.finfo(np.float32).max) | (a == -np.inf))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{i}] = {a[i].item()!r}: give a finite value within float32's "
+                         f"range (|v| <= 3.4e38), or -inf {none_means}")
+    return a
+
+
+def _from_edges(src, dst, action, log_reward, source: int = 0, backend: str = "auto",
+                intermediate_log_reward=None) -> Dag:
     """A DAG from an edge list in your own state ids (0..len(log_reward)-1); log_reward[s] = -inf
     where s does not terminate. Ids must be whole numbers in [0, 2^31 - 1] (int64 ids are not
     wrapped, floats not truncated); a log-reward must be finite and within float32's range, or
-    -inf. Validated by the library as DAG files are: cycles, duplicate edges, unreachable states
-    and dead ends raise ValueError."""
-    lr = np.asarray(log_reward)
-    if lr.dtype == object or np.iscomplexobj(lr) or not np.issubdtype(lr.dtype, np.number):
-        raise ValueError(f"log_reward must be a real array, not {lr.dtype}")
-    lr = lr.astype(np.float64)
-    if lr.ndim != 1:
-        raise ValueError(f"log_reward must be 1-D, not of shape {lr.shape}")
-    bad = ~((np.abs(lr) <= np.finfo(np.float32).max) | (lr == -np.inf))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"log_reward[{i}] = {lr[i].item()!r}: give a finite value within float32's "
-                         f"range (|v| <= 3.4e38), or -inf where the state does not terminate")
+    -inf. ``intermediate_log_reward`` (optional, one per state): -E(s), which forward-looking
+    flows (``Trainer(dag, "fldb")``) read where log R is -inf; -inf where none. Validated by
+    the library as DAG files are: cycles, duplicate edges, unreachable states and dead ends
+    raise ValueError."""
+    lr = _log_values(log_reward, "log_reward", "where the state does not terminate")
+    mid = None
+    if intermediate_log_reward is not None:
+        mid = _log_values(intermediate_log_reward, "intermediate_log_reward", "where none")
+        if mid.shape != lr.shape:
+            raise ValueError(f"intermediate_log_reward has {mid.shape[0]} entries but "
+                             f"log_reward {lr.shape[0]}: give one per state")
     return _native_from_edges(_state_ids(src, "src"), _state_ids(dst, "dst"),
-                              _state_ids(action, "action"), lr, source, backend)
+                              _state_ids(action, "action"), lr, source, backend, mid)
 
 
 def _host_array(x, dtype, name):

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Optional, Annotated
 
 import numpy
 from numpy.typing import NDArray
@@ -56,6 +56,11 @@ class Dag:
     def log_rewards(self) -> NDArray[numpy.float64]:
         """float64 [num_states]: log R(x), -inf where a state does not terminate"""
 
+    def intermediate_log_rewards(self) -> Optional[NDArray[numpy.float64]]:
+        """
+        float64 [num_states] or None: each state's intermediate log-reward -E(s) (-inf where none), which forward-looking flows (fldb, flsubtb) read where log R is -inf
+        """
+
     def labels(self) -> NDArray[numpy.int64]:
         """
         int64 [num_states]: each state's id in the caller's numbering (from_edges, a DAG file) or the environment's code
@@ -68,9 +73,9 @@ class Dag:
         """hypergrids: int32 [num_states, ndim], the coordinates of each state"""
 
     @staticmethod
-    def from_edges(src: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], dst: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], action: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], log_reward: Annotated[NDArray[numpy.float64], dict(order='C', device='cpu', writable=False)], source: int = 0, backend: str = 'auto') -> Dag:
+    def from_edges(src: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], dst: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], action: Annotated[NDArray[numpy.int32], dict(order='C', device='cpu', writable=False)], log_reward: Annotated[NDArray[numpy.float64], dict(order='C', device='cpu', writable=False)], source: int = 0, backend: str = 'auto', intermediate_log_reward: Optional[Annotated[NDArray[numpy.float64], dict(order='C', device='cpu', writable=False)]] = None) -> Dag:
         """
-        A DAG from an edge list in your own state ids (0..len(log_reward)-1); log_reward[s] = -inf where s does not terminate. Validated: cycles, duplicate edges, unreachable states and dead ends raise ValueError.
+        A DAG from an edge list in your own state ids (0..len(log_reward)-1); log_reward[s] = -inf where s does not terminate; intermediate_log_reward (optional): -E(s) per state for forward-looking flows, -inf where none. Validated: cycles, duplicate edges, unreachable states and dead ends raise ValueError.
         """
 
 def hypergrid(ndim: int, height: int, r0: float = 0.001, r1: float = 0.5, r2: float = 2.0, backend: str = 'auto', regions: str = 'exact') -> Dag:

@@ -25,7 +25,8 @@ HypergridConfig hypergrid_config(int64_t ndim, int64_t height, double r0, double
 
 namespace {
 PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32_t> action,
-                 HostInput<double> log_reward, int32_t source, const std::string& backend) {
+                 HostInput<double> log_reward, int32_t source, const std::string& backend,
+                 std::optional<HostInput<double>> intermediate) {
   if (src.ndim() != 1 || dst.ndim() != 1 || action.ndim() != 1 || log_reward.ndim() != 1)
     throw InputError("from_edges: src, dst, action and log_reward must be 1-D arrays");
   const std::size_t e = src.shape(0);
@@ -45,6 +46,14 @@ PyDag from_edges(HostInput<int32_t> src, HostInput<int32_t> dst, HostInput<int32
   // for the library to check.
   for (int32_t s = 0; s < spec.num_states; ++s)
     if (!(log_reward.data()[s] == -INFINITY)) spec.log_rewards.push_back({s, log_reward.data()[s]});
+  if (intermediate) {  // -inf: none at that state
+    if (intermediate->ndim() != 1 || intermediate->shape(0) != log_reward.shape(0))
+      throw InputError("from_edges: intermediate_log_reward must be 1-D with one entry per state (" +
+                       std::to_string(log_reward.shape(0)) + ")");
+    for (int32_t s = 0; s < spec.num_states; ++s)
+      if (!(intermediate->data()[s] == -INFINITY))
+        spec.intermediate_log_rewards.push_back({s, intermediate->data()[s]});
+  }
   return PyDag{build_dag(spec, parse_backend(backend)), std::nullopt, "edges"};
 }
 
@@ -102,6 +111,14 @@ void bind_dag(nb::module_& m) {
       .def("log_rewards",
            [](const PyDag& d) { return to_numpy<double>(d.dag.log_reward(), {std::size_t(d.dag.num_states())}); },
            "float64 [num_states]: log R(x), -inf where a state does not terminate")
+      .def("intermediate_log_rewards",
+           [](const PyDag& d) -> std::optional<NumpyArray<double>> {
+             if (d.dag.intermediate_log_reward().empty()) return std::nullopt;
+             return to_numpy<double>(d.dag.intermediate_log_reward(),
+                                     {std::size_t(d.dag.num_states())});
+           },
+           "float64 [num_states] or None: each state's intermediate log-reward -E(s) (-inf where "
+           "none), which forward-looking flows (fldb, flsubtb) read where log R is -inf")
       .def("labels",
            [](const PyDag& d) { return to_numpy<int64_t>(d.dag.label(), {std::size_t(d.dag.num_states())}); },
            "int64 [num_states]: each state's id in the caller's numbering (from_edges, a DAG "
@@ -115,9 +132,12 @@ void bind_dag(nb::module_& m) {
       .def("coords", &coords, "hypergrids: int32 [num_states, ndim], the coordinates of each state")
       .def_static("from_edges", &from_edges, nb::arg("src"), nb::arg("dst"), nb::arg("action"),
                   nb::arg("log_reward"), nb::arg("source") = 0, nb::arg("backend") = "auto",
+                  nb::arg("intermediate_log_reward") = nb::none(),
                   "A DAG from an edge list in your own state ids (0..len(log_reward)-1); "
-                  "log_reward[s] = -inf where s does not terminate. Validated: cycles, "
-                  "duplicate edges, unreachable states and dead ends raise ValueError.");
+                  "log_reward[s] = -inf where s does not terminate; intermediate_log_reward "
+                  "(optional): -E(s) per state for forward-looking flows, -inf where none. "
+                  "Validated: cycles, duplicate edges, unreachable states and dead ends raise "
+                  "ValueError.");
 
   m.def("_hypergrid_preset", [](const std::string& name) {
     const HypergridConfig c = hypergrid_preset(name);

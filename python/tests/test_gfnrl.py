@@ -738,3 +738,35 @@ def test_the_python_api_refuses_what_is_wrong():
     assert "torchgfn" in gfnrl.hypergrid_preset_names()
     with pytest.raises(ValueError, match="preset"):
         gfnrl.hypergrid(preset="tiny")
+
+
+def test_intermediate_log_rewards_let_forward_looking_flows_train_where_states_do_not_terminate():
+    # Ising: -E(s) of the spins set so far at the partial states, -inf where log R is read.
+    dag = gfnrl.ising(spins=4)
+    mid = dag.intermediate_log_rewards()
+    lr = dag.log_rewards()
+    assert mid is not None and mid.shape == lr.shape
+    assert np.all(np.isfinite(mid) == ~np.isfinite(lr))
+    # The empty configuration has no interactions: -E = 0.
+    assert mid[0] == 0.0
+    assert gfnrl.hypergrid(2, 4).intermediate_log_rewards() is None
+    t = gfnrl.Trainer(dag, "fldb", runs=2, seed=1)
+    t.step(2000)
+    assert all(tv < 0.05 for tv in t.evaluate()["tv"])
+
+    # A chain 10 -> 20 -> 30 in the caller's ids, where only 30 terminates.
+    src, dst, act = [0, 1, 0], [1, 2, 2], [0, 0, 1]
+    log_r = [-np.inf, -np.inf, 0.5]
+    plain = gfnrl.Dag.from_edges(src, dst, act, log_r)
+    with pytest.raises(ValueError, match="has neither"):
+        gfnrl.Trainer(plain, "fldb")
+    fl = gfnrl.Dag.from_edges(src, dst, act, log_r, intermediate_log_reward=[0.0, -0.25, -np.inf])
+    got = dict(zip(fl.labels().tolist(), fl.intermediate_log_rewards().tolist()))
+    assert got == {0: 0.0, 1: -0.25, 2: -np.inf}
+    gfnrl.Trainer(fl, "fldb").step(10)
+    for bad, msg in (([0.0, np.nan, 0.0], r"intermediate_log_reward\[1\] = nan"),
+                     ([0.0, np.inf, 0.0], r"intermediate_log_reward\[1\] = inf"),
+                     ([0.0, 1e39, 0.0], r"intermediate_log_reward\[1\] = 1e\+39"),
+                     ([0.0, 0.0], "has 2 entries but log_reward 3")):
+        with pytest.raises(ValueError, match=msg):
+            gfnrl.Dag.from_edges(src, dst, act, log_r, intermediate_log_reward=bad)
