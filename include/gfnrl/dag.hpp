@@ -22,65 +22,14 @@
 
 #include "gfnrl/array.hpp"
 #include "gfnrl/backend.hpp"
-#include "gfnrl/detail/hd.hpp"
+#include "gfnrl/dag_view.hpp"
 
 namespace gfnrl {
-
-/// The most states or action ids a DAG may have (int32 ids), and the most edges whose ids are
-/// stored as int32.
-constexpr int64_t kMaxIndex = 2147483647;
-/// The most edges a DAG may have: edge ids are int64, and 2^40 edges are far beyond any memory.
-constexpr int64_t kMaxEdges = int64_t(1) << 40;
-
-/// CSR edge ids stored per CSC position, int32 (`narrow`) when every id fits, int64 (`wide`)
-/// otherwise; exactly one of the two is set. Read as an array of int64 ids: the branch is the same
-/// for every element (uniform across a warp, predicted on the CPU).
-struct EdgeIdsView {
-  const int32_t* narrow = nullptr;
-  const int64_t* wide = nullptr;
-  GFNRL_HD int64_t operator[](int64_t j) const { return narrow ? narrow[j] : wide[j]; }
-};
-struct EdgeIdsWriter {
-  int32_t* narrow = nullptr;
-  int64_t* wide = nullptr;
-  GFNRL_HD void set(int64_t j, int64_t e) const {
-    if (narrow)
-      narrow[j] = static_cast<int32_t>(e);
-    else
-      wide[j] = e;
-  }
-};
 
 /// Whether a DAG of `num_edges` edges stores its CSC edge ids as int64: past kMaxIndex edges, or
 /// always when the environment variable GFNRL_WIDE_EDGE_IDS is 1 (for tests of the wide layout
 /// on small DAGs, and to measure its cost); any value other than 0 or 1 is an InputError.
 bool wide_edge_ids(int64_t num_edges);
-
-/// Raw pointers into a Dag's arrays, in the Dag's backend memory: what kernels and the CPU
-/// backend's per-state functions read.
-struct DagView {
-  int32_t num_states = 0;
-  int64_t num_edges = 0;
-  const int64_t* child_offsets = nullptr;
-  const int32_t* child_index = nullptr;
-  const int32_t* child_action = nullptr;
-  const int64_t* parent_offsets = nullptr;
-  const int32_t* parent_index = nullptr;
-  EdgeIdsView parent_edge;
-  const float* log_reward = nullptr;
-};
-
-/// Writable pointers into a DagBuffers, for the generators' per-element code.
-struct DagWriteView {
-  int64_t* child_offsets;
-  int32_t* child_index;
-  int32_t* child_action;
-  int64_t* parent_offsets;
-  int32_t* parent_index;
-  EdgeIdsWriter parent_edge;
-  float* log_reward;
-  int64_t* label;
-};
 
 /// The host-side description of a Dag, as built by a generator (trusted: not validated). Edge ids
 /// are int64 here whatever the DAG's size; a Dag stores them as int32 where they fit.

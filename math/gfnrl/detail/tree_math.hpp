@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#include "gfnrl/dag.hpp"
+#include "gfnrl/dag_view.hpp"
 #include "gfnrl/detail/hd.hpp"
 
 namespace gfnrl::detail {

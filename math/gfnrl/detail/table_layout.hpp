@@ -11,7 +11,7 @@
 #pragma once
 #include <cstdint>
 
-#include "gfnrl/dag.hpp"
+#include "gfnrl/dag_view.hpp"
 #include "gfnrl/detail/hd.hpp"
 #include "gfnrl/detail/state_math.hpp"
 
