@@ -608,6 +608,21 @@ TEST_P(LossGradient, SubtbWeightingsMatchTheirDefinitionsAndClosedForms) {
   EXPECT_NEAR(eq, geo1, 1e-12 * (1 + eq));
 }
 
+// FL-DB and FL-SubTB: loss and gradient against finite differences of the losses written out
+// with F(s) = table + log R~(s) (Fixture::flow).
+void expect_forward_looking_gradients(const Fixture& f) {
+  for (detail::LossKind kind : {detail::LossKind::DB, detail::LossKind::SubTB}) {
+    double loss = 0;
+    const auto grad = analytic(f, kind, 0.9, true, &loss, nullptr, detail::Regression::Squared,
+                               1.0, detail::SubTBWeighting::GeometricWithin, nullptr, true);
+    const auto want = [&](const std::vector<double>& p) {
+      return kind == detail::LossKind::DB ? f.db_loss(p) : f.subtb_loss(p, 0.9);
+    };
+    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(kind);
+    expect_gradient_matches(f.params, grad, want);
+  }
+}
+
 // Forward-looking flows on DAGs where some states do not terminate, with an intermediate
 // log-reward -E(s) there (Pan et al. 2023): loss and gradient against finite differences of the
 // losses written with F(s) = table + (log R(s) or -E(s)); and the library's potential is the
@@ -622,16 +637,7 @@ TEST_P(LossGradient, ForwardLookingFlowsWithIntermediateLogRewardsMatchFiniteDif
     if (!std::isfinite(f.h.log_reward[s])) f.intermediate[s] = g(rng), ++missing;
   ASSERT_GT(missing, 0) << "the fixture's DAG has no non-terminating state";
   f.forward_looking = true;
-  for (detail::LossKind kind : {detail::LossKind::DB, detail::LossKind::SubTB}) {
-    double loss = 0;
-    const auto grad = analytic(f, kind, 0.9, true, &loss, nullptr, detail::Regression::Squared,
-                               1.0, detail::SubTBWeighting::GeometricWithin, nullptr, true);
-    const auto want = [&](const std::vector<double>& p) {
-      return kind == detail::LossKind::DB ? f.db_loss(p) : f.subtb_loss(p, 0.9);
-    };
-    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(kind);
-    expect_gradient_matches(f.params, grad, want);
-  }
+  expect_forward_looking_gradients(f);
   EXPECT_THROW(flow_potential(f.dag), InputError);  // no intermediate log-rewards yet
   f.dag.set_intermediate_log_reward(f.intermediate);
   const std::vector<float> pot = flow_potential(f.dag);
@@ -659,16 +665,7 @@ TEST_P(LossGradient, ForwardLookingFlowsWithIntermediateLogRewardsMatchFiniteDif
 TEST_P(LossGradient, ForwardLookingFlowsMatchFiniteDifferencesAndModifiedDb) {
   Fixture f(GetParam(), /*all_terminate=*/true);
   f.forward_looking = true;
-  for (detail::LossKind kind : {detail::LossKind::DB, detail::LossKind::SubTB}) {
-    double loss = 0;
-    const auto grad = analytic(f, kind, 0.9, true, &loss, nullptr, detail::Regression::Squared,
-                               1.0, detail::SubTBWeighting::GeometricWithin, nullptr, true);
-    const auto want = [&](const std::vector<double>& p) {
-      return kind == detail::LossKind::DB ? f.db_loss(p) : f.subtb_loss(p, 0.9);
-    };
-    EXPECT_NEAR(loss, want(f.params), 1e-9 * (1 + loss)) << int(kind);
-    expect_gradient_matches(f.params, grad, want);
-  }
+  expect_forward_looking_gradients(f);
   Fixture g = f;
   for (int32_t r = 0; r < g.runs; ++r)
     for (int32_t s = 0; s < g.L.num_states; ++s)

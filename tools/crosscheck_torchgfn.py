@@ -85,6 +85,24 @@ def torchgfn_target(env, keys_and_states):
     return {k: float(p) for (k, _), p in zip(keys_and_states, w)}
 
 
+def torchgfn_ising_torus(side):
+    """torchgfn's Ising example's coupling pattern (tutorials/examples/train_ising.py, make_J):
+    right and down neighbours of a side x side grid, then the wraps of every row and column."""
+    import torch
+
+    n = side * side
+    j = torch.zeros(n, n)
+    for k in range(n):
+        for m in range(k):
+            (x1, y1), (x2, y2) = divmod(k, side), divmod(m, side)
+            if (x1 == x2 and abs(y2 - y1) == 1) or (y1 == y2 and abs(x2 - x1) == 1):
+                j[k, m] = j[m, k] = 1
+    for k in range(side):
+        j[k * side, (k + 1) * side - 1] = j[(k + 1) * side - 1, k * side] = 1
+        j[k, k + n - side] = j[k + n - side, k] = 1
+    return j
+
+
 def make_cases(gfn):
     """(name, torchgfn env, gfnrl flags, key of a torchgfn state, key of a gfnrl row, rewards?)"""
     from gfn.gym import DiscreteEBM, HyperGrid
@@ -120,18 +138,7 @@ def make_cases(gfn):
     ring_j = torch.zeros(5, 5)
     for i in range(5):
         ring_j[i, (i + 1) % 5] = ring_j[(i + 1) % 5, i] = 1
-    def torus(side):  # torchgfn's Ising example (tutorials/examples/train_ising.py): make_J
-        n = side * side
-        j = torch.zeros(n, n)
-        for k in range(n):
-            for m in range(k):
-                (x1, y1), (x2, y2) = divmod(k, side), divmod(m, side)
-                if (x1 == x2 and abs(y2 - y1) == 1) or (y1 == y2 and abs(x2 - x1) == 1):
-                    j[k, m] = j[m, k] = 1
-        for k in range(side):
-            j[k * side, (k + 1) * side - 1] = j[(k + 1) * side - 1, k * side] = 1
-            j[k, k + n - side] = j[k + n - side, k] = 1
-        return j
+    torus = torchgfn_ising_torus
 
     cases = [
         ("hypergrid D=2 H=8", hypergrid(2, 8, 0.1, 0.5, 2.0),

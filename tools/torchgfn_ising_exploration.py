@@ -14,26 +14,13 @@ Usage: python3 tools/torchgfn_ising_exploration.py [--steps 3000 --epsilon 0.1 -
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
-
-def torus(side):
-    """torchgfn's train_ising make_J pattern: right/down neighbours and the wraps."""
-    import torch
-
-    n = side * side
-    j = torch.zeros(n, n)
-    for k in range(n):
-        for m in range(k):
-            (x1, y1), (x2, y2) = divmod(k, side), divmod(m, side)
-            if (x1 == x2 and abs(y2 - y1) == 1) or (y1 == y2 and abs(x2 - x1) == 1):
-                j[k, m] = j[m, k] = 1
-    for k in range(side):
-        j[k * side, (k + 1) * side - 1] = j[(k + 1) * side - 1, k * side] = 1
-        j[k, k + n - side] = j[k + n - side, k] = 1
-    return j
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from crosscheck_torchgfn import torchgfn_ising_torus  # noqa: E402
 
 
 def main() -> int:
@@ -61,7 +48,7 @@ def main() -> int:
         return 2
     from gfnrl.torchgfn import ExactEvaluator
 
-    env = DiscreteEBM(ndim=9, energy=IsingModel(0.44 * torus(3)), alpha=1.0)
+    env = DiscreteEBM(ndim=9, energy=IsingModel(0.44 * torchgfn_ising_torus(3)), alpha=1.0)
     ev = ExactEvaluator(env)
     tvs = []
     start = time.perf_counter()
