@@ -47,7 +47,6 @@ Evaluation::Evaluation(const Dag& dag, const TrainConfig& c) {
     target_weight = base_policy_target(dag, *c.prior, &target_log_z);
   else
     target_log_z = log_partition(dag);
-  if (c.forward_looking) source_potential = flow_potential(dag)[0];
 }
 
 void Evaluation::refresh_policies(const Dag& dag, const TrainConfig& c,

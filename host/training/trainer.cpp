@@ -60,7 +60,11 @@ struct Trainer::State {
       learned = std::make_unique<training::LearnedBackward>(dag, c);
     if (c.exact_gradient) exact = std::make_unique<training::ExactGradient>(dag, c);
     if (correction) fixed_log_pb = correction->log_prob;
-    if (c.forward_looking) potential = Array<float>::from_host(dag.backend(), flow_potential(dag));
+    if (c.forward_looking) {
+      const std::vector<float> pot = flow_potential(dag);
+      potential = Array<float>::from_host(dag.backend(), pot);
+      eval.source_potential = pot[0];  // the log Z estimate adds log R~(s0)
+    }
     if (c.prior) {
       prior_edge = c.prior->log_prob;
       prior_exit = c.prior->exit_log_prob;

@@ -196,7 +196,8 @@ struct Evaluation {
   // The target: log R + log mu^T with a base policy (else R itself), and its log normaliser.
   Array<float> target_weight;
   double target_log_z = 0;
-  // Forward-looking flows: log R~(s0), added to the table's log F~(s0) for the log Z estimate.
+  // Forward-looking flows: log R~(s0), added to the table's log F~(s0) for the log Z estimate
+  // (set by the Trainer, which computes flow_potential once).
   float source_potential = 0;
   std::unique_ptr<VariationalBoundSolver> fixed_bounds;
 };

@@ -283,19 +283,15 @@ class ExactEvaluator:
         SetAddition lets s0 exit) come after, in the DAG's order."""
         term = np.flatnonzero(self._exits)
         tstates = env.states_from_tensor(self.states[torch.as_tensor(term)].clone())
-        index = None
-        size = None
-        listed = None
+        index, size, listed = None, None, None
         try:
             index = env.get_terminating_states_indices(tstates).detach().cpu().numpy().astype(np.int64)
             size = int(env.n_terminating_states)
+            if index.min() < 0 or index.max() >= size or np.unique(index).size != index.size:
+                index = None
         except (NotImplementedError, AttributeError, TypeError):
             index = None
-        if index is not None and (index.min() < 0 or index.max() >= size or
-                                  np.unique(index).size != index.size):
-            index = None
         if index is None:
-            listed = None
             try:
                 listed = env.terminating_states
             except (NotImplementedError, AttributeError):
@@ -312,20 +308,15 @@ class ExactEvaluator:
                     j = size
                     size += 1
                 index[i] = j
-        self._term_lib = torch.as_tensor(term)
-        self._term_index = torch.as_tensor(index)
-        self._term_size = size
-        order = torch.empty(size, dtype=torch.long)
-        order.fill_(-1)
-        order[self._term_index] = self._term_lib
-        self._term_order = order  # p_t position -> DAG state (-1: a listed state never reached)
-        self._term_order_np = order.numpy()
-        reached = order >= 0
+        # p_t position -> DAG state (-1: a state the env lists that the walk never reached)
+        self._term_order = np.full(size, -1, dtype=np.int64)
+        self._term_order[index] = term
+        reached = self._term_order >= 0
         self._all_reached = bool(reached.all())
         ts = torch.zeros((size,) + tuple(self.states.shape[1:]), dtype=self.states.dtype)
         if listed is not None:  # listed states never reached keep the env's own rows
             ts[:listed.tensor.shape[0]] = listed.tensor.detach().cpu().to(ts.dtype)
-        ts[reached] = self.states.cpu()[order[reached]]
+        ts[torch.as_tensor(reached)] = self.states.cpu()[torch.as_tensor(self._term_order[reached])]
         self.terminating_states = ts
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -457,11 +448,11 @@ class ExactEvaluator:
                            check_rows=False)
         p = np.asarray(m["p_t"], dtype=np.float64)
         if self._all_reached:
-            m["p_t"] = torch.from_numpy(p[self._term_order_np])
+            m["p_t"] = torch.from_numpy(p[self._term_order])
         else:
-            pt = np.zeros(self._term_size)
-            reached = self._term_order_np >= 0
-            pt[reached] = p[self._term_order_np[reached]]
+            pt = np.zeros(self._term_order.size)
+            reached = self._term_order >= 0
+            pt[reached] = p[self._term_order[reached]]
             m["p_t"] = torch.from_numpy(pt)
         return m
 
