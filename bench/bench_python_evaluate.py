@@ -11,7 +11,8 @@ rounds (--rounds) and the medians of the rounds compared, so that a noisy machin
 With --torchgfn it times gfnrl.torchgfn.ExactEvaluator.evaluate on torchgfn's HyperGrid of the same
 size with an MLP forward estimator (torchgfn's default: 2 hidden layers of --hidden units) and
 splits each call into the estimator's module, torchgfn's masks and to_probability_distribution,
-and gfnrl's part (the gather into edge order and the exact evaluation): the overhead gfnrl adds
+and gfnrl's part (the NaN checks, the sweep reading the [N, A] table in place, the metrics and P_T
+in torchgfn's order): the overhead gfnrl adds
 beyond the estimator's own forward pass, against the C++ evaluate when --cli is given.
 Usage: python3 bench/bench_python_evaluate.py [--ndim 4 --height 20 --repeats 20 --cli PATH]
                                               [--torchgfn --hidden 256]
@@ -106,9 +107,9 @@ def torchgfn_main(a):
 
     lp = ev._log_probs(pf, False)
 
-    def ours():  # what gfnrl adds: the gather into the DAG's edge order and the exact part
-        e, x = ev._tables_from(lp)
-        ev._exact(e, x, None)
+    def ours():  # what gfnrl adds: the NaN check, the gather into the DAG's edge order (native
+        ev._refuse_nan(lp, "pf")  # on the host) and the exact part, P_T in torchgfn's order
+        ev._exact_from(lp, None)  # (its exit column masked in place: the same values)
 
     def whole():
         ev.evaluate(pf, bounds=False)
@@ -139,9 +140,10 @@ def torchgfn_main(a):
     print(f"  evaluate (no bounds)       {m['whole'] * 1e3:8.2f} ms/call")
     print(f"    estimator's module       {m['module'] * 1e3:8.2f} ms ({m['module'] / m['whole']:.0%})")
     print(f"    torchgfn masks + dist    {(m['log_probs'] - m['module']) * 1e3:8.2f} ms")
-    moved = 4 * (n * env.n_actions + 2 * (ev.dag.num_edges + n)) + 8 * n
-    print(f"    gfnrl (gather + exact)   {ours * 1e3:8.2f} ms; {moved / 1e6:.1f} MB moved "
-          f"(log-probs [N, D+1] read, E+N gathered and written, P_T out): "
+    # the table scanned and read by the sweep, the per-slot index, visits/P_T written, P_T out
+    moved = 4 * (2 * n * env.n_actions + ev.dag.num_edges + 2 * n) + 8 * n
+    print(f"    gfnrl (checks + exact)   {ours * 1e3:8.2f} ms; {moved / 1e6:.1f} MB moved "
+          f"(log-probs [N, D+1] read twice, E slot positions, 2N written, P_T out): "
           f"{moved / ours / 1e9:.2f} GB/s")
     print(f"  evaluate (ELBO/EUBO, uniform P_B) {m['bounds'] * 1e3:8.2f} ms/call")
     if a.cli:

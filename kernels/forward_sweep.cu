@@ -59,6 +59,29 @@ void path_counts(const Dag& dag, const PathCountArgs& args) {
   forward_levels(dag, args, KernelMode::Auto, library_stream());
 }
 
+namespace {
+struct ActionTableSlot {
+  DagView d;
+  int64_t width;
+  EdgeIdsWriter out;
+  __device__ void operator()(int64_t j) const { out.set(j, action_table_slot(d, j, width)); }
+};
+struct TableColumn {
+  const float* table;
+  int64_t width, column;
+  float* out;
+  __device__ void operator()(int64_t s) const { out[s] = table[s * width + column]; }
+};
+}  // namespace
+
+void action_table_index(const DagView& d, int64_t slots, int64_t width, EdgeIdsWriter out) {
+  for_each_index(slots, ActionTableSlot{d, width, out});
+}
+
+void table_column(const float* table, int64_t rows, int64_t width, int64_t column, float* out) {
+  for_each_index(rows, TableColumn{table, width, column, out});
+}
+
 void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
   uniform_forward_kernel<<<grid_for(d.num_states), kBlock, 0, library_stream()>>>(d, log_prob,
                                                                                  exit_log_prob);

@@ -143,6 +143,18 @@ void path_counts(const Dag& dag, const PathCountArgs& args) {
   });
 }
 
+void action_table_index(const DagView& d, int64_t slots, int64_t width, EdgeIdsWriter out) {
+#pragma omp parallel for schedule(static) if (slots > kParallelStates) \
+    num_threads(::gfnrl::cpu_threads())
+  for (int64_t j = 0; j < slots; ++j) out.set(j, action_table_slot(d, j, width));
+}
+
+void table_column(const float* table, int64_t rows, int64_t width, int64_t column, float* out) {
+#pragma omp parallel for schedule(static) if (rows > 16 * kParallelStates) \
+    num_threads(::gfnrl::cpu_threads())
+  for (int64_t s = 0; s < rows; ++s) out[s] = table[s * width + column];
+}
+
 void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob) {
 #pragma omp parallel for schedule(static) if (d.num_states > 4096) num_threads(::gfnrl::cpu_threads())
   for (int32_t s = 0; s < d.num_states; ++s) uniform_forward_state(d, s, log_prob, exit_log_prob);

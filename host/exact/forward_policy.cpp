@@ -1,11 +1,15 @@
 // Forward policy tables: the shape check every consumer runs, and the uniform policy.
 #include "gfnrl/forward_policy.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "ops/reduction_ops.hpp"
 #include "ops/sweep_ops.hpp"
+#include "gfnrl/backend.hpp"
 #include "gfnrl/error.hpp"
 
 namespace gfnrl {
@@ -41,6 +45,56 @@ int32_t first_unnormalised_state(const Dag& dag, const float* edge_log_prob,
       return s;
     }
   return n;
+}
+
+int64_t gather_action_table(const Dag& dag, const float* log_probs, std::size_t width,
+                            std::size_t exit_column, float* edge_log_prob, float* exit_log_prob) {
+  const int64_t n = dag.num_states();
+  if (exit_column >= width)
+    throw InputError("gather_action_table: exit_column = " + std::to_string(exit_column) +
+                     " is not below the table's width " + std::to_string(width));
+  std::vector<int64_t> off_copy;
+  std::vector<int32_t> act_copy;
+  const int64_t* off = dag.view().child_offsets;
+  const int32_t* act = dag.view().child_action;
+  if (dag.backend() != Backend::Cpu) {
+    const DagArrays h = dag.to_host();
+    off_copy = h.child_offsets, act_copy = h.child_action;
+    off = off_copy.data(), act = act_copy.data();
+  }
+  const int64_t e = off[n];
+  const int32_t max_action = e ? *std::max_element(act, act + e) : -1;
+  if (max_action >= 0 && std::size_t(max_action) >= width)
+    throw InputError("gather_action_table: the DAG has action id " + std::to_string(max_action) +
+                     " but the table is " + std::to_string(width) + " wide");
+  // One pass by state; the check rides along (NaN and +inf both fail v < inf), so a bad entry
+  // costs nothing extra to find: each thread keeps its smallest flat index.
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  int64_t first = kNone;
+#pragma omp parallel for schedule(static) reduction(min : first) if (e > (1 << 15)) \
+    num_threads(::gfnrl::cpu_threads())
+  for (int64_t s = 0; s < n; ++s) {
+    const float* row = log_probs + std::size_t(s) * width;
+    const float x = row[exit_column];
+    exit_log_prob[s] = x;
+    bool bad = !(x < INFINITY);
+    for (int64_t k = off[s]; k < off[s + 1]; ++k) {
+      const float v = row[act[k]];
+      edge_log_prob[k] = v;
+      bad |= !(v < INFINITY);
+    }
+    if (bad) {  // rare: find the entry (exit first, then the edges, as read)
+      int64_t at = s * int64_t(width) + int64_t(exit_column);
+      if (x < INFINITY)
+        for (int64_t k = off[s]; k < off[s + 1]; ++k)
+          if (!(row[act[k]] < INFINITY)) {
+            at = s * int64_t(width) + act[k];
+            break;
+          }
+      first = std::min(first, at);
+    }
+  }
+  return first == kNone ? -1 : first;
 }
 
 ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream) {

@@ -1,4 +1,8 @@
 // Exact marginals and path counts: output allocation and backend dispatch of the forward sweep.
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "ops/sweep_ops.hpp"
 #include "gfnrl/error.hpp"
 #include "gfnrl/marginals.hpp"
@@ -25,6 +29,52 @@ void MarginalSolver::run(Stream stream) {
   const StreamScope scope(stream);
   const detail::ForwardArgs args{dag_.view(), policy_.log_prob.data(),
                                  policy_.exit_log_prob.data(), out_.log_visit.data(),
+                                 out_.log_terminal.data()};
+  GFNRL_BACKEND_CALL(dag_.backend(), forward_sweep, dag_, args, options_, graph_);
+}
+
+ActionTableMarginalSolver::ActionTableMarginalSolver(const Dag& dag, std::size_t width,
+                                                     std::size_t exit_column, SweepOptions options)
+    : dag_(dag), width_(width), exit_column_(exit_column), options_(options) {
+  if (exit_column >= width)
+    throw InputError("action table: exit_column = " + std::to_string(exit_column) +
+                     " is not below the table's width " + std::to_string(width));
+  const Backend b = dag.backend();
+  const int64_t n = dag.num_states(), e = dag.num_edges();
+  {  // the largest action id (once; a CUDA DAG's actions copied to the host for it)
+    std::vector<int32_t> copied;
+    const int32_t* act = dag.view().child_action;
+    if (b != Backend::Cpu) {
+      copied.resize(std::size_t(e));
+      detail::copy_bytes(copied.data(), Backend::Cpu, act, b, copied.size() * sizeof(int32_t));
+      act = copied.data();
+    }
+    const int32_t top = e ? *std::max_element(act, act + e) : 0;
+    if (std::size_t(top) >= width)
+      throw InputError("action table: the DAG has action id " + std::to_string(top) +
+                       " but the table is " + std::to_string(width) + " wide");
+  }
+  view_ = dag.view();
+  EdgeIdsWriter w;
+  if (!wide_edge_ids(n * int64_t(width))) {  // positions past 2^31 (or the tests' switch): int64
+    index_narrow_ = Array<int32_t>(b, e), w.narrow = index_narrow_.data();
+    view_.parent_edge = EdgeIdsView{index_narrow_.data(), nullptr};
+  } else {
+    index_wide_ = Array<int64_t>(b, e), w.wide = index_wide_.data();
+    view_.parent_edge = EdgeIdsView{nullptr, index_wide_.data()};
+  }
+  GFNRL_BACKEND_CALL(b, action_table_index, dag.view(), e, int64_t(width), w);
+  exit_ = Array<float>(b, n);
+  out_.log_visit = Array<float>(b, n);
+  out_.log_terminal = Array<float>(b, n);
+}
+
+void ActionTableMarginalSolver::run(const float* table, Stream stream) {
+  const StreamScope scope(stream);
+  if (table != bound_table_) graph_.reset(), bound_table_ = table;  // a graph holds its pointers
+  GFNRL_BACKEND_CALL(dag_.backend(), table_column, table, dag_.num_states(), int64_t(width_),
+                     int64_t(exit_column_), exit_.data());
+  const detail::ForwardArgs args{view_, table, exit_.data(), out_.log_visit.data(),
                                  out_.log_terminal.data()};
   GFNRL_BACKEND_CALL(dag_.backend(), forward_sweep, dag_, args, options_, graph_);
 }

@@ -20,7 +20,11 @@ namespace gfnrl::detail {
   void uniform_forward_policy(const DagView& d, float* log_prob, float* exit_log_prob);         \
   void backward_policy(const DagView& d, const double* log_n, float* log_prob);                 \
   /* Sum over children c of exp(log_prob of the parent edges), per child: for validation. */    \
-  void backward_sums(const DagView& d, const float* log_prob, double* sums);
+  void backward_sums(const DagView& d, const float* log_prob, double* sums);                   \
+  /* out[j] = action_table_slot(d, j, width) for the parent slots j < slots. */                 \
+  void action_table_index(const DagView& d, int64_t slots, int64_t width, EdgeIdsWriter out);   \
+  /* out[s] = table[s * width + column] for s < rows. */                                        \
+  void table_column(const float* table, int64_t rows, int64_t width, int64_t column, float* out);
 
 namespace cpu {
 GFNRL_SWEEP_OPS

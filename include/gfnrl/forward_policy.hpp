@@ -27,6 +27,17 @@ int32_t first_unnormalised_state(const Dag& dag, const float* edge_log_prob,
                                  const float* exit_log_prob, double tolerance,
                                  double* sum = nullptr);
 
+/// Host P_F tables from a per-state action table, the layout of a policy network's output:
+/// row s of `log_probs` ([num_states x width], row-major, host memory) holds log P_F(a | s) by
+/// action id. Edge e of state s (action a = its child_action) receives log_probs[s * width + a],
+/// state s's exit log_probs[s * width + exit_column] (the table's own value: -inf where the
+/// network's mask forbids the exit). Writes `edge_log_prob` [num_edges] and `exit_log_prob`
+/// [num_states] (host) in one threaded pass, and returns the flat index into `log_probs` of the
+/// first entry read that is NaN or +inf, -1 when none is. InputError when an action id or
+/// `exit_column` is not below `width`. A CUDA DAG's offsets and actions are copied first.
+int64_t gather_action_table(const Dag& dag, const float* log_probs, std::size_t width,
+                            std::size_t exit_column, float* edge_log_prob, float* exit_log_prob);
+
 /// The forward policy uniform over each state's valid actions, exit included.
 ForwardPolicy uniform_forward_policy(const Dag& dag, Stream stream = {});
 

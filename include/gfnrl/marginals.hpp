@@ -35,6 +35,41 @@ class MarginalSolver {
   detail::SweepGraphPtr graph_;
 };
 
+/// The marginals of a policy given as a per-state action table, the layout of a policy network's
+/// output: `table` [num_states x width] (row-major, on the DAG's backend), row s = log P_F(a | s)
+/// by action id a, column `exit_column` the exit (-inf where the network's mask forbids it). The
+/// sweep reads edge weights straight from the table through an index built once (parent slot j
+/// -> row parent(j), column action(edge(j)); 4 B per edge, 8 when num_states x width passes
+/// 2^31), in place of an edge-ordered copy; each run copies only the exit column. Equal bit for
+/// bit to MarginalSolver on the gathered tables (gather_action_table). The table is not checked:
+/// a NaN it reads need not reach the result (first_nan_or_inf, gather_action_table find one).
+class ActionTableMarginalSolver {
+ public:
+  /// InputError when an action id of the DAG or `exit_column` is not below `width`.
+  ActionTableMarginalSolver(const Dag& dag, std::size_t width, std::size_t exit_column,
+                            SweepOptions options = {});
+  /// Reads `table` (kept by the caller until run returns); a new pointer re-records the CUDA
+  /// graph the sweep keeps.
+  void run(const float* table, Stream stream = {});
+  const Marginals& result() const { return out_; }
+  std::size_t width() const { return width_; }
+  std::size_t exit_column() const { return exit_column_; }
+  /// The exit column of the last run's table: log P_F(exit | s) per state.
+  const Array<float>& exit_log_prob() const { return exit_; }
+
+ private:
+  Dag dag_;
+  std::size_t width_, exit_column_;
+  SweepOptions options_;
+  Array<int32_t> index_narrow_;
+  Array<int64_t> index_wide_;
+  DagView view_;  // the DAG's view with the index in place of the parent edge ids
+  Array<float> exit_;
+  Marginals out_;
+  const float* bound_table_ = nullptr;
+  detail::SweepGraphPtr graph_;
+};
+
 Marginals compute_marginals(const Dag& dag, const ForwardPolicy& policy, SweepOptions options = {},
                             Stream stream = {});
 

@@ -1,5 +1,5 @@
-// The exact core from Python: evaluate a policy given as tables (the terminating distribution of
-// a sampler, exactly), and solve for the soft-optimal policy.
+// The exact core from Python: policy tables (from logits, renormalised), the soft-optimal policy
+// (from the DAG, or from a hypergrid's coordinates). evaluate() is in evaluate_bindings.cpp.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
@@ -12,7 +12,6 @@
 
 namespace gfnrl::python {
 
-namespace {
 // Rows of a [runs x n] (or [n]: one run) table; InputError naming `what` otherwise.
 std::size_t rows_of(const AnyInput<float>& a, std::size_t n, const char* what) {
   const bool ok = (a.ndim() == 1 && a.shape(0) == n) || (a.ndim() == 2 && a.shape(1) == n);
@@ -35,28 +34,13 @@ void check_log_probs(const float* v, std::size_t n, const char* what, std::size_
                    "] = " + format_number(v[i]) + ": log-probabilities must be finite or -inf");
 }
 
-// Each state's row (its edges and its exit) must sum to 1: a table that does not (an all-zero
-// integer array, log P_F + 5) would otherwise give metrics of a sampler that does not exist
-// (model_mass 12,869). float32 softmaxes sum to 1 within ~1e-6; kRowTolerance leaves room.
-constexpr double kRowTolerance = 1e-4;
-
+namespace {
 // The DAG's child offsets on the host (a CUDA DAG's copied).
 std::vector<int64_t> host_child_offsets(const Dag& dag) {
   std::vector<int64_t> off(std::size_t(dag.num_states()) + 1);
   detail::copy_bytes(off.data(), Backend::Cpu, dag.view().child_offsets, dag.backend(),
                      off.size() * sizeof(int64_t));
   return off;
-}
-
-// InputError naming the first state of run `run` whose row does not sum to 1.
-void check_rows(const Dag& dag, const float* e, const float* x, std::size_t run) {
-  double sum = 0;
-  const int32_t first = first_unnormalised_state(dag, e, x, kRowTolerance, &sum);
-  if (first == dag.num_states()) return;
-  throw InputError("run " + std::to_string(run) + ", state " + std::to_string(first) +
-                   ": its probabilities (edges and exit) sum to " + format_number(sum) +
-                   "; every state's must sum to 1 within " + format_number(kRowTolerance) +
-                   " (evaluate(..., renormalise=True) normalises each row first)");
 }
 
 // Normalised copies of the tables: each row minus its logsumexp (-inf stays -inf).
@@ -144,166 +128,6 @@ nb::tuple policy_from_logits(const PyDag& d, HostInput<double> z) {
                         batched ? to_numpy(std::move(x), {runs, N}) : to_numpy(std::move(x), {N}));
 }
 
-// The marginals of the policy (edge table e, exit table x, on backend `from`) in the DAG's
-// reused workspace; `policy` receives the tables the solver read. Host tables of a CPU DAG are
-// read in place (borrowed, read only): copying them was a fifth of a 4-D H=20 evaluation.
-// Otherwise they are copied to the DAG's backend (device to device for a CUDA tensor), into the
-// tables of one solver kept for the DAG (on CUDA, its captured graph is kept with it).
-const Marginals& run_marginals(const PyDag& d, const float* e, const float* x, Backend from,
-                               ForwardPolicy* policy) {
-  EvaluationWorkspace& w = *d.workspace;
-  const Backend b = d.dag.backend();
-  const std::size_t E = d.dag.num_edges(), N = d.dag.num_states();
-  if (b == Backend::Cpu && from == Backend::Cpu) {
-    if (w.marginals.log_terminal.empty()) {
-      w.marginals.log_visit = Array<float>(b, N);
-      w.marginals.log_terminal = Array<float>(b, N);
-    }
-    *policy = ForwardPolicy{Array<float>::borrow(b, const_cast<float*>(e), E),
-                            Array<float>::borrow(b, const_cast<float*>(x), N)};
-    MarginalSolver(d.dag, *policy, {}, &w.marginals).run();
-    return w.marginals;
-  }
-  if (!w.solver) {
-    w.policy = ForwardPolicy{Array<float>(b, E), Array<float>(b, N)};
-    w.solver = std::make_unique<MarginalSolver>(d.dag, w.policy);
-  }
-  detail::copy_bytes(w.policy.log_prob.data(), b, e, from, E * sizeof(float));
-  detail::copy_bytes(w.policy.exit_log_prob.data(), b, x, from, N * sizeof(float));
-  w.solver->run();
-  *policy = w.policy;
-  return w.solver->result();
-}
-
-// Where the two tables live: both on the host, or both on the CUDA device of a CUDA DAG (a torch
-// CUDA tensor is read in place there, never through the host). InputError otherwise.
-Backend input_backend(const PyDag& d, const AnyInput<float>& e, const AnyInput<float>& x) {
-  const int cpu = nb::device::cpu::value, cuda = nb::device::cuda::value;
-  if (e.device_type() != x.device_type())
-    throw InputError("edge_log_pf and exit_log_pf are on different devices: give both on the "
-                     "host or both on the DAG's CUDA device");
-  if (e.device_type() == cpu) return Backend::Cpu;
-  if (e.device_type() != cuda)
-    throw InputError("the policy tables are on a device that is neither the host nor CUDA (DLPack "
-                     "device type " + std::to_string(e.device_type()) + ")");
-  if (d.dag.backend() != Backend::Cuda)
-    throw InputError("the policy tables are CUDA arrays but the DAG is on the CPU backend: build "
-                     "it with backend='cuda', or pass host arrays");
-  return Backend::Cuda;
-}
-
-// P_T of each run's policy against R/Z: scalars per run (arrays for batched input) and p_t.
-// Host tables are checked for NaN / +inf before any work; device tables are not read on the host,
-// so a NaN there is reported from the metrics it produces.
-// The ELBO/EUBO solver of the P_B named `pb` (kept in the workspace), of the table `pb_table`
-// (log P_B per edge, made in `table_bounds` for this call), or none when `pb` is empty.
-const VariationalBoundSolver* bounds_for(const PyDag& d, const std::string& pb,
-                                         const std::optional<HostInput<float>>& pb_table,
-                                         std::optional<VariationalBoundSolver>& table_bounds) {
-  if (pb.empty()) return nullptr;
-  if (pb == "table") {
-    const std::size_t E = d.dag.num_edges();
-    if (!pb_table || pb_table->ndim() != 1 || pb_table->shape(0) != E)
-      throw InputError("pb: give a name or a float array of log P_B with one entry per edge (" +
-                       std::to_string(E) + ")");
-    const std::vector<float> v(pb_table->data(), pb_table->data() + E);
-    // The library's checks of a user table: NaN / +inf entries, parents summing to 1.
-    table_bounds.emplace(d.dag, backward_policy_from_table(d.dag, v));
-    return &*table_bounds;
-  }
-  auto it = d.workspace->bounds.find(pb);
-  if (it == d.workspace->bounds.end()) {
-    const std::optional<BackwardPolicy> p = correction_named(d, pb);
-    if (!p) throw InputError("pb = 'none' names no backward policy: use pb=None for no bounds");
-    it = d.workspace->bounds.emplace(pb, VariationalBoundSolver(d.dag, *p)).first;
-  }
-  return &it->second;
-}
-
-// Every run's scalars by name (in the order the dict lists them), and its P_T.
-struct RunResults {
-  std::vector<std::pair<const char*, std::vector<double>>> scalars;
-  HostBuffer<double> p_t;  // every element written (probabilities), so not zeroed first
-  Metrics last;
-  std::vector<double> spearman;  // empty unless asked for
-  RunResults(std::size_t runs, std::size_t N, bool bounds, bool rank) : p_t(runs * N) {
-    for (const char* k : {"tv", "kl", "kl_reverse", "jsd", "model_mass", "expected_length", "corr",
-                          "mode_mass"})
-      scalars.emplace_back(k, std::vector<double>(runs));
-    if (bounds)
-      for (const char* k : {"elbo", "eubo"}) scalars.emplace_back(k, std::vector<double>(runs));
-    if (rank) spearman.resize(runs);
-  }
-  void set(std::size_t r, const Metrics& m) {
-    const double v[] = {m.tv,         m.kl_target_model, m.kl_model_target, m.jsd, m.model_mass,
-                        m.expected_length, m.corr,     m.mode_mass,       m.elbo, m.eubo};
-    for (std::size_t k = 0; k < scalars.size(); ++k) scalars[k].second[r] = v[k];
-    last = m;
-  }
-  // Scalars per run as floats (one run) or arrays [runs] (batched input).
-  nb::dict to_dict(bool batched, std::size_t runs, std::size_t N) {
-    nb::dict out;
-    for (auto& [key, v] : scalars) {
-      if (batched)
-        out[key] = to_numpy(std::move(v), {runs});
-      else
-        out[key] = v[0];
-    }
-    if (!spearman.empty()) {
-      if (batched)
-        out["spearman"] = to_numpy(std::move(spearman), {runs});
-      else
-        out["spearman"] = spearman[0];
-    }
-    out["mode_mass_target"] = last.mode_mass_target;
-    out["num_modes"] = static_cast<int64_t>(last.num_modes);
-    out["log_z"] = last.log_z;
-    out["p_t"] = batched ? to_numpy(std::move(p_t), {runs, N}) : to_numpy(std::move(p_t), {N});
-    return out;
-  }
-};
-
-nb::dict evaluate(const PyDag& d, AnyInput<float> edge_log_pf, AnyInput<float> exit_log_pf,
-                  const std::string& pb, std::optional<HostInput<float>> pb_table,
-                  bool spearman, bool rows_checked) {
-  const Dag& dag = d.dag;
-  const std::size_t E = dag.num_edges(), N = dag.num_states();
-  const std::size_t runs = rows_of(edge_log_pf, E, "edge_log_pf");
-  if (rows_of(exit_log_pf, N, "exit_log_pf") != runs || edge_log_pf.ndim() != exit_log_pf.ndim())
-    throw InputError("edge_log_pf and exit_log_pf describe different numbers of runs");
-  const Backend from = input_backend(d, edge_log_pf, exit_log_pf);
-  std::optional<VariationalBoundSolver> table_bounds;
-  const VariationalBoundSolver* bounds = bounds_for(d, pb, pb_table, table_bounds);
-  RunResults res(runs, N, bounds != nullptr, spearman);
-  const std::vector<float> log_reward = spearman ? dag.log_reward().to_host() : std::vector<float>{};
-  if (!d.workspace->log_z) d.workspace->log_z = log_partition(dag);
-  for (std::size_t r = 0; r < runs; ++r) {
-    const float* e = edge_log_pf.data() + r * E;
-    const float* x = exit_log_pf.data() + r * N;
-    if (from == Backend::Cpu) {
-      check_log_probs(e, E, "edge_log_pf", r);
-      check_log_probs(x, N, "exit_log_pf", r);
-      if (rows_checked) check_rows(dag, e, x, r);
-    }
-    ForwardPolicy policy;
-    const Marginals& m = run_marginals(d, e, x, from, &policy);
-    Metrics met = compare_to_target(dag, m, nullptr, *d.workspace->log_z);
-    if (std::isnan(met.tv) || std::isnan(met.model_mass))
-      throw InputError("run " + std::to_string(r) + ": the policy tables hold NaN or +inf "
-                       "(log-probabilities must be finite or -inf)");
-    if (bounds) {
-      const VariationalBounds v = (*bounds)(policy, m);
-      met.elbo = v.elbo, met.eubo = v.eubo;
-    }
-    res.set(r, met);
-    probabilities(m.log_terminal, res.p_t.data() + r * N);
-    if (spearman)
-      res.spearman[r] =
-          spearman_correlation(m.log_terminal.to_host(), log_reward, rank_log_tolerance(dag));
-  }
-  return res.to_dict(edge_log_pf.ndim() == 2, runs, N);
-}
-
 }  // namespace
 
 std::optional<BackwardPolicy> correction_named(const PyDag& d, const std::string& name) {
@@ -384,9 +208,6 @@ void bind_exact(nb::module_& m) {
   m.def("_solve_hypergrid", &solve_hypergrid, nb::arg("ndim"), nb::arg("height"),
         nb::arg("r0"), nb::arg("r1"), nb::arg("r2"), nb::arg("regions"), nb::arg("policy"),
         nb::arg("correction"), nb::arg("backend"));
-  m.def("_evaluate", &evaluate, nb::arg("dag"), nb::arg("edge_log_pf"), nb::arg("exit_log_pf"),
-        nb::arg("pb") = "", nb::arg("pb_table").none() = nb::none(),
-        nb::arg("spearman") = false, nb::arg("check_rows") = true);
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
   m.def("_policy_from_logits", &policy_from_logits, nb::arg("dag"), nb::arg("logits"));
   m.def("_normalise_rows", &normalise_rows, nb::arg("dag"), nb::arg("edge_log_pf"),

@@ -39,5 +39,6 @@ NB_MODULE(_gfnrl, m) {
   });
   python::bind_dag(m);
   python::bind_exact(m);
+  python::bind_evaluate(m);
   python::bind_train(m);
 }

@@ -22,6 +22,8 @@ struct EvaluationWorkspace {
   Marginals marginals;  // the output of a solver over host tables read in place
   std::optional<double> log_z;  // log sum R, once per DAG
   std::map<std::string, VariationalBoundSolver> bounds;  // per named P_B, once each
+  HostBuffer<float> gathered_edge, gathered_exit;  // an action table's P_F in the DAG's orders
+  std::unique_ptr<ActionTableMarginalSolver> action_solver;  // an action table's marginals
 };
 
 struct PyDag {
@@ -44,7 +46,14 @@ int32_t checked_int32(int64_t v, const char* what, int64_t lo);
 HypergridConfig hypergrid_config(int64_t ndim, int64_t height, double r0, double r1, double r2,
                                  const std::string& regions);
 
+/// Rows of a [runs x n] (or [n]: one run) table; InputError naming `what` otherwise.
+std::size_t rows_of(const AnyInput<float>& a, std::size_t n, const char* what);
+
+/// InputError naming entry [run, i] of host table `what` when one of its n values is NaN or +inf.
+void check_log_probs(const float* v, std::size_t n, const char* what, std::size_t run);
+
 void bind_dag(nb::module_& m);
+void bind_evaluate(nb::module_& m);
 void bind_exact(nb::module_& m);
 void bind_train(nb::module_& m);
 

@@ -770,3 +770,40 @@ def test_intermediate_log_rewards_let_forward_looking_flows_train_where_states_d
                      ([0.0, 0.0], "has 2 entries but log_reward 3")):
         with pytest.raises(ValueError, match=msg):
             gfnrl.Dag.from_edges(src, dst, act, log_r, intermediate_log_reward=bad)
+
+
+def test_an_action_table_evaluates_as_its_edge_tables():
+    """_evaluate_action_table (a policy network's [N, actions] output, read in place by the
+    sweep, or gathered natively for the bounds) against gfnrl.evaluate on the same policy's
+    edge tables, P_T put in a caller's order; a NaN it reads is named by its entry."""
+    dag = gfnrl.hypergrid(3, 5, backend="cpu")
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(dag.num_states, dag.exit_action + 2))  # one spare column
+    e, x = gfnrl.policy_from_logits(dag, logits[:, :dag.exit_action + 1])
+    table = np.full(logits.shape, -np.inf, dtype=np.float32)
+    src, _, act = (np.asarray(a) for a in dag.edges())
+    table[src, act] = e
+    table[:, dag.exit_action] = x
+    want = gfnrl.evaluate(dag, e, x, pb="uniform")
+    order = np.concatenate([rng.permutation(dag.num_states), [-1]]).astype(np.int64)
+    for pb in ((), ("uniform",)):
+        got = gfnrl._gfnrl._evaluate_action_table(dag, table, dag.exit_action, order, *pb)
+        for k in ("tv", "kl", "kl_reverse", "jsd", "model_mass") + (("elbo", "eubo") if pb else ()):
+            assert got[k] == want[k], k
+        np.testing.assert_array_equal(got["p_t"][:-1], want["p_t"][order[:-1]])
+        assert got["p_t"][-1] == 0.0
+    bad = table.copy()
+    bad[7, dag.exit_action + 1] = np.nan  # the spare column: never read
+    gfnrl._gfnrl._evaluate_action_table(dag, bad, dag.exit_action)
+    s = int(src[3])
+    bad[s, act[3]] = np.nan
+    for pb in ((), ("uniform",)):
+        with pytest.raises(ValueError, match=rf"log_probs\[{s}, {act[3]}\] = nan"):
+            gfnrl._gfnrl._evaluate_action_table(dag, bad, dag.exit_action, None, *pb)
+    with pytest.raises(ValueError, match=r"exit_column = 5 is out of range \[0, 5\)"):
+        gfnrl._gfnrl._evaluate_action_table(dag, table, 5)
+    with pytest.raises(ValueError, match="the DAG has action id 2 but the table is 2 wide"):
+        gfnrl._gfnrl._evaluate_action_table(dag, np.ascontiguousarray(table[:, :2]), 1)
+    with pytest.raises(ValueError, match=r"p_t_order\[0\] = 125 is not a state"):
+        gfnrl._gfnrl._evaluate_action_table(dag, table, dag.exit_action,
+                                            np.array([125], dtype=np.int64))

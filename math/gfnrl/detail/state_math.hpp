@@ -116,6 +116,13 @@ struct ForwardArgsT {
 using ForwardArgs = ForwardArgsT<float>;
 using PathCountArgs = ForwardArgsT<double>;
 
+/// Where parent slot j's log P_F sits in a per-state action table [num_states x width] (a policy
+/// network's output): row parent(j), column action(edge(j)). The sweep reads a table through
+/// these positions in place of edge ids (ActionTableMarginalSolver).
+GFNRL_HD inline int64_t action_table_slot(const DagView& d, int64_t j, int64_t width) {
+  return int64_t(d.parent_index[j]) * width + d.child_action[d.parent_edge[j]];
+}
+
 template <class R>
 GFNRL_HD inline R forward_term(const ForwardArgsT<R>& a, int64_t j) {
   const R w = a.edge_weight ? static_cast<R>(a.edge_weight[a.dag.parent_edge[j]]) : R(0);
