@@ -313,6 +313,43 @@ TEST(ImplicitHypergrid, CudaIsEquivalentToCpu) {
   }
 }
 
+// solve_hypergrid picks the layout: implicit on the CPU for the corrections uniform and none, CSR
+// when asked and for maxent (whose soft-optimal policy samples R/Z too: V(s0) is the closed-form
+// log Z and the TV 0); the two layouts report the same metrics; Implicit with maxent is refused.
+TEST(ImplicitHypergrid, SolveHypergridChoosesTheLayoutAndBothAgree) {
+  const HypergridConfig c = config({3, 9, 1e-3, 0.5, 2.0, HypergridRegions::Exact});
+  for (ImplicitPolicy policy : {ImplicitPolicy::Optimal, ImplicitPolicy::Uniform}) {
+    for (Correction corr : {Correction::Uniform, Correction::None}) {
+      const std::string what = std::string(policy == ImplicitPolicy::Optimal ? "optimal " : "uniform ") +
+                               correction_name(corr);
+      const ImplicitHypergridResult a = solve_hypergrid(c, policy, corr);
+      const ImplicitHypergridResult b = solve_hypergrid(c, policy, corr, Backend::Cpu, GridLayout::Csr);
+      EXPECT_EQ(a.layout, GridLayout::Implicit) << what;
+      EXPECT_EQ(b.layout, GridLayout::Csr) << what;
+      expect_metrics_close(a.metrics, b.metrics, 2e-5, what);
+      EXPECT_NEAR(a.spearman, b.spearman, 1e-6) << what;
+      EXPECT_EQ(a.num_states, b.num_states);
+      EXPECT_EQ(a.num_edges, b.num_edges);
+      EXPECT_EQ(a.num_levels, b.num_levels);
+      EXPECT_EQ(a.closed_form_log_z, b.closed_form_log_z);
+      if (policy == ImplicitPolicy::Optimal)
+        EXPECT_NEAR(a.soft_vi_log_z, b.soft_vi_log_z, 1e-5 * (1 + std::abs(b.soft_vi_log_z))) << what;
+      else
+        EXPECT_TRUE(std::isnan(a.soft_vi_log_z) && std::isnan(b.soft_vi_log_z)) << what;
+    }
+  }
+  const ImplicitHypergridResult m = solve_hypergrid(c, ImplicitPolicy::Optimal, Correction::MaxEnt);
+  EXPECT_EQ(m.layout, GridLayout::Csr);
+  EXPECT_NEAR(m.soft_vi_log_z, hypergrid_log_partition(c), 1e-5);
+  EXPECT_LT(m.metrics.tv, 1e-5);
+  try {
+    solve_hypergrid(c, ImplicitPolicy::Optimal, Correction::MaxEnt, Backend::Cpu, GridLayout::Implicit);
+    ADD_FAILURE() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("correction uniform or none, not maxent"), std::string::npos);
+  }
+}
+
 TEST(ImplicitHypergrid, RefusesWhatItCannotDo) {
   HypergridConfig c;
   c.ndim = 2, c.height = 8;

@@ -63,6 +63,7 @@ struct ImplicitHypergridResult {
   int64_t num_states = 0, num_edges = 0;  ///< edges between states (exits not counted)
   int32_t num_levels = 0;
   double values_seconds = 0, marginals_seconds = 0, metrics_seconds = 0;
+  GridLayout layout = GridLayout::Implicit;  ///< the layout that solved it (solve_hypergrid)
 };
 
 /// Solves the hypergrid `c` in the implicit layout on backend `b` (the CPU's row kernels, or the
@@ -72,6 +73,16 @@ struct ImplicitHypergridResult {
 ImplicitHypergridResult solve_hypergrid_implicit(const HypergridConfig& c, ImplicitPolicy policy,
                                                  Correction correction,
                                                  Backend b = Backend::Cpu);
+
+/// The same report in either layout: `Implicit` (solve_hypergrid_implicit), `Csr` (the DAG built,
+/// then soft value iteration, the marginal sweep, compare_to_target and the bounds with the
+/// uniform P_B: the reference), or `Auto`, which takes the implicit layout on the CPU backend
+/// whenever it can hold the request (correction uniform or none) and the CSR layout otherwise
+/// (the CUDA implicit kernels have not run on a GPU yet, and maxent needs path counts over
+/// stored edges). InputError when `Implicit` is asked for what it cannot hold.
+ImplicitHypergridResult solve_hypergrid(const HypergridConfig& c, ImplicitPolicy policy,
+                                        Correction correction, Backend b = Backend::Cpu,
+                                        GridLayout layout = GridLayout::Auto);
 
 /// The per-state arrays of the same computation, indexed by the base-H code (for tests and small
 /// grids): log R, the policy's soft values (empty for Uniform), the soft values under the uniform

@@ -266,25 +266,29 @@ def solve(dag: Dag, correction: str = "uniform") -> dict:
 
 def solve_hypergrid(ndim: int, height: int, r0: float = 1e-3, r1: float = 0.5, r2: float = 2.0,
                     regions: str = "exact", policy: str = "optimal", correction: str = "uniform",
-                    backend: str = "cpu") -> dict:
-    """Exact metrics of a hypergrid's soft-optimal (or uniform) policy without building its DAG.
+                    backend: str = "cpu", layout: str = "auto") -> dict:
+    """Exact metrics of a hypergrid's soft-optimal (or uniform) policy, by default without
+    building its DAG.
 
-    The implicit layout (``gfnrl solve --layout implicit``): children, parents and rewards come
+    ``layout``: "implicit" (``gfnrl solve --layout implicit``): children, parents and rewards come
     from each state's coordinates, so only a few floats per state are stored and grids past 2^31
-    states fit (6-D H=32, 1.07e9 states, in about 13 GB). ``policy``: "optimal" (the
-    soft-optimal policy of ``correction``: "uniform", which samples R/Z, or "none", which
-    samples n(x) R(x)) or "uniform". ``backend``: "cpu", or "cuda" (kernels compiled, not yet
-    run on a GPU).
+    states fit (6-D H=32, 1.07e9 states, in about 13 GB); "csr": the DAG built and the general
+    sweeps run (the reference); "auto" (default): implicit on the CPU backend whenever it holds
+    the request (correction "uniform" or "none"), else csr. ``policy``: "optimal" (the
+    soft-optimal policy of ``correction``: "uniform", which samples R/Z, "none", which samples
+    n(x) R(x), or, on the csr layout, "maxent") or "uniform". ``backend``: "cpu", or "cuda"
+    (the implicit kernels compiled, not yet run on a GPU; auto takes csr there).
 
     Returns a dict of floats: ``tv``, ``kl``, ``kl_reverse``, ``jsd``, ``model_mass``,
     ``expected_length``, ``corr``, ``mode_mass``, ``mode_mass_target``, ``elbo``, ``eubo`` (with
     the uniform P_B), ``log_z`` (summed over the states), ``closed_form_log_z`` (log(R0 H^D +
     R1 a^D + R2 b^D)), ``soft_vi_log_z`` (V(s0); NaN for the uniform policy), ``spearman`` (NaN
     past 2^26 states), the seconds of each phase, and ``num_modes``, ``num_states``,
-    ``num_edges``, ``num_levels``. For per-state arrays, build the DAG (``hypergrid``) and use
-    ``solve`` and ``evaluate``.
+    ``num_edges``, ``num_levels`` and ``layout`` (the one that solved it). For per-state arrays,
+    build the DAG (``hypergrid``) and use ``solve`` and ``evaluate``.
     """
-    return _gfnrl._solve_hypergrid(ndim, height, r0, r1, r2, regions, policy, correction, backend)
+    return _gfnrl._solve_hypergrid(ndim, height, r0, r1, r2, regions, policy, correction, backend,
+                                   layout)
 
 
 def _on_cuda(x) -> bool:

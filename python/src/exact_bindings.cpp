@@ -160,11 +160,12 @@ nb::dict solve(const PyDag& d, const std::string& correction) {
   out["log_z"] = static_cast<double>(v.value.slice(0, 1).to_host()[0]);
   return out;
 }
-// The implicit hypergrid layout: metrics only (the per-state arrays of 10^9 states are no
-// Python return value).
+// A hypergrid's metrics in the layout asked for (auto: implicit where it holds the request):
+// metrics only (the per-state arrays of 10^9 states are no Python return value).
 nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, double r2,
                          const std::string& regions, const std::string& policy,
-                         const std::string& correction, const std::string& backend) {
+                         const std::string& correction, const std::string& backend,
+                         const std::string& layout) {
   const HypergridConfig c = hypergrid_config(ndim, height, r0, r1, r2, regions);
   if (policy != "optimal" && policy != "uniform")
     throw InputError("policy = '" + policy + "': give optimal or uniform");
@@ -172,7 +173,8 @@ nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, dou
   ImplicitHypergridResult r;
   {
     nb::gil_scoped_release release;
-    r = solve_hypergrid_implicit(c, p, parse_correction(correction), parse_backend(backend));
+    r = solve_hypergrid(c, p, parse_correction(correction), parse_backend(backend),
+                        parse_grid_layout(layout));
   }
   const Metrics& m = r.metrics;
   nb::dict out;
@@ -200,6 +202,7 @@ nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, dou
   out["num_states"] = r.num_states;
   out["num_edges"] = r.num_edges;
   out["num_levels"] = r.num_levels;
+  out["layout"] = grid_layout_names()[static_cast<std::size_t>(r.layout)];
   return out;
 }
 }  // namespace
@@ -207,7 +210,7 @@ nb::dict solve_hypergrid(int64_t ndim, int64_t height, double r0, double r1, dou
 void bind_exact(nb::module_& m) {
   m.def("_solve_hypergrid", &solve_hypergrid, nb::arg("ndim"), nb::arg("height"),
         nb::arg("r0"), nb::arg("r1"), nb::arg("r2"), nb::arg("regions"), nb::arg("policy"),
-        nb::arg("correction"), nb::arg("backend"));
+        nb::arg("correction"), nb::arg("backend"), nb::arg("layout"));
   m.def("_solve", &solve, nb::arg("dag"), nb::arg("correction") = "uniform");
   m.def("_policy_from_logits", &policy_from_logits, nb::arg("dag"), nb::arg("logits"));
   m.def("_normalise_rows", &normalise_rows, nb::arg("dag"), nb::arg("edge_log_pf"),

@@ -394,8 +394,18 @@ def test_solve_hypergrid_equals_the_dag_path():
     for key in ["tv", "kl", "expected_length", "elbo", "eubo"]:
         assert uni[key] == pytest.approx(ref_uni[key], abs=2e-5), key
     assert uni["tv"] > 0.05
+    assert imp["layout"] == "implicit" and uni["layout"] == "implicit"
+    # csr: the DAG and the general sweeps, the same report; auto takes it for maxent.
+    csr = gfnrl.solve_hypergrid(3, 7, layout="csr")
+    assert csr["layout"] == "csr"
+    for k in ["tv", "kl", "elbo", "eubo", "log_z", "soft_vi_log_z", "spearman"]:
+        assert csr[k] == pytest.approx(imp[k], abs=2e-5), k
+    mx = gfnrl.solve_hypergrid(3, 7, correction="maxent")
+    assert mx["layout"] == "csr" and mx["tv"] < 1e-5
+    assert mx["soft_vi_log_z"] == pytest.approx(mx["closed_form_log_z"], abs=1e-5)
     for bad, msg in [({"policy": "greedy"}, "optimal or uniform"),
-                     ({"correction": "maxent"}, "uniform or none"),
+                     ({"correction": "maxent", "layout": "implicit"}, "uniform or none"),
+                     ({"layout": "dense"}, "auto, csr, implicit"),
                      ({"regions": "float32"}, "float32")]:
         with pytest.raises(ValueError, match=msg):
             gfnrl.solve_hypergrid(2, 4, **bad)
