@@ -32,50 +32,12 @@ except ImportError as _e:  # pragma: no cover - exercised only without the extra
 
 import gfnrl
 
+from ._torchgfn_walk import check_backward, float64_log_rewards, row_keys, walk_forward
+
 __all__ = ["ExactEvaluator", "EvaluationCallback"]
 
 # 2^24 states: about a minute of enumeration through torchgfn's step functions on one core.
 DEFAULT_MAX_STATES = 1 << 24
-
-
-def _row_keys(t: torch.Tensor) -> list:
-    """One hashable key per state (its tensor's bytes, int64)."""
-    a = np.ascontiguousarray(t.detach().cpu().reshape(t.shape[0], -1).numpy().astype(np.int64))
-    return [r.tobytes() for r in a]
-
-
-def _float64_log_rewards(env, states_tensor: torch.Tensor) -> Optional[np.ndarray]:
-    """log R in float64 where the environment's reward is known in closed form, else None.
-
-    HyperGrid's original reward is decided in integer arithmetic (the regions are statements
-    about rationals: |x/(H-1) - 1/2| > 1/4 iff |4x - 2(H-1)| > H-1, and 3/10 < |.| < 2/5 iff
-    3(H-1) < |10x - 5(H-1)| < 4(H-1)); its other rewards are called on float64 coordinates;
-    DiscreteEBM's Ising energy is recomputed with J in float64."""
-    from gfn.gym.discrete_ebm import DiscreteEBM, IsingModel
-    from gfn.gym.hypergrid import HyperGrid, OriginalReward
-
-    if isinstance(env, HyperGrid):
-        if isinstance(env.reward_fn, OriginalReward):
-            kw = env.reward_fn.kwargs
-            r0, r1, r2 = (float(kw.get(k, d)) for k, d in (("R0", 0.1), ("R1", 0.5), ("R2", 2.0)))
-            x = states_tensor.detach().cpu().numpy().astype(np.int64)
-            m = env.height - 1
-            a4 = np.abs(4 * x - 2 * m)
-            a10 = np.abs(10 * x - 5 * m)
-            outer = (a4 > m).all(axis=-1)
-            band = ((a10 > 3 * m) & (a10 < 4 * m)).all(axis=-1)
-            with np.errstate(divide="ignore"):
-                return np.log(r0 + r1 * outer + r2 * band)
-        with torch.no_grad():
-            r = env.reward_fn(states_tensor.to(torch.float64))
-        with np.errstate(divide="ignore"):
-            return np.log(r.detach().cpu().numpy().astype(np.float64))
-    if isinstance(env, DiscreteEBM) and isinstance(env.energy, IsingModel):
-        j = env.energy.J.detach().cpu().to(torch.float64)
-        s = 2.0 * states_tensor.detach().cpu().to(torch.float64) - 1.0
-        energy = -(s * (s @ j.T)).sum(-1)
-        return (-float(env.alpha) * energy).numpy()
-    return None
 
 
 class ExactEvaluator:
@@ -135,54 +97,8 @@ class ExactEvaluator:
     # -- construction --------------------------------------------------------------------------
     def _build(self, env, max_states: int, backend: str, reward: str) -> None:
         n_actions = int(env.n_actions)
-        exit_action = n_actions - 1
-        s0 = env.reset(batch_shape=(1,)).tensor.detach().clone()
-        tensors = [s0]
-        ids = {_row_keys(s0)[0]: 0}
-        src, dst, act = [], [], []
-        can_exit = []
-        frontier = s0
-        first = 0  # id of the frontier's first state: ids are handed out in discovery order
-        with torch.no_grad():
-            while frontier.shape[0] > 0:
-                masks = env.states_from_tensor(frontier.clone()).forward_masks.detach().cpu()
-                if masks.shape[-1] != n_actions:
-                    raise ValueError(f"ExactEvaluator: forward masks have {masks.shape[-1]} "
-                                     f"columns, env.n_actions = {n_actions}")
-                can_exit.append(masks[:, exit_action].numpy().copy())
-                new = []
-                for a in range(exit_action):
-                    rows = torch.nonzero(masks[:, a]).flatten()
-                    if rows.numel() == 0:
-                        continue
-                    parents = env.states_from_tensor(frontier[rows.to(frontier.device)].clone())
-                    actions = env.actions_from_tensor(
-                        torch.full((rows.numel(), 1), a, dtype=torch.long, device=frontier.device))
-                    children = env.step(parents, actions).tensor.detach().clone()
-                    for r, key, child in zip(rows.tolist(), _row_keys(children), children):
-                        j = ids.get(key)
-                        if j is None:
-                            j = len(ids)
-                            if j >= max_states:
-                                raise ValueError(
-                                    f"ExactEvaluator: {type(env).__name__} has more than "
-                                    f"max_states = {max_states} states; raise max_states if it "
-                                    f"fits (about 100 bytes per state)")
-                            ids[key] = j
-                            new.append(child)
-                        src.append(first + r)
-                        dst.append(j)
-                        act.append(a)
-                first += frontier.shape[0]
-                frontier = torch.stack(new) if new else frontier[:0]
-                if new:
-                    tensors.append(frontier)
-        all_states = torch.cat(tensors)
+        all_states, exits, src, dst, act = walk_forward(env, max_states)
         n = all_states.shape[0]
-        exits = np.concatenate(can_exit).astype(bool)
-        src = np.asarray(src, dtype=np.int64)
-        dst = np.asarray(dst, dtype=np.int64)
-        act = np.asarray(act, dtype=np.int64)
 
         # log R over the states whose exit is allowed: float64 where known, else the env's own.
         term = np.flatnonzero(exits)
@@ -191,7 +107,7 @@ class ExactEvaluator:
         term_states = env.states_from_tensor(all_states[torch.as_tensor(term)].clone())
         with torch.no_grad():
             own = env.log_reward(term_states).detach().cpu().to(torch.float64).numpy()
-        exact = _float64_log_rewards(env, term_states.tensor)
+        exact = float64_log_rewards(env, term_states.tensor)
         self.reward_disagreements = all_states[:0]
         if exact is not None:
             # Where the env's own (float32) reward and the definition disagree, the sampler was
@@ -236,46 +152,8 @@ class ExactEvaluator:
         self._edge_act = torch.as_tensor(lib_act, device=dev)
         self._no_exit = torch.as_tensor(~self._exits, device=dev)
         self._flat: dict = {}
-        self._check_backward(env, lib_src, lib_dst, lib_act)
+        check_backward(env, self.states, n_actions, lib_src, lib_dst, lib_act)
         self._terminating_order(env)
-
-    def _check_backward(self, env, lib_src, lib_dst, lib_act) -> None:
-        """torchgfn's backward masks must allow exactly the DAG's parents, each by the backward
-        action with the forward action's id, and backward_step must lead back to the parent."""
-        n = self.states.shape[0]
-        with torch.no_grad():
-            bmask = env.states_from_tensor(self.states.clone()).backward_masks.detach().cpu()
-        expected = torch.zeros((n, self._n_actions - 1), dtype=torch.bool)
-        expected[torch.as_tensor(lib_dst), torch.as_tensor(lib_act)] = True
-        if bmask.shape != expected.shape or not torch.equal(bmask.bool(), expected):
-            bad = (bmask.bool() != expected).any(-1).nonzero().flatten() \
-                if bmask.shape == expected.shape else torch.tensor([0])
-            s = int(bad[0])
-            raise ValueError(f"ExactEvaluator: the backward mask of state "
-                             f"{self.states[s].tolist()} does not match its parents reached by "
-                             f"the forward mask (backward action a undoes forward action a); "
-                             f"P_B would not be a distribution over the DAG's parents")
-        with torch.no_grad():
-            for a in np.unique(lib_act).tolist():
-                e = np.flatnonzero(lib_act == a)
-                children = env.states_from_tensor(self.states[torch.as_tensor(lib_dst[e])].clone())
-                acts = env.actions_from_tensor(torch.full((e.size, 1), a, dtype=torch.long,
-                                                          device=self.states.device))
-                back = env.backward_step(children, acts).tensor.cpu()
-                want = self.states[torch.as_tensor(lib_src[e])].cpu()
-                wrong = (back != want).reshape(e.size, -1).any(-1).nonzero().flatten().tolist()
-                # Some envs' batched backward_step assumes equal lengths (BitSequence's indexes
-                # by a length vector): check the disagreeing edges one at a time.
-                for i in wrong:
-                    one = env.states_from_tensor(self.states[int(lib_dst[e[i]])][None].clone())
-                    b1 = env.backward_step(one, env.actions_from_tensor(
-                        torch.full((1, 1), a, dtype=torch.long, device=self.states.device)))
-                    if not torch.equal(b1.tensor[0].cpu(), want[i]):
-                        raise ValueError(
-                            f"ExactEvaluator: backward action {a} from state "
-                            f"{self.states[int(lib_dst[e[i]])].tolist()} leads to "
-                            f"{b1.tensor[0].tolist()}, not to the parent {want[i].tolist()} that "
-                            f"forward action {a} came from, in {type(env).__name__}")
 
     def _terminating_order(self, env) -> None:
         """p_t's order: env.get_terminating_states_indices where defined, else the order of
@@ -298,11 +176,11 @@ class ExactEvaluator:
                 listed = None
             where = {}
             if listed is not None:
-                for i, key in enumerate(_row_keys(listed.tensor)):
+                for i, key in enumerate(row_keys(listed.tensor)):
                     where.setdefault(key, i)
             size = len(where)
             index = np.empty(term.size, dtype=np.int64)
-            for i, key in enumerate(_row_keys(tstates.tensor)):
+            for i, key in enumerate(row_keys(tstates.tensor)):
                 j = where.get(key)
                 if j is None:
                     j = size

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import gfnrl
+import gfnrl.training
 
 
 def enumerate_terminal(dag, edge_log_pf, exit_log_pf):
@@ -603,7 +604,7 @@ def test_study_jobs_a_failure_stops_the_others_and_is_what_is_raised():
     plan = [("a", first), ("b", _FakeTrainer(fail_at=3)), ("c", last)]
     # a, first in plan order, only stops because b failed: b's error is raised, not a's stop.
     with pytest.raises(ValueError, match="boom"):
-        gfnrl._run_study(plan, 0, 100000, 1, False, jobs=3)
+        gfnrl.training._run_study(plan, 0, 100000, 1, False, jobs=3)
     # The jobs that never fail stopped at their next evaluation after the failure.
     assert first.evaluations < 50 and last.evaluations < 50, (first.evaluations, last.evaluations)
 
@@ -615,7 +616,7 @@ def test_study_that_fails_leaves_no_file(tmp_path, monkeypatch):
     def trainer(dag, name, *args, **kw):
         return _FakeTrainer(fail_at=2) if name == "db" else real(dag, name, *args, **kw)
 
-    monkeypatch.setattr(gfnrl, "Trainer", trainer)
+    monkeypatch.setattr(gfnrl.training, "Trainer", trainer)
     out = tmp_path / "study.csv"
     for jobs in (1, 2):
         with pytest.raises(ValueError, match="boom"):
