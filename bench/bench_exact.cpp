@@ -71,68 +71,63 @@ OptInPaths time_opt_in_paths(const Dag& dag, const BackwardPolicy& pb, const For
   t.marginals_persistent = median_seconds(Backend::Cuda, repeats, [&] { m_pers.run(); });
   return t;
 }
-}  // namespace
-
-int main(int argc, char** argv) {
-  gfnrl::prefer_short_spin_waits(argv);  // as the CLI: measured as users run it
-  CLI::App app{"gfnrl-bench-exact: soft value iteration and exact marginals on hypergrids"};
+// The command line (options()), its sizes parsed into `grid`.
+struct Options {
   std::vector<std::string> sizes{"3x10", "4x10", "5x10", "4x32", "6x15", "7x10"};
-  std::string backends = "all";
-  int repeats = 7;
+  std::string backends = "all", layout = "both", load = "self", as_load;
+  int repeats = 7, beside = 0;
   long long max_cpu_states = 20000000;
   bool json = false;
-  app.add_option("--sizes", sizes, "hypergrids as DxH")->capture_default_str();
-  app.add_option("--backend", backends, "cpu, cuda or all (all available)")
+  std::vector<Size> grid;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--sizes", o.sizes, "hypergrids as DxH")->capture_default_str();
+  app.add_option("--backend", o.backends, "cpu, cuda or all (all available)")
       ->check(CLI::IsMember({"cpu", "cuda", "all"}))
       ->capture_default_str();
-  app.add_option("--repeats", repeats, "timed repetitions (median reported)")
+  app.add_option("--repeats", o.repeats, "timed repetitions (median reported)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--max-cpu-states", max_cpu_states, "skip larger grids on the CPU")
+  app.add_option("--max-cpu-states", o.max_cpu_states, "skip larger grids on the CPU")
       ->capture_default_str();
-  app.add_flag("--json", json, "one JSON object per measurement, one per line, on stdout");
-  std::string layout = "both";
-  app.add_option("--layout", layout,
+  app.add_flag("--json", o.json, "one JSON object per measurement, one per line, on stdout");
+  app.add_option("--layout", o.layout,
                  "csr (the DAG's sweeps, every backend), implicit (no stored edges, CPU: its own "
                  "table, with a whole solve, TV, log Z error and peak RSS), or both")
       ->check(CLI::IsMember({"csr", "implicit", "both"}))
       ->capture_default_str();
-  int beside = 0;
-  std::string load = "self", as_load;
-  app.add_option("--beside", beside,
+  app.add_option("--beside", o.beside,
                  "measure beside N other programs started first (--load): a user's second run")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
-  app.add_option("--load", load,
+  app.add_option("--load", o.load,
                  "what runs beside: self (copies of this command, looping its sweeps) or omp "
                  "(processes keeping an OpenMP team of every hardware thread busy, as torch's "
                  "thread pool in a training loop)")
       ->check(CLI::IsMember({"self", "omp"}))
       ->capture_default_str();
-  app.add_option("--as-load", as_load, "internal: run as one of --beside's programs")
+  app.add_option("--as-load", o.as_load, "internal: run as one of --beside's programs")
       ->check(CLI::IsMember({"self", "omp"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "gfnrl-bench-exact: " << e.what() << std::endl;
-    return 2;
-  }
-  if (as_load == "omp") bench::busy_openmp_team();
-  const bool looping = as_load == "self";  // a --beside copy: sweep until stopped, print nothing
-  std::vector<std::string> load_args{"--backend", backends, "--repeats", "1000", "--sizes"};
-  for (const std::string& s : sizes) load_args.push_back(s);
-  std::vector<Size> grid;
-  for (const std::string& s : sizes) {
+}
+
+// DxH entries into o.grid; false (after saying which) for a malformed one.
+bool parse_sizes(Options& o) {
+  for (const std::string& s : o.sizes) {
     Size z{};
     char x = 0;
     std::istringstream in(s);
     if (!(in >> z.d >> x >> z.h) || x != 'x' || !in.eof()) {
       std::cerr << "gfnrl-bench-exact: --sizes entry '" << s << "' is not DxH (e.g. 4x32)\n";
-      return 2;
+      return false;
     }
-    grid.push_back(z);
+    o.grid.push_back(z);
   }
+  return true;
+}
+
+// The backends asked for that can run here (CUDA only with a device).
+std::vector<Backend> chosen_backends(const std::string& backends) {
   std::vector<Backend> bs;
   if (backends != "cuda") bs.push_back(Backend::Cpu);
   if (backends != "cpu") {
@@ -141,9 +136,179 @@ int main(int argc, char** argv) {
     else
       std::cerr << "[bench] CUDA not measured: " << cuda_device_description() << "\n";
   }
-  if (bs.empty()) return 1;
   if (std::find(bs.begin(), bs.end(), Backend::Cuda) != bs.end())
     std::cerr << "[bench] device: " << cuda_device_description() << "\n";
+  return bs;
+}
+
+// One CSR row: every path's median seconds, the bytes each sweep moves, its TV.
+struct CsrRow {
+  double sv_level_s = 0, sv_graph_s = 0, m_level_s = 0, m_graph_s = 0, eval_s = 0, tv = 0;
+  OptInPaths opt_in;
+  double sv_bytes = 0, m_bytes = 0, sv_gbps = 0, m_gbps = 0, sv_pct = NAN, m_pct = NAN;
+};
+
+CsrRow measure_csr(const Dag& dag, Backend b, int repeats, const bench::Triad& triad) {
+  CsrRow r;
+  const int64_t n = dag.num_states(), e = dag.num_edges();
+  const BackwardPolicy pb = uniform_backward_policy(dag);
+  SoftValueOptions per_level, graph;
+  per_level.sweep.launch = LaunchMode::PerLevel;
+  SoftValueSolver sv_level(dag, &pb, per_level), sv_graph(dag, &pb, graph);
+  r.sv_level_s = median_seconds(b, repeats, [&] { sv_level.run(); });
+  r.sv_graph_s = median_seconds(b, repeats, [&] { sv_graph.run(); });
+  const ForwardPolicy pf = sv_graph.result().policy;
+  MarginalSolver m_level(dag, pf, SweepOptions{LaunchMode::PerLevel}), m_graph(dag, pf);
+  r.m_level_s = median_seconds(b, repeats, [&] { m_level.run(); });
+  r.m_graph_s = median_seconds(b, repeats, [&] { m_graph.run(); });
+  r.opt_in = time_opt_in_paths(dag, pb, pf, repeats);
+  const double log_z = log_partition(dag);
+  r.eval_s = median_seconds(b, repeats, [&] {
+    m_graph.run();
+    r.tv = compare_to_target(dag, m_graph.result(), nullptr, log_z).tv;
+  });
+  r.sv_bytes = 24.0 * n + 20.0 * e, r.m_bytes = 20.0 * n + (wide_edge_ids(e) ? 20.0 : 16.0) * e;
+  // The best of the paths (fmin: the persistent one is NaN on the CPU).
+  const double sv_best = std::fmin(std::fmin(std::min(r.sv_level_s, r.sv_graph_s),
+                                             r.opt_in.soft_persistent), r.opt_in.soft_coalesced),
+               m_best = std::fmin(std::min(r.m_level_s, r.m_graph_s), r.opt_in.marginals_persistent);
+  r.sv_gbps = r.sv_bytes / sv_best * 1e-9, r.m_gbps = r.m_bytes / m_best * 1e-9;
+  if (b == Backend::Cpu)
+    r.sv_pct = 100 * r.sv_gbps / triad.gbps, r.m_pct = 100 * r.m_gbps / triad.gbps;
+  return r;
+}
+
+nlohmann::json or_null(double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); }
+
+void print_csr_json(const Options& o, const Size& z, const Dag& dag, Backend b, const CsrRow& r,
+                    const bench::Triad& triad) {
+  nlohmann::json j{{"grid", std::to_string(z.d) + "x" + std::to_string(z.h)},
+                   {"ndim", z.d},
+                   {"height", z.h},
+                   {"backend", backend_name(b)},
+                   {"device", b == Backend::Cuda ? cuda_device_description() : "cpu"},
+                   {"states", dag.num_states()},
+                   {"edges", dag.num_edges()},
+                   {"levels", dag.num_levels()},
+                   {"soft_vi_bytes", r.sv_bytes},
+                   {"soft_vi_per_level_s", r.sv_level_s},
+                   {"soft_vi_graph_s", r.sv_graph_s},
+                   {"soft_vi_persistent_s", or_null(r.opt_in.soft_persistent)},
+                   {"soft_vi_coalesced_s", or_null(r.opt_in.soft_coalesced)},
+                   {"soft_vi_gbps", r.sv_gbps},
+                   {"marginals_bytes", r.m_bytes},
+                   {"marginals_per_level_s", r.m_level_s},
+                   {"marginals_graph_s", r.m_graph_s},
+                   {"marginals_persistent_s", or_null(r.opt_in.marginals_persistent)},
+                   {"marginals_gbps", r.m_gbps},
+                   {"evaluate_s", r.eval_s},
+                   {"tv", r.tv},
+                   {"repeats", o.repeats},
+                   {"beside", o.beside},
+                   {"load", o.beside > 0 ? nlohmann::json(o.load) : nlohmann::json()},
+                   {"threads", cpu_threads()}};
+  if (b == Backend::Cpu) {
+    j["host_triad_gbps"] = triad.gbps;
+    j["soft_vi_pct_of_triad"] = r.sv_pct;
+    j["marginals_pct_of_triad"] = r.m_pct;
+  }
+  std::cout << j.dump() << std::endl;
+}
+
+void print_csr_header() {
+  std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
+              "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
+              "pers ms", "coal ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms",
+              "GB/s", "%bw", "eval ms");
+}
+
+void print_csr_text(const Size& z, const Dag& dag, Backend b, const CsrRow& r) {
+  auto pct = [](double v) {
+    return std::isnan(v) ? std::string("-") : std::to_string(int(v + 0.5)) + "%";
+  };
+  std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.3f %8.3f %8.1f %5s | %9.2f %9.3f %9.3f %8.3f %8.1f %5s | %8.3f\n",
+              (std::to_string(z.d) + "x" + std::to_string(z.h)).c_str(), backend_name(b),
+              (long long)dag.num_states(), (long long)dag.num_edges(), dag.num_levels(),
+              r.sv_bytes * 1e-6, r.sv_level_s * 1e3, r.sv_graph_s * 1e3,
+              r.opt_in.soft_persistent * 1e3, r.opt_in.soft_coalesced * 1e3, r.sv_gbps,
+              pct(r.sv_pct).c_str(), r.m_bytes * 1e-6, r.m_level_s * 1e3, r.m_graph_s * 1e3,
+              r.opt_in.marginals_persistent * 1e3, r.m_gbps, pct(r.m_pct).c_str(), r.eval_s * 1e3);
+  std::fflush(stdout);
+}
+
+// The CSR table: every grid on every backend (a --beside copy: silently, until stopped).
+// Returns 2 for an invalid grid, else 0.
+int run_csr_rows(const Options& o, const std::vector<Backend>& bs, const bench::Triad& triad,
+                 bool looping) {
+  if (!o.json && !looping) print_csr_header();
+  do {
+    for (const Size& z : o.grid) {
+      const HypergridConfig cfg{z.d, z.h};
+      try {
+        validate(cfg);
+      } catch (const InputError& e) {
+        std::cerr << "gfnrl-bench-exact: " << e.what() << "\n";
+        return 2;
+      }
+      for (Backend b : bs) {
+        if (b == Backend::Cpu && hypergrid_num_states(cfg) > o.max_cpu_states) continue;
+        Dag dag;
+        try {
+          dag = make_hypergrid(cfg, b);
+        } catch (const AllocationError& err) {
+          std::cerr << "[bench] skip " << z.d << "x" << z.h << " on " << backend_name(b) << ": "
+                    << err.what() << "\n";
+          continue;
+        }
+        if (!looping) std::fprintf(stderr, "[bench] %dx%d on %s ...\n", z.d, z.h, backend_name(b));
+        const CsrRow r = measure_csr(dag, b, o.repeats, triad);
+        if (looping) continue;
+        if (o.json)
+          print_csr_json(o, z, dag, b, r, triad);
+        else
+          print_csr_text(z, dag, b, r);
+        if (r.tv > 1e-4) std::fprintf(stderr, "[bench] warning: soft-optimal TV %.3g > 1e-4\n", r.tv);
+      }
+    }
+  } while (looping);
+  return 0;
+}
+
+// The implicit layout's table (CPU). Returns 2 for an invalid grid, else 0.
+int run_implicit_rows(const Options& o) {
+  const double roofline = bench::vector_roofline();
+  if (!o.json) bench::implicit_header(roofline);
+  for (const Size& z : o.grid) {
+    try {
+      bench::implicit_row(z.d, z.h, o.repeats, o.json, roofline);
+    } catch (const InputError& e) {
+      std::cerr << "gfnrl-bench-exact: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  gfnrl::prefer_short_spin_waits(argv);  // as the CLI: measured as users run it
+  CLI::App app{"gfnrl-bench-exact: soft value iteration and exact marginals on hypergrids"};
+  Options o;
+  add_options(app, o);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "gfnrl-bench-exact: " << e.what() << std::endl;
+    return 2;
+  }
+  if (o.as_load == "omp") bench::busy_openmp_team();
+  const bool looping = o.as_load == "self";  // a --beside copy: sweep until stopped, print nothing
+  std::vector<std::string> load_args{"--backend", o.backends, "--repeats", "1000", "--sizes"};
+  for (const std::string& s : o.sizes) load_args.push_back(s);
+  if (!parse_sizes(o)) return 2;
+  const std::vector<Backend> bs = chosen_backends(o.backends);
+  if (bs.empty()) return 1;
   bench::Triad triad;
   if (bs.front() == Backend::Cpu && !looping) {
     triad = bench::host_triad();
@@ -151,129 +316,15 @@ int main(int argc, char** argv) {
                  "rows' %%bw is their GB/s against it\n", triad.gbps, triad.bytes * 1e-6,
                  triad.threads);
   }
-
   // Started once, before every measurement: the same programs beside every row.
-  const bench::BackgroundLoad background(load, looping ? 0 : beside, load_args);
-  if (beside > 0 && !looping)
-    std::fprintf(stderr, "[bench] beside %d %s program%s (--load %s)\n", beside,
-                 load == "self" ? "copies of this" : "busy OpenMP", beside == 1 ? "" : "s",
-                 load.c_str());
-  const bool csr_layout = layout != "implicit" || looping;
-  if (!json && !looping && csr_layout)
-    std::printf("%-7s %-4s %9s %10s %6s | %-9s %9s %9s %8s %8s %8s %5s | %-9s %9s %9s %8s %8s %5s | %8s\n",
-                "grid", "bk", "states", "edges", "levels", "softVI MB", "level ms", "graph ms",
-                "pers ms", "coal ms", "GB/s", "%bw", "marg MB", "level ms", "graph ms", "pers ms",
-                "GB/s", "%bw", "eval ms");
-  do {  // a --beside copy sweeps until stopped
-  for (const Size& z : grid) {
-    if (!csr_layout) break;
-    const HypergridConfig cfg{z.d, z.h};
-    try {
-      validate(cfg);
-    } catch (const InputError& e) {
-      std::cerr << "gfnrl-bench-exact: " << e.what() << "\n";
-      return 2;
-    }
-    for (Backend b : bs) {
-      const int64_t n = hypergrid_num_states(cfg), e = hypergrid_num_edges(cfg);
-      if (b == Backend::Cpu && n > max_cpu_states) continue;
-      Dag dag;
-      try {
-        dag = make_hypergrid(cfg, b);
-      } catch (const AllocationError& err) {
-        std::cerr << "[bench] skip " << z.d << "x" << z.h << " on " << backend_name(b) << ": "
-                  << err.what() << "\n";
-        continue;
-      }
-      if (!looping) std::fprintf(stderr, "[bench] %dx%d on %s ...\n", z.d, z.h, backend_name(b));
-      const BackwardPolicy pb = uniform_backward_policy(dag);
-      SoftValueOptions per_level, graph;
-      per_level.sweep.launch = LaunchMode::PerLevel;
-      SoftValueSolver sv_level(dag, &pb, per_level), sv_graph(dag, &pb, graph);
-      const double sv_level_s = median_seconds(b, repeats, [&] { sv_level.run(); });
-      const double sv_graph_s = median_seconds(b, repeats, [&] { sv_graph.run(); });
-      const ForwardPolicy pf = sv_graph.result().policy;
-      MarginalSolver m_level(dag, pf, SweepOptions{LaunchMode::PerLevel}), m_graph(dag, pf);
-      const double m_level_s = median_seconds(b, repeats, [&] { m_level.run(); });
-      const double m_graph_s = median_seconds(b, repeats, [&] { m_graph.run(); });
-      const OptInPaths opt_in = time_opt_in_paths(dag, pb, pf, repeats);
-      const double sv_pers_s = opt_in.soft_persistent, sv_coal_s = opt_in.soft_coalesced,
-                   m_pers_s = opt_in.marginals_persistent;
-      const double log_z = log_partition(dag);
-      double tv = 0;
-      const double eval_s = median_seconds(b, repeats, [&] {
-        m_graph.run();
-        tv = compare_to_target(dag, m_graph.result(), nullptr, log_z).tv;
-      });
-      const double sv_bytes = 24.0 * n + 20.0 * e,
-                   m_bytes = 20.0 * n + (wide_edge_ids(e) ? 20.0 : 16.0) * e;
-      // The best of the paths (fmin: the persistent one is NaN on the CPU).
-      const double sv_best = std::fmin(std::fmin(std::min(sv_level_s, sv_graph_s), sv_pers_s), sv_coal_s),
-                   m_best = std::fmin(std::min(m_level_s, m_graph_s), m_pers_s);
-      const double sv_gbps = sv_bytes / sv_best * 1e-9, m_gbps = m_bytes / m_best * 1e-9;
-      const bool cpu = b == Backend::Cpu;
-      const double sv_pct = cpu ? 100 * sv_gbps / triad.gbps : NAN;
-      const double m_pct = cpu ? 100 * m_gbps / triad.gbps : NAN;
-      if (looping) continue;
-      if (json) {
-        nlohmann::json j{{"grid", std::to_string(z.d) + "x" + std::to_string(z.h)},
-                         {"ndim", z.d},
-                         {"height", z.h},
-                         {"backend", backend_name(b)},
-                         {"device", b == Backend::Cuda ? cuda_device_description() : "cpu"},
-                         {"states", n},
-                         {"edges", e},
-                         {"levels", dag.num_levels()},
-                         {"soft_vi_bytes", sv_bytes},
-                         {"soft_vi_per_level_s", sv_level_s},
-                         {"soft_vi_graph_s", sv_graph_s},
-                         {"soft_vi_persistent_s", std::isnan(sv_pers_s) ? nlohmann::json() : nlohmann::json(sv_pers_s)},
-                         {"soft_vi_coalesced_s", std::isnan(sv_coal_s) ? nlohmann::json() : nlohmann::json(sv_coal_s)},
-                         {"soft_vi_gbps", sv_gbps},
-                         {"marginals_bytes", m_bytes},
-                         {"marginals_per_level_s", m_level_s},
-                         {"marginals_graph_s", m_graph_s},
-                         {"marginals_persistent_s", std::isnan(m_pers_s) ? nlohmann::json() : nlohmann::json(m_pers_s)},
-                         {"marginals_gbps", m_gbps},
-                         {"evaluate_s", eval_s},
-                         {"tv", tv},
-                         {"repeats", repeats},
-                         {"beside", beside},
-                         {"load", beside > 0 ? nlohmann::json(load) : nlohmann::json()},
-                         {"threads", cpu_threads()}};
-        if (cpu) {
-          j["host_triad_gbps"] = triad.gbps;
-          j["soft_vi_pct_of_triad"] = sv_pct;
-          j["marginals_pct_of_triad"] = m_pct;
-        }
-        std::cout << j.dump() << std::endl;
-      } else {
-        auto pct = [](double v) {
-          return std::isnan(v) ? std::string("-") : std::to_string(int(v + 0.5)) + "%";
-        };
-        std::printf("%-7s %-4s %9lld %10lld %6d | %9.2f %9.3f %9.3f %8.3f %8.3f %8.1f %5s | %9.2f %9.3f %9.3f %8.3f %8.1f %5s | %8.3f\n",
-                    (std::to_string(z.d) + "x" + std::to_string(z.h)).c_str(), backend_name(b),
-                    (long long)n, (long long)e, dag.num_levels(), sv_bytes * 1e-6,
-                    sv_level_s * 1e3, sv_graph_s * 1e3, sv_pers_s * 1e3, sv_coal_s * 1e3, sv_gbps,
-                    pct(sv_pct).c_str(), m_bytes * 1e-6, m_level_s * 1e3, m_graph_s * 1e3,
-                    m_pers_s * 1e3, m_gbps, pct(m_pct).c_str(), eval_s * 1e3);
-        std::fflush(stdout);
-      }
-      if (tv > 1e-4) std::fprintf(stderr, "[bench] warning: soft-optimal TV %.3g > 1e-4\n", tv);
-    }
-  }
-  } while (looping);
-  if (layout != "csr" && std::find(bs.begin(), bs.end(), Backend::Cpu) != bs.end()) {
-    const double roofline = bench::vector_roofline();
-    if (!json) bench::implicit_header(roofline);
-    for (const Size& z : grid) {
-      try {
-        bench::implicit_row(z.d, z.h, repeats, json, roofline);
-      } catch (const InputError& e) {
-        std::cerr << "gfnrl-bench-exact: " << e.what() << "\n";
-        return 2;
-      }
-    }
-  }
+  const bench::BackgroundLoad background(o.load, looping ? 0 : o.beside, load_args);
+  if (o.beside > 0 && !looping)
+    std::fprintf(stderr, "[bench] beside %d %s program%s (--load %s)\n", o.beside,
+                 o.load == "self" ? "copies of this" : "busy OpenMP", o.beside == 1 ? "" : "s",
+                 o.load.c_str());
+  if (o.layout != "implicit" || looping)
+    if (const int rc = run_csr_rows(o, bs, triad, looping)) return rc;
+  if (o.layout != "csr" && std::find(bs.begin(), bs.end(), Backend::Cpu) != bs.end())
+    return run_implicit_rows(o);
   return 0;
 }

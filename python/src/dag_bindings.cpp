@@ -89,7 +89,9 @@ NumpyArray<int32_t> coords(const PyDag& d) {
 }
 }  // namespace
 
-void bind_dag(nb::module_& m) {
+namespace {
+// The Dag class: sizes, arrays, log Z, from_edges.
+void bind_dag_class(nb::module_& m) {
   nb::class_<PyDag>(m, "Dag",
                     "A DAG of states, level-sorted (state 0 is the source), on one backend.")
       .def_prop_ro("num_states", [](const PyDag& d) { return d.dag.num_states(); },
@@ -138,7 +140,10 @@ void bind_dag(nb::module_& m) {
                   "(optional): -E(s) per state for forward-looking flows, -inf where none. "
                   "Validated: cycles, duplicate edges, unreachable states and dead ends raise "
                   "ValueError.");
+}
 
+// Hypergrids and their presets.
+void bind_hypergrids(nb::module_& m) {
   m.def("_hypergrid_preset", [](const std::string& name) {
     const HypergridConfig c = hypergrid_preset(name);
     return nb::make_tuple(c.ndim, c.height, c.r0, c.r1, c.r2);
@@ -150,6 +155,10 @@ void bind_dag(nb::module_& m) {
         nb::arg("regions") = "exact",
         "The hypergrid {0..height-1}^ndim (README, 'Environments'); regions 'exact' decides the "
         "reward regions in rational arithmetic, 'float64' as float64 reference codes do.");
+}
+
+// The generated environments of the papers (subsets, bit sequences, DAG structures).
+void bind_generated_environments(nb::module_& m) {
   m.def("subsets",
         [](int32_t items, double pairwise_scale, uint64_t seed, const std::string& backend) {
           SubsetsConfig c;
@@ -181,6 +190,10 @@ void bind_dag(nb::module_& m) {
         nb::arg("nodes") = 4, nb::arg("samples") = 100, nb::arg("seed") = 0,
         nb::arg("backend") = "auto", nb::arg("score") = "bic",
         "Bayesian-network structures built one edge at a time; reward BIC or BGe (score='bge').");
+}
+
+// torchgfn's environments (Ising, SetAddition, PerfectBinaryTree).
+void bind_torchgfn_environments(nb::module_& m) {
   m.def("ising",
         [](int32_t spins, const std::string& coupling, double coupling_constant, double beta,
            const std::string& backend) {
@@ -216,6 +229,10 @@ void bind_dag(nb::module_& m) {
         nb::arg("backend") = "auto",
         "torchgfn's PerfectBinaryTree: nodes breadth-first, leaves terminate with "
         "log R = beta * U(-1, 1).");
+}
+
+// A DAG's tree, and DAG files.
+void bind_trees_and_files(nb::module_& m) {
   m.def("tree",
         [](const PyDag& base, int64_t max_states) {
           return PyDag{make_tree(base.dag, max_states), std::nullopt, "tree"};
@@ -230,6 +247,15 @@ void bind_dag(nb::module_& m) {
         nb::arg("path"), nb::arg("backend") = "auto",
         "A DAG file (text or binary, README 'DAG files'); P_B values it carries are kept for "
         "solve(correction='file').");
+}
+}  // namespace
+
+void bind_dag(nb::module_& m) {
+  bind_dag_class(m);
+  bind_hypergrids(m);
+  bind_generated_environments(m);
+  bind_torchgfn_environments(m);
+  bind_trees_and_files(m);
 }
 
 }  // namespace gfnrl::python
