@@ -107,9 +107,8 @@ def torchgfn_main(a):
 
     lp = ev._log_probs(pf, False)
 
-    def ours():  # what gfnrl adds: the NaN check, the gather into the DAG's edge order (native
-        ev._refuse_nan(lp, "pf")  # on the host) and the exact part, P_T in torchgfn's order
-        ev._exact_from(lp, None)  # (its exit column masked in place: the same values)
+    def ours():  # what gfnrl adds: the NaN check, the sweep reading the table in place, the
+        ev._exact_from(lp, None)  # metrics and P_T in torchgfn's order
 
     def whole():
         ev.evaluate(pf, bounds=False)

@@ -304,7 +304,6 @@ class ExactEvaluator:
             pf = pf.pf
         t0 = time.perf_counter()
         lp = self._log_probs(pf, False, **policy_kwargs)
-        self._refuse_nan(lp, "pf")
         if isinstance(pb, str) and pb != "uniform":
             raise ValueError(f"pb = {pb!r}: give a backward estimator, 'uniform' or None")
         if not bounds:
@@ -320,25 +319,30 @@ class ExactEvaluator:
         return m
 
     def _exact_from(self, lp: torch.Tensor, pb_table, spearman: bool = False) -> dict:
-        """The exact metrics of torchgfn's log-probabilities [num_states, n_actions]: on the
-        host, gathered into the DAG's edge order by the library (one threaded pass, P_T
-        returned in p_t's order); elsewhere through the tables (_tables_from, _exact). ``lp``
-        is the evaluator's own (its exit column is masked in place)."""
+        """The exact metrics of torchgfn's log-probabilities [num_states, n_actions] (NaN
+        refused, naming the state): on the host the library's sweep reads them in place (P_T
+        returned in p_t's order); elsewhere through the tables (_tables_from, _exact)."""
         if lp.device.type != "cpu" or self.dag.backend != "cpu":
             edge, exit_ = self._tables_from(lp)
             return self._exact(edge, exit_, pb_table, spearman)
+        # The exit column is read as it is: torchgfn's to_probability_distribution gives -inf
+        # where its mask forbids the exit (temperature, epsilon and sf_bias keep it), and an
+        # estimator that did not would show as P_T mass off the target's support. No torch op
+        # runs here: one between the estimator and the library's threads cost ~0.15 ms.
         lp = lp.to(torch.float32).contiguous()
-        # The exit column as the DAG reads it: -inf where torchgfn's mask forbids the exit
-        # (to_probability_distribution already gives -inf there; kept for any estimator).
-        lp[:, self._n_actions - 1].masked_fill_(self._no_exit, -float("inf"))
         if pb_table is None:
             pb_args = ()
         elif isinstance(pb_table, str):
             pb_args = (pb_table,)
         else:
             pb_args = ("table", np.ascontiguousarray(pb_table.detach().cpu().numpy(), np.float32))
-        m = gfnrl._gfnrl._evaluate_action_table(self.dag, lp, self._n_actions - 1,
-                                                self._term_order, *pb_args, spearman=spearman)
+        try:
+            m = gfnrl._gfnrl._evaluate_action_table(self.dag, lp, self._n_actions - 1,
+                                                    self._term_order, *pb_args,
+                                                    spearman=spearman)
+        except ValueError:
+            self._refuse_nan(lp, "pf")  # the state's tensor in the message, where it is NaN
+            raise
         m["p_t"] = torch.from_numpy(m["p_t"])
         return m
 
