@@ -96,16 +96,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
                                    cudaMemcpyDeviceToHost, st));
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));
   out.arrays.allocate_edges(Backend::Cuda, n, edges);
-  const EnumeratedFill f{e,
-                         out.arrays.label.data(),
-                         key.data(),
-                         out.arrays.child_offsets.data(),
-                         out.arrays.parent_offsets.data(),
-                         out.arrays.child_index.data(),
-                         out.arrays.child_action.data(),
-                         out.arrays.parent_index.data(),
-                         out.arrays.write_view().parent_edge,
-                         out.arrays.log_reward.data()};
+  const EnumeratedFill f{e, out.arrays.label.data(), key.data(), out.arrays.write_view()};
   for_each_index(n, FillEntry{f}, st);
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));  // before the temporaries are freed
 }

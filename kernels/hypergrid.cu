@@ -69,16 +69,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
   GFNRL_CUDA_CHECK_LAUNCH();
   offsets_from_degrees(level.data(), out.child_offsets.data(), n, st);
   offsets_from_degrees(level_sorted.data(), out.parent_offsets.data(), n, st);
-  const HypergridFill f{g,
-                        out.label.data(),
-                        rank.data(),
-                        out.child_offsets.data(),
-                        out.parent_offsets.data(),
-                        out.child_index.data(),
-                        out.child_action.data(),
-                        out.parent_index.data(),
-                        out.write_view().parent_edge,
-                        out.log_reward.data()};
+  const HypergridFill f{g, out.label.data(), rank.data(), out.write_view()};
   fill_kernel<<<grid_for(n), kBlock, 0, st>>>(f, n);
   GFNRL_CUDA_CHECK_LAUNCH();
   GFNRL_CUDA_CHECK(cudaStreamSynchronize(st));  // before `rank` is freed

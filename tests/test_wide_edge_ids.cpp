@@ -247,21 +247,17 @@ TEST(WideEdgeIds, HypergridFillPastTwoTo31WritesTheShiftedIds) {
   const Dag dag = make_hypergrid(c, Backend::Cpu);
   const DagArrays h = dag.to_host();
   const auto E = h.child_index.size();
-  const std::vector<int64_t> co = plus_shift(h.child_offsets), po = plus_shift(h.parent_offsets);
+  std::vector<int64_t> co = plus_shift(h.child_offsets), po = plus_shift(h.parent_offsets);
   std::vector<int32_t> rank(h.label.size()), child(E), action(E), parent(E);
   for (std::size_t i = 0; i < h.label.size(); ++i) rank[h.label[i]] = static_cast<int32_t>(i);
   std::vector<int64_t> edge(E);
   std::vector<float> log_r(h.label.size());
-  const detail::HypergridFill f{{c.ndim, c.height, c.r0, c.r1, c.r2},
-                                h.label.data(),
-                                rank.data(),
-                                co.data(),
-                                po.data(),
-                                shifted(child.data()),
-                                shifted(action.data()),
-                                shifted(parent.data()),
-                                EdgeIdsWriter{nullptr, shifted(edge.data())},
-                                log_r.data()};
+  const DagWriteView out{co.data(),       shifted(child.data()),
+                         shifted(action.data()), po.data(),
+                         shifted(parent.data()), EdgeIdsWriter{nullptr, shifted(edge.data())},
+                         log_r.data(),          nullptr};
+  const detail::HypergridFill f{{c.ndim, c.height, c.r0, c.r1, c.r2}, h.label.data(), rank.data(),
+                                out};
   for (int32_t i = 0; i < dag.num_states(); ++i) detail::hypergrid_fill_state(i, f);
   EXPECT_EQ(child, h.child_index);
   EXPECT_EQ(action, h.child_action);

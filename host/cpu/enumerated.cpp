@@ -43,16 +43,7 @@ void build_enumerated(const EnumeratedEnv& e, int32_t max_level, EnumeratedBuffe
   }
   const int64_t edges = co[n];
   out.arrays.allocate_edges(Backend::Cpu, n, edges);
-  const EnumeratedFill f{e,
-                         order,
-                         rank.data(),
-                         co,
-                         po,
-                         out.arrays.child_index.data(),
-                         out.arrays.child_action.data(),
-                         out.arrays.parent_index.data(),
-                         out.arrays.write_view().parent_edge,
-                         out.arrays.log_reward.data()};
+  const EnumeratedFill f{e, order, rank.data(), out.arrays.write_view()};
 #pragma omp parallel for schedule(dynamic, 1024) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) enumerated_fill_state(i, f);
 }

@@ -49,16 +49,7 @@ void build_hypergrid(const HypergridShape& g, int64_t num_states, HypergridBuffe
     co[i + 1] += co[i];
     po[i + 1] += po[i];
   }
-  const HypergridFill f{g,
-                        order,
-                        rank.data(),
-                        co,
-                        po,
-                        out.child_index.data(),
-                        out.child_action.data(),
-                        out.parent_index.data(),
-                        out.write_view().parent_edge,
-                        out.log_reward.data()};
+  const HypergridFill f{g, order, rank.data(), out.write_view()};
 #pragma omp parallel for schedule(static) num_threads(::gfnrl::cpu_threads())
   for (int32_t i = 0; i < n; ++i) hypergrid_fill_state(i, f);
 }

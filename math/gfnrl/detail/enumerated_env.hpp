@@ -329,13 +329,7 @@ struct EnumeratedFill {
   EnumeratedEnv env;
   const int64_t* order;
   const int32_t* rank;
-  const int64_t* child_offsets;
-  const int64_t* parent_offsets;
-  int32_t* child_index;
-  int32_t* child_action;
-  int32_t* parent_index;
-  EdgeIdsWriter parent_edge;
-  float* log_reward;
+  DagWriteView out;  ///< offsets read (already summed), edges and log R written
 };
 
 GFNRL_HD inline void enumerated_degrees(const EnumeratedEnv& e, int64_t code, int32_t* out,
@@ -354,12 +348,13 @@ GFNRL_HD inline void enumerated_degrees(const EnumeratedEnv& e, int64_t code, in
 GFNRL_HD inline void enumerated_fill_state(int32_t i, const EnumeratedFill& f) {
   const EnumeratedEnv& e = f.env;
   const int64_t code = f.order[i];
-  int64_t c = f.child_offsets[i], p = f.parent_offsets[i];
+  const DagWriteView& o = f.out;
+  int64_t c = o.child_offsets[i], p = o.parent_offsets[i];
   for (int32_t a = 0; a < e.num_actions; ++a) {
     const int64_t child = env_child(e, code, a);
     if (child >= 0) {
-      f.child_index[c] = f.rank[child];
-      f.child_action[c] = a;
+      o.child_index[c] = f.rank[child];
+      o.child_action[c] = a;
       ++c;
     }
     const int64_t parent = env_parent(e, code, a);
@@ -367,12 +362,12 @@ GFNRL_HD inline void enumerated_fill_state(int32_t i, const EnumeratedFill& f) {
       int32_t below = 0;
       for (int32_t b = 0; b < a; ++b) below += env_child(e, parent, b) >= 0;
       const int32_t pr = f.rank[parent];
-      f.parent_index[p] = pr;
-      f.parent_edge.set(p, f.child_offsets[pr] + below);
+      o.parent_index[p] = pr;
+      o.parent_edge.set(p, o.child_offsets[pr] + below);
       ++p;
     }
   }
-  f.log_reward[i] = env_log_reward(e, code);
+  o.log_reward[i] = env_log_reward(e, code);
 }
 
 }  // namespace gfnrl::detail

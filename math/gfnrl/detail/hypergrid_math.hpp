@@ -72,13 +72,7 @@ struct HypergridFill {
   HypergridShape g;
   const int64_t* order;
   const int32_t* rank;
-  const int64_t* child_offsets;
-  const int64_t* parent_offsets;
-  int32_t* child_index;
-  int32_t* child_action;
-  int32_t* parent_index;
-  EdgeIdsWriter parent_edge;
-  float* log_reward;
+  DagWriteView out;  ///< offsets read (already summed), edges and log R written
 };
 
 /// Out-degree (actions +1 on coordinate d where x_d < H-1) and in-degree of state with code c.
@@ -103,26 +97,27 @@ GFNRL_HD inline void hypergrid_fill_state(int32_t i, const HypergridFill& f) {
   int32_t x[kMaxHypergridDim];
   const int64_t code = f.order[i];
   hypergrid_decode(code, g, x);
-  int64_t c = f.child_offsets[i];
-  int64_t p = f.parent_offsets[i];
+  const DagWriteView& o = f.out;
+  int64_t c = o.child_offsets[i];
+  int64_t p = o.parent_offsets[i];
   int64_t stride = 1;
   int32_t lower_open = 0;  // #{d' < d : x_d' < H-1}
   for (int d = 0; d < g.ndim; ++d) {
     if (x[d] < g.height - 1) {
-      f.child_index[c] = f.rank[code + stride];
-      f.child_action[c] = d;
+      o.child_index[c] = f.rank[code + stride];
+      o.child_action[c] = d;
       ++c;
     }
     if (x[d] > 0) {
       const int32_t parent = f.rank[code - stride];
-      f.parent_index[p] = parent;
-      f.parent_edge.set(p, f.child_offsets[parent] + lower_open);
+      o.parent_index[p] = parent;
+      o.parent_edge.set(p, o.child_offsets[parent] + lower_open);
       ++p;
     }
     lower_open += x[d] < g.height - 1;
     stride *= g.height;
   }
-  f.log_reward[i] = hypergrid_log_reward(x, g);
+  o.log_reward[i] = hypergrid_log_reward(x, g);
 }
 
 }  // namespace gfnrl::detail
