@@ -88,6 +88,49 @@ struct Pipeline {
   ImplicitHypergridResult result;
 };
 
+// log R, then the soft values: the policy's (optimal) and those under the uniform P_B that the
+// bounds need (the same buffer when the correction is uniform).
+void solve_values(const detail::ImplicitGrid& g, bool optimal, Backend b, ImplicitHypergridArrays& a,
+                  ImplicitHypergridResult& r) {
+  const auto alloc = [&] { return Array<float>(b, static_cast<std::size_t>(g.num_states)); };
+  a.log_reward = alloc();
+  GFNRL_BACKEND_CALL(b, implicit_log_reward, g, a.log_reward.data());
+  if (optimal) {
+    a.soft_value = alloc();
+    GFNRL_BACKEND_CALL(b, implicit_soft_values, g, a.log_reward.data(), a.soft_value.data());
+    r.soft_vi_log_z = first_value(a.soft_value);
+  }
+  if (optimal && g.corrected) {
+    a.bound_value = a.soft_value;  // shares the buffer
+  } else {
+    detail::ImplicitGrid gb = g;
+    gb.corrected = true;
+    a.bound_value = alloc();
+    GFNRL_BACKEND_CALL(b, implicit_soft_values, gb, a.log_reward.data(), a.bound_value.data());
+  }
+}
+
+// compare_to_target on the arrays (host/exact/metrics.cpp's reductions), the bounds kept.
+void compare_on_arrays(Backend b, const ImplicitHypergridArrays& a, ImplicitHypergridResult& r) {
+  const auto un = static_cast<std::size_t>(r.num_states);
+  Metrics& m = r.metrics;
+  const double log_mass = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_terminal.data(), un);
+  if (!std::isfinite(log_mass))
+    throw std::runtime_error("implicit hypergrid: the policy's P_T sums to " +
+                             std::to_string(std::exp(log_mass)) + " (not finite or 0)");
+  const double log_max = GFNRL_BACKEND_CALL(b, max_value, a.log_reward.data(), un);
+  const detail::MetricSums s = GFNRL_BACKEND_CALL(b, metric_sums,
+      a.log_reward.data(), m.log_z, a.log_terminal.data(), log_mass, a.log_visit.data(), un,
+      log_max + std::log1p(-kModeRelativeTolerance));
+  const double elbo = m.elbo, eubo = m.eubo;
+  m = detail::metrics_from_sums(s, m.log_z, log_mass);
+  m.elbo = elbo, m.eubo = eubo;
+  if (r.num_states <= kImplicitSpearmanMaxStates) {
+    const std::vector<float> lt = a.log_terminal.to_host(), lr = a.log_reward.to_host();
+    r.spearman = spearman_correlation(lt, lr, kRankLogTolerancePerLevel * (r.num_levels + 1));
+  }
+}
+
 Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correction, bool keep,
              Backend b) {
   detail::ImplicitGrid g = detail::make_implicit_grid(c, policy, correction);
@@ -103,64 +146,33 @@ Pipeline run(const HypergridConfig& c, ImplicitPolicy policy, Correction correct
   r.num_edges = n / c.height * (c.height - 1) * c.ndim;
   r.num_levels = c.ndim * (c.height - 1) + 1;
   r.closed_form_log_z = hypergrid_log_partition(c);
-  const auto alloc = [n, b]() { return Array<float>(b, static_cast<std::size_t>(n)); };
+  const bool optimal = policy == ImplicitPolicy::Optimal;
 
   auto t = Clock::now();
-  a.log_reward = alloc();
-  GFNRL_BACKEND_CALL(b, implicit_log_reward, g, a.log_reward.data());
-  const bool optimal = policy == ImplicitPolicy::Optimal;
-  if (optimal) {
-    a.soft_value = alloc();
-    GFNRL_BACKEND_CALL(b, implicit_soft_values, g, a.log_reward.data(), a.soft_value.data());
-    r.soft_vi_log_z = first_value(a.soft_value);
-  }
-  if (optimal && g.corrected) {
-    a.bound_value = a.soft_value;  // shares the buffer
-  } else {
-    detail::ImplicitGrid gb = g;
-    gb.corrected = true;
-    a.bound_value = alloc();
-    GFNRL_BACKEND_CALL(b, implicit_soft_values, gb, a.log_reward.data(), a.bound_value.data());
-  }
+  solve_values(g, optimal, b, a, r);
   r.values_seconds = since(t);
 
   t = Clock::now();
   const float* v = optimal ? a.soft_value.data() : a.bound_value.data();  // unread when uniform
-  a.log_visit = alloc();
+  a.log_visit = Array<float>(b, static_cast<std::size_t>(n));
   GFNRL_BACKEND_CALL(b, implicit_visits, g, v, a.log_visit.data());
   r.marginals_seconds = since(t);
 
   t = Clock::now();
-  const auto un = static_cast<std::size_t>(n);
   Metrics& m = r.metrics;
-  m.log_z = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_reward.data(), un);
-  const detail::ImplicitBoundTerms bounds = GFNRL_BACKEND_CALL(b, implicit_bounds, 
+  m.log_z = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_reward.data(), static_cast<std::size_t>(n));
+  const detail::ImplicitBoundTerms bounds = GFNRL_BACKEND_CALL(b, implicit_bounds,
       g, v, a.bound_value.data(), a.log_visit.data(), a.log_reward.data(), m.log_z);
   m.elbo = bounds.elbo - m.log_z;
   m.eubo = bounds.eubo - m.log_z;
   // log P_T, over the policy's soft values (no longer needed) unless the caller keeps them.
-  a.log_terminal = keep ? alloc() : optimal ? a.soft_value : a.bound_value;
+  a.log_terminal = keep ? Array<float>(b, static_cast<std::size_t>(n))
+                        : optimal ? a.soft_value : a.bound_value;
   GFNRL_BACKEND_CALL(b, implicit_terminal, g, v, a.log_reward.data(), a.log_visit.data(),
-                                 a.log_terminal.data());
+                     a.log_terminal.data());
   if (!keep) (optimal ? a.soft_value : a.bound_value) = Array<float>();
   if (!keep && optimal && g.corrected) a.bound_value = Array<float>();
-
-  // compare_to_target on the arrays (host/exact/metrics.cpp).
-  const double log_mass = GFNRL_BACKEND_CALL(b, log_sum_exp, a.log_terminal.data(), un);
-  if (!std::isfinite(log_mass))
-    throw std::runtime_error("implicit hypergrid: the policy's P_T sums to " +
-                           std::to_string(std::exp(log_mass)) + " (not finite or 0)");
-  const double log_max = GFNRL_BACKEND_CALL(b, max_value, a.log_reward.data(), un);
-  const detail::MetricSums s = GFNRL_BACKEND_CALL(b, metric_sums, 
-      a.log_reward.data(), m.log_z, a.log_terminal.data(), log_mass, a.log_visit.data(), un,
-      log_max + std::log1p(-kModeRelativeTolerance));
-  const double elbo = m.elbo, eubo = m.eubo;
-  m = detail::metrics_from_sums(s, m.log_z, log_mass);
-  m.elbo = elbo, m.eubo = eubo;
-  if (n <= kImplicitSpearmanMaxStates) {
-    const std::vector<float> lt = a.log_terminal.to_host(), lr = a.log_reward.to_host();
-    r.spearman = spearman_correlation(lt, lr, kRankLogTolerancePerLevel * (r.num_levels + 1));
-  }
+  compare_on_arrays(b, a, r);
   r.metrics_seconds = since(t);
   return p;
 }

@@ -47,34 +47,44 @@ ForwardPolicy read_policy_file(const std::string& path, const Dag& dag) {
 }
 
 namespace {
-ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open for reading");
-  std::size_t line_no = 0;
-  auto fail = [&](const std::string& why) -> void {
-    throw InputError(path + ":" + std::to_string(line_no) + ": " + why);
-  };
-  // The next non-blank, non-comment line.
-  auto next = [&]() {
+// The reader's line-level parts: lines without comments, "KEY COUNT" headers, log-probabilities;
+// every failure an InputError naming the file and the line.
+class PolicyReader {
+ public:
+  explicit PolicyReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+    if (!in_) throw InputError(path + ": cannot open for reading");
+  }
+
+  [[noreturn]] void fail(const std::string& why) const {
+    throw InputError(path_ + ":" + std::to_string(line_no_) + ": " + why);
+  }
+
+  // The next non-blank, non-comment line, or "" at the end of the file.
+  std::string next_or_end() {
     std::string line;
-    while (detail::read_text_line(in, line, path, line_no + 1)) {
-      ++line_no;
+    while (detail::read_text_line(in_, line, path_, line_no_ + 1)) {
+      ++line_no_;
       line = line.substr(0, line.find('#'));
       if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
     }
-    ++line_no;
-    fail("unexpected end of file");
+    return "";
+  }
+
+  std::string next() {
+    std::string line = next_or_end();
+    if (line.empty()) ++line_no_, fail("unexpected end of file");
     return line;
-  };
-  // The whitespace-separated words of a line.
-  auto words = [](const std::string& line) {
+  }
+
+  static std::vector<std::string> words(const std::string& line) {
     std::istringstream ss(line);
     std::vector<std::string> w;
     for (std::string t; ss >> t;) w.push_back(t);
     return w;
-  };
+  }
+
   // "KEY COUNT", exactly: COUNT in decimal digits (no 0x, no sign), nothing after it.
-  auto header = [&](const std::string& key, std::size_t want, const char* what) {
+  void header(const std::string& key, std::size_t want, const char* what) {
     const std::vector<std::string> w = words(next());
     const bool digits = w.size() == 2 && !w[1].empty() && w[1].size() <= 18 &&
                         w[1].find_first_not_of("0123456789") == std::string::npos;
@@ -84,8 +94,10 @@ ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
     if (n != want)
       fail("the file has " + std::to_string(n) + " " + what + "; the DAG has " +
            std::to_string(want) + " (a policy belongs to one DAG)");
-  };
-  auto value = [&]() {
+  }
+
+  // One log-probability in [-inf, 0] (up to 1e-6 above 0, read as 0).
+  float value() {
     const std::string t = next();
     const std::size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t\r");
     const std::string tok = t.substr(b, e - b + 1);
@@ -95,29 +107,18 @@ ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
     if (std::isnan(v) || v > 1e-6)
       fail("log-probability " + detail::quote_excerpt(tok) + " must be in [-inf, 0]");
     return static_cast<float>(std::min(v, 0.0));
-  };
-  if (words(next()) != std::vector<std::string>{"gfnrl-policy", "1"})
-    fail("expected the header 'gfnrl-policy 1' (this reader knows version 1 only)");
-  const DagArrays a = dag.to_host();
-  std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
-  header("edges", lp.size(), "edges");
-  for (float& v : lp) v = value();
-  header("exits", ex.size(), "states");
+  }
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+  std::size_t line_no_ = 0;
+};
+
+// Each state's probabilities (edges and exit) sum to 1 within 1e-3.
+void check_rows_sum_to_one(const std::string& path, const DagArrays& a,
+                           const std::vector<float>& lp, const std::vector<float>& ex) {
   for (std::size_t s = 0; s < ex.size(); ++s) {
-    ex[s] = value();
-    if (ex[s] > -INFINITY && !(a.log_reward[s] > -INFINITY))
-      fail("state " + std::to_string(s) + " does not terminate, so its exit log-probability "
-           "must be -inf");
-  }
-  // Nothing after the exits block but blank lines and comments: more values mean another DAG.
-  for (std::string line; detail::read_text_line(in, line, path, line_no + 1);) {
-    ++line_no;
-    line = line.substr(0, line.find('#'));
-    if (line.find_first_not_of(" \t\r") != std::string::npos)
-      fail("unexpected " + detail::quote_excerpt(line) + " after the exits block (the file has "
-           "more lines than the DAG has states)");
-  }
-  for (int32_t s = 0; s < dag.num_states(); ++s) {
     detail::LseAcc<double> acc;
     for (int64_t e = a.child_offsets[s]; e < a.child_offsets[s + 1]; ++e) acc.add(lp[e]);
     acc.add(ex[s]);
@@ -126,6 +127,29 @@ ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
                        std::to_string(std::exp(acc.value())) + "; they must sum to 1 "
                        "(tolerance 1e-3)");
   }
+}
+
+ForwardPolicy read_policy_stream(const std::string& path, const Dag& dag) {
+  PolicyReader r(path);
+  if (PolicyReader::words(r.next()) != std::vector<std::string>{"gfnrl-policy", "1"})
+    r.fail("expected the header 'gfnrl-policy 1' (this reader knows version 1 only)");
+  const DagArrays a = dag.to_host();
+  std::vector<float> lp(dag.num_edges()), ex(dag.num_states());
+  r.header("edges", lp.size(), "edges");
+  for (float& v : lp) v = r.value();
+  r.header("exits", ex.size(), "states");
+  for (std::size_t s = 0; s < ex.size(); ++s) {
+    ex[s] = r.value();
+    if (ex[s] > -INFINITY && !(a.log_reward[s] > -INFINITY))
+      r.fail("state " + std::to_string(s) + " does not terminate, so its exit log-probability "
+             "must be -inf");
+  }
+  // Nothing after the exits block but blank lines and comments: more values mean another DAG.
+  const std::string extra = r.next_or_end();
+  if (!extra.empty())
+    r.fail("unexpected " + detail::quote_excerpt(extra) + " after the exits block (the file has "
+           "more lines than the DAG has states)");
+  check_rows_sum_to_one(path, a, lp, ex);
   return {Array<float>::from_host(dag.backend(), lp), Array<float>::from_host(dag.backend(), ex)};
 }
 }  // namespace

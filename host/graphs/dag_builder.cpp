@@ -13,13 +13,13 @@ namespace {
 
 std::string state_name(int32_t s) { return "state " + std::to_string(s); }
 
-void check_ids(const DagSpec& spec) {
-  if (spec.num_states < 1)
-    throw InputError("num_states must be >= 1, got " + std::to_string(spec.num_states));
+std::string out_of_range(const DagSpec& spec) {
+  return "out of range [0, " + std::to_string(spec.num_states) + ")";
+}
+
+// Endpoints in range, no self-loops, action ids >= 0, no edge twice.
+void check_edges(const DagSpec& spec) {
   auto in_range = [&](int32_t s) { return s >= 0 && s < spec.num_states; };
-  if (!in_range(spec.source))
-    throw InputError("source " + std::to_string(spec.source) + " is out of range [0, " +
-                     std::to_string(spec.num_states) + ")");
   // edge_ids is int32: an edge list past 2^31-1 edges is beyond what build_dag builds.
   if (spec.edges.size() > static_cast<std::size_t>(kMaxIndex))
     throw InputError("an edge list of " + std::to_string(spec.edges.size()) +
@@ -29,8 +29,7 @@ void check_ids(const DagSpec& spec) {
     const std::string where = "edge " + std::to_string(i) + " (" + std::to_string(e.from) +
                               " -> " + std::to_string(e.to) + ")";
     if (!in_range(e.from) || !in_range(e.to))
-      throw InputError(where + ": endpoint out of range [0, " + std::to_string(spec.num_states) +
-                       ")");
+      throw InputError(where + ": endpoint " + out_of_range(spec));
     if (e.from == e.to) throw InputError(where + ": self-loop, so the graph has a cycle through " +
                                          state_name(e.from));
     if (e.action < 0)
@@ -47,12 +46,17 @@ void check_ids(const DagSpec& spec) {
       throw InputError("edge " + std::to_string(keys[k].second) + " (" + std::to_string(e.from) +
                        " -> " + std::to_string(e.to) + "): duplicate edge");
     }
+}
+
+// Rewards (or log-rewards) in range, finite, each state's given once, at least one; the
+// intermediate log-rewards likewise (finite within float32's range).
+void check_rewards(const DagSpec& spec) {
+  auto in_range = [&](int32_t s) { return s >= 0 && s < spec.num_states; };
   std::vector<char> rewarded(spec.num_states, 0);
   auto check_reward = [&](int32_t s, double v, bool is_log) {
     const char* what = is_log ? "log-reward" : "reward";
     if (!in_range(s))
-      throw InputError(std::string(what) + " for " + state_name(s) + ": state out of range [0, " +
-                       std::to_string(spec.num_states) + ")");
+      throw InputError(std::string(what) + " for " + state_name(s) + ": state " + out_of_range(spec));
     if (!std::isfinite(v) || (!is_log && v <= 0))
       throw InputError(std::string(what) + " of " + state_name(s) + " is " + std::to_string(v) +
                        (is_log ? ": log-rewards must be finite"
@@ -68,8 +72,8 @@ void check_ids(const DagSpec& spec) {
   std::vector<char> intermediate(spec.num_states, 0);
   for (const auto& [s, v] : spec.intermediate_log_rewards) {
     if (!in_range(s))
-      throw InputError("intermediate log-reward for " + state_name(s) + ": state out of range [0, " +
-                       std::to_string(spec.num_states) + ")");
+      throw InputError("intermediate log-reward for " + state_name(s) + ": state " +
+                       out_of_range(spec));
     if (!(std::abs(v) <= 3.4028234663852886e38))  // finite in float32, as log R is stored
       throw InputError("intermediate log-reward of " + state_name(s) + " is " +
                        std::to_string(v) + ": give a finite value within float32's range (or "
@@ -78,6 +82,15 @@ void check_ids(const DagSpec& spec) {
       throw InputError("intermediate log-reward of " + state_name(s) + " is given twice");
     intermediate[s] = 1;
   }
+}
+
+void check_ids(const DagSpec& spec) {
+  if (spec.num_states < 1)
+    throw InputError("num_states must be >= 1, got " + std::to_string(spec.num_states));
+  if (spec.source < 0 || spec.source >= spec.num_states)
+    throw InputError("source " + std::to_string(spec.source) + " is " + out_of_range(spec));
+  check_edges(spec);
+  check_rewards(spec);
 }
 
 // States reachable from the source (iterative DFS over the children lists).
