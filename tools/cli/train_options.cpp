@@ -52,23 +52,11 @@ void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
 }
 }  // namespace
 
-void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
+namespace {
+// Exploration and rate schedules: epsilon, temperature, their decays, warm-up and cosine, SubTB's
+// lambda.
+void add_schedule_options(CLI::App& cmd, LearnerOptions& o) {
   TrainConfig& c = o.cfg;
-  cmd.add_option("--lr", o.lr,
-                 "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
-                 "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1, "
-                 "zvar 0.05, fm 0.1, fldb 0.1, flsubtb 0.05; "
-                 "README \"Tuning\"), one value, or a comma list with one value per run")
-      ->capture_default_str();
-  cmd.add_option("--lr-log-z", o.lr_log_z,
-                 "TB's log Z learning rate: one value or one per run (comma list)")
-      ->capture_default_str();
-  cmd.add_option("--optimizer", o.optimizer,
-                 "adam (beta 0.9/0.999, eps 1e-8; every entry each step), lazy-adam (only the "
-                 "entries with a gradient: far fewer bytes on large tables) or sgd")
-      ->check(CLI::IsMember(optimizer_names()))
-      ->capture_default_str();
-  add_loss_options(cmd, o);
   cmd.add_option("--epsilon", o.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
                  "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
@@ -101,6 +89,11 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
       ->capture_default_str();
   cmd.add_option("--subtb-lambda", c.subtb_lambda, "SubTB weight lambda^(length), in (0, 1]")
       ->capture_default_str();
+}
+
+// The DQN learners' TD loss, target table, replay and Munchausen term.
+void add_dqn_options(CLI::App& cmd, LearnerOptions& o) {
+  TrainConfig& c = o.cfg;
   cmd.add_option("--loss", o.loss, "DQN TD loss: huber (delta 1) or mse")
       ->check(CLI::IsMember(td_loss_names()))
       ->capture_default_str();
@@ -134,6 +127,28 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "Munchausen alpha in [0, 1); tau = 1/(1 - alpha)")
       ->capture_default_str();
   cmd.add_option("--l0", c.munchausen_l0, "Munchausen lower clip l0, < 0")->capture_default_str();
+}
+}  // namespace
+
+void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
+  TrainConfig& c = o.cfg;
+  cmd.add_option("--lr", o.lr,
+                 "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
+                 "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1, "
+                 "zvar 0.05, fm 0.1, fldb 0.1, flsubtb 0.05; "
+                 "README \"Tuning\"), one value, or a comma list with one value per run")
+      ->capture_default_str();
+  cmd.add_option("--lr-log-z", o.lr_log_z,
+                 "TB's log Z learning rate: one value or one per run (comma list)")
+      ->capture_default_str();
+  cmd.add_option("--optimizer", o.optimizer,
+                 "adam (beta 0.9/0.999, eps 1e-8; every entry each step), lazy-adam (only the "
+                 "entries with a gradient: far fewer bytes on large tables) or sgd")
+      ->check(CLI::IsMember(optimizer_names()))
+      ->capture_default_str();
+  add_loss_options(cmd, o);
+  add_schedule_options(cmd, o);
+  add_dqn_options(cmd, o);
   cmd.add_flag("--exact-gradient", c.exact_gradient,
                "pg, tb: the exact expected gradient by forward/backward sweeps over the DAG "
                "instead of sampled trajectories (tb's on-policy gradient is twice pg's)");
