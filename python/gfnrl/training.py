@@ -224,6 +224,11 @@ def _run_study(plan, seed, steps, eval_every, spearman, jobs=1):
         for f in futures:
             if f.exception() is not None and not isinstance(f.exception(), _Stopped):
                 raise f.exception()
+    return _curves_and_lines(plan, curves, seconds, seed)
+
+
+def _curves_and_lines(plan, curves, seconds, seed):
+    """Each label's curves, and the CLI's CSV lines (header first) in plan order."""
     results, lines = {}, [_CURVE_HEADER]
     for (label, trainer), c, secs in zip(plan, curves, seconds):
         results[label] = c
