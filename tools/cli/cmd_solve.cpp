@@ -173,8 +173,11 @@ int run_implicit(const SolveOptions& o, bool eval, Backend b) {
   return 0;
 }
 
+int run_csr(const SolveOptions& o, bool eval, Backend b);
+void describe_csr_solve(const SolveOptions& o, bool eval, const Environment& env, const Chosen& c,
+                        const Metrics& m, const Marginals& marginals, nlohmann::json& out);
+
 int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
-  using clock = std::chrono::steady_clock;
   check_env_flags(cmd, o.env);
   const Backend b = parse_backend(o.env.backend);
   const GridLayout layout = parse_grid_layout(o.layout);
@@ -186,6 +189,13 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
   if (layout == GridLayout::Implicit || (layout == GridLayout::Auto && why_not.empty() &&
                                          b == Backend::Cpu))
     return run_implicit(o, eval, b);
+  return run_csr(o, eval, b);
+}
+
+// gfnrl solve / eval on the DAG (the CSR layout): build, choose the policy, its marginals,
+// metrics and bounds, the --out-pt table.
+int run_csr(const SolveOptions& o, bool eval, Backend b) {
+  using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   const Environment env = build_environment(o.env, b);
   const Dag& dag = env.dag;
@@ -217,6 +227,20 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
     out["out_pt"] = o.out_pt;
   }
 
+  describe_csr_solve(o, eval, env, c, m, marginals, out);
+  out["backend"] = backend_name(b);
+  if (b == Backend::Cuda) out["device"] = cuda_device_description();
+  out["build_seconds"] = build_s;
+  out["seconds"] = secs;
+  print_result(o.env, out);
+  return 0;
+}
+
+// The CSR solve's JSON fields: what ran, the DAG's sizes, the metrics and bounds.
+void describe_csr_solve(const SolveOptions& o, bool eval, const Environment& env, const Chosen& c,
+                        const Metrics& m, const Marginals& marginals, nlohmann::json& out) {
+  const Dag& dag = env.dag;
+  const bool optimal = !eval || o.policy == "optimal";
   out["command"] = eval ? "eval" : "solve";
   out.update(env.description);
   if (env.grid) out["layout"] = "csr";
@@ -235,12 +259,6 @@ int run(const SolveOptions& o, bool eval, const CLI::App& cmd) {
     out["eubo"] = m.eubo;
     out["bounds_pb"] = o.correction == "none" ? "uniform" : o.correction;
   }
-  out["backend"] = backend_name(b);
-  if (b == Backend::Cuda) out["device"] = cuda_device_description();
-  out["build_seconds"] = build_s;
-  out["seconds"] = secs;
-  print_result(o.env, out);
-  return 0;
 }
 
 }  // namespace
