@@ -117,11 +117,17 @@ def torchgfn_main(a):
         ev.evaluate(pf)
 
     ev.evaluate(pf)  # warm-up
-    med = {}
-    cpp = []
+    m, cpp = timed_rounds(a, (("module", module_only), ("log_probs", log_probs), ("ours", ours),
+                              ("whole", whole), ("bounds", whole_bounds)))
+    print_torchgfn(a, env, ev, build, torch, m, cpp)
+
+
+def timed_rounds(a, parts):
+    """Medians over --rounds of each part's median of --repeats calls, and (with --cli) the C++
+    evaluate's seconds per round, measured between the rounds."""
+    med, cpp = {}, []
     for _ in range(a.rounds):
-        for name, fn in (("module", module_only), ("log_probs", log_probs), ("ours", ours),
-                         ("whole", whole), ("bounds", whole_bounds)):
+        for name, fn in parts:
             times = []
             for _ in range(a.repeats):
                 t0 = time.perf_counter()
@@ -130,7 +136,10 @@ def torchgfn_main(a):
             med.setdefault(name, []).append(statistics.median(times))
         if a.cli:
             cpp.append(cpp_evaluate_seconds(a))
-    m = {k: statistics.median(v) for k, v in med.items()}
+    return {k: statistics.median(v) for k, v in med.items()}, cpp
+
+
+def print_torchgfn(a, env, ev, build, torch, m, cpp):
     ours = m["ours"]
     n = ev.dag.num_states
     print(f"gfnrl.torchgfn {a.ndim}-D H={a.height}: {n} states, {ev.dag.num_edges} edges, built "
