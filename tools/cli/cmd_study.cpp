@@ -99,6 +99,56 @@ void print_table(const nlohmann::json& learners) {
   }
 }
 
+// Every learner trained (side by side with --jobs), its rows into `csv`; each learner's summary.
+nlohmann::json train_learners(std::vector<Job>& jobs, const SessionOptions& so, const EnvOptions& env,
+                              const Environment& built, AtomicCsv& csv,
+                              std::vector<LoopResult>& loops) {
+  const int32_t workers = concurrent_jobs(jobs, built, so.jobs);
+  if (workers > 1)
+    progress(env, std::to_string(workers) + " learners side by side (--jobs; the CSV is in "
+                  "learner order either way)");
+  // A learner whose run diverged stops there (one process; under MPI every rank trains to the
+  // end, as the ranks' rows must line up); the others go on, and the study ends with exit 1.
+  for (Job& job : jobs) job.stop_on_divergence = !Ranks::get().sharded();
+  nlohmann::json learners = nlohmann::json::array();
+  for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers, &loops))
+    learners.push_back(l);
+  return learners;
+}
+
+// 1 (after saying which runs diverged) when any did, else 0.
+int diverged_exit_code(const std::vector<std::string>& diverged, bool stopped) {
+  if (diverged.empty()) return 0;
+  std::cerr << "gfnrl: " << divergence_message(diverged, stopped) << std::endl;
+  return 1;
+}
+
+// Every learner's divergence lines, in learner order; `stopped`: whether one stopped early.
+std::vector<std::string> divergences(const std::vector<Job>& jobs,
+                                     const std::vector<LoopResult>& loops, bool* stopped) {
+  std::vector<std::string> diverged;
+  for (std::size_t i = 0; i < jobs.size() && i < loops.size(); ++i) {
+    for (std::string& line : divergence_lines(loops[i], jobs[i].label, jobs[i].cfg.seed))
+      diverged.push_back(std::move(line));
+    *stopped = *stopped || loops[i].stopped_early;
+  }
+  return diverged;
+}
+
+// The study's outputs checked and opened (the tune's too), then the tune run or the tuned file
+// read: what every job's configuration takes. Returns the tuned values (null: none) and sets
+// `tuned_path`.
+nlohmann::json tuned_values(const StudyOptions& o, const CLI::App& cmd, const SessionOptions& so,
+                            std::optional<TuneFiles>& tune_files, std::string& tuned_path) {
+  const auto [tune_csv, tune_json] = tune_paths(so.out);
+  tuned_path = o.tuned;
+  if (!o.tune) return o.tuned.empty() ? nlohmann::json() : read_tuned(o.tuned);
+  tune_files.emplace(tune_csv, tune_json, "the tune's CSV (--out's STEM-tune.csv)",
+                     "the tune's JSON (--out's STEM-tune.json)");
+  tuned_path = tune_json;
+  return tune_first(o, cmd, *tune_files);
+}
+
 int run(const StudyOptions& given, const CLI::App& cmd) {
   StudyOptions o = given;  // under MPI only rank 0 writes
   o.session.out = output_on_this_rank(o.session.out);
@@ -111,8 +161,6 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   const EnvOptions env = checked_environment(so, cmd);
   Ranks::mutable_get().set_quiet(env.quiet);
   std::vector<Job> jobs = plan_jobs(so, o.algos, pbs, backward);
-  nlohmann::json tuned;
-  std::string tuned_path = o.tuned;
   if (o.tune && backward)
     throw InputError("--tune tunes one P_B per learner; it cannot be combined with --preset backward");
   // Every output checked and opened before the tune: nothing is trained for a study that could
@@ -122,14 +170,8 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
                                       {"the tune's JSON", tune_json}});
   AtomicCsv csv(so.out);
   std::optional<TuneFiles> tune_files;
-  if (o.tune) {
-    tune_files.emplace(tune_csv, tune_json, "the tune's CSV (--out's STEM-tune.csv)",
-                       "the tune's JSON (--out's STEM-tune.json)");
-    tuned_path = tune_json;
-    tuned = tune_first(o, cmd, *tune_files);
-  } else if (!o.tuned.empty()) {
-    tuned = read_tuned(o.tuned);
-  }
+  std::string tuned_path;
+  const nlohmann::json tuned = tuned_values(o, cmd, so, tune_files, tuned_path);
   if (!tuned.is_null())
     for (Job& job : jobs) apply_tuned(tuned, job.label, tuned_path, job.cfg);
   csv.line(kCurveHeader);
@@ -137,26 +179,12 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   const Environment built = build_environment(env, b);
   const nlohmann::json tuning =
       tuned.is_null() ? nlohmann::json() : describe_tuning(tuned, tuned_path, so, built, env);
-  nlohmann::json learners = nlohmann::json::array();
   Ranks::mutable_get().checks_passed();  // every rank's checks, before any training
-  const int32_t workers = concurrent_jobs(jobs, built, so.jobs);
-  if (workers > 1)
-    progress(env, std::to_string(workers) + " learners side by side (--jobs; the CSV is in "
-                  "learner order either way)");
-  // A learner whose run diverged stops there (one process; under MPI every rank trains to the
-  // end, as the ranks' rows must line up); the others go on, and the study ends with exit 1.
-  for (Job& job : jobs) job.stop_on_divergence = !Ranks::get().sharded();
   std::vector<LoopResult> loops;
-  for (nlohmann::json& l : run_jobs(jobs, so, env, built, csv, workers, &loops))
-    learners.push_back(l);
+  const nlohmann::json learners = train_learners(jobs, so, env, built, csv, loops);
   if (!Ranks::get().root()) return 0;  // rank 0 writes every rank's rows
-  std::vector<std::string> diverged;
   bool stopped = false;
-  for (std::size_t i = 0; i < jobs.size() && i < loops.size(); ++i) {
-    for (std::string& line : divergence_lines(loops[i], jobs[i].label, jobs[i].cfg.seed))
-      diverged.push_back(std::move(line));
-    stopped = stopped || loops[i].stopped_early;
-  }
+  const std::vector<std::string> diverged = divergences(jobs, loops, &stopped);
   csv.commit();
   if (tune_files) {
     tune_files->csv.commit();
@@ -164,21 +192,14 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
     progress(env, "wrote " + tune_csv + " and " + tune_json + " (the tune)");
   }
   progress(env, "wrote " + so.out + " (plot: python3 tools/plot_convergence.py " + so.out + ")");
-  const auto finish = [&]() {
-    if (diverged.empty()) return 0;
-    std::cerr << "gfnrl: " << divergence_message(diverged, stopped) << std::endl;
-    return 1;
-  };
   if (!env.json) {
     print_table(learners);
-    return finish();
+    return diverged_exit_code(diverged, stopped);
   }
   nlohmann::json j = built.description;
   j["command"] = "study";
   j["num_states"] = built.dag.num_states();
-  const std::string pb_list = join_names(pbs, ",");
-  j["correction"] = pb_list;
-  j["pb"] = pb_list;
+  j["correction"] = j["pb"] = join_names(pbs, ",");
   if (backward) j["preset"] = "backward";
   j["log_z"] = log_partition(built.dag);
   j["backend"] = backend_name(b);
@@ -186,7 +207,7 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   if (!tuned.is_null()) j["tuned"] = tuning;
   j["learners"] = learners;
   print_json_line(j);
-  return finish();
+  return diverged_exit_code(diverged, stopped);
 }
 }  // namespace
 
