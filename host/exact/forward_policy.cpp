@@ -47,12 +47,28 @@ int32_t first_unnormalised_state(const Dag& dag, const float* edge_log_prob,
   return n;
 }
 
+void check_action_table_width(const Dag& dag, std::size_t width, std::size_t exit_column) {
+  if (exit_column >= width)
+    throw InputError("action table: exit_column = " + std::to_string(exit_column) +
+                     " is not below the table's width " + std::to_string(width));
+  const int64_t e = dag.num_edges();
+  std::vector<int32_t> copied;  // a CUDA DAG's actions, on the host
+  const int32_t* act = dag.view().child_action;
+  if (dag.backend() != Backend::Cpu) {
+    copied.resize(std::size_t(e));
+    detail::copy_bytes(copied.data(), Backend::Cpu, act, dag.backend(), copied.size() * sizeof(int32_t));
+    act = copied.data();
+  }
+  const int32_t top = e ? *std::max_element(act, act + e) : 0;
+  if (std::size_t(top) >= width)
+    throw InputError("action table: the DAG has action id " + std::to_string(top) +
+                     " but the table is " + std::to_string(width) + " wide");
+}
+
 int64_t gather_action_table(const Dag& dag, const float* log_probs, std::size_t width,
                             std::size_t exit_column, float* edge_log_prob, float* exit_log_prob) {
+  check_action_table_width(dag, width, exit_column);
   const int64_t n = dag.num_states();
-  if (exit_column >= width)
-    throw InputError("gather_action_table: exit_column = " + std::to_string(exit_column) +
-                     " is not below the table's width " + std::to_string(width));
   std::vector<int64_t> off_copy;
   std::vector<int32_t> act_copy;
   const int64_t* off = dag.view().child_offsets;
@@ -63,10 +79,6 @@ int64_t gather_action_table(const Dag& dag, const float* log_probs, std::size_t 
     off = off_copy.data(), act = act_copy.data();
   }
   const int64_t e = off[n];
-  const int32_t max_action = e ? *std::max_element(act, act + e) : -1;
-  if (max_action >= 0 && std::size_t(max_action) >= width)
-    throw InputError("gather_action_table: the DAG has action id " + std::to_string(max_action) +
-                     " but the table is " + std::to_string(width) + " wide");
   // One pass by state; the check rides along (NaN and +inf both fail v < inf), so a bad entry
   // costs nothing extra to find: each thread keeps its smallest flat index.
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();

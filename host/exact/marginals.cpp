@@ -36,24 +36,9 @@ void MarginalSolver::run(Stream stream) {
 ActionTableMarginalSolver::ActionTableMarginalSolver(const Dag& dag, std::size_t width,
                                                      std::size_t exit_column, SweepOptions options)
     : dag_(dag), width_(width), exit_column_(exit_column), options_(options) {
-  if (exit_column >= width)
-    throw InputError("action table: exit_column = " + std::to_string(exit_column) +
-                     " is not below the table's width " + std::to_string(width));
+  check_action_table_width(dag, width, exit_column);
   const Backend b = dag.backend();
   const int64_t n = dag.num_states(), e = dag.num_edges();
-  {  // the largest action id (once; a CUDA DAG's actions copied to the host for it)
-    std::vector<int32_t> copied;
-    const int32_t* act = dag.view().child_action;
-    if (b != Backend::Cpu) {
-      copied.resize(std::size_t(e));
-      detail::copy_bytes(copied.data(), Backend::Cpu, act, b, copied.size() * sizeof(int32_t));
-      act = copied.data();
-    }
-    const int32_t top = e ? *std::max_element(act, act + e) : 0;
-    if (std::size_t(top) >= width)
-      throw InputError("action table: the DAG has action id " + std::to_string(top) +
-                       " but the table is " + std::to_string(width) + " wide");
-  }
   view_ = dag.view();
   EdgeIdsWriter w;
   if (!wide_edge_ids(n * int64_t(width))) {  // positions past 2^31 (or the tests' switch): int64

@@ -35,6 +35,10 @@ int32_t first_unnormalised_state(const Dag& dag, const float* edge_log_prob,
 /// [num_states] (host) in one threaded pass, and returns the flat index into `log_probs` of the
 /// first entry read that is NaN or +inf, -1 when none is. InputError when an action id or
 /// `exit_column` is not below `width`. A CUDA DAG's offsets and actions are copied first.
+/// InputError unless a [num_states x width] action table holds every action id of `dag` and
+/// `exit_column` (gather_action_table and ActionTableMarginalSolver check it first).
+void check_action_table_width(const Dag& dag, std::size_t width, std::size_t exit_column);
+
 int64_t gather_action_table(const Dag& dag, const float* log_probs, std::size_t width,
                             std::size_t exit_column, float* edge_log_prob, float* exit_log_prob);
 
