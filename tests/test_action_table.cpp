@@ -11,17 +11,6 @@
 namespace gfnrl::test {
 namespace {
 
-// InputError whose message contains `text`.
-template <class F>
-void expect_input_error(F f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected InputError containing: " << text;
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
-
 // A random table of entries in [-3, 0].
 std::vector<float> random_table(std::size_t rows, std::size_t width, unsigned seed) {
   std::mt19937 rng(seed);

@@ -561,6 +561,33 @@ TEST(Metrics, ProbabilitiesAreTheExponentialsInDouble) {
   EXPECT_EQ(p[18], 1.0);
 }
 
+// probabilities() in a caller's order: p[i] = exp(log_p[order[i]]), 0 where order[i] < 0, over
+// more chunks than the threaded threshold (the order reversed, repeated entries, -1s); an entry
+// past the end is named whichever chunk holds it.
+TEST(Metrics, ProbabilitiesInOrderGatherAndNameAnEntryPastTheEnd) {
+  const std::size_t n = 5 * 4096 + 37;
+  std::vector<float> log_p(n);
+  for (std::size_t i = 0; i < n; ++i) log_p[i] = -0.001f * float(i % 5000) - 1e-6f * float(i);
+  const Array<float> a = Array<float>::from_host(Backend::Cpu, log_p);
+  std::vector<int64_t> order(n + 3);
+  for (std::size_t i = 0; i < n; ++i) order[i] = int64_t(n - 1 - i);
+  order[7] = -1, order[n] = 3, order[n + 1] = 3, order[n + 2] = -5;
+  std::vector<double> p(order.size(), -1.0);
+  probabilities(a, order.data(), order.size(), p.data());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const double want = order[i] < 0 ? 0.0 : std::exp(double(log_p[order[i]]));
+    ASSERT_NEAR(p[i], want, 3e-16 * want) << i;
+  }
+  for (std::size_t at : {std::size_t(0), std::size_t(4096 + 5), order.size() - 1}) {
+    std::vector<int64_t> bad = order;
+    bad[at] = int64_t(n) + 2;
+    bad.back() = int64_t(n);  // a later entry past the end must not be the one named
+    expect_input_error([&] { probabilities(a, bad.data(), bad.size(), p.data()); },
+                       "order[" + std::to_string(at) + "] = " + std::to_string(bad[at]) +
+                           " is not below the number of values, " + std::to_string(n));
+  }
+}
+
 // first_nan_or_inf: the first NaN or +inf of a table (-inf and finite values pass), over three
 // of its threaded chunks of 65,536 and a tail, wherever the failures sit, and n when none does.
 TEST(Metrics, FirstNanOrInfFindsTheFirstFailureInAnyChunk) {

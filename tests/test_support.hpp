@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -24,6 +25,17 @@ namespace gfnrl::test {
 #define REQUIRE_CUDA_DEVICE()                                                                  \
   if (!cuda_available())                                                                       \
   GTEST_SKIP() << "CUDA backend not tested: " << cuda_device_description()
+
+/// Expects f() to throw InputError whose message contains `text`.
+template <class F>
+void expect_input_error(F f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "expected InputError containing: " << text;
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
 
 /// The backends to run a test on: the CPU always, CUDA when a device is present.
 inline std::vector<Backend> test_backends() {

@@ -133,6 +133,21 @@ void exp_chunk(const float* __restrict x, std::size_t begin, std::size_t end,
   for (std::size_t i = begin; i < end; ++i) p[i] = vexp_d(double(x[i]));
 }
 
+// A gather into a block on the stack, then the vectorised exp pass over it (exp_chunk); whether
+// every entry of the order was below `size`.
+bool exp_in_order_chunk(const float* __restrict x, int64_t size, const int64_t* __restrict order,
+                        std::size_t begin, std::size_t end, double* __restrict p) {
+  float v[kChunk];
+  bool past = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    const int64_t s = order[i];
+    past |= s >= size;
+    v[i - begin] = s >= 0 && s < size ? x[s] : -INFINITY;
+  }
+  exp_chunk(v, 0, end - begin, p + begin);
+  return !past;
+}
+
 BoundSums bound_chunk(const BoundArgs& a, std::size_t begin, std::size_t end) {
   BoundSums acc{};
   for (std::size_t s = begin; s < end; ++s)
@@ -218,6 +233,18 @@ void exp_to_double(const float* x, std::size_t n, double* p) {
 #pragma omp parallel for schedule(static) if (chunks > 4) num_threads(::gfnrl::cpu_threads())
   for (std::size_t c = 0; c < chunks; ++c)
     exp_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), p);
+}
+
+bool exp_to_double_in_order(const float* x, int64_t size, const int64_t* order, std::size_t n,
+                            double* p) {
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  bool in_range = true;
+#pragma omp parallel for schedule(static) reduction(&& : in_range) if (chunks > 4) \
+    num_threads(::gfnrl::cpu_threads())
+  for (std::size_t c = 0; c < chunks; ++c)
+    in_range = exp_in_order_chunk(x, size, order, c * kChunk, std::min(n, (c + 1) * kChunk), p) &&
+               in_range;
+  return in_range;
 }
 
 BoundSums bound_sums(const BoundArgs& a) {

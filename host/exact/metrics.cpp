@@ -22,6 +22,24 @@ void probabilities(const Array<float>& log_p, double* p) {
   detail::cpu::exp_to_double(host.data(), host.size(), p);
 }
 
+void probabilities(const Array<float>& log_p, const int64_t* order, std::size_t n, double* p) {
+  const auto size = static_cast<int64_t>(log_p.size());
+  // The gather checks the order as it reads it (an entry past the end reads nothing), and the
+  // entry is named after the pass: a separate check cost as much as the gather.
+  bool in_range;
+  if (log_p.backend() == Backend::Cpu) {
+    in_range = detail::cpu::exp_to_double_in_order(log_p.data(), size, order, n, p);
+  } else {
+    const std::vector<float> host = log_p.to_host();
+    in_range = detail::cpu::exp_to_double_in_order(host.data(), size, order, n, p);
+  }
+  if (in_range) return;
+  std::size_t bad = 0;
+  while (order[bad] < size) ++bad;
+  throw InputError("order[" + std::to_string(bad) + "] = " + std::to_string(order[bad]) +
+                   " is not below the number of values, " + std::to_string(size));
+}
+
 std::size_t first_nan_or_inf(const float* v, std::size_t n) {
   // Which chunks fail, over the threads; then the first failing element, in order.
   constexpr std::size_t kChunk = 1 << 16;

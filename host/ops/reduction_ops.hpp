@@ -24,6 +24,11 @@ namespace cpu {
 GFNRL_REDUCTION_OPS
 /// p[i] = exp(x[i]) in double (vexp_d), over the threads: host data only (probabilities()).
 void exp_to_double(const float* x, std::size_t n, double* p);
+/// p[i] = exp(x[order[i]]) in double for i < n, 0 where order[i] < 0 or >= size (x's length):
+/// exp_to_double read in a caller's order (probabilities() with an order). False when some
+/// order[i] >= size.
+bool exp_to_double_in_order(const float* x, int64_t size, const int64_t* order, std::size_t n,
+                            double* p);
 /// sums[s] = exp(x[s]) + sum of exp(e[k]) over s's edges k (child offsets `off`), host data:
 /// the row sums of a forward policy table (first_unnormalised_state).
 void row_sums(const int64_t* off, int32_t n, const float* e, const float* x, double* sums);

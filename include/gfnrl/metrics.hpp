@@ -90,6 +90,10 @@ double log_partition(const Dag& dag, Stream stream = {});
 /// array on any backend (a device array is read through the host): the probabilities P_T from
 /// Marginals::log_terminal, say. Vectorised and threaded on the CPU; within 2e-16 of exp.
 void probabilities(const Array<float>& log_p, double* p);
+/// The same in a caller's order: p[i] = exp(log_p[order[i]]) for i < n, 0 where order[i] is
+/// negative (P_T in another library's state order, say). InputError naming the first order[i]
+/// that is not below log_p.size() (p is then partly written).
+void probabilities(const Array<float>& log_p, const int64_t* order, std::size_t n, double* p);
 
 /// The index of the first of n host floats that is NaN or +inf, n when none is: the check a table
 /// of log-probabilities (finite or -inf) must pass. Vectorised and threaded.

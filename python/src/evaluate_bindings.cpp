@@ -241,10 +241,6 @@ nb::dict evaluate_action_table(const PyDag& d, HostInput<float> log_probs, int64
   const std::size_t T = p_t_order ? p_t_order->shape(0) : N;
   const int64_t* order = p_t_order ? p_t_order->data() : nullptr;
   if (p_t_order && p_t_order->ndim() != 1) throw InputError("p_t_order must be one-dimensional");
-  for (std::size_t i = 0; order && i < T; ++i)
-    if (order[i] >= int64_t(N))
-      throw InputError("p_t_order[" + std::to_string(i) + "] = " + std::to_string(order[i]) +
-                       " is not a state (num_states = " + std::to_string(N) + ")");
   std::optional<VariationalBoundSolver> table_bounds;
   const VariationalBoundSolver* bounds = bounds_for(d, pb, pb_table, table_bounds);
   RunResults res(1, T, bounds != nullptr, spearman);
@@ -267,20 +263,10 @@ nb::dict evaluate_action_table(const PyDag& d, HostInput<float> log_probs, int64
     m = &solver->result();
     record_run(d, *m, nullptr, nullptr, log_reward, res, 0);
   }
-  if (!order) {
+  if (order)
+    probabilities(m->log_terminal, order, T, res.p_t.data());
+  else
     probabilities(m->log_terminal, res.p_t.data());
-  } else {  // chunks of log P_T gathered in the caller's order, each through the exp pass
-    constexpr std::size_t kChunk = 4096;
-    const float* all = m->log_terminal.data();
-    double* p = res.p_t.data();
-#pragma omp parallel for schedule(static) if (T > 8 * kChunk) num_threads(cpu_threads())
-    for (std::size_t c = 0; c < T; c += kChunk) {
-      float lt[kChunk];
-      const std::size_t n = std::min(kChunk, T - c);
-      for (std::size_t i = 0; i < n; ++i) lt[i] = order[c + i] >= 0 ? all[order[c + i]] : -INFINITY;
-      probabilities(Array<float>::borrow(Backend::Cpu, lt, n), p + c);
-    }
-  }
   return res.to_dict(false, 1, T);
 }
 

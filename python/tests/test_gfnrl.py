@@ -815,6 +815,6 @@ def test_an_action_table_evaluates_as_its_edge_tables():
         gfnrl._gfnrl._evaluate_action_table(dag, table, 5)
     with pytest.raises(ValueError, match="the DAG has action id 2 but the table is 2 wide"):
         gfnrl._gfnrl._evaluate_action_table(dag, np.ascontiguousarray(table[:, :2]), 1)
-    with pytest.raises(ValueError, match=r"p_t_order\[0\] = 125 is not a state"):
+    with pytest.raises(ValueError, match=r"order\[0\] = 125 is not below the number of values, 125"):
         gfnrl._gfnrl._evaluate_action_table(dag, table, dag.exit_action,
                                             np.array([125], dtype=np.int64))
