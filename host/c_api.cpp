@@ -262,8 +262,22 @@ void gfnrl_train_config_default(gfnrl_train_config* config) {
 
 gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
                                   const gfnrl_train_config* config, gfnrl_trainer** out) {
+  return gfnrl_trainer_create_with_options(dag, correction, config, nullptr, nullptr, 0, out);
+}
+
+const char* gfnrl_train_option_name(size_t i) {
+  const auto& t = gfnrl::train_options();
+  return i < t.size() ? t[i].name : nullptr;
+}
+
+gfnrl_status gfnrl_trainer_create_with_options(const gfnrl_dag* dag, gfnrl_correction correction,
+                                               const gfnrl_train_config* config,
+                                               const char* const* names,
+                                               const char* const* values, size_t count,
+                                               gfnrl_trainer** out) {
   return guarded([&] {
-    require(dag && config && out, "gfnrl_trainer_create: NULL argument");
+    require(dag && config && out && (count == 0 || (names && values)),
+            "gfnrl_trainer_create: NULL argument");
     *out = nullptr;
     require_in_table(gfnrl::algo_names(), int(config->algo), "algo");
     require_in_table(gfnrl::backward_mode_names(), int(config->backward), "backward mode");
@@ -285,6 +299,10 @@ gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correct
       const std::string prior = config->prior;
       c.prior = prior == "uniform" ? gfnrl::uniform_forward_policy(dag->dag)
                                    : gfnrl::read_policy_file(prior, dag->dag);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      require(names[i] && values[i], "gfnrl_trainer_create_with_options: NULL option name or value");
+      gfnrl::set_train_option(c, names[i], values[i]);
     }
     auto t = std::make_unique<gfnrl_trainer>();
     t->correction = correction_of(dag, correction);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli_runner.hpp"
+#include "gfnrl/train_options.hpp"
 #include "rational.hpp"
 
 namespace {
@@ -31,6 +32,22 @@ double hypergrid_log_z(int d, int h, double r0, double r1, double r2) {
     z += gfnrl::test::hypergrid_reward_exact(x, h, r0, r1, r2);
   }
   return std::log(z);
+}
+
+// The learner options come from the library's table: train, study and tune list every flag of
+// it, with its range, and a value out of range exits 2 naming the option.
+TEST(Cli, TheLearnerCommandsListEveryOptionOfTheTable) {
+  for (const char* cmd : {"train --help", "study --help", "tune --help"}) {
+    const std::string help = run(cmd).out;
+    for (const gfnrl::TrainOption& o : gfnrl::train_options()) {
+      if (!o.flag) continue;
+      EXPECT_NE(help.find(std::string(o.flag) + " "), std::string::npos) << cmd << ": " << o.flag;
+      if (*o.range) EXPECT_NE(help.find(o.range), std::string::npos) << o.range;
+    }
+  }
+  const Result r = run("train --ndim 2 --height 4 --backend cpu --quiet --target-every 0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("target_every = 0 is out of range: must be >= 1"), std::string::npos) << r.err;
 }
 
 TEST(Cli, HelpOnEverySubcommand) {

@@ -265,7 +265,7 @@ TEST(CliTrain, BadInputExitsWithOneLineAndNoFile) {
   expect_refused(std::string("train --lr abc ") + kSmall, 2, "'abc' is not a finite number");
   expect_refused(std::string("train --eval-every 0 ") + kSmall, 2, "--eval-every = 0 must be >= 1");
   expect_refused(std::string("train --algo munchausen --alpha 1 ") + kSmall, 2,
-                 "munchausen alpha = 1 is out of range");
+                 "munchausen_alpha (--alpha) = 1 is out of range");
   expect_refused(std::string("train --tv-threshold 0 ") + kSmall, 2,
                  "--tv-threshold = 0 must be in (0, 1]");
   expect_refused(std::string("train --algo softdqn --priority rank ") + kSmall, 2,
@@ -362,8 +362,8 @@ TEST(CliTrain, BackwardPolicyChoices) {
   for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
            {"--pb tlm --correction maxent", "excludes"},
            {"--pb sampled", "sampled not in"},
-           {"--pb learned --lr-backward 0", "lr-backward = 0 is out of range"},
-           {"--pb tlm --tlm-decay 2", "tlm lr decay = 2 is out of range"},
+           {"--pb learned --lr-backward 0", "lr_backward = 0 is out of range"},
+           {"--pb tlm --tlm-decay 2", "tlm_lr_decay (--tlm-decay) = 2 is out of range"},
            {"--pb coupled", "applies to pg and ac"},
            {"--algo pg --pb guided --exact-gradient", "trains P_B on sampled trajectories"}}) {
     const Result r = run("train " + args + " --steps 10 --out " + temp_path("never.csv") + " " + kSmall);
@@ -537,7 +537,7 @@ TEST(CliTrain, ActorCritic) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["algo"], "ac");
   const Result bad = run("train --algo ac --gae-lambda 2 --steps 10 --out " + temp_path("n2.csv") + " " + kSmall);
   EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("gae lambda = 2 is out of range"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("gae_lambda = 2 is out of range"), std::string::npos) << bad.err;
 }
 
 }  // namespace

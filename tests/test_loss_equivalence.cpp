@@ -84,11 +84,13 @@ struct LossCase {
   float regression_param = 1.0f;
   detail::SubTBWeighting weighting = detail::SubTBWeighting::GeometricWithin;
   bool prior = false, forward_looking = false;
+  float fm_alpha = 1.0f;  // FM's reward-matching weight
   std::string name() const {
     static const char* kinds[] = {"tb", "db", "subtb", "mdb", "zvar", "fm"};
     return std::string(kinds[int(kind)]) + " pb " + std::to_string(pb) + " regression " +
            std::to_string(int(regression)) + " weighting " + std::to_string(int(weighting)) +
-           (prior ? " prior" : "") + (forward_looking ? " forward-looking" : "");
+           (prior ? " prior" : "") + (forward_looking ? " forward-looking" : "") +
+           " fm_alpha " + std::to_string(fm_alpha);
   }
 };
 
@@ -114,6 +116,9 @@ std::vector<LossCase> loss_cases() {
     x.forward_looking = true;
     c.push_back(x);
   }
+  LossCase fm{LossKind::FM, 0};
+  fm.fm_alpha = 0.3f;
+  c.push_back(fm);
   return c;
 }
 
@@ -143,6 +148,7 @@ TEST_P(LossEquivalence, TrajectoryLossIsEquivalentToCpu) {
         a.flow_potential = lc.forward_looking ? s(in.potential) : nullptr;
         a.regression = lc.regression;
         a.regression_param = lc.regression_param;
+        a.fm_alpha = lc.fm_alpha;
         a.scratch = s(scratch);
         a.zvar_log_z = s(params);
         GFNRL_BACKEND_CALL(s.backend, trajectory_loss, lc.kind, a);

@@ -142,7 +142,7 @@ TEST(Schedules, BadSchedulesAreRefusedByName) {
     c.validate();
     ADD_FAILURE();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("lr warmup steps = -1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lr_warmup_steps (--lr-warmup) = -1"), std::string::npos) << e.what();
   }
   c = {};
   c.algo = Algo::PolicyGradient, c.exact_gradient = true, c.epsilon_decay_steps = 10;

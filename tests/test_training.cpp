@@ -381,10 +381,10 @@ TEST(TrainConfigValidation, RejectsOutOfRangeValuesByName) {
   expect_error(c, "batch = 0");
   c = {};
   c.munchausen_alpha = 1.0f;
-  expect_error(c, "munchausen alpha = 1");
+  expect_error(c, "munchausen_alpha (--alpha) = 1 is out of range: must be in [0, 1)");
   c = {};
   c.subtb_lambda = 0.0f;
-  expect_error(c, "subtb lambda = 0");
+  expect_error(c, "subtb_lambda = 0 is out of range: must be in (0, 1]");
   EXPECT_THROW(parse_algo("ppo"), InputError);
   EXPECT_EQ(parse_algo("munchausen"), Algo::Munchausen);
 }

@@ -140,6 +140,7 @@ struct Fixture {
   // The loss shape g applied to every residual (Hu et al. 2025; written out here, independently
   // of loss_math.hpp): squared unless a test sets another.
   std::function<double(double)> g = [](double d) { return d * d; };
+  double fm_alpha = 1.0;  // FM's reward-matching weight
 
   // Each loss from its definition (train.hpp / loss_math.hpp), summed over runs.
   double tb_loss(const std::vector<double>& p) const {
@@ -276,7 +277,7 @@ struct Fixture {
           ++visits;
         }
         const int32_t x = st(t, len - 1);
-        reward_sum += g(row[L.exit_entry(x)] - h.log_reward[x]);
+        reward_sum += fm_alpha * g(row[L.exit_entry(x)] - h.log_reward[x]);
       }
       total += (visits > 0 ? state_sum / visits : 0.0) + reward_sum / batch;
     }
@@ -440,6 +441,7 @@ std::vector<double> analytic(const Fixture& f, detail::LossKind kind, double lam
   a.lambda = lambda;
   a.regression = shape;
   a.regression_param = shape_param;
+  a.fm_alpha = f.fm_alpha;
   a.weighting = weighting;
   std::vector<float> pot;
   for (int32_t s = 0; s < f.L.num_states; ++s) pot.push_back(f.potential(s));
@@ -735,16 +737,22 @@ TEST_P(LossGradient, FlowMatchingMatchesFiniteDifferences) {
        [](double d) { return std::abs(d) <= 0.5 ? d * d : 0.5 * (2 * std::abs(d) - 0.5); }},
       {Regression::Linex, 0.5, [](double d) { return (std::exp(0.5 * d) - 0.5 * d - 1) / 0.25; }}};
   for (const auto& [shape, param, g] : shapes) {
-    f.g = g;
-    double loss = 0, loss_no_pb = 0;
-    const auto grad = analytic(f, detail::LossKind::FM, 0, true, &loss, nullptr, shape, param);
-    const auto grad_no_pb = analytic(f, detail::LossKind::FM, 0, false, &loss_no_pb, nullptr, shape, param);
-    EXPECT_NEAR(loss, f.fm_loss(f.params), 1e-9 * (1 + loss)) << int(shape);
-    EXPECT_EQ(loss, loss_no_pb);
-    EXPECT_EQ(grad, grad_no_pb);
-    expect_gradient_matches(f.params, grad, [&](const std::vector<double>& p) { return f.fm_loss(p); });
-    for (int32_t r = 0; r < f.runs; ++r)  // only edge flows are parameters
-      for (int64_t i = f.L.num_actions(); i < f.L.stride(); ++i) EXPECT_EQ(grad[r * f.L.stride() + i], 0.0);
+    for (double alpha : {1.0, 0.3, 0.0}) {  // the reward-matching weight (torchgfn's alpha)
+      f.g = g;
+      f.fm_alpha = alpha;
+      double loss = 0, loss_no_pb = 0;
+      const auto grad = analytic(f, detail::LossKind::FM, 0, true, &loss, nullptr, shape, param);
+      const auto grad_no_pb =
+          analytic(f, detail::LossKind::FM, 0, false, &loss_no_pb, nullptr, shape, param);
+      EXPECT_NEAR(loss, f.fm_loss(f.params), 1e-9 * (1 + loss)) << int(shape) << " " << alpha;
+      EXPECT_EQ(loss, loss_no_pb);
+      EXPECT_EQ(grad, grad_no_pb);
+      expect_gradient_matches(f.params, grad,
+                              [&](const std::vector<double>& p) { return f.fm_loss(p); });
+      for (int32_t r = 0; r < f.runs; ++r)  // only edge flows are parameters
+        for (int64_t i = f.L.num_actions(); i < f.L.stride(); ++i)
+          EXPECT_EQ(grad[r * f.L.stride() + i], 0.0);
+    }
   }
 }
 

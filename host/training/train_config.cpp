@@ -7,6 +7,7 @@
 #include "gfnrl/error.hpp"
 #include "gfnrl/names.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/train_options.hpp"
 #include "training/trainer_parts.hpp"
 #include "gfnrl/detail/rollout_math.hpp"
 
@@ -17,22 +18,6 @@ void require(bool ok, const std::string& name, double v, const std::string& rang
   if (!ok) throw InputError(name + " = " + format_number(v) + " is out of range: must be " + range);
 }
 
-void require_rates(const std::vector<float>& rates, const std::string& name, int32_t runs) {
-  if (rates.empty() || (rates.size() != 1 && rates.size() != static_cast<std::size_t>(runs)))
-    throw InputError(name + " has " + std::to_string(rates.size()) +
-                     " values: give one, or one per run (" + std::to_string(runs) + ")");
-  for (float v : rates) require(std::isfinite(v) && v > 0, name, v, "finite and > 0");
-}
-
-// A per-run list of values, each `ok` (the `range` the message states): one value, or one per run.
-void require_per_run(const std::vector<float>& values, const std::string& name, int32_t runs,
-                     bool (*ok)(float), const std::string& range) {
-  if (values.empty() || (values.size() != 1 && values.size() != static_cast<std::size_t>(runs)))
-    throw InputError(name + " has " + std::to_string(values.size()) +
-                     " values: give one, or one per run (" + std::to_string(runs) + ")");
-  for (float v : values)
-    require(ok(v), name, v, range);
-}
 }  // namespace
 
 // One name table per enum, in the enum's order (names.hpp).
@@ -300,38 +285,7 @@ TrainConfig TrainConfig::runs_slice(int32_t first, int32_t count) const {
 void TrainConfig::validate() const {
   require(runs >= 1, "runs", runs, ">= 1");
   require(batch >= 1, "batch", batch, ">= 1");
-  const auto probability = [](float v) { return v >= 0 && v <= 1; };
-  const auto positive = [](float v) { return std::isfinite(v) && v > 0; };
-  require_per_run(epsilon, "epsilon", runs, probability, "in [0, 1]");
-  require_per_run(temperature, "temperature", runs, positive, "finite and > 0");
-  require_per_run(epsilon_end, "epsilon end", runs, probability, "in [0, 1]");
-  require_per_run(temperature_end, "temperature end", runs, positive, "finite and > 0");
-  require(epsilon_decay_steps >= 0, "epsilon decay steps", double(epsilon_decay_steps), ">= 0");
-  require(temperature_decay_steps >= 0, "temperature decay steps",
-          double(temperature_decay_steps), ">= 0");
-  require(lr_warmup_steps >= 0, "lr warmup steps", double(lr_warmup_steps), ">= 0");
-  require(lr_cosine_steps >= 0, "lr cosine steps", double(lr_cosine_steps), ">= 0");
-  require_rates(lr, "lr", runs);
-  require_rates(lr_log_z, "lr-log-z", runs);
-  require(adam_beta1 >= 0 && adam_beta1 < 1, "adam beta1", adam_beta1, "in [0, 1)");
-  require(adam_beta2 >= 0 && adam_beta2 < 1, "adam beta2", adam_beta2, "in [0, 1)");
-  require(adam_eps > 0, "adam eps", adam_eps, "> 0");
-  require(subtb_lambda > 0 && subtb_lambda <= 1, "subtb lambda", subtb_lambda, "in (0, 1]");
-  require(std::isfinite(lr_backward) && lr_backward > 0, "lr-backward", lr_backward,
-          "finite and > 0");
-  require(tlm_lr_decay > 0 && tlm_lr_decay <= 1, "tlm lr decay", tlm_lr_decay, "in (0, 1]");
-  require(tlm_target_rate > 0 && tlm_target_rate <= 1, "tlm target rate", tlm_target_rate,
-          "in (0, 1]");
-  require(target_rate > 0 && target_rate <= 1, "target rate", target_rate, "in (0, 1]");
-  require(target_every >= 1, "target every", target_every, ">= 1");
-  require(replay_capacity >= 1, "replay capacity", replay_capacity, ">= 1");
-  require(replay_batch >= 1, "replay batch", replay_batch, ">= 1");
-  require(priority_exponent >= 0 && std::isfinite(priority_exponent), "priority exponent",
-          priority_exponent, "finite and >= 0");
-  require(learning_starts >= 0, "learning starts", learning_starts, ">= 0");
-  require(munchausen_alpha >= 0 && munchausen_alpha < 1, "munchausen alpha", munchausen_alpha,
-          "in [0, 1)");
-  require(munchausen_l0 < 0, "munchausen l0", munchausen_l0, "< 0");
+  check_train_option_ranges(*this);  // every field's own range (train_options.hpp)
   if (exact_gradient && algo != Algo::PolicyGradient && algo != Algo::TB)
     throw InputError("the exact expected gradient applies to pg and tb (the on-policy KL "
                      "objective and its squared form); " + algo_name(algo) +
@@ -350,7 +304,6 @@ void TrainConfig::validate() const {
   if (exact_gradient && algo == Algo::TB && prior)
     throw InputError("tb's exact expected gradient takes no prior (relative TB is supported with "
                      "sampled trajectories)");
-  require(gae_lambda >= 0 && gae_lambda <= 1, "gae lambda", gae_lambda, "in [0, 1]");
   validate_loss_options(*this);
   const bool pg = is_policy_gradient(algo);
   const bool coupled = is_coupled(backward);
@@ -365,8 +318,6 @@ void TrainConfig::validate() const {
     throw InputError("backward mode " + backward_mode_name(backward) + " trains P_B on sampled "
                      "trajectories, which --exact-gradient does not draw; use learned (its exact "
                      "expected gradient is TLM's) or a fixed P_B");
-  if (guide_log_reward && !std::isfinite(*guide_log_reward))
-    throw InputError("guide log reward = " + format_number(*guide_log_reward) + " must be finite");
   if (prior && (is_dqn(algo) || algo == Algo::ModifiedDB || algo == Algo::PolicyGradient ||
                 algo == Algo::ActorCritic || algo == Algo::ZVar || algo == Algo::FM))
     throw InputError("a base policy (prior) applies to tb, db and subtb (relative TB / DB, "

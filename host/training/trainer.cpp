@@ -113,6 +113,7 @@ struct Trainer::State {
     a.lambda = c.subtb_lambda;
     a.regression = c.regression;
     a.regression_param = c.regression_param;
+    a.fm_alpha = c.fm_alpha;
     a.weighting = c.subtb_weighting;
     a.flow_potential = training::or_null(potential);
     a.prior_edge = training::or_null(prior_edge);

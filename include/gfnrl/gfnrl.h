@@ -179,6 +179,18 @@ gfnrl_status gfnrl_parse_backward_mode(const char* name, gfnrl_backward_mode* ou
 void gfnrl_train_config_default(gfnrl_train_config* config);
 gfnrl_status gfnrl_trainer_create(const gfnrl_dag* dag, gfnrl_correction correction,
                                   const gfnrl_train_config* config, gfnrl_trainer** out);
+/* The same with any other option of the library's option table (the Python Trainer's keywords;
+ * gfnrl_train_option_name lists them), given as text and applied after config's fields:
+ * names[i] = values[i] for i < count, e.g. "target_rate" = "0.5", "huber" = "false", "lr" =
+ * "0.1,0.2" (one per run), "optimizer" = "sgd". GFNRL_ERROR_INPUT naming an unknown option, text
+ * that is not what the option takes, or a value out of its range. */
+gfnrl_status gfnrl_trainer_create_with_options(const gfnrl_dag* dag, gfnrl_correction correction,
+                                               const gfnrl_train_config* config,
+                                               const char* const* names,
+                                               const char* const* values, size_t count,
+                                               gfnrl_trainer** out);
+/* The name of option i of the table, NULL past the last. */
+const char* gfnrl_train_option_name(size_t i);
 void gfnrl_trainer_destroy(gfnrl_trainer* trainer);
 gfnrl_status gfnrl_trainer_step(gfnrl_trainer* trainer, int64_t steps);
 /* Exact metrics of every run's current policy against the trainer's target (R/Z, or

@@ -24,4 +24,5 @@
 #include "gfnrl/stopwatch.hpp"
 #include "gfnrl/sweep.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/train_options.hpp"
 #include "gfnrl/variational_bounds.hpp"

@@ -206,6 +206,8 @@ struct TrainConfig {
   bool forward_looking = false;
   /// subtb (and trust-pcl): which sub-trajectories the loss weighs, and how.
   SubTBWeighting subtb_weighting = SubTBWeighting::GeometricWithin;
+  /// fm: the weight of the reward-matching term (torchgfn's FMGFlowNet alpha), finite and >= 0.
+  float fm_alpha = 1.0f;
 
   /// Throws InputError naming the first bad value and its allowed range.
   void validate() const;

@@ -3,9 +3,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <functional>
-#include <type_traits>
-#include <map>
+#include <variant>
 
 #include "gfnrl/gfnrl.hpp"
 #include "py_dag.hpp"
@@ -13,100 +11,25 @@
 namespace gfnrl::python {
 
 namespace {
-// An option's setter and what it takes, in Python's words (for the message on a wrong type).
-struct Setter {
-  std::function<void(TrainConfig&, nb::handle)> set;
-  const char* takes;
-};
-
-template <class T>
-constexpr const char* python_kind() {
-  if constexpr (std::is_same_v<T, bool>) return "a bool";
-  else if constexpr (std::is_integral_v<T>) return "an int";
-  else return "a float";
-}
-
-template <class T, class Field>
-Setter field(Field TrainConfig::*member) {
-  return {[member](TrainConfig& c, nb::handle v) { c.*member = nb::cast<T>(v); },
-          python_kind<T>()};
-}
-
-// A per-run option (a rate, epsilon): one value, or one per run.
-Setter rates(std::vector<float> TrainConfig::*member) {
-  return {[member](TrainConfig& c, nb::handle v) {
-            c.*member = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
-                            ? std::vector<float>{nb::cast<float>(v)}
-                            : nb::cast<std::vector<float>>(v);
-          },
-          "a float, or a list of floats (one per run)"};
-}
-
-// An option given by name (parsed by the library, which names the allowed ones).
-template <class Apply>
-Setter named(Apply apply) {
-  return {[apply](TrainConfig& c, nb::handle v) { apply(c, nb::cast<std::string>(v)); },
-          "a name (str)"};
-}
-
-// Every option by its TrainConfig name (train.hpp documents each and its range).
-const std::map<std::string, Setter>& option_setters() {
-  static const std::map<std::string, Setter> s = {
-      {"epsilon", rates(&TrainConfig::epsilon)},
-      {"temperature", rates(&TrainConfig::temperature)},
-      {"epsilon_end", rates(&TrainConfig::epsilon_end)},
-      {"epsilon_decay_steps", field<int64_t>(&TrainConfig::epsilon_decay_steps)},
-      {"temperature_end", rates(&TrainConfig::temperature_end)},
-      {"temperature_decay_steps", field<int64_t>(&TrainConfig::temperature_decay_steps)},
-      {"lr_warmup_steps", field<int64_t>(&TrainConfig::lr_warmup_steps)},
-      {"lr_cosine_steps", field<int64_t>(&TrainConfig::lr_cosine_steps)},
-      {"optimizer", named([](TrainConfig& c, const std::string& v) {
-         c.optimizer = parse_optimizer(v);
-       })},
-      {"lr", rates(&TrainConfig::lr)},
-      {"lr_log_z", rates(&TrainConfig::lr_log_z)},
-      {"adam_beta1", field<float>(&TrainConfig::adam_beta1)},
-      {"adam_beta2", field<float>(&TrainConfig::adam_beta2)},
-      {"adam_eps", field<float>(&TrainConfig::adam_eps)},
-      {"lr_backward", field<float>(&TrainConfig::lr_backward)},
-      {"tlm_lr_decay", field<float>(&TrainConfig::tlm_lr_decay)},
-      {"tlm_target_rate", field<float>(&TrainConfig::tlm_target_rate)},
-      {"guide_log_reward", {[](TrainConfig& c, nb::handle v) {
-         c.guide_log_reward = nb::cast<float>(v);
-       }, "a float"}},
-      {"subtb_lambda", field<float>(&TrainConfig::subtb_lambda)},
-      {"huber", field<bool>(&TrainConfig::huber)},
-      {"target_rate", field<float>(&TrainConfig::target_rate)},
-      {"target_every", field<int32_t>(&TrainConfig::target_every)},
-      {"replay_capacity", field<int32_t>(&TrainConfig::replay_capacity)},
-      {"replay_batch", field<int32_t>(&TrainConfig::replay_batch)},
-      {"prioritized", field<bool>(&TrainConfig::prioritized)},
-      {"priority_exponent", field<float>(&TrainConfig::priority_exponent)},
-      {"priority", named([](TrainConfig& c, const std::string& v) {
-         c.priority = parse_replay_priority(v);
-       })},
-      {"learning_starts", field<int32_t>(&TrainConfig::learning_starts)},
-      {"munchausen_alpha", field<float>(&TrainConfig::munchausen_alpha)},
-      {"munchausen_l0", field<float>(&TrainConfig::munchausen_l0)},
-      {"energy_reward", field<bool>(&TrainConfig::energy_reward)},
-      {"regression", named([](TrainConfig& c, const std::string& v) {
-         c.regression = parse_regression(v);
-       })},
-      {"regression_param", field<float>(&TrainConfig::regression_param)},
-      {"forward_looking", field<bool>(&TrainConfig::forward_looking)},
-      {"subtb_weighting", named([](TrainConfig& c, const std::string& v) {
-         c.subtb_weighting = parse_subtb_weighting(v);
-       })},
-      {"exact_gradient", field<bool>(&TrainConfig::exact_gradient)},
-      {"gae_lambda", field<float>(&TrainConfig::gae_lambda)},
+// Option `o` of the library's table (train_options.hpp) from its Python value: numbers and bools
+// as themselves, a per-run list as one number or a sequence, a name as a str.
+void set_option(TrainConfig& c, const TrainOption& o, nb::handle v) {
+  struct Set {
+    TrainConfig& c;
+    nb::handle v;
+    void operator()(float TrainConfig::*m) const { c.*m = nb::cast<float>(v); }
+    void operator()(int32_t TrainConfig::*m) const { c.*m = nb::cast<int32_t>(v); }
+    void operator()(int64_t TrainConfig::*m) const { c.*m = nb::cast<int64_t>(v); }
+    void operator()(bool TrainConfig::*m) const { c.*m = nb::cast<bool>(v); }
+    void operator()(std::optional<float> TrainConfig::*m) const { c.*m = nb::cast<float>(v); }
+    void operator()(std::vector<float> TrainConfig::*m) const {
+      c.*m = nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)
+                 ? std::vector<float>{nb::cast<float>(v)}
+                 : nb::cast<std::vector<float>>(v);
+    }
+    void operator()(const NamedField& f) const { f.set(c, nb::cast<std::string>(v)); }
   };
-  return s;
-}
-
-std::vector<std::string> option_names() {
-  std::vector<std::string> n;
-  for (const auto& [k, v] : option_setters()) n.push_back(k);
-  return n;
+  std::visit(Set{c, v}, o.field);
 }
 
 struct PyTrainer {
@@ -125,16 +48,16 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
   c.batch = checked_int32(batch, "batch", 1);
   for (const auto& [key, value] : options) {
     const std::string k = nb::cast<std::string>(key);
-    const auto it = option_setters().find(k);
-    if (it == option_setters().end())
+    const TrainOption* o = find_train_option(k);
+    if (!o)
       throw InputError("unknown Trainer option '" + k + "' (allowed: " +
-                       join_names(option_names()) + ")");
+                       join_names(train_option_names()) + ")");
     try {
-      it->second.set(c, value);
+      set_option(c, *o, value);
     } catch (const nb::cast_error&) {
       throw InputError("Trainer(" + k + "=" + nb::cast<std::string>(nb::repr(value)) +
                        "): got " + nb::cast<std::string>(nb::str(nb::type_name(value.type()))) +
-                       ", but " + k + " takes " + it->second.takes);
+                       ", but " + k + " takes " + o->takes());
     }
   }
   // forward_looking=True on db or subtb: fldb's / flsubtb's rates where none were given, as
@@ -225,7 +148,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
 }  // namespace
 
 void bind_train(nb::module_& m) {
-  m.def("trainer_options", &option_names, "the option names Trainer(**options) accepts");
+  m.def("trainer_options", &train_option_names, "the option names Trainer(**options) accepts");
   nb::class_<PyTrainer>(m, "_Trainer")
       .def("__init__",
            [](PyTrainer* self, const PyDag& d, const std::string& algo, int64_t runs,

@@ -443,6 +443,9 @@ def cli_or_skip():
     ("db", "uniform", ["--forward-looking"], {"forward_looking": True}),
     ("fm", "uniform", ["--regression", "linex:0.5"], {"regression": "linex", "regression_param": 0.5}),
     ("flsubtb", "uniform", [], {}),
+    # options bound from the library's table alone (fm_alpha was added through it)
+    ("fm", "uniform", ["--fm-alpha", "0.25", "--adam-beta1", "0.8"],
+     {"fm_alpha": 0.25, "adam_beta1": 0.8}),
     ("tb", "uniform",
      ["--epsilon", "0.2", "--epsilon-end", "0", "--epsilon-decay-steps", "20", "--lr-warmup", "5",
       "--lr-cosine", "30", "--temperature", "2", "--temperature-end", "1",
@@ -519,6 +522,19 @@ def test_trainer_learns_and_exposes_its_tables():
     np.testing.assert_allclose(pb, 1.0 / parents[dst], rtol=1e-6)
 
 
+def test_fm_alpha_weighs_the_reward_matching_term():
+    # alpha = 0 leaves only flow matching (the flows need not match R: the exit flows stay where
+    # the start put them), alpha = 1 is torchgfn's default; the same seed trains differently.
+    dag = gfnrl.hypergrid(2, 6, backend="cpu")
+    tv = {}
+    for alpha in (0.0, 1.0):
+        t = gfnrl.Trainer(dag, "fm", runs=1, seed=2, fm_alpha=alpha)
+        t.step(300)
+        tv[alpha] = t.evaluate()["tv"][0]
+    assert tv[1.0] < tv[0.0]
+    assert "fm_alpha" in gfnrl.trainer_options()
+
+
 def test_trainer_refuses_bad_options():
     dag = gfnrl.hypergrid(2, 4, backend="cpu")
     with pytest.raises(ValueError, match="unknown Trainer option 'lrate'.*lr_log_z"):
@@ -530,12 +546,14 @@ def test_trainer_refuses_bad_options():
     with pytest.raises(ValueError, match="epsilon"):
         gfnrl.Trainer(dag, epsilon=2.0)
     with pytest.raises(ValueError, match=r"Trainer\(optimizer=3\): got int, but optimizer takes "
-                                         r"a name \(str\)"):
+                                         r"a name \(adam, sgd, lazy-adam\)"):
         gfnrl.Trainer(dag, optimizer=3)
     with pytest.raises(ValueError, match="unknown replay priority 'rank'"):
         gfnrl.Trainer(dag, "softdqn", priority="rank")
     with pytest.raises(ValueError, match="one per run"):
         gfnrl.Trainer(dag, runs=3, lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"fm_alpha = -1 is out of range: must be finite and >= 0"):
+        gfnrl.Trainer(dag, "fm", fm_alpha=-1.0)
     with pytest.raises(ValueError, match="out of range"):
         gfnrl.Trainer(dag).policy(5)
 

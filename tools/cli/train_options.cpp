@@ -28,18 +28,70 @@ bool trained_backward(const std::string& pb) {
 }
 
 namespace {
-// --regression, --forward-looking, --subtb-weighting: what shapes the balance losses.
-void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
-  TrainConfig& c = o.cfg;
+// The table's options whose CLI form is the field itself (a number, a flag, a name), each bound
+// straight to o.cfg: flag, help and range from train_options.hpp. The rest the CLI binds by hand
+// below, where its text form differs.
+bool bound_by_hand(const TrainOption& t) {
+  static const std::vector<std::string> hand = {"regression", "subtb_weighting", "huber",
+                                                "prioritized"};
+  return t.flag == nullptr || std::holds_alternative<std::vector<float> TrainConfig::*>(t.field) ||
+         std::holds_alternative<std::optional<float> TrainConfig::*>(t.field) ||
+         std::find(hand.begin(), hand.end(), t.name) != hand.end();
+}
+
+}  // namespace
+
+std::string help_of(const TrainOption& t) {
+  return *t.range ? std::string(t.help) + "; " + t.range : std::string(t.help);
+}
+
+namespace {
+void add_table_option(CLI::App& cmd, const TrainOption& t, TrainConfig& c) {
+  struct Bind {
+    CLI::App& cmd;
+    const TrainOption& t;
+    TrainConfig& c;
+    void operator()(float TrainConfig::*m) const {
+      cmd.add_option(t.flag, c.*m, help_of(t))->capture_default_str();
+    }
+    void operator()(int32_t TrainConfig::*m) const {
+      cmd.add_option(t.flag, c.*m, help_of(t))->capture_default_str();
+    }
+    void operator()(int64_t TrainConfig::*m) const {
+      cmd.add_option(t.flag, c.*m, help_of(t))->capture_default_str();
+    }
+    void operator()(bool TrainConfig::*m) const { cmd.add_flag(t.flag, c.*m, help_of(t)); }
+    void operator()(const NamedField& f) const {
+      TrainConfig* cfg = &c;
+      const NamedField named = f;
+      cmd.add_option_function<std::string>(
+             t.flag, [cfg, named](const std::string& v) { named.set(*cfg, v); }, help_of(t))
+          ->check(CLI::IsMember(f.names()))
+          ->default_str(f.get(c));
+    }
+    void operator()(std::vector<float> TrainConfig::*) const {}
+    void operator()(std::optional<float> TrainConfig::*) const {}
+  };
+  std::visit(Bind{cmd, t, c}, t.field);
+}
+}  // namespace
+
+void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
+  cmd.add_option("--lr", o.lr,
+                 "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
+                 "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1, "
+                 "zvar 0.05, fm 0.1, fldb 0.1, flsubtb 0.05; "
+                 "README \"Tuning\"), one value, or a comma list with one value per run")
+      ->capture_default_str();
+  cmd.add_option("--lr-log-z", o.lr_log_z,
+                 "TB's log Z learning rate: one value or one per run (comma list)")
+      ->capture_default_str();
   cmd.add_option("--regression", o.regression,
                  "loss shape of the tb/db/subtb/mdb/zvar/fm residuals: squared, absolute, "
                  "huber[:k] (t^2 below k, linear above: k > 0), linex[:a] (a != 0; a < 0 "
                  "zero-forcing) or shifted-cosh (default parameter 1); shifted-cosh, linex:1 and "
                  "linex:0.5 are Hu et al. 2025's, absolute and huber this library's")
       ->capture_default_str();
-  cmd.add_flag("--forward-looking", c.forward_looking,
-               "db, subtb: forward-looking flows (FL-DB, Pan et al. 2023): the table holds log "
-               "F~(s), F(s) = F~(s) R(s); every state must terminate");
   cmd.add_option("--subtb-weighting", o.subtb_weighting,
                  "subtb's sub-trajectory weights, torchgfn's names and what its code computes: "
                  "geometric-within (lambda^len per trajectory, Madan et al.), geometric (the mean "
@@ -49,14 +101,6 @@ void add_loss_options(CLI::App& cmd, LearnerOptions& o) {
                  "the batch's pairs: this library's geometric before 2026-12-05)")
       ->check(CLI::IsMember(subtb_weighting_names()))
       ->capture_default_str();
-}
-}  // namespace
-
-namespace {
-// Exploration and rate schedules: epsilon, temperature, their decays, warm-up and cosine, SubTB's
-// lambda.
-void add_schedule_options(CLI::App& cmd, LearnerOptions& o) {
-  TrainConfig& c = o.cfg;
   cmd.add_option("--epsilon", o.epsilon,
                  "probability of a uniformly random action while sampling, in [0, 1]: 'auto' "
                  "(the tuned 0.1 of every learner; 0 with --exact-gradient), one value, or a comma "
@@ -71,91 +115,18 @@ void add_schedule_options(CLI::App& cmd, LearnerOptions& o) {
                  "--epsilon-decay-steps steps, then stays (gfnx: 0.1 to 0 over 30000), in [0, 1]; "
                  "one value or one per run")
       ->capture_default_str();
-  cmd.add_option("--epsilon-decay-steps", c.epsilon_decay_steps,
-                 "steps of the epsilon schedule, >= 0 (0: constant --epsilon)")
-      ->capture_default_str();
   cmd.add_option("--temperature-end", o.temperature_end,
                  "temperature schedule: linear from --temperature to this over "
                  "--temperature-decay-steps steps, > 0; one value or one per run")
       ->capture_default_str();
-  cmd.add_option("--temperature-decay-steps", c.temperature_decay_steps,
-                 "steps of the temperature schedule, >= 0 (0: constant --temperature)")
-      ->capture_default_str();
-  cmd.add_option("--lr-warmup", c.lr_warmup_steps,
-                 "table learning rates warm up linearly over this many updates, >= 0")
-      ->capture_default_str();
-  cmd.add_option("--lr-cosine", c.lr_cosine_steps,
-                 "then decay to 0 on a cosine over this many updates, >= 0 (0: stay)")
-      ->capture_default_str();
-  cmd.add_option("--subtb-lambda", c.subtb_lambda, "SubTB weight lambda^(length), in (0, 1]")
-      ->capture_default_str();
-}
-
-// The DQN learners' TD loss, target table, replay and Munchausen term.
-void add_dqn_options(CLI::App& cmd, LearnerOptions& o) {
-  TrainConfig& c = o.cfg;
   cmd.add_option("--loss", o.loss, "DQN TD loss: huber (delta 1) or mse")
       ->check(CLI::IsMember(td_loss_names()))
-      ->capture_default_str();
-  cmd.add_option("--target-rate", c.target_rate,
-                 "DQN target table Polyak rate, in (0, 1] (1 = hard copy)")
-      ->capture_default_str();
-  cmd.add_option("--target-every", c.target_every, "DQN target update period in updates, >= 1")
       ->capture_default_str();
   cmd.add_option("--replay", o.replay, "DQN replay: prioritized (proportional) or uniform")
       ->check(CLI::IsMember(replay_mode_names()))
       ->capture_default_str();
-  cmd.add_option("--replay-capacity", c.replay_capacity, "DQN replay transitions per run, >= 1")
-      ->capture_default_str();
-  cmd.add_option("--replay-batch", c.replay_batch, "DQN transitions replayed per update, >= 1")
-      ->capture_default_str();
-  cmd.add_option("--priority-exponent", c.priority_exponent,
-                 "DQN prioritized replay exponent, >= 0")
-      ->capture_default_str();
-  cmd.add_option("--priority", o.priority,
-                 "DQN priority rule: huber-loss (the SoftDQN reference code's: the TD loss in use "
-                 "before the exponent, Huber's, or d^2 with --loss mse; new transitions at their "
-                 "own TD loss) or "
-                 "abs-td (Schaul et al.: |TD error|, new transitions at the running maximum)")
-      ->check(CLI::IsMember(replay_priority_names()))
-      ->capture_default_str();
-  cmd.add_option("--learning-starts", c.learning_starts,
-                 "DQN steps that only fill the replay buffer, >= 0: learning starts at the "
-                 "(N+1)-th step (the SoftDQN reference's 'iteration > N' starts one later)")
-      ->capture_default_str();
-  cmd.add_option("--alpha", c.munchausen_alpha,
-                 "Munchausen alpha in [0, 1); tau = 1/(1 - alpha)")
-      ->capture_default_str();
-  cmd.add_option("--l0", c.munchausen_l0, "Munchausen lower clip l0, < 0")->capture_default_str();
-}
-}  // namespace
-
-void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
-  TrainConfig& c = o.cfg;
-  cmd.add_option("--lr", o.lr,
-                 "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
-                 "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1, "
-                 "zvar 0.05, fm 0.1, fldb 0.1, flsubtb 0.05; "
-                 "README \"Tuning\"), one value, or a comma list with one value per run")
-      ->capture_default_str();
-  cmd.add_option("--lr-log-z", o.lr_log_z,
-                 "TB's log Z learning rate: one value or one per run (comma list)")
-      ->capture_default_str();
-  cmd.add_option("--optimizer", o.optimizer,
-                 "adam (beta 0.9/0.999, eps 1e-8; every entry each step), lazy-adam (only the "
-                 "entries with a gradient: far fewer bytes on large tables) or sgd")
-      ->check(CLI::IsMember(optimizer_names()))
-      ->capture_default_str();
-  add_loss_options(cmd, o);
-  add_schedule_options(cmd, o);
-  add_dqn_options(cmd, o);
-  cmd.add_flag("--exact-gradient", c.exact_gradient,
-               "pg, tb: the exact expected gradient by forward/backward sweeps over the DAG "
-               "instead of sampled trajectories (tb's on-policy gradient is twice pg's)");
-  cmd.add_option("--gae-lambda", c.gae_lambda, "ac: GAE lambda, in [0, 1]")->capture_default_str();
-  cmd.add_flag("--energy-reward", c.energy_reward,
-               "DQN: energy differences log R(s') - log R(s) as intermediate rewards, 0 on the "
-               "exit (every state must terminate)");
+  for (const TrainOption& t : train_options())
+    if (!bound_by_hand(t)) add_table_option(cmd, t, o.cfg);
 }
 
 void add_session_options(CLI::App& cmd, SessionOptions& o) {
@@ -202,19 +173,8 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
       ->check(input_file_check({"uniform"}))
       ->excludes(corr)
       ->excludes(cmd.get_option("--pb"));
-  cmd.add_option("--lr-backward", o.learner.cfg.lr_backward,
-                 "learning rate of a trained P_B's logits (learned, tlm, coupled, guided; Adam) and of "
-                 "the coupled modes' backward critic, > 0")
-      ->capture_default_str();
-  cmd.add_option("--tlm-decay", o.learner.cfg.tlm_lr_decay,
-                 "TLM: backward rate multiplied by this per update, in (0, 1]")
-      ->capture_default_str();
   cmd.add_option("--guide-log-reward", o.guide_log_reward,
-                 "guided P_B: the guide caps the exit (below 1e-5 relative to the inner "
-                 "actions) where log R(s) <= this; default: the DAG's smallest log R");
-  cmd.add_option("--tlm-target-rate", o.learner.cfg.tlm_target_rate,
-                 "TLM: Polyak rate of the P_B copy the forward loss uses, in (0, 1]")
-      ->capture_default_str();
+                 help_of(*find_train_option("guide_log_reward")));
   add_learner_options(cmd, o.learner);
 }
 
@@ -308,7 +268,6 @@ TrainConfig make_config(const LearnerOptions& o, const Learner& learner, int32_t
   c.epsilon_end = parse_rates(o.epsilon_end, "epsilon-end");
   c.temperature = parse_rates(o.temperature, "temperature");
   c.temperature_end = parse_rates(o.temperature_end, "temperature-end");
-  c.optimizer = parse_optimizer(o.optimizer);
   parse_regression_option(o.regression, c);
   // study: every learner shares the options; the weighting is subtb's (train refuses it for
   // another learner).
@@ -316,7 +275,6 @@ TrainConfig make_config(const LearnerOptions& o, const Learner& learner, int32_t
   c.forward_looking = forward_looking;
   c.huber = parse_td_loss_is_huber(o.loss);
   c.prioritized = parse_replay_mode_is_prioritized(o.replay);
-  c.priority = parse_replay_priority(o.priority);
   c.validate();
   return c;
 }

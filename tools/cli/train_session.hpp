@@ -14,8 +14,7 @@ namespace gfnrl::cli {
 /// Learner hyperparameters as given on the command line ("auto" picks the learner's default).
 struct LearnerOptions {
   std::string lr = "auto", lr_log_z = "0.1";
-  std::string optimizer = "adam", loss = "huber", replay = "prioritized";
-  std::string priority = "huber-loss";
+  std::string loss = "huber", replay = "prioritized";
   std::string regression = "squared";  ///< NAME or NAME:PARAM (huber:1, linex:0.5)
   std::string subtb_weighting = "geometric-within";
   std::string epsilon = "auto", epsilon_end = "0";  ///< one value or one per run
@@ -23,9 +22,12 @@ struct LearnerOptions {
   TrainConfig cfg;
 };
 
-/// Adds --lr, --lr-log-z, --optimizer, --epsilon, --temperature, --subtb-lambda and the DQN
-/// options to a subcommand.
+/// Adds the learner's options to a subcommand: train_options.hpp's table (flags, help, ranges)
+/// and the forms the CLI writes its own way (--lr auto, per-run comma lists, --regression
+/// NAME:PARAM, --loss, --replay).
 void add_learner_options(CLI::App& cmd, LearnerOptions& o);
+/// An option's help with its range ("...; in (0, 1]").
+std::string help_of(const TrainOption& t);
 
 
 /// --regression NAME[:PARAM] into c.regression / c.regression_param; InputError naming the bad

@@ -37,7 +37,8 @@
 ///          t >= 1 (s_0 has no in-flow),
 ///          delta_t = LSE over the parents' edges e into s_t of row[e] - LSE(row over s_t's actions),
 ///          and for the terminating state the reward matching delta_x = row[exit(s_T)] - log R(s_T);
-///          loss = sum g(delta_t) / (the run's visits with t >= 1) + sum g(delta_x) / batch.
+///          loss = sum g(delta_t) / (the run's visits with t >= 1) + alpha sum g(delta_x) / batch
+///          (alpha: the reward-matching weight, torchgfn's FMGFlowNet alpha, 1 by default).
 ///          A base policy, P_B and the loss's P_B gradient do not enter. Zero loss at every state
 ///          means a flow with exit flows R: P_F samples R/Z and log Z = LSE(row over s_0's actions).
 ///          One such fixed point: row = the soft-optimal Q with the uniform correction
@@ -206,6 +207,7 @@ struct TrajectoryLossArgs : TableView<R>, BackwardView<R>, TrajectoryBatch {
                                 ///< (flow_potential(), gfnrl/train.hpp); nullptr otherwise
   Regression regression;   ///< the loss shape g of every residual (Squared when zeroed)
   R regression_param;      ///< Huber's k, Linex's a
+  R fm_alpha;              ///< FM: the reward-matching term's weight (TrainConfig::fm_alpha)
   R* scratch;              ///< SubTB: [runs x batch x kSubTBScratch (max_len + 1)]; ZVar: [runs x batch x 2]
   R* zvar_log_z;           ///< ZVar: the table, whose log Z entries receive each run's estimate
 };
@@ -482,9 +484,10 @@ GFNRL_HD inline void fm_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
   }
   const int32_t x = a.states[base + len - 1];
   const R delta = row[L.exit_entry(x)] - static_cast<R>(a.dag.log_reward[x]);
-  grad_add(a.loss + r, regression_value(a.regression, a.regression_param, delta) / R(a.batch));
+  grad_add(a.loss + r,
+           a.fm_alpha * regression_value(a.regression, a.regression_param, delta) / R(a.batch));
   grad_add(g_row + L.exit_entry(x),
-           regression_slope(a.regression, a.regression_param, delta) / R(a.batch));
+           a.fm_alpha * regression_slope(a.regression, a.regression_param, delta) / R(a.batch));
 }
 
 /// One trajectory of TB, DB, SubTB, modified DB or FM (ZVar needs its run's whole batch:
