@@ -38,10 +38,10 @@ NamedField named() {
 
 }  // namespace
 
-const std::vector<TrainOption>& train_options() {
-  // The CLI binds some of these itself, where its text form differs (tools/cli/train_options.cpp:
-  // the per-run lists take 'auto', --regression NAME:PARAM, --loss huber/mse, --replay).
-  static const std::vector<TrainOption> table = {
+namespace {
+// The options of the rates, the optimizer and the loss shapes.
+std::vector<TrainOption> rate_and_loss_rows() {
+  return {
       {"lr", "--lr", &C::lr, "finite and > 0", positive,
        "table learning rate: one value, or one per run"},
       {"lr_log_z", "--lr-log-z", &C::lr_log_z, "finite and > 0", positive,
@@ -72,6 +72,12 @@ const std::vector<TrainOption>& train_options() {
        "", nullptr, "subtb's sub-trajectory weights"},
       {"fm_alpha", "--fm-alpha", &C::fm_alpha, "finite and >= 0", finite_non_negative,
        "fm: the weight of the reward-matching term (torchgfn's FMGFlowNet alpha)"},
+  };
+}
+
+// The options of exploration and its schedules.
+std::vector<TrainOption> exploration_rows() {
+  return {
       {"epsilon", "--epsilon", &C::epsilon, "in [0, 1]", probability,
        "probability of a uniformly random action while sampling: one value, or one per run"},
       {"temperature", "--temperature", &C::temperature, "finite and > 0", positive,
@@ -92,6 +98,12 @@ const std::vector<TrainOption>& train_options() {
        "then decay to 0 on a cosine over this many updates (0: stay)"},
       {"subtb_lambda", "--subtb-lambda", &C::subtb_lambda, "in (0, 1]", unit_rate,
        "SubTB weight lambda^(length)"},
+  };
+}
+
+// The options of the DQN learners' TD loss, target, replay and Munchausen term.
+std::vector<TrainOption> dqn_rows() {
+  return {
       {"huber", "--loss", &C::huber, "", nullptr, "DQN TD loss: Huber (delta 1), else squared"},
       {"target_rate", "--target-rate", &C::target_rate, "in (0, 1]", unit_rate,
        "DQN target table Polyak rate (1 = hard copy)"},
@@ -119,6 +131,12 @@ const std::vector<TrainOption>& train_options() {
        "Munchausen alpha; tau = 1/(1 - alpha)"},
       {"munchausen_l0", "--l0", &C::munchausen_l0, "< 0", negative,
        "Munchausen lower clip l0"},
+  };
+}
+
+// The options of the rest: exact gradients, GAE, energy rewards, trained P_B.
+std::vector<TrainOption> other_rows() {
+  return {
       {"exact_gradient", "--exact-gradient", &C::exact_gradient, "", nullptr,
        "pg, tb: the exact expected gradient by forward/backward sweeps over the DAG instead of "
        "sampled trajectories (tb's on-policy gradient is twice pg's)"},
@@ -137,6 +155,21 @@ const std::vector<TrainOption>& train_options() {
        "guided P_B: the guide caps the exit (below 1e-5 relative to the inner actions) where "
        "log R(s) <= this; default: the DAG's smallest log R"},
   };
+}
+
+}  // namespace
+
+const std::vector<TrainOption>& train_options() {
+  // The CLI binds some of these itself, where its text form differs (tools/cli/train_options.cpp:
+  // the per-run lists take 'auto', --regression NAME:PARAM, --loss huber/mse, --replay).
+  static const std::vector<TrainOption> table = [] {
+    std::vector<TrainOption> all;
+    for (auto rows : {rate_and_loss_rows, exploration_rows, dqn_rows, other_rows}) {
+      std::vector<TrainOption> part = rows();
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }();
   return table;
 }
 

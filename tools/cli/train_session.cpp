@@ -62,58 +62,90 @@ void print_progress(const std::string& label, const Trainer& trainer, int64_t st
 }
 }  // namespace
 
+namespace {
+// The loop's evaluations: each run's running results (threshold reached, area under log10 TV,
+// divergence, modes), its CSV row, and the progress line.
+class LoopRecorder {
+ public:
+  LoopRecorder(Trainer& t, double log_z, const LoopOptions& o, const RowSink& rows,
+               LoopResult& res)
+      : t_(t), c_(t.config()), log_z_(log_z), o_(o), rows_(rows), res_(res),
+        label_(o.label.empty() ? algo_name(c_.algo) : o.label), area_(c_.runs, 0.0),
+        last_log_tv_(c_.runs, 0.0) {
+    res_.tv_threshold = o.tv_threshold;
+    res_.runs.resize(c_.runs);
+  }
+  bool any_diverged() const { return any_diverged_; }
+
+  void record(bool final) {
+    const auto t0 = clock::now();
+    const std::vector<RunEvaluation> ev = t_.evaluate();
+    res_.eval_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    // The exact gradient samples nothing: its budget is counted in steps.
+    const int64_t spent = c_.exact_gradient ? t_.steps_done() : t_.trajectories_per_run();
+    std::vector<int64_t> found(c_.runs, -1), regions(c_.runs, -1);
+    if (o_.modes) found = t_.reached_groups(o_.modes->states);
+    if (o_.modes && !o_.modes->region.empty())
+      regions = t_.reached_groups(o_.modes->states, o_.modes->region);
+    const std::vector<double> rho = o_.spearman ? t_.spearman() : std::vector<double>();
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (int32_t r = 0; r < c_.runs; ++r) {
+      RunResult& run = res_.runs[r];
+      update(r, ev[r], spent);
+      run.modes_found = found[r], run.mode_regions_found = regions[r];
+      run.spearman = o_.spearman ? std::optional<double>(rho[r]) : std::nullopt;
+      const double tv = ev[r].metrics.tv;
+      sum += tv, lo = std::min(lo, tv), hi = std::max(hi, tv);
+      if (rows_) rows_(curve_row(label_, o_, r, t_, run, res_.train_seconds));
+    }
+    last_spent_ = spent;
+    if (o_.on_progress) o_.on_progress(o_.steps > 0 ? double(t_.steps_done()) / o_.steps : 1.0);
+    const auto now = clock::now();
+    if (!o_.quiet && (final || now - last_print_ > std::chrono::seconds(2))) {
+      last_print_ = now;
+      print_progress(label_, t_, o_.steps, res_, sum / c_.runs, lo, hi);
+    }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  // Run r's results after an evaluation at `spent` trajectories (steps when exact).
+  void update(int32_t r, const RunEvaluation& ev, int64_t spent) {
+    RunResult& run = res_.runs[r];
+    run.last = ev, run.log_z_error = std::abs(ev.log_z_estimate - log_z_);
+    if (run.to_tv < 0 && ev.metrics.tv <= o_.tv_threshold) run.to_tv = spent;
+    // Trapezoids of log10 TV between evaluations; the mean over the budget when final.
+    const double log_tv = std::log10(std::max(ev.metrics.tv, 1e-12));
+    if (spent > 0) area_[r] += 0.5 * (log_tv + last_log_tv_[r]) * double(spent - last_spent_);
+    last_log_tv_[r] = log_tv;
+    run.mean_log10_tv = spent > 0 ? area_[r] / double(spent) : log_tv;
+    if (ev.diverged && run.diverged_at < 0) run.diverged_at = t_.steps_done();
+    if (run.diverged_at < 0) run.finite_until = t_.steps_done();
+    if (run.diverged_at >= 0) run.mean_log10_tv = INFINITY;  // the worst score, once diverged
+    if (run.diverged_at >= 0) any_diverged_ = true;
+  }
+
+  Trainer& t_;
+  const TrainConfig& c_;
+  double log_z_;
+  const LoopOptions& o_;
+  const RowSink& rows_;
+  LoopResult& res_;
+  std::string label_;
+  std::vector<double> area_, last_log_tv_;
+  int64_t last_spent_ = 0;
+  bool any_diverged_ = false;
+  clock::time_point last_print_ = clock::now() - std::chrono::seconds(10);
+};
+}  // namespace
+
 LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, const RowSink& rows) {
   using clock = std::chrono::steady_clock;
-  const TrainConfig& c = trainer.config();
   const Backend b = trainer.dag().backend();
-  const std::string label = o.label.empty() ? algo_name(c.algo) : o.label;
   LoopResult res;
-  res.tv_threshold = o.tv_threshold;
-  auto last_print = clock::now() - std::chrono::seconds(10);
-  std::vector<double> area(c.runs, 0.0), last_log_tv(c.runs, 0.0);
-  int64_t last_spent = 0;
-  bool any_diverged = false;
-  auto record = [&](bool final) {
-    const auto t0 = clock::now();
-    const std::vector<RunEvaluation> ev = trainer.evaluate();
-    res.eval_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-    double sum = 0, lo = INFINITY, hi = -INFINITY;
-    res.runs.resize(c.runs);
-    // The exact gradient samples nothing: its budget is counted in steps.
-    const int64_t spent = c.exact_gradient ? trainer.steps_done() : trainer.trajectories_per_run();
-    std::vector<int64_t> found(c.runs, -1), regions(c.runs, -1);
-    if (o.modes) found = trainer.reached_groups(o.modes->states);
-    if (o.modes && !o.modes->region.empty())
-      regions = trainer.reached_groups(o.modes->states, o.modes->region);
-    const std::vector<double> rho = o.spearman ? trainer.spearman() : std::vector<double>();
-    for (int32_t r = 0; r < c.runs; ++r) {
-      const Metrics& m = ev[r].metrics;
-      const double lze = std::abs(ev[r].log_z_estimate - log_z);
-      RunResult& run = res.runs[r];
-      run.last = ev[r], run.log_z_error = lze;
-      if (run.to_tv < 0 && m.tv <= o.tv_threshold) run.to_tv = spent;
-      // Trapezoids of log10 TV between evaluations; the mean over the budget when final.
-      const double log_tv = std::log10(std::max(m.tv, 1e-12));
-      if (spent > 0) area[r] += 0.5 * (log_tv + last_log_tv[r]) * double(spent - last_spent);
-      last_log_tv[r] = log_tv;
-      run.mean_log10_tv = spent > 0 ? area[r] / double(spent) : log_tv;
-      if (ev[r].diverged && run.diverged_at < 0) run.diverged_at = trainer.steps_done();
-      if (run.diverged_at < 0) run.finite_until = trainer.steps_done();
-      if (run.diverged_at >= 0) run.mean_log10_tv = INFINITY;  // the worst score, once diverged
-      if (run.diverged_at >= 0) any_diverged = true;
-      run.modes_found = found[r], run.mode_regions_found = regions[r], run.spearman = o.spearman ? std::optional<double>(rho[r]) : std::nullopt;
-      sum += m.tv, lo = std::min(lo, m.tv), hi = std::max(hi, m.tv);
-      if (rows) rows(curve_row(label, o, r, trainer, run, res.train_seconds));
-    }
-    last_spent = spent;
-    if (o.on_progress) o.on_progress(o.steps > 0 ? double(trainer.steps_done()) / o.steps : 1.0);
-    const auto now = clock::now();
-    if (!o.quiet && (final || now - last_print > std::chrono::seconds(2))) {
-      last_print = now;
-      print_progress(label, trainer, o.steps, res, sum / c.runs, lo, hi);
-    }
-  };
-  record(o.steps == 0);
+  LoopRecorder recorder(trainer, log_z, o, rows, res);
+  recorder.record(o.steps == 0);
   if (o.after_step) o.after_step(trainer);
   for (int64_t done = 1; done <= o.steps; ++done) {
     const auto t0 = clock::now();
@@ -121,9 +153,9 @@ LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, cons
     const bool due = evaluation_due(done, o.steps, o.eval_every);  // Trainer::train's schedule
     if (due) synchronize(b);
     res.train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-    if (due) record(done == o.steps);
+    if (due) recorder.record(done == o.steps);
     if (o.after_step) o.after_step(trainer);
-    if (due && any_diverged && o.stop_on_divergence) {
+    if (due && recorder.any_diverged() && o.stop_on_divergence) {
       res.stopped_early = done < o.steps;
       break;
     }
@@ -158,6 +190,52 @@ std::string divergence_message(const std::vector<std::string>& lines, bool stopp
                            "evaluation on");
 }
 
+namespace {
+// Runs whose tables went non-finite: the run and the steps of the last finite and the first
+// diverged evaluation (empty when none did).
+nlohmann::json diverged_runs(const LoopResult& r) {
+  nlohmann::json diverged = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.runs.size(); ++i)
+    if (r.runs[i].diverged_at >= 0)
+      diverged.push_back({{"run", i}, {"finite_until", r.runs[i].finite_until},
+                          {"diverged_at", r.runs[i].diverged_at}});
+  return diverged;
+}
+
+// The modes of R each run's samples reached, and (with --spearman) each run's rank correlation.
+void add_modes_and_ranks(nlohmann::json& j, const LoopResult& r) {
+  nlohmann::json found = nlohmann::json::array(), regions = nlohmann::json::array();
+  for (const RunResult& x : r.runs) {
+    found.push_back(x.modes_found < 0 ? nlohmann::json() : nlohmann::json(x.modes_found));
+    regions.push_back(x.mode_regions_found < 0 ? nlohmann::json()
+                                               : nlohmann::json(x.mode_regions_found));
+  }
+  j["final_modes_found"] = found;  // distinct modes of R the run's samples have reached
+  j["final_mode_regions_found"] = regions;
+  if (!r.runs.empty() && r.runs[0].spearman) {  // with --spearman
+    std::vector<double> rho;
+    for (const RunResult& x : r.runs) rho.push_back(*x.spearman);
+    j["final_spearman"] = rho;
+  }
+}
+
+// Per run, the trajectories (steps for the exact gradient) by the first evaluation with
+// TV <= the threshold (null: never); their median over runs, null when most never got there.
+void add_trajectories_to_tv(nlohmann::json& j, const LoopResult& r) {
+  std::vector<int64_t> reached;
+  nlohmann::json to_tv = nlohmann::json::array();
+  for (const RunResult& x : r.runs) {
+    to_tv.push_back(x.to_tv < 0 ? nlohmann::json() : nlohmann::json(x.to_tv));
+    reached.push_back(x.to_tv < 0 ? INT64_MAX : x.to_tv);
+  }
+  std::sort(reached.begin(), reached.end());
+  const int64_t median = reached.empty() ? INT64_MAX : reached[(reached.size() - 1) / 2];
+  j["tv_threshold"] = r.tv_threshold;
+  j["trajectories_to_tv"] = to_tv;
+  j["median_trajectories_to_tv"] = median == INT64_MAX ? nlohmann::json() : nlohmann::json(median);
+}
+}  // namespace
+
 nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::string& label) {
   nlohmann::json j;
   std::vector<double> tv, lze, elbo, eubo;
@@ -186,41 +264,10 @@ nlohmann::json summarize(const LoopResult& r, const TrainConfig& c, const std::s
   j["final_log_z_error"] = lze;
   j["final_elbo"] = elbo;  // NaN (null) for a base-policy target
   j["final_eubo"] = eubo;
-  // Runs whose tables went non-finite: the run and the steps of the last finite and the first
-  // diverged evaluation (empty when none did).
-  nlohmann::json diverged = nlohmann::json::array();
-  for (std::size_t i = 0; i < r.runs.size(); ++i)
-    if (r.runs[i].diverged_at >= 0)
-      diverged.push_back({{"run", i}, {"finite_until", r.runs[i].finite_until},
-                          {"diverged_at", r.runs[i].diverged_at}});
-  j["diverged_runs"] = diverged;
+  j["diverged_runs"] = diverged_runs(r);
   if (r.stopped_early) j["stopped_early"] = true;
-  nlohmann::json found = nlohmann::json::array(), regions = nlohmann::json::array();
-  for (const RunResult& x : r.runs) {
-    found.push_back(x.modes_found < 0 ? nlohmann::json() : nlohmann::json(x.modes_found));
-    regions.push_back(x.mode_regions_found < 0 ? nlohmann::json()
-                                               : nlohmann::json(x.mode_regions_found));
-  }
-  j["final_modes_found"] = found;  // distinct modes of R the run's samples have reached
-  j["final_mode_regions_found"] = regions;
-  if (!r.runs.empty() && r.runs[0].spearman) {  // with --spearman
-    std::vector<double> rho;
-    for (const RunResult& x : r.runs) rho.push_back(*x.spearman);
-    j["final_spearman"] = rho;
-  }
-  // Per run, the trajectories (steps for the exact gradient) by the first evaluation with
-  // TV <= the threshold (null: never); their median over runs, null when most never got there.
-  std::vector<int64_t> reached;
-  nlohmann::json to_tv = nlohmann::json::array();
-  for (const RunResult& x : r.runs) {
-    to_tv.push_back(x.to_tv < 0 ? nlohmann::json() : nlohmann::json(x.to_tv));
-    reached.push_back(x.to_tv < 0 ? INT64_MAX : x.to_tv);
-  }
-  std::sort(reached.begin(), reached.end());
-  const int64_t median = reached.empty() ? INT64_MAX : reached[(reached.size() - 1) / 2];
-  j["tv_threshold"] = r.tv_threshold;
-  j["trajectories_to_tv"] = to_tv;
-  j["median_trajectories_to_tv"] = median == INT64_MAX ? nlohmann::json() : nlohmann::json(median);
+  add_modes_and_ranks(j, r);
+  add_trajectories_to_tv(j, r);
   j["train_seconds"] = r.train_seconds;
   j["eval_seconds"] = r.eval_seconds;
   j["steps_per_second"] = r.train_seconds > 0 ? r.steps / r.train_seconds : 0.0;
