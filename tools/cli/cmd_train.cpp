@@ -120,6 +120,26 @@ void print_summary(const LoopResult& res, const TrainConfig& cfg, const SessionO
   print_json_line(j);
 }
 
+// "training 4 runs of tb for 2000 steps of 16 trajectories (P_B uniform, 1.2 MB of tables) on cpu".
+std::string start_line(const TrainCliOptions& o, const TrainConfig& cfg, const Dag& dag,
+                       Backend b) {
+  return "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
+         std::to_string(o.session.steps) + " steps of " + std::to_string(cfg.batch) +
+         " trajectories (P_B " + o.session.correction + ", " +
+         format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " + backend_name(b);
+}
+
+// --snapshot-every: run 0's P_T every K steps and at the last one.
+std::function<void(const Trainer&)> snapshot_hook(const TrainCliOptions& o, const Dag& dag,
+                                                  DistributionCsv& snapshots) {
+  const int64_t every = o.snapshot_every, steps = o.session.steps;
+  return [every, steps, &dag, &snapshots](const Trainer& t) {
+    const int64_t done = t.steps_done();
+    if (done % every == 0 || done == steps)
+      snapshots.add(terminating_distribution(dag, t.policy(0)), done);
+  };
+}
+
 int run(const TrainCliOptions& given, const CLI::App& cmd) {
   TrainCliOptions o = given;  // under MPI only rank 0 writes
   for (std::string* path : {&o.session.out, &o.save_policy, &o.save_pb, &o.snapshot_out})
@@ -144,11 +164,7 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
   const auto pb = make_correction(attach_prior(so, learner, dag, cfg), built);
   std::optional<DistributionCsv> snapshots;
   if (o.snapshot_every > 0) snapshots.emplace(o.snapshot_out, "--snapshot-out", built, true);
-  progress(env, "training " + std::to_string(cfg.runs) + " runs of " + o.algo + " for " +
-                    std::to_string(so.steps) + " steps of " + std::to_string(cfg.batch) +
-                    " trajectories (P_B " + so.correction + ", " +
-                    format_bytes(Trainer::estimate_bytes(dag, cfg)) + " of tables) on " +
-                    backend_name(b));
+  progress(env, start_line(o, cfg, dag, b));
   // Under MPI this rank's slice of the runs (rank 0's holds run 0: policy, P_B, snapshots).
   const std::vector<Piece> mine = rank_pieces({cfg.runs}, ranks.rank(), ranks.size());
   std::optional<Trainer> trainer;
@@ -158,12 +174,7 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
   const RewardModes modes = mode_groups(built);
   LoopOptions lo{so.steps, so.eval_every, env.quiet || !ranks.root(), learner.name,
                  so.tv_threshold, {}, {}, &modes, so.spearman};
-  if (snapshots && ranks.root())
-    lo.after_step = [&](const Trainer& t) {
-      const int64_t done = t.steps_done();
-      if (done % o.snapshot_every == 0 || done == so.steps)
-        snapshots->add(terminating_distribution(dag, t.policy(0)), done);
-    };
+  if (snapshots && ranks.root()) lo.after_step = snapshot_hook(o, dag, *snapshots);
   lo.stop_on_divergence = !ranks.sharded();  // ranks must agree on the rows they write
   const std::optional<LoopResult> res = train_runs(trainer, mine, cfg.runs, log_z, lo, csv);
   if (!res) return 0;  // another rank's part: rank 0 writes

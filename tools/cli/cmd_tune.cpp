@@ -180,6 +180,22 @@ void score_tune(const TunePlan& p, const std::vector<LoopResult>& results,
 }
 }  // namespace
 
+namespace {
+// The learners whose best setting still diverged: every setting of theirs did.
+std::vector<std::string> all_diverged(const nlohmann::json& j) {
+  std::vector<std::string> lost;
+  for (const auto& l : j["learners"])
+    if (l["best"].value("diverged_runs", int64_t(0)) > 0) lost.push_back(l["algo"].get<std::string>());
+  return lost;
+}
+
+void check_lost(const std::vector<std::string>& lost) {
+  if (!lost.empty())
+    throw std::runtime_error("tune: every setting of " + join_names(lost, ", ") +
+                             " diverged (its tables went non-finite): try smaller rates");
+}
+}  // namespace
+
 nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool table,
                         TuneFiles* deferred) {
   Ranks& ranks = Ranks::mutable_get();
@@ -223,24 +239,16 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
   files.best.stream() << j.dump(2) << '\n';
   // A learner whose every setting diverged has no best to hand on (the files are still
   // written, unless study --tune defers them: then nothing is).
-  std::vector<std::string> lost;
-  if (ranks.root())
-    for (const auto& l : j["learners"])
-      if (l["best"].value("diverged_runs", int64_t(0)) > 0) lost.push_back(l["algo"].get<std::string>());
-  const auto check_lost = [&]() {
-    if (!lost.empty())
-      throw std::runtime_error("tune: every setting of " + join_names(lost, ", ") +
-                               " diverged (its tables went non-finite): try smaller rates");
-  };
+  const std::vector<std::string> lost = ranks.root() ? all_diverged(j) : std::vector<std::string>{};
   if (deferred) {
-    check_lost();
+    check_lost(lost);
     return j;
   }
   csv.commit();
   files.best.commit();
   progress(env, "wrote " + so.out + " and " + o.best + " (sensitivity: python3 "
                 "tools/plot_sensitivity.py " + o.best + ")");
-  check_lost();
+  check_lost(lost);
   return j;
 }
 
