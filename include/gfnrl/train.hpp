@@ -233,6 +233,13 @@ struct TrainConfig {
   TrainConfig runs_slice(int32_t first, int32_t count) const;
 };
 
+/// The header of the training curves' CSV, one row per (run, evaluation), that `gfnrl train` /
+/// `gfnrl study` and Python's gfnrl.study write (`seconds`: training time so far, evaluations
+/// excluded; modes_found, mode_regions_found and spearman empty when not tracked).
+inline constexpr const char* kTrainingCurveHeader =
+    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,mode_mass,"
+    "modes_found,mode_regions_found,seconds";
+
 /// A learner's recommended configuration, the CLI's and the Python Trainer's defaults:
 /// TrainConfig's defaults with the table learning rate and exploration rate that `gfnrl tune`
 /// chose on the reference grid (2-D H=8 hypergrid, R0 1e-3, R1 0.5, R2 2, uniform P_B; 2,000

@@ -120,8 +120,7 @@ class Trainer:
         return self._t.target_log_z
 
 
-_CURVE_HEADER = ("algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,"
-                 "mode_mass,modes_found,mode_regions_found,seconds")
+_CURVE_HEADER = _gfnrl._CURVE_HEADER  # the library's (train.hpp), as the CLI writes it
 
 
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,

@@ -149,6 +149,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
 
 void bind_train(nb::module_& m) {
   m.def("trainer_options", &train_option_names, "the option names Trainer(**options) accepts");
+  m.attr("_CURVE_HEADER") = kTrainingCurveHeader;
   nb::class_<PyTrainer>(m, "_Trainer")
       .def("__init__",
            [](PyTrainer* self, const PyDag& d, const std::string& algo, int64_t runs,

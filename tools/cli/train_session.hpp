@@ -95,9 +95,7 @@ class AtomicCsv {
   OutputFile file_;
 };
 
-inline const char* kCurveHeader =
-    "algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,mode_mass,"
-    "modes_found,mode_regions_found,seconds";
+inline const char* kCurveHeader = kTrainingCurveHeader;  // train.hpp: the CLI's and Python's
 
 /// The reward's modes of the environment (reward_modes, with the grid when it is a hypergrid).
 RewardModes mode_groups(const Environment& env);
