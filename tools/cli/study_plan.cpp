@@ -171,6 +171,30 @@ int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, 
 namespace {
 using RowSuffix = std::function<std::string(std::size_t, int32_t)>;
 
+// The rows of jobs that run side by side, written in job order whatever order they finish in:
+// job i's rows wait in a buffer until every earlier job is done. Each job writes only its own
+// buffer (sink(i)); finish(i) is called under the caller's lock.
+class OrderedRows {
+ public:
+  OrderedRows(std::size_t n, const RowSink& out) : rows_(n), done_(n, 0), out_(out) {}
+  RowSink sink(std::size_t i) {
+    return [this, i](const std::string& row) { rows_[i].push_back(row); };
+  }
+  void finish(std::size_t i) {
+    done_[i] = 1;
+    for (; flushed_ < rows_.size() && done_[flushed_]; ++flushed_) {
+      for (const std::string& row : rows_[flushed_]) out_(row);
+      std::vector<std::string>().swap(rows_[flushed_]);
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<char> done_;
+  std::size_t flushed_ = 0;
+  const RowSink& out_;
+};
+
 // run_jobs in this process: every job's rows into `csv` in job order.
 std::vector<nlohmann::json> run_jobs_here(std::vector<Job>& jobs, const SessionOptions& so,
                                           const EnvOptions& env, const Environment& built,
@@ -189,12 +213,9 @@ std::vector<nlohmann::json> run_jobs_here(std::vector<Job>& jobs, const SessionO
       out[i] = run_job(jobs[i], so, env, built, csv_rows, loops ? &(*loops)[i] : nullptr, suffix(i));
     return out;
   }
-  // Each job's rows are buffered and written once every earlier job's are: job order, whatever
-  // order the jobs finish in.
-  std::vector<std::vector<std::string>> rows(n);
-  std::vector<char> done(n, 0);
+  OrderedRows rows(n, csv_rows);
   std::vector<std::exception_ptr> failed(n);
-  std::size_t next = 0, flushed = 0;
+  std::size_t next = 0;
   std::mutex m;
   [[maybe_unused]] const int32_t threads_each = std::max(1, max_threads() / workers);
   auto worker = [&] {
@@ -210,20 +231,15 @@ std::vector<nlohmann::json> run_jobs_here(std::vector<Job>& jobs, const SessionO
         i = next++;
       }
       try {
-        out[i] = run_job(jobs[i], so, env, built,
-                         [&rows, i](const std::string& row) { rows[i].push_back(row); },
-                         loops ? &(*loops)[i] : nullptr, suffix(i));
+        out[i] = run_job(jobs[i], so, env, built, rows.sink(i), loops ? &(*loops)[i] : nullptr,
+                         suffix(i));
       } catch (...) {
         const std::lock_guard<std::mutex> lock(m);
         failed[i] = std::current_exception();
         return;
       }
       const std::lock_guard<std::mutex> lock(m);
-      done[i] = 1;
-      for (; flushed < n && done[flushed]; ++flushed) {
-        for (const std::string& row : rows[flushed]) csv_rows(row);
-        std::vector<std::string>().swap(rows[flushed]);
-      }
+      rows.finish(i);
     }
   };
   std::vector<std::thread> pool;
