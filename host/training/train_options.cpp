@@ -227,15 +227,24 @@ namespace {
   throw InputError("option " + std::string(o.name) + " = '" + text + "': not " + o.takes());
 }
 
-// A whole, finite number, representable in float when it is one.
-double number(const TrainOption& o, const std::string& text, bool integral) {
+// A whole, finite number, representable in float.
+float float_value(const TrainOption& o, const std::string& text) {
   char* end = nullptr;
-  const double v = integral ? double(std::strtoll(text.c_str(), &end, 10))
-                            : std::strtod(text.c_str(), &end);
+  const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end == text.c_str() || *end != '\0' || !std::isfinite(v)) bad_text(o, text);
-  if (!integral && v != 0 && (std::fabs(v) < double(FLT_MIN) || std::fabs(v) > double(FLT_MAX)))
+  if (v != 0 && (std::fabs(v) < double(FLT_MIN) || std::fabs(v) > double(FLT_MAX)))
     throw InputError("option " + std::string(o.name) + " = '" + text + "' is not representable "
                      "in float: give 0 or a magnitude in [1.2e-38, 3.4e38]");
+  return float(v);
+}
+
+// A whole integer in [lo, hi].
+int64_t integer_value(const TrainOption& o, const std::string& text, int64_t lo, int64_t hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end == text.c_str() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+    bad_text(o, text);
   return v;
 }
 }  // namespace
@@ -249,20 +258,12 @@ void set_train_option(TrainConfig& c, const std::string& name, const std::string
     TrainConfig& c;
     const TrainOption& o;
     const std::string& text;
-    void operator()(float C::*m) const { c.*m = float(number(o, text, false)); }
-    void operator()(std::optional<float> C::*m) const { c.*m = float(number(o, text, false)); }
+    void operator()(float C::*m) const { c.*m = float_value(o, text); }
+    void operator()(std::optional<float> C::*m) const { c.*m = float_value(o, text); }
     void operator()(int32_t C::*m) const {
-      const double v = number(o, text, true);
-      if (v < INT32_MIN || v > INT32_MAX) bad_text(o, text);
-      c.*m = int32_t(v);
+      c.*m = int32_t(integer_value(o, text, INT32_MIN, INT32_MAX));
     }
-    void operator()(int64_t C::*m) const {
-      errno = 0;
-      char* end = nullptr;
-      const long long v = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || errno == ERANGE) bad_text(o, text);
-      c.*m = v;
-    }
+    void operator()(int64_t C::*m) const { c.*m = integer_value(o, text, INT64_MIN, INT64_MAX); }
     void operator()(bool C::*m) const {
       if (text == "true" || text == "1") c.*m = true;
       else if (text == "false" || text == "0") c.*m = false;
@@ -273,7 +274,7 @@ void set_train_option(TrainConfig& c, const std::string& name, const std::string
       std::size_t at = 0;
       for (;;) {
         const std::size_t comma = text.find(',', at);
-        v.push_back(float(number(o, text.substr(at, comma - at), false)));
+        v.push_back(float_value(o, text.substr(at, comma - at)));
         if (comma == std::string::npos) break;
         at = comma + 1;
       }

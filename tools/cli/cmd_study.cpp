@@ -174,7 +174,7 @@ int run(const StudyOptions& given, const CLI::App& cmd) {
   const nlohmann::json tuned = tuned_values(o, cmd, so, tune_files, tuned_path);
   if (!tuned.is_null())
     for (Job& job : jobs) apply_tuned(tuned, job.label, tuned_path, job.cfg);
-  csv.line(kCurveHeader);
+  csv.line(kTrainingCurveHeader);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   const nlohmann::json tuning =

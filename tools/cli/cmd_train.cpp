@@ -156,7 +156,7 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
   check_distinct_outputs({{"--out", so.out}, {"--save-policy", o.save_policy}, {"--save-pb", o.save_pb},
                           {"--snapshot-out", o.snapshot_out}});
   AtomicCsv csv(so.out);
-  csv.line(kCurveHeader);
+  csv.line(kTrainingCurveHeader);
   Run0Files run0(o.save_policy, o.save_pb, ends_with(given.save_pb, ".bin"));
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);

@@ -210,7 +210,7 @@ nlohmann::json run_tune(const TuneOptions& given, const CLI::App& cmd, bool tabl
   if (!deferred) own.emplace(so.out, o.best, "--out", "--best");
   TuneFiles& files = deferred ? *deferred : *own;
   AtomicCsv& csv = files.csv;
-  csv.line(std::string(kCurveHeader) + kTuneSettingColumns);
+  csv.line(std::string(kTrainingCurveHeader) + kTuneSettingColumns);
   const Backend b = parse_backend(env.backend);
   const Environment built = build_environment(env, b);
   ranks.set_quiet(env.quiet);
@@ -291,7 +291,7 @@ void register_tune(CLI::App& app) {
       ->capture_default_str();
   add_session_options(*cmd, so);
   cmd->get_option("--out")->description("CSV: one row per (run, evaluation): " +
-                                        std::string(kCurveHeader) + kTuneSettingColumns +
+                                        std::string(kTrainingCurveHeader) + kTuneSettingColumns +
                                         " (the run's setting)");
   add_jobs_option(*cmd, so.jobs);
   cmd->remove_option(cmd->get_option("--runs"));  // runs = settings x --seeds

@@ -153,7 +153,8 @@ void add_session_options(CLI::App& cmd, SessionOptions& o) {
   cmd.add_flag("--spearman", o.spearman,
                "fill the spearman column: Spearman's rank correlation of each run's P_T with the "
                "target at every evaluation (a host sort per run; empty without this flag)");
-  cmd.add_option("--out", o.out, "CSV: one row per (run, evaluation): " + std::string(kCurveHeader))
+  cmd.add_option("--out", o.out,
+                 "CSV: one row per (run, evaluation): " + std::string(kTrainingCurveHeader))
       ->capture_default_str();
   add_correction_option(cmd, o.correction,
                         "backward policy of the losses and DQN reward correction");

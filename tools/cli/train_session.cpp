@@ -27,8 +27,8 @@ RewardModes mode_groups(const Environment& env) {
 }
 
 namespace {
-// One CSV row (kCurveHeader) of run r at the trainer's current step: run first_run + r, seed
-// the trainer's seed + r, then row_suffix's cells.
+// One CSV row (kTrainingCurveHeader) of run r at the trainer's current step: run first_run + r,
+// seed the trainer's seed + r, then row_suffix's cells.
 std::string curve_row(const std::string& label, const LoopOptions& o, int32_t r,
                       const Trainer& trainer, const RunResult& run, double train_seconds) {
   const Metrics& m = run.last.metrics;

@@ -95,8 +95,6 @@ class AtomicCsv {
   OutputFile file_;
 };
 
-inline const char* kCurveHeader = kTrainingCurveHeader;  // train.hpp: the CLI's and Python's
-
 /// The reward's modes of the environment (reward_modes, with the grid when it is a hypergrid).
 RewardModes mode_groups(const Environment& env);
 
