@@ -7,6 +7,7 @@
 #include "gfnrl/memory_budget.hpp"
 #include "gfnrl/metrics.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/training_loop.hpp"
 #include "training/trainer_parts.hpp"
 
 namespace gfnrl {
@@ -238,17 +239,11 @@ void Trainer::step(Stream stream) {
 void Trainer::train(int64_t steps, int64_t eval_every, const EvaluationCallback& on_evaluation,
                     Stream stream) {
   const StreamScope scope(stream);
-  if (steps < 0) throw InputError("train: steps = " + std::to_string(steps) + " must be >= 0");
-  if (eval_every < 1)
-    throw InputError("train: eval_every = " + std::to_string(eval_every) + " must be >= 1");
-  auto report = [&] {
-    if (on_evaluation) on_evaluation(steps_, evaluate());
-  };
-  report();
-  for (int64_t i = 1; i <= steps; ++i) {
-    step();
-    if (evaluation_due(i, steps, eval_every)) report();
-  }
+  LoopOptions o;  // the front ends' loop (training_loop.hpp), without rows
+  o.steps = steps, o.eval_every = eval_every;
+  if (on_evaluation)
+    o.on_evaluation = [&](const LoopEvaluation& e) { on_evaluation(steps_, e.runs); };
+  train_loop(*this, target_log_z(), o, {});
 }
 
 std::vector<RunEvaluation> Trainer::evaluate(const Array<float>* log_target_weight, Stream stream) {

@@ -24,5 +24,7 @@
 #include "gfnrl/stopwatch.hpp"
 #include "gfnrl/sweep.hpp"
 #include "gfnrl/train.hpp"
+#include "gfnrl/side_by_side.hpp"
 #include "gfnrl/train_options.hpp"
+#include "gfnrl/training_loop.hpp"
 #include "gfnrl/variational_bounds.hpp"

@@ -121,7 +121,6 @@ def load_dag(path: str, backend: str = 'auto') -> Dag:
     A DAG file (text or binary, README 'DAG files'); P_B values it carries are kept for solve(correction='file').
     """
 
-_CURVE_HEADER: str  # the training curves' CSV header (train.hpp kTrainingCurveHeader)
 
 def trainer_options() -> list[str]:
     """the option names Trainer(**options) accepts"""

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import tempfile
-import threading
-import time
 
 import numpy as np
 
@@ -62,26 +59,8 @@ class Trainer:
         if steps < 0 or eval_every < 1:
             raise ValueError(f"train: steps = {steps} must be >= 0 and eval_every = "
                              f"{eval_every} >= 1")
-        rows = []
-
-        def record():
-            ev = self.evaluate(spearman)
-            rows.append(ev)
-            if callback is not None:
-                callback(ev)
-
-        record()
-        done = 0
-        while done < steps:
-            k = min(eval_every - done % eval_every, steps - done)
-            self.step(k)
-            done += k
-            record()
-        keys = [k for k in rows[0] if isinstance(rows[0][k], np.ndarray)]
-        curves = {k: np.stack([r[k] for r in rows]) for k in keys}
-        curves["step"] = np.array([r["step"] for r in rows])
-        curves["trajectories"] = np.array([r["trajectories"] for r in rows])
-        return curves
+        # The library's loop (the CLI's): steps and evaluations in C++, the GIL released.
+        return _stack(self._t.train(steps, eval_every, spearman, callback))
 
     def policy(self, run: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Run ``run``'s current forward policy: (edge_log_pf, exit_log_pf), as evaluate takes."""
@@ -120,25 +99,36 @@ class Trainer:
         return self._t.target_log_z
 
 
-_CURVE_HEADER = _gfnrl._CURVE_HEADER  # the library's (train.hpp), as the CLI writes it
+def _stack(evaluations):
+    """Curves from a loop's evaluations: ``step`` and ``trajectories`` [K], every array [K, runs]."""
+    keys = [k for k in evaluations[0] if isinstance(evaluations[0][k], np.ndarray)]
+    curves = {k: np.stack([e[k] for e in evaluations]) for k in keys}
+    curves["step"] = np.array([e["step"] for e in evaluations])
+    curves["trajectories"] = np.array([e["trajectories"] for e in evaluations])
+    return curves
 
 
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
           seed: int = 0, steps: int = 20000, batch: int = 16, eval_every: int = 500,
           pb: str = "uniform", out: str | None = None, spearman: bool = False,
-          jobs: int | str = "auto", **options) -> dict:
-    """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it.
+          jobs: int | str = "auto", callback=None, **options) -> dict:
+    """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it (the
+    same C++ loop and thread pool).
 
     ``jobs``: learners trained side by side, each on its share of the cores (``"auto"``: one per
     core, at most one per learner; the CLI's ``--jobs``). Results do not depend on it.
 
     An entry of ``algos`` is a learner name, or ``"learner/pb"`` to give that learner its own
     backward policy (labelled so). Every configuration is checked before any training.
-    Returns ``{label: curves}`` with the curves of ``Trainer.train``. With ``out``, also writes
-    the CLI's CSV (``algo,run,seed,step,trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,
-    spearman,mode_mass,modes_found,mode_regions_found,seconds``; every column but ``seconds``
-    equal to the CLI's for the same arguments; ``spearman`` filled with ``spearman=True``, as
-    the CLI's ``--spearman``), which appears under its name only when complete.
+    ``callback(label, evaluation)``, when given, hears every evaluation of every learner (the
+    dict of ``Trainer.evaluate``; from the learners' threads, one call at a time); an exception
+    it raises stops the study and is raised, as is the first failure of any learner (the others
+    stop at their next evaluation). Returns ``{label: curves}`` with the curves of
+    ``Trainer.train``. With ``out``, also writes the CLI's CSV (``algo,run,seed,step,
+    trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,mode_mass,modes_found,
+    mode_regions_found,seconds``; every column but ``seconds`` equal to the CLI's for the same
+    arguments; ``spearman`` filled with ``spearman=True``, as the CLI's ``--spearman``), which
+    appears under its name only when complete.
     """
     if isinstance(algos, str):
         algos = algos.split(",")
@@ -146,11 +136,14 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
         jobs = min(len(algos), os.cpu_count() or 1)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024:
         raise ValueError(f"study: jobs = {jobs!r} must be 'auto' or an integer in [1, 1024]")
-    plan = []
+    if steps < 0 or eval_every < 1:
+        raise ValueError(f"study: steps = {steps} must be >= 0 and eval_every = "
+                         f"{eval_every} >= 1")
+    labels, trainers = [], []
     for entry in algos:
         name, _, own_pb = entry.partition("/")
-        label = entry if own_pb else name
-        plan.append((label, Trainer(dag, name, runs, seed, batch, own_pb or pb, **options)))
+        labels.append(entry if own_pb else name)
+        trainers.append(Trainer(dag, name, runs, seed, batch, own_pb or pb, **options))
     # The output's temporary exists before any training, so an unwritable place fails first;
     # it is renamed over `out` only when complete, and removed on any error or Ctrl-C.
     tmp = None
@@ -162,7 +155,8 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
             raise type(e)(e.errno, f"study: cannot write out={out!r}: {e.strerror}") from None
         os.close(fd)
     try:
-        results, lines = _run_study(plan, seed, steps, eval_every, spearman, jobs)
+        evaluations, lines = _gfnrl._study([t._t for t in trainers], labels, steps, eval_every,
+                                           spearman, jobs, callback)
         if tmp is not None:
             with open(tmp, "w") as f:
                 f.write("\n".join(lines) + "\n")
@@ -171,78 +165,4 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     finally:
         if tmp is not None:
             os.unlink(tmp)
-    return results
-
-
-class _Stopped(Exception):
-    """A study job stopped because another failed."""
-
-
-def _run_study(plan, seed, steps, eval_every, spearman, jobs=1):
-    """Trains every (label, trainer) of the plan, ``jobs`` at a time; its curves and the CLI's
-    CSV lines, in plan order whatever order the jobs finish in."""
-    curves = [None] * len(plan)
-    seconds = [[] for _ in plan]
-    stop = threading.Event()  # a failed job, or Ctrl-C: the others stop at their next evaluation
-
-    def run(i):
-        trainer = plan[i][1]
-        t0 = time.perf_counter()
-
-        def on_evaluation(ev):
-            seconds[i].append(time.perf_counter() - t0)
-            if stop.is_set():
-                raise _Stopped()
-
-        curves[i] = trainer.train(steps, eval_every, spearman=spearman, callback=on_evaluation)
-
-    if jobs <= 1 or len(plan) <= 1:
-        for i in range(len(plan)):
-            run(i)
-    else:
-        share = max(1, _gfnrl._max_threads() // jobs)
-
-        def worker(i):
-            _gfnrl._set_thread_share(share)  # this thread's OpenMP loops
-            try:
-                run(i)
-            except BaseException:
-                stop.set()
-                raise
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(worker, i) for i in range(len(plan))]
-            try:
-                concurrent.futures.wait(futures)
-            except BaseException:  # Ctrl-C: the running jobs stop at their next evaluation
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                raise
-        # The first failure in plan order (not a job stopped because of it).
-        for f in futures:
-            if f.exception() is not None and not isinstance(f.exception(), _Stopped):
-                raise f.exception()
-    return _curves_and_lines(plan, curves, seconds, seed)
-
-
-def _curves_and_lines(plan, curves, seconds, seed):
-    """Each label's curves, and the CLI's CSV lines (header first) in plan order."""
-    results, lines = {}, [_CURVE_HEADER]
-    for (label, trainer), c, secs in zip(plan, curves, seconds):
-        results[label] = c
-        error = np.abs(c["log_z_estimate"] - trainer.target_log_z)
-        for k, step in enumerate(c["step"]):
-            for r in range(trainer.runs):
-                lines.append(",".join([
-                    label, str(r), str(seed + r), str(step), str(c["trajectories"][k]),
-                    *(f"{v:.9g}" for v in (c["tv"][k, r], c["kl"][k, r],
-                                           c["jsd"][k, r], error[k, r],
-                                           c["elbo"][k, r], c["eubo"][k, r],
-                                           c["corr"][k, r])),
-                    f"{c['spearman'][k, r]:.9g}" if "spearman" in c else "",
-                    f"{c['mode_mass'][k, r]:.9g}",
-                    *(str(v) if v >= 0 else "" for v in (c["modes_found"][k, r],
-                                                         c["mode_regions_found"][k, r])),
-                    f"{secs[k]:.9g}"]))
-    return results, lines
+    return {label: _stack(e) for label, e in zip(labels, evaluations)}

@@ -6,9 +6,6 @@
 
 #include "gfnrl/gfnrl.hpp"
 #include "py_dag.hpp"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 NB_MODULE(_gfnrl, m) {
   namespace nb = nanobind;
@@ -29,14 +26,6 @@ NB_MODULE(_gfnrl, m) {
   m.def("algo_names", &algo_names, "the learners' names, in Algo order");
   m.def("backend_names", &backend_names, "the backend names: cpu, cuda, auto");
   m.def("environment_names", &environment_names, "the generated environments' names");
-  // study(jobs=...): each worker thread gives its own OpenMP loops its share of the cores.
-  m.def("_max_threads", [] { return cpu_threads(); });
-  m.def("_set_thread_share", [](int threads) {
-    if (threads < 1) throw InputError("threads = " + std::to_string(threads) + " must be >= 1");
-#ifdef _OPENMP
-    omp_set_num_threads(threads);  // the calling thread's parallel regions only
-#endif
-  });
   python::bind_dag(m);
   python::bind_exact(m);
   python::bind_evaluate(m);

@@ -3,6 +3,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <variant>
 
 #include "gfnrl/gfnrl.hpp"
@@ -95,22 +98,12 @@ PyTrainer make_trainer(const PyDag& d, const std::string& algo, int64_t runs, ui
                    reward_modes(d.dag, d.grid ? &*d.grid : nullptr)};
 }
 
-// Every run's evaluation as arrays [runs].
-nb::dict evaluate(PyTrainer& t, bool spearman) {
-  std::vector<RunEvaluation> ev;
-  std::vector<double> rank_corr;
-  std::vector<int64_t> found, regions;
-  {
-    nb::gil_scoped_release unlocked;  // study(jobs=...) evaluates trainers side by side
-    ev = t.trainer->evaluate();
-    if (spearman) rank_corr = t.trainer->spearman();
-    // The modes of R each run's samples have exited from so far (as the CLI's modes_found),
-    // and on a hypergrid the mode regions (-1 elsewhere).
-    found = t.trainer->reached_groups(t.modes.states);
-    regions = t.modes.region.empty()
-                  ? std::vector<int64_t>(ev.size(), -1)
-                  : t.trainer->reached_groups(t.modes.states, t.modes.region);
-  }
+// One evaluation of every run as arrays [runs] (the GIL held): Trainer::evaluate's runs, the modes
+// (and, on a hypergrid, mode regions; -1 elsewhere) their samples have exited from, and with
+// `rho` (not empty) each run's Spearman correlation.
+nb::dict evaluation_dict(const PyTrainer& t, const std::vector<RunEvaluation>& ev,
+                         std::vector<int64_t> found, std::vector<int64_t> regions,
+                         const std::vector<double>& rho) {
   const std::size_t R = ev.size();
   std::vector<double> tv(R), kl(R), kl_rev(R), jsd(R), mass(R), len(R), lz(R), elbo(R), eubo(R);
   std::vector<double> corr(R), mode_mass(R);
@@ -122,6 +115,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
     mass[r] = m.model_mass, len[r] = m.expected_length, lz[r] = ev[r].log_z_estimate;
     elbo[r] = m.elbo, eubo[r] = m.eubo, corr[r] = m.corr, mode_mass[r] = m.mode_mass;
   }
+  if (t.modes.region.empty()) regions.assign(R, -1);
   nb::dict out;
   out["step"] = t.trainer->steps_done();
   out["trajectories"] = t.trainer->trajectories_per_run();
@@ -137,7 +131,7 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
   out["corr"] = to_numpy(std::move(corr), {R});
   out["mode_mass"] = to_numpy(std::move(mode_mass), {R});
   out["diverged"] = to_numpy(std::move(diverged), {R});  // uint8: 1 where the tables went non-finite
-  if (spearman) out["spearman"] = to_numpy(std::move(rank_corr), {R});
+  if (!rho.empty()) out["spearman"] = to_numpy(std::vector<double>(rho), {R});
   out["modes_found"] = to_numpy(std::move(found), {R});
   out["mode_regions_found"] = to_numpy(std::move(regions), {R});
   out["num_modes"] = t.modes.states.size();
@@ -145,11 +139,118 @@ nb::dict evaluate(PyTrainer& t, bool spearman) {
   out["log_z"] = t.trainer->target_log_z();
   return out;
 }
+
+nb::dict evaluate(PyTrainer& t, bool spearman) {
+  std::vector<RunEvaluation> ev;
+  std::vector<double> rho;
+  std::vector<int64_t> found, regions;
+  {
+    nb::gil_scoped_release unlocked;  // other Python threads run meanwhile
+    ev = t.trainer->evaluate();
+    if (spearman) rho = t.trainer->spearman();
+    found = t.trainer->reached_groups(t.modes.states);
+    if (!t.modes.region.empty()) regions = t.trainer->reached_groups(t.modes.states, t.modes.region);
+  }
+  return evaluation_dict(t, ev, std::move(found), std::move(regions), rho);
+}
+
+// Ctrl-C while the loop runs with the GIL released: checked after a step at most every 0.1 s
+// (PyErr_CheckSignals is a no-op off the main thread). Throws nb::python_error.
+class SignalCheck {
+ public:
+  void operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    nb::gil_scoped_acquire locked;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// Hears each evaluation's dict, the GIL held.
+using DictCallback = std::function<void(const nb::dict&)>;
+
+// The library's train_loop on trainer `t` (the front ends' loop: training_loop.hpp), called with
+// the GIL released: each evaluation's dict appended to `evaluations` and given to `on_dict` with the GIL
+// held; its CSV rows into `rows`. Python errors (the callback's, Ctrl-C) end it.
+void loop_in_python(PyTrainer& t, const std::string& label, int64_t steps, int64_t eval_every,
+                    bool spearman, nb::list& evaluations, const DictCallback& on_dict,
+                    const RowSink& rows, const std::atomic<bool>* stop) {
+  LoopOptions o;
+  o.steps = steps, o.eval_every = eval_every, o.label = label;
+  o.modes = &t.modes, o.spearman = spearman, o.stop = stop;
+  SignalCheck signals;
+  o.after_step = [&signals](const Trainer&) { signals(); };
+  o.on_evaluation = [&](const LoopEvaluation& e) {
+    nb::gil_scoped_acquire locked;
+    const nb::dict d = evaluation_dict(t, e.runs, e.modes_found, e.mode_regions_found, e.spearman);
+    evaluations.append(d);
+    on_dict(d);
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  };
+  train_loop(*t.trainer, t.trainer->target_log_z(), o, rows);
+}
+
+// Trainer.train: every evaluation's dict, in order; `callback` (None: none) hears each.
+nb::list train(PyTrainer& t, int64_t steps, int64_t eval_every, bool spearman,
+               const nb::object& callback) {
+  nb::list evaluations;
+  {
+    nb::gil_scoped_release unlocked;
+    loop_in_python(t, "", steps, eval_every, spearman, evaluations,
+                   [&callback](const nb::dict& d) {
+                     if (!callback.is_none()) callback(d);
+                   },
+                   {}, nullptr);
+  }
+  return evaluations;
+}
+
+// gfnrl.study's jobs: every trainer's loop, `jobs` side by side, rows in job order. Returns each
+// job's evaluations (a list of dicts) and the CSV rows (header first). `callback(label, dict)`
+// (None: none) hears every evaluation of every job.
+nb::tuple study(const std::vector<PyTrainer*>& trainers, const std::vector<std::string>& labels,
+                int64_t steps, int64_t eval_every, bool spearman, int32_t jobs,
+                const nb::object& callback) {
+  if (trainers.size() != labels.size())
+    throw InputError("study: " + std::to_string(trainers.size()) + " trainers but " +
+                     std::to_string(labels.size()) + " labels");
+  std::vector<nb::list> evaluations(trainers.size());
+  std::vector<std::string> rows{kTrainingCurveHeader};
+  const SideBySideJob job = [&](std::size_t i, const RowSink& job_rows,
+                                const std::atomic<bool>& stop) {
+    const DictCallback on_dict = [&callback, &labels, i](const nb::dict& d) {
+      if (!callback.is_none()) callback(labels[i], d);
+    };
+    loop_in_python(*trainers[i], labels[i], steps, eval_every, spearman, evaluations[i], on_dict,
+                   job_rows, &stop);
+  };
+  bool completed;
+  {
+    nb::gil_scoped_release unlocked;
+    // run_side_by_side gives `rows` one job's rows at a time, in job order.
+    completed = run_side_by_side(
+        trainers.size(), jobs, job, [&rows](const std::string& row) { rows.push_back(row); },
+        [] {
+          nb::gil_scoped_acquire locked;
+          return PyErr_CheckSignals() != 0;
+        });
+  }
+  if (!completed) throw nb::python_error();  // Ctrl-C: its KeyboardInterrupt
+  nb::list per_job;
+  for (nb::list& e : evaluations) per_job.append(e);
+  return nb::make_tuple(per_job, rows);
+}
 }  // namespace
 
 void bind_train(nb::module_& m) {
   m.def("trainer_options", &train_option_names, "the option names Trainer(**options) accepts");
-  m.attr("_CURVE_HEADER") = kTrainingCurveHeader;
+  m.def("_study", &study, nb::arg("trainers"), nb::arg("labels"), nb::arg("steps"),
+        nb::arg("eval_every"), nb::arg("spearman"), nb::arg("jobs"), nb::arg("callback").none(),
+        "gfnrl.study's jobs side by side: (each job's evaluations, the CSV rows)");
   nb::class_<PyTrainer>(m, "_Trainer")
       .def("__init__",
            [](PyTrainer* self, const PyDag& d, const std::string& algo, int64_t runs,
@@ -172,6 +273,7 @@ void bind_train(nb::module_& m) {
            },
            nb::arg("n") = 1)
       .def("evaluate", &evaluate, nb::arg("spearman") = false)
+      .def("train", &train, nb::arg("steps"), nb::arg("eval_every"), nb::arg("spearman"), nb::arg("callback").none())
       .def("policy",
            [](PyTrainer& t, int32_t run) {
              const ForwardPolicy p = t.trainer->policy(run);

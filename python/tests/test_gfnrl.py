@@ -598,47 +598,44 @@ def test_study_jobs_side_by_side_equal_one_at_a_time(tmp_path):
             gfnrl.study(dag, "tb", steps=1, jobs=bad)
 
 
-class _FakeTrainer:
-    """Stands in for a Trainer in study's plan: evaluations every 10 ms, optionally failing at
-    evaluation `fail_at`; `evaluations` counts those it got through."""
-    runs, target_log_z = 1, 0.0
-
-    def __init__(self, fail_at=None, message="boom"):
-        self.fail_at, self.message, self.evaluations = fail_at, message, 0
-
-    def train(self, steps, eval_every, spearman=False, callback=None):
-        import time
-        for k in range(min(steps // eval_every + 1, 300)):  # 3 s at most
-            time.sleep(0.01)
-            if k == self.fail_at:
-                raise ValueError(self.message)
-            callback(None)
-            self.evaluations += 1
-        raise AssertionError("a fake was never stopped")
-
-
 def test_study_jobs_a_failure_stops_the_others_and_is_what_is_raised():
-    first, last = _FakeTrainer(), _FakeTrainer()
-    plan = [("a", first), ("b", _FakeTrainer(fail_at=3)), ("c", last)]
-    # a, first in plan order, only stops because b failed: b's error is raised, not a's stop.
-    with pytest.raises(ValueError, match="boom"):
-        gfnrl.training._run_study(plan, 0, 100000, 1, False, jobs=3)
-    # The jobs that never fail stopped at their next evaluation after the failure.
-    assert first.evaluations < 50 and last.evaluations < 50, (first.evaluations, last.evaluations)
-
-
-def test_study_that_fails_leaves_no_file(tmp_path, monkeypatch):
     dag = gfnrl.hypergrid(2, 4, backend="cpu")
-    real = gfnrl.Trainer
+    seen = {"tb": 0, "db": 0, "fm": 0}
 
-    def trainer(dag, name, *args, **kw):
-        return _FakeTrainer(fail_at=2) if name == "db" else real(dag, name, *args, **kw)
+    def callback(label, evaluation):
+        seen[label] += 1
+        if label == "db" and seen[label] == 4:
+            raise ValueError("boom")
 
-    monkeypatch.setattr(gfnrl.training, "Trainer", trainer)
+    # tb, first in plan order, only stops because db failed: db's error is raised, not a stop.
+    with pytest.raises(ValueError, match="boom"):
+        gfnrl.study(dag, "tb,db,fm", runs=1, steps=20000, eval_every=1, jobs=3,
+                    callback=callback)
+    # The learners that never fail stopped at their next evaluation, long before their 20,001.
+    assert seen["db"] == 4 and 0 < seen["tb"] < 1000 and 0 < seen["fm"] < 1000, seen
+
+
+def test_study_callback_hears_every_evaluation_of_every_learner():
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    heard = []
+    res = gfnrl.study(dag, "tb,db", runs=2, steps=20, eval_every=10, jobs=2,
+                      callback=lambda label, ev: heard.append((label, ev["step"], ev["tv"].shape)))
+    assert sorted(heard) == [(lab, s, (2,)) for lab in ("db", "tb") for s in (0, 10, 20)]
+    assert list(res["tb"]["step"]) == [0, 10, 20]
+
+
+def test_study_that_fails_leaves_no_file(tmp_path):
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+
+    def callback(label, evaluation):
+        if label == "db" and evaluation["step"] >= 200:
+            raise ValueError("boom")
+
     out = tmp_path / "study.csv"
     for jobs in (1, 2):
         with pytest.raises(ValueError, match="boom"):
-            gfnrl.study(dag, "db,tb", steps=100000, eval_every=100, out=str(out), jobs=jobs)
+            gfnrl.study(dag, "db,tb", steps=100000, eval_every=100, out=str(out), jobs=jobs,
+                        callback=callback)
         assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)
 
 

@@ -80,14 +80,15 @@ class Run0Files {
 // process); nullopt on the other ranks, whose part is then done.
 std::optional<LoopResult> train_runs(std::optional<Trainer>& trainer,
                                      const std::vector<Piece>& mine, int32_t runs,
-                                     double log_z, LoopOptions lo, AtomicCsv& csv) {
+                                     double log_z, LoopOptions lo, AtomicCsv& csv, bool quiet) {
   Ranks& ranks = Ranks::mutable_get();
   const RowSink to_csv = [&csv](const std::string& row) { csv.line(row); };
   if (!ranks.sharded()) return train_loop(*trainer, log_z, lo, to_csv);
   std::vector<PieceResult> piece;
   if (trainer) {
     lo.first_run = mine[0].first;
-    lo.on_progress = [&ranks](double f) { ranks.report_progress(f); };
+    lo.on_evaluation = progress_reporter(lo.label, quiet || !ranks.root(),
+                                         [&ranks](double f) { ranks.report_progress(f); });
     std::vector<std::string> rows;
     const LoopResult res =
         train_loop(*trainer, log_z, lo, [&rows](const std::string& r) { rows.push_back(r); });
@@ -172,11 +173,10 @@ int run(const TrainCliOptions& given, const CLI::App& cmd) {
   ranks.checks_passed();  // every rank's checks, before any training
   const double log_z = trainer ? trainer->target_log_z() : 0.0;
   const RewardModes modes = mode_groups(built);
-  LoopOptions lo{so.steps, so.eval_every, env.quiet || !ranks.root(), learner.name,
-                 so.tv_threshold, {}, {}, &modes, so.spearman};
+  LoopOptions lo = session_loop(so, learner.name, modes, env.quiet || !ranks.root());
   if (snapshots && ranks.root()) lo.after_step = snapshot_hook(o, dag, *snapshots);
   lo.stop_on_divergence = !ranks.sharded();  // ranks must agree on the rows they write
-  const std::optional<LoopResult> res = train_runs(trainer, mine, cfg.runs, log_z, lo, csv);
+  const std::optional<LoopResult> res = train_runs(trainer, mine, cfg.runs, log_z, lo, csv, env.quiet);
   if (!res) return 0;  // another rank's part: rank 0 writes
   const std::vector<std::string> diverged = divergence_lines(*res, learner.name, cfg.seed);
   const bool run0_diverged = res->runs.at(0).diverged_at >= 0;

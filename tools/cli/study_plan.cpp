@@ -96,7 +96,8 @@ std::vector<Job> plan_jobs(const SessionOptions& so, const std::string& algos,
 
 nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env,
                        const Environment& built, const RowSink& rows, LoopResult* loop,
-                       std::function<std::string(int32_t)> row_suffix) {
+                       std::function<std::string(int32_t)> row_suffix,
+                       const std::atomic<bool>* stop) {
   const Dag& dag = built.dag;
   SessionOptions with_pb = so;
   with_pb.correction = job.pb;
@@ -113,11 +114,11 @@ nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env
   Trainer trainer(dag, pb.get(), cfg);
   const double log_z = trainer.target_log_z();
   const RewardModes modes = mode_groups(built);
-  LoopOptions lo{so.steps, so.eval_every, env.quiet || !Ranks::get().root(), job.label,
-                 so.tv_threshold, std::move(row_suffix), {}, &modes, so.spearman};
-  lo.first_run = job.first_run;
-  lo.on_progress = job.on_progress;
+  LoopOptions lo = session_loop(so, job.label, modes, env.quiet || !Ranks::get().root(),
+                                job.on_progress);
+  lo.row_suffix = std::move(row_suffix), lo.first_run = job.first_run;
   lo.stop_on_divergence = job.stop_on_divergence;
+  lo.stop = stop;
   const LoopResult res = train_loop(trainer, log_z, lo, rows);
   if (loop) *loop = res;
   return job_summary(job, res, log_z, built, modes);
@@ -171,86 +172,25 @@ int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, 
 namespace {
 using RowSuffix = std::function<std::string(std::size_t, int32_t)>;
 
-// The rows of jobs that run side by side, written in job order whatever order they finish in:
-// job i's rows wait in a buffer until every earlier job is done. Each job writes only its own
-// buffer (sink(i)); finish(i) is called under the caller's lock.
-class OrderedRows {
- public:
-  OrderedRows(std::size_t n, const RowSink& out) : rows_(n), done_(n, 0), out_(out) {}
-  RowSink sink(std::size_t i) {
-    return [this, i](const std::string& row) { rows_[i].push_back(row); };
-  }
-  void finish(std::size_t i) {
-    done_[i] = 1;
-    for (; flushed_ < rows_.size() && done_[flushed_]; ++flushed_) {
-      for (const std::string& row : rows_[flushed_]) out_(row);
-      std::vector<std::string>().swap(rows_[flushed_]);
-    }
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-  std::vector<char> done_;
-  std::size_t flushed_ = 0;
-  const RowSink& out_;
-};
-
-// run_jobs in this process: every job's rows into `csv` in job order.
+// run_jobs in this process: every job's rows into `csv_rows` in job order (run_side_by_side).
 std::vector<nlohmann::json> run_jobs_here(std::vector<Job>& jobs, const SessionOptions& so,
                                           const EnvOptions& env, const Environment& built,
                                           const RowSink& csv_rows, int32_t workers,
                                           std::vector<LoopResult>* loops,
                                           const RowSuffix& row_suffix) {
-  const std::size_t n = jobs.size();
-  std::vector<nlohmann::json> out(n);
-  if (loops) loops->assign(n, LoopResult{});
-  auto suffix = [&](std::size_t i) -> std::function<std::string(int32_t)> {
-    if (!row_suffix) return {};
-    return [&row_suffix, i](int32_t r) { return row_suffix(i, r); };
-  };
-  if (workers <= 1 || n <= 1) {
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = run_job(jobs[i], so, env, built, csv_rows, loops ? &(*loops)[i] : nullptr, suffix(i));
-    return out;
-  }
-  OrderedRows rows(n, csv_rows);
-  std::vector<std::exception_ptr> failed(n);
-  std::size_t next = 0;
-  std::mutex m;
-  [[maybe_unused]] const int32_t threads_each = std::max(1, max_threads() / workers);
-  auto worker = [&] {
-#ifdef _OPENMP
-    omp_set_num_threads(threads_each);  // this thread's parallel regions only
-#endif
-    for (;;) {
-      std::size_t i;
-      {
-        const std::lock_guard<std::mutex> lock(m);
-        if (next == n || std::any_of(failed.begin(), failed.end(), [](auto& e) { return bool(e); }))
-          return;
-        i = next++;
-      }
-      try {
-        out[i] = run_job(jobs[i], so, env, built, rows.sink(i), loops ? &(*loops)[i] : nullptr,
-                         suffix(i));
-      } catch (...) {
-        const std::lock_guard<std::mutex> lock(m);
-        failed[i] = std::current_exception();
-        return;
-      }
-      const std::lock_guard<std::mutex> lock(m);
-      rows.finish(i);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int32_t w = 0; w < std::min<int32_t>(workers, static_cast<int32_t>(n)); ++w)
-    pool.emplace_back(worker);
-  for (std::thread& t : pool) t.join();
-  for (const std::exception_ptr& e : failed)
-    if (e) std::rethrow_exception(e);
+  std::vector<nlohmann::json> out(jobs.size());
+  if (loops) loops->assign(jobs.size(), LoopResult{});
+  run_side_by_side(
+      jobs.size(), workers,
+      [&](std::size_t i, const RowSink& rows, const std::atomic<bool>& stop) {
+        std::function<std::string(int32_t)> suffix;
+        if (row_suffix) suffix = [&row_suffix, i](int32_t r) { return row_suffix(i, r); };
+        out[i] = run_job(jobs[i], so, env, built, rows, loops ? &(*loops)[i] : nullptr,
+                         std::move(suffix), &stop);
+      },
+      csv_rows);
   return out;
 }
-
 
 // run_jobs under MPI: this rank's pieces trained here, every rank's results merged on rank 0.
 std::vector<nlohmann::json> run_jobs_on_ranks(std::vector<Job>& jobs, const SessionOptions& so,

@@ -1,6 +1,7 @@
 // The jobs of `gfnrl study` and `gfnrl tune`: which learner trains with which P_B, each
 // configuration checked before any training, and one job trained into the shared CSV.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -41,9 +42,11 @@ nlohmann::json job_summary(const Job& job, const LoopResult& loop, double target
 
 /// Trains one job for the session's steps, its curves into `rows` (with `row_suffix`'s cells
 /// when given); its JSON summary, and the loop's per-run results in `loop` when not null.
+/// `stop`, when given and set, ends the loop at its next evaluation (another job failed).
 nlohmann::json run_job(Job& job, const SessionOptions& so, const EnvOptions& env,
                        const Environment& built, const RowSink& rows, LoopResult* loop = nullptr,
-                       std::function<std::string(int32_t)> row_suffix = {});
+                       std::function<std::string(int32_t)> row_suffix = {},
+                       const std::atomic<bool>* stop = nullptr);
 
 /// --jobs N: how many learners train side by side (0: auto, concurrent_jobs).
 void add_jobs_option(CLI::App& cmd, int32_t& jobs);
@@ -57,7 +60,8 @@ int32_t concurrent_jobs(const std::vector<Job>& jobs, const Environment& built, 
 /// Every job (run_job), `workers` at a time, each worker's OpenMP loops on threads / workers
 /// threads. The CSV receives every job's rows in job order, so the file equals the one-by-one
 /// file except its seconds column; summaries and loops (when not null) are in job order. The
-/// first failing job's exception (in job order) is rethrown after every worker stopped.
+/// first failing job's exception (in job order) is rethrown after every worker stopped (those
+/// running stop at their next evaluation; run_side_by_side).
 /// Under MPI each rank trains its pieces (rank_pieces) this way and rank 0 writes every rank's
 /// rows and returns every job's summary and loop as one process would; the other ranks write
 /// nothing and get none.

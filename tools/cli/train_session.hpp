@@ -1,4 +1,4 @@
-// The training loop shared by `gfnrl train` and `gfnrl study`: options, per-algorithm defaults,
+// What `gfnrl train` and `gfnrl study` share: options, per-algorithm defaults,
 // an all-or-nothing CSV file, and evaluation every K steps with progress on stderr.
 #pragma once
 #include <cstdio>
@@ -98,68 +98,17 @@ class AtomicCsv {
 /// The reward's modes of the environment (reward_modes, with the grid when it is a hypergrid).
 RewardModes mode_groups(const Environment& env);
 
-struct LoopOptions {
-  int64_t steps = 0, eval_every = 0;
-  bool quiet = false;
-  std::string label;  ///< the CSV's algo column; empty: the learner's name
-  double tv_threshold = 0.05;
-  /// Extra CSV cells of run r, appended to each of its rows with a leading comma (tune's
-  /// lr,lr_log_z,epsilon); none when empty.
-  std::function<std::string(int32_t run)> row_suffix;  ///< run: first_run + r
-  /// Called before the first step and after each step (untimed): train's --snapshot-every.
-  std::function<void(const Trainer&)> after_step;
-  /// The modes_found / mode_regions_found columns; null: left empty.
-  const RewardModes* modes = nullptr;
-  /// Fill the spearman column (empty otherwise): a host sort per run and evaluation.
-  bool spearman = false;
-  /// The trainer holds runs first_run.. of a larger batch (an MPI rank's slice): the CSV's run
-  /// column and row_suffix get first_run + r (its seed is already the slice's).
-  int32_t first_run = 0;
-  /// Called after each evaluation with the share of the steps done, in [0, 1].
-  std::function<void(double)> on_progress;
-  /// End the loop after the first evaluation at which a run has diverged (its row, with nan
-  /// metrics, is the last written). Off: train to the end (tune scores a diverged run worst;
-  /// MPI ranks must write the same number of rows).
-  bool stop_on_divergence = false;
-};
+/// The CLI's LoopOptions::on_evaluation: the progress line ("[gfnrl] " + progress_line) on
+/// stderr at most every 2 s and at the last evaluation, unless `quiet`; then `share` (an MPI
+/// rank's progress report), when given, with the share of the loop's steps done, in [0, 1].
+std::function<void(const LoopEvaluation&)> progress_reporter(std::string label, bool quiet,
+                                                             std::function<void(double)> share = {});
 
-/// Final state of one run after the loop (runs in order: run r has seed + r).
-struct RunResult {
-  RunEvaluation last;
-  double log_z_error;
-  /// Trajectories per run (steps for the exact gradient) at the first evaluation with
-  /// TV <= the threshold; -1 when none was.
-  int64_t to_tv = -1;
-  /// The mean of log10 TV over the budget: the trapezoidal area under log10 max(TV, 1e-12)
-  /// against trajectories (steps for the exact gradient) between the evaluations, divided by the
-  /// budget; log10 TV at step 0 when no step was taken. Tune's score (lower is better).
-  double mean_log10_tv = 0;
-  /// Distinct modes (and hypergrid mode regions) the run's samples have exited from so far; -1
-  /// when not tracked (no RewardModes, or no regions for a non-grid environment).
-  int64_t modes_found = -1, mode_regions_found = -1;
-  std::optional<double> spearman;  ///< at the last evaluation, when asked for (--spearman)
-  /// The step of the first evaluation at which the run had diverged (RunEvaluation::diverged:
-  /// its tables no longer finite), and of the last one before it; -1 when it has not.
-  /// A diverged run's mean_log10_tv is +inf, tune's worst score.
-  int64_t diverged_at = -1, finite_until = -1;
-};
-
-struct LoopResult {
-  std::vector<RunResult> runs;
-  bool stopped_early = false;  ///< by stop_on_divergence, before the last step
-  double train_seconds = 0, eval_seconds = 0;
-  int64_t steps = 0;
-  double tv_threshold = 0.05;
-};
-
-/// Where a loop's CSV rows go: a file (AtomicCsv::line), or a buffer that a study running jobs
-/// side by side flushes in job order. Empty: nowhere.
-using RowSink = std::function<void(const std::string& row)>;
-
-/// Trains for `steps` steps, evaluating at step 0, every `eval_every` steps and at the end; one
-/// CSV row per (run, evaluation) into `rows`. `seconds` in the CSV is training time so far
-/// (evaluations excluded).
-LoopResult train_loop(Trainer& trainer, double log_z, const LoopOptions& o, const RowSink& rows);
+/// A session's loop: its steps, schedule, threshold and --spearman, the reward's `modes`
+/// (kept by the caller), `label` in the CSV, and progress_reporter(label, quiet, share).
+LoopOptions session_loop(const SessionOptions& so, const std::string& label,
+                         const RewardModes& modes, bool quiet,
+                         std::function<void(double)> share = {});
 
 /// One line per diverged run of a loop ("tb run 2 (seed 2): diverged between steps 1 and 3"),
 /// for the error that ends a train or study whose runs diverged; none when no run did.
