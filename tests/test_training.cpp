@@ -60,7 +60,7 @@ TEST_P(EveryLearner, ReachesExactTvBelow005WithinBudget) {
 // R/Z as with the squared loss: the uniform policy's TV 0.5 falls below 0.06 within the budget
 // (the tuned rates and epsilon 0.1; DB at 0.05, or 0.2 with linex, which stays at TV 0.17 with
 // 0.05). Not DB with shifted-cosh: its exponential slope keeps it at TV 0.17-0.25 after this
-// budget at lr 0.05 to 0.2 (README "Loss shapes").
+// budget at lr 0.05 to 0.2 (docs/RESULTS.md "Loss shapes").
 TEST(LossShape, EveryShapeConvergesWithTbDbAndSubtb) {
   const Dag dag = small_grid(Backend::Cpu);
   const BackwardPolicy pb = uniform_backward_policy(dag);

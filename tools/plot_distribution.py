@@ -3,15 +3,18 @@
 `gfnrl eval --out-pt` CSVs.
 
 One PNG per CSV. Each row is a snapshot (step); its three heatmaps are the target R/Z, the policy's
-exact terminating distribution P_T, and P_T - R/Z (red: too much mass, blue: too little). Grids
-with more than two dimensions are shown as the 2-D marginal over --axes (summing the others).
-Needs matplotlib only.
+exact terminating distribution P_T, and P_T - R/Z (red: too much mass, blue: too little). R/Z
+and P_T share one colour scale across every row and column, the target's (P_T above the target's
+largest mass takes the top colour), and so do the differences, so colours compare across
+snapshots. Grids with more than two dimensions are shown as the 2-D
+marginal over --axes (summing the others). Needs matplotlib only.
 
 usage: python3 tools/plot_distribution.py snapshots.csv [more.csv ...] [--axes 0,1]
                                           [--steps 0,500,20000] [--rows 4] [-o OUT.png]
 """
 import argparse
 import csv
+import os
 
 from plotting import fail, png_beside, pyplot
 from collections import defaultdict
@@ -73,14 +76,19 @@ def plot(path, args, plt):
                        args.rows)
     fig, grid = plt.subplots(len(steps), 3, figsize=(9.5, 3.0 * len(steps)), dpi=100,
                              squeeze=False)
+    maps = {step: marginal(snaps[step], axes, height) for step in steps}
+    diffs = {step: [[pt[i][j] - tg[i][j] for j in range(height)] for i in range(height)]
+             for step, (pt, tg) in maps.items()}
+    # One scale for every row, the target's: a colour means the same mass in every snapshot, and
+    # P_T above the target's largest mass shows in the top colour (the colour bar's arrow).
+    top = max(max(max(row) for row in tg) for _, tg in maps.values()) or 1e-12
+    over = any(max(max(row) for row in pt) > top for pt, _ in maps.values())
+    span = max(abs(v) for d in diffs.values() for row in d for v in row) or 1e-12
     for r, step in enumerate(steps):
-        pt, tg = marginal(snaps[step], axes, height)
-        diff = [[pt[i][j] - tg[i][j] for j in range(height)] for i in range(height)]
-        top = max(max(max(row) for row in pt), max(max(row) for row in tg))
-        span = max(abs(v) for row in diff for v in row) or 1e-12
+        pt, tg = maps[step]
         tv = 0.5 * sum(abs(p - t) for p, t in snaps[step].values())
         panels = [(tg, "target R/Z", "viridis", 0, top), (pt, "P_T", "viridis", 0, top),
-                  (diff, f"P_T - R/Z (TV {tv:.4f})", "RdBu_r", -span, span)]
+                  (diffs[step], f"P_T - R/Z (TV {tv:.4f})", "RdBu_r", -span, span)]
         for c, (data, name, cmap, lo, hi) in enumerate(panels):
             ax = grid[r][c]
             im = ax.imshow(data, origin="lower", cmap=cmap, vmin=lo, vmax=hi)
@@ -89,8 +97,12 @@ def plot(path, args, plt):
             ax.set_xlabel(f"x{axes[1]}", fontsize=7)
             ax.set_ylabel(f"x{axes[0]}", fontsize=7)
             ax.tick_params(labelsize=6)
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
-    fig.suptitle(args.title or path, fontsize=9)
+            extend = "max" if over and c == 1 else "neither"
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                         extend=extend).ax.tick_params(labelsize=6)
+    shape = f"{ndim}-D H={height}" + (f", marginal over axes {axes[0]},{axes[1]}" if ndim > 2 else "")
+    fig.suptitle(args.title or f"where the mass goes: exact P_T against R/Z on the hypergrid "
+                               f"{shape} ({os.path.basename(path)})", fontsize=9)
     fig.tight_layout()
     out = args.out if args.out and len(args.csv) == 1 else png_beside(path, ".csv")
     fig.savefig(out)
@@ -99,7 +111,8 @@ def plot(path, args, plt):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("csv", nargs="+", help="CSVs from gfnrl train --snapshot-out / eval --out-pt")
     ap.add_argument("-o", "--out", help="PNG to write (one CSV only; default: the CSV name .png)")
     ap.add_argument("--axes", default="0,1", help="the two grid axes to show (default 0,1)")

@@ -38,7 +38,8 @@ def read_tune(path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json", help="JSON from gfnrl tune --best")
     ap.add_argument("-o", "--out", help="PNG to write (default: the JSON name with .png)")
     ap.add_argument("--title", default=None, help="figure title")
@@ -67,14 +68,15 @@ def main():
     ax_tv.set_yscale("log")
     ax_score.set_ylabel("mean log10 exact TV over the budget (lower: better)")
     ax_tv.set_ylabel("final exact TV (mean over seeds)")
-    ax_score.legend(fontsize=8)
+    ax_tv.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                 title="learner (error bars:\n1 s.e. over seeds)", title_fontsize=7)
     grid = f"{j.get('ndim', '?')}-D H={j.get('height', '?')}" if "height" in j else j.get("env", "")
     title = args.title or (f"{grid}: {j['steps']} steps x {j['batch']} trajectories, "
                            f"{j['seeds_per_setting']} seeds per setting (best of the other options "
                            f"at each rate; circled: chosen)")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, bbox_inches="tight")  # the legend sits outside the axes
     print(f"plot_sensitivity: wrote {out}")
 
 

@@ -1,6 +1,6 @@
 /// @file dag_file.hpp
 /// DAG files: a line-oriented text form for hand-written graphs and a compact little-endian
-/// binary form for 10^7+ edges. Both carry the same content (README, "DAG files"):
+/// binary form for 10^7+ edges. Both carry the same content (docs/USAGE.md, "DAG files"):
 ///  - the number of states (ids 0..N-1, the file's own numbering) and the source state;
 ///  - edges (from, to, action id), optionally each with log P_B(from | to);
 ///  - the log-reward log R(x) of every terminating state;

@@ -244,7 +244,7 @@ inline constexpr const char* kTrainingCurveHeader =
 /// TrainConfig's defaults with the table learning rate and exploration rate that `gfnrl tune`
 /// chose on the reference grid (2-D H=8 hypergrid, R0 1e-3, R1 0.5, R2 2, uniform P_B; 2,000
 /// steps of 16 trajectories; 8 seeds per setting from seed 1000; lr in {0.01, 0.02, 0.03, 0.05,
-/// 0.1, 0.2} x epsilon in {0, 0.1}; README "Tuning"). Larger grids and longer budgets prefer
+/// 0.1, 0.2} x epsilon in {0, 0.1}; docs/RESULTS.md "Tuning"). Larger grids and longer budgets prefer
 /// smaller rates: tune on yours (gfnrl tune, gfnrl study --tune).
 TrainConfig recommended_config(Algo a);
 /// InputError when learner `algo` cannot use the fixed backward policy named `correction`

@@ -80,7 +80,7 @@ class Dag:
 
 def hypergrid(ndim: int, height: int, r0: float = 0.001, r1: float = 0.5, r2: float = 2.0, backend: str = 'auto', regions: str = 'exact') -> Dag:
     """
-    The hypergrid {0..height-1}^ndim (README, 'Environments'); regions 'exact' decides the reward regions in rational arithmetic, 'float64' as float64 reference codes do.
+    The hypergrid {0..height-1}^ndim (docs/USAGE.md, 'Environments'); regions 'exact' decides the reward regions in rational arithmetic, 'float64' as float64 reference codes do.
     """
 
 def subsets(items: int = 8, pairwise_scale: float = 0.5, seed: int = 0, backend: str = 'auto') -> Dag:
@@ -118,7 +118,7 @@ def tree(dag: Dag, max_states: int = 67108864) -> Dag:
 
 def load_dag(path: str, backend: str = 'auto') -> Dag:
     """
-    A DAG file (text or binary, README 'DAG files'); P_B values it carries are kept for solve(correction='file').
+    A DAG file (text or binary, docs/USAGE.md 'DAG files'); P_B values it carries are kept for solve(correction='file').
     """
 
 

@@ -153,7 +153,7 @@ void bind_hypergrids(nb::module_& m) {
   m.def("hypergrid", &hypergrid, nb::arg("ndim"), nb::arg("height"), nb::arg("r0") = 1e-3,
         nb::arg("r1") = 0.5, nb::arg("r2") = 2.0, nb::arg("backend") = "auto",
         nb::arg("regions") = "exact",
-        "The hypergrid {0..height-1}^ndim (README, 'Environments'); regions 'exact' decides the "
+        "The hypergrid {0..height-1}^ndim (docs/USAGE.md, 'Environments'); regions 'exact' decides the "
         "reward regions in rational arithmetic, 'float64' as float64 reference codes do.");
 }
 
@@ -245,7 +245,7 @@ void bind_trees_and_files(nb::module_& m) {
           return PyDag{std::move(l.dag), std::nullopt, "file", std::move(l.backward)};
         },
         nb::arg("path"), nb::arg("backend") = "auto",
-        "A DAG file (text or binary, README 'DAG files'); P_B values it carries are kept for "
+        "A DAG file (text or binary, docs/USAGE.md 'DAG files'); P_B values it carries are kept for "
         "solve(correction='file').");
 }
 }  // namespace

@@ -1,5 +1,5 @@
 // gfnrl study: every learner, several seeds each, on one environment; one CSV of exact TV curves
-// (plot it with tools/plot_convergence.py). The README's main job.
+// (plot it with tools/plot_convergence.py). The main job of README.md.
 #include <algorithm>
 #include <iostream>
 #include <optional>

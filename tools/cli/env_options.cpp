@@ -114,7 +114,7 @@ void add_env_options(CLI::App& cmd, EnvOptions& o) {
       ->check(CLI::IsMember(environment_names()))
       ->capture_default_str();
   cmd.add_option("--dag", o.dag_file,
-                 "load this DAG file (text or binary, README 'DAG files') instead of generating "
+                 "load this DAG file (text or binary, docs/USAGE.md 'DAG files') instead of generating "
                  "--env; --correction file uses the P_B values it carries")
       ->check(input_file_check());
   cmd.add_flag("--tree", o.tree,

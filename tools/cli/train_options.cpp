@@ -81,7 +81,7 @@ void add_learner_options(CLI::App& cmd, LearnerOptions& o) {
                  "table learning rate: 'auto' (the learner's rate tuned on the 2-D H=8 reference "
                  "grid: tb 0.05, db 0.2, subtb 0.1, softdqn 0.03, munchausen 0.03, mdb/pg/ac 0.1, "
                  "zvar 0.05, fm 0.1, fldb 0.1, flsubtb 0.05; "
-                 "README \"Tuning\"), one value, or a comma list with one value per run")
+                 "docs/RESULTS.md \"Tuning\"), one value, or a comma list with one value per run")
       ->capture_default_str();
   cmd.add_option("--lr-log-z", o.lr_log_z,
                  "TB's log Z learning rate: one value or one per run (comma list)")
