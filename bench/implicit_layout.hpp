@@ -67,6 +67,18 @@ inline double median_of(int repeats, const std::function<void()>& f) {
 
 constexpr int64_t kSweepTimingStates = int64_t{1} << 27;
 
+/// The median seconds of the implicit soft-value and visit sweeps alone, `repeats` times each.
+inline void sweep_medians(const HypergridConfig& c, int64_t n, const std::string& grid,
+                          int repeats, double& v_s, double& m_s) {
+  const detail::ImplicitGrid g =
+      detail::make_implicit_grid(c, ImplicitPolicy::Optimal, Correction::Uniform);
+  require_bytes(Backend::Cpu, static_cast<std::size_t>(n) * 12, "implicit sweeps " + grid);
+  Array<float> lr(Backend::Cpu, n), v(Backend::Cpu, n), visit(Backend::Cpu, n);
+  detail::cpu::implicit_log_reward(g, lr.data());
+  v_s = median_of(repeats, [&] { detail::cpu::implicit_soft_values(g, lr.data(), v.data()); });
+  m_s = median_of(repeats, [&] { detail::cpu::implicit_visits(g, v.data(), visit.data()); });
+}
+
 /// One row: returns false (after printing why) when the grid cannot be solved here.
 inline bool implicit_row(int d, int h, int repeats, bool json, double roofline) {
   HypergridConfig c;
@@ -75,15 +87,7 @@ inline bool implicit_row(int d, int h, int repeats, bool json, double roofline) 
   const double e = double(n) / h * (h - 1) * d;
   const std::string grid = std::to_string(d) + "x" + std::to_string(h);
   double v_s = NAN, m_s = NAN;
-  if (n <= kSweepTimingStates) {
-    const detail::ImplicitGrid g =
-        detail::make_implicit_grid(c, ImplicitPolicy::Optimal, Correction::Uniform);
-    require_bytes(Backend::Cpu, static_cast<std::size_t>(n) * 12, "implicit sweeps " + grid);
-    Array<float> lr(Backend::Cpu, n), v(Backend::Cpu, n), visit(Backend::Cpu, n);
-    detail::cpu::implicit_log_reward(g, lr.data());
-    v_s = median_of(repeats, [&] { detail::cpu::implicit_soft_values(g, lr.data(), v.data()); });
-    m_s = median_of(repeats, [&] { detail::cpu::implicit_visits(g, v.data(), visit.data()); });
-  }
+  if (n <= kSweepTimingStates) sweep_medians(c, n, grid, repeats, v_s, m_s);
   ImplicitHypergridResult r;
   const auto t0 = std::chrono::steady_clock::now();
   try {

@@ -103,36 +103,45 @@ def torchgfn_ising_torus(side):
     return j
 
 
+def torchgfn_hypergrid(ndim, height, r0, r1, r2):
+    from gfn.gym import HyperGrid
+    try:  # torchgfn >= 2: reward functions by name
+        return HyperGrid(ndim=ndim, height=height, reward_fn_str="original",
+                         reward_fn_kwargs={"R0": r0, "R1": r1, "R2": r2})
+    except TypeError:
+        return HyperGrid(ndim=ndim, height=height, R0=r0, R1=r1, R2=r2)
+
+
+def coords_row(ndim):
+    """A gfnrl row's key on a hypergrid: its coordinates."""
+    return lambda row: tuple(int(row[f"x{d}"]) for d in range(ndim))
+
+
+def ternary(x):
+    """torchgfn's DiscreteEBM index, gfnrl's ising label."""
+    v = 0
+    for xi in x:
+        v = 3 * v + int(xi) + 1
+    return v
+
+
+def binary(x):
+    """torchgfn's SetAddition index, gfnrl's set-addition label."""
+    v = 0
+    for xi in x:
+        v = 2 * v + int(xi)
+    return v
+
+
 def make_cases(gfn):
     """(name, torchgfn env, gfnrl flags, key of a torchgfn state, key of a gfnrl row, rewards?)"""
-    from gfn.gym import DiscreteEBM, HyperGrid
+    from gfn.gym import DiscreteEBM
     from gfn.gym.discrete_ebm import IsingModel
     from gfn.gym.perfect_tree import PerfectBinaryTree
     from gfn.gym.set_addition import SetAddition
     import torch
 
-    def hypergrid(ndim, height, r0, r1, r2):
-        try:  # torchgfn >= 2: reward functions by name
-            return HyperGrid(ndim=ndim, height=height, reward_fn_str="original",
-                             reward_fn_kwargs={"R0": r0, "R1": r1, "R2": r2})
-        except TypeError:
-            return HyperGrid(ndim=ndim, height=height, R0=r0, R1=r1, R2=r2)
-
-    def coords_row(ndim):
-        return lambda row: tuple(int(row[f"x{d}"]) for d in range(ndim))
-
-    def ternary(x):  # torchgfn's DiscreteEBM index, gfnrl's ising label
-        v = 0
-        for xi in x:
-            v = 3 * v + int(xi) + 1
-        return v
-
-    def binary(x):  # torchgfn's SetAddition index, gfnrl's set-addition label
-        v = 0
-        for xi in x:
-            v = 2 * v + int(xi)
-        return v
-
+    hypergrid = torchgfn_hypergrid
     label = lambda row: int(row["label"])  # noqa: E731
     ones = lambda s: torch.ones(s.shape[0])  # noqa: E731  (P_T of uniform ignores R)
     ring_j = torch.zeros(5, 5)

@@ -169,7 +169,7 @@ def plan(ndim, height, gpus, samples, seed, gpu_memory_gb, hbm_gbps, link_gbps, 
     return summary, levels
 
 
-def main(argv=None):
+def parse(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ndim", type=int, required=True, help="D, 1..12")
     ap.add_argument("--height", type=int, required=True, help="H, 2..64")
@@ -191,57 +191,74 @@ def main(argv=None):
                     help="a collective's fixed cost per level across nodes")
     ap.add_argument("--csv", help="write the per-level table here")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
-    a = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def usage_error(a):
+    """The first out-of-range argument's message, or None."""
     checks = [("--ndim", a.ndim, 1, 12), ("--height", a.height, 2, 64),
               ("--gpus", a.gpus, 1, 4096), ("--samples", a.samples, 1, 100000),
               ("--gpus-per-node", a.gpus_per_node, 1, 64)]
     for name, v, lo, hi in checks:
         if not lo <= v <= hi:
-            print(f"scale_plan: {name} = {v} is out of range [{lo}, {hi}]", file=sys.stderr)
-            return 2
+            return f"{name} = {v} is out of range [{lo}, {hi}]"
     for name, v in [("--gpu-memory-gb", a.gpu_memory_gb), ("--hbm-gbps", a.hbm_gbps),
                     ("--link-gbps", a.link_gbps), ("--node-link-gbps", a.node_link_gbps)]:
         if not 0 < v < math.inf:
-            print(f"scale_plan: {name} = {v} must be > 0 and finite", file=sys.stderr)
-            return 2
+            return f"{name} = {v} must be > 0 and finite"
     for name, v in [("--level-latency-us", a.level_latency_us),
                     ("--node-latency-us", a.node_latency_us)]:
         if not 0 <= v < math.inf:
-            print(f"scale_plan: {name} = {v} must be >= 0 and finite", file=sys.stderr)
-            return 2
+            return f"{name} = {v} must be >= 0 and finite"
     if a.csv and (os.path.exists(a.csv) and not os.path.isfile(a.csv)
                   or not os.access(os.path.dirname(os.path.abspath(a.csv)), os.W_OK)):
-        print(f"scale_plan: --csv {a.csv}: not a regular file in a writable folder", file=sys.stderr)
+        return f"--csv {a.csv}: not a regular file in a writable folder"
+    return None
+
+
+def write_levels(path, levels):
+    """The per-level table, whole or not at all: a temporary beside it, renamed over it."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(levels[0]))
+            w.writeheader()
+            w.writerows(levels)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def print_summary(s, a):
+    print(f"{s['ndim']}-D H={s['height']}: {s['states']:.3e} states, {s['edges']:.3e} edges, "
+          f"{s['bytes'] / 1e9:.1f} GB -> {s['gpus_needed']} GPU(s) of {a.gpu_memory_gb:g} GB"
+          f"{'' if s['state_ids_ok'] else '; past int32 state ids'}")
+    print(f"  {s['gpus']} GPUs, {s['levels']} levels: all-gather {s['allgather_bytes'] / 1e9:.2f}"
+          f" GB, cut-edge exchange <= {s['p2p_bytes'] / 1e9:.2f} GB per sweep")
+    print(f"  {s['nodes']} node(s) of {s['gpus_per_node']} GPUs; one sweep: "
+          f"{s['sweep_s_local_only'] * 1e3:.2f} ms of local work; exchange then compute: "
+          f"{s['sweep_s_allgather'] * 1e3:.2f} ms with all-gathers, "
+          f"{s['sweep_s_p2p'] * 1e3:.2f} ms with cut-edge exchanges "
+          f"({s['sweep_s_p2p_overlapped'] * 1e3:.2f} ms if interior edges overlap the "
+          f"exchange); links {a.link_gbps:g} GB/s in a node, {a.node_link_gbps:g} between")
+
+
+def main(argv=None):
+    a = parse(argv)
+    error = usage_error(a)
+    if error:
+        print(f"scale_plan: {error}", file=sys.stderr)
         return 2
     summary, levels = plan(a.ndim, a.height, a.gpus, a.samples, a.seed, a.gpu_memory_gb,
                            a.hbm_gbps, a.link_gbps, a.level_latency_us, a.gpus_per_node,
                            a.node_link_gbps, a.node_latency_us)
-    if a.csv:  # whole or not at all: a temporary beside it, renamed over it when written
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.csv)), suffix=".csv")
-        try:
-            with os.fdopen(fd, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(levels[0]))
-                w.writeheader()
-                w.writerows(levels)
-            os.replace(tmp, a.csv)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+    if a.csv:
+        write_levels(a.csv, levels)
     if a.json:
         print(json.dumps(summary))
     else:
-        s = summary
-        print(f"{s['ndim']}-D H={s['height']}: {s['states']:.3e} states, {s['edges']:.3e} edges, "
-              f"{s['bytes'] / 1e9:.1f} GB -> {s['gpus_needed']} GPU(s) of {a.gpu_memory_gb:g} GB"
-              f"{'' if s['state_ids_ok'] else '; past int32 state ids'}")
-        print(f"  {s['gpus']} GPUs, {s['levels']} levels: all-gather {s['allgather_bytes'] / 1e9:.2f}"
-              f" GB, cut-edge exchange <= {s['p2p_bytes'] / 1e9:.2f} GB per sweep")
-        print(f"  {s['nodes']} node(s) of {s['gpus_per_node']} GPUs; one sweep: "
-              f"{s['sweep_s_local_only'] * 1e3:.2f} ms of local work; exchange then compute: "
-              f"{s['sweep_s_allgather'] * 1e3:.2f} ms with all-gathers, "
-              f"{s['sweep_s_p2p'] * 1e3:.2f} ms with cut-edge exchanges "
-              f"({s['sweep_s_p2p_overlapped'] * 1e3:.2f} ms if interior edges overlap the "
-              f"exchange); links {a.link_gbps:g} GB/s in a node, {a.node_link_gbps:g} between")
+        print_summary(summary, a)
     return 0
 
 

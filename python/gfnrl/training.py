@@ -25,7 +25,7 @@ class Trainer:
     temperature, subtb_lambda, exact_gradient, ...); ``lr``, ``lr_log_z``, ``epsilon``,
     ``epsilon_end``, ``temperature`` and ``temperature_end`` may be one value or one per run. Options not given take the learner's
     recommended configuration: the lr and epsilon ``gfnrl tune`` chose on the 2-D H=8 reference
-    grid (README "Tuning"; epsilon 0 with ``exact_gradient``). ``evaluate()`` also reports
+    grid (docs/RESULTS.md "Tuning"; epsilon 0 with ``exact_gradient``). ``evaluate()`` also reports
     ``modes_found`` (and on hypergrids ``mode_regions_found``, else -1) per run.
     The same seed and options give the CLI's numbers (``gfnrl train``) bit for bit.
     """

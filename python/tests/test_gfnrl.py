@@ -221,7 +221,7 @@ def test_policy_from_logits_masks_and_normalises():
 def test_soft_optimal_policy_samples_the_target():
     dag = gfnrl.hypergrid(2, 16, r0=0.1, backend="cpu")
     s = gfnrl.solve(dag)
-    assert s["log_z"] == pytest.approx(4.183575695950, abs=1e-5)  # README's exact regions
+    assert s["log_z"] == pytest.approx(4.183575695950, abs=1e-5)  # README.md "Concepts": the exact regions
     assert gfnrl.evaluate(dag, s["edge_log_pf"], s["exit_log_pf"])["tv"] < 1e-5
 
 

@@ -295,6 +295,21 @@ GFNRL_HD inline void db_trajectory(const TrajectoryLossArgs<R>& a, int32_t r, in
   }
 }
 
+/// The per-length weighting (`geometric`): the weight of a pair of each length d = 1..len,
+/// from the lengths of run r's batch, into w[d].
+template <class R>
+GFNRL_HD inline void subtb_length_weights(const TrajectoryLossArgs<R>& a, int32_t r, int32_t len,
+                                          R lambda, R* w) {
+  const int32_t* run_len = a.lengths + int64_t(r) * a.batch;
+  int32_t longest = 0;
+  for (int32_t k = 0; k < a.batch; ++k) longest = run_len[k] > longest ? run_len[k] : longest;
+  for (int32_t d = 1; d <= len; ++d) {
+    int64_t count = 0;
+    for (int32_t k = 0; k < a.batch; ++k) count += run_len[k] >= d ? run_len[k] - d + 1 : 0;
+    w[d] = subtb_length_mean_weight(lambda, d, longest, R(count));
+  }
+}
+
 /// O(T^2) over the sub-trajectory pairs: prefix sums of c_k make each residual O(1); the
 /// per-step coefficient sum_{i<=k<j} w g'(delta_ij) is accumulated as a difference array and the
 /// flow gradients per position, so each table entry is scattered once per visit.
@@ -323,19 +338,9 @@ GFNRL_HD inline void subtb_trajectory(const TrajectoryLossArgs<R>& a, int32_t r,
       a.weighting == SubTBWeighting::EqualWithin || a.weighting == SubTBWeighting::Equal;
   const R lambda = equal ? R(1) : a.lambda;
   const R scale = R(1) / subtb_normaliser(a.weighting, lambda, a.lengths, r, a.batch, m);
-  // The per-length weighting: the weight of a pair of each length d, from the run's lengths.
   R* length_weight = gphi + (a.max_len + 1);
   const bool per_length = a.weighting == SubTBWeighting::Geometric;
-  if (per_length) {
-    const int32_t* run_len = a.lengths + int64_t(r) * a.batch;
-    int32_t longest = 0;
-    for (int32_t k = 0; k < a.batch; ++k) longest = run_len[k] > longest ? run_len[k] : longest;
-    for (int32_t d = 1; d <= len; ++d) {
-      int64_t count = 0;
-      for (int32_t k = 0; k < a.batch; ++k) count += run_len[k] >= d ? run_len[k] - d + 1 : 0;
-      length_weight[d] = subtb_length_mean_weight(lambda, d, longest, R(count));
-    }
-  }
+  if (per_length) subtb_length_weights(a, r, len, lambda, length_weight);
   const R log_r = static_cast<R>(a.dag.log_reward[a.states[base + len - 1]]);
   R loss = R(0);
   for (int32_t i = 0; i < len; ++i) {  // i = T+1 starts no pair
