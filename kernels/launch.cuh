@@ -130,6 +130,23 @@ void for_each_index(int64_t n, F f, cudaStream_t st = library_stream()) {
   GFNRL_CUDA_CHECK_LAUNCH();
 }
 
+/// f(r, m) for every run r < runs and item m < n (a trajectory, a replayed sample, a state), one
+/// thread each, run-major (k2's per-element functor over a flattened index): the (run, item)
+/// decoding written once. The CPU twin: host/cpu/parallel.hpp's for_each_run_item.
+template <class F>
+struct RunItem {
+  int64_t n;
+  F f;
+  __device__ void operator()(int64_t i) const {
+    f(static_cast<int32_t>(i / n), static_cast<int32_t>(i % n));
+  }
+};
+
+template <class F>
+void for_each_run_item(int64_t runs, int64_t n, F f, cudaStream_t st = library_stream()) {
+  for_each_index(runs * n, RunItem<F>{n, f}, st);
+}
+
 /// Merges a LseAcc across the 32 lanes of a warp (butterfly: every lane ends with the total).
 template <class Acc>
 __device__ inline Acc warp_merge(Acc a) {

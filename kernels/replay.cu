@@ -55,9 +55,8 @@ struct SampleOne {
   uint64_t seed, step;
   int32_t samples;
   int32_t *slot, *state, *action;
-  __device__ void operator()(int64_t i) const {
-    replay_sample_one(b, seed, step, samples, static_cast<int32_t>(i / samples),
-                      static_cast<int32_t>(i % samples), slot, state, action);
+  __device__ void operator()(int32_t r, int32_t m) const {
+    replay_sample_one(b, seed, step, samples, r, m, slot, state, action);
   }
 };
 
@@ -100,7 +99,7 @@ void replay_sample(const ReplayArgs& b, uint64_t seed, uint64_t step, int32_t sa
     priority_scan_kernel<<<b.runs, kBlock, 0, library_stream()>>>(b);
     GFNRL_CUDA_CHECK_LAUNCH();
   }
-  for_each_index(int64_t(b.runs) * samples, SampleOne{b, seed, step, samples, slot, state, action});
+  for_each_run_item(b.runs, samples, SampleOne{b, seed, step, samples, slot, state, action});
 }
 
 void replay_update_priorities(const ReplayArgs& b, int32_t samples, const int32_t* slot,

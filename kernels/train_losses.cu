@@ -13,18 +13,14 @@ namespace {
 struct TrajectoryLoss {
   LossKind kind;
   TrajectoryLossArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    detail::trajectory_loss(kind, a, static_cast<int32_t>(i / a.batch),
-                            static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { detail::trajectory_loss(kind, a, r, m); }
 };
 
 // ZVar's three passes: a thread per trajectory (residuals, then the scatter), per run between.
 struct ZVarTrajectory {
   TrajectoryLossArgs<float> a;
   bool scatter;  // pass 3, else pass 1
-  __device__ void operator()(int64_t i) const {
-    const int32_t r = static_cast<int32_t>(i / a.batch), m = static_cast<int32_t>(i % a.batch);
+  __device__ void operator()(int32_t r, int32_t m) const {
     if (scatter)
       zvar_scatter(a, r, m);
     else
@@ -38,19 +34,16 @@ struct ZVarBatch {
 
 struct TlmLoss {
   TlmArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    tlm_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { tlm_trajectory(a, r, m); }
 };
 
 struct BackwardLogProbs {
   DagView d;
   const float* theta;
   float* log_pb;
-  __device__ void operator()(int64_t i) const {
-    const int64_t r = i / d.num_states;
-    backward_log_probs_state(d, theta + r * d.num_edges, static_cast<int32_t>(i - r * d.num_states),
-                             log_pb + r * d.num_edges);
+  __device__ void operator()(int32_t r, int32_t s) const {
+    backward_log_probs_state(d, theta + int64_t(r) * d.num_edges, s,
+                             log_pb + int64_t(r) * d.num_edges);
   }
 };
 
@@ -71,86 +64,66 @@ struct BackwardLogProbsVisited {
 
 struct PgCost {
   PgArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    pg_trajectory_cost(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { pg_trajectory_cost(a, r, m); }
 };
 
 struct PgLoss {
   PgArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    pg_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { pg_trajectory(a, r, m); }
 };
 
 // One level of the exact value sweep: (run, state of the level) per index.
 struct PgValueLevel {
   PgArgs<float> a;
-  int32_t begin, width;
-  __device__ void operator()(int64_t i) const {
-    pg_value_state(a, static_cast<int32_t>(i / width), begin + static_cast<int32_t>(i % width));
-  }
+  int32_t begin;
+  __device__ void operator()(int32_t r, int32_t k) const { pg_value_state(a, r, begin + k); }
 };
 
 // One level of the forward prefix sweep (exact TB with a learned P_B).
 struct PgPrefixLevel {
   PgArgs<float> a;
-  int32_t begin, width;
-  __device__ void operator()(int64_t i) const {
-    pg_prefix_state(a, static_cast<int32_t>(i / width), begin + static_cast<int32_t>(i % width));
-  }
+  int32_t begin;
+  __device__ void operator()(int32_t r, int32_t k) const { pg_prefix_state(a, r, begin + k); }
 };
 
 struct PgExactGrad {
   PgArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    pg_exact_grad_state(a, static_cast<int32_t>(i / a.dag.num_states),
-                        static_cast<int32_t>(i % a.dag.num_states));
-  }
+  __device__ void operator()(int32_t r, int32_t s) const { pg_exact_grad_state(a, r, s); }
 };
 
 struct BackwardRollout {
   BackwardRolloutArgs a;
-  __device__ void operator()(int64_t i) const {
-    backward_rollout_trajectory(a, static_cast<int32_t>(i / a.batch),
-                                static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { backward_rollout_trajectory(a, r, m); }
 };
 
 struct CoupledCost {
   CoupledArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    coupled_trajectory_cost(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { coupled_trajectory_cost(a, r, m); }
 };
 
 struct CoupledLoss {
   CoupledArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    coupled_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { coupled_trajectory(a, r, m); }
 };
 
 struct DqnLoss {
   DqnArgs<float> a;
-  __device__ void operator()(int64_t i) const {
-    dqn_sample(a, static_cast<int32_t>(i / a.samples), static_cast<int32_t>(i % a.samples));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { dqn_sample(a, r, m); }
 };
 }  // namespace
 
 void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
   if (kind == LossKind::ZVar) {  // the run's mean needs every residual first
-    for_each_index(int64_t(a.runs) * a.batch, ZVarTrajectory{a, false});
+    for_each_run_item(a.runs, a.batch, ZVarTrajectory{a, false});
     for_each_index(a.runs, ZVarBatch{a});
-    for_each_index(int64_t(a.runs) * a.batch, ZVarTrajectory{a, true});
+    for_each_run_item(a.runs, a.batch, ZVarTrajectory{a, true});
     return;
   }
-  for_each_index(int64_t(a.runs) * a.batch, TrajectoryLoss{kind, a});
+  for_each_run_item(a.runs, a.batch, TrajectoryLoss{kind, a});
 }
 
 void tlm_loss(const TlmArgs<float>& a) {
-  for_each_index(int64_t(a.runs) * a.batch, TlmLoss{a});
+  for_each_run_item(a.runs, a.batch, TlmLoss{a});
 }
 
 // O(runs x batch x max_len) instead of O(runs x E) per step: on 4-D H=20 a run's 16
@@ -162,12 +135,12 @@ void backward_log_probs_visited(const DagView& d, const float* theta, int32_t ru
 }
 
 void backward_log_probs(const DagView& d, const float* theta, int32_t runs, float* log_pb) {
-  for_each_index(int64_t(runs) * d.num_states, BackwardLogProbs{d, theta, log_pb});
+  for_each_run_item(runs, d.num_states, BackwardLogProbs{d, theta, log_pb});
 }
 
 void pg_loss(const PgArgs<float>& a) {
-  for_each_index(int64_t(a.runs) * a.batch, PgCost{a});  // every baseline needs every cost
-  for_each_index(int64_t(a.runs) * a.batch, PgLoss{a});
+  for_each_run_item(a.runs, a.batch, PgCost{a});  // every baseline needs every cost
+  for_each_run_item(a.runs, a.batch, PgLoss{a});
 }
 
 void pg_exact(const Dag& dag, const PgArgs<float>& a) {
@@ -175,26 +148,26 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
   if (a.prefix)
     for (int32_t l = 0; l < dag.num_levels(); ++l) {
       const int32_t width = lv[l + 1] - lv[l];
-      for_each_index(int64_t(a.runs) * width, PgPrefixLevel{a, lv[l], width});
+      for_each_run_item(a.runs, width, PgPrefixLevel{a, lv[l]});
     }
   for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {
     const int32_t width = lv[l + 1] - lv[l];
-    for_each_index(int64_t(a.runs) * width, PgValueLevel{a, lv[l], width});
+    for_each_run_item(a.runs, width, PgValueLevel{a, lv[l]});
   }
-  for_each_index(int64_t(a.runs) * a.dag.num_states, PgExactGrad{a});
+  for_each_run_item(a.runs, a.dag.num_states, PgExactGrad{a});
 }
 
 void backward_rollout(const BackwardRolloutArgs& a) {
-  for_each_index(int64_t(a.runs) * a.batch, BackwardRollout{a});
+  for_each_run_item(a.runs, a.batch, BackwardRollout{a});
 }
 
 void coupled_loss(const CoupledArgs<float>& a) {
-  for_each_index(int64_t(a.runs) * a.batch, CoupledCost{a});  // every centring needs every sum
-  for_each_index(int64_t(a.runs) * a.batch, CoupledLoss{a});
+  for_each_run_item(a.runs, a.batch, CoupledCost{a});  // every centring needs every sum
+  for_each_run_item(a.runs, a.batch, CoupledLoss{a});
 }
 
 void dqn_loss(const DqnArgs<float>& a) {
-  for_each_index(int64_t(a.runs) * a.samples, DqnLoss{a});
+  for_each_run_item(a.runs, a.samples, DqnLoss{a});
 }
 
 }  // namespace gfnrl::detail::cuda

@@ -12,10 +12,9 @@ struct PolicyState {
   const float* params;
   float scale;
   float *log_prob, *exit_log_prob;
-  __device__ void operator()(int64_t i) const {
-    const int64_t r = i / d.num_states;
-    policy_state(d, L, params + r * L.stride(), static_cast<int32_t>(i - r * d.num_states), scale,
-                 log_prob + r * d.num_edges, exit_log_prob + r * d.num_states);
+  __device__ void operator()(int32_t r, int32_t s) const {
+    policy_state(d, L, params + int64_t(r) * L.stride(), s, scale,
+                 log_prob + int64_t(r) * d.num_edges, exit_log_prob + int64_t(r) * d.num_states);
   }
 };
 
@@ -45,16 +44,14 @@ struct CountReached {
 
 struct Rollout {
   RolloutArgs a;
-  __device__ void operator()(int64_t i) const {
-    rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
-  }
+  __device__ void operator()(int32_t r, int32_t m) const { rollout_trajectory(a, r, m); }
 };
 }  // namespace
 
 void policy_log_probs(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
                       float scale, float* log_prob, float* exit_log_prob) {
-  for_each_index(int64_t(runs) * d.num_states,
-                 PolicyState{d, L, params, scale, log_prob, exit_log_prob});
+  for_each_run_item(runs, d.num_states,
+                    PolicyState{d, L, params, scale, log_prob, exit_log_prob});
 }
 
 void log_z_estimates(const DagView& d, const TableLayout& L, const float* params, int32_t runs,
@@ -62,7 +59,7 @@ void log_z_estimates(const DagView& d, const TableLayout& L, const float* params
   for_each_index(runs, LogZEstimates{d, L, params, mode, tau, out});
 }
 
-void rollout(const RolloutArgs& a) { for_each_index(int64_t(a.runs) * a.batch, Rollout{a}); }
+void rollout(const RolloutArgs& a) { for_each_run_item(a.runs, a.batch, Rollout{a}); }
 
 void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states, const int32_t* states,
                    const int32_t* group, int32_t k, int32_t* out) {

@@ -2,6 +2,10 @@
 // policy tables, log Z estimates, rollouts, reached counts, replay, optimizers, Polyak, fill and
 // the backward log-softmax, each run on the CPU reference and on the backend under test from the
 // same inputs (tests/op_equivalence.hpp says how they are compared).
+#include <omp.h>
+
+#include <algorithm>
+
 #include "op_equivalence.hpp"
 
 namespace gfnrl::test {
@@ -480,6 +484,43 @@ INSTANTIATE_TEST_SUITE_P(Backends, RolloutEquivalence, ::testing::ValuesIn(equiv
                          backend_param_name);
 INSTANTIATE_TEST_SUITE_P(Backends, ReplayEquivalence, ::testing::ValuesIn(equivalence_backends()),
                          backend_param_name);
+
+// The CPU's (run, item) loops visit every pair once, split over three threads: for_each_run_item
+// keeps each run's items in order on one thread, for_each_run_item_apart deals pairs out.
+TEST(RunItemLoops, VisitEveryPairOnceAndKeepEachRunsOrder) {
+  detail::cpu::force_parallel() = true;
+  const detail::cpu::OpScope op(detail::cpu::CpuOp::Fill, 1 << 20);
+  const int32_t runs = 5, n = 37;
+  std::vector<int> seen(runs * n, 0), order(runs * n, -1), next(runs, 0), thread(runs, -1);
+  bool one_thread_per_run = true;
+  int threads_used = with_threads(3, [&] {
+    detail::cpu::for_each_run_item(op, runs, n, [&](int32_t r, int32_t m) {
+      order[r * n + m] = next[r]++;  // only run r's thread touches next[r]
+      const int t = omp_get_thread_num();
+      if (thread[r] < 0) thread[r] = t;
+      if (thread[r] != t) one_thread_per_run = false;
+    });
+    return *std::max_element(thread.begin(), thread.end()) + 1;
+  });
+  for (int32_t r = 0; r < runs; ++r)
+    for (int32_t m = 0; m < n; ++m) EXPECT_EQ(order[r * n + m], m) << r << " " << m;
+  EXPECT_TRUE(one_thread_per_run);
+  EXPECT_GT(threads_used, 1) << "the loop never split";
+  for (int chunk : {0, 1, 16}) {
+    std::fill(seen.begin(), seen.end(), 0);
+    with_threads(3, [&] {
+      detail::cpu::for_each_run_item_apart(
+          op, runs, n, [&](int32_t r, int32_t m) {
+#pragma omp atomic
+            ++seen[r * n + m];
+          },
+          chunk);
+      return 0;
+    });
+    for (int v : seen) EXPECT_EQ(v, 1) << "chunk " << chunk;
+  }
+  detail::cpu::force_parallel() = false;
+}
 
 }  // namespace
 }  // namespace gfnrl::test

@@ -116,6 +116,33 @@ inline std::pair<int32_t, int32_t> thread_share(int32_t begin, int32_t end) {
 #endif
 }
 
+/// The CPU twin of kernels/launch.cuh's for_each_run_item, for ops whose items add into their
+/// run's row: f(r, m) for every run r < runs and item m < n, the runs over the threads (when `op`
+/// goes parallel), each run's items in order on one thread, so the sums are the same floats for
+/// every thread count (CUDA adds them with atomics).
+template <class F>
+void for_each_run_item(const OpScope& op, int32_t runs, int32_t n, F f) {
+#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(runs)) num_threads(::gfnrl::cpu_threads())
+  for (int32_t r = 0; r < runs; ++r)
+    for (int32_t m = 0; m < n; ++m) f(r, m);
+}
+
+/// for_each_run_item for independent items (each writes only its own outputs): the (run, item)
+/// pairs themselves over the threads, `chunk` at a time as they finish (schedule(dynamic, chunk):
+/// items of uneven cost, such as trajectories), or in equal shares when `chunk` is 0.
+template <class F>
+void for_each_run_item_apart(const OpScope& op, int32_t runs, int32_t n, F f, int chunk = 0) {
+  const int64_t total = int64_t(runs) * n;
+  auto item = [&](int64_t i) { f(static_cast<int32_t>(i / n), static_cast<int32_t>(i % n)); };
+  if (chunk > 0) {
+#pragma omp parallel for schedule(dynamic, chunk) if (op.parallel(total)) num_threads(::gfnrl::cpu_threads())
+    for (int64_t i = 0; i < total; ++i) item(i);
+  } else {
+#pragma omp parallel for schedule(static) if (op.parallel(total)) num_threads(::gfnrl::cpu_threads())
+    for (int64_t i = 0; i < total; ++i) item(i);
+  }
+}
+
 /// Every run's states in blocks of `block`: fn(run, first, end, scratch) for each (run, block),
 /// over the threads when `op` goes parallel, with one Scratch per thread (the vectorised
 /// per-state passes of train_rollout.cpp and train_losses.cpp).

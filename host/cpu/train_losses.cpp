@@ -23,9 +23,7 @@ void trajectory_loss(LossKind kind, const TrajectoryLossArgs<float>& a) {
 
 void dqn_loss(const DqnArgs<float>& a) {
   const OpScope op(CpuOp::DqnLoss, int64_t(a.runs) * a.samples);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
-  for (int32_t r = 0; r < a.runs; ++r)
-    for (int32_t i = 0; i < a.samples; ++i) dqn_sample(a, r, i);
+  for_each_run_item(op, a.runs, a.samples, [&](int32_t r, int32_t i) { dqn_sample(a, r, i); });
 }
 
 namespace {
@@ -110,9 +108,7 @@ void backward_log_probs_visited(const DagView& d, const float* theta, int32_t ru
 
 void tlm_loss(const TlmArgs<float>& a) {
   const OpScope op(CpuOp::PolicyGradient, int64_t(a.runs) * a.batch * a.max_len);
-#pragma omp parallel for schedule(dynamic, 1) if (op.parallel(a.runs)) num_threads(::gfnrl::cpu_threads())
-  for (int32_t r = 0; r < a.runs; ++r)
-    for (int32_t m = 0; m < a.batch; ++m) tlm_trajectory(a, r, m);
+  for_each_run_item(op, a.runs, a.batch, [&](int32_t r, int32_t m) { tlm_trajectory(a, r, m); });
 }
 
 void pg_loss(const PgArgs<float>& a) {
@@ -128,38 +124,26 @@ void pg_exact(const Dag& dag, const PgArgs<float>& a) {
   const auto& lv = dag.level_offsets();
   if (a.prefix)  // TB with a learned P_B: A(s), parents first (A(s0) = 0)
     for (int32_t l = 0; l < dag.num_levels(); ++l) {
-      const int64_t n = int64_t(a.runs) * (lv[l + 1] - lv[l]);
-      const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
-      for (int64_t i = 0; i < n; ++i) {
-        const int32_t w = lv[l + 1] - lv[l];
-        pg_prefix_state(a, static_cast<int32_t>(i / w), lv[l] + static_cast<int32_t>(i % w));
-      }
+      const int32_t w = lv[l + 1] - lv[l];
+      const OpScope op(CpuOp::ExactSweep, int64_t(a.runs) * w);
+      for_each_run_item_apart(op, a.runs, w,
+                              [&](int32_t r, int32_t k) { pg_prefix_state(a, r, lv[l] + k); });
     }
   for (int32_t l = dag.num_levels() - 1; l >= 0; --l) {  // children first
-    const int64_t n = int64_t(a.runs) * (lv[l + 1] - lv[l]);
-    const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t w = lv[l + 1] - lv[l];
-      pg_value_state(a, static_cast<int32_t>(i / w), lv[l] + static_cast<int32_t>(i % w));
-    }
+    const int32_t w = lv[l + 1] - lv[l];
+    const OpScope op(CpuOp::ExactSweep, int64_t(a.runs) * w);
+    for_each_run_item_apart(op, a.runs, w,
+                            [&](int32_t r, int32_t k) { pg_value_state(a, r, lv[l] + k); });
   }
-  const int64_t n = int64_t(a.runs) * a.dag.num_states;
-  const OpScope op(CpuOp::ExactSweep, n);
-#pragma omp parallel for schedule(static) if (op.parallel()) num_threads(::gfnrl::cpu_threads())
-  for (int64_t i = 0; i < n; ++i)
-    pg_exact_grad_state(a, static_cast<int32_t>(i / a.dag.num_states),
-                        static_cast<int32_t>(i % a.dag.num_states));
+  const OpScope op(CpuOp::ExactSweep, int64_t(a.runs) * a.dag.num_states);
+  for_each_run_item_apart(op, a.runs, a.dag.num_states,
+                          [&](int32_t r, int32_t s) { pg_exact_grad_state(a, r, s); });
 }
 
 void backward_rollout(const BackwardRolloutArgs& a) {
-  const int64_t n = int64_t(a.runs) * a.batch;
-  const OpScope op(CpuOp::BackwardRollout, n * a.max_len);
-#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n)) num_threads(::gfnrl::cpu_threads())
-  for (int64_t i = 0; i < n; ++i)
-    backward_rollout_trajectory(a, static_cast<int32_t>(i / a.batch),
-                                static_cast<int32_t>(i % a.batch));
+  const OpScope op(CpuOp::BackwardRollout, int64_t(a.runs) * a.batch * a.max_len);
+  for_each_run_item_apart(
+      op, a.runs, a.batch, [&](int32_t r, int32_t m) { backward_rollout_trajectory(a, r, m); }, 16);
 }
 
 void coupled_loss(const CoupledArgs<float>& a) {

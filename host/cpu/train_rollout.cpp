@@ -84,11 +84,9 @@ void log_z_estimates(const DagView& d, const TableLayout& L, const float* params
 }
 
 void rollout(const RolloutArgs& a) {
-  const int64_t n = int64_t(a.runs) * a.batch;
-  const OpScope op(CpuOp::Rollout, n * a.max_len);
-#pragma omp parallel for schedule(dynamic, 16) if (op.parallel(n)) num_threads(::gfnrl::cpu_threads())
-  for (int64_t i = 0; i < n; ++i)
-    rollout_trajectory(a, static_cast<int32_t>(i / a.batch), static_cast<int32_t>(i % a.batch));
+  const OpScope op(CpuOp::Rollout, int64_t(a.runs) * a.batch * a.max_len);
+  for_each_run_item_apart(op, a.runs, a.batch,
+                          [&](int32_t r, int32_t m) { rollout_trajectory(a, r, m); }, 16);
 }
 
 void count_reached(const uint8_t* reached, int32_t runs, int32_t num_states, const int32_t* states,
