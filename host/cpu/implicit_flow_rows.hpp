@@ -139,17 +139,12 @@ struct BoundScratch {
   double elbo[kSegment], in[kSegment];
 };
 
-GFNRL_CPU_CLONES
-ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int32_t* x,
-                                 int32_t lo, int32_t hi, const float* __restrict v,
-                                 const float* __restrict vb, const float* __restrict log_visit,
-                                 const float* __restrict log_r, double log_z, BoundScratch& s) {
-  const int32_t n = hi - lo + 1;
-  const int64_t c0 = base + lo;
+// Per lane (x_0 = lo + i) the in-degree nnz and out-degree k and their logs (small integers: the
+// grid's table of logs), and 1/nnz (0 at the source).
+GFNRL_CPU_INLINE void lane_degrees(const ImplicitGrid& g, int32_t lo, int32_t n, int32_t nnz_rest,
+                                   int32_t k_rest, BoundScratch& s) {
   const int32_t top = g.height - 1;
-  int32_t nnz_rest = 0, k_rest = 0;
-  for (int32_t k = 1; k < g.ndim; ++k) nnz_rest += x[k] > 0, k_rest += x[k] < top;
-  for (int32_t i = 0; i < n; ++i) {  // small integers: the grid's table of logs
+  for (int32_t i = 0; i < n; ++i) {
     const int32_t nnz = nnz_rest + (lo + i > 0), k = k_rest + (lo + i < top);
     s.lnnz[i] = nnz > 0 ? g.log_count[nnz] : 0.0;
     s.lnnz1[i] = g.log_count[nnz + 1];
@@ -157,29 +152,22 @@ ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int3
     s.lk2[i] = g.log_count[k + 2];
     s.inv[i] = nnz > 0 ? 1.0 / nnz : 0.0;
   }
+}
+
+// Children along k: nnz(child) = nnz + [x_k = 0] (along x_0: nnz_rest + 1); log pi =
+// c(child) + V(child) - V(s) or -log(k + 1). The ELBO adds rho pi (-log nnz(child) - log pi),
+// into s.elbo. Along x_0 only the lanes below H-1 have a child.
+GFNRL_CPU_INLINE void add_child_terms(const ImplicitGrid& g, const int32_t* x, int32_t n,
+                                      int32_t hi, int32_t nnz_rest,
+                                      const float* __restrict lv, const float* __restrict vs,
+                                      BoundScratch& s) {
+  const int32_t top = g.height - 1;
   const bool uni = g.uniform_policy;
   const double cz = g.corrected ? 1.0 : 0.0;  // c = -cz log nnz
-  const float* __restrict lv = log_visit + c0;
-  const float* __restrict vs = v + c0;
-  const float* __restrict lr = log_r + c0;
   double* __restrict elbo = s.elbo;
-  double* __restrict in = s.in;
   const double* __restrict lnnz = s.lnnz;
   const double* __restrict lnnz1 = s.lnnz1;
   const double* __restrict lk1 = s.lk1;
-  const double* __restrict lk2 = s.lk2;
-  // Exit: log pi = log R - V (optimal) or -log(k + 1); the ELBO's and the EUBO's exit terms.
-  double eubo_exit = 0;
-#pragma omp simd reduction(+ : eubo_exit)
-  for (int32_t i = 0; i < n; ++i) {
-    const double e = uni ? -lk1[i] : double(lr[i]) - double(vs[i]);
-    elbo[i] = vexp_d(double(lv[i]) + e) * (double(lr[i]) - e);
-    eubo_exit += vexp_d(double(lr[i]) - log_z) * (double(lr[i]) - e);
-    in[i] = 0.0;
-  }
-  // Children along k: nnz(child) = nnz + [x_k = 0] (along x_0: nnz_rest + 1); log pi =
-  // c(child) + V(child) - V(s) or -log(k + 1). The ELBO adds rho pi (-log nnz(child) - log pi).
-  // Along x_0 only the lanes below H-1 have a child.
   for (int32_t k = 0; k < g.ndim; ++k) {
     if (k > 0 && x[k] >= top) continue;
     const float* __restrict vc = vs + g.stride[k];
@@ -201,9 +189,21 @@ ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int3
       }
     }
   }
-  // Parents along k: log pi(p -> s) = c(s) + V(s) - V(p), or -log(k(p) + 1) with
-  // k(p) = k + [x_k = H-1] (along x_0: k_rest + 1). The EUBO adds F(s)/Z / nnz
-  // sum (-log nnz - log pi). Along x_0 only the lanes above 0 have a parent.
+}
+
+// Parents along k: log pi(p -> s) = c(s) + V(s) - V(p), or -log(k(p) + 1) with
+// k(p) = k + [x_k = H-1] (along x_0: k_rest + 1). The EUBO adds F(s)/Z / nnz
+// sum (-log nnz - log pi): the sums into s.in. Along x_0 only the lanes above 0 have a parent.
+GFNRL_CPU_INLINE void add_parent_terms(const ImplicitGrid& g, const int32_t* x, int32_t lo,
+                                       int32_t n, int32_t k_rest, const float* __restrict vs,
+                                       BoundScratch& s) {
+  const int32_t top = g.height - 1;
+  const bool uni = g.uniform_policy;
+  const double cz = g.corrected ? 1.0 : 0.0;
+  double* __restrict in = s.in;
+  const double* __restrict lnnz = s.lnnz;
+  const double* __restrict lk1 = s.lk1;
+  const double* __restrict lk2 = s.lk2;
   for (int32_t k = 0; k < g.ndim; ++k) {
     if (k > 0 && x[k] == 0) continue;
     const float* __restrict vp = vs - g.stride[k];
@@ -219,6 +219,37 @@ ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int3
         in[i] += -lnnz[i] - (-cz * lnnz[i] + (double(vs[i]) - double(vp[i])));
     }
   }
+}
+
+GFNRL_CPU_CLONES
+ImplicitBoundTerms bound_segment(const ImplicitGrid& g, int64_t base, const int32_t* x,
+                                 int32_t lo, int32_t hi, const float* __restrict v,
+                                 const float* __restrict vb, const float* __restrict log_visit,
+                                 const float* __restrict log_r, double log_z, BoundScratch& s) {
+  const int32_t n = hi - lo + 1;
+  const int64_t c0 = base + lo;
+  const int32_t top = g.height - 1;
+  int32_t nnz_rest = 0, k_rest = 0;
+  for (int32_t k = 1; k < g.ndim; ++k) nnz_rest += x[k] > 0, k_rest += x[k] < top;
+  lane_degrees(g, lo, n, nnz_rest, k_rest, s);
+  const bool uni = g.uniform_policy;
+  const float* __restrict lv = log_visit + c0;
+  const float* __restrict vs = v + c0;
+  const float* __restrict lr = log_r + c0;
+  double* __restrict elbo = s.elbo;
+  double* __restrict in = s.in;
+  const double* __restrict lk1 = s.lk1;
+  // Exit: log pi = log R - V (optimal) or -log(k + 1); the ELBO's and the EUBO's exit terms.
+  double eubo_exit = 0;
+#pragma omp simd reduction(+ : eubo_exit)
+  for (int32_t i = 0; i < n; ++i) {
+    const double e = uni ? -lk1[i] : double(lr[i]) - double(vs[i]);
+    elbo[i] = vexp_d(double(lv[i]) + e) * (double(lr[i]) - e);
+    eubo_exit += vexp_d(double(lr[i]) - log_z) * (double(lr[i]) - e);
+    in[i] = 0.0;
+  }
+  add_child_terms(g, x, n, hi, nnz_rest, lv, vs, s);
+  add_parent_terms(g, x, lo, n, k_rest, vs, s);
   double elbo_sum = 0, eubo_in = 0;
   const float* __restrict vbs = vb + c0;
   const double* __restrict inv = s.inv;

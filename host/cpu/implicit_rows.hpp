@@ -52,6 +52,67 @@ GFNRL_CPU_INLINE void sum_pass(float* __restrict sm, const float* __restrict mx,
   for (int32_t i = 0; i < n; ++i) sm[i] += vexp(t(i) - mx[i]);
 }
 
+// A segment whose values span more than the scaled range: each state by the per-state form, from
+// x_0 = lo + n - 1 down (each reads V of its x_0 + 1 child).
+GFNRL_CPU_INLINE void soft_values_one_by_one(const ImplicitGrid& g, const int32_t* x, int32_t lo,
+                                             int32_t n, int64_t c0, const float* log_r, float* v) {
+  for (int32_t i = n - 1; i >= 0; --i) {
+    int32_t xs[kMaxHypergridDim];
+    for (int32_t k = 1; k < g.ndim; ++k) xs[k] = x[k];
+    xs[0] = lo + i;
+    v[c0 + i] = implicit_soft_value<CpuMath>(v, c0 + i, xs, log_r[c0 + i], g);
+  }
+}
+
+// The same for the visits, from x_0 = lo up (each reads rho of its x_0 - 1 parent).
+GFNRL_CPU_INLINE void visits_one_by_one(const ImplicitGrid& g, const int32_t* x, int32_t lo,
+                                        int32_t n, int64_t c0, const float* v, float* log_visit) {
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t xs[kMaxHypergridDim];
+    for (int32_t k = 1; k < g.ndim; ++k) xs[k] = x[k];
+    xs[0] = lo + i;
+    log_visit[c0 + i] = implicit_log_visit<CpuMath>(v, log_visit, c0 + i, xs, g);
+  }
+}
+
+// log pi(parent along k -> s) per x_0 = lo + i, into s.ca (and s.cb). Optimal: c(s) + V(s) -
+// V(parent), c(s) by nnz(s) = nnz_rest + [x_0 > 0] (ca). Uniform: -log(k(parent) + 1),
+// k(parent) = k(s) + [x_k = H-1], k(s) = k_rest + [x_0 < H-1] (ca: -log(k(s) + 1), cb:
+// -log(k(s) + 2)).
+GFNRL_CPU_INLINE void parent_coefficients(const ImplicitGrid& g, int32_t lo, int32_t n,
+                                          int32_t nnz_rest, int32_t k_rest, RowScratch& s) {
+  const int32_t top = g.height - 1;
+  for (int32_t i = 0; i < n; ++i) {
+    if (g.uniform_policy) {
+      const int32_t k = k_rest + (lo + i < top);
+      s.ca[i] = -g.log_count[k + 1];
+      s.cb[i] = -g.log_count[k + 2];
+    } else {
+      s.ca[i] = implicit_correction(nnz_rest + (lo + i > 0), g);
+    }
+  }
+}
+
+// The visit chain's weights w[i] = pi(x0-1 -> x0) for x0 = lo + i >= 1 (w[0] = 0 at x_0 = 0):
+// optimal c(s) + V(x0) - V(x0-1), c(s) with nnz_rest + 1; uniform -log(k(x0-1) + 1),
+// k(x0-1) = k_rest + 1.
+GFNRL_CPU_INLINE void chain_weights(const ImplicitGrid& g, int32_t lo, int32_t n, int64_t c0,
+                                    int32_t nnz_rest, int32_t k_rest, const float* __restrict v,
+                                    double* __restrict w) {
+  const float* __restrict vs = v + c0;
+  const float c1 = implicit_correction(nnz_rest + 1, g), u1 = -g.log_count[k_rest + 2];
+  if (g.uniform_policy) {
+    const double wu = std::exp(double(u1));
+#pragma omp simd
+    for (int32_t i = 0; i < n; ++i) w[i] = wu;
+  } else {
+#pragma omp simd
+    for (int32_t i = 1; i < n; ++i) w[i] = vexp_d(double(c1) + vs[i] - vs[i - 1]);
+    if (lo > 0) w[0] = std::exp(double(c1) + vs[0] - v[c0 - 1]);
+  }
+  if (lo == 0) w[0] = 0.0;
+}
+
 /// Soft values of the row segment x_0 in [lo, hi] (V(hi+1) already known when hi < H-1).
 GFNRL_CPU_CLONES
 void soft_value_segment(const ImplicitGrid& g, int64_t base, const int32_t* x, int32_t lo,
@@ -97,15 +158,8 @@ void soft_value_segment(const ImplicitGrid& g, int64_t base, const int32_t* x, i
   const float c_next = implicit_correction(nnz_rest + 1, g);  // the x_0 + 1 child's c
   const bool has_next = hi < g.height - 1;
   if (has_next) m = fmax_(m, v[c0 + n] + c_next);
-  if (!(double(low) - m >= -g.scale_range)) {
-    for (int32_t i = n - 1; i >= 0; --i) {
-      int32_t xs[kMaxHypergridDim];
-      for (int32_t k = 1; k < g.ndim; ++k) xs[k] = x[k];
-      xs[0] = lo + i;
-      v[c0 + i] = implicit_soft_value<CpuMath>(v, c0 + i, xs, log_r[c0 + i], g);
-    }
-    return;
-  }
+  if (!(double(low) - m >= -g.scale_range))
+    return soft_values_one_by_one(g, x, lo, n, c0, log_r, v);
   double* __restrict e = s.e;
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) e[i] = vexp_d(double(la[i]) - m);
@@ -130,18 +184,7 @@ void visit_segment(const ImplicitGrid& g, int64_t base, const int32_t* x, int32_
   float* __restrict mx = s.mx;
   float* __restrict sm = s.sm;
   float* __restrict la = s.la;
-  // log pi(parent along k -> s) per x_0. Optimal: c(s) + V(s) - V(parent), c(s) by
-  // nnz(s) = nnz_rest + [x_0 > 0] (ca). Uniform: -log(k(parent) + 1), k(parent) = k(s) +
-  // [x_k = H-1], k(s) = k_rest + [x_0 < H-1] (ca: -log(k(s) + 1), cb: -log(k(s) + 2)).
-  for (int32_t i = 0; i < n; ++i) {
-    if (g.uniform_policy) {
-      const int32_t k = k_rest + (lo + i < top);
-      s.ca[i] = -g.log_count[k + 1];
-      s.cb[i] = -g.log_count[k + 2];
-    } else {
-      s.ca[i] = implicit_correction(nnz_rest + (lo + i > 0), g);
-    }
-  }
+  parent_coefficients(g, lo, n, nnz_rest, k_rest, s);
   const float* __restrict vs = v + c0;
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) mx[i] = -INFINITY, sm[i] = 0.0f;
@@ -168,20 +211,8 @@ void visit_segment(const ImplicitGrid& g, int64_t base, const int32_t* x, int32_
     m = fmax_(m, la[i]);
   }
   if (base == 0 && lo == 0) m = fmax_(m, la[0] = 0.0f);
-  // pi(x0-1 -> x0) for x0 >= 1: optimal c(s) + V(x0) - V(x0-1), c(s) with nnz_rest + 1;
-  // uniform -log(k(x0-1) + 1), k(x0-1) = k_rest + 1.
   double* __restrict w = s.w;
-  const float c1 = implicit_correction(nnz_rest + 1, g), u1 = -g.log_count[k_rest + 2];
-  if (g.uniform_policy) {
-    const double wu = std::exp(double(u1));
-#pragma omp simd
-    for (int32_t i = 0; i < n; ++i) w[i] = wu;
-  } else {
-#pragma omp simd
-    for (int32_t i = 1; i < n; ++i) w[i] = vexp_d(double(c1) + vs[i] - vs[i - 1]);
-    if (lo > 0) w[0] = std::exp(double(c1) + vs[0] - v[c0 - 1]);
-  }
-  if (lo == 0) w[0] = 0.0;
+  chain_weights(g, lo, n, c0, nnz_rest, k_rest, v, w);
   const bool has_prev = lo > 0;
   if (has_prev) m = fmax_(m, log_visit[c0 - 1]);
   double* __restrict e = s.e;
@@ -192,15 +223,8 @@ void visit_segment(const ImplicitGrid& g, int64_t base, const int32_t* x, int32_
     e[i] = prev = e[i] + w[i] * prev;
     low = std::min(low, prev);
   }
-  if (!(low > g.tiny_scaled)) {  // a state fell out of the scaled range: one at a time
-    for (int32_t i = 0; i < n; ++i) {
-      int32_t xs[kMaxHypergridDim];
-      for (int32_t k = 1; k < g.ndim; ++k) xs[k] = x[k];
-      xs[0] = lo + i;
-      log_visit[c0 + i] = implicit_log_visit<CpuMath>(v, log_visit, c0 + i, xs, g);
-    }
-    return;
-  }
+  if (!(low > g.tiny_scaled))  // a state fell out of the scaled range: one at a time
+    return visits_one_by_one(g, x, lo, n, c0, v, log_visit);
   float* __restrict out = log_visit + c0;
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) out[i] = m + float(vlog_d(e[i]));

@@ -32,6 +32,23 @@ struct SoftScratch {
   std::vector<float> exit_term, max, sum, value;
 };
 
+// log mu(a|s) of states s0 .. s0 + n - 1 under the uniform base policy, -log(actions of s) (0
+// without a base policy: mu is then 1).
+GFNRL_CPU_INLINE void uniform_log_mu(const SoftValueArgs& a, int32_t s0, int32_t n, float* lmu) {
+  const DagView& d = a.dag;
+  if (!a.uniform_base) {
+    std::fill(lmu, lmu + n, 0.0f);
+    return;
+  }
+#pragma omp simd
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t s = s0 + i;
+    const auto k = static_cast<int32_t>(d.child_offsets[s + 1] - d.child_offsets[s]) +
+                   (d.log_reward[s] > neg_inf());
+    lmu[i] = -vlog(static_cast<float>(k > 0 ? k : 1));
+  }
+}
+
 GFNRL_CPU_CLONES
 void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) {
   const DagView& d = a.dag;
@@ -40,17 +57,7 @@ void soft_block(const SoftValueArgs& a, int32_t s0, int32_t s1, SoftScratch& w) 
   w.term.resize(edges), w.shift.resize(edges), w.exp_term.resize(edges);
   w.exit_term.resize(n), w.max.resize(n), w.sum.resize(n), w.value.resize(n);
   float* lmu = w.value.data();  // log mu of the state, before its value is known
-  if (a.uniform_base) {
-#pragma omp simd
-    for (int32_t i = 0; i < n; ++i) {
-      const int32_t s = s0 + i;
-      const auto k = static_cast<int32_t>(d.child_offsets[s + 1] - d.child_offsets[s]) +
-                     (d.log_reward[s] > neg_inf());
-      lmu[i] = -vlog(static_cast<float>(k > 0 ? k : 1));
-    }
-  } else {
-    std::fill(lmu, lmu + n, 0.0f);
-  }
+  uniform_log_mu(a, s0, n, lmu);
   // Pass 1: Q per edge (written out), the terms and each state's max.
   for (int32_t i = 0; i < n; ++i) {
     const int32_t s = s0 + i;
