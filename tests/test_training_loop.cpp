@@ -156,6 +156,22 @@ TEST(SideBySide, TheFirstFailureInJobOrderIsRaisedAndTheOthersStop) {
   EXPECT_EQ(started.load(), 3) << "job 3 started after a failure";
 }
 
+// Each job's loops get their share of the caller's threads, also when GFNRL_THREADS fixes the
+// count (set_thread_share caps cpu_threads() on the worker's thread).
+TEST(SideBySide, JobsSplitTheCallersThreads) {
+  const int before = set_thread_share(6);  // as GFNRL_THREADS=6 would, on this thread
+  EXPECT_LE(cpu_threads(), 6);
+  const int outer = cpu_threads();
+  std::vector<int> seen(3, 0);
+  run_side_by_side(3, 3, [&](std::size_t i, const RowSink&, const std::atomic<bool>&) {
+    seen[i] = cpu_threads();
+  }, {});
+  for (int t : seen) EXPECT_EQ(t, std::max(1, outer / 3)) << "outer " << outer;
+  set_thread_share(1);
+  EXPECT_EQ(cpu_threads(), 1);
+  set_thread_share(before);
+}
+
 TEST(SideBySide, AnInterruptionStopsTheJobsAndReturnsFalse) {
   std::atomic<int> stopped{0};
   const bool done = run_side_by_side(

@@ -32,10 +32,21 @@ int gfnrl_threads_setting() {
   return threads;
 }
 
+namespace {
+thread_local int t_share = 0;  // set_thread_share's, for this thread
+}  // namespace
+
+int set_thread_share(int threads) {
+  const int previous = t_share;
+  t_share = std::max(0, threads);
+  return previous;
+}
+
 int cpu_threads() {
 #ifdef _OPENMP
   const int mine = gfnrl_threads_setting();
-  const int asked = mine > 0 ? mine : omp_get_max_threads();
+  int asked = mine > 0 ? mine : omp_get_max_threads();
+  if (t_share > 0) asked = std::min(asked, t_share);
   return std::max(1, std::min(asked, cpu_thread_cap()));
 #else
   return 1;

@@ -58,9 +58,8 @@ void work(Pool& p, std::size_t n, int32_t threads_each, const SideBySideJob& job
           OrderedRows& rows) {
 #ifdef _OPENMP
   omp_set_num_threads(threads_each);  // this thread's parallel regions only
-#else
-  (void)threads_each;
 #endif
+  set_thread_share(threads_each);  // and the library's loops, GFNRL_THREADS or not
   for (;;) {
     std::size_t i;
     {

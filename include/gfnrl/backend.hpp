@@ -32,8 +32,13 @@ const char* backend_name(Backend b);
 
 /// The threads each parallel loop of the CPU backend uses: GFNRL_THREADS when it is set to a
 /// count >= 1, else OpenMP's count for the calling thread (OMP_NUM_THREADS,
-/// omp_set_num_threads); at most cpu_thread_cap(); 1 without OpenMP.
+/// omp_set_num_threads); at most the calling thread's set_thread_share and cpu_thread_cap();
+/// 1 without OpenMP.
 int cpu_threads();
+/// This thread's share of the CPU backend's threads, 0 for none: cpu_threads() on this thread
+/// takes at most this many, whatever GFNRL_THREADS or OpenMP say (run_side_by_side gives each
+/// job its share of cpu_threads() this way). Returns the previous share.
+int set_thread_share(int threads);
 /// GFNRL_THREADS as read once at the first call: its count, or 0 when unset or not a count.
 int gfnrl_threads_setting();
 /// 4 x the hardware threads: the most the CPU backend asks of OpenMP. A larger request
