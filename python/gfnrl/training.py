@@ -51,16 +51,18 @@ class Trainer:
         return self._t.evaluate(spearman)
 
     def train(self, steps: int, eval_every: int = 100, callback=None,
-              spearman: bool = False) -> dict:
+              spearman: bool = False, progress: bool = False) -> dict:
         """Runs ``steps`` steps, evaluating before the first, every ``eval_every`` steps and
         after the last (the CLI's schedule). ``callback(evaluation)`` is called after each
         evaluation. Returns the curves: ``step`` and ``trajectories`` [K], and every metric of
-        ``evaluate`` (``evaluate(spearman)``) as [K, runs]."""
+        ``evaluate`` (``evaluate(spearman)``) as [K, runs]. ``progress=True`` writes the CLI's
+        progress line (step, TV mean and range over runs, ETA) to stderr every 2 s and at the
+        end."""
         if steps < 0 or eval_every < 1:
             raise ValueError(f"train: steps = {steps} must be >= 0 and eval_every = "
                              f"{eval_every} >= 1")
         # The library's loop (the CLI's): steps and evaluations in C++, the GIL released.
-        return _stack(self._t.train(steps, eval_every, spearman, callback))
+        return _stack(self._t.train(steps, eval_every, spearman, callback, progress))
 
     def policy(self, run: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Run ``run``'s current forward policy: (edge_log_pf, exit_log_pf), as evaluate takes."""
@@ -111,7 +113,7 @@ def _stack(evaluations):
 def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: int = 4,
           seed: int = 0, steps: int = 20000, batch: int = 16, eval_every: int = 500,
           pb: str = "uniform", out: str | None = None, spearman: bool = False,
-          jobs: int | str = "auto", callback=None, **options) -> dict:
+          jobs: int | str = "auto", callback=None, progress: bool = False, **options) -> dict:
     """Every learner in ``algos`` with ``runs`` seeds on one DAG, as ``gfnrl study`` runs it (the
     same C++ loop and thread pool).
 
@@ -123,7 +125,8 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
     ``callback(label, evaluation)``, when given, hears every evaluation of every learner (the
     dict of ``Trainer.evaluate``; from the learners' threads, one call at a time); an exception
     it raises stops the study and is raised, as is the first failure of any learner (the others
-    stop at their next evaluation). Returns ``{label: curves}`` with the curves of
+    stop at their next evaluation). ``progress=True`` writes each learner's progress line (with
+    an ETA) to stderr, as the CLI does. Returns ``{label: curves}`` with the curves of
     ``Trainer.train``. With ``out``, also writes the CLI's CSV (``algo,run,seed,step,
     trajectories,tv,kl,jsd,log_z_error,elbo,eubo,corr,spearman,mode_mass,modes_found,
     mode_regions_found,seconds``; every column but ``seconds`` equal to the CLI's for the same
@@ -156,7 +159,7 @@ def study(dag: Dag, algos=("tb", "db", "subtb", "softdqn", "munchausen"), runs: 
         os.close(fd)
     try:
         evaluations, lines = _gfnrl._study([t._t for t in trainers], labels, steps, eval_every,
-                                           spearman, jobs, callback)
+                                           spearman, jobs, callback, progress)
         if tmp is not None:
             with open(tmp, "w") as f:
                 f.write("\n".join(lines) + "\n")

@@ -177,15 +177,25 @@ using DictCallback = std::function<void(const nb::dict&)>;
 // the GIL released: each evaluation's dict appended to `evaluations` and given to `on_dict` with the GIL
 // held; its CSV rows into `rows`. Python errors (the callback's, Ctrl-C) end it.
 void loop_in_python(PyTrainer& t, const std::string& label, int64_t steps, int64_t eval_every,
-                    bool spearman, nb::list& evaluations, const DictCallback& on_dict,
-                    const RowSink& rows, const std::atomic<bool>* stop) {
+                    bool spearman, bool progress, nb::list& evaluations,
+                    const DictCallback& on_dict, const RowSink& rows,
+                    const std::atomic<bool>* stop) {
   LoopOptions o;
   o.steps = steps, o.eval_every = eval_every, o.label = label;
   o.modes = &t.modes, o.spearman = spearman, o.stop = stop;
   SignalCheck signals;
   o.after_step = [&signals](const Trainer&) { signals(); };
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   o.on_evaluation = [&](const LoopEvaluation& e) {
     nb::gil_scoped_acquire locked;
+    // The CLI's progress line (with an ETA) on sys.stderr, at most every 2 s and at the end.
+    const auto now = std::chrono::steady_clock::now();
+    if (progress && (e.final || now - last_line > std::chrono::seconds(2))) {
+      last_line = now;
+      const std::string line = "[gfnrl] " + progress_line(o.label.empty() ? algo_name(
+                                   t.trainer->config().algo) : o.label, e) + "\n";
+      PySys_WriteStderr("%s", line.c_str());
+    }
     const nb::dict d = evaluation_dict(t, e.runs, e.modes_found, e.mode_regions_found, e.spearman);
     evaluations.append(d);
     on_dict(d);
@@ -196,11 +206,11 @@ void loop_in_python(PyTrainer& t, const std::string& label, int64_t steps, int64
 
 // Trainer.train: every evaluation's dict, in order; `callback` (None: none) hears each.
 nb::list train(PyTrainer& t, int64_t steps, int64_t eval_every, bool spearman,
-               const nb::object& callback) {
+               const nb::object& callback, bool progress) {
   nb::list evaluations;
   {
     nb::gil_scoped_release unlocked;
-    loop_in_python(t, "", steps, eval_every, spearman, evaluations,
+    loop_in_python(t, "", steps, eval_every, spearman, progress, evaluations,
                    [&callback](const nb::dict& d) {
                      if (!callback.is_none()) callback(d);
                    },
@@ -214,7 +224,7 @@ nb::list train(PyTrainer& t, int64_t steps, int64_t eval_every, bool spearman,
 // (None: none) hears every evaluation of every job.
 nb::tuple study(const std::vector<PyTrainer*>& trainers, const std::vector<std::string>& labels,
                 int64_t steps, int64_t eval_every, bool spearman, int32_t jobs,
-                const nb::object& callback) {
+                const nb::object& callback, bool progress) {
   if (trainers.size() != labels.size())
     throw InputError("study: " + std::to_string(trainers.size()) + " trainers but " +
                      std::to_string(labels.size()) + " labels");
@@ -225,8 +235,8 @@ nb::tuple study(const std::vector<PyTrainer*>& trainers, const std::vector<std::
     const DictCallback on_dict = [&callback, &labels, i](const nb::dict& d) {
       if (!callback.is_none()) callback(labels[i], d);
     };
-    loop_in_python(*trainers[i], labels[i], steps, eval_every, spearman, evaluations[i], on_dict,
-                   job_rows, &stop);
+    loop_in_python(*trainers[i], labels[i], steps, eval_every, spearman, progress, evaluations[i],
+                   on_dict, job_rows, &stop);
   };
   bool completed;
   {
@@ -249,7 +259,7 @@ nb::tuple study(const std::vector<PyTrainer*>& trainers, const std::vector<std::
 void bind_train(nb::module_& m) {
   m.def("trainer_options", &train_option_names, "the option names Trainer(**options) accepts");
   m.def("_study", &study, nb::arg("trainers"), nb::arg("labels"), nb::arg("steps"),
-        nb::arg("eval_every"), nb::arg("spearman"), nb::arg("jobs"), nb::arg("callback").none(),
+        nb::arg("eval_every"), nb::arg("spearman"), nb::arg("jobs"), nb::arg("callback").none(), nb::arg("progress"),
         "gfnrl.study's jobs side by side: (each job's evaluations, the CSV rows)");
   nb::class_<PyTrainer>(m, "_Trainer")
       .def("__init__",
@@ -273,7 +283,8 @@ void bind_train(nb::module_& m) {
            },
            nb::arg("n") = 1)
       .def("evaluate", &evaluate, nb::arg("spearman") = false)
-      .def("train", &train, nb::arg("steps"), nb::arg("eval_every"), nb::arg("spearman"), nb::arg("callback").none())
+      .def("train", &train, nb::arg("steps"), nb::arg("eval_every"), nb::arg("spearman"),
+           nb::arg("callback").none(), nb::arg("progress"))
       .def("policy",
            [](PyTrainer& t, int32_t run) {
              const ForwardPolicy p = t.trainer->policy(run);

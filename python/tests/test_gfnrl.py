@@ -833,3 +833,17 @@ def test_an_action_table_evaluates_as_its_edge_tables():
     with pytest.raises(ValueError, match=r"order\[0\] = 125 is not below the number of values, 125"):
         gfnrl._gfnrl._evaluate_action_table(dag, table, dag.exit_action,
                                             np.array([125], dtype=np.int64))
+
+
+def test_progress_lines_go_to_stderr_only_when_asked(capsys):
+    dag = gfnrl.hypergrid(2, 4, backend="cpu")
+    gfnrl.Trainer(dag, "db", runs=2, seed=1).train(40, 20)
+    assert capsys.readouterr().err == ""
+    curves = gfnrl.Trainer(dag, "db", runs=2, seed=1).train(40, 20, progress=True)
+    err = capsys.readouterr().err
+    final = f"TV mean {curves['tv'][-1].mean():.4f}"
+    assert "[gfnrl] db" in err and "step 40/40 (100%)" in err and "ETA" in err, err
+    assert final in err.splitlines()[-1], (final, err)
+    gfnrl.study(dag, "tb,fm", runs=1, steps=10, eval_every=5, progress=True, jobs=2)
+    err = capsys.readouterr().err
+    assert "[gfnrl] tb" in err and "[gfnrl] fm" in err and "step 10/10" in err, err
