@@ -646,7 +646,10 @@ def test_study_interrupted_by_ctrl_c_stops_and_leaves_no_file(tmp_path, jobs):
     script = ("import gfnrl; dag = gfnrl.hypergrid(2, 8, backend='cpu'); print('go', flush=True); "
               f"gfnrl.study(dag, 'tb,db', steps=10**9, eval_every=100, jobs={jobs}, "
               f"out={str(tmp_path / 'study.csv')!r})")
+    # SIGINT as a terminal delivers it, even when these tests run in a background job (which
+    # starts with SIGINT ignored, and Python then installs no KeyboardInterrupt handler).
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                          stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "go"
     time.sleep(1.0)  # training
@@ -689,11 +692,16 @@ def test_a_long_step_call_stops_on_ctrl_c():
 
     dag = gfnrl.hypergrid(2, 4, backend="cpu")
     t = gfnrl.Trainer(dag)
+    # Python's Ctrl-C handler, also in a background job (started with SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        t.step(10**9)
-    timer.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            t.step(10**9)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert 0 < t.steps_done < 10**9
     t.step(1)  # the trainer stays usable
 
