@@ -41,7 +41,9 @@ sum 3
 """
 
 
-def test_numbers_agree_to_the_digits_written(bin_dir, tmp_path):
+def test_numbers_agree_to_the_digits_written(bin_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # what check_docs leaves in its temp dir
+    (tmp_path / "tmp").mkdir()
     for tv in ("0.014", "0.0142", "1.4e-2", "0.01"):
         r = check(bin_dir, tmp_path, BLOCK.format(tol="", tv=tv), "--quick")
         assert r.returncode == 0 and "2 checked" in r.stdout, (tv, r.stdout, r.stderr)
@@ -50,6 +52,7 @@ def test_numbers_agree_to_the_digits_written(bin_dir, tmp_path):
         assert r.returncode == 1 and f"'tv {tv}' not in the output" in r.stdout, (tv, r.stdout)
     # tol= widens the written precision by a relative amount
     assert check(bin_dir, tmp_path, BLOCK.format(tol=" tol=0.1", tv="0.0155")).returncode == 0
+    assert os.listdir(tmp_path / "tmp") == []  # no temporaries left behind
 
 
 def test_a_failing_command_or_a_missing_line_fails_and_quick_skips_unmarked(bin_dir, tmp_path):
