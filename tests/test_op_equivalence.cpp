@@ -5,6 +5,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "op_equivalence.hpp"
 
@@ -494,9 +497,17 @@ TEST(RunItemLoops, VisitEveryPairOnceAndKeepEachRunsOrder) {
   std::vector<int> seen(runs * n, 0), order(runs * n, -1), next(runs, 0), thread(runs, -1);
   bool one_thread_per_run = true;
   int threads_used = with_threads(3, [&] {
+    std::atomic<int> seen_threads{0};  // a bit per thread that started a run
     detail::cpu::for_each_run_item(op, runs, n, [&](int32_t r, int32_t m) {
       order[r * n + m] = next[r]++;  // only run r's thread touches next[r]
       const int t = omp_get_thread_num();
+      if (m == 0) {  // wait (at most 2 s) until a second thread has taken a run: the split is
+        seen_threads |= 1 << (t & 30);  // then certain, however the threads were scheduled
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (__builtin_popcount(seen_threads.load()) < 2 &&
+               std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
       if (thread[r] < 0) thread[r] = t;
       if (thread[r] != t) one_thread_per_run = false;
     });
